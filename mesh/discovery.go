@@ -1,0 +1,290 @@
+package mesh
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/banyan-mesh/banyan/store"
+)
+
+// MDNSService is the mDNS service name Banyan nodes advertise and browse.
+// It differs from libp2p's default so that Banyan nodes find only each other.
+const MDNSService = "_banyan-mesh._udp"
+
+// PeerBook remembers peers this node has been connected to, so that it can
+// redial them after they drop or after a restart.
+type PeerBook interface {
+	PutPeer(*store.Peer) error
+	Peers() ([]*store.Peer, error)
+}
+
+// DiscoveryOptions configures NewDiscovery.
+type DiscoveryOptions struct {
+	// MDNS enables multicast DNS discovery on the LAN.
+	MDNS bool
+	// Static peers are kept connected whatever happens.
+	Static []peer.AddrInfo
+	Book   PeerBook
+	Logger *slog.Logger
+	// OnConnect, if set, is called (in its own goroutine) for every new
+	// connection to a peer this node was not connected to.
+	OnConnect func(peer.ID)
+}
+
+// Discovery finds peers and keeps this node connected to them: it dials
+// what mDNS reports, redials remembered peers after they drop, and keeps
+// static peers connected with backoff.
+type Discovery struct {
+	h    host.Host
+	opts DiscoveryOptions
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	backoff map[peer.ID]*retry
+	dialing map[peer.ID]bool
+	kick    chan struct{}
+}
+
+type retry struct {
+	next  time.Time
+	delay time.Duration
+}
+
+// Backoff bounds for redials.
+const (
+	minRedial    = time.Second
+	maxRedial    = 5 * time.Minute
+	maxStatic    = 30 * time.Second
+	dialTimeout  = 15 * time.Second
+	maxDialsOnce = 8
+	// forgetAfter drops a remembered peer that has not been seen for a month.
+	forgetAfter = 30 * 24 * time.Hour
+)
+
+// NewDiscovery creates a discovery service for h.
+func NewDiscovery(h host.Host, opts DiscoveryOptions) *Discovery {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Discovery{
+		h: h, opts: opts, log: opts.Logger,
+		backoff: map[peer.ID]*retry{},
+		dialing: map[peer.ID]bool{},
+		kick:    make(chan struct{}, 1),
+	}
+}
+
+// Serve runs discovery until ctx is done.
+func (d *Discovery) Serve(ctx context.Context) error {
+	for _, s := range d.opts.Static {
+		d.h.Peerstore().AddAddrs(s.ID, s.Addrs, peerstore.PermanentAddrTTL)
+		d.h.ConnManager().Protect(s.ID, "static")
+	}
+	notifee := &network.NotifyBundle{
+		ConnectedF: func(_ network.Network, c network.Conn) {
+			d.connected(c)
+		},
+		DisconnectedF: func(n network.Network, c network.Conn) {
+			if n.Connectedness(c.RemotePeer()) != network.Connected {
+				d.poke()
+			}
+		},
+	}
+	d.h.Network().Notify(notifee)
+	defer d.h.Network().StopNotify(notifee)
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if d.opts.MDNS {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.runMDNS(ctx)
+		}()
+	}
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		d.redial(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-d.kick:
+		}
+	}
+}
+
+func (d *Discovery) poke() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// connected remembers a newly connected peer and where it was reached.
+func (d *Discovery) connected(c network.Conn) {
+	p := c.RemotePeer()
+	d.mu.Lock()
+	delete(d.backoff, p)
+	d.mu.Unlock()
+	if d.opts.Book != nil {
+		addrs := []string{}
+		seen := map[string]bool{}
+		// Prefer the address we actually reached it on, then what it told
+		// identify it listens on.
+		for _, a := range append([]ma.Multiaddr{c.RemoteMultiaddr()}, d.h.Peerstore().Addrs(p)...) {
+			if c.Stat().Direction == network.DirInbound && a.Equal(c.RemoteMultiaddr()) {
+				continue // an inbound connection's source port is ephemeral
+			}
+			if s := a.String(); !seen[s] {
+				seen[s] = true
+				addrs = append(addrs, s)
+			}
+		}
+		if err := d.opts.Book.PutPeer(&store.Peer{ID: p, Addrs: addrs, LastSeen: time.Now()}); err != nil {
+			d.log.Warn("remember peer", "peer", p, "err", err)
+		}
+	}
+	if d.opts.OnConnect != nil && len(d.h.Network().ConnsToPeer(p)) == 1 {
+		go d.opts.OnConnect(p)
+	}
+}
+
+// Connect dials a peer now (an invite's inviter, a peer found by mDNS).
+func (d *Discovery) Connect(ctx context.Context, ai peer.AddrInfo) error {
+	if ai.ID == d.h.ID() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	return d.h.Connect(ctx, ai)
+}
+
+// redial dials, in the background, every static or remembered peer that is
+// not connected and whose backoff has expired.
+func (d *Discovery) redial(ctx context.Context) {
+	candidates := map[peer.ID]peer.AddrInfo{}
+	static := map[peer.ID]bool{}
+	if d.opts.Book != nil {
+		known, err := d.opts.Book.Peers()
+		if err != nil {
+			d.log.Warn("read peer book", "err", err)
+		}
+		for _, k := range known {
+			if time.Since(k.LastSeen) < forgetAfter {
+				candidates[k.ID] = k.AddrInfo()
+			}
+		}
+	}
+	for _, s := range d.opts.Static {
+		candidates[s.ID] = s
+		static[s.ID] = true
+	}
+	now := time.Now()
+	started := 0
+	for id, ai := range candidates {
+		if id == d.h.ID() || d.h.Network().Connectedness(id) == network.Connected || started >= maxDialsOnce {
+			continue
+		}
+		d.mu.Lock()
+		r := d.backoff[id]
+		if r == nil {
+			r = &retry{delay: minRedial}
+			d.backoff[id] = r
+		}
+		if d.dialing[id] || now.Before(r.next) {
+			d.mu.Unlock()
+			continue
+		}
+		d.dialing[id] = true
+		limit := maxRedial
+		if static[id] {
+			limit = maxStatic
+		}
+		// Jitter spreads out a village's redials after a repeater returns.
+		r.next = now.Add(r.delay + rand.N(r.delay/2+1))
+		r.delay = min(r.delay*2, limit)
+		d.mu.Unlock()
+		started++
+		go func() {
+			err := d.Connect(ctx, ai)
+			d.mu.Lock()
+			delete(d.dialing, id)
+			d.mu.Unlock()
+			if err != nil {
+				d.log.Debug("redial failed", "peer", id, "err", err)
+			}
+		}()
+	}
+}
+
+// runMDNS runs mDNS, restarting it whenever the host's addresses change,
+// because mDNS advertises a snapshot of the addresses taken at start.
+func (d *Discovery) runMDNS(ctx context.Context) {
+	sub, err := d.h.EventBus().Subscribe(new(event.EvtLocalAddressesUpdated))
+	if err != nil {
+		d.log.Warn("mdns: watch addresses", "err", err)
+		return
+	}
+	defer sub.Close()
+	for {
+		svc := mdns.NewMdnsService(d.h, MDNSService, mdnsNotifee{d: d, ctx: ctx})
+		if err := svc.Start(); err != nil {
+			d.log.Warn("mdns start", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			svc.Close()
+			return
+		case <-sub.Out():
+			svc.Close()
+			d.log.Debug("mdns: addresses changed, restarting")
+		}
+	}
+}
+
+type mdnsNotifee struct {
+	d   *Discovery
+	ctx context.Context
+}
+
+// HandlePeerFound dials what mDNS reports; mDNS itself never connects.
+// Reports include loopback and bridge addresses that fail to dial; the
+// dialer tries them all.
+func (n mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
+	d := n.d
+	if ai.ID == d.h.ID() || d.h.Network().Connectedness(ai.ID) == network.Connected {
+		return
+	}
+	d.mu.Lock()
+	if d.dialing[ai.ID] {
+		d.mu.Unlock()
+		return
+	}
+	d.dialing[ai.ID] = true
+	d.mu.Unlock()
+	go func() {
+		defer func() {
+			d.mu.Lock()
+			delete(d.dialing, ai.ID)
+			d.mu.Unlock()
+		}()
+		if err := d.Connect(n.ctx, ai); err != nil {
+			d.log.Debug("mdns dial failed", "peer", ai.ID, "err", err)
+			return
+		}
+		d.log.Info("found peer on LAN", "peer", ai.ID)
+	}()
+}

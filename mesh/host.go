@@ -1,0 +1,155 @@
+// Package mesh is Banyan's network layer: the libp2p host configured for an
+// offline village LAN, gossipsub with per-topic validators, and discovery
+// (mDNS, redial of remembered peers, static peers).
+package mesh
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/metrics"
+	"github.com/libp2p/go-libp2p/core/network"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	"github.com/libp2p/go-libp2p/x/rate"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/banyan-mesh/banyan/crypto"
+)
+
+// DefaultPort is the TCP and UDP (QUIC) port a node listens on when no
+// listen address is given. If it is taken, the node falls back to a free
+// port chosen by the system.
+const DefaultPort = 7341
+
+// HostOptions configures NewHost.
+type HostOptions struct {
+	Identity *crypto.Identity
+	// ListenAddrs overrides the default listen addresses (every interface,
+	// TCP and QUIC, on DefaultPort).
+	ListenAddrs []ma.Multiaddr
+	// Bandwidth, if set, counts every byte the host sends and receives.
+	Bandwidth metrics.Reporter
+	// ConnsLow and ConnsHigh are the connection manager's watermarks; zero
+	// means 64 and 256.
+	ConnsLow, ConnsHigh int
+}
+
+// NewHost builds the libp2p host: TCP and QUIC, Noise, Yamux; no relay,
+// AutoNAT, hole punching or port mapping, which do nothing useful on an
+// offline LAN; resource limits sized for many peers behind one address.
+func NewHost(opts HostOptions) (host.Host, error) {
+	addrs := opts.ListenAddrs
+	if len(addrs) == 0 {
+		addrs = DefaultListenAddrs(DefaultPort)
+		if !portFree(DefaultPort) {
+			addrs = DefaultListenAddrs(0)
+		}
+	}
+	rm, err := newResourceManager()
+	if err != nil {
+		return nil, err
+	}
+	low, high := opts.ConnsLow, opts.ConnsHigh
+	if low == 0 {
+		low, high = 64, 256
+	}
+	cm, err := connmgr.NewConnManager(low, high, connmgr.WithGracePeriod(time.Minute))
+	if err != nil {
+		return nil, fmt.Errorf("connection manager: %w", err)
+	}
+	lo := []libp2p.Option{
+		libp2p.Identity(opts.Identity.Libp2pKey()),
+		libp2p.ListenAddrs(addrs...),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(quic.NewTransport),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.DisableRelay(),
+		libp2p.ResourceManager(rm),
+		libp2p.ConnectionManager(cm),
+		libp2p.UserAgent("banyan"),
+		libp2p.DisableMetrics(),
+	}
+	if opts.Bandwidth != nil {
+		lo = append(lo, libp2p.BandwidthReporter(opts.Bandwidth))
+	}
+	h, err := libp2p.New(lo...)
+	if err != nil {
+		return nil, fmt.Errorf("libp2p host: %w", err)
+	}
+	return h, nil
+}
+
+// DefaultListenAddrs returns TCP and QUIC listen addresses on every IPv4
+// and IPv6 interface at port.
+func DefaultListenAddrs(port int) []ma.Multiaddr {
+	p := strconv.Itoa(port)
+	var out []ma.Multiaddr
+	for _, s := range []string{
+		"/ip4/0.0.0.0/tcp/" + p,
+		"/ip4/0.0.0.0/udp/" + p + "/quic-v1",
+		"/ip6/::/tcp/" + p,
+		"/ip6/::/udp/" + p + "/quic-v1",
+	} {
+		out = append(out, ma.StringCast(s))
+	}
+	return out
+}
+
+// portFree reports whether both the TCP and the UDP port are free on the
+// IPv4 wildcard address.
+func portFree(port int) bool {
+	l, err := net.Listen("tcp4", net.JoinHostPort("0.0.0.0", strconv.Itoa(port)))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	c, err := net.ListenPacket("udp4", net.JoinHostPort("0.0.0.0", strconv.Itoa(port)))
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// newResourceManager scales libp2p's default limits to the machine, then
+// lifts the per-address limits: in a village many nodes may sit behind one
+// access point's NAT, and a relay sees all of them.
+func newResourceManager() (network.ResourceManager, error) {
+	limits := rcmgr.DefaultLimits
+	libp2p.SetDefaultServiceLimits(&limits)
+	lim := rcmgr.NewFixedLimiter(limits.AutoScale())
+	perAddr := rcmgr.WithLimitPerSubnet(
+		[]rcmgr.ConnLimitPerSubnet{{PrefixLength: 32, ConnCount: 256}},
+		[]rcmgr.ConnLimitPerSubnet{{PrefixLength: 56, ConnCount: 256}},
+	)
+	// Loopback and private LAN ranges are where villagers are; they get no
+	// connection-rate limit.
+	var prefixes []rate.PrefixLimit
+	for _, p := range []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7", "fe80::/10"} {
+		prefixes = append(prefixes, rate.PrefixLimit{Prefix: netip.MustParsePrefix(p), Limit: rate.Limit{}})
+	}
+	connRate := rcmgr.WithConnRateLimiters(&rate.Limiter{
+		NetworkPrefixLimits: prefixes,
+		SubnetRateLimiter: rate.SubnetLimiter{
+			IPv4SubnetLimits: []rate.SubnetLimit{{PrefixLength: 32, Limit: rate.Limit{RPS: 2, Burst: 64}}},
+			IPv6SubnetLimits: []rate.SubnetLimit{{PrefixLength: 56, Limit: rate.Limit{RPS: 2, Burst: 64}}},
+			GracePeriod:      time.Minute,
+		},
+	})
+	rm, err := rcmgr.NewResourceManager(lim, perAddr, connRate)
+	if err != nil {
+		return nil, fmt.Errorf("resource manager: %w", err)
+	}
+	return rm, nil
+}

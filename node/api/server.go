@@ -1,0 +1,303 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Backend is what the API exposes; the node implements it. Errors that are
+// the caller's fault are *StatusError with a 4xx status; anything else is
+// reported as 500.
+type Backend interface {
+	Node(ctx context.Context) (*Node, error)
+	Peers(ctx context.Context) ([]Peer, error)
+	Groups(ctx context.Context) ([]Group, error)
+	CreateGroup(ctx context.Context, name string) (*Group, error)
+	JoinGroup(ctx context.Context, invite string) (*Group, error)
+	Invite(ctx context.Context, group string) (*Invite, error)
+	LeaveGroup(ctx context.Context, group string) error
+	Send(ctx context.Context, group, text string) (*Message, error)
+	History(ctx context.Context, group string, limit int, before string) (*Page, error)
+	MarkRead(ctx context.Context, group, cursor string) error
+	// Events reads up to limit entries of the event log after since and
+	// returns the events among them and the sequence number read up to.
+	Events(ctx context.Context, since uint64, limit int) ([]Event, uint64, error)
+	// Notify returns a channel closed when new events may be available.
+	Notify() <-chan struct{}
+}
+
+// ServerOptions configures NewServer.
+type ServerOptions struct {
+	Backend Backend
+	Token   string
+	Logger  *slog.Logger
+}
+
+// Server serves the local API.
+type Server struct {
+	b     Backend
+	token string
+	log   *slog.Logger
+	mux   *http.ServeMux
+}
+
+// Limits on requests.
+const (
+	maxBodySize  = 64 << 10
+	maxPageLimit = 1000
+)
+
+// NewServer returns a server for b.
+func NewServer(opts ServerOptions) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Server{b: opts.Backend, token: opts.Token, log: opts.Logger, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /v1/node", s.node)
+	s.mux.HandleFunc("GET /v1/peers", s.peers)
+	s.mux.HandleFunc("GET /v1/groups", s.groups)
+	s.mux.HandleFunc("POST /v1/groups", s.createGroup)
+	s.mux.HandleFunc("POST /v1/groups/join", s.joinGroup)
+	s.mux.HandleFunc("GET /v1/groups/{group}/invite", s.invite)
+	s.mux.HandleFunc("DELETE /v1/groups/{group}", s.leaveGroup)
+	s.mux.HandleFunc("GET /v1/groups/{group}/messages", s.history)
+	s.mux.HandleFunc("POST /v1/groups/{group}/messages", s.send)
+	s.mux.HandleFunc("POST /v1/groups/{group}/read", s.markRead)
+	s.mux.HandleFunc("GET /v1/events", s.events)
+	return s
+}
+
+// Serve serves on ln until ctx is done, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("api: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		hs.Close()
+	}
+	return nil
+}
+
+// ServeHTTP checks the bearer token, then routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+		writeError(w, &StatusError{Status: http.StatusUnauthorized, Message: "missing or wrong API token (it is in the data directory's api.token)"})
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBodySize)
+	s.mux.ServeHTTP(w, r)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	var se *StatusError
+	if !errors.As(err, &se) {
+		se = &StatusError{Status: http.StatusInternalServerError, Message: err.Error()}
+	}
+	writeJSON(w, se.Status, Error{Error: se.Message})
+}
+
+func (s *Server) reply(w http.ResponseWriter, v any, err error) {
+	if err != nil {
+		var se *StatusError
+		if !errors.As(err, &se) {
+			s.log.Error("request failed", "err", err)
+		}
+		writeError(w, err)
+		return
+	}
+	if v == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func readJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return &StatusError{Status: http.StatusBadRequest, Message: "bad request body: " + err.Error()}
+	}
+	return nil
+}
+
+func (s *Server) node(w http.ResponseWriter, r *http.Request) {
+	n, err := s.b.Node(r.Context())
+	s.reply(w, n, err)
+}
+
+func (s *Server) peers(w http.ResponseWriter, r *http.Request) {
+	p, err := s.b.Peers(r.Context())
+	if p == nil {
+		p = []Peer{}
+	}
+	s.reply(w, p, err)
+}
+
+func (s *Server) groups(w http.ResponseWriter, r *http.Request) {
+	g, err := s.b.Groups(r.Context())
+	if g == nil {
+		g = []Group{}
+	}
+	s.reply(w, g, err)
+}
+
+func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
+	var in CreateGroup
+	if err := readJSON(r, &in); err != nil {
+		writeError(w, err)
+		return
+	}
+	g, err := s.b.CreateGroup(r.Context(), in.Name)
+	s.reply(w, g, err)
+}
+
+func (s *Server) joinGroup(w http.ResponseWriter, r *http.Request) {
+	var in JoinGroup
+	if err := readJSON(r, &in); err != nil {
+		writeError(w, err)
+		return
+	}
+	g, err := s.b.JoinGroup(r.Context(), in.Invite)
+	s.reply(w, g, err)
+}
+
+func (s *Server) invite(w http.ResponseWriter, r *http.Request) {
+	in, err := s.b.Invite(r.Context(), r.PathValue("group"))
+	s.reply(w, in, err)
+}
+
+func (s *Server) leaveGroup(w http.ResponseWriter, r *http.Request) {
+	s.reply(w, nil, s.b.LeaveGroup(r.Context(), r.PathValue("group")))
+}
+
+func (s *Server) history(w http.ResponseWriter, r *http.Request) {
+	limit := 50
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPageLimit {
+			writeError(w, &StatusError{Status: http.StatusBadRequest, Message: fmt.Sprintf("limit must be a number from 1 to %d", maxPageLimit)})
+			return
+		}
+		limit = n
+	}
+	p, err := s.b.History(r.Context(), r.PathValue("group"), limit, r.URL.Query().Get("before"))
+	s.reply(w, p, err)
+}
+
+func (s *Server) send(w http.ResponseWriter, r *http.Request) {
+	var in SendMessage
+	if err := readJSON(r, &in); err != nil {
+		writeError(w, err)
+		return
+	}
+	m, err := s.b.Send(r.Context(), r.PathValue("group"), in.Text)
+	s.reply(w, m, err)
+}
+
+func (s *Server) markRead(w http.ResponseWriter, r *http.Request) {
+	var in MarkRead
+	if r.ContentLength != 0 {
+		if err := readJSON(r, &in); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	s.reply(w, nil, s.b.MarkRead(r.Context(), r.PathValue("group"), in.Cursor))
+}
+
+// events streams server-sent events. Each carries its sequence number as
+// the SSE id, so a reconnecting client (Last-Event-ID, or ?since=) misses
+// nothing, even across node restarts: the stream is read from the store's
+// arrival log, not from memory.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	since, err := strconv.ParseUint(cmpOr(r.Header.Get("Last-Event-ID"), r.URL.Query().Get("since"), "0"), 10, 64)
+	if err != nil {
+		writeError(w, &StatusError{Status: http.StatusBadRequest, Message: "since/Last-Event-ID must be an event sequence number"})
+		return
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, errors.New("streaming unsupported"))
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	flusher.Flush()
+	ctx := r.Context()
+	keepalive := time.NewTicker(30 * time.Second)
+	defer keepalive.Stop()
+	for {
+		// Take the notification channel before reading, so an arrival
+		// between the read and the wait is not missed.
+		wake := s.b.Notify()
+		evs, next, err := s.b.Events(ctx, since, 256)
+		if err != nil {
+			s.log.Warn("event stream", "err", err)
+			return
+		}
+		for _, ev := range evs {
+			b, err := json.Marshal(ev)
+			if err != nil {
+				return
+			}
+			if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.Seq, ev.Type, b); err != nil {
+				return
+			}
+		}
+		if len(evs) > 0 {
+			flusher.Flush()
+		}
+		if next > since {
+			since = next
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-keepalive.C:
+			if _, err := fmt.Fprint(w, ": keepalive\n\n"); err != nil {
+				return
+			}
+			flusher.Flush()
+		}
+	}
+}
+
+func cmpOr(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

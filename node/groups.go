@@ -1,0 +1,470 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/banyan-mesh/banyan/crypto"
+	"github.com/banyan-mesh/banyan/crypto/event"
+	"github.com/banyan-mesh/banyan/mesh"
+	"github.com/banyan-mesh/banyan/store"
+)
+
+// maxClockSkew is how far in the future an event's timestamp may be. A
+// village's clocks drift; events from further ahead would sort after
+// everything sent for hours.
+const maxClockSkew = 5 * time.Minute
+
+// Rejection reasons, counted per reason.
+const (
+	reasonTooLarge  = "too_large"
+	reasonMalformed = "malformed"
+	reasonSignature = "bad_signature"
+	reasonScope     = "wrong_scope"
+	reasonKind      = "unknown_kind"
+	reasonFuture    = "from_future"
+	reasonDecrypt   = "decrypt"
+	reasonBody      = "bad_body"
+	reasonDuplicate = "duplicate"
+	reasonStore     = "store_error"
+)
+
+// rejection is an error that carries its counting reason.
+type rejection struct {
+	reason string
+	err    error
+}
+
+func (r *rejection) Error() string { return r.reason + ": " + r.err.Error() }
+func (r *rejection) Unwrap() error { return r.err }
+
+func reject(reason string, err error) error { return &rejection{reason: reason, err: err} }
+
+// Counters counts accepted and rejected network input.
+type Counters struct {
+	accepted atomic.Uint64
+	mu       sync.Mutex
+	rejected map[string]uint64
+}
+
+func (c *Counters) count(err error) {
+	if err == nil {
+		c.accepted.Add(1)
+		return
+	}
+	reason := reasonMalformed
+	var r *rejection
+	if errors.As(err, &r) {
+		reason = r.reason
+	}
+	c.mu.Lock()
+	if c.rejected == nil {
+		c.rejected = map[string]uint64{}
+	}
+	c.rejected[reason]++
+	c.mu.Unlock()
+}
+
+// Accepted returns how many events from the network were stored.
+func (c *Counters) Accepted() uint64 { return c.accepted.Load() }
+
+// Rejected returns a copy of the rejection counts by reason.
+func (c *Counters) Rejected() map[string]uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]uint64, len(c.rejected))
+	for k, v := range c.rejected {
+		out[k] = v
+	}
+	return out
+}
+
+// Groups is the group-chat service: it creates and joins groups, sends
+// messages, and validates and stores what arrives.
+type Groups struct {
+	id     *crypto.Identity
+	store  *store.Store
+	gossip *mesh.Gossip
+	disc   *mesh.Discovery
+	addrs  func() []peer.AddrInfo
+	log    *slog.Logger
+	stats  *Counters
+	now    func() time.Time
+
+	mu     sync.Mutex
+	joined map[event.Scope]*joinedGroup
+	// sendMu serialises sends so that each author's chain has no forks.
+	sendMu sync.Mutex
+}
+
+type joinedGroup struct {
+	g     *store.Group
+	topic *mesh.Topic
+}
+
+// TopicName returns the gossip topic of a group scope.
+func TopicName(scope event.Scope) string { return "/banyan/group/1/" + scope.String() }
+
+// Message is a decrypted group message.
+type Message struct {
+	Event *event.Event
+	Group *store.Group
+	Text  string
+}
+
+// start joins the topics of every stored group.
+func (s *Groups) start() error {
+	groups, err := s.store.Groups()
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		if err := s.subscribe(g); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Groups) subscribe(g *store.Group) error {
+	scope := g.Scope()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.joined[scope]; ok {
+		return nil
+	}
+	t, err := s.gossip.Join(TopicName(scope), func(ctx context.Context, from peer.ID, data []byte) error {
+		_, err := s.Receive(g, data)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.joined[scope] = &joinedGroup{g: g, topic: t}
+	return nil
+}
+
+// Create creates a group with a random ID and key.
+func (s *Groups) Create(name string) (*store.Group, error) {
+	if err := checkGroupName(name); err != nil {
+		return nil, err
+	}
+	if _, err := s.Find(name); err == nil {
+		return nil, fmt.Errorf("a group named %q already exists; choose another name", name)
+	}
+	g := &store.Group{Name: name, Joined: s.now().UTC()}
+	if _, err := rand.Read(g.ID[:]); err != nil {
+		return nil, fmt.Errorf("group id: %w", err)
+	}
+	key, err := crypto.NewKey()
+	if err != nil {
+		return nil, err
+	}
+	g.Key = key
+	if err := s.store.PutGroup(g); err != nil {
+		return nil, err
+	}
+	return g, s.subscribe(g)
+}
+
+// Invite returns an invite to g carrying this node's addresses.
+func (s *Groups) Invite(g *store.Group) *Invite {
+	in := &Invite{GroupID: g.ID, Name: g.Name, Key: g.Key}
+	if ais := s.addrs(); len(ais) > 0 {
+		in.Inviter = ais[0]
+	}
+	return in
+}
+
+// Join joins the group an invite names, and connects to the inviter.
+func (s *Groups) Join(ctx context.Context, in *Invite) (*store.Group, error) {
+	g, err := s.store.Group(in.GroupID)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		name := in.Name
+		if other, err := s.Find(name); err == nil && other.ID != in.GroupID {
+			name = uniqueName(s, name)
+		}
+		g = &store.Group{ID: in.GroupID, Name: name, Key: in.Key, Joined: s.now().UTC()}
+		if err := s.store.PutGroup(g); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.subscribe(g); err != nil {
+		return nil, err
+	}
+	if in.Inviter.ID != "" && s.disc != nil {
+		go func() {
+			if err := s.disc.Connect(context.WithoutCancel(ctx), in.Inviter); err != nil {
+				s.log.Info("could not reach inviter yet; will keep looking", "peer", in.Inviter.ID, "err", err)
+			}
+		}()
+	}
+	return g, nil
+}
+
+func uniqueName(s *Groups, name string) string {
+	for i := 2; ; i++ {
+		n := fmt.Sprintf("%s (%d)", name, i)
+		if _, err := s.Find(n); err != nil {
+			return n
+		}
+	}
+}
+
+// Leave leaves a group and deletes its history and key from this node.
+func (s *Groups) Leave(g *store.Group) error {
+	scope := g.Scope()
+	s.mu.Lock()
+	j := s.joined[scope]
+	delete(s.joined, scope)
+	s.mu.Unlock()
+	if j != nil {
+		if err := j.topic.Leave(); err != nil {
+			return err
+		}
+	}
+	if err := s.store.DeleteGroup(g.ID); err != nil {
+		return err
+	}
+	return s.store.DeleteScope(scope)
+}
+
+// ErrNoGroup reports a group reference that matches nothing.
+var ErrNoGroup = errors.New("no such group")
+
+// Find resolves a group ID (hex, or a unique prefix of at least 6
+// characters) or a unique name.
+func (s *Groups) Find(ref string) (*store.Group, error) {
+	groups, err := s.store.Groups()
+	if err != nil {
+		return nil, err
+	}
+	var byName, byID []*store.Group
+	for _, g := range groups {
+		id := hex.EncodeToString(g.ID[:])
+		switch {
+		case id == ref:
+			return g, nil
+		case len(ref) >= 6 && strings.HasPrefix(id, ref):
+			byID = append(byID, g)
+		case g.Name == ref:
+			byName = append(byName, g)
+		}
+	}
+	switch {
+	case len(byName) == 1 && len(byID) == 0:
+		return byName[0], nil
+	case len(byID) == 1 && len(byName) == 0:
+		return byID[0], nil
+	case len(byName)+len(byID) > 1:
+		return nil, fmt.Errorf("%q matches more than one group; use the group ID", ref)
+	}
+	return nil, fmt.Errorf("%w %q (see 'banyan group list')", ErrNoGroup, ref)
+}
+
+// Send builds, signs and stores a message, then publishes it. The message
+// is durable when Send returns, whether or not any peer is reachable.
+func (s *Groups) Send(ctx context.Context, g *store.Group, text string) (*Message, error) {
+	pt, err := encodeText(text)
+	if err != nil {
+		return nil, err
+	}
+	scope := g.Scope()
+	s.sendMu.Lock()
+	seq, prev, err := s.store.Head(scope, s.id.PublicKey())
+	if err != nil {
+		s.sendMu.Unlock()
+		return nil, err
+	}
+	b := event.Body{Scope: scope[:], Seq: seq + 1, Time: s.now().UnixMilli(), Kind: event.KindGroupMessage}
+	if seq > 0 {
+		b.Prev = prev[:]
+		// An author's own messages keep their order in history even when
+		// sent within one millisecond or after the clock stepped back.
+		pe, err := s.store.Event(prev)
+		if err != nil {
+			s.sendMu.Unlock()
+			return nil, fmt.Errorf("send: previous event: %w", err)
+		}
+		b.Time = max(b.Time, pe.Time+1)
+	}
+	b.Payload, err = crypto.Seal(g.Key, pt, crypto.GroupAD(scope[:], s.id.PublicKey(), b.Seq))
+	if err != nil {
+		s.sendMu.Unlock()
+		return nil, err
+	}
+	e, err := event.Sign(s.id, b)
+	if err == nil {
+		_, _, err = s.store.PutEvent(e, store.PutOptions{Local: true})
+	}
+	s.sendMu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("send: %w", err)
+	}
+	if err := s.MarkRead(g, store.CursorOf(e)); err != nil {
+		s.log.Warn("mark read", "err", err)
+	}
+	s.mu.Lock()
+	j := s.joined[scope]
+	s.mu.Unlock()
+	if j != nil {
+		if err := j.topic.Publish(ctx, e.Raw); err != nil {
+			// Stored is sent: sync delivers it when gossip cannot.
+			s.log.Warn("publish failed; the message is stored and will sync", "err", err)
+		}
+	}
+	return &Message{Event: e, Group: g, Text: text}, nil
+}
+
+// Receive validates an envelope from the network for group g and stores it.
+// Gossip and sync both deliver through here. It returns the stored message,
+// or an error whose reason is counted; duplicates are ignored (mesh.ErrIgnore).
+func (s *Groups) Receive(g *store.Group, raw []byte) (*Message, error) {
+	m, err := s.receive(g, raw)
+	if errors.Is(err, mesh.ErrIgnore) {
+		s.stats.count(reject(reasonDuplicate, err))
+		return nil, err
+	}
+	s.stats.count(err)
+	return m, err
+}
+
+func (s *Groups) receive(g *store.Group, raw []byte) (*Message, error) {
+	if len(raw) > event.MaxEnvelopeSize {
+		return nil, reject(reasonTooLarge, event.ErrTooLarge)
+	}
+	if id, ok := event.PeekID(raw); ok {
+		if has, err := s.store.HasEvent(id); err == nil && has {
+			return nil, fmt.Errorf("event %s: %w", id, mesh.ErrIgnore)
+		}
+	}
+	e, err := event.Decode(raw)
+	switch {
+	case errors.Is(err, event.ErrTooLarge):
+		return nil, reject(reasonTooLarge, err)
+	case errors.Is(err, crypto.ErrBadSignature):
+		return nil, reject(reasonSignature, err)
+	case err != nil:
+		return nil, reject(reasonMalformed, err)
+	}
+	scope := g.Scope()
+	if e.ScopeID() != scope {
+		return nil, reject(reasonScope, fmt.Errorf("event for scope %s on group %x", e.ScopeID(), g.ID))
+	}
+	if e.Kind != event.KindGroupMessage {
+		return nil, reject(reasonKind, fmt.Errorf("kind %d", e.Kind))
+	}
+	if e.Time > s.now().Add(maxClockSkew).UnixMilli() {
+		return nil, reject(reasonFuture, fmt.Errorf("timestamp %s is in the future", time.UnixMilli(e.Time).UTC()))
+	}
+	pt, err := crypto.Open(g.Key, e.Payload, crypto.GroupAD(e.Scope, e.Author, e.Seq))
+	if err != nil {
+		return nil, reject(reasonDecrypt, err)
+	}
+	text, err := decodeText(pt)
+	if err != nil {
+		return nil, reject(reasonBody, err)
+	}
+	added, _, err := s.store.PutEvent(e, store.PutOptions{})
+	if err != nil {
+		return nil, reject(reasonStore, err)
+	}
+	if !added {
+		return nil, fmt.Errorf("event %s: %w", e.ID, mesh.ErrIgnore)
+	}
+	return &Message{Event: e, Group: g, Text: text}, nil
+}
+
+// Open decrypts a stored event of group g.
+func (s *Groups) Open(g *store.Group, e *event.Event) (*Message, error) {
+	pt, err := crypto.Open(g.Key, e.Payload, crypto.GroupAD(e.Scope, e.Author, e.Seq))
+	if err != nil {
+		return nil, err
+	}
+	text, err := decodeText(pt)
+	if err != nil {
+		return nil, err
+	}
+	return &Message{Event: e, Group: g, Text: text}, nil
+}
+
+// History returns a page of a group's messages, oldest first.
+func (s *Groups) History(g *store.Group, before store.Cursor, limit int) ([]*Message, store.Cursor, error) {
+	evs, next, err := s.store.History(g.Scope(), before, limit)
+	if err != nil {
+		return nil, next, err
+	}
+	out := make([]*Message, 0, len(evs))
+	for _, e := range evs {
+		m, err := s.Open(g, e)
+		if err != nil {
+			s.log.Warn("stored event does not open", "id", e.ID, "err", err)
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, next, nil
+}
+
+// Unread counts a group's messages after its read mark. Sending moves the
+// mark, so the user's own messages are never unread.
+func (s *Groups) Unread(g *store.Group) (int, error) {
+	c, err := store.ParseCursor(g.ReadUpTo)
+	if err != nil {
+		c = store.Cursor{}
+	}
+	return s.store.CountAfter(g.Scope(), c)
+}
+
+// MarkRead moves a group's read mark to cursor, or to its newest message
+// when cursor is zero.
+func (s *Groups) MarkRead(g *store.Group, c store.Cursor) error {
+	if c.IsZero() {
+		evs, _, err := s.store.History(g.Scope(), store.Cursor{}, 1)
+		if err != nil {
+			return err
+		}
+		if len(evs) == 0 {
+			return nil
+		}
+		c = store.CursorOf(evs[0])
+	}
+	g.ReadUpTo = c.String()
+	return s.store.PutGroup(g)
+}
+
+// ByScope returns the joined group with the given scope.
+func (s *Groups) ByScope(scope event.Scope) (*store.Group, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, ok := s.joined[scope]
+	if !ok {
+		return nil, false
+	}
+	return j.g, true
+}
+
+// TopicPeers counts the connected peers in a group's gossip topic, and
+// those of them in this node's gossipsub mesh.
+func (s *Groups) TopicPeers(g *store.Group) (peers, mesh int) {
+	s.mu.Lock()
+	j := s.joined[g.Scope()]
+	s.mu.Unlock()
+	if j == nil {
+		return 0, 0
+	}
+	return len(j.topic.Peers()), j.topic.MeshPeers()
+}

@@ -1,0 +1,360 @@
+package store
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/banyan-mesh/banyan/crypto/event"
+)
+
+// PutOptions qualifies how an event is stored.
+type PutOptions struct {
+	// Local marks an event created on this node. Local events are synced to
+	// stable storage before PutEvent returns, because the user is told that
+	// they were sent.
+	Local bool
+}
+
+// PutEvent stores a verified event and its indexes. It reports false, and
+// changes nothing, when the event is already stored. It returns the event's
+// position in the local arrival log.
+func (s *Store) PutEvent(e *event.Event, opts PutOptions) (added bool, arrival uint64, err error) {
+	scope, author := e.Scope, e.Author
+	err = s.db.Update(func(txn *badger.Txn) error {
+		ek := key('e', e.ID[:])
+		if _, err := txn.Get(ek); err == nil {
+			return nil
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		n, err := s.arrSeq.Next()
+		if err != nil {
+			return fmt.Errorf("arrival sequence: %w", err)
+		}
+		// Badger's sequence starts at 0; arrival numbers start at 1 so that
+		// 0 can mean "from the beginning".
+		arrival = n + 1
+		meta := u64(arrival)
+		if opts.Local {
+			meta = append(meta, 1)
+		} else {
+			meta = append(meta, 0)
+		}
+		for _, kv := range [][2][]byte{
+			{ek, e.Raw},
+			{key('m', e.ID[:]), meta},
+			{key('t', scope, timeKey(e.Time), e.ID[:]), nil},
+			{key('a', scope, author, u64(e.Seq)), e.ID[:]},
+			{key('l', u64(arrival)), e.ID[:]},
+		} {
+			if err := txn.Set(kv[0], kv[1]); err != nil {
+				return err
+			}
+		}
+		added = true
+		return nil
+	})
+	if err != nil {
+		return false, 0, fmt.Errorf("put event %s: %w", e.ID, err)
+	}
+	if added && opts.Local {
+		if err := s.Sync(); err != nil {
+			return false, 0, err
+		}
+	}
+	if added {
+		s.events.notify()
+	}
+	return added, arrival, nil
+}
+
+// HasEvent reports whether the event is stored.
+func (s *Store) HasEvent(id event.ID) (bool, error) {
+	err := s.db.View(func(txn *badger.Txn) error {
+		_, err := txn.Get(key('e', id[:]))
+		return err
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("has event: %w", err)
+	}
+	return true, nil
+}
+
+// Event returns a stored event.
+func (s *Store) Event(id event.ID) (*event.Event, error) {
+	var e *event.Event
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		e, err = getEvent(txn, id[:])
+		return err
+	})
+	return e, err
+}
+
+func getEvent(txn *badger.Txn, id []byte) (*event.Event, error) {
+	item, err := txn.Get(key('e', id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, fmt.Errorf("event %x: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get event: %w", err)
+	}
+	raw, err := item.ValueCopy(nil)
+	if err != nil {
+		return nil, fmt.Errorf("get event: %w", err)
+	}
+	e, err := event.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("stored event %x: %w", id, err)
+	}
+	return e, nil
+}
+
+// Head returns the highest sequence number and its event ID stored for an
+// author in a scope; seq is 0 when there is none.
+func (s *Store) Head(scope event.Scope, author []byte) (seq uint64, id event.ID, err error) {
+	prefix := key('a', scope[:], author)
+	err = s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true})
+		defer it.Close()
+		it.Seek(key('a', scope[:], author, u64(^uint64(0))))
+		if !it.Valid() {
+			return nil
+		}
+		k := it.Item().Key()
+		seq = binary.BigEndian.Uint64(k[len(k)-8:])
+		return it.Item().Value(func(v []byte) error {
+			copy(id[:], v)
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, id, fmt.Errorf("head: %w", err)
+	}
+	return seq, id, nil
+}
+
+// Cursor is a position in a scope's history: a (time, id) pair, encoded as
+// an opaque string for clients.
+type Cursor struct {
+	Time int64
+	ID   event.ID
+}
+
+// IsZero reports whether c is the zero cursor (the newest end of history).
+func (c Cursor) IsZero() bool { return c == Cursor{} }
+
+// String encodes the cursor for clients.
+func (c Cursor) String() string {
+	if c.IsZero() {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString(append(timeKey(c.Time), c.ID[:]...))
+}
+
+// ParseCursor decodes a cursor made by Cursor.String.
+func ParseCursor(s string) (Cursor, error) {
+	var c Cursor
+	if s == "" {
+		return c, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) != 8+event.IDSize {
+		return c, fmt.Errorf("bad cursor %q: use a cursor printed by a previous page", s)
+	}
+	c.Time = timeFromKey(b[:8])
+	copy(c.ID[:], b[8:])
+	return c, nil
+}
+
+// CursorOf returns the history position of an event.
+func CursorOf(e *event.Event) Cursor { return Cursor{Time: e.Time, ID: e.ID} }
+
+// History returns up to limit events of a scope that sort before the cursor
+// (the newest ones when the cursor is zero), oldest first, and the cursor of
+// the next, older page (zero when there is none). History is ordered by
+// (author time, event ID), so every node shows the same order.
+func (s *Store) History(scope event.Scope, before Cursor, limit int) ([]*event.Event, Cursor, error) {
+	var out []*event.Event
+	var next Cursor
+	prefix := key('t', scope[:])
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true})
+		defer it.Close()
+		if before.IsZero() {
+			it.Seek(key('t', scope[:], u64(^uint64(0))))
+		} else {
+			it.Seek(key('t', scope[:], timeKey(before.Time), before.ID[:]))
+			if it.Valid() && string(it.Item().Key()) == string(key('t', scope[:], timeKey(before.Time), before.ID[:])) {
+				it.Next()
+			}
+		}
+		for ; it.Valid(); it.Next() {
+			k := it.Item().Key()
+			id := k[len(k)-event.IDSize:]
+			if len(out) == limit {
+				next = CursorOf(out[len(out)-1])
+				break
+			}
+			e, err := getEvent(txn, id)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, Cursor{}, fmt.Errorf("history: %w", err)
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, next, nil
+}
+
+// CountAfter counts a scope's events that sort after the cursor (all of
+// them for the zero cursor).
+func (s *Store) CountAfter(scope event.Scope, after Cursor) (int, error) {
+	n := 0
+	prefix := key('t', scope[:])
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		start := key('t', scope[:], timeKey(after.Time), after.ID[:])
+		for it.Seek(start); it.Valid(); it.Next() {
+			if !after.IsZero() && string(it.Item().Key()) == string(start) {
+				continue
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count: %w", err)
+	}
+	return n, nil
+}
+
+// Arrival is an entry of the local arrival log: every event this node
+// stored, in the order it stored them.
+type Arrival struct {
+	Seq   uint64
+	Event *event.Event
+}
+
+// ArrivalsSince returns up to limit arrival-log entries after seq.
+func (s *Store) ArrivalsSince(seq uint64, limit int) ([]Arrival, error) {
+	var out []Arrival
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{'l'}})
+		defer it.Close()
+		for it.Seek(key('l', u64(seq+1))); it.Valid() && len(out) < limit; it.Next() {
+			k := it.Item().Key()
+			var id []byte
+			err := it.Item().Value(func(v []byte) error {
+				id = append(id, v...)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			e, err := getEvent(txn, id)
+			if errors.Is(err, ErrNotFound) {
+				continue // the scope was deleted since
+			}
+			if err != nil {
+				return err
+			}
+			out = append(out, Arrival{Seq: binary.BigEndian.Uint64(k[1:]), Event: e})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("arrivals: %w", err)
+	}
+	return out, nil
+}
+
+// Notify returns a channel that is closed at the next arrival. Readers of
+// the arrival log wait on it instead of polling.
+func (s *Store) Notify() <-chan struct{} { return s.events.wait() }
+
+// DeleteScope removes every event of a scope and its indexes.
+func (s *Store) DeleteScope(scope event.Scope) error {
+	var ids [][]byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: key('t', scope[:]), PrefetchValues: false})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().KeyCopy(nil)
+			ids = append(ids, k[len(k)-event.IDSize:])
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete scope: %w", err)
+	}
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	for _, id := range ids {
+		e, err := s.Event(event.ID(id))
+		if err != nil {
+			return fmt.Errorf("delete scope: %w", err)
+		}
+		var meta []byte
+		err = s.db.View(func(txn *badger.Txn) error {
+			item, err := txn.Get(key('m', id))
+			if err != nil {
+				return err
+			}
+			meta, err = item.ValueCopy(nil)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("delete scope: meta: %w", err)
+		}
+		for _, k := range [][]byte{
+			key('e', id), key('m', id), key('l', meta[:8]),
+			key('t', scope[:], timeKey(e.Time), id),
+			key('a', scope[:], e.Author, u64(e.Seq)),
+		} {
+			if err := wb.Delete(k); err != nil {
+				return fmt.Errorf("delete scope: %w", err)
+			}
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return fmt.Errorf("delete scope: %w", err)
+	}
+	return nil
+}
+
+// eventHub wakes readers of the arrival log.
+type eventHub struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newEventHub() *eventHub { return &eventHub{ch: make(chan struct{})} }
+
+func (h *eventHub) wait() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.ch
+}
+
+func (h *eventHub) notify() {
+	h.mu.Lock()
+	close(h.ch)
+	h.ch = make(chan struct{})
+	h.mu.Unlock()
+}

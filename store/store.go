@@ -1,0 +1,183 @@
+// Package store keeps a node's state in Badger: events by ID and the indexes
+// the app reads (scope + time for history, scope + author + sequence for
+// chains and gaps), the local arrival log that event streams resume from,
+// groups, and the peer book used to redial known peers.
+//
+// Key layout (every key starts with a one-byte table prefix):
+//
+//	e <id:32>                               -> envelope bytes
+//	m <id:32>                               -> meta: arrival seq (8) || local flag (1)
+//	t <scope:32> <time:8> <id:32>           -> empty       history order
+//	a <scope:32> <author:32> <seq:8>        -> id          per-author chains
+//	l <arrival:8>                           -> id          local arrival log
+//	g <group id:16>                         -> JSON Group
+//	p <peer id>                             -> JSON Peer
+//	s <name>                                -> setting bytes
+//
+// Integers are big-endian; times are Unix milliseconds with the sign bit
+// flipped so that byte order is time order.
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+)
+
+// Options configures a Store.
+type Options struct {
+	// Dir is the Badger directory. Empty with InMemory set keeps everything
+	// in memory (tests only).
+	Dir      string
+	InMemory bool
+	// GCInterval is how often value-log garbage collection runs; 0 means
+	// every 10 minutes.
+	GCInterval time.Duration
+	Logger     *slog.Logger
+}
+
+// Store is a node's durable state. It is safe for concurrent use.
+type Store struct {
+	db      *badger.DB
+	arrSeq  *badger.Sequence
+	log     *slog.Logger
+	gcEvery time.Duration
+	events  *eventHub
+}
+
+// ErrLocked reports a data directory already opened by another process.
+var ErrLocked = errors.New("store is in use by another process")
+
+// ErrNotFound reports a missing record.
+var ErrNotFound = errors.New("not found")
+
+// Open opens (creating if needed) the store with a low-memory Badger profile
+// suited to an old laptop or a single-board computer.
+func Open(opts Options) (s *Store, err error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	bo := badger.DefaultOptions(opts.Dir).
+		WithInMemory(opts.InMemory).
+		WithLogger(badgerLogger{opts.Logger}).
+		WithMemTableSize(8 << 20).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(2).
+		WithNumLevelZeroTablesStall(8).
+		WithBlockCacheSize(8 << 20).
+		WithIndexCacheSize(16 << 20).
+		WithValueLogFileSize(16 << 20).
+		WithNumCompactors(2).
+		WithCompression(options.Snappy).
+		WithSyncWrites(false)
+	// Badger panics on some kinds of on-disk damage; a damaged directory must
+	// give the user an error, never a crash.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("open store %s: damaged database: %v", opts.Dir, r)
+		}
+	}()
+	db, err := badger.Open(bo)
+	if err != nil {
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, fmt.Errorf("open store %s: %w", opts.Dir, ErrLocked)
+		}
+		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+	}
+	seq, err := db.GetSequence([]byte{'c', 'l'}, 256)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store: arrival sequence: %w", err)
+	}
+	gc := opts.GCInterval
+	if gc <= 0 {
+		gc = 10 * time.Minute
+	}
+	return &Store{db: db, arrSeq: seq, log: opts.Logger, gcEvery: gc, events: newEventHub()}, nil
+}
+
+// Close flushes and closes the store.
+func (s *Store) Close() error {
+	relErr := s.arrSeq.Release()
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	if relErr != nil {
+		return fmt.Errorf("close store: release sequence: %w", relErr)
+	}
+	return nil
+}
+
+// Serve runs background maintenance (value-log garbage collection) until ctx
+// is done.
+func (s *Store) Serve(ctx context.Context) error {
+	t := time.NewTicker(s.gcEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			s.collectGarbage()
+		}
+	}
+}
+
+func (s *Store) collectGarbage() {
+	n := 0
+	for {
+		err := s.db.RunValueLogGC(0.5)
+		if err != nil {
+			if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
+				s.log.Warn("value log gc", "err", err)
+			}
+			break
+		}
+		n++
+	}
+	if n > 0 {
+		s.log.Debug("value log gc", "rewritten", n)
+	}
+}
+
+// Sync forces everything written so far to stable storage.
+func (s *Store) Sync() error {
+	if err := s.db.Sync(); err != nil {
+		return fmt.Errorf("sync store: %w", err)
+	}
+	return nil
+}
+
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any)   { b.l.Error(strings.TrimSpace(fmt.Sprintf(f, a...))) }
+func (b badgerLogger) Warningf(f string, a ...any) { b.l.Warn(strings.TrimSpace(fmt.Sprintf(f, a...))) }
+func (b badgerLogger) Infof(f string, a ...any)    { b.l.Debug(strings.TrimSpace(fmt.Sprintf(f, a...))) }
+func (b badgerLogger) Debugf(f string, a ...any)   {}
+
+func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+// timeKey maps a signed millisecond time to bytes that sort in time order.
+func timeKey(ms int64) []byte { return u64(uint64(ms) ^ 1<<63) }
+
+func timeFromKey(b []byte) int64 { return int64(binary.BigEndian.Uint64(b) ^ 1<<63) }
+
+func key(prefix byte, parts ...[]byte) []byte {
+	n := 1
+	for _, p := range parts {
+		n += len(p)
+	}
+	k := make([]byte, 0, n)
+	k = append(k, prefix)
+	for _, p := range parts {
+		k = append(k, p...)
+	}
+	return k
+}
