@@ -112,26 +112,10 @@ var ErrPassphraseRequired = errors.New("key file is encrypted: a passphrase is r
 var ErrWrongPassphrase = errors.New("wrong passphrase for key file")
 
 // WriteKeyFile writes the identity to path with mode 0600. It never
-// overwrites an existing file. A non-empty passphrase encrypts the key with
-// argon2id and XChaCha20-Poly1305.
-func (id *Identity) WriteKeyFile(path string, passphrase []byte) error {
-	blk := &pem.Block{Type: pemPlain, Bytes: id.priv.Seed()}
-	if len(passphrase) > 0 {
-		salt := make([]byte, saltSize)
-		if _, err := rand.Read(salt); err != nil {
-			return fmt.Errorf("salt: %w", err)
-		}
-		aead, err := chacha20poly1305.NewX(passphraseKey(passphrase, salt))
-		if err != nil {
-			return fmt.Errorf("key cipher: %w", err)
-		}
-		nonce := make([]byte, aead.NonceSize())
-		if _, err := rand.Read(nonce); err != nil {
-			return fmt.Errorf("nonce: %w", err)
-		}
-		out := append(append(salt, nonce...), aead.Seal(nil, nonce, id.priv.Seed(), []byte(pemEncrypted))...)
-		blk = &pem.Block{Type: pemEncrypted, Bytes: out}
-	}
+// overwrites an existing file, and leaves no file behind if it fails. A
+// non-empty passphrase encrypts the key with argon2id and
+// XChaCha20-Poly1305.
+func (id *Identity) WriteKeyFile(path string, passphrase []byte) (err error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
@@ -139,15 +123,45 @@ func (id *Identity) WriteKeyFile(path string, passphrase []byte) error {
 		}
 		return fmt.Errorf("create key file: %w", err)
 	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("close key file: %w", cerr)
+		}
+		if err != nil {
+			os.Remove(path)
+		}
+	}()
+	blk, err := id.keyBlock(passphrase)
+	if err != nil {
+		return err
+	}
 	if err := pem.Encode(f, blk); err != nil {
-		f.Close()
 		return fmt.Errorf("write key file: %w", err)
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
 		return fmt.Errorf("sync key file: %w", err)
 	}
-	return f.Close()
+	return nil
+}
+
+func (id *Identity) keyBlock(passphrase []byte) (*pem.Block, error) {
+	if len(passphrase) == 0 {
+		return &pem.Block{Type: pemPlain, Bytes: id.priv.Seed()}, nil
+	}
+	salt := make([]byte, saltSize)
+	if _, err := rand.Read(salt); err != nil {
+		return nil, fmt.Errorf("salt: %w", err)
+	}
+	aead, err := chacha20poly1305.NewX(passphraseKey(passphrase, salt))
+	if err != nil {
+		return nil, fmt.Errorf("key cipher: %w", err)
+	}
+	nonce := make([]byte, aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("nonce: %w", err)
+	}
+	out := append(append(salt, nonce...), aead.Seal(nil, nonce, id.priv.Seed(), []byte(pemEncrypted))...)
+	return &pem.Block{Type: pemEncrypted, Bytes: out}, nil
 }
 
 // KeyFileEncrypted reports whether the key file at path needs a passphrase.

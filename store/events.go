@@ -1,10 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 
 	"github.com/dgraph-io/badger/v4"
@@ -25,6 +27,11 @@ type PutOptions struct {
 // position in the local arrival log.
 func (s *Store) PutEvent(e *event.Event, opts PutOptions) (added bool, arrival uint64, err error) {
 	scope, author := e.Scope, e.Author
+	// One writer at a time: arrival numbers must commit in the order they
+	// are taken, or a reader resuming from n+1 would never see n; and two
+	// deliveries of one event (gossip and sync) must not conflict.
+	s.putMu.Lock()
+	defer s.putMu.Unlock()
 	err = s.db.Update(func(txn *badger.Txn) error {
 		ek := key('e', e.ID[:])
 		if _, err := txn.Get(ek); err == nil {
@@ -183,6 +190,9 @@ func CursorOf(e *event.Event) Cursor { return Cursor{Time: e.Time, ID: e.ID} }
 // the next, older page (zero when there is none). History is ordered by
 // (author time, event ID), so every node shows the same order.
 func (s *Store) History(scope event.Scope, before Cursor, limit int) ([]*event.Event, Cursor, error) {
+	if limit <= 0 {
+		return nil, Cursor{}, fmt.Errorf("history: limit must be positive, got %d", limit)
+	}
 	var out []*event.Event
 	var next Cursor
 	prefix := key('t', scope[:])
@@ -190,7 +200,7 @@ func (s *Store) History(scope event.Scope, before Cursor, limit int) ([]*event.E
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true})
 		defer it.Close()
 		if before.IsZero() {
-			it.Seek(key('t', scope[:], u64(^uint64(0))))
+			it.Seek(scopeEnd(prefix))
 		} else {
 			it.Seek(key('t', scope[:], timeKey(before.Time), before.ID[:]))
 			if it.Valid() && string(it.Item().Key()) == string(key('t', scope[:], timeKey(before.Time), before.ID[:])) {
@@ -230,7 +240,12 @@ func (s *Store) CountAfter(scope event.Scope, after Cursor) (int, error) {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		defer it.Close()
 		start := key('t', scope[:], timeKey(after.Time), after.ID[:])
-		for it.Seek(start); it.Valid(); it.Next() {
+		if after.IsZero() {
+			it.Rewind()
+		} else {
+			it.Seek(start)
+		}
+		for ; it.Valid(); it.Next() {
 			if !after.IsZero() && string(it.Item().Key()) == string(start) {
 				continue
 			}
@@ -254,6 +269,9 @@ type Arrival struct {
 // ArrivalsSince returns up to limit arrival-log entries after seq.
 func (s *Store) ArrivalsSince(seq uint64, limit int) ([]Arrival, error) {
 	var out []Arrival
+	if seq == math.MaxUint64 {
+		return nil, nil
+	}
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{'l'}})
 		defer it.Close()
@@ -336,6 +354,12 @@ func (s *Store) DeleteScope(scope event.Scope) error {
 		return fmt.Errorf("delete scope: %w", err)
 	}
 	return nil
+}
+
+// scopeEnd returns a key after every (time, id) key under prefix, for
+// reverse iteration from the newest end.
+func scopeEnd(prefix []byte) []byte {
+	return append(bytes.Clone(prefix), bytes.Repeat([]byte{0xff}, 8+event.IDSize+1)...)
 }
 
 // eventHub wakes readers of the arrival log.

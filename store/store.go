@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -46,6 +47,7 @@ type Options struct {
 // Store is a node's durable state. It is safe for concurrent use.
 type Store struct {
 	db      *badger.DB
+	putMu   sync.Mutex
 	arrSeq  *badger.Sequence
 	log     *slog.Logger
 	gcEvery time.Duration

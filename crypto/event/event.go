@@ -132,6 +132,8 @@ func init() {
 // Sign builds, signs and encodes an event.
 func Sign(id *crypto.Identity, b Body) (*Event, error) {
 	b.Author = id.PublicKey()
+	// The event must not change when the caller reuses its buffers.
+	b.Scope, b.Prev, b.Payload = bytes.Clone(b.Scope), bytes.Clone(b.Prev), bytes.Clone(b.Payload)
 	if err := b.check(); err != nil {
 		return nil, err
 	}
@@ -169,6 +171,11 @@ func Decode(raw []byte) (*Event, error) {
 	}
 	if err := b.check(); err != nil {
 		return nil, err
+	}
+	// Only the canonical encoding is accepted, so an author cannot give one
+	// event several IDs by re-encoding its body.
+	if canon, err := encMode.Marshal(&b); err != nil || !bytes.Equal(canon, body) {
+		return nil, fmt.Errorf("%w: body is not in canonical CBOR form", ErrMalformed)
 	}
 	if err := crypto.Verify(b.Author, crypto.DomainEvent, body, sig); err != nil {
 		return nil, err

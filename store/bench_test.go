@@ -1,0 +1,86 @@
+package store_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/banyan-mesh/banyan/crypto/event"
+	"github.com/banyan-mesh/banyan/store"
+)
+
+// eventSource hands out distinct signed events with 256-byte payloads,
+// signing them in batches with the benchmark timer stopped.
+type eventSource struct {
+	b       *testing.B
+	authors []*author
+	buf     []*event.Event
+	n       int64
+}
+
+func newEventSource(b *testing.B) *eventSource {
+	scope := randomScope(b)
+	src := &eventSource{b: b}
+	for range 8 {
+		src.authors = append(src.authors, newAuthor(b, scope))
+	}
+	return src
+}
+
+var benchPayload = string(bytes.Repeat([]byte{0x5a}, 256))
+
+func (src *eventSource) next() *event.Event {
+	if len(src.buf) == 0 {
+		src.b.StopTimer()
+		for range 512 {
+			a := src.authors[src.n%int64(len(src.authors))]
+			src.buf = append(src.buf, a.next(1_750_000_000_000+src.n, benchPayload))
+			src.n++
+		}
+		src.b.StartTimer()
+	}
+	e := src.buf[0]
+	src.buf = src.buf[1:]
+	return e
+}
+
+func benchmarkPutEvent(b *testing.B, opts store.PutOptions) {
+	s := openAt(b, b.TempDir())
+	defer s.Close()
+	src := newEventSource(b)
+	b.SetBytes(int64(len(src.next().Raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		added, _, err := s.PutEvent(src.next(), opts)
+		if err != nil || !added {
+			b.Fatalf("PutEvent = %v, %v", added, err)
+		}
+	}
+}
+
+// BenchmarkPutEvent stores events received from peers (no fsync).
+func BenchmarkPutEvent(b *testing.B) { benchmarkPutEvent(b, store.PutOptions{}) }
+
+// BenchmarkPutEventLocal stores events created on this node: each is synced
+// to stable storage before PutEvent returns.
+func BenchmarkPutEventLocal(b *testing.B) { benchmarkPutEvent(b, store.PutOptions{Local: true}) }
+
+// BenchmarkHistoryPage reads the newest page of 50 events of a 1000-event
+// scope, as the UI does when a chat is opened.
+func BenchmarkHistoryPage(b *testing.B) {
+	s := openAt(b, b.TempDir())
+	defer s.Close()
+	src := newEventSource(b)
+	for range 1000 {
+		if _, _, err := s.PutEvent(src.next(), store.PutOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	scope := src.authors[0].scope
+	b.ReportAllocs()
+	for b.Loop() {
+		page, _, err := s.History(scope, store.Cursor{}, 50)
+		if err != nil || len(page) != 50 {
+			b.Fatalf("History = %d events, %v", len(page), err)
+		}
+	}
+}
