@@ -63,9 +63,11 @@ type retry struct {
 
 // Backoff bounds for redials.
 const (
-	minRedial    = time.Second
-	maxRedial    = 5 * time.Minute
-	maxStatic    = 30 * time.Second
+	minRedial = time.Second
+	// A LAN dial costs little, and a partition should heal within
+	// seconds of the link coming back.
+	maxRedial    = 30 * time.Second
+	maxStatic    = 15 * time.Second
 	dialTimeout  = 15 * time.Second
 	maxDialsOnce = 8
 	// forgetAfter drops a remembered peer that has not been seen for a month.
@@ -91,9 +93,15 @@ func (d *Discovery) Serve(ctx context.Context) error {
 		d.h.Peerstore().AddAddrs(s.ID, s.Addrs, peerstore.PermanentAddrTTL)
 		d.h.ConnManager().Protect(s.ID, "static")
 	}
+	// Stop notifications before waiting, so that no goroutine starts late.
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	notifee := &network.NotifyBundle{
 		ConnectedF: func(_ network.Network, c network.Conn) {
 			d.connected(c)
+			if len(d.h.Network().ConnsToPeer(c.RemotePeer())) > 1 {
+				wg.Go(func() { d.checkDuplicate(ctx, c.RemotePeer(), c) })
+			}
 		},
 		DisconnectedF: func(n network.Network, c network.Conn) {
 			if n.Connectedness(c.RemotePeer()) != network.Connected {
@@ -104,14 +112,8 @@ func (d *Discovery) Serve(ctx context.Context) error {
 	d.h.Network().Notify(notifee)
 	defer d.h.Network().StopNotify(notifee)
 
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	if d.opts.MDNS {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			d.runMDNS(ctx)
-		}()
+		wg.Go(func() { d.runMDNS(ctx) })
 	}
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()

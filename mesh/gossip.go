@@ -52,6 +52,7 @@ func NewGossip(ctx context.Context, h host.Host, opts GossipOptions) (*Gossip, e
 	tr := newTracer()
 	ps, err := pubsub.NewGossipSub(ctx, h,
 		pubsub.WithRawTracer(tr),
+		pubsub.WithLogger(opts.Logger),
 		// A node's own messages go to every topic peer, not only its mesh:
 		// a village group is small, and a message sent just after joining,
 		// before the mesh forms, would otherwise reach nobody.

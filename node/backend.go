@@ -34,13 +34,16 @@ func (b backend) group(ref string) (*store.Group, error) {
 	return g, nil
 }
 
-func (b backend) Node(ctx context.Context) (*api.Node, error) {
+func (b backend) Node(ctx context.Context) (_ *api.Node, err error) {
 	n := b.n
 	out := &api.Node{
 		PeerID:    n.host.ID().String(),
 		PublicKey: hex.EncodeToString(n.id.PublicKey()),
 		Version:   Version,
 		Stats:     api.Stats{Accepted: n.stats.Accepted(), Rejected: n.stats.Rejected()},
+	}
+	if out.EventSeq, err = n.store.LastArrival(); err != nil {
+		return nil, err
 	}
 	addrs, err := peer.AddrInfoToP2pAddrs(&n.addrInfos()[0])
 	if err != nil {

@@ -100,6 +100,9 @@ type Groups struct {
 	log    *slog.Logger
 	stats  *Counters
 	now    func() time.Time
+	// gap is told about a peer that sent an event whose predecessor in
+	// its author's chain is missing here: a sign of missed messages.
+	gap func(peer.ID)
 
 	mu     sync.Mutex
 	joined map[event.Scope]*joinedGroup
@@ -144,7 +147,12 @@ func (s *Groups) subscribe(g *store.Group) error {
 		return nil
 	}
 	t, err := s.gossip.Join(TopicName(scope), func(ctx context.Context, from peer.ID, data []byte) error {
-		_, err := s.Receive(g, data)
+		m, err := s.Receive(g, data)
+		if err == nil && s.gap != nil && m.Event.Seq > 1 {
+			if has, herr := s.store.HasEvent(m.Event.PrevID()); herr == nil && !has {
+				s.gap(from)
+			}
+		}
 		return err
 	})
 	if err != nil {
@@ -444,6 +452,17 @@ func (s *Groups) MarkRead(g *store.Group, c store.Cursor) error {
 	}
 	g.ReadUpTo = c.String()
 	return s.store.PutGroup(g)
+}
+
+// joinedGroups lists the groups whose topics this node is in.
+func (s *Groups) joinedGroups() []*store.Group {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*store.Group, 0, len(s.joined))
+	for _, j := range s.joined {
+		out = append(out, j.g)
+	}
+	return out
 }
 
 // ByScope returns the joined group with the given scope.

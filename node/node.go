@@ -25,6 +25,7 @@ import (
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/mesh"
+	"github.com/banyan-mesh/banyan/mesh/reconcile"
 	"github.com/banyan-mesh/banyan/node/api"
 	"github.com/banyan-mesh/banyan/store"
 )
@@ -50,6 +51,13 @@ type Options struct {
 	Bandwidth metrics.Reporter
 	// InMemory keeps the store in memory (tests and benchmarks only).
 	InMemory bool
+	// Host, if set, is used instead of building a libp2p host (tests use
+	// a mocknet host to cut and heal links). It must carry the home's
+	// identity; the node closes it.
+	Host host.Host
+	// SyncInterval is the mean time between periodic syncs with each
+	// peer; 0 means 20 seconds.
+	SyncInterval time.Duration
 }
 
 // Node is a running Banyan node.
@@ -62,6 +70,7 @@ type Node struct {
 	host   host.Host
 	gossip *mesh.Gossip
 	disc   *mesh.Discovery
+	syncer *reconcile.Syncer
 	groups *Groups
 	stats  Counters
 	api    *api.Server
@@ -108,9 +117,11 @@ func New(opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n.host, err = mesh.NewHost(mesh.HostOptions{Identity: n.id, ListenAddrs: listen, Bandwidth: opts.Bandwidth})
-	if err != nil {
-		return nil, err
+	if n.host = opts.Host; n.host == nil {
+		n.host, err = mesh.NewHost(mesh.HostOptions{Identity: n.id, ListenAddrs: listen, Bandwidth: opts.Bandwidth})
+		if err != nil {
+			return nil, err
+		}
 	}
 	var ctx context.Context
 	ctx, n.cancel = context.WithCancel(context.Background())
@@ -118,16 +129,24 @@ func New(opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	n.syncer = reconcile.New(n.host, reconcile.Options{
+		Store:    syncStore{n},
+		Logger:   opts.Logger.With("sys", "sync"),
+		Interval: opts.SyncInterval,
+	})
 	n.disc = mesh.NewDiscovery(n.host, mesh.DiscoveryOptions{
 		MDNS:   !opts.NoMDNS,
 		Static: static,
 		Book:   n.store,
 		Logger: opts.Logger.With("sys", "discovery"),
+		// Catch up with every peer as soon as it is (re)connected.
+		OnConnect: n.syncer.Trigger,
 	})
 	n.groups = &Groups{
 		id: n.id, store: n.store, gossip: n.gossip, disc: n.disc,
 		addrs: n.addrInfos, log: opts.Logger.With("sys", "groups"),
 		stats: &n.stats, now: time.Now, joined: map[event.Scope]*joinedGroup{},
+		gap: n.syncer.Trigger,
 	}
 	if err := n.groups.start(); err != nil {
 		return nil, err
@@ -192,7 +211,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	run := func(name string, serve func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -205,6 +224,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	}
 	run("store", n.store.Serve)
 	run("discovery", n.disc.Serve)
+	run("sync", n.syncer.Serve)
 	if n.api != nil {
 		run("api", func(ctx context.Context) error { return n.api.Serve(ctx, n.apiLn) })
 	}
@@ -249,6 +269,9 @@ func (n *Node) ID() peer.ID { return n.host.ID() }
 
 // Host returns the libp2p host.
 func (n *Node) Host() host.Host { return n.host }
+
+// Syncer returns the catch-up sync service.
+func (n *Node) Syncer() *reconcile.Syncer { return n.syncer }
 
 // Groups returns the group-chat service.
 func (n *Node) Groups() *Groups { return n.groups }

@@ -34,6 +34,12 @@ func quietLogger() *slog.Logger {
 // are static peers to connect to.
 func startNode(t testing.TB, home Home, peers ...peer.AddrInfo) *testNode {
 	t.Helper()
+	return startNodeWith(t, home, nil, peers...)
+}
+
+// startNodeWith is startNode with a chance to adjust the options.
+func startNodeWith(t testing.TB, home Home, adjust func(*Options), peers ...peer.AddrInfo) *testNode {
+	t.Helper()
 	if home == "" {
 		home = Home(t.TempDir())
 	}
@@ -50,14 +56,18 @@ func startNode(t testing.TB, home Home, peers ...peer.AddrInfo) *testNode {
 		}
 		static = append(static, as[0].String())
 	}
-	n, err := New(Options{
+	opts := Options{
 		Home:   home,
 		Listen: []string{"/ip4/127.0.0.1/tcp/0"},
 		Peers:  static,
 		API:    "127.0.0.1:0",
 		NoMDNS: true,
 		Logger: quietLogger(),
-	})
+	}
+	if adjust != nil {
+		adjust(&opts)
+	}
+	n, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

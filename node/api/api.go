@@ -34,6 +34,9 @@ type Node struct {
 	Addrs     []string `json:"addrs"`      // full multiaddrs including /p2p/
 	Version   string   `json:"version"`
 	Stats     Stats    `json:"stats"`
+	// EventSeq is the newest event's sequence number: a client that wants
+	// only new events streams from here.
+	EventSeq uint64 `json:"event_seq"`
 }
 
 // Stats counts what the node has received from the network.

@@ -1,0 +1,554 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/banyan-mesh/banyan/crypto/event"
+)
+
+// ProtocolID is the sync stream protocol.
+const ProtocolID protocol.ID = "/banyan/sync/1"
+
+// Store is what the syncer needs from the node.
+type Store interface {
+	// Scopes lists the scopes this node replicates and the floor below
+	// which it keeps nothing (its retention horizon).
+	Scopes() []Scope
+	// Items returns a scope's items in [lo, hi), in order.
+	Items(scope event.Scope, lo, hi Bound) ([]Item, error)
+	// Envelopes returns the stored envelopes of the given IDs, skipping
+	// those it does not have.
+	Envelopes(ids []event.ID) ([][]byte, error)
+	// Accept validates an envelope received for scope and stores it; the
+	// same path gossip uses. Duplicates are not errors that abort a sync.
+	Accept(scope event.Scope, raw []byte) error
+	// Synced records that peer held every event of scope that this node
+	// had stored up to arrival when the sync began.
+	Synced(scope event.Scope, p peer.ID, arrival uint64)
+	// Arrival returns the newest position of the local arrival log.
+	Arrival() uint64
+}
+
+// Scope is a replicated set and its floor.
+type Scope struct {
+	ID    event.Scope
+	Floor Bound
+}
+
+// Options configures a Syncer.
+type Options struct {
+	Store  Store
+	Logger *slog.Logger
+	// Interval is the mean time between periodic syncs with each peer; 0
+	// means 20 s. Each wait is jittered by ±25%. An in-sync round costs
+	// one round trip and a few dozen bytes per scope.
+	Interval time.Duration
+	// Concurrency bounds simultaneous syncs (both directions); 0 means 4.
+	Concurrency int
+	// StreamTimeout bounds a sync's idle time; 0 means 30 s.
+	StreamTimeout time.Duration
+}
+
+// Syncer runs the sync protocol: it answers peers' syncs and starts its own
+// on every new connection and periodically.
+type Syncer struct {
+	h    host.Host
+	opts Options
+	log  *slog.Logger
+	sem  chan struct{}
+
+	mu       sync.Mutex
+	running  map[peer.ID]bool
+	progress map[event.Scope]*Progress
+	trigger  chan peer.ID
+}
+
+// Progress is the state of catching up on one scope.
+type Progress struct {
+	Scope    event.Scope
+	Received uint64 // events received in the current syncs
+	Expected uint64 // events peers have announced they are sending
+}
+
+// Stats describes one completed sync.
+type Stats struct {
+	Peer         peer.ID
+	Rounds       int
+	BytesSent    int64
+	BytesGot     int64
+	EventsSent   int
+	EventsGot    int
+	EventBytes   int64 // bytes of envelopes received
+	Rejected     int
+	Duration     time.Duration
+	ScopesSynced int
+}
+
+// New returns a syncer for h.
+func New(h host.Host, opts Options) *Syncer {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = 20 * time.Second
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 4
+	}
+	if opts.StreamTimeout <= 0 {
+		opts.StreamTimeout = 30 * time.Second
+	}
+	return &Syncer{
+		h: h, opts: opts, log: opts.Logger,
+		sem:      make(chan struct{}, opts.Concurrency),
+		running:  map[peer.ID]bool{},
+		progress: map[event.Scope]*Progress{},
+		trigger:  make(chan peer.ID, 64),
+	}
+}
+
+// Serve answers syncs and starts them until ctx is done.
+func (s *Syncer) Serve(ctx context.Context) error {
+	s.h.SetStreamHandler(ProtocolID, func(st network.Stream) { s.handle(ctx, st) })
+	defer s.h.RemoveStreamHandler(ProtocolID)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	start := func(p peer.ID) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.SyncPeer(ctx, p); err != nil && ctx.Err() == nil {
+				s.log.Debug("sync failed", "peer", p, "err", err)
+			}
+		}()
+	}
+	timer := time.NewTimer(s.jitter(s.opts.Interval))
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case p := <-s.trigger:
+			start(p)
+		case <-timer.C:
+			for _, p := range s.h.Network().Peers() {
+				start(p)
+			}
+			timer.Reset(s.jitter(s.opts.Interval))
+		}
+	}
+}
+
+func (s *Syncer) jitter(d time.Duration) time.Duration {
+	return d*3/4 + rand.N(d/2+1)
+}
+
+// Trigger asks for a sync with p soon (a new connection, a reconnect).
+func (s *Syncer) Trigger(p peer.ID) {
+	select {
+	case s.trigger <- p:
+	default:
+	}
+}
+
+// Progress reports catch-up progress for scopes with syncs under way.
+func (s *Syncer) Progress() []Progress {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Progress, 0, len(s.progress))
+	for _, p := range s.progress {
+		out = append(out, *p)
+	}
+	return out
+}
+
+func (s *Syncer) addProgress(scope event.Scope, got, expected uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.progress[scope]
+	if p == nil {
+		p = &Progress{Scope: scope}
+		s.progress[scope] = p
+	}
+	p.Received += got
+	p.Expected += expected
+}
+
+func (s *Syncer) clearProgress(scopes map[event.Scope]*session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for sc := range scopes {
+		delete(s.progress, sc)
+	}
+}
+
+// ErrBusy reports a sync not started because one with the peer is running.
+var ErrBusy = errors.New("a sync with this peer is already running")
+
+// SyncPeer runs one sync with p as the initiator.
+func (s *Syncer) SyncPeer(ctx context.Context, p peer.ID) (*Stats, error) {
+	s.mu.Lock()
+	if s.running[p] {
+		s.mu.Unlock()
+		return nil, ErrBusy
+	}
+	s.running[p] = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.running, p)
+		s.mu.Unlock()
+	}()
+	select {
+	case s.sem <- struct{}{}:
+		defer func() { <-s.sem }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	st, err := s.h.NewStream(network.WithAllowLimitedConn(ctx, "sync"), p, ProtocolID)
+	if err != nil {
+		return nil, fmt.Errorf("open sync stream: %w", err)
+	}
+	defer st.Close()
+	stats, err := s.run(ctx, st, true)
+	if err != nil {
+		st.Reset()
+		return stats, err
+	}
+	s.log.Debug("synced", "peer", p, "rounds", stats.Rounds, "got", stats.EventsGot, "sent", stats.EventsSent, "took", stats.Duration)
+	return stats, nil
+}
+
+func (s *Syncer) handle(ctx context.Context, st network.Stream) {
+	defer st.Close()
+	select {
+	case s.sem <- struct{}{}:
+		defer func() { <-s.sem }()
+	default:
+		// Too many syncs already: the peer will try again later.
+		st.Reset()
+		return
+	}
+	if _, err := s.run(ctx, st, false); err != nil {
+		s.log.Debug("answering sync failed", "peer", st.Conn().RemotePeer(), "err", err)
+		st.Reset()
+	}
+}
+
+// session is one scope's state within a sync.
+type session struct {
+	floor Bound
+	// request are IDs this side lacks and has not asked for yet;
+	// outstanding are those asked for and not yet received.
+	request     []event.ID
+	outstanding map[event.ID]struct{}
+	// push are events the peer lacks or asked for, to send next turn.
+	push []event.ID
+	// reply is the next reconciliation message; nil when there is none.
+	reply []Range
+	// announced is set once this turn's incoming events were counted
+	// towards progress.
+	announced bool
+}
+
+func newSession(floor Bound) *session {
+	return &session{floor: floor, outstanding: map[event.ID]struct{}{}}
+}
+
+// run drives a sync on st; the initiator speaks first. Both sides then
+// alternate turns: each turn carries the events the other side lacks, the
+// IDs this side wants, and the next reconciliation messages. An empty turn
+// ends the sync.
+func (s *Syncer) run(ctx context.Context, st network.Stream, initiator bool) (*Stats, error) {
+	began := time.Now()
+	peerID := st.Conn().RemotePeer()
+	stats := &Stats{Peer: peerID}
+	c := newConn(st)
+	arrival := s.opts.Store.Arrival()
+	mine := map[event.Scope]Bound{}
+	for _, sc := range s.opts.Store.Scopes() {
+		mine[sc.ID] = sc.Floor
+	}
+	sessions := map[event.Scope]*session{}
+	defer s.clearProgress(sessions)
+
+	if initiator {
+		for id, floor := range mine {
+			msg, err := s.start(id, floor)
+			if err != nil {
+				return stats, err
+			}
+			ss := newSession(floor)
+			ss.reply = msg
+			sessions[id] = ss
+		}
+		if _, err := s.sendTurn(c, sessions, stats); err != nil {
+			return stats, err
+		}
+	}
+	for turn := 0; ; turn++ {
+		if turn > maxTurns {
+			return stats, fmt.Errorf("sync did not finish in %d turns", maxTurns)
+		}
+		st.SetDeadline(time.Now().Add(s.opts.StreamTimeout))
+		empty, err := s.readTurn(ctx, c, mine, sessions, stats)
+		if err != nil {
+			return stats, err
+		}
+		stats.Rounds++
+		if empty {
+			break
+		}
+		sent, err := s.sendTurn(c, sessions, stats)
+		if err != nil {
+			return stats, err
+		}
+		if !sent {
+			break
+		}
+	}
+	stats.BytesSent, stats.BytesGot = c.sent, c.got
+	stats.Duration = time.Since(began)
+	for id, ss := range sessions {
+		if len(ss.outstanding) == 0 && len(ss.request) == 0 {
+			s.opts.Store.Synced(id, peerID, arrival)
+			stats.ScopesSynced++
+		}
+	}
+	return stats, nil
+}
+
+func (s *Syncer) start(scope event.Scope, floor Bound) ([]Range, error) {
+	items, err := s.opts.Store.Items(scope, floor, Bound{Inf: true})
+	if err != nil {
+		return nil, err
+	}
+	return split(items, Bound{Inf: true}), nil
+}
+
+// readTurn reads frames up to frameEnd, storing events as they come and
+// answering reconciliation messages into each session's next reply.
+func (s *Syncer) readTurn(ctx context.Context, c *conn, mine map[event.Scope]Bound, sessions map[event.Scope]*session, stats *Stats) (empty bool, err error) {
+	empty = true
+	for _, ss := range sessions {
+		ss.announced = false
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		f, err := c.read()
+		if err != nil {
+			return false, fmt.Errorf("read: %w", err)
+		}
+		if f.Type == frameEnd {
+			return empty, nil
+		}
+		empty = false
+		var scope event.Scope
+		copy(scope[:], f.Scope)
+		myFloor, ok := mine[scope]
+		if !ok {
+			// Not a scope this node replicates: say nothing about it.
+			continue
+		}
+		ss := sessions[scope]
+		if ss == nil {
+			ss = newSession(myFloor)
+			sessions[scope] = ss
+		}
+		switch f.Type {
+		case frameEvents:
+			if !ss.announced {
+				// The first events frame of a turn says how many follow.
+				s.addProgress(scope, 0, uint64(len(f.Events))+f.Remaining)
+				ss.announced = true
+			}
+			for _, raw := range f.Events {
+				stats.EventsGot++
+				stats.EventBytes += int64(len(raw))
+				s.addProgress(scope, 1, 0)
+				if id, ok := event.PeekID(raw); ok {
+					delete(ss.outstanding, id)
+				}
+				if err := s.opts.Store.Accept(scope, raw); err != nil && !errors.Is(err, ErrDuplicate) {
+					stats.Rejected++
+					if stats.Rejected > 100 {
+						return false, fmt.Errorf("peer sent %d invalid events", stats.Rejected)
+					}
+				}
+			}
+		case frameWant:
+			ids, err := unpackIDs(f.IDs)
+			if err != nil {
+				return false, err
+			}
+			if len(ss.push)+len(ids) > maxWantIDs*4 {
+				return false, fmt.Errorf("%w: too many wanted ids", errFrame)
+			}
+			ss.push = append(ss.push, ids...)
+		case frameReconcile:
+			if f.Floor == nil {
+				return false, fmt.Errorf("%w: reconcile without floor", errFrame)
+			}
+			floor, err := f.Floor.bound()
+			if err != nil {
+				return false, err
+			}
+			ranges, err := fromWireRanges(f.Ranges)
+			if err != nil {
+				return false, err
+			}
+			if floor.Compare(myFloor) < 0 {
+				// The peer keeps more than this node: start over from this
+				// node's floor so that it is not sent what it pruned.
+				if ss.reply, err = s.start(scope, myFloor); err != nil {
+					return false, err
+				}
+				ss.floor = myFloor
+				break
+			}
+			res, err := Process(storeSet{s.opts.Store, scope}, floor, ranges)
+			if err != nil {
+				return false, err
+			}
+			ss.floor = floor
+			ss.reply = res.Reply
+			ss.push = append(ss.push, res.Have...)
+			ss.request = append(ss.request, res.Need...)
+		}
+	}
+}
+
+// sendTurn sends what each session has for the peer; it reports whether
+// anything was sent.
+func (s *Syncer) sendTurn(c *conn, sessions map[event.Scope]*session, stats *Stats) (bool, error) {
+	sent := false
+	for scope, ss := range sessions {
+		push := ss.push
+		ss.push = nil
+		if len(push) > 0 {
+			n, err := s.sendEvents(c, scope, push)
+			if err != nil {
+				return false, err
+			}
+			stats.EventsSent += n
+			sent = sent || n > 0
+		}
+		if len(ss.request) > 0 {
+			for i := 0; i < len(ss.request); i += maxWantIDs {
+				chunk := ss.request[i:min(i+maxWantIDs, len(ss.request))]
+				if err := c.write(&frame{Type: frameWant, Scope: scope[:], IDs: packIDs(chunk)}); err != nil {
+					return false, err
+				}
+			}
+			for _, id := range ss.request {
+				ss.outstanding[id] = struct{}{}
+			}
+			ss.request = nil
+			sent = true
+		}
+		if ss.reply != nil {
+			fl := toWireBound(ss.floor)
+			if err := c.write(&frame{Type: frameReconcile, Scope: scope[:], Floor: &fl, Ranges: toWireRanges(ss.reply)}); err != nil {
+				return false, err
+			}
+			ss.reply = nil
+			sent = true
+		}
+	}
+	if err := c.write(&frame{Type: frameEnd}); err != nil {
+		return false, err
+	}
+	return sent, c.flush()
+}
+
+// sendEvents sends the envelopes of ids in frames of bounded size.
+func (s *Syncer) sendEvents(c *conn, scope event.Scope, ids []event.ID) (int, error) {
+	envs, err := s.opts.Store.Envelopes(ids)
+	if err != nil {
+		return 0, err
+	}
+	remaining := uint64(len(envs))
+	var batch [][]byte
+	size := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		remaining -= uint64(len(batch))
+		err := c.write(&frame{Type: frameEvents, Scope: scope[:], Events: batch, Remaining: remaining})
+		batch, size = nil, 0
+		return err
+	}
+	for _, env := range envs {
+		if size+len(env) > eventsPerFrame {
+			if err := flush(); err != nil {
+				return 0, err
+			}
+		}
+		batch = append(batch, env)
+		size += len(env)
+	}
+	return len(envs), flush()
+}
+
+// ErrDuplicate, wrapped by Store.Accept, marks an event that was already
+// stored: not an offence.
+var ErrDuplicate = errors.New("duplicate event")
+
+// storeSet adapts one scope of a Store to Set.
+type storeSet struct {
+	st    Store
+	scope event.Scope
+}
+
+func (s storeSet) Items(lo, hi Bound) ([]Item, error) { return s.st.Items(s.scope, lo, hi) }
+
+// Compare orders bounds.
+func (b Bound) Compare(o Bound) int {
+	switch {
+	case b.Inf && o.Inf:
+		return 0
+	case b.Inf:
+		return 1
+	case o.Inf:
+		return -1
+	case b.Time != o.Time:
+		if b.Time < o.Time {
+			return -1
+		}
+		return 1
+	}
+	return compareBytesPadded(b.Prefix, o.Prefix)
+}
+
+func compareBytesPadded(a, b []byte) int {
+	for i := 0; i < max(len(a), len(b)); i++ {
+		var x, y byte
+		if i < len(a) {
+			x = a[i]
+		}
+		if i < len(b) {
+			y = b[i]
+		}
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}

@@ -1,0 +1,87 @@
+package node
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/banyan-mesh/banyan/crypto/event"
+	"github.com/banyan-mesh/banyan/mesh"
+	"github.com/banyan-mesh/banyan/mesh/reconcile"
+	"github.com/banyan-mesh/banyan/store"
+)
+
+// syncStore gives the syncer the node's replicated scopes: today, the
+// history of every joined group.
+type syncStore struct{ n *Node }
+
+var _ reconcile.Store = syncStore{}
+
+func (s syncStore) Scopes() []reconcile.Scope {
+	var out []reconcile.Scope
+	for _, g := range s.n.groups.joinedGroups() {
+		out = append(out, reconcile.Scope{ID: g.Scope()})
+	}
+	return out
+}
+
+func boundKey(b reconcile.Bound) []byte {
+	if b.Inf {
+		return nil
+	}
+	return append(binary.BigEndian.AppendUint64(nil, b.Time), b.Prefix...)
+}
+
+func (s syncStore) Items(scope event.Scope, lo, hi reconcile.Bound) ([]reconcile.Item, error) {
+	if lo.Inf {
+		return nil, nil
+	}
+	var out []reconcile.Item
+	err := s.n.store.ScopeItems(scope, boundKey(lo), boundKey(hi), func(t uint64, id event.ID) {
+		out = append(out, reconcile.Item{Time: t, ID: id})
+	})
+	return out, err
+}
+
+func (s syncStore) Envelopes(ids []event.ID) ([][]byte, error) {
+	out := make([][]byte, 0, len(ids))
+	for _, id := range ids {
+		e, err := s.n.store.Event(id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e.Raw)
+	}
+	return out, nil
+}
+
+func (s syncStore) Accept(scope event.Scope, raw []byte) error {
+	g, ok := s.n.groups.ByScope(scope)
+	if !ok {
+		return fmt.Errorf("scope %s is not replicated here", scope)
+	}
+	_, err := s.n.groups.Receive(g, raw)
+	if errors.Is(err, mesh.ErrIgnore) {
+		return fmt.Errorf("%w: %v", reconcile.ErrDuplicate, err)
+	}
+	return err
+}
+
+func (s syncStore) Synced(scope event.Scope, p peer.ID, arrival uint64) {
+	if err := s.n.store.SetSynced(scope, p, arrival); err != nil {
+		s.n.log.Warn("record sync", "err", err)
+	}
+}
+
+func (s syncStore) Arrival() uint64 {
+	seq, err := s.n.store.LastArrival()
+	if err != nil {
+		s.n.log.Warn("last arrival", "err", err)
+	}
+	return seq
+}
