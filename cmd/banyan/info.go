@@ -1,0 +1,98 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/banyan-mesh/banyan/node/api"
+)
+
+func (a *app) idCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "id",
+		Short: "Show the running node's peer ID and addresses",
+		Long: `Show the running node's peer ID, the addresses other nodes can reach it on
+(give one to another node's --peer) and what it has received.`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := a.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			n, err := cl.Node(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if n.Addrs == nil {
+				n.Addrs = []string{}
+			}
+			if asJSON {
+				return writeJSON(a.stdout, n)
+			}
+			tw := newTable(a.stdout)
+			fmt.Fprintf(tw, "peer id\t%s\n", n.PeerID)
+			fmt.Fprintf(tw, "version\t%s\n", n.Version)
+			rejected := uint64(0)
+			for _, v := range n.Stats.Rejected {
+				rejected += v
+			}
+			fmt.Fprintf(tw, "received\t%d accepted, %d rejected\n", n.Stats.Accepted, rejected)
+			for _, ad := range n.Addrs {
+				fmt.Fprintf(tw, "address\t%s\n", ad)
+			}
+			return tw.Flush()
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func (a *app) peersCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "peers",
+		Short: "List connected peers",
+		Args:  exactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := a.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			ps, err := cl.Peers(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if ps == nil {
+				ps = []api.Peer{}
+			}
+			if asJSON {
+				return writeJSON(a.stdout, ps)
+			}
+			if len(ps) == 0 {
+				fmt.Fprintln(a.stdout, "no peers connected")
+				return nil
+			}
+			tw := newTable(a.stdout)
+			fmt.Fprintln(tw, "PEER\tLATENCY\tADDRESS")
+			for _, p := range ps {
+				addr := "-"
+				if len(p.Addrs) > 0 {
+					addr = p.Addrs[0]
+					if len(p.Addrs) > 1 {
+						addr += fmt.Sprintf(" (+%d)", len(p.Addrs)-1)
+					}
+				}
+				lat := p.Latency
+				if lat == "" {
+					lat = "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", p.PeerID, lat, addr)
+			}
+			return tw.Flush()
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
