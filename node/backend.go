@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -80,11 +81,25 @@ func (b backend) apiGroup(g *store.Group) (*api.Group, error) {
 	if err != nil {
 		return nil, err
 	}
+	missing, err := b.n.store.Missing(g.Scope())
+	if err != nil {
+		return nil, err
+	}
 	peers, mesh := b.n.groups.TopicPeers(g)
-	return &api.Group{
+	out := &api.Group{
 		ID: hex.EncodeToString(g.ID[:]), Name: g.Name, Unread: unread,
 		Peers: peers, MeshPeers: mesh, Joined: g.Joined, Messages: total,
-	}, nil
+		Missing: missing, Quota: g.Quota,
+	}
+	if g.Retention > 0 {
+		out.Retention = g.Retention.String()
+	}
+	for _, p := range b.n.syncer.Progress() {
+		if p.Scope == g.Scope() && p.Expected > 0 {
+			out.CatchingUp = &api.CatchUp{Received: p.Received, Expected: p.Expected}
+		}
+	}
+	return out, nil
 }
 
 func (b backend) Groups(ctx context.Context) ([]api.Group, error) {
@@ -152,7 +167,7 @@ func (b backend) Send(ctx context.Context, ref, text string) (*api.Message, erro
 	if err != nil {
 		return nil, err
 	}
-	return b.apiMessage(m), nil
+	return b.apiMessage(m, nil), nil
 }
 
 func (b backend) History(ctx context.Context, ref string, limit int, before string) (*api.Page, error) {
@@ -168,9 +183,13 @@ func (b backend) History(ctx context.Context, ref string, limit int, before stri
 	if err != nil {
 		return nil, err
 	}
+	marks, err := b.n.store.SyncedMarks(g.Scope())
+	if err != nil {
+		return nil, err
+	}
 	p := &api.Page{Messages: make([]api.Message, 0, len(msgs)), Next: next.String()}
 	for _, m := range msgs {
-		p.Messages = append(p.Messages, *b.apiMessage(m))
+		p.Messages = append(p.Messages, *b.apiMessage(m, marks))
 	}
 	return p, nil
 }
@@ -203,19 +222,41 @@ func (b backend) Events(ctx context.Context, since uint64, limit int) ([]api.Eve
 		if err != nil {
 			continue
 		}
-		out = append(out, api.Event{Seq: a.Seq, Type: "message", Message: b.apiMessage(m)})
+		out = append(out, api.Event{Seq: a.Seq, Type: "message", Message: b.apiMessage(m, nil)})
 	}
 	return out, since, nil
 }
 
 func (b backend) Notify() <-chan struct{} { return b.n.store.Notify() }
 
-func (b backend) apiMessage(m *Message) *api.Message {
+func (b backend) SetRetention(ctx context.Context, ref string, r api.SetRetention) (*api.Group, error) {
+	g, err := b.group(ref)
+	if err != nil {
+		return nil, err
+	}
+	var keep time.Duration
+	if r.Retention != "" {
+		if keep, err = time.ParseDuration(r.Retention); err != nil {
+			return nil, badRequest(fmt.Errorf("retention %q: %w (examples: 720h for 30 days, 0 for forever)", r.Retention, err))
+		}
+	}
+	if err := b.n.groups.SetRetention(g, keep, r.Quota); err != nil {
+		return nil, badRequest(err)
+	}
+	if g, err = b.group(ref); err != nil {
+		return nil, err
+	}
+	return b.apiGroup(g)
+}
+
+// apiMessage converts a message for the API. marks, the scope's sync marks
+// (nil to skip), give the delivery status of the node's own messages.
+func (b backend) apiMessage(m *Message, marks map[peer.ID]uint64) *api.Message {
 	author := hex.EncodeToString(m.Event.Author)
 	if p, err := crypto.PeerIDFromPublicKey(m.Event.Author); err == nil {
 		author = p.String()
 	}
-	return &api.Message{
+	out := &api.Message{
 		ID:        m.Event.ID.String(),
 		GroupID:   hex.EncodeToString(m.Group.ID[:]),
 		GroupName: m.Group.Name,
@@ -226,4 +267,18 @@ func (b backend) apiMessage(m *Message) *api.Message {
 		Mine:      m.Event.SameAuthor(b.n.id.PublicKey()),
 		Cursor:    store.CursorOf(m.Event).String(),
 	}
+	if out.Mine && marks != nil {
+		out.Status = "stored"
+		if arrival, _, err := b.n.store.ArrivalOf(m.Event.ID); err == nil {
+			for _, seq := range marks {
+				if seq >= arrival {
+					out.HeldBy++
+				}
+			}
+		}
+		if out.HeldBy > 0 {
+			out.Status = "held"
+		}
+	}
+	return out
 }

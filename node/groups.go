@@ -36,8 +36,13 @@ const (
 	reasonDecrypt   = "decrypt"
 	reasonBody      = "bad_body"
 	reasonDuplicate = "duplicate"
+	reasonPruned    = "below_floor"
 	reasonStore     = "store_error"
 )
+
+// errBelowFloor marks an event older than what this node keeps of its
+// group: pruned here on purpose, so ignored, not the sender's fault.
+var errBelowFloor = fmt.Errorf("older than this node keeps: %w", mesh.ErrIgnore)
 
 // rejection is an error that carries its counting reason.
 type rejection struct {
@@ -103,6 +108,10 @@ type Groups struct {
 	// gap is told about a peer that sent an event whose predecessor in
 	// its author's chain is missing here: a sign of missed messages.
 	gap func(peer.ID)
+	// confirm asks for a sync with a peer, to learn that it holds what
+	// this node sent.
+	confirm      func(peer.ID)
+	confirmTimer *time.Timer
 
 	mu     sync.Mutex
 	joined map[event.Scope]*joinedGroup
@@ -113,6 +122,9 @@ type Groups struct {
 type joinedGroup struct {
 	g     *store.Group
 	topic *mesh.Topic
+	// floor is the oldest history position kept; older events are
+	// ignored, wherever they come from.
+	floor atomic.Pointer[store.Cursor]
 }
 
 // TopicName returns the gossip topic of a group scope.
@@ -158,8 +170,26 @@ func (s *Groups) subscribe(g *store.Group) error {
 	if err != nil {
 		return err
 	}
-	s.joined[scope] = &joinedGroup{g: g, topic: t}
+	j := &joinedGroup{g: g, topic: t}
+	if c, err := store.ParseCursor(g.Floor); err == nil {
+		j.floor.Store(&c)
+	}
+	s.joined[scope] = j
 	return nil
+}
+
+// floor returns the oldest history position kept for a scope.
+func (s *Groups) floor(scope event.Scope) store.Cursor {
+	s.mu.Lock()
+	j := s.joined[scope]
+	s.mu.Unlock()
+	if j == nil {
+		return store.Cursor{}
+	}
+	if c := j.floor.Load(); c != nil {
+		return *c
+	}
+	return store.Cursor{}
 }
 
 // Create creates a group with a random ID and key.
@@ -325,6 +355,7 @@ func (s *Groups) Send(ctx context.Context, g *store.Group, text string) (*Messag
 	if err := s.MarkRead(g, store.CursorOf(e)); err != nil {
 		s.log.Warn("mark read", "err", err)
 	}
+	s.confirmSoon(scope)
 	s.mu.Lock()
 	j := s.joined[scope]
 	s.mu.Unlock()
@@ -343,7 +374,11 @@ func (s *Groups) Send(ctx context.Context, g *store.Group, text string) (*Messag
 func (s *Groups) Receive(g *store.Group, raw []byte) (*Message, error) {
 	m, err := s.receive(g, raw)
 	if errors.Is(err, mesh.ErrIgnore) {
-		s.stats.count(reject(reasonDuplicate, err))
+		reason := reasonDuplicate
+		if errors.Is(err, errBelowFloor) {
+			reason = reasonPruned
+		}
+		s.stats.count(reject(reason, err))
 		return nil, err
 	}
 	s.stats.count(err)
@@ -386,6 +421,10 @@ func (s *Groups) receive(g *store.Group, raw []byte) (*Message, error) {
 	if err != nil {
 		return nil, reject(reasonBody, err)
 	}
+	if f := s.floor(scope); !f.IsZero() && store.CursorOf(e).Compare(f) < 0 {
+		// Pruned here on purpose; not the sender's fault.
+		return nil, fmt.Errorf("event %s: %w", e.ID, errBelowFloor)
+	}
 	added, _, err := s.store.PutEvent(e, store.PutOptions{})
 	if err != nil {
 		return nil, reject(reasonStore, err)
@@ -394,6 +433,75 @@ func (s *Groups) receive(g *store.Group, raw []byte) (*Message, error) {
 		return nil, fmt.Errorf("event %s: %w", e.ID, mesh.ErrIgnore)
 	}
 	return &Message{Event: e, Group: g, Text: text}, nil
+}
+
+// SetRetention changes how much of a group's history this node keeps and
+// prunes at once.
+func (s *Groups) SetRetention(g *store.Group, retention time.Duration, quota int64) error {
+	if retention < 0 || quota < 0 {
+		return errors.New("retention and quota must not be negative")
+	}
+	g.Retention, g.Quota = retention, quota
+	if err := s.store.PutGroup(g); err != nil {
+		return err
+	}
+	return s.prune(g)
+}
+
+// prune deletes what a group's retention and quota no longer allow, and
+// raises its floor so that sync does not bring it back.
+func (s *Groups) prune(g *store.Group) error {
+	if g.Retention == 0 && g.Quota == 0 {
+		return nil
+	}
+	var minTime int64
+	if g.Retention > 0 {
+		minTime = s.now().Add(-g.Retention).UnixMilli()
+	}
+	deleted, kept, err := s.store.Prune(g.Scope(), minTime, g.Quota)
+	if err != nil || deleted == 0 {
+		return err
+	}
+	s.mu.Lock()
+	if j := s.joined[g.Scope()]; j != nil {
+		j.floor.Store(&kept)
+	}
+	s.mu.Unlock()
+	fresh, err := s.store.Group(g.ID)
+	if err != nil {
+		return err
+	}
+	fresh.Floor = kept.String()
+	s.log.Info("pruned group history", "group", g.Name, "deleted", deleted)
+	return s.store.PutGroup(fresh)
+}
+
+// Serve prunes every group's history to its retention and quota, at start
+// and then every ten minutes.
+func (s *Groups) Serve(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		groups, err := s.store.Groups()
+		if err != nil {
+			return err
+		}
+		for _, g := range groups {
+			if err := s.prune(g); err != nil {
+				s.log.Warn("prune", "group", g.Name, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			s.mu.Lock()
+			if s.confirmTimer != nil {
+				s.confirmTimer.Stop()
+			}
+			s.mu.Unlock()
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 // Open decrypts a stored event of group g.
@@ -452,6 +560,39 @@ func (s *Groups) MarkRead(g *store.Group, c store.Cursor) error {
 	}
 	g.ReadUpTo = c.String()
 	return s.store.PutGroup(g)
+}
+
+// confirmDelay batches the syncs that confirm delivery of a burst of sends.
+const confirmDelay = time.Second
+
+// confirmSoon schedules a sync with the group's peers shortly after a send.
+// Gossip carries the message; the sync confirms which peers hold it, for
+// the delivery status, and repairs what gossip lost.
+func (s *Groups) confirmSoon(scope event.Scope) {
+	if s.confirm == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.confirmTimer != nil {
+		return
+	}
+	s.confirmTimer = time.AfterFunc(confirmDelay, func() {
+		s.mu.Lock()
+		s.confirmTimer = nil
+		var peers []peer.ID
+		for _, j := range s.joined {
+			peers = append(peers, j.topic.Peers()...)
+		}
+		s.mu.Unlock()
+		seen := map[peer.ID]bool{}
+		for _, p := range peers {
+			if !seen[p] {
+				seen[p] = true
+				s.confirm(p)
+			}
+		}
+	})
 }
 
 // joinedGroups lists the groups whose topics this node is in.

@@ -146,7 +146,7 @@ func New(opts Options) (_ *Node, err error) {
 		id: n.id, store: n.store, gossip: n.gossip, disc: n.disc,
 		addrs: n.addrInfos, log: opts.Logger.With("sys", "groups"),
 		stats: &n.stats, now: time.Now, joined: map[event.Scope]*joinedGroup{},
-		gap: n.syncer.Trigger,
+		gap: n.syncer.Trigger, confirm: n.syncer.Trigger,
 	}
 	if err := n.groups.start(); err != nil {
 		return nil, err
@@ -211,7 +211,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 4)
+	errc := make(chan error, 5)
 	run := func(name string, serve func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -225,6 +225,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	run("store", n.store.Serve)
 	run("discovery", n.disc.Serve)
 	run("sync", n.syncer.Serve)
+	run("groups", n.groups.Serve)
 	if n.api != nil {
 		run("api", func(ctx context.Context) error { return n.api.Serve(ctx, n.apiLn) })
 	}

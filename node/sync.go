@@ -22,7 +22,11 @@ var _ reconcile.Store = syncStore{}
 func (s syncStore) Scopes() []reconcile.Scope {
 	var out []reconcile.Scope
 	for _, g := range s.n.groups.joinedGroups() {
-		out = append(out, reconcile.Scope{ID: g.Scope()})
+		sc := reconcile.Scope{ID: g.Scope()}
+		if f := s.n.groups.floor(sc.ID); !f.IsZero() {
+			sc.Floor = reconcile.Bound{Time: store.SortTime(f.Time), Prefix: f.ID[:]}
+		}
+		out = append(out, sc)
 	}
 	return out
 }

@@ -10,6 +10,7 @@ import (
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/banyan-mesh/banyan/node/api"
 	"github.com/banyan-mesh/banyan/store"
 )
 
@@ -174,4 +175,81 @@ func TestPartitionHeals(t *testing.T) {
 		}
 		return true, ""
 	})
+}
+
+// One's own message goes from stored to held by the peers that synced it.
+func TestDeliveryStatus(t *testing.T) {
+	a := startNode(t, "")
+	b := startNode(t, "", a.info())
+	c := startNode(t, "", a.info())
+	g := joinAll(t, []*testNode{a, b, c})
+	ctx := context.Background()
+	ca, err := api.Dial(ctx, a.home.APIAddrFile(), a.home.APITokenFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ca.Send(ctx, g.Name, "are you there?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the message to be held by both peers", func() (bool, string) {
+		p, err := ca.History(ctx, g.Name, 10, "")
+		if err != nil || len(p.Messages) != 1 || p.Messages[0].ID != m.ID {
+			return false, fmt.Sprint(p, err)
+		}
+		got := p.Messages[0]
+		return got.Status == "held" && got.HeldBy == 2, fmt.Sprintf("status %q held by %d", got.Status, got.HeldBy)
+	})
+
+	// Alone, a message is only stored.
+	b.stop()
+	c.stop()
+	alone, err := ca.Send(ctx, g.Name, "anyone?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ca.History(ctx, g.Name, 10, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := p.Messages[len(p.Messages)-1]
+	if last.ID != alone.ID || last.Status != "stored" || last.HeldBy != 0 {
+		t.Fatalf("message sent alone: %+v", last)
+	}
+}
+
+// A node that keeps less history deletes the oldest, and sync does not
+// bring it back.
+func TestRetentionQuota(t *testing.T) {
+	a := startNode(t, "")
+	b := startNode(t, "", a.info())
+	g := joinAll(t, []*testNode{a, b})
+	sent := sendN(t, a, g, 100, "message number %d")
+	eventually(t, 20*time.Second, "b to have everything", func() (bool, string) { return hasAll(t, b, g, sent) })
+
+	gb := groupOn(t, b, g)
+	size, err := b.Store().ScopeBytes(g.Scope())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Groups().SetRetention(gb, 0, size/4); err != nil {
+		t.Fatal(err)
+	}
+	kept := historyIDs(t, b, gb)
+	if len(kept) == 0 || len(kept) > 30 {
+		t.Fatalf("b kept %d of 100 messages under a quarter of the space", len(kept))
+	}
+	if !slices.Equal(kept, sent[len(sent)-len(kept):]) {
+		t.Fatal("b did not keep the newest messages")
+	}
+	// A full sync with a, which has everything, leaves b as it was.
+	if _, err := b.Syncer().SyncPeer(context.Background(), a.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if got := historyIDs(t, b, gb); !slices.Equal(got, kept) {
+		t.Fatalf("after sync b has %d messages, want the %d it kept", len(got), len(kept))
+	}
+	// New messages still arrive.
+	more := sendN(t, a, g, 3, "later %d")
+	eventually(t, 20*time.Second, "b to get new messages", func() (bool, string) { return hasAll(t, b, g, more) })
 }

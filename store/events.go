@@ -156,6 +156,17 @@ type Cursor struct {
 	ID   event.ID
 }
 
+// Compare orders cursors by (time, id).
+func (c Cursor) Compare(o Cursor) int {
+	if c.Time != o.Time {
+		if c.Time < o.Time {
+			return -1
+		}
+		return 1
+	}
+	return bytes.Compare(c.ID[:], o.ID[:])
+}
+
 // IsZero reports whether c is the zero cursor (the newest end of history).
 func (c Cursor) IsZero() bool { return c == Cursor{} }
 
@@ -306,52 +317,115 @@ func (s *Store) ArrivalsSince(seq uint64, limit int) ([]Arrival, error) {
 // the arrival log wait on it instead of polling.
 func (s *Store) Notify() <-chan struct{} { return s.events.wait() }
 
-// DeleteScope removes every event of a scope and its indexes.
+// DeleteScope removes every event of a scope and its indexes, and what
+// is known about which peers hold them.
 func (s *Store) DeleteScope(scope event.Scope) error {
-	var ids [][]byte
+	if _, _, err := s.deleteOldest(scope, func(int64, int64) bool { return true }); err != nil {
+		return err
+	}
+	return s.dropPrefix(key('w', scope[:]))
+}
+
+// Prune deletes a scope's oldest events: those older than minTime (Unix
+// ms; 0 for no age limit) and, oldest first, as many as needed for the
+// rest to fit in quota bytes (0 for no quota). It returns how many were
+// deleted and the position of the oldest event kept, which becomes the
+// scope's floor for sync.
+func (s *Store) Prune(scope event.Scope, minTime int64, quota int64) (deleted int, floor Cursor, err error) {
+	total, err := s.ScopeBytes(scope)
+	if err != nil {
+		return 0, Cursor{}, err
+	}
+	return s.deleteOldest(scope, func(t, size int64) bool {
+		if (minTime != 0 && t < minTime) || (quota > 0 && total > quota) {
+			total -= size
+			return true
+		}
+		return false
+	})
+}
+
+// ScopeBytes returns the stored size of a scope's envelopes.
+func (s *Store) ScopeBytes(scope event.Scope) (int64, error) {
+	var total int64
 	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: key('t', scope[:]), PrefetchValues: false})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: key('t', scope[:])})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
-			k := it.Item().KeyCopy(nil)
-			ids = append(ids, k[len(k)-event.IDSize:])
+			k := it.Item().Key()
+			item, err := txn.Get(key('e', k[len(k)-event.IDSize:]))
+			if err != nil {
+				return err
+			}
+			total += item.ValueSize()
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("delete scope: %w", err)
+		return 0, fmt.Errorf("scope bytes: %w", err)
 	}
-	wb := s.db.NewWriteBatch()
-	defer wb.Cancel()
-	for _, id := range ids {
-		e, err := s.Event(event.ID(id))
-		if err != nil {
-			return fmt.Errorf("delete scope: %w", err)
-		}
-		var meta []byte
-		err = s.db.View(func(txn *badger.Txn) error {
+	return total, nil
+}
+
+// deleteOldest deletes a scope's events from the oldest while drop(time,
+// size) says so, with their indexes, and returns the first event kept.
+func (s *Store) deleteOldest(scope event.Scope, drop func(t, size int64) bool) (int, Cursor, error) {
+	var victims []*event.Event
+	var metas [][]byte
+	var kept Cursor
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: key('t', scope[:])})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().Key()
+			id := k[len(k)-event.IDSize:]
+			e, err := getEvent(txn, id)
+			if err != nil {
+				return err
+			}
+			if !drop(e.Time, int64(len(e.Raw))) {
+				kept = CursorOf(e)
+				return nil
+			}
 			item, err := txn.Get(key('m', id))
 			if err != nil {
 				return err
 			}
-			meta, err = item.ValueCopy(nil)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("delete scope: meta: %w", err)
+			meta, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			victims, metas = append(victims, e), append(metas, meta)
 		}
+		return nil
+	})
+	if err != nil {
+		return 0, Cursor{}, fmt.Errorf("delete events: %w", err)
+	}
+	s.putMu.Lock()
+	defer s.putMu.Unlock()
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	for i, e := range victims {
 		for _, k := range [][]byte{
-			key('e', id), key('m', id), key('l', meta[:8]),
-			key('t', scope[:], timeKey(e.Time), id),
+			key('e', e.ID[:]), key('m', e.ID[:]), key('l', metas[i][:8]),
+			key('t', scope[:], timeKey(e.Time), e.ID[:]),
 			key('a', scope[:], e.Author, u64(e.Seq)),
 		} {
 			if err := wb.Delete(k); err != nil {
-				return fmt.Errorf("delete scope: %w", err)
+				return 0, Cursor{}, fmt.Errorf("delete events: %w", err)
 			}
 		}
 	}
 	if err := wb.Flush(); err != nil {
-		return fmt.Errorf("delete scope: %w", err)
+		return 0, Cursor{}, fmt.Errorf("delete events: %w", err)
+	}
+	return len(victims), kept, nil
+}
+
+func (s *Store) dropPrefix(prefix []byte) error {
+	if err := s.db.DropPrefix(prefix); err != nil {
+		return fmt.Errorf("drop %x: %w", prefix, err)
 	}
 	return nil
 }

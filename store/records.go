@@ -22,6 +22,12 @@ type Group struct {
 	Joined time.Time                `json:"joined"`
 	// ReadUpTo is the history position the user has read up to.
 	ReadUpTo string `json:"read_up_to,omitempty"`
+	// Retention and Quota bound what this node keeps of the group's
+	// history (0: no limit, the default). Floor is the oldest position
+	// kept after pruning; nothing older is stored or synced again.
+	Retention time.Duration `json:"retention,omitempty"`
+	Quota     int64         `json:"quota,omitempty"`
+	Floor     string        `json:"floor,omitempty"`
 }
 
 // Scope returns the scope of the group's events.

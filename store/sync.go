@@ -139,8 +139,9 @@ func (s *Store) SyncedMarks(scope event.Scope) (map[peer.ID]uint64, error) {
 }
 
 // Missing counts the events of a scope that this node knows exist but does
-// not have: gaps in each author's sequence numbers below the highest one
-// seen.
+// not have: gaps in each author's sequence numbers between the lowest and
+// the highest it holds. (Events below the lowest may have been pruned, or
+// were never sent to a member who joined late.)
 func (s *Store) Missing(scope event.Scope) (int, error) {
 	prefix := key('a', scope[:])
 	missing := 0
@@ -148,21 +149,22 @@ func (s *Store) Missing(scope event.Scope) (int, error) {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		defer it.Close()
 		var author []byte
-		var count, maxSeq uint64
+		var count, minSeq, maxSeq uint64
 		flush := func() {
-			if maxSeq > count {
-				missing += int(maxSeq - count)
+			if span := maxSeq - minSeq + 1; count > 0 && span > count {
+				missing += int(span - count)
 			}
 		}
 		for it.Rewind(); it.Valid(); it.Next() {
 			k := it.Item().Key()
 			a := k[len(prefix) : len(prefix)+32]
-			if string(a) != string(author) {
+			seq := binary.BigEndian.Uint64(k[len(k)-8:])
+			if count == 0 || string(a) != string(author) {
 				flush()
-				author, count, maxSeq = append(author[:0], a...), 0, 0
+				author, count, minSeq = append(author[:0], a...), 0, seq
 			}
 			count++
-			maxSeq = binary.BigEndian.Uint64(k[len(k)-8:])
+			maxSeq = seq
 		}
 		flush()
 		return nil

@@ -95,8 +95,10 @@ func (a *app) historyCmd() *cobra.Command {
 		Use:   "history GROUP",
 		Short: "Show a group's messages",
 		Long: `Show a page of a group's messages, oldest first: time, author (the end of
-its peer ID) and text. If there are older messages, the last line tells
-the --before cursor that shows the page before.`,
+its peer ID) and text. Your own messages end with [stored] (only on this
+node so far) or [held by N] (N peers are known to hold them). If there are
+older messages, the last line tells the --before cursor that shows the
+page before.`,
 		Example: `  banyan history family
   banyan history family --limit 200 --json`,
 		Args: exactArgs("GROUP"),
@@ -123,7 +125,7 @@ the --before cursor that shows the page before.`,
 			}
 			for _, m := range p.Messages {
 				t, who := formatTime(m.Time), shortID(m.Author)
-				fmt.Fprintf(a.stdout, "%s %s %s\n", t, who, indentLines(m.Text, len(t)+1+len([]rune(who))+1))
+				fmt.Fprintf(a.stdout, "%s %s %s%s\n", t, who, indentLines(m.Text, len(t)+1+len([]rune(who))+1), deliveryMark(m))
 			}
 			if p.Next != "" {
 				fmt.Fprintf(a.stdout, "(older messages: banyan history %s --before %s)\n", shellQuote(args[0]), p.Next)
@@ -135,4 +137,16 @@ the --before cursor that shows the page before.`,
 	c.Flags().IntVarP(&limit, "limit", "n", 50, "show at most this many messages")
 	c.Flags().StringVar(&before, "before", "", "show the messages before this cursor (from the end of a previous page)")
 	return c
+}
+
+// deliveryMark shows how far one's own message has got: only stored here,
+// or held by N peers.
+func deliveryMark(m api.Message) string {
+	switch m.Status {
+	case "stored":
+		return "  [stored]"
+	case "held":
+		return fmt.Sprintf("  [held by %d]", m.HeldBy)
+	}
+	return ""
 }

@@ -15,6 +15,7 @@
 //	GET    /v1/groups/{group}/messages    ?limit=N&before=CURSOR -> Page
 //	POST   /v1/groups/{group}/messages    SendMessage -> Message
 //	POST   /v1/groups/{group}/read        MarkRead (empty: everything)
+//	PUT    /v1/groups/{group}/retention   SetRetention -> Group
 //	GET    /v1/events                     server-sent events, see Event
 //
 // {group} is a group ID (hex) or a group's unique name, URL-escaped.
@@ -61,6 +62,29 @@ type Group struct {
 	MeshPeers int       `json:"mesh_peers"` // of those, peers this node exchanges messages with directly
 	Joined    time.Time `json:"joined"`
 	Messages  int       `json:"messages"`
+	// Missing counts messages this node knows exist (gaps in an author's
+	// sequence numbers) but does not have yet.
+	Missing int `json:"missing"`
+	// CatchingUp is set while a sync is bringing this group's history.
+	CatchingUp *CatchUp `json:"catching_up,omitempty"`
+	// Retention (a Go duration, "" for forever) and Quota (bytes, 0 for
+	// none) bound what this node keeps of the group's history.
+	Retention string `json:"retention,omitempty"`
+	Quota     int64  `json:"quota,omitempty"`
+}
+
+// CatchUp is the progress of a catch-up sync.
+type CatchUp struct {
+	Received uint64 `json:"received"`
+	Expected uint64 `json:"expected"`
+}
+
+// SetRetention is the body of PUT /v1/groups/{group}/retention. Retention is
+// a Go duration ("720h"); empty or "0" keeps history forever. Quota is in
+// bytes; 0 means no quota.
+type SetRetention struct {
+	Retention string `json:"retention"`
+	Quota     int64  `json:"quota"`
 }
 
 // CreateGroup is the body of POST /v1/groups.
@@ -102,6 +126,10 @@ type Message struct {
 	Text      string    `json:"text"`
 	Mine      bool      `json:"mine"`
 	Cursor    string    `json:"cursor"`
+	// For the node's own messages: "stored" (only here so far) or "held"
+	// (HeldBy peers are known to hold it).
+	Status string `json:"status,omitempty"`
+	HeldBy int    `json:"held_by,omitempty"`
 }
 
 // Page is one page of history, oldest first. Next, if set, fetches the

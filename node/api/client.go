@@ -177,6 +177,12 @@ func (c *Client) MarkRead(ctx context.Context, group, cursor string) error {
 	return c.do(ctx, http.MethodPost, groupPath(group, "/read"), MarkRead{Cursor: cursor}, nil)
 }
 
+// SetRetention bounds how much of a group's history the node keeps.
+func (c *Client) SetRetention(ctx context.Context, group string, r SetRetention) (*Group, error) {
+	var g Group
+	return &g, c.do(ctx, http.MethodPut, groupPath(group, "/retention"), r, &g)
+}
+
 // Events streams events after since (0: from the beginning of this node's
 // history) to fn until ctx is done, fn returns an error, or the connection
 // drops. It returns the last sequence number delivered, so a caller can

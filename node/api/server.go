@@ -28,6 +28,7 @@ type Backend interface {
 	Send(ctx context.Context, group, text string) (*Message, error)
 	History(ctx context.Context, group string, limit int, before string) (*Page, error)
 	MarkRead(ctx context.Context, group, cursor string) error
+	SetRetention(ctx context.Context, group string, r SetRetention) (*Group, error)
 	// Events reads up to limit entries of the event log after since and
 	// returns the events among them and the sequence number read up to.
 	Events(ctx context.Context, since uint64, limit int) ([]Event, uint64, error)
@@ -72,6 +73,7 @@ func NewServer(opts ServerOptions) *Server {
 	s.mux.HandleFunc("GET /v1/groups/{group}/messages", s.history)
 	s.mux.HandleFunc("POST /v1/groups/{group}/messages", s.send)
 	s.mux.HandleFunc("POST /v1/groups/{group}/read", s.markRead)
+	s.mux.HandleFunc("PUT /v1/groups/{group}/retention", s.setRetention)
 	s.mux.HandleFunc("GET /v1/events", s.events)
 	return s
 }
@@ -231,6 +233,16 @@ func (s *Server) markRead(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.reply(w, nil, s.b.MarkRead(r.Context(), r.PathValue("group"), in.Cursor))
+}
+
+func (s *Server) setRetention(w http.ResponseWriter, r *http.Request) {
+	var in SetRetention
+	if err := readJSON(r, &in); err != nil {
+		writeError(w, err)
+		return
+	}
+	g, err := s.b.SetRetention(r.Context(), r.PathValue("group"), in)
+	s.reply(w, g, err)
 }
 
 // events streams server-sent events. Each carries its sequence number as
