@@ -37,8 +37,9 @@ type DiscoveryOptions struct {
 	Static []peer.AddrInfo
 	Book   PeerBook
 	Logger *slog.Logger
-	// OnConnect, if set, is called (in its own goroutine) for every new
-	// connection to a peer this node was not connected to.
+	// OnConnect, if set, is called (in its own goroutine) when this node
+	// dials a peer it was not connected to. Only the dialing side is told,
+	// so that two peers that meet do not both start the same work.
 	OnConnect func(peer.ID)
 }
 
@@ -159,7 +160,7 @@ func (d *Discovery) connected(c network.Conn) {
 			d.log.Warn("remember peer", "peer", p, "err", err)
 		}
 	}
-	if d.opts.OnConnect != nil && len(d.h.Network().ConnsToPeer(p)) == 1 {
+	if d.opts.OnConnect != nil && c.Stat().Direction == network.DirOutbound && len(d.h.Network().ConnsToPeer(p)) == 1 {
 		go d.opts.OnConnect(p)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
-	"github.com/banyan-mesh/banyan/mesh"
 	"github.com/banyan-mesh/banyan/mesh/reconcile"
 	"github.com/banyan-mesh/banyan/store"
 )
@@ -64,16 +63,12 @@ func (s syncStore) Envelopes(ids []event.ID) ([][]byte, error) {
 	return out, nil
 }
 
-func (s syncStore) Accept(scope event.Scope, raw []byte) error {
+func (s syncStore) Accept(scope event.Scope, raws [][]byte) (int, error) {
 	g, ok := s.n.groups.ByScope(scope)
 	if !ok {
-		return fmt.Errorf("scope %s is not replicated here", scope)
+		return 0, fmt.Errorf("scope %s is not replicated here", scope)
 	}
-	_, err := s.n.groups.Receive(g, raw)
-	if errors.Is(err, mesh.ErrIgnore) {
-		return fmt.Errorf("%w: %v", reconcile.ErrDuplicate, err)
-	}
-	return err
+	return s.n.groups.ReceiveBatch(g, raws)
 }
 
 func (s syncStore) Synced(scope event.Scope, p peer.ID, arrival uint64) {

@@ -26,59 +26,102 @@ type PutOptions struct {
 // changes nothing, when the event is already stored. It returns the event's
 // position in the local arrival log.
 func (s *Store) PutEvent(e *event.Event, opts PutOptions) (added bool, arrival uint64, err error) {
-	scope, author := e.Scope, e.Author
+	res, err := s.PutEvents([]*event.Event{e}, opts)
+	if err != nil {
+		return false, 0, err
+	}
+	return res[0] != 0, res[0], nil
+}
+
+// PutEvents stores a batch of verified events in as few transactions as
+// Badger allows. For each event it returns its arrival position, or 0 if it
+// was already stored.
+func (s *Store) PutEvents(evs []*event.Event, opts PutOptions) ([]uint64, error) {
 	// One writer at a time: arrival numbers must commit in the order they
 	// are taken, or a reader resuming from n+1 would never see n; and two
 	// deliveries of one event (gossip and sync) must not conflict.
 	s.putMu.Lock()
 	defer s.putMu.Unlock()
-	err = s.db.Update(func(txn *badger.Txn) error {
+	arrivals := make([]uint64, len(evs))
+	added := 0
+	for start := 0; start < len(evs); {
+		txn := s.db.NewTransaction(true)
+		n, err := s.putInTxn(txn, evs[start:], arrivals[start:], opts)
+		if err == nil {
+			err = txn.Commit()
+		}
+		txn.Discard()
+		if err != nil {
+			return nil, fmt.Errorf("put events: %w", err)
+		}
+		start += n
+	}
+	for _, a := range arrivals {
+		if a != 0 {
+			added++
+		}
+	}
+	if added > 0 && opts.Local {
+		if err := s.Sync(); err != nil {
+			return nil, err
+		}
+	}
+	if added > 0 {
+		s.events.notify()
+	}
+	return arrivals, nil
+}
+
+// putInTxn adds events to txn until they are done or the transaction is
+// full, and returns how many it handled.
+func (s *Store) putInTxn(txn *badger.Txn, evs []*event.Event, arrivals []uint64, opts PutOptions) (int, error) {
+	local := byte(0)
+	if opts.Local {
+		local = 1
+	}
+	var bytes int64
+	for i, e := range evs {
 		ek := key('e', e.ID[:])
 		if _, err := txn.Get(ek); err == nil {
-			return nil
+			continue
 		} else if !errors.Is(err, badger.ErrKeyNotFound) {
-			return err
+			return 0, err
+		}
+		// Badger refuses transactions beyond a fraction of its memtable;
+		// stop before this event could cross that, never half-way through.
+		bytes += int64(len(e.Raw)) + txnOverheadPerEvent
+		if i > 0 && (i >= maxEventsPerTxn || bytes > s.maxBatch) {
+			return i, nil
 		}
 		n, err := s.arrSeq.Next()
 		if err != nil {
-			return fmt.Errorf("arrival sequence: %w", err)
+			return 0, fmt.Errorf("arrival sequence: %w", err)
 		}
 		// Badger's sequence starts at 0; arrival numbers start at 1 so that
-		// 0 can mean "from the beginning".
-		arrival = n + 1
-		meta := u64(arrival)
-		if opts.Local {
-			meta = append(meta, 1)
-		} else {
-			meta = append(meta, 0)
-		}
+		// 0 can mean "from the beginning" (and "not added").
+		arrival := n + 1
 		for _, kv := range [][2][]byte{
 			{ek, e.Raw},
-			{key('m', e.ID[:]), meta},
-			{key('t', scope, timeKey(e.Time), e.ID[:]), nil},
-			{key('a', scope, author, u64(e.Seq)), e.ID[:]},
+			{key('m', e.ID[:]), append(u64(arrival), local)},
+			{key('t', e.Scope, timeKey(e.Time), e.ID[:]), nil},
+			{key('a', e.Scope, e.Author, u64(e.Seq)), e.ID[:]},
 			{key('l', u64(arrival)), e.ID[:]},
 		} {
 			if err := txn.Set(kv[0], kv[1]); err != nil {
-				return err
+				return 0, err
 			}
 		}
-		added = true
-		return nil
-	})
-	if err != nil {
-		return false, 0, fmt.Errorf("put event %s: %w", e.ID, err)
+		arrivals[i] = arrival
 	}
-	if added && opts.Local {
-		if err := s.Sync(); err != nil {
-			return false, 0, err
-		}
-	}
-	if added {
-		s.events.notify()
-	}
-	return added, arrival, nil
+	return len(evs), nil
 }
+
+// Bounds of one write transaction: the index keys of an event take about
+// txnOverheadPerEvent bytes beside its envelope.
+const (
+	txnOverheadPerEvent = 512
+	maxEventsPerTxn     = 1000
+)
 
 // HasEvent reports whether the event is stored.
 func (s *Store) HasEvent(id event.ID) (bool, error) {

@@ -52,6 +52,8 @@ type Store struct {
 	log     *slog.Logger
 	gcEvery time.Duration
 	events  *eventHub
+	// maxBatch is the byte budget of one write transaction.
+	maxBatch int64
 }
 
 // ErrLocked reports a data directory already opened by another process.
@@ -102,7 +104,10 @@ func Open(opts Options) (s *Store, err error) {
 	if gc <= 0 {
 		gc = 10 * time.Minute
 	}
-	return &Store{db: db, arrSeq: seq, log: opts.Logger, gcEvery: gc, events: newEventHub()}, nil
+	return &Store{
+		db: db, arrSeq: seq, log: opts.Logger, gcEvery: gc, events: newEventHub(),
+		maxBatch: bo.MemTableSize / 10,
+	}, nil
 }
 
 // Close flushes and closes the store.

@@ -30,9 +30,10 @@ type Store interface {
 	// Envelopes returns the stored envelopes of the given IDs, skipping
 	// those it does not have.
 	Envelopes(ids []event.ID) ([][]byte, error)
-	// Accept validates an envelope received for scope and stores it; the
-	// same path gossip uses. Duplicates are not errors that abort a sync.
-	Accept(scope event.Scope, raw []byte) error
+	// Accept validates envelopes received for scope and stores the valid
+	// ones, with the same checks gossip applies. It returns how many were
+	// invalid (duplicates are not).
+	Accept(scope event.Scope, raws [][]byte) (rejected int, err error)
 	// Synced records that peer held every event of scope that this node
 	// had stored up to arrival when the sync began.
 	Synced(scope event.Scope, p peer.ID, arrival uint64)
@@ -378,16 +379,18 @@ func (s *Syncer) readTurn(ctx context.Context, c *conn, mine map[event.Scope]Bou
 			for _, raw := range f.Events {
 				stats.EventsGot++
 				stats.EventBytes += int64(len(raw))
-				s.addProgress(scope, 1, 0)
 				if id, ok := event.PeekID(raw); ok {
 					delete(ss.outstanding, id)
 				}
-				if err := s.opts.Store.Accept(scope, raw); err != nil && !errors.Is(err, ErrDuplicate) {
-					stats.Rejected++
-					if stats.Rejected > 100 {
-						return false, fmt.Errorf("peer sent %d invalid events", stats.Rejected)
-					}
-				}
+			}
+			rejected, err := s.opts.Store.Accept(scope, f.Events)
+			if err != nil {
+				return false, err
+			}
+			stats.Rejected += rejected
+			s.addProgress(scope, uint64(len(f.Events)), 0)
+			if stats.Rejected > maxRejected {
+				return false, fmt.Errorf("peer sent %d invalid events", stats.Rejected)
 			}
 		case frameWant:
 			ids, err := unpackIDs(f.IDs)
@@ -430,6 +433,9 @@ func (s *Syncer) readTurn(ctx context.Context, c *conn, mine map[event.Scope]Bou
 		}
 	}
 }
+
+// maxRejected ends a sync with a peer that sends this many invalid events.
+const maxRejected = 100
 
 // sendTurn sends what each session has for the peer; it reports whether
 // anything was sent.
@@ -474,39 +480,41 @@ func (s *Syncer) sendTurn(c *conn, sessions map[event.Scope]*session, stats *Sta
 	return sent, c.flush()
 }
 
-// sendEvents sends the envelopes of ids in frames of bounded size.
+// sendEvents sends the envelopes of ids in frames of bounded size, reading
+// them from the store a chunk at a time so that the first frame leaves
+// before the last envelope is read.
 func (s *Syncer) sendEvents(c *conn, scope event.Scope, ids []event.ID) (int, error) {
-	envs, err := s.opts.Store.Envelopes(ids)
-	if err != nil {
-		return 0, err
-	}
-	remaining := uint64(len(envs))
+	const chunk = 512
+	remaining := uint64(len(ids))
 	var batch [][]byte
-	size := 0
+	size, sent := 0, 0
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		remaining -= uint64(len(batch))
+		remaining -= min(remaining, uint64(len(batch)))
 		err := c.write(&frame{Type: frameEvents, Scope: scope[:], Events: batch, Remaining: remaining})
 		batch, size = nil, 0
 		return err
 	}
-	for _, env := range envs {
-		if size+len(env) > eventsPerFrame {
-			if err := flush(); err != nil {
-				return 0, err
-			}
+	for i := 0; i < len(ids); i += chunk {
+		envs, err := s.opts.Store.Envelopes(ids[i:min(i+chunk, len(ids))])
+		if err != nil {
+			return sent, err
 		}
-		batch = append(batch, env)
-		size += len(env)
+		for _, env := range envs {
+			if size+len(env) > eventsPerFrame {
+				if err := flush(); err != nil {
+					return sent, err
+				}
+			}
+			batch = append(batch, env)
+			size += len(env)
+			sent++
+		}
 	}
-	return len(envs), flush()
+	return sent, flush()
 }
-
-// ErrDuplicate, wrapped by Store.Accept, marks an event that was already
-// stored: not an offence.
-var ErrDuplicate = errors.New("duplicate event")
 
 // storeSet adapts one scope of a Store to Set.
 type storeSet struct {
