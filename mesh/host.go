@@ -11,12 +11,13 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/network"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
-	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	basicconnmgr "github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
@@ -42,6 +43,8 @@ type HostOptions struct {
 	// ConnsLow and ConnsHigh are the connection manager's watermarks; zero
 	// means 64 and 256.
 	ConnsLow, ConnsHigh int
+	// Gater, if set, may refuse connections to and from peers.
+	Gater connmgr.ConnectionGater
 }
 
 // NewHost builds the libp2p host: TCP and QUIC, Noise, Yamux; no relay,
@@ -63,7 +66,7 @@ func NewHost(opts HostOptions) (host.Host, error) {
 	if low == 0 {
 		low, high = 64, 256
 	}
-	cm, err := connmgr.NewConnManager(low, high, connmgr.WithGracePeriod(time.Minute))
+	cm, err := basicconnmgr.NewConnManager(low, high, basicconnmgr.WithGracePeriod(time.Minute))
 	if err != nil {
 		return nil, fmt.Errorf("connection manager: %w", err)
 	}
@@ -82,6 +85,9 @@ func NewHost(opts HostOptions) (host.Host, error) {
 	}
 	if opts.Bandwidth != nil {
 		lo = append(lo, libp2p.BandwidthReporter(opts.Bandwidth))
+	}
+	if opts.Gater != nil {
+		lo = append(lo, libp2p.ConnectionGater(opts.Gater))
 	}
 	h, err := libp2p.New(lo...)
 	if err != nil {

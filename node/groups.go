@@ -106,12 +106,11 @@ type Groups struct {
 	log    *slog.Logger
 	stats  *Counters
 	now    func() time.Time
-	// gap is told about a peer that sent an event whose predecessor in
-	// its author's chain is missing here: a sign of missed messages.
-	gap func(peer.ID)
-	// confirm asks for a sync with a peer, to learn that it holds what
-	// this node sent.
-	confirm      func(peer.ID)
+	// syncWith asks for a sync with a peer soon: after joining through its
+	// invite; when it sent an event whose predecessor in its author's chain
+	// is missing here (a sign of missed messages); after a send, to learn
+	// that it holds it.
+	syncWith     func(peer.ID)
 	confirmTimer *time.Timer
 
 	mu     sync.Mutex
@@ -161,9 +160,9 @@ func (s *Groups) subscribe(g *store.Group) error {
 	}
 	t, err := s.gossip.Join(TopicName(scope), func(ctx context.Context, from peer.ID, data []byte) error {
 		m, err := s.Receive(g, data)
-		if err == nil && s.gap != nil && m.Event.Seq > 1 {
+		if err == nil && s.syncWith != nil && m.Event.Seq > 1 {
 			if has, herr := s.store.HasEvent(m.Event.PrevID()); herr == nil && !has {
-				s.gap(from)
+				s.syncWith(from)
 			}
 		}
 		return err
@@ -248,6 +247,12 @@ func (s *Groups) Join(ctx context.Context, in *Invite) (*store.Group, error) {
 		go func() {
 			if err := s.disc.Connect(context.WithoutCancel(ctx), in.Inviter); err != nil {
 				s.log.Info("could not reach inviter yet; will keep looking", "peer", in.Inviter.ID, "err", err)
+				return
+			}
+			// Already connected, no new connection starts a sync: ask
+			// for the group's history now.
+			if s.syncWith != nil {
+				s.syncWith(in.Inviter.ID)
 			}
 		}()
 	}
@@ -622,7 +627,7 @@ const confirmDelay = time.Second
 // Gossip carries the message; the sync confirms which peers hold it, for
 // the delivery status, and repairs what gossip lost.
 func (s *Groups) confirmSoon(scope event.Scope) {
-	if s.confirm == nil {
+	if s.syncWith == nil {
 		return
 	}
 	s.mu.Lock()
@@ -642,7 +647,7 @@ func (s *Groups) confirmSoon(scope event.Scope) {
 		for _, p := range peers {
 			if !seen[p] {
 				seen[p] = true
-				s.confirm(p)
+				s.syncWith(p)
 			}
 		}
 	})

@@ -146,7 +146,7 @@ func New(opts Options) (_ *Node, err error) {
 		id: n.id, store: n.store, gossip: n.gossip, disc: n.disc,
 		addrs: n.addrInfos, log: opts.Logger.With("sys", "groups"),
 		stats: &n.stats, now: time.Now, joined: map[event.Scope]*joinedGroup{},
-		gap: n.syncer.Trigger, confirm: n.syncer.Trigger,
+		syncWith: n.syncer.Trigger,
 	}
 	if err := n.groups.start(); err != nil {
 		return nil, err

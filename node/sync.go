@@ -48,7 +48,7 @@ func (s syncStore) Items(scope event.Scope, lo, hi reconcile.Bound) ([]reconcile
 	return out, err
 }
 
-func (s syncStore) Envelopes(ids []event.ID) ([][]byte, error) {
+func (s syncStore) Envelopes(scope event.Scope, ids []event.ID) ([][]byte, error) {
 	out := make([][]byte, 0, len(ids))
 	for _, id := range ids {
 		e, err := s.n.store.Event(id)
@@ -58,7 +58,10 @@ func (s syncStore) Envelopes(ids []event.ID) ([][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, e.Raw)
+		// A peer learns IDs of one scope; it gets nothing from another.
+		if e.ScopeID() == scope {
+			out = append(out, e.Raw)
+		}
 	}
 	return out, nil
 }

@@ -4,12 +4,16 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
-	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
+	"github.com/libp2p/go-libp2p/core/control"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/banyan-mesh/banyan/mesh"
 	"github.com/banyan-mesh/banyan/node/api"
 	"github.com/banyan-mesh/banyan/store"
 )
@@ -78,102 +82,132 @@ func TestCatchUpAfterRestart(t *testing.T) {
 	})
 }
 
-// mockNodes starts n nodes on a mock network, fully linked and connected.
-func mockNodes(t *testing.T, n int) (mocknet.Mocknet, []*testNode) {
+// cutter is a connection gater that can cut a node off from some peers, as
+// a repeater losing power cuts a village's network in two.
+type cutter struct {
+	mu  sync.Mutex
+	off map[peer.ID]bool
+}
+
+func (c *cutter) set(peers []peer.ID, cut bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range peers {
+		c.off[p] = cut
+	}
+}
+
+func (c *cutter) allowed(p peer.ID) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.off[p]
+}
+
+func (c *cutter) InterceptPeerDial(p peer.ID) bool                 { return c.allowed(p) }
+func (c *cutter) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return c.allowed(p) }
+func (c *cutter) InterceptAccept(network.ConnMultiaddrs) bool      { return true }
+func (c *cutter) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
+	return c.allowed(p)
+}
+func (c *cutter) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }
+
+// cuttableNodes starts n nodes on loopback, each with a cutter, all
+// connected to each other.
+func cuttableNodes(t *testing.T, n int) ([]*testNode, []*cutter) {
 	t.Helper()
-	mn := mocknet.New()
-	t.Cleanup(func() { mn.Close() })
 	var nodes []*testNode
-	for i := range n {
+	var cutters []*cutter
+	for range n {
 		home := Home(t.TempDir())
 		id, err := home.Init(nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Addresses in the discard prefix (RFC 6666), as mocknet's own.
-		h, err := mn.AddPeer(id.Libp2pKey(), ma.StringCast(fmt.Sprintf("/ip6/100::%x/tcp/4242", i+1)))
+		c := &cutter{off: map[peer.ID]bool{}}
+		h, err := mesh.NewHost(mesh.HostOptions{Identity: id, ListenAddrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}, Gater: c})
 		if err != nil {
 			t.Fatal(err)
 		}
 		nodes = append(nodes, startNodeWith(t, home, func(o *Options) {
 			o.Host = h
-			o.SyncInterval = time.Hour // only connection events and gaps trigger sync
+			o.SyncInterval = time.Hour // only connections and gaps start syncs
 		}))
+		cutters = append(cutters, c)
 	}
-	if err := mn.LinkAll(); err != nil {
-		t.Fatal(err)
-	}
-	if err := mn.ConnectAllButSelf(); err != nil {
-		t.Fatal(err)
-	}
-	return mn, nodes
-}
-
-func setLinks(t *testing.T, mn mocknet.Mocknet, left, right []*testNode, up bool) {
-	t.Helper()
-	for _, l := range left {
-		for _, r := range right {
-			if up {
-				if _, err := mn.LinkPeers(l.ID(), r.ID()); err != nil {
-					t.Fatal(err)
-				}
-				continue
-			}
-			if err := mn.UnlinkPeers(l.ID(), r.ID()); err != nil {
+	for i, a := range nodes {
+		for _, b := range nodes[i+1:] {
+			if err := a.Host().Connect(context.Background(), b.info()); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	if up {
-		return
+	return nodes, cutters
+}
+
+func ids(nodes []*testNode) []peer.ID {
+	var out []peer.ID
+	for _, n := range nodes {
+		out = append(out, n.ID())
 	}
-	// With every link gone no new dial succeeds, but one that passed its
-	// link check just before can still finish: disconnect until the halves
-	// stay apart.
-	clean := 0
-	eventually(t, 10*time.Second, "the halves to be apart", func() (bool, string) {
-		crossing := 0
-		for _, l := range left {
-			for _, r := range right {
-				if len(l.Host().Network().ConnsToPeer(r.ID())) > 0 {
-					crossing++
-					mn.DisconnectPeers(l.ID(), r.ID())
-				}
+	return out
+}
+
+// split cuts (or heals) every link between two halves.
+func split(t *testing.T, nodes []*testNode, cutters []*cutter, half int, cut bool) {
+	t.Helper()
+	left, right := nodes[:half], nodes[half:]
+	for i, n := range nodes {
+		other := right
+		if i >= half {
+			other = left
+		}
+		cutters[i].set(ids(other), cut)
+		if cut {
+			for _, o := range other {
+				n.Host().Network().ClosePeer(o.ID())
 			}
 		}
-		if crossing > 0 {
-			clean = 0
-		} else {
-			clean++
-		}
-		return clean >= 2, fmt.Sprintf("%d connections across", crossing)
-	})
+	}
 }
 
 // Two halves of a group chat independently; when the partition heals every
 // node converges to the identical history.
 func TestPartitionHeals(t *testing.T) {
-	mn, nodes := mockNodes(t, 6)
+	nodes, cutters := cuttableNodes(t, 6)
 	g := joinAll(t, nodes)
 	sendN(t, nodes[0], g, 5, "before %d")
 	left, right := nodes[:3], nodes[3:]
-	setLinks(t, mn, left, right, false)
-	var all []string
+	split(t, nodes, cutters, 3, true)
+	var all, leftSaid, rightSaid []string
 	for i, n := range nodes {
-		all = append(all, sendN(t, n, g, 30, fmt.Sprintf("node %d says %%d", i))...)
+		said := sendN(t, n, g, 30, fmt.Sprintf("node %d says %%d", i))
+		all = append(all, said...)
+		if i < 3 {
+			leftSaid = append(leftSaid, said...)
+		} else {
+			rightSaid = append(rightSaid, said...)
+		}
 	}
-	// Each half has its own messages only.
-	eventually(t, 20*time.Second, "the left half to agree", func() (bool, string) {
-		return slices.Equal(historyIDs(t, left[1], groupOn(t, left[1], g)), historyIDs(t, left[0], g)), "left differs"
-	})
-	if ok, _ := hasAll(t, left[0], g, all); ok {
-		t.Fatal("the left half saw messages from across the partition")
+	// Each half hears itself, and nothing from the other.
+	for _, half := range [][]*testNode{left, right} {
+		said := leftSaid
+		if half[0] == right[0] {
+			said = rightSaid
+		}
+		for _, n := range half {
+			eventually(t, 20*time.Second, "a half to hear itself", func() (bool, string) { return hasAll(t, n, g, said) })
+		}
+	}
+	for _, id := range rightSaid {
+		if slices.Contains(historyIDs(t, left[0], g), id) {
+			t.Fatal("a message crossed the partition")
+		}
 	}
 
-	setLinks(t, mn, left, right, true)
+	split(t, nodes, cutters, 3, false)
 	// One connection across, as when a repeater comes back; the rest
 	// follows from redials and gossip.
-	if _, err := mn.ConnectPeers(left[0].ID(), right[0].ID()); err != nil {
+	if err := left[0].Host().Connect(context.Background(), right[0].info()); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 30*time.Second, "identical histories after the heal", func() (bool, string) {
@@ -265,4 +299,41 @@ func TestRetentionQuota(t *testing.T) {
 	// New messages still arrive.
 	more := sendN(t, a, g, 3, "later %d")
 	eventually(t, 20*time.Second, "b to get new messages", func() (bool, string) { return hasAll(t, b, g, more) })
+}
+
+// A peer that is not in the group holds none of it, however often it
+// syncs; joining while already connected to the inviter brings the history
+// at once.
+func TestHeldOnlyByMembers(t *testing.T) {
+	a := startNode(t, "")
+	d := startNode(t, "", a.info())
+	g, err := a.Groups().Create("solo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Groups().Send(context.Background(), g, "just me"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "a and d to be connected", func() (bool, string) {
+		return len(a.Host().Network().ConnsToPeer(d.ID())) > 0, "not connected"
+	})
+	if _, err := a.Syncer().SyncPeer(context.Background(), d.ID()); err != nil {
+		t.Fatal(err)
+	}
+	marks, err := a.Store().SyncedMarks(g.Scope())
+	if err != nil || len(marks) != 0 {
+		t.Fatalf("a non-member is recorded as holding the group: %v %v", marks, err)
+	}
+
+	in, err := ParseInvite(a.Groups().Invite(g).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Groups().Join(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "d to get the history on joining", func() (bool, string) {
+		n := len(historyIDs(t, d, groupOn(t, d, g)))
+		return n == 1, fmt.Sprintf("%d messages", n)
+	})
 }

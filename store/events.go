@@ -104,7 +104,7 @@ func (s *Store) putInTxn(txn *badger.Txn, evs []*event.Event, arrivals []uint64,
 			{ek, e.Raw},
 			{key('m', e.ID[:]), append(u64(arrival), local)},
 			{key('t', e.Scope, timeKey(e.Time), e.ID[:]), nil},
-			{key('a', e.Scope, e.Author, u64(e.Seq)), e.ID[:]},
+			{key('a', e.Scope, e.Author, u64(e.Seq), e.ID[:]), nil},
 			{key('l', u64(arrival)), e.ID[:]},
 		} {
 			if err := txn.Set(kv[0], kv[1]); err != nil {
@@ -175,16 +175,14 @@ func (s *Store) Head(scope event.Scope, author []byte) (seq uint64, id event.ID,
 	err = s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true})
 		defer it.Close()
-		it.Seek(key('a', scope[:], author, u64(^uint64(0))))
+		it.Seek(scopeEnd(prefix))
 		if !it.Valid() {
 			return nil
 		}
-		k := it.Item().Key()
-		seq = binary.BigEndian.Uint64(k[len(k)-8:])
-		return it.Item().Value(func(v []byte) error {
-			copy(id[:], v)
-			return nil
-		})
+		k := it.Item().Key()[len(prefix):]
+		seq = binary.BigEndian.Uint64(k)
+		copy(id[:], k[8:])
+		return nil
 	})
 	if err != nil {
 		return 0, id, fmt.Errorf("head: %w", err)
@@ -453,7 +451,7 @@ func (s *Store) deleteOldest(scope event.Scope, drop func(t, size int64) bool) (
 		for _, k := range [][]byte{
 			key('e', e.ID[:]), key('m', e.ID[:]), key('l', metas[i][:8]),
 			key('t', scope[:], timeKey(e.Time), e.ID[:]),
-			key('a', scope[:], e.Author, u64(e.Seq)),
+			key('a', scope[:], e.Author, u64(e.Seq), e.ID[:]),
 		} {
 			if err := wb.Delete(k); err != nil {
 				return 0, Cursor{}, fmt.Errorf("delete events: %w", err)

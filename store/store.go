@@ -8,7 +8,7 @@
 //	e <id:32>                               -> envelope bytes
 //	m <id:32>                               -> meta: arrival seq (8) || local flag (1)
 //	t <scope:32> <time:8> <id:32>           -> empty       history order
-//	a <scope:32> <author:32> <seq:8>        -> id          per-author chains
+//	a <scope:32> <author:32> <seq:8> <id:32> -> empty      per-author chains
 //	l <arrival:8>                           -> id          local arrival log
 //	g <group id:16>                         -> JSON Group
 //	p <peer id>                             -> JSON Peer

@@ -158,12 +158,15 @@ func (s *Store) Missing(scope event.Scope) (int, error) {
 		for it.Rewind(); it.Valid(); it.Next() {
 			k := it.Item().Key()
 			a := k[len(prefix) : len(prefix)+32]
-			seq := binary.BigEndian.Uint64(k[len(k)-8:])
+			seq := binary.BigEndian.Uint64(k[len(prefix)+32:])
 			if count == 0 || string(a) != string(author) {
 				flush()
 				author, count, minSeq = append(author[:0], a...), 0, seq
 			}
-			count++
+			// Forks (one author, one seq, two events) count once.
+			if count == 0 || seq != maxSeq {
+				count++
+			}
 			maxSeq = seq
 		}
 		flush()

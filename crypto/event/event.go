@@ -204,6 +204,9 @@ func (b *Body) check() error {
 		return fmt.Errorf("%w: first event has a prev", ErrMalformed)
 	case b.Seq > 1 && len(b.Prev) != IDSize:
 		return fmt.Errorf("%w: prev is %d bytes", ErrMalformed, len(b.Prev))
+	case len(b.Payload) == 0:
+		// Empty and null would be two encodings of one payload.
+		return fmt.Errorf("%w: empty payload", ErrMalformed)
 	case len(b.Payload) > MaxPayloadSize:
 		return ErrTooLarge
 	}

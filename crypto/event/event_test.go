@@ -100,12 +100,11 @@ func TestSignDecodeRoundTrip(t *testing.T) {
 	}{
 		{"first", firstBody([]byte("hello"))},
 		{"second with prev", event.Body{Scope: testScope(1), Seq: 2, Prev: first.ID[:], Time: 5, Kind: 1, Payload: []byte("x")}},
-		{"nil payload", firstBody(nil)},
-		{"empty payload", firstBody([]byte{})},
+		{"one-byte payload", firstBody([]byte{0})},
 		{"max payload", firstBody(bytes.Repeat([]byte{0xfe}, event.MaxPayloadSize))},
 		{"negative time", event.Body{Scope: testScope(2), Seq: 1, Time: -1, Kind: 9, Payload: []byte("p")}},
-		{"zero time and kind", event.Body{Scope: testScope(3), Seq: 1}},
-		{"huge seq", event.Body{Scope: testScope(4), Seq: ^uint64(0), Prev: first.ID[:], Time: 1 << 62, Kind: 0xffff}},
+		{"zero time and kind", event.Body{Scope: testScope(3), Seq: 1, Payload: []byte("p")}},
+		{"huge seq", event.Body{Scope: testScope(4), Seq: ^uint64(0), Prev: first.ID[:], Time: 1 << 62, Kind: 0xffff, Payload: []byte("p")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -147,7 +146,7 @@ func TestSignDecodeRoundTrip(t *testing.T) {
 
 func TestSignOverridesAuthor(t *testing.T) {
 	id := seedIdentity(t, 1)
-	b := firstBody(nil)
+	b := firstBody([]byte("p"))
 	b.Author = seedIdentity(t, 2).PublicKey()
 	e := mustSign(t, id, b)
 	if !bytes.Equal(e.Author, id.PublicKey()) {
@@ -311,6 +310,8 @@ func TestCheckViolations(t *testing.T) {
 		{"short scope", func(b *event.Body) { b.Scope = testScope(1)[:31] }, event.ErrMalformed, false},
 		{"long scope", func(b *event.Body) { b.Scope = append(testScope(1), 1) }, event.ErrMalformed, false},
 		{"payload too large", func(b *event.Body) { b.Payload = make([]byte, event.MaxPayloadSize+1) }, event.ErrTooLarge, false},
+		{"nil payload", func(b *event.Body) { b.Payload = nil }, event.ErrMalformed, false},
+		{"empty payload", func(b *event.Body) { b.Payload = []byte{} }, event.ErrMalformed, false},
 		{"no author", func(b *event.Body) { b.Author = nil }, event.ErrMalformed, true},
 		{"short author", func(b *event.Body) { b.Author = b.Author[:31] }, event.ErrMalformed, true},
 		{"long author", func(b *event.Body) { b.Author = append(bytes.Clone(b.Author), 0) }, event.ErrMalformed, true},
@@ -544,7 +545,7 @@ func TestParseEqualsDecode(t *testing.T) {
 	for _, e := range []*event.Event{
 		first,
 		mustSign(t, id, event.Body{Scope: testScope(0xcc), Seq: 2, Prev: first.ID[:], Time: -5, Kind: 3, Payload: []byte("two")}),
-		mustSign(t, id, firstBody(nil)),
+		mustSign(t, id, firstBody([]byte("p"))),
 	} {
 		d, err := event.Decode(e.Raw)
 		if err != nil {
@@ -567,7 +568,7 @@ func TestParseEqualsDecode(t *testing.T) {
 
 func TestIDStringParse(t *testing.T) {
 	id := seedIdentity(t, 1)
-	e := mustSign(t, id, firstBody(nil))
+	e := mustSign(t, id, firstBody([]byte("p")))
 	for _, want := range []event.ID{e.ID, {}, event.ID(bytes.Repeat([]byte{0xff}, event.IDSize))} {
 		s := want.String()
 		if len(s) != 2*event.IDSize || s != strings.ToLower(s) {

@@ -27,9 +27,9 @@ type Store interface {
 	Scopes() []Scope
 	// Items returns a scope's items in [lo, hi), in order.
 	Items(scope event.Scope, lo, hi Bound) ([]Item, error)
-	// Envelopes returns the stored envelopes of the given IDs, skipping
-	// those it does not have.
-	Envelopes(ids []event.ID) ([][]byte, error)
+	// Envelopes returns the stored envelopes of the given IDs in scope,
+	// skipping those it does not have there.
+	Envelopes(scope event.Scope, ids []event.ID) ([][]byte, error)
 	// Accept validates envelopes received for scope and stores the valid
 	// ones, with the same checks gossip applies. It returns how many were
 	// invalid (duplicates are not).
@@ -211,6 +211,9 @@ func (s *Syncer) SyncPeer(ctx context.Context, p peer.ID) (*Stats, error) {
 		delete(s.running, p)
 		s.mu.Unlock()
 	}()
+	if len(s.opts.Store.Scopes()) == 0 {
+		return &Stats{Peer: p}, nil
+	}
 	select {
 	case s.sem <- struct{}{}:
 		defer func() { <-s.sem }()
@@ -258,6 +261,14 @@ type session struct {
 	push []event.ID
 	// reply is the next reconciliation message; nil when there is none.
 	reply []Range
+	// incoming collects the peer's reconciliation message for this scope
+	// over the frames of a turn; incomingFloor is where it starts.
+	incoming      []Range
+	incomingFloor Bound
+	gotReconcile  bool
+	// engaged is set once the peer said anything about this scope: a peer
+	// that does not replicate it stays silent.
+	engaged bool
 	// announced is set once this turn's incoming events were counted
 	// towards progress.
 	announced bool
@@ -322,7 +333,9 @@ func (s *Syncer) run(ctx context.Context, st network.Stream, initiator bool) (*S
 	stats.BytesSent, stats.BytesGot = c.sent, c.got
 	stats.Duration = time.Since(began)
 	for id, ss := range sessions {
-		if len(ss.outstanding) == 0 && len(ss.request) == 0 {
+		// The peer holds everything this node had when the sync began, but
+		// only if it took part and reconciled from this node's own floor.
+		if ss.engaged && len(ss.outstanding) == 0 && len(ss.request) == 0 && ss.floor.Compare(mine[id]) == 0 {
 			s.opts.Store.Synced(id, peerID, arrival)
 			stats.ScopesSynced++
 		}
@@ -343,7 +356,7 @@ func (s *Syncer) start(scope event.Scope, floor Bound) ([]Range, error) {
 func (s *Syncer) readTurn(ctx context.Context, c *conn, mine map[event.Scope]Bound, sessions map[event.Scope]*session, stats *Stats) (empty bool, err error) {
 	empty = true
 	for _, ss := range sessions {
-		ss.announced = false
+		ss.announced, ss.incoming, ss.gotReconcile = false, nil, false
 	}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -354,7 +367,7 @@ func (s *Syncer) readTurn(ctx context.Context, c *conn, mine map[event.Scope]Bou
 			return false, fmt.Errorf("read: %w", err)
 		}
 		if f.Type == frameEnd {
-			return empty, nil
+			return empty, s.answer(sessions, mine)
 		}
 		empty = false
 		var scope event.Scope
@@ -369,6 +382,7 @@ func (s *Syncer) readTurn(ctx context.Context, c *conn, mine map[event.Scope]Bou
 			ss = newSession(myFloor)
 			sessions[scope] = ss
 		}
+		ss.engaged = true
 		switch f.Type {
 		case frameEvents:
 			if !ss.announced {
@@ -413,25 +427,56 @@ func (s *Syncer) readTurn(ctx context.Context, c *conn, mine map[event.Scope]Bou
 			if err != nil {
 				return false, err
 			}
-			if floor.Compare(myFloor) < 0 {
-				// The peer keeps more than this node: start over from this
-				// node's floor so that it is not sent what it pruned.
-				if ss.reply, err = s.start(scope, myFloor); err != nil {
-					return false, err
-				}
-				ss.floor = myFloor
-				break
+			if len(ss.incoming)+len(ranges) > maxRanges {
+				return false, fmt.Errorf("%w: more than %d ranges in a turn", errFrame, maxRanges)
 			}
-			res, err := Process(storeSet{s.opts.Store, scope}, floor, ranges)
-			if err != nil {
-				return false, err
-			}
-			ss.floor = floor
-			ss.reply = res.Reply
-			ss.push = append(ss.push, res.Have...)
-			ss.request = append(ss.request, res.Need...)
+			ss.incoming = append(ss.incoming, ranges...)
+			ss.incomingFloor, ss.gotReconcile = floor, true
 		}
 	}
+}
+
+// answer processes, at the end of the peer's turn, the reconciliation
+// message it sent for each scope.
+func (s *Syncer) answer(sessions map[event.Scope]*session, mine map[event.Scope]Bound) error {
+	for scope, ss := range sessions {
+		if !ss.gotReconcile {
+			continue
+		}
+		myFloor := mine[scope]
+		if ss.incomingFloor.Compare(myFloor) < 0 {
+			// The peer keeps more than this node: start over from this
+			// node's floor so that it is not sent what was pruned here.
+			reply, err := s.start(scope, myFloor)
+			if err != nil {
+				return err
+			}
+			ss.floor, ss.reply = myFloor, reply
+			continue
+		}
+		res, err := Process(storeSet{s.opts.Store, scope}, ss.incomingFloor, ss.incoming)
+		if err != nil {
+			return err
+		}
+		ss.floor = ss.incomingFloor
+		ss.reply = res.Reply
+		if ss.reply == nil && !allSkip(ss.incoming) {
+			// Done here; say so, so the peer knows this scope is shared.
+			ss.reply = []Range{{Upper: Bound{Inf: true}, Mode: ModeSkip}}
+		}
+		ss.push = append(ss.push, res.Have...)
+		ss.request = append(ss.request, res.Need...)
+	}
+	return nil
+}
+
+func allSkip(rs []Range) bool {
+	for _, r := range rs {
+		if r.Mode != ModeSkip {
+			return false
+		}
+	}
+	return true
 }
 
 // maxRejected ends a sync with a peer that sends this many invalid events.
@@ -466,8 +511,7 @@ func (s *Syncer) sendTurn(c *conn, sessions map[event.Scope]*session, stats *Sta
 			sent = true
 		}
 		if ss.reply != nil {
-			fl := toWireBound(ss.floor)
-			if err := c.write(&frame{Type: frameReconcile, Scope: scope[:], Floor: &fl, Ranges: toWireRanges(ss.reply)}); err != nil {
+			if err := writeRanges(c, scope, ss.floor, ss.reply); err != nil {
 				return false, err
 			}
 			ss.reply = nil
@@ -479,6 +523,27 @@ func (s *Syncer) sendTurn(c *conn, sessions map[event.Scope]*session, stats *Sta
 	}
 	return sent, c.flush()
 }
+
+// writeRanges sends a reconciliation message in as many frames as it needs
+// to stay well under the frame limit; the receiver joins them.
+func writeRanges(c *conn, scope event.Scope, floor Bound, rs []Range) error {
+	fl := toWireBound(floor)
+	for len(rs) > 0 {
+		n, size := 0, 0
+		for n < len(rs) && n < maxRangesPerFrame && (n == 0 || size+rangeSize(rs[n]) <= maxFrameSize/4) {
+			size += rangeSize(rs[n])
+			n++
+		}
+		if err := c.write(&frame{Type: frameReconcile, Scope: scope[:], Floor: &fl, Ranges: toWireRanges(rs[:n])}); err != nil {
+			return err
+		}
+		rs = rs[n:]
+	}
+	return nil
+}
+
+// rangeSize bounds the encoded size of a range.
+func rangeSize(r Range) int { return 64 + len(r.IDs)*event.IDSize }
 
 // sendEvents sends the envelopes of ids in frames of bounded size, reading
 // them from the store a chunk at a time so that the first frame leaves
@@ -498,7 +563,7 @@ func (s *Syncer) sendEvents(c *conn, scope event.Scope, ids []event.ID) (int, er
 		return err
 	}
 	for i := 0; i < len(ids); i += chunk {
-		envs, err := s.opts.Store.Envelopes(ids[i:min(i+chunk, len(ids))])
+		envs, err := s.opts.Store.Envelopes(scope, ids[i:min(i+chunk, len(ids))])
 		if err != nil {
 			return sent, err
 		}

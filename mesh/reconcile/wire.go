@@ -23,11 +23,12 @@ const (
 
 // Limits on what a peer can make this node decode or do.
 const (
-	maxFrameSize   = 1 << 20
-	maxRanges      = 1 << 16
-	maxTurns       = 256
-	maxWantIDs     = 8192
-	eventsPerFrame = 256 << 10 // bytes of envelopes per events frame
+	maxFrameSize      = 1 << 20
+	maxRanges         = 1 << 16 // in one scope's message, over all its frames
+	maxRangesPerFrame = 4096
+	maxTurns          = 256
+	maxWantIDs        = 8192
+	eventsPerFrame    = 256 << 10 // bytes of envelopes per events frame
 )
 
 // frame is the CBOR body of one length-prefixed frame.

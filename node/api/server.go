@@ -53,7 +53,9 @@ type Server struct {
 
 // Limits on requests.
 const (
-	maxBodySize  = 64 << 10
+	// maxBodySize fits a maximal message even when every byte of it is
+	// escaped in JSON (six bytes each).
+	maxBodySize  = 128 << 10
 	maxPageLimit = 1000
 )
 
