@@ -1,0 +1,109 @@
+// Command banyan-bench measures Banyan and prints the results as JSON.
+//
+// Scenarios are subcommands:
+//
+//	banyan-bench chat   N in-process nodes in a fixed-degree topology chat at a
+//	                    fixed rate; delivery, latency, bytes and CPU, compared
+//	                    with plain gossipsub on the same topology (--compare)
+//	banyan-bench rss    N real 'banyan run' processes chat through their local
+//	                    API; peak and current resident memory per process
+//
+// Every scenario runs with deadlines and cleans up its temporary
+// directories and processes. Results go to stdout as JSON; progress goes to
+// stderr.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCmd(os.Stdout, os.Stderr).ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "banyan-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// rootFlags are the flags every scenario shares.
+type rootFlags struct {
+	cpuProfile string
+	memProfile string
+	verbose    bool
+	stopProf   func()
+}
+
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	rf := &rootFlags{}
+	root := &cobra.Command{
+		Use:   "banyan-bench",
+		Short: "Benchmarks for Banyan; results are printed as JSON",
+		Long: `banyan-bench runs a benchmark scenario and prints its results as JSON on
+stdout (progress on stderr).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if rf.cpuProfile == "" {
+				return nil
+			}
+			f, err := os.Create(rf.cpuProfile)
+			if err != nil {
+				return fmt.Errorf("cpu profile: %w", err)
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				f.Close()
+				return fmt.Errorf("cpu profile: %w", err)
+			}
+			rf.stopProf = func() { pprof.StopCPUProfile(); f.Close() }
+			return nil
+		},
+		PersistentPostRunE: func(cmd *cobra.Command, args []string) error {
+			if rf.stopProf != nil {
+				rf.stopProf()
+			}
+			if rf.memProfile != "" {
+				f, err := os.Create(rf.memProfile)
+				if err != nil {
+					return fmt.Errorf("memory profile: %w", err)
+				}
+				defer f.Close()
+				if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+					return fmt.Errorf("memory profile: %w", err)
+				}
+			}
+			return nil
+		},
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.PersistentFlags().StringVar(&rf.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
+	root.PersistentFlags().StringVar(&rf.memProfile, "memprofile", "", "write an allocation profile at the end of the run to this file")
+	root.PersistentFlags().BoolVarP(&rf.verbose, "verbose", "v", false, "log progress and node logs to stderr")
+	root.AddCommand(newChatCmd(rf), newRSSCmd(rf))
+	return root
+}
+
+// writeJSON prints v indented, followed by a newline.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// progress logs a line on stderr when verbose, else nothing.
+func progress(cmd *cobra.Command, rf *rootFlags, format string, args ...any) {
+	if rf.verbose {
+		fmt.Fprintf(cmd.ErrOrStderr(), "banyan-bench: "+format+"\n", args...)
+	}
+}
