@@ -38,7 +38,8 @@ type DiscoveryOptions struct {
 	Book   PeerBook
 	Logger *slog.Logger
 	// OnConnect, if set, is called (in its own goroutine) when this node
-	// dials a peer it was not connected to. Only the dialing side is told,
+	// connects to a peer it was not connected to. Only one side of a
+	// meeting is told (the one with the lower peer ID), whichever dialled,
 	// so that two peers that meet do not both start the same work.
 	OnConnect func(peer.ID)
 }
@@ -54,7 +55,10 @@ type Discovery struct {
 	mu      sync.Mutex
 	backoff map[peer.ID]*retry
 	dialing map[peer.ID]bool
-	kick    chan struct{}
+	// found holds peers mDNS reported: it reports a peer only once per
+	// TTL, so one failed dial must not be the last.
+	found map[peer.ID]peer.AddrInfo
+	kick  chan struct{}
 }
 
 type retry struct {
@@ -73,6 +77,8 @@ const (
 	maxDialsOnce = 8
 	// forgetAfter drops a remembered peer that has not been seen for a month.
 	forgetAfter = 30 * 24 * time.Hour
+	// maxFound bounds the peers mDNS can make this node redial.
+	maxFound = 1024
 )
 
 // NewDiscovery creates a discovery service for h.
@@ -84,6 +90,7 @@ func NewDiscovery(h host.Host, opts DiscoveryOptions) *Discovery {
 		h: h, opts: opts, log: opts.Logger,
 		backoff: map[peer.ID]*retry{},
 		dialing: map[peer.ID]bool{},
+		found:   map[peer.ID]peer.AddrInfo{},
 		kick:    make(chan struct{}, 1),
 	}
 }
@@ -160,7 +167,7 @@ func (d *Discovery) connected(c network.Conn) {
 			d.log.Warn("remember peer", "peer", p, "err", err)
 		}
 	}
-	if d.opts.OnConnect != nil && c.Stat().Direction == network.DirOutbound && len(d.h.Network().ConnsToPeer(p)) == 1 {
+	if d.opts.OnConnect != nil && d.h.ID() < p && len(d.h.Network().ConnsToPeer(p)) == 1 {
 		go d.opts.OnConnect(p)
 	}
 }
@@ -191,6 +198,11 @@ func (d *Discovery) redial(ctx context.Context) {
 			}
 		}
 	}
+	d.mu.Lock()
+	for id, ai := range d.found {
+		candidates[id] = ai
+	}
+	d.mu.Unlock()
 	for _, s := range d.opts.Static {
 		candidates[s.ID] = s
 		static[s.ID] = true
@@ -268,7 +280,15 @@ type mdnsNotifee struct {
 // dialer tries them all.
 func (n mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
 	d := n.d
-	if ai.ID == d.h.ID() || d.h.Network().Connectedness(ai.ID) == network.Connected {
+	if ai.ID == d.h.ID() {
+		return
+	}
+	d.mu.Lock()
+	if len(d.found) < maxFound {
+		d.found[ai.ID] = ai
+	}
+	d.mu.Unlock()
+	if d.h.Network().Connectedness(ai.ID) == network.Connected {
 		return
 	}
 	d.mu.Lock()

@@ -73,7 +73,18 @@ type Syncer struct {
 	running  map[peer.ID]bool
 	progress map[event.Scope]*Progress
 	trigger  chan peer.ID
+	// wanted holds peers asked for while a sync with them ran or had run
+	// too recently; lastStart is when each peer's last sync began.
+	wanted    map[peer.ID]bool
+	lastStart map[peer.ID]time.Time
+	failures  map[peer.ID]int
 }
+
+// MinInterval is the least time between two syncs with one peer started by
+// Trigger. Requests in between are merged into one sync at its end: a busy
+// group asks for many (after each send, on each apparent gap), and one sync
+// answers them all.
+const MinInterval = 3 * time.Second
 
 // Progress is the state of catching up on one scope.
 type Progress struct {
@@ -112,10 +123,13 @@ func New(h host.Host, opts Options) *Syncer {
 	}
 	return &Syncer{
 		h: h, opts: opts, log: opts.Logger,
-		sem:      make(chan struct{}, opts.Concurrency),
-		running:  map[peer.ID]bool{},
-		progress: map[event.Scope]*Progress{},
-		trigger:  make(chan peer.ID, 64),
+		sem:       make(chan struct{}, opts.Concurrency),
+		running:   map[peer.ID]bool{},
+		progress:  map[event.Scope]*Progress{},
+		trigger:   make(chan peer.ID, 64),
+		wanted:    map[peer.ID]bool{},
+		lastStart: map[peer.ID]time.Time{},
+		failures:  map[peer.ID]int{},
 	}
 }
 
@@ -129,19 +143,39 @@ func (s *Syncer) Serve(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := s.SyncPeer(ctx, p); err != nil && ctx.Err() == nil {
+			_, err := s.SyncPeer(ctx, p)
+			switch {
+			case err == nil:
+				s.clearFailures(p)
+			case errors.Is(err, ErrBusy) || ctx.Err() != nil:
+			default:
 				s.log.Debug("sync failed", "peer", p, "err", err)
+				// A busy peer turns syncs away; try again soon, a few times.
+				if s.retry(p) {
+					time.AfterFunc(s.jitter(retryDelay), func() { s.Trigger(p) })
+				}
 			}
 		}()
 	}
 	timer := time.NewTimer(s.jitter(s.opts.Interval))
 	defer timer.Stop()
+	merge := time.NewTicker(MinInterval / 3)
+	defer merge.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case p := <-s.trigger:
-			start(p)
+			s.mu.Lock()
+			s.wanted[p] = true
+			s.mu.Unlock()
+			for _, p := range s.due() {
+				start(p)
+			}
+		case <-merge.C:
+			for _, p := range s.due() {
+				start(p)
+			}
 		case <-timer.C:
 			for _, p := range s.h.Network().Peers() {
 				start(p)
@@ -155,7 +189,48 @@ func (s *Syncer) jitter(d time.Duration) time.Duration {
 	return d*3/4 + rand.N(d/2+1)
 }
 
-// Trigger asks for a sync with p soon (a new connection, a reconnect).
+// retryDelay is the mean wait before a failed sync is tried again; at most
+// maxRetries tries follow one another before the periodic sync takes over.
+const (
+	retryDelay = 2 * time.Second
+	maxRetries = 5
+)
+
+// retry counts a failed sync with p and reports whether to try again.
+func (s *Syncer) retry(p peer.ID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures[p]++
+	return s.failures[p] <= maxRetries
+}
+
+// clearFailures forgets p's failed syncs after a success.
+func (s *Syncer) clearFailures(p peer.ID) {
+	s.mu.Lock()
+	delete(s.failures, p)
+	s.mu.Unlock()
+}
+
+// due takes the wanted peers whose last sync is far enough behind and that
+// have none running.
+func (s *Syncer) due() []peer.ID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []peer.ID
+	now := time.Now()
+	for p := range s.wanted {
+		if s.running[p] || now.Sub(s.lastStart[p]) < MinInterval {
+			continue
+		}
+		delete(s.wanted, p)
+		out = append(out, p)
+	}
+	return out
+}
+
+// Trigger asks for a sync with p soon (a new connection, a gap, a send to
+// confirm); requests are merged so that a peer is synced at most once every
+// MinInterval this way.
 func (s *Syncer) Trigger(p peer.ID) {
 	select {
 	case s.trigger <- p:
@@ -205,6 +280,7 @@ func (s *Syncer) SyncPeer(ctx context.Context, p peer.ID) (*Stats, error) {
 		return nil, ErrBusy
 	}
 	s.running[p] = true
+	s.lastStart[p] = time.Now()
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
