@@ -214,6 +214,10 @@ func (b backend) Events(ctx context.Context, since uint64, limit int) ([]api.Eve
 	var out []api.Event
 	for _, a := range arr {
 		since = a.Seq
+		if a.DM != nil {
+			out = append(out, api.Event{Seq: a.Seq, Type: "dm", DM: b.apiDM(a.DM, nil)})
+			continue
+		}
 		g, ok := b.n.groups.ByScope(a.Event.ScopeID())
 		if !ok {
 			continue

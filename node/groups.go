@@ -18,6 +18,7 @@ import (
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/mesh"
+	"github.com/banyan-mesh/banyan/mesh/reconcile"
 	"github.com/banyan-mesh/banyan/store"
 )
 
@@ -160,10 +161,8 @@ func (s *Groups) subscribe(g *store.Group) error {
 	}
 	t, err := s.gossip.Join(TopicName(scope), func(ctx context.Context, from peer.ID, data []byte) error {
 		m, err := s.Receive(g, data)
-		if err == nil && s.syncWith != nil && m.Event.Seq > 1 {
-			if has, herr := s.store.HasEvent(m.Event.PrevID()); herr == nil && !has {
-				s.syncWith(from)
-			}
+		if err == nil && m.Event.Seq > 1 {
+			s.checkGap(from, m.Event.PrevID())
 		}
 		return err
 	})
@@ -358,19 +357,33 @@ func (s *Groups) Send(ctx context.Context, g *store.Group, text string) (*Messag
 	if err != nil {
 		return nil, fmt.Errorf("send: %w", err)
 	}
-	if err := s.MarkRead(g, store.CursorOf(e)); err != nil {
-		s.log.Warn("mark read", "err", err)
-	}
-	s.confirmSoon(scope)
-	s.mu.Lock()
-	j := s.joined[scope]
-	s.mu.Unlock()
-	if j != nil {
+	// The event is committed; publishing does not wait for the disk. The
+	// send is acknowledged only once the fsync is done too. (After a power
+	// cut in between, peers may hold an event this node lost; sync gives it
+	// back.)
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		s.mu.Lock()
+		j := s.joined[scope]
+		s.mu.Unlock()
+		if j == nil {
+			return
+		}
 		if err := j.topic.Publish(ctx, e.Raw); err != nil {
 			// Stored is sent: sync delivers it when gossip cannot.
 			s.log.Warn("publish failed; the message is stored and will sync", "err", err)
 		}
+	}()
+	err = s.store.Sync()
+	<-published
+	if err != nil {
+		return nil, fmt.Errorf("send: %w", err)
 	}
+	if err := s.MarkRead(g, store.CursorOf(e)); err != nil {
+		s.log.Warn("mark read", "err", err)
+	}
+	s.confirmSoon(scope)
 	return &Message{Event: e, Group: g, Text: text}, nil
 }
 
@@ -620,6 +633,27 @@ func (s *Groups) MarkRead(g *store.Group, c store.Cursor) error {
 	return s.store.PutGroup(g)
 }
 
+// gapDelay is how long an author's previous event may be missing before
+// it counts as lost: gossipsub validates in parallel, so a message often
+// arrives a moment before the one it follows.
+const gapDelay = 2 * time.Second
+
+// checkGap asks for a sync with the peer that forwarded an event whose
+// predecessor is missing here, if it is still missing a little later.
+func (s *Groups) checkGap(from peer.ID, prev event.ID) {
+	if s.syncWith == nil {
+		return
+	}
+	if has, err := s.store.HasEvent(prev); err != nil || has {
+		return
+	}
+	time.AfterFunc(gapDelay, func() {
+		if has, err := s.store.HasEvent(prev); err == nil && !has {
+			s.syncWith(from)
+		}
+	})
+}
+
 // confirmDelay batches the syncs that confirm delivery of a burst of sends.
 const confirmDelay = time.Second
 
@@ -651,6 +685,24 @@ func (s *Groups) confirmSoon(scope event.Scope) {
 			}
 		}
 	})
+}
+
+// syncScopes lists the scopes of joined groups, for sync.
+func (s *Groups) syncScopes() []reconcile.Scope {
+	var out []reconcile.Scope
+	for _, g := range s.joinedGroups() {
+		out = append(out, reconcile.Scope{ID: g.Scope(), Floor: floorBound(s.floor(g.Scope()))})
+	}
+	return out
+}
+
+// acceptBatch takes events for a group's scope from sync.
+func (s *Groups) acceptBatch(scope event.Scope, raws [][]byte) (int, error) {
+	g, ok := s.ByScope(scope)
+	if !ok {
+		return 0, fmt.Errorf("not a member of scope %s", scope)
+	}
+	return s.ReceiveBatch(g, raws)
 }
 
 // joinedGroups lists the groups whose topics this node is in.

@@ -24,6 +24,7 @@ import (
 
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/crypto/event"
+	"github.com/banyan-mesh/banyan/crypto/ratchet"
 	"github.com/banyan-mesh/banyan/mesh"
 	"github.com/banyan-mesh/banyan/mesh/reconcile"
 	"github.com/banyan-mesh/banyan/node/api"
@@ -51,6 +52,12 @@ type Options struct {
 	Bandwidth metrics.Reporter
 	// InMemory keeps the store in memory (tests and benchmarks only).
 	InMemory bool
+	// Name is how this person calls themselves in contact requests.
+	Name string
+	// NoReadReceipts stops telling contacts which messages were read.
+	NoReadReceipts bool
+	// Mailbox configures carrying sealed private messages for others.
+	Mailbox MailboxOptions
 	// Host, if set, is used instead of building a libp2p host (tests use
 	// a mocknet host to cut and heal links). It must carry the home's
 	// identity; the node closes it.
@@ -62,19 +69,21 @@ type Options struct {
 
 // Node is a running Banyan node.
 type Node struct {
-	opts   Options
-	log    *slog.Logger
-	id     *crypto.Identity
-	unlock func()
-	store  *store.Store
-	host   host.Host
-	gossip *mesh.Gossip
-	disc   *mesh.Discovery
-	syncer *reconcile.Syncer
-	groups *Groups
-	stats  Counters
-	api    *api.Server
-	apiLn  net.Listener
+	opts    Options
+	log     *slog.Logger
+	id      *crypto.Identity
+	unlock  func()
+	store   *store.Store
+	host    host.Host
+	gossip  *mesh.Gossip
+	disc    *mesh.Discovery
+	syncer  *reconcile.Syncer
+	groups  *Groups
+	mailbox *Mailbox
+	dms     *DMs
+	stats   Counters
+	api     *api.Server
+	apiLn   net.Listener
 	// cancel stops gossipsub, which runs on its own context from New.
 	cancel context.CancelFunc
 }
@@ -151,6 +160,15 @@ func New(opts Options) (_ *Node, err error) {
 	if err := n.groups.start(); err != nil {
 		return nil, err
 	}
+	keys := ratchet.NewKeys(n.id)
+	bundle := keys.Bundle()
+	n.mailbox = newMailbox(n, MailboxBucket(bundle.DHKey[:]), opts.Mailbox)
+	n.dms = newDMs(n, n.mailbox, keys)
+	n.mailbox.deliver = n.dms.deliver
+	if err := n.mailbox.start(); err != nil {
+		return nil, err
+	}
+	n.dms.start()
 	if opts.API != "off" {
 		if err := n.listenAPI(); err != nil {
 			return nil, err
@@ -163,7 +181,7 @@ func New(opts Options) (_ *Node, err error) {
 // token in the data directory for the CLI.
 func (n *Node) listenAPI() error {
 	addr := n.opts.API
-	ln, err := net.Listen("tcp", cmpOr(addr, api.DefaultAddr))
+	ln, err := net.Listen("tcp", orDefault(addr, api.DefaultAddr))
 	if err != nil && addr == "" {
 		ln, err = net.Listen("tcp", "127.0.0.1:0")
 	}
@@ -197,11 +215,13 @@ func readOrCreateToken(path string) (string, error) {
 	return token, nil
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
+// orDefault returns v, or def when v is the zero value.
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
 	}
-	return b
+	return v
 }
 
 // Serve runs the node until ctx is done, then shuts down: the API first, so
@@ -211,7 +231,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 5)
+	errc := make(chan error, 6)
 	run := func(name string, serve func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -226,6 +246,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	run("discovery", n.disc.Serve)
 	run("sync", n.syncer.Serve)
 	run("groups", n.groups.Serve)
+	run("mailbox", n.mailbox.Serve)
 	if n.api != nil {
 		run("api", func(ctx context.Context) error { return n.api.Serve(ctx, n.apiLn) })
 	}
@@ -270,6 +291,12 @@ func (n *Node) ID() peer.ID { return n.host.ID() }
 
 // Host returns the libp2p host.
 func (n *Node) Host() host.Host { return n.host }
+
+// replicators lists the services whose events replicate through sync.
+func (n *Node) replicators() []replicator { return []replicator{n.groups, n.mailbox} }
+
+// DMs returns the private-message service.
+func (n *Node) DMs() *DMs { return n.dms }
 
 // Syncer returns the catch-up sync service.
 func (n *Node) Syncer() *reconcile.Syncer { return n.syncer }

@@ -12,22 +12,35 @@ import (
 	"github.com/banyan-mesh/banyan/store"
 )
 
-// syncStore gives the syncer the node's replicated scopes: today, the
-// history of every joined group.
+// replicator is an app service whose events replicate through sync: the
+// groups' histories, the mailboxes.
+type replicator interface {
+	// syncScopes lists the scopes it replicates and their floors.
+	syncScopes() []reconcile.Scope
+	// acceptBatch validates envelopes received for one of its scopes and
+	// stores the valid ones; it returns how many were invalid.
+	acceptBatch(scope event.Scope, raws [][]byte) (rejected int, err error)
+}
+
+// syncStore gives the syncer the scopes of every replicator of the node.
 type syncStore struct{ n *Node }
 
 var _ reconcile.Store = syncStore{}
 
 func (s syncStore) Scopes() []reconcile.Scope {
 	var out []reconcile.Scope
-	for _, g := range s.n.groups.joinedGroups() {
-		sc := reconcile.Scope{ID: g.Scope()}
-		if f := s.n.groups.floor(sc.ID); !f.IsZero() {
-			sc.Floor = reconcile.Bound{Time: store.SortTime(f.Time), Prefix: f.ID[:]}
-		}
-		out = append(out, sc)
+	for _, r := range s.n.replicators() {
+		out = append(out, r.syncScopes()...)
 	}
 	return out
+}
+
+// floorBound turns a history position into a sync floor.
+func floorBound(c store.Cursor) reconcile.Bound {
+	if c.IsZero() {
+		return reconcile.Bound{}
+	}
+	return reconcile.Bound{Time: store.SortTime(c.Time), Prefix: c.ID[:]}
 }
 
 func boundKey(b reconcile.Bound) []byte {
@@ -67,11 +80,14 @@ func (s syncStore) Envelopes(scope event.Scope, ids []event.ID) ([][]byte, error
 }
 
 func (s syncStore) Accept(scope event.Scope, raws [][]byte) (int, error) {
-	g, ok := s.n.groups.ByScope(scope)
-	if !ok {
-		return 0, fmt.Errorf("scope %s is not replicated here", scope)
+	for _, r := range s.n.replicators() {
+		for _, sc := range r.syncScopes() {
+			if sc.ID == scope {
+				return r.acceptBatch(scope, raws)
+			}
+		}
 	}
-	return s.n.groups.ReceiveBatch(g, raws)
+	return 0, fmt.Errorf("scope %s is not replicated here", scope)
 }
 
 func (s syncStore) Synced(scope event.Scope, p peer.ID, arrival uint64) {

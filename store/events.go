@@ -16,9 +16,9 @@ import (
 
 // PutOptions qualifies how an event is stored.
 type PutOptions struct {
-	// Local marks an event created on this node. Local events are synced to
-	// stable storage before PutEvent returns, because the user is told that
-	// they were sent.
+	// Local marks an event created on this node. The caller makes it
+	// durable with Sync before telling the user it was sent; it may publish
+	// it meanwhile.
 	Local bool
 }
 
@@ -59,11 +59,6 @@ func (s *Store) PutEvents(evs []*event.Event, opts PutOptions) ([]uint64, error)
 	for _, a := range arrivals {
 		if a != 0 {
 			added++
-		}
-	}
-	if added > 0 && opts.Local {
-		if err := s.Sync(); err != nil {
-			return nil, err
 		}
 	}
 	if added > 0 {
@@ -312,10 +307,12 @@ func (s *Store) CountAfter(scope event.Scope, after Cursor) (int, error) {
 }
 
 // Arrival is an entry of the local arrival log: every event this node
-// stored, in the order it stored them.
+// stored, and every private message written or updated, in that order.
+// Exactly one of Event and DM is set.
 type Arrival struct {
 	Seq   uint64
 	Event *event.Event
+	DM    *DM
 }
 
 // ArrivalsSince returns up to limit arrival-log entries after seq.
@@ -336,6 +333,17 @@ func (s *Store) ArrivalsSince(seq uint64, limit int) ([]Arrival, error) {
 			})
 			if err != nil {
 				return err
+			}
+			if len(id) == 1+DMIDSize && id[0] == 'd' {
+				m, err := getDM(txn, [DMIDSize]byte(id[1:]))
+				if errors.Is(err, badger.ErrKeyNotFound) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				out = append(out, Arrival{Seq: binary.BigEndian.Uint64(k[1:]), DM: m})
+				continue
 			}
 			e, err := getEvent(txn, id)
 			if errors.Is(err, ErrNotFound) {

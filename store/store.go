@@ -10,9 +10,14 @@
 //	t <scope:32> <time:8> <id:32>           -> empty       history order
 //	a <scope:32> <author:32> <seq:8> <id:32> -> empty      per-author chains
 //	l <arrival:8>                           -> id          local arrival log
+//	q arrival                               -> Badger sequence of arrival numbers
 //	g <group id:16>                         -> JSON Group
 //	p <peer id>                             -> JSON Peer
-//	s <name>                                -> setting bytes
+//	w <scope:32> <peer id>                  -> arrival (8)  peer holds the scope up to here
+//	c <peer id>                             -> JSON Contact
+//	r <peer id>                             -> ratchet session state
+//	d <peer id> 0x00 <time:8> <dm id:16>    -> JSON DM      private conversation order
+//	x <dm id:16>                            -> the DM's d key
 //
 // Integers are big-endian; times are Unix milliseconds with the sign bit
 // flipped so that byte order is time order.
@@ -95,7 +100,7 @@ func Open(opts Options) (s *Store, err error) {
 		}
 		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
 	}
-	seq, err := db.GetSequence([]byte{'c', 'l'}, 256)
+	seq, err := db.GetSequence([]byte("qarrival"), 256)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store: arrival sequence: %w", err)
@@ -187,4 +192,20 @@ func key(prefix byte, parts ...[]byte) []byte {
 		k = append(k, p...)
 	}
 	return k
+}
+
+// Scan calls fn with every key and value in the store, for inspection
+// tools and tests that check what a node keeps.
+func (s *Store) Scan(fn func(k, v []byte) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.DefaultIteratorOptions)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			err := it.Item().Value(func(v []byte) error { return fn(it.Item().Key(), v) })
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

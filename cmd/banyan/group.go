@@ -1,12 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 
-	"fmt"
 	"github.com/dustin/go-humanize"
-
 	"github.com/spf13/cobra"
 
 	"github.com/banyan-mesh/banyan/node/api"
@@ -21,16 +20,7 @@ func (a *app) groupCmd() *cobra.Command {
 
 A GROUP argument is a group's ID or its name, if no other group has the
 same name.`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
-				if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
-					msg += fmt.Sprintf(" (did you mean %q?)", s[0])
-				}
-				return usagef(cmd, "%s", msg)
-			}
-			return nil
-		},
+		Args: subcommandsOnly,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return cmd.Help()
 		},

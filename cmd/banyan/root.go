@@ -145,7 +145,7 @@ The other commands talk to that running node.`,
 		c.GroupID = "node"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{a.groupCmd(), a.sendCmd(), a.historyCmd(), a.watchCmd()} {
+	for _, c := range []*cobra.Command{a.groupCmd(), a.sendCmd(), a.historyCmd(), a.contactCmd(), a.dmCmd(), a.watchCmd()} {
 		c.GroupID = "chat"
 		root.AddCommand(c)
 	}
@@ -171,6 +171,19 @@ func wrapArgs(c *cobra.Command) {
 	for _, sub := range c.Commands() {
 		wrapArgs(sub)
 	}
+}
+
+// subcommandsOnly is the Args of a command that only groups others: an
+// argument is an unknown subcommand.
+func subcommandsOnly(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += fmt.Sprintf(" (did you mean %q?)", s[0])
+	}
+	return usagef(cmd, "%s", msg)
 }
 
 // exactArgs accepts exactly the named arguments.

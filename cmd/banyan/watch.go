@@ -74,6 +74,16 @@ func (a *app) watch(ctx context.Context, since uint64, sinceGiven, asJSON bool) 
 			_, err := fmt.Fprintf(a.stdout, "%s %s\n", head, indentLines(m.Text, len([]rune(head))+1))
 			return err
 		}
+		if ev.Type == "dm" && ev.DM != nil {
+			m := ev.DM
+			t, who := formatTime(m.Time), "from "+shortID(m.PeerID)
+			if m.Out {
+				who = "to " + shortID(m.PeerID)
+			}
+			head := fmt.Sprintf("%s [private %s]", t, who)
+			_, err := fmt.Fprintf(a.stdout, "%s %s%s\n", head, indentLines(m.Text, len([]rune(head))+1), dmMark(*m))
+			return err
+		}
 		_, err := fmt.Fprintf(a.stdout, "event %d: %s\n", ev.Seq, ev.Type)
 		return err
 	}

@@ -73,6 +73,9 @@ type Kind uint16
 // Event kinds.
 const (
 	KindGroupMessage Kind = 1
+	// KindSealed is a private message sealed to its recipient, signed by a
+	// one-time key so that carriers learn nothing about its sender.
+	KindSealed Kind = 2
 )
 
 // Body is the signed content of an event. Field numbers are the CBOR map

@@ -16,6 +16,17 @@
 //	POST   /v1/groups/{group}/messages    SendMessage -> Message
 //	POST   /v1/groups/{group}/read        MarkRead (empty: everything)
 //	PUT    /v1/groups/{group}/retention   SetRetention -> Group
+//	GET    /v1/contacts                   []Contact
+//	POST   /v1/contacts                   AddContact -> Contact (sends a contact request)
+//	GET    /v1/contacts/invite            ContactInvite (this node's code)
+//	GET    /v1/contacts/invite.png        the code as a QR code (PNG)
+//	POST   /v1/contacts/{contact}/accept  -> Contact
+//	POST   /v1/contacts/{contact}/block   -> Contact
+//	PUT    /v1/contacts/{contact}/nickname SetNickname -> Contact
+//	GET    /v1/nearby                     []Nearby (connected peers, to add)
+//	GET    /v1/dm/{contact}               ?limit=N&before=TIME -> DMPage
+//	POST   /v1/dm/{contact}               SendMessage -> DM
+//	POST   /v1/dm/{contact}/read          mark the conversation read
 //	GET    /v1/events                     server-sent events, see Event
 //
 // {group} is a group ID (hex) or a group's unique name, URL-escaped.
@@ -139,14 +150,75 @@ type Page struct {
 	Next     string    `json:"next,omitempty"`
 }
 
+// Contact is a person this node talks to privately. {contact} in routes is
+// a peer ID or a unique nickname.
+type Contact struct {
+	PeerID   string `json:"peer_id"`
+	Nickname string `json:"nickname,omitempty"`
+	Name     string `json:"name,omitempty"` // the name they gave themselves
+	// State is "requested" (waiting for them), "pending" (waiting for this
+	// user to accept), "accepted" or "blocked".
+	State  string    `json:"state"`
+	Unread int       `json:"unread"`
+	Online bool      `json:"online"`
+	Added  time.Time `json:"added"`
+}
+
+// AddContact is the body of POST /v1/contacts: a contact code or link, or
+// the peer ID of a nearby peer.
+type AddContact struct {
+	Code   string `json:"code,omitempty"`
+	PeerID string `json:"peer_id,omitempty"`
+}
+
+// SetNickname is the body of PUT /v1/contacts/{contact}/nickname.
+type SetNickname struct {
+	Nickname string `json:"nickname"`
+}
+
+// ContactInvite is this node's contact code: text, link and the PNG's URL.
+type ContactInvite struct {
+	Code string `json:"code"`
+	Link string `json:"link"`
+	QR   string `json:"qr"` // terminal rendering of the QR code
+}
+
+// Nearby is a connected peer that could be added as a contact.
+type Nearby struct {
+	PeerID    string `json:"peer_id"`
+	Name      string `json:"name,omitempty"`
+	IsContact bool   `json:"is_contact"`
+}
+
+// DM is a private message.
+type DM struct {
+	ID     string    `json:"id"`
+	PeerID string    `json:"peer_id"`
+	Out    bool      `json:"out"`
+	Text   string    `json:"text"`
+	Time   time.Time `json:"time"`
+	// Status of an outgoing message: "stored" (only here), "held" (HeldBy
+	// peers carry it for the recipient), "delivered", "read".
+	Status string `json:"status,omitempty"`
+	HeldBy int    `json:"held_by,omitempty"`
+}
+
+// DMPage is a page of a conversation, oldest first; Next fetches older.
+type DMPage struct {
+	Messages []DM   `json:"messages"`
+	Next     string `json:"next,omitempty"`
+}
+
 // Event is one item of the event stream (GET /v1/events, server-sent
 // events). The SSE id is Seq; a client resumes with the Last-Event-ID header
 // or ?since=SEQ and gets every event after it, including those that arrived
 // while it was away or the node was restarted.
 type Event struct {
 	Seq     uint64   `json:"seq"`
-	Type    string   `json:"type"` // "message"
+	Type    string   `json:"type"` // "message", "dm", "contact"
 	Message *Message `json:"message,omitempty"`
+	DM      *DM      `json:"dm,omitempty"`
+	Contact *Contact `json:"contact,omitempty"`
 }
 
 // Error is the body of every error response.

@@ -183,6 +183,79 @@ func (c *Client) SetRetention(ctx context.Context, group string, r SetRetention)
 	return &g, c.do(ctx, http.MethodPut, groupPath(group, "/retention"), r, &g)
 }
 
+func contactPath(contact, rest string) string {
+	return "/v1/contacts/" + url.PathEscape(contact) + rest
+}
+
+// Contacts lists contacts.
+func (c *Client) Contacts(ctx context.Context) ([]Contact, error) {
+	var out []Contact
+	return out, c.do(ctx, http.MethodGet, "/v1/contacts", nil, &out)
+}
+
+// AddContact adds a contact by code or nearby peer ID and sends them a
+// contact request.
+func (c *Client) AddContact(ctx context.Context, in AddContact) (*Contact, error) {
+	var out Contact
+	return &out, c.do(ctx, http.MethodPost, "/v1/contacts", in, &out)
+}
+
+// ContactInvite returns this node's contact code.
+func (c *Client) ContactInvite(ctx context.Context) (*ContactInvite, error) {
+	var out ContactInvite
+	return &out, c.do(ctx, http.MethodGet, "/v1/contacts/invite", nil, &out)
+}
+
+// AcceptContact accepts a contact request.
+func (c *Client) AcceptContact(ctx context.Context, contact string) (*Contact, error) {
+	var out Contact
+	return &out, c.do(ctx, http.MethodPost, contactPath(contact, "/accept"), nil, &out)
+}
+
+// BlockContact blocks a contact: their messages are dropped.
+func (c *Client) BlockContact(ctx context.Context, contact string) (*Contact, error) {
+	var out Contact
+	return &out, c.do(ctx, http.MethodPost, contactPath(contact, "/block"), nil, &out)
+}
+
+// SetNickname names a contact.
+func (c *Client) SetNickname(ctx context.Context, contact, nickname string) (*Contact, error) {
+	var out Contact
+	return &out, c.do(ctx, http.MethodPut, contactPath(contact, "/nickname"), SetNickname{Nickname: nickname}, &out)
+}
+
+// Nearby lists connected peers that could be added as contacts.
+func (c *Client) Nearby(ctx context.Context) ([]Nearby, error) {
+	var out []Nearby
+	return out, c.do(ctx, http.MethodGet, "/v1/nearby", nil, &out)
+}
+
+// SendDM sends a private message. It returns once the sealed message is
+// stored durably on this node.
+func (c *Client) SendDM(ctx context.Context, contact, text string) (*DM, error) {
+	var out DM
+	return &out, c.do(ctx, http.MethodPost, "/v1/dm/"+url.PathEscape(contact), SendMessage{Text: text}, &out)
+}
+
+// DMs returns a page of a conversation.
+func (c *Client) DMs(ctx context.Context, contact string, limit int, before string) (*DMPage, error) {
+	q := url.Values{}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	if before != "" {
+		q.Set("before", before)
+	}
+	var out DMPage
+	return &out, c.do(ctx, http.MethodGet, "/v1/dm/"+url.PathEscape(contact)+"?"+q.Encode(), nil, &out)
+}
+
+// MarkDMsRead marks a conversation read (and sends read receipts unless
+// they are turned off).
+func (c *Client) MarkDMsRead(ctx context.Context, contact string) error {
+	return c.do(ctx, http.MethodPost, "/v1/dm/"+url.PathEscape(contact)+"/read", nil, nil)
+}
+
 // Events streams events after since (0: from the beginning of this node's
 // history) to fn until ctx is done, fn returns an error, or the connection
 // drops. It returns the last sequence number delivered, so a caller can

@@ -29,6 +29,17 @@ type Backend interface {
 	History(ctx context.Context, group string, limit int, before string) (*Page, error)
 	MarkRead(ctx context.Context, group, cursor string) error
 	SetRetention(ctx context.Context, group string, r SetRetention) (*Group, error)
+	Contacts(ctx context.Context) ([]Contact, error)
+	AddContact(ctx context.Context, in AddContact) (*Contact, error)
+	ContactInvite(ctx context.Context) (*ContactInvite, error)
+	ContactQR(ctx context.Context) ([]byte, error)
+	AcceptContact(ctx context.Context, contact string) (*Contact, error)
+	BlockContact(ctx context.Context, contact string) (*Contact, error)
+	SetNickname(ctx context.Context, contact, nickname string) (*Contact, error)
+	Nearby(ctx context.Context) ([]Nearby, error)
+	SendDM(ctx context.Context, contact, text string) (*DM, error)
+	DMs(ctx context.Context, contact string, limit int, before string) (*DMPage, error)
+	MarkDMsRead(ctx context.Context, contact string) error
 	// Events reads up to limit entries of the event log after since and
 	// returns the events among them and the sequence number read up to.
 	Events(ctx context.Context, since uint64, limit int) ([]Event, uint64, error)
@@ -76,6 +87,17 @@ func NewServer(opts ServerOptions) *Server {
 	s.mux.HandleFunc("POST /v1/groups/{group}/messages", s.send)
 	s.mux.HandleFunc("POST /v1/groups/{group}/read", s.markRead)
 	s.mux.HandleFunc("PUT /v1/groups/{group}/retention", s.setRetention)
+	s.mux.HandleFunc("GET /v1/contacts", s.contacts)
+	s.mux.HandleFunc("POST /v1/contacts", s.addContact)
+	s.mux.HandleFunc("GET /v1/contacts/invite", s.contactInvite)
+	s.mux.HandleFunc("GET /v1/contacts/invite.png", s.contactQR)
+	s.mux.HandleFunc("POST /v1/contacts/{contact}/accept", s.acceptContact)
+	s.mux.HandleFunc("POST /v1/contacts/{contact}/block", s.blockContact)
+	s.mux.HandleFunc("PUT /v1/contacts/{contact}/nickname", s.setNickname)
+	s.mux.HandleFunc("GET /v1/nearby", s.nearby)
+	s.mux.HandleFunc("GET /v1/dm/{contact}", s.dms)
+	s.mux.HandleFunc("POST /v1/dm/{contact}", s.sendDM)
+	s.mux.HandleFunc("POST /v1/dm/{contact}/read", s.markDMsRead)
 	s.mux.HandleFunc("GET /v1/events", s.events)
 	return s
 }
@@ -202,15 +224,24 @@ func (s *Server) leaveGroup(w http.ResponseWriter, r *http.Request) {
 	s.reply(w, nil, s.b.LeaveGroup(r.Context(), r.PathValue("group")))
 }
 
+// limit reads the ?limit= of a page request (default 50).
+func (s *Server) limit(w http.ResponseWriter, r *http.Request) (int, bool) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return 50, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxPageLimit {
+		writeError(w, &StatusError{Status: http.StatusBadRequest, Message: fmt.Sprintf("limit must be a number from 1 to %d", maxPageLimit)})
+		return 0, false
+	}
+	return n, true
+}
+
 func (s *Server) history(w http.ResponseWriter, r *http.Request) {
-	limit := 50
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxPageLimit {
-			writeError(w, &StatusError{Status: http.StatusBadRequest, Message: fmt.Sprintf("limit must be a number from 1 to %d", maxPageLimit)})
-			return
-		}
-		limit = n
+	limit, ok := s.limit(w, r)
+	if !ok {
+		return
 	}
 	p, err := s.b.History(r.Context(), r.PathValue("group"), limit, r.URL.Query().Get("before"))
 	s.reply(w, p, err)
@@ -245,6 +276,90 @@ func (s *Server) setRetention(w http.ResponseWriter, r *http.Request) {
 	}
 	g, err := s.b.SetRetention(r.Context(), r.PathValue("group"), in)
 	s.reply(w, g, err)
+}
+
+func (s *Server) contacts(w http.ResponseWriter, r *http.Request) {
+	c, err := s.b.Contacts(r.Context())
+	if c == nil {
+		c = []Contact{}
+	}
+	s.reply(w, c, err)
+}
+
+func (s *Server) addContact(w http.ResponseWriter, r *http.Request) {
+	var in AddContact
+	if err := readJSON(r, &in); err != nil {
+		writeError(w, err)
+		return
+	}
+	c, err := s.b.AddContact(r.Context(), in)
+	s.reply(w, c, err)
+}
+
+func (s *Server) contactInvite(w http.ResponseWriter, r *http.Request) {
+	c, err := s.b.ContactInvite(r.Context())
+	s.reply(w, c, err)
+}
+
+func (s *Server) contactQR(w http.ResponseWriter, r *http.Request) {
+	png, err := s.b.ContactQR(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Write(png)
+}
+
+func (s *Server) acceptContact(w http.ResponseWriter, r *http.Request) {
+	c, err := s.b.AcceptContact(r.Context(), r.PathValue("contact"))
+	s.reply(w, c, err)
+}
+
+func (s *Server) blockContact(w http.ResponseWriter, r *http.Request) {
+	c, err := s.b.BlockContact(r.Context(), r.PathValue("contact"))
+	s.reply(w, c, err)
+}
+
+func (s *Server) setNickname(w http.ResponseWriter, r *http.Request) {
+	var in SetNickname
+	if err := readJSON(r, &in); err != nil {
+		writeError(w, err)
+		return
+	}
+	c, err := s.b.SetNickname(r.Context(), r.PathValue("contact"), in.Nickname)
+	s.reply(w, c, err)
+}
+
+func (s *Server) nearby(w http.ResponseWriter, r *http.Request) {
+	n, err := s.b.Nearby(r.Context())
+	if n == nil {
+		n = []Nearby{}
+	}
+	s.reply(w, n, err)
+}
+
+func (s *Server) dms(w http.ResponseWriter, r *http.Request) {
+	limit, ok := s.limit(w, r)
+	if !ok {
+		return
+	}
+	p, err := s.b.DMs(r.Context(), r.PathValue("contact"), limit, r.URL.Query().Get("before"))
+	s.reply(w, p, err)
+}
+
+func (s *Server) sendDM(w http.ResponseWriter, r *http.Request) {
+	var in SendMessage
+	if err := readJSON(r, &in); err != nil {
+		writeError(w, err)
+		return
+	}
+	m, err := s.b.SendDM(r.Context(), r.PathValue("contact"), in.Text)
+	s.reply(w, m, err)
+}
+
+func (s *Server) markDMsRead(w http.ResponseWriter, r *http.Request) {
+	s.reply(w, nil, s.b.MarkDMsRead(r.Context(), r.PathValue("contact")))
 }
 
 // events streams server-sent events. Each carries its sequence number as
