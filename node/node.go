@@ -97,6 +97,9 @@ func New(opts Options) (_ *Node, err error) {
 	if opts.Home == "" {
 		return nil, errors.New("no data directory given")
 	}
+	if len(opts.Name) > MaxNickname || strings.ContainsAny(opts.Name, "\x00\n\r\t") {
+		return nil, fmt.Errorf("name %q: at most %d bytes, on one line", opts.Name, MaxNickname)
+	}
 	n := &Node{opts: opts, log: opts.Logger}
 	// Undo what was built if a later step fails.
 	defer func() {

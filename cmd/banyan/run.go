@@ -23,6 +23,9 @@ type runOptions struct {
 	peers          []string
 	api            string
 	noMDNS         bool
+	name           string
+	noReadReceipts bool
+	noCarry        bool
 	passphraseFile string
 	logLevel       string
 	logFormat      string
@@ -37,6 +40,12 @@ func addRunFlags(fs *pflag.FlagSet, o *runOptions) {
 	setEnv(fs, "api", "BANYAN_API")
 	fs.BoolVar(&o.noMDNS, "no-mdns", false, "do not discover peers on the local network with mDNS (env BANYAN_NO_MDNS=true)")
 	setEnv(fs, "no-mdns", "BANYAN_NO_MDNS")
+	fs.StringVar(&o.name, "name", "", "the name you give yourself in contact codes and requests (env BANYAN_NAME)")
+	setEnv(fs, "name", "BANYAN_NAME")
+	fs.BoolVar(&o.noReadReceipts, "no-read-receipts", false, "do not tell contacts which of their messages you read (env BANYAN_NO_READ_RECEIPTS=true)")
+	setEnv(fs, "no-read-receipts", "BANYAN_NO_READ_RECEIPTS")
+	fs.BoolVar(&o.noCarry, "no-carry-mail", false, "do not carry other people's sealed private messages (env BANYAN_NO_CARRY_MAIL=true)")
+	setEnv(fs, "no-carry-mail", "BANYAN_NO_CARRY_MAIL")
 	fs.StringVar(&o.passphraseFile, "passphrase-file", "", "read the key file's passphrase from this file (env BANYAN_PASSPHRASE_FILE); without it, an encrypted key is unlocked by a prompt on the terminal")
 	setEnv(fs, "passphrase-file", "BANYAN_PASSPHRASE_FILE")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error (env BANYAN_LOG_LEVEL)")
@@ -153,13 +162,16 @@ func (a *app) runNode(cmd *cobra.Command, o *runOptions) error {
 		return err
 	}
 	n, err := node.New(node.Options{
-		Home:       home,
-		Passphrase: pass,
-		Listen:     o.listen,
-		Peers:      o.peers,
-		API:        o.api,
-		NoMDNS:     o.noMDNS,
-		Logger:     log,
+		Home:           home,
+		Passphrase:     pass,
+		Listen:         o.listen,
+		Peers:          o.peers,
+		API:            o.api,
+		NoMDNS:         o.noMDNS,
+		Name:           o.name,
+		NoReadReceipts: o.noReadReceipts,
+		Mailbox:        node.MailboxOptions{NoCarry: o.noCarry},
+		Logger:         log,
 	})
 	if err != nil {
 		return err
