@@ -11,7 +11,8 @@ type Domain string
 
 // Signing domains. Each is prefixed, with a zero byte, to the signed bytes.
 const (
-	DomainEvent Domain = "banyan/event/v1"
+	DomainEvent      Domain = "banyan/event/v1"
+	DomainPayRequest Domain = "banyan/pay-request/v1"
 )
 
 // PublicKeySize is the size of an Ed25519 public key.

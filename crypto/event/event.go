@@ -76,6 +76,9 @@ const (
 	// KindSealed is a private message sealed to its recipient, signed by a
 	// one-time key so that carriers learn nothing about its sender.
 	KindSealed Kind = 2
+	// KindWalletEntry is an entry of a wallet chain; its payload says
+	// which (package wallet).
+	KindWalletEntry Kind = 16
 )
 
 // Body is the signed content of an event. Field numbers are the CBOR map

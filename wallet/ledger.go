@@ -1,0 +1,1157 @@
+package wallet
+
+import (
+	"bytes"
+	"cmp"
+	"container/heap"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/banyan-mesh/banyan/crypto/event"
+)
+
+// Config configures one unit of mutual credit.
+type Config struct {
+	// Unit is the unit's name; its entries live in scope UnitScope(Unit).
+	Unit string
+	// Guarantors are the accounts whose limit entries grant credit.
+	Guarantors []Account
+	// OfflineCap bounds the unconfirmed spending a payee accepts from a
+	// payer offline (see CheckPayment). 0 disables the cap.
+	OfflineCap uint64
+	// MaxLimit caps an account's credit limit (the sum of its grants).
+	// 0 means MaxAmount.
+	MaxLimit uint64
+}
+
+// Status is what the ledger makes of an entry.
+type Status uint8
+
+// Entry statuses.
+const (
+	// StatusPending: an entry of the chain before it is not held yet.
+	StatusPending Status = iota
+	// StatusInvalid: the entry breaks its chain (wrong prev, time or
+	// balance, or an invalid entry before it). It and every entry after it
+	// on its branch never count.
+	StatusInvalid
+	// StatusVoid: the entry is on a valid chain but has no effect (a
+	// payment over the limit, a second payment of a request, a receipt of
+	// an unknown payment, ...). The chain continues after it.
+	StatusVoid
+	// StatusOK: the entry is on a valid chain and takes effect.
+	StatusOK
+)
+
+var statusNames = [...]string{"pending", "invalid", "void", "ok"}
+
+func (s Status) String() string {
+	if int(s) < len(statusNames) {
+		return statusNames[s]
+	}
+	return fmt.Sprintf("status(%d)", uint8(s))
+}
+
+// Reasons an entry is invalid or void, and reasons a payment is refused.
+var (
+	ErrChainBroken      = errors.New("chain broken")
+	ErrAncestorInvalid  = errors.New("an earlier entry of the chain is invalid")
+	ErrOverLimit        = errors.New("over the credit limit")
+	ErrAlreadyPaid      = errors.New("payment request already paid")
+	ErrRefundExceeds    = errors.New("refunds would exceed the original payment")
+	ErrUnknownRef       = errors.New("referenced entry not held")
+	ErrBadRef           = errors.New("referenced entry does not match")
+	ErrDuplicateReceipt = errors.New("transfer already receipted on this chain")
+	ErrNotGuarantor     = errors.New("author is not a guarantor of the unit")
+	ErrSettled          = errors.New("envelope already settled")
+	ErrBadSeed          = errors.New("seed does not match the envelope's commitment")
+	ErrBadSettle        = errors.New("settlement does not match its envelope and claims")
+	ErrSettleEarly      = errors.New("envelope settled before expiry with unclaimed shares")
+	ErrClaimLate        = errors.New("claim after the envelope's expiry")
+	ErrOverflow         = errors.New("balance out of range")
+)
+
+type transfer struct {
+	from, to Account
+	amount   uint64
+}
+
+type prio struct {
+	time int64
+	id   event.ID
+}
+
+func (p prio) less(q prio) bool {
+	if p.time != q.time {
+		return p.time < q.time
+	}
+	return bytes.Compare(p.id[:], q.id[:]) < 0
+}
+
+type node struct {
+	ev     *event.Event
+	en     *Entry
+	author Account
+	refs   []event.ID
+
+	// structural, maintained by Add
+	parent   *node
+	rooted   bool
+	chainErr error
+
+	// derived by the effects pass
+	done    bool
+	status  Status
+	reason  error
+	spend   int64
+	effects []transfer
+	order   int
+	indeg   int
+	inSet   bool
+}
+
+func (n *node) prio() prio { return prio{n.ev.Time, n.ev.ID} }
+
+func (n *node) ok() bool { return n.done && n.status == StatusOK }
+
+// effective status, combining structure and derivation
+func (n *node) state() (Status, error) {
+	switch {
+	case !n.rooted:
+		return StatusPending, nil
+	case n.chainErr != nil:
+		return StatusInvalid, n.chainErr
+	case n.done:
+		return n.status, n.reason
+	}
+	return StatusPending, nil
+}
+
+type posKey struct {
+	author Account
+	seq    uint64
+}
+
+type reqKey struct {
+	payee Account
+	nonce Nonce
+}
+
+type proofKey struct {
+	author Account
+	seq    uint64
+	link   bool // a broken-link proof at (seq, seq+1); otherwise same position
+}
+
+type grant struct {
+	seq    uint64
+	time   int64
+	amount uint64
+}
+
+type envState struct {
+	settle *node
+}
+
+// derived is everything the effects pass computes.
+type derived struct {
+	balances map[Account]int64
+	order    []*node
+	maxPrio  prio
+	anyDone  bool
+	paid     map[reqKey]*node
+	// designated: per request, the payee's first receipt of a payment of
+	// it; that payment is the one that counts
+	designated map[reqKey]*node
+	nonceSeen  map[reqKey]bool // a payment of the request was evaluated
+	refunded   map[event.ID]uint64
+	receipts   map[event.ID][]*node
+	envelopes  map[event.ID]*envState
+	escrows    map[Account]event.ID
+	limits     map[Account]map[Account][]grant // grantee -> guarantor -> grants
+}
+
+// Ledger is the deterministic state of one unit, derived from a set of
+// verified wallet events. Its state depends only on the set of events
+// added, never on their order or on duplicates. It is safe for concurrent
+// use.
+type Ledger struct {
+	mu        sync.Mutex
+	cfg       Config
+	scope     event.Scope
+	guarantor map[Account]bool
+	maxLimit  uint64
+
+	nodes     map[event.ID]*node
+	bySeq     map[posKey][]*node
+	maxSeq    map[Account]uint64
+	byAuthor  map[Account][]*node
+	children  map[event.ID][]*node
+	referrers map[event.ID][]*node
+	proofs    map[proofKey]*FraudProof
+
+	dirty bool
+	d     derived
+}
+
+// NewLedger returns an empty ledger for the unit of cfg.
+func NewLedger(cfg Config) (*Ledger, error) {
+	if err := ValidUnit(cfg.Unit); err != nil {
+		return nil, err
+	}
+	l := &Ledger{
+		cfg:       cfg,
+		scope:     UnitScope(cfg.Unit),
+		guarantor: make(map[Account]bool),
+		maxLimit:  cfg.MaxLimit,
+		nodes:     make(map[event.ID]*node),
+		bySeq:     make(map[posKey][]*node),
+		maxSeq:    make(map[Account]uint64),
+		byAuthor:  make(map[Account][]*node),
+		children:  make(map[event.ID][]*node),
+		referrers: make(map[event.ID][]*node),
+		proofs:    make(map[proofKey]*FraudProof),
+	}
+	if l.maxLimit == 0 || l.maxLimit > MaxAmount {
+		l.maxLimit = MaxAmount
+	}
+	l.cfg.Guarantors = slices.Clone(cfg.Guarantors)
+	for _, g := range cfg.Guarantors {
+		if g.IsZero() {
+			return nil, errors.New("zero guarantor account")
+		}
+		l.guarantor[g] = true
+	}
+	l.resetDerived()
+	return l, nil
+}
+
+// Config returns the ledger's configuration.
+func (l *Ledger) Config() Config {
+	c := l.cfg
+	c.Guarantors = slices.Clone(c.Guarantors)
+	return c
+}
+
+// Scope returns the unit's scope.
+func (l *Ledger) Scope() event.Scope { return l.scope }
+
+func (l *Ledger) resetDerived() {
+	l.d = derived{
+		balances:   make(map[Account]int64),
+		paid:       make(map[reqKey]*node),
+		designated: make(map[reqKey]*node),
+		nonceSeen:  make(map[reqKey]bool),
+		refunded:   make(map[event.ID]uint64),
+		receipts:   make(map[event.ID][]*node),
+		envelopes:  make(map[event.ID]*envState),
+		escrows:    make(map[Account]event.ID),
+		limits:     make(map[Account]map[Account][]grant),
+	}
+}
+
+// AddResult tells what Add did.
+type AddResult struct {
+	// New is false when the event was already held.
+	New bool
+	// Proofs are the fraud proofs that involve this event, when it
+	// conflicts with entries already held. Spread them with priority.
+	Proofs []*FraudProof
+}
+
+// Add adds a verified event (from event.Decode or event.Sign) to the set.
+// It rejects events that are not wallet entries of this unit; every other
+// event is kept, even when its chain is broken or its predecessors are
+// missing (it then waits as pending). Adding an event twice does nothing.
+// The ledger keeps e: do not modify it afterwards.
+func (l *Ledger) Add(e *event.Event) (AddResult, error) {
+	en, err := CheckEvent(e)
+	if err != nil {
+		return AddResult{}, err
+	}
+	if e.ScopeID() != l.scope {
+		return AddResult{}, fmt.Errorf("%w: unit %q, ledger of %q", ErrWrongScope, en.Unit, l.cfg.Unit)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.nodes[e.ID]; ok {
+		return AddResult{}, nil
+	}
+	author, _ := AccountOf(e.Author)
+	n := &node{ev: e, en: en, author: author, refs: dedupe(en.refs())}
+	l.nodes[e.ID] = n
+	pos := posKey{author, e.Seq}
+	l.bySeq[pos] = append(l.bySeq[pos], n)
+	l.byAuthor[author] = append(l.byAuthor[author], n)
+	if e.Seq > l.maxSeq[author] {
+		l.maxSeq[author] = e.Seq
+	}
+	if e.Seq > 1 {
+		l.children[e.PrevID()] = append(l.children[e.PrevID()], n)
+	}
+	for _, r := range n.refs {
+		l.referrers[r] = append(l.referrers[r], n)
+	}
+
+	res := AddResult{New: true}
+	res.Proofs = l.updateForks(author, e.Seq, n)
+
+	// Root the event and whatever was waiting for it.
+	var rooted []*node
+	if e.Seq == 1 {
+		rooted = l.root(n)
+	} else if p := l.nodes[e.PrevID()]; p != nil && p.rooted {
+		rooted = l.root(n)
+	}
+	l.advance(rooted)
+	return res, nil
+}
+
+func dedupe(ids []event.ID) []event.ID {
+	if len(ids) < 2 {
+		return ids
+	}
+	out := ids[:0:0]
+	seen := make(map[event.ID]bool, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// root marks n rooted (its parent is rooted or it is first), checks its
+// link, and does the same for the pending entries waiting for it. It
+// returns the newly rooted nodes, parents before children.
+func (l *Ledger) root(n *node) []*node {
+	var out []*node
+	queue := []*node{n}
+	for len(queue) > 0 {
+		x := queue[0]
+		queue = queue[1:]
+		if x.ev.Seq > 1 {
+			x.parent = l.nodes[x.ev.PrevID()]
+		}
+		x.rooted = true
+		x.chainErr = checkLink(x)
+		out = append(out, x)
+		queue = append(queue, l.children[x.ev.ID]...)
+	}
+	return out
+}
+
+// checkLink checks an entry against its parent: the parent is the
+// author's entry at the previous position, time increases, and the balance
+// is the parent's balance plus the entry's delta.
+func checkLink(n *node) error {
+	var prevBal int64
+	if p := n.parent; p != nil {
+		switch {
+		case p.chainErr != nil:
+			return ErrAncestorInvalid
+		case p.author != n.author || p.ev.Seq+1 != n.ev.Seq:
+			return fmt.Errorf("%w: prev is not the author's previous entry", ErrChainBroken)
+		case n.ev.Time <= p.ev.Time:
+			return fmt.Errorf("%w: time %d not after the previous entry's %d", ErrChainBroken, n.ev.Time, p.ev.Time)
+		}
+		prevBal = p.en.Balance
+	}
+	want, ok := addInt64(prevBal, n.en.Delta())
+	if !ok || want != n.en.Balance {
+		return fmt.Errorf("%w: balance %d, want %d", ErrChainBroken, n.en.Balance, want)
+	}
+	return nil
+}
+
+func addInt64(a, b int64) (int64, bool) {
+	c := a + b
+	if (b > 0 && c < a) || (b < 0 && c > a) {
+		return 0, false
+	}
+	return c, true
+}
+
+// advance runs the effects pass on newly rooted nodes if it can do so
+// incrementally (the result equals a full recomputation); otherwise it
+// marks the derived state dirty.
+func (l *Ledger) advance(rooted []*node) {
+	if len(rooted) == 0 || l.dirty {
+		return
+	}
+	var set []*node
+	for _, x := range rooted {
+		// Entries already evaluated that refer to x were evaluated
+		// without it.
+		for _, r := range l.referrers[x.ev.ID] {
+			if r.done {
+				l.dirty = true
+				return
+			}
+		}
+		if x.chainErr != nil {
+			continue
+		}
+		if l.d.anyDone && !l.d.maxPrio.less(x.prio()) {
+			l.dirty = true // it would have been evaluated earlier
+			return
+		}
+		if x.en.Type == TypeLimit && l.guarantor[x.author] && l.d.anyDone && x.ev.Time <= l.d.maxPrio.time {
+			l.dirty = true // the grant applies to entries evaluated already
+			return
+		}
+		if k, ok := l.designates(x); ok && l.d.nonceSeen[k] {
+			l.dirty = true // it may change which payment of the request counts
+			return
+		}
+		set = append(set, x)
+	}
+	for _, x := range set {
+		if x.en.Type == TypeLimit && l.guarantor[x.author] {
+			l.addGrant(x)
+		}
+		l.designate(x)
+	}
+	l.pass(set)
+}
+
+// ensure brings the derived state up to date.
+func (l *Ledger) ensure() {
+	if !l.dirty {
+		return
+	}
+	l.resetDerived()
+	l.computeLimits()
+	for _, n := range l.nodes {
+		l.designate(n)
+	}
+	var set []*node
+	for _, n := range l.nodes {
+		n.done, n.status, n.reason, n.spend, n.effects, n.order = false, StatusPending, nil, 0, nil, 0
+		if n.rooted && n.chainErr == nil {
+			set = append(set, n)
+		}
+	}
+	l.pass(set)
+	l.dirty = false
+}
+
+func (l *Ledger) computeLimits() {
+	for _, n := range l.nodes {
+		if n.rooted && n.chainErr == nil && n.en.Type == TypeLimit && l.guarantor[n.author] {
+			l.addGrant(n)
+		}
+	}
+}
+
+// designates reports whether r is a receipt, by its payee, of a payment of
+// a request (rooted, unbroken, matching), which makes it a candidate to
+// designate the payment that counts for the request.
+func (l *Ledger) designates(r *node) (reqKey, bool) {
+	if r.en.Type != TypeReceipt || !r.rooted || r.chainErr != nil {
+		return reqKey{}, false
+	}
+	t := l.nodes[r.en.Ref]
+	if t == nil || !t.rooted || t.chainErr != nil || t.en.Type != TypePay || t.en.Nonce.IsZero() ||
+		t.en.Counterparty != r.author || t.author != r.en.Counterparty || t.en.Amount != r.en.Amount {
+		return reqKey{}, false
+	}
+	return reqKey{r.author, t.en.Nonce}, true
+}
+
+// designate records r if it is the payee's first receipt, by position
+// (then ID), of a payment of a request.
+func (l *Ledger) designate(r *node) {
+	k, ok := l.designates(r)
+	if !ok {
+		return
+	}
+	if cur := l.d.designated[k]; cur == nil || r.ev.Seq < cur.ev.Seq ||
+		r.ev.Seq == cur.ev.Seq && bytes.Compare(r.ev.ID[:], cur.ev.ID[:]) < 0 {
+		l.d.designated[k] = r
+	}
+}
+
+// addGrant records a guarantor's grant, keeping each guarantor's grants
+// ordered by (seq, amount).
+func (l *Ledger) addGrant(n *node) {
+	m := l.d.limits[n.en.Counterparty]
+	if m == nil {
+		m = make(map[Account][]grant)
+		l.d.limits[n.en.Counterparty] = m
+	}
+	g := grant{n.ev.Seq, n.ev.Time, n.en.Amount}
+	gs := m[n.author]
+	i, _ := slices.BinarySearchFunc(gs, g, func(a, b grant) int {
+		return cmp.Or(cmp.Compare(a.seq, b.seq), cmp.Compare(a.amount, b.amount))
+	})
+	m[n.author] = slices.Insert(gs, i, g)
+}
+
+// limitAt is the credit limit of a at time t: for each guarantor, the
+// grant to a with the highest position among those with time <= t (the
+// smallest, if the guarantor forked there), summed and capped.
+func (l *Ledger) limitAt(a Account, t int64) uint64 {
+	var sum uint64
+	for _, gs := range l.d.limits[a] {
+		var best *grant
+		for i := range gs {
+			g := &gs[i]
+			if g.time > t {
+				continue
+			}
+			if best == nil || g.seq > best.seq {
+				best = g // sorted by (seq, amount): the first of a seq is the smallest
+			}
+		}
+		if best != nil {
+			sum += best.amount // each <= MaxAmount; capped below after each add
+			if sum > l.maxLimit {
+				sum = l.maxLimit
+			}
+		}
+	}
+	return min(sum, l.maxLimit)
+}
+
+type nodeHeap []*node
+
+func (h nodeHeap) Len() int           { return len(h) }
+func (h nodeHeap) Less(i, j int) bool { return h[i].prio().less(h[j].prio()) }
+func (h nodeHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *nodeHeap) Push(x any)        { *h = append(*h, x.(*node)) }
+func (h *nodeHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// pass evaluates the nodes of set (rooted, unbroken, not yet evaluated) in
+// the canonical order: repeatedly the (time, ID)-smallest node whose
+// parent and held, rooted references are evaluated. The order, and so every
+// "first one wins" rule, is a function of the set of events alone.
+func (l *Ledger) pass(set []*node) {
+	for _, n := range set {
+		n.inSet = true
+	}
+	h := make(nodeHeap, 0, len(set))
+	for _, n := range set {
+		n.indeg = 0
+		if n.parent != nil && !n.parent.done {
+			n.indeg++
+		}
+		for _, r := range n.refs {
+			if t := l.nodes[r]; t != nil && t.inSet && !t.done {
+				n.indeg++
+			}
+		}
+		if n.indeg == 0 {
+			h = append(h, n)
+		}
+	}
+	heap.Init(&h)
+	for h.Len() > 0 {
+		n := heap.Pop(&h).(*node)
+		l.evaluate(n)
+		for _, s := range l.children[n.ev.ID] {
+			if s.inSet && !s.done && s.parent == n {
+				if s.indeg--; s.indeg == 0 {
+					heap.Push(&h, s)
+				}
+			}
+		}
+		for _, s := range l.referrers[n.ev.ID] {
+			if s.inSet && !s.done {
+				if s.indeg--; s.indeg == 0 {
+					heap.Push(&h, s)
+				}
+			}
+		}
+	}
+	for _, n := range set {
+		n.inSet = false
+	}
+}
+
+// evaluate decides a node's status and applies its effects.
+func (l *Ledger) evaluate(n *node) {
+	o := l.eval(n)
+	n.done = true
+	n.status, n.reason, n.spend, n.effects = o.status, o.reason, o.spend, o.effects
+	n.order = len(l.d.order)
+	l.d.order = append(l.d.order, n)
+	if !l.d.anyDone || l.d.maxPrio.less(n.prio()) {
+		l.d.maxPrio = n.prio()
+	}
+	l.d.anyDone = true
+	if n.en.Type == TypePay && !n.en.Nonce.IsZero() {
+		l.d.nonceSeen[reqKey{n.en.Counterparty, n.en.Nonce}] = true
+	}
+	if o.status != StatusOK {
+		return
+	}
+	for _, t := range o.effects {
+		l.d.balances[t.from] -= int64(t.amount)
+		l.d.balances[t.to] += int64(t.amount)
+	}
+	en := n.en
+	switch en.Type {
+	case TypePay:
+		if !en.Nonce.IsZero() {
+			l.d.paid[reqKey{en.Counterparty, en.Nonce}] = n
+		}
+	case TypeRefund:
+		l.d.refunded[en.Ref] += en.Amount
+	case TypeReceipt:
+		l.d.receipts[en.Ref] = append(l.d.receipts[en.Ref], n)
+	case TypeEnvelope:
+		l.d.envelopes[n.ev.ID] = &envState{}
+		l.d.escrows[Escrow(n.ev.ID)] = n.ev.ID
+	case TypeSettle:
+		l.d.envelopes[en.Ref].settle = n
+	}
+}
+
+// evaluated returns the node of id if it is held, rooted and evaluated.
+func (l *Ledger) evaluated(id event.ID) (*node, error) {
+	t := l.nodes[id]
+	switch {
+	case t == nil || !t.rooted:
+		return nil, ErrUnknownRef
+	case t.chainErr != nil:
+		return nil, fmt.Errorf("%w: it is invalid", ErrBadRef)
+	case !t.done:
+		return nil, ErrUnknownRef
+	}
+	return t, nil
+}
+
+type outcome struct {
+	status  Status
+	reason  error
+	spend   int64
+	effects []transfer
+}
+
+func void(spend int64, err error) outcome {
+	return outcome{status: StatusVoid, reason: err, spend: spend}
+}
+
+// credit is what transfer t credits to a.
+func credit(t *node, a Account) uint64 {
+	var c uint64
+	for _, x := range t.effects {
+		if x.to == a && x.from != a {
+			c += x.amount
+		}
+	}
+	return c
+}
+
+func isAncestor(q, n *node) bool {
+	for x := n.parent; x != nil && x.ev.Seq >= q.ev.Seq; x = x.parent {
+		if x == q {
+			return true
+		}
+	}
+	return false
+}
+
+// eval decides the status of a rooted, unbroken node whose parent and
+// references are evaluated, without changing the ledger. It is also run on
+// hypothetical entries by CheckPayment and the builders.
+func (l *Ledger) eval(n *node) outcome {
+	var pspend int64
+	if n.parent != nil {
+		pspend = n.parent.spend
+	}
+	en := n.en
+	debit := func(effects ...transfer) outcome {
+		spend, ok := addInt64(pspend, -int64(en.Amount))
+		if !ok {
+			return void(pspend, ErrOverflow)
+		}
+		if limit := l.limitAt(n.author, n.ev.Time); spend < -int64(limit) {
+			return void(pspend, fmt.Errorf("%w: spendable %d, amount %d, limit %d", ErrOverLimit, pspend, en.Amount, limit))
+		}
+		if err := l.checkBalances(effects); err != nil {
+			return void(pspend, err)
+		}
+		return outcome{status: StatusOK, spend: spend, effects: effects}
+	}
+	switch en.Type {
+	case TypePay:
+		if !en.Nonce.IsZero() {
+			k := reqKey{en.Counterparty, en.Nonce}
+			if r := l.d.designated[k]; r != nil {
+				if r.en.Ref != n.ev.ID {
+					return void(pspend, fmt.Errorf("%w: the payee receipted %s", ErrAlreadyPaid, r.en.Ref))
+				}
+			} else if w := l.d.paid[k]; w != nil && w != n {
+				return void(pspend, fmt.Errorf("%w: by %s", ErrAlreadyPaid, w.ev.ID))
+			}
+		}
+		return debit(transfer{n.author, en.Counterparty, en.Amount})
+
+	case TypeRefund:
+		p, err := l.evaluated(en.Ref)
+		if err != nil {
+			return void(pspend, err)
+		}
+		if p.en.Type != TypePay || p.status != StatusOK || p.en.Counterparty != n.author || p.author != en.Counterparty {
+			return void(pspend, fmt.Errorf("%w: not a payment from the counterparty to the author", ErrBadRef))
+		}
+		if done := l.d.refunded[en.Ref]; en.Amount > p.en.Amount-done {
+			return void(pspend, fmt.Errorf("%w: %d of %d refunded already", ErrRefundExceeds, done, p.en.Amount))
+		}
+		return debit(transfer{n.author, en.Counterparty, en.Amount})
+
+	case TypeEnvelope:
+		return debit(transfer{n.author, Escrow(n.ev.ID), en.Amount})
+
+	case TypeReceipt:
+		t, err := l.evaluated(en.Ref)
+		if err != nil {
+			return void(pspend, err)
+		}
+		if t.status != StatusOK || t.author != en.Counterparty {
+			return void(pspend, fmt.Errorf("%w: not an effective transfer by the counterparty", ErrBadRef))
+		}
+		if c := credit(t, n.author); c != en.Amount {
+			return void(pspend, fmt.Errorf("%w: it credits %d, the receipt says %d", ErrBadRef, c, en.Amount))
+		}
+		for _, q := range l.d.receipts[en.Ref] {
+			if q.author == n.author && isAncestor(q, n) {
+				return void(pspend, ErrDuplicateReceipt)
+			}
+		}
+		spend, ok := addInt64(pspend, int64(en.Amount))
+		if !ok {
+			return void(pspend, ErrOverflow)
+		}
+		return outcome{status: StatusOK, spend: spend}
+
+	case TypeLimit:
+		if !l.guarantor[n.author] {
+			return void(pspend, ErrNotGuarantor)
+		}
+		return outcome{status: StatusOK, spend: pspend}
+
+	case TypeClaim:
+		env, err := l.evaluated(en.Ref)
+		if err != nil {
+			return void(pspend, err)
+		}
+		if env.en.Type != TypeEnvelope || env.status != StatusOK || env.author != en.Counterparty {
+			return void(pspend, fmt.Errorf("%w: not an effective envelope of the counterparty", ErrBadRef))
+		}
+		if n.ev.Time > env.en.Expiry {
+			return void(pspend, ErrClaimLate)
+		}
+		return outcome{status: StatusOK, spend: pspend}
+
+	case TypeSettle:
+		return l.evalSettle(n, pspend)
+	}
+	return void(pspend, ErrBadEntry) // unreachable: CheckEvent knows every type
+}
+
+func (l *Ledger) evalSettle(n *node, pspend int64) outcome {
+	en := n.en
+	env, err := l.evaluated(en.Ref)
+	if err != nil {
+		return void(pspend, err)
+	}
+	if env.en.Type != TypeEnvelope || env.status != StatusOK || env.author != n.author {
+		return void(pspend, fmt.Errorf("%w: not an effective envelope of the author", ErrBadRef))
+	}
+	if st := l.d.envelopes[en.Ref]; st != nil && st.settle != nil && st.settle != n {
+		return void(pspend, fmt.Errorf("%w: by %s", ErrSettled, st.settle.ev.ID))
+	}
+	if Commitment(en.Seed) != env.en.Commit {
+		return void(pspend, ErrBadSeed)
+	}
+	count := int(env.en.Count)
+	if len(en.Claims) > count {
+		return void(pspend, fmt.Errorf("%w: %d claims for %d shares", ErrBadSettle, len(en.Claims), count))
+	}
+	claimants := make([]Account, len(en.Claims))
+	seen := make(map[Account]bool, len(en.Claims))
+	for i, id := range en.Claims {
+		c, err := l.evaluated(id)
+		if err != nil {
+			return void(pspend, fmt.Errorf("claim %s: %w", id, err))
+		}
+		if c.en.Type != TypeClaim || c.status != StatusOK || c.en.Ref != en.Ref {
+			return void(pspend, fmt.Errorf("%w: %s is not an effective claim of this envelope", ErrBadSettle, id))
+		}
+		if seen[c.author] {
+			return void(pspend, fmt.Errorf("%w: two claims by %s", ErrBadSettle, c.author))
+		}
+		seen[c.author] = true
+		claimants[i] = c.author
+	}
+	if len(en.Claims) < count && n.ev.Time < env.en.Expiry {
+		return void(pspend, ErrSettleEarly)
+	}
+	shares, rem, err := Assign(en.Seed, env.en.Amount, count, en.Claims)
+	if err != nil {
+		return void(pspend, fmt.Errorf("%w: %v", ErrBadSettle, err))
+	}
+	if rem != en.Amount {
+		return void(pspend, fmt.Errorf("%w: returns %d, the unclaimed shares are %d", ErrBadSettle, en.Amount, rem))
+	}
+	escrow := Escrow(en.Ref)
+	effects := make([]transfer, 0, len(shares)+1)
+	for i, s := range shares {
+		effects = append(effects, transfer{escrow, claimants[i], s})
+	}
+	if rem > 0 {
+		effects = append(effects, transfer{escrow, n.author, rem})
+	}
+	if err := l.checkBalances(effects); err != nil {
+		return void(pspend, err)
+	}
+	spend, ok := addInt64(pspend, int64(rem))
+	if !ok {
+		return void(pspend, ErrOverflow)
+	}
+	return outcome{status: StatusOK, spend: spend, effects: effects}
+}
+
+// checkBalances reports whether applying effects keeps every balance in
+// the int64 range.
+func (l *Ledger) checkBalances(effects []transfer) error {
+	delta := make(map[Account]int64, 2*len(effects))
+	for _, t := range effects {
+		delta[t.from] -= int64(t.amount) // amounts are <= MaxAmount, shares sum to one
+		delta[t.to] += int64(t.amount)
+	}
+	for a, d := range delta {
+		if _, ok := addInt64(l.d.balances[a], d); !ok {
+			return ErrOverflow
+		}
+	}
+	return nil
+}
+
+// updateForks recomputes the fraud proofs around position seq of author
+// after n was added, and returns the proofs that involve n.
+func (l *Ledger) updateForks(author Account, seq uint64, n *node) []*FraudProof {
+	var out []*FraudProof
+	set := func(k proofKey, a, b *node) {
+		if a == nil {
+			delete(l.proofs, k)
+			return
+		}
+		if old := l.proofs[k]; old != nil && bytes.Equal(old.A, a.ev.Raw) && bytes.Equal(old.B, b.ev.Raw) {
+			return
+		}
+		p := &FraudProof{A: bytes.Clone(a.ev.Raw), B: bytes.Clone(b.ev.Raw)}
+		l.proofs[k] = p
+		if a == n || b == n {
+			out = append(out, p)
+		}
+	}
+	// Same position: the two smallest IDs.
+	at := l.bySeq[posKey{author, seq}]
+	if len(at) >= 2 {
+		s := slices.Clone(at)
+		slices.SortFunc(s, func(x, y *node) int { return bytes.Compare(x.ev.ID[:], y.ev.ID[:]) })
+		set(proofKey{author, seq, false}, s[0], s[1])
+	}
+	// Broken links at (seq-1, seq) and (seq, seq+1), when the lower
+	// position holds exactly one entry.
+	for _, lo := range []uint64{seq - 1, seq} {
+		if lo == 0 {
+			continue
+		}
+		k := proofKey{author, lo, true}
+		below := l.bySeq[posKey{author, lo}]
+		if len(below) != 1 {
+			set(k, nil, nil)
+			continue
+		}
+		a := below[0]
+		var b *node
+		for _, c := range l.bySeq[posKey{author, lo + 1}] {
+			if c.ev.PrevID() != a.ev.ID && (b == nil || bytes.Compare(c.ev.ID[:], b.ev.ID[:]) < 0) {
+				b = c
+			}
+		}
+		if b == nil {
+			set(k, nil, nil)
+		} else {
+			set(k, a, b)
+		}
+	}
+	return out
+}
+
+// --- queries ---
+
+// Balance returns a's balance: the sum of every effective transfer to and
+// from a. Balances of a unit always sum to zero.
+func (l *Ledger) Balance(a Account) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ensure()
+	return l.d.balances[a]
+}
+
+// Balances returns every non-zero balance, escrow accounts included.
+func (l *Ledger) Balances() map[Account]int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ensure()
+	out := make(map[Account]int64, len(l.d.balances))
+	for a, b := range l.d.balances {
+		if b != 0 {
+			out[a] = b
+		}
+	}
+	return out
+}
+
+// Limit returns a's credit limit now (after every grant held).
+func (l *Ledger) Limit(a Account) uint64 { return l.LimitAt(a, 1<<63-1) }
+
+// LimitAt returns a's credit limit at time t (Unix ms): the grants with a
+// time at or before t count.
+func (l *Ledger) LimitAt(a Account, t int64) uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ensure()
+	return l.limitAt(a, t)
+}
+
+// Frozen reports whether a has forked its chain.
+func (l *Ledger) Frozen(a Account) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.frozen(a)
+}
+
+func (l *Ledger) frozen(a Account) bool {
+	for k := range l.proofs {
+		if k.author == a {
+			return true
+		}
+	}
+	return false
+}
+
+// FrozenAccounts returns the accounts that forked, in ascending order.
+func (l *Ledger) FrozenAccounts() []Account {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	seen := make(map[Account]bool)
+	var out []Account
+	for k := range l.proofs {
+		if !seen[k.author] {
+			seen[k.author] = true
+			out = append(out, k.author)
+		}
+	}
+	slices.SortFunc(out, func(a, b Account) int { return bytes.Compare(a[:], b[:]) })
+	return out
+}
+
+func sortedProofKeys(m map[proofKey]*FraudProof) []proofKey {
+	keys := make([]proofKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b proofKey) int {
+		if c := bytes.Compare(a.author[:], b.author[:]); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.seq, b.seq); c != 0 {
+			return c
+		}
+		switch {
+		case a.link == b.link:
+			return 0
+		case !a.link:
+			return -1
+		}
+		return 1
+	})
+	return keys
+}
+
+// FraudProofs returns the canonical fraud proofs of the set, ordered by
+// author and position: for every position holding two or more entries of
+// an author, the two with the smallest IDs; for every position holding one
+// entry followed by entries not linked to it, the one with the smallest ID.
+func (l *Ledger) FraudProofs() []*FraudProof {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []*FraudProof
+	for _, k := range sortedProofKeys(l.proofs) {
+		out = append(out, l.proofs[k])
+	}
+	return out
+}
+
+// EntryInfo is what the ledger knows about one entry.
+type EntryInfo struct {
+	ID     event.ID
+	Author Account
+	Seq    uint64
+	Time   int64
+	Entry  Entry
+	Status Status
+	// Reason says why the entry is invalid or void.
+	Reason error
+	// Spendable is the author's spendable balance after the entry on its
+	// branch (evaluated entries only).
+	Spendable int64
+}
+
+func (l *Ledger) info(n *node) EntryInfo {
+	st, reason := n.state()
+	en := *n.en
+	en.Claims = slices.Clone(en.Claims)
+	return EntryInfo{ID: n.ev.ID, Author: n.author, Seq: n.ev.Seq, Time: n.ev.Time, Entry: en, Status: st, Reason: reason, Spendable: n.spend}
+}
+
+// Entry returns what the ledger knows about the entry id.
+func (l *Ledger) Entry(id event.ID) (EntryInfo, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ensure()
+	n := l.nodes[id]
+	if n == nil {
+		return EntryInfo{}, false
+	}
+	return l.info(n), true
+}
+
+// Event returns the event id, if held.
+func (l *Ledger) Event(id event.ID) (*event.Event, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := l.nodes[id]
+	if n == nil {
+		return nil, false
+	}
+	return n.ev, true
+}
+
+// Chain returns the entries of a, by position (entries at the same
+// position, in a fork, by ID).
+func (l *Ledger) Chain(a Account) []EntryInfo {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ensure()
+	ns := slices.Clone(l.byAuthor[a])
+	slices.SortFunc(ns, func(x, y *node) int {
+		return cmp.Or(cmp.Compare(x.ev.Seq, y.ev.Seq), bytes.Compare(x.ev.ID[:], y.ev.ID[:]))
+	})
+	out := make([]EntryInfo, len(ns))
+	for i, n := range ns {
+		out[i] = l.info(n)
+	}
+	return out
+}
+
+// Len returns the number of entries held.
+func (l *Ledger) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.nodes)
+}
+
+// Gap is an entry the ledger needs to evaluate entries it holds: the
+// entry of Author at position Seq with the given ID.
+type Gap struct {
+	Author Account
+	Seq    uint64
+	ID     event.ID
+}
+
+// Gaps returns the missing predecessors of pending entries, ordered by
+// author and position. Fetch them (sync does) to make the entries count.
+func (l *Ledger) Gaps() []Gap {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	seen := make(map[event.ID]bool)
+	var out []Gap
+	for _, n := range l.nodes {
+		if n.rooted || n.ev.Seq == 1 {
+			continue
+		}
+		prev := n.ev.PrevID()
+		if _, held := l.nodes[prev]; held || seen[prev] {
+			continue
+		}
+		seen[prev] = true
+		out = append(out, Gap{n.author, n.ev.Seq - 1, prev})
+	}
+	slices.SortFunc(out, func(a, b Gap) int {
+		return cmp.Or(bytes.Compare(a.Author[:], b.Author[:]), cmp.Compare(a.Seq, b.Seq), bytes.Compare(a.ID[:], b.ID[:]))
+	})
+	return out
+}
+
+// StateHash is a digest of the ledger's state: every entry held with its
+// status, every non-zero balance and limit, every fraud proof. Two ledgers
+// of a unit holding the same set of events have the same state hash.
+func (l *Ledger) StateHash() [32]byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ensure()
+	h := sha256.New()
+	h.Write([]byte("banyan/wallet-state/v1\x00"))
+	h.Write([]byte(l.cfg.Unit))
+	h.Write([]byte{0})
+	ids := make([]event.ID, 0, len(l.nodes))
+	for id := range l.nodes {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b event.ID) int { return bytes.Compare(a[:], b[:]) })
+	var buf [8]byte
+	for _, id := range ids {
+		st, _ := l.nodes[id].state()
+		h.Write(id[:])
+		h.Write([]byte{byte(st)})
+	}
+	accounts := make([]Account, 0, len(l.d.balances)+len(l.d.limits))
+	for a, b := range l.d.balances {
+		if b != 0 {
+			accounts = append(accounts, a)
+		}
+	}
+	for a := range l.d.limits {
+		if l.d.balances[a] == 0 {
+			accounts = append(accounts, a)
+		}
+	}
+	slices.SortFunc(accounts, func(a, b Account) int { return bytes.Compare(a[:], b[:]) })
+	for _, a := range accounts {
+		h.Write(a[:])
+		binary.BigEndian.PutUint64(buf[:], uint64(l.d.balances[a]))
+		h.Write(buf[:])
+		binary.BigEndian.PutUint64(buf[:], l.limitAt(a, 1<<63-1))
+		h.Write(buf[:])
+	}
+	for _, k := range sortedProofKeys(l.proofs) {
+		p := l.proofs[k].Encode()
+		binary.BigEndian.PutUint64(buf[:], uint64(len(p)))
+		h.Write(buf[:])
+		h.Write(p)
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// MarshalText encodes the status as its name (for JSON).
+func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
