@@ -108,10 +108,12 @@ type Groups struct {
 	stats  *Counters
 	now    func() time.Time
 	// syncWith asks for a sync with a peer soon: after joining through its
-	// invite; when it sent an event whose predecessor in its author's chain
-	// is missing here (a sign of missed messages); after a send, to learn
-	// that it holds it.
-	syncWith     func(peer.ID)
+	// invite, or when it sent an event whose predecessor in its author's
+	// chain is missing here (a sign of missed messages).
+	syncWith func(peer.ID)
+	// confirmWith asks for a sync with a peer, unhurried, to learn that it
+	// holds what this node sent.
+	confirmWith  func(peer.ID)
 	confirmTimer *time.Timer
 
 	mu     sync.Mutex
@@ -661,7 +663,7 @@ const confirmDelay = time.Second
 // Gossip carries the message; the sync confirms which peers hold it, for
 // the delivery status, and repairs what gossip lost.
 func (s *Groups) confirmSoon(scope event.Scope) {
-	if s.syncWith == nil {
+	if s.confirmWith == nil {
 		return
 	}
 	s.mu.Lock()
@@ -681,7 +683,7 @@ func (s *Groups) confirmSoon(scope event.Scope) {
 		for _, p := range peers {
 			if !seen[p] {
 				seen[p] = true
-				s.syncWith(p)
+				s.confirmWith(p)
 			}
 		}
 	})

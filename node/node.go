@@ -158,7 +158,7 @@ func New(opts Options) (_ *Node, err error) {
 		id: n.id, store: n.store, gossip: n.gossip, disc: n.disc,
 		addrs: n.addrInfos, log: opts.Logger.With("sys", "groups"),
 		stats: &n.stats, now: time.Now, joined: map[event.Scope]*joinedGroup{},
-		syncWith: n.syncer.Trigger,
+		syncWith: n.syncer.Trigger, confirmWith: n.syncer.TriggerLazy,
 	}
 	if err := n.groups.start(); err != nil {
 		return nil, err

@@ -73,10 +73,13 @@ type Syncer struct {
 	running  map[peer.ID]bool
 	progress map[event.Scope]*Progress
 	trigger  chan peer.ID
+	lazy     chan peer.ID
 	// wanted holds peers asked for while a sync with them ran or had run
-	// too recently; lastStart is when each peer's last sync began.
+	// too recently (true: urgently, false: lazily); lastStart is when
+	// each peer's last sync began.
 	wanted    map[peer.ID]bool
 	lastStart map[peer.ID]time.Time
+	lastLazy  map[peer.ID]time.Time
 	failures  map[peer.ID]int
 }
 
@@ -85,6 +88,11 @@ type Syncer struct {
 // group asks for many (after each send, on each apparent gap), and one sync
 // answers them all.
 const MinInterval = 3 * time.Second
+
+// LazyInterval is the least time between two syncs with one peer that
+// TriggerLazy started: confirming that peers hold what was sent can wait
+// while a busy chat runs, and each sync reads the scope's whole index.
+const LazyInterval = 15 * time.Second
 
 // Progress is the state of catching up on one scope.
 type Progress struct {
@@ -127,8 +135,10 @@ func New(h host.Host, opts Options) *Syncer {
 		running:   map[peer.ID]bool{},
 		progress:  map[event.Scope]*Progress{},
 		trigger:   make(chan peer.ID, 64),
+		lazy:      make(chan peer.ID, 64),
 		wanted:    map[peer.ID]bool{},
 		lastStart: map[peer.ID]time.Time{},
+		lastLazy:  map[peer.ID]time.Time{},
 		failures:  map[peer.ID]int{},
 	}
 }
@@ -168,6 +178,13 @@ func (s *Syncer) Serve(ctx context.Context) error {
 		case p := <-s.trigger:
 			s.mu.Lock()
 			s.wanted[p] = true
+			s.mu.Unlock()
+			for _, p := range s.due() {
+				start(p)
+			}
+		case p := <-s.lazy:
+			s.mu.Lock()
+			s.wanted[p] = s.wanted[p] // an urgent request stays urgent
 			s.mu.Unlock()
 			for _, p := range s.due() {
 				start(p)
@@ -218,9 +235,15 @@ func (s *Syncer) due() []peer.ID {
 	defer s.mu.Unlock()
 	var out []peer.ID
 	now := time.Now()
-	for p := range s.wanted {
+	for p, urgent := range s.wanted {
 		if s.running[p] || now.Sub(s.lastStart[p]) < MinInterval {
 			continue
+		}
+		if !urgent {
+			if now.Sub(s.lastLazy[p]) < LazyInterval {
+				continue
+			}
+			s.lastLazy[p] = now
 		}
 		delete(s.wanted, p)
 		out = append(out, p)
@@ -228,9 +251,18 @@ func (s *Syncer) due() []peer.ID {
 	return out
 }
 
-// Trigger asks for a sync with p soon (a new connection, a gap, a send to
-// confirm); requests are merged so that a peer is synced at most once every
-// MinInterval this way.
+// TriggerLazy asks for a sync with p within about LazyInterval, merged
+// with any other request for p.
+func (s *Syncer) TriggerLazy(p peer.ID) {
+	select {
+	case s.lazy <- p:
+	default:
+	}
+}
+
+// Trigger asks for a sync with p soon (a new connection, a gap); requests
+// are merged so that a peer is synced at most once every MinInterval this
+// way.
 func (s *Syncer) Trigger(p peer.ID) {
 	select {
 	case s.trigger <- p:
