@@ -153,7 +153,7 @@ func (m *Mailbox) check(raw []byte) (*event.Event, error) {
 		return nil, reject(reasonTooLarge, fmt.Errorf("sealed payload of %d bytes", len(e.Payload)))
 	case e.Time > m.now().Add(maxClockSkew).UnixMilli():
 		return nil, reject(reasonFuture, fmt.Errorf("timestamp %s is in the future", time.UnixMilli(e.Time).UTC()))
-	case e.Time < m.now().Add(-m.ttl).UnixMilli():
+	case e.Time < m.floorTime():
 		return nil, fmt.Errorf("envelope %s: %w", e.ID, errBelowFloor)
 	case !m.keeps(bucket):
 		return nil, fmt.Errorf("bucket %d is not carried here: %w", bucket, mesh.ErrIgnore)
@@ -192,10 +192,17 @@ func (m *Mailbox) handOver(e *event.Event) {
 	}
 }
 
-// syncScopes lists the buckets this node keeps, with the TTL as their
+// floorTime is when mail expires: the TTL ago, rounded down to the hour so
+// that two nodes agree on it (sync starts from the higher of two floors
+// and restarts when they differ).
+func (m *Mailbox) floorTime() int64 {
+	return m.now().Add(-m.ttl).Truncate(time.Hour).UnixMilli()
+}
+
+// syncScopes lists the buckets this node keeps, with the expiry as their
 // floor: expired mail is neither asked for nor offered.
 func (m *Mailbox) syncScopes() []reconcile.Scope {
-	floor := reconcile.Bound{Time: store.SortTime(m.now().Add(-m.ttl).UnixMilli())}
+	floor := reconcile.Bound{Time: store.SortTime(m.floorTime())}
 	var out []reconcile.Scope
 	for b := range MailboxBuckets {
 		if m.keeps(b) {
@@ -257,7 +264,7 @@ func (m *Mailbox) Serve(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		for b := range MailboxBuckets {
-			n, _, err := m.store.Prune(MailboxScope(b), m.now().Add(-m.ttl).UnixMilli(), m.quota/MailboxBuckets)
+			n, _, err := m.store.Prune(MailboxScope(b), m.floorTime(), m.quota/MailboxBuckets)
 			if err != nil {
 				m.log.Warn("prune mailbox", "bucket", b, "err", err)
 			} else if n > 0 {

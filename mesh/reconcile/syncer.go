@@ -568,14 +568,25 @@ func (s *Syncer) answer(sessions map[event.Scope]*session, mine map[event.Scope]
 		}
 		ss.floor = ss.incomingFloor
 		ss.reply = res.Reply
-		if ss.reply == nil && !allSkip(ss.incoming) {
+		if ss.reply == nil && !allSkip(ss.incoming) && !(nothingListed(ss.incoming) && len(res.Have) == 0) {
 			// Done here; say so, so the peer knows this scope is shared.
+			// (Two empty sides have nothing to confirm.)
 			ss.reply = []Range{{Upper: Bound{Inf: true}, Mode: ModeSkip}}
 		}
 		ss.push = append(ss.push, res.Have...)
 		ss.request = append(ss.request, res.Need...)
 	}
 	return nil
+}
+
+// nothingListed reports whether a message only lists IDs, and none.
+func nothingListed(rs []Range) bool {
+	for _, r := range rs {
+		if r.Mode == ModeFingerprint || len(r.IDs) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func allSkip(rs []Range) bool {
