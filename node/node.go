@@ -65,6 +65,8 @@ type Options struct {
 	// SyncInterval is the mean time between periodic syncs with each
 	// peer; 0 means 20 seconds.
 	SyncInterval time.Duration
+	// Wallet configures the wallet's unit of mutual credit.
+	Wallet WalletOptions
 }
 
 // Node is a running Banyan node.
@@ -81,6 +83,7 @@ type Node struct {
 	groups  *Groups
 	mailbox *Mailbox
 	dms     *DMs
+	wallet  *Wallet
 	stats   Counters
 	api     *api.Server
 	apiLn   net.Listener
@@ -172,6 +175,12 @@ func New(opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	n.dms.start()
+	if n.wallet, err = newWallet(n, opts.Wallet); err != nil {
+		return nil, err
+	}
+	if err := n.wallet.start(); err != nil {
+		return nil, err
+	}
 	if opts.API != "off" {
 		if err := n.listenAPI(); err != nil {
 			return nil, err
@@ -234,7 +243,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 6)
+	errc := make(chan error, 7)
 	run := func(name string, serve func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -250,6 +259,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	run("sync", n.syncer.Serve)
 	run("groups", n.groups.Serve)
 	run("mailbox", n.mailbox.Serve)
+	run("wallet", n.wallet.Serve)
 	if n.api != nil {
 		run("api", func(ctx context.Context) error { return n.api.Serve(ctx, n.apiLn) })
 	}
@@ -296,7 +306,10 @@ func (n *Node) ID() peer.ID { return n.host.ID() }
 func (n *Node) Host() host.Host { return n.host }
 
 // replicators lists the services whose events replicate through sync.
-func (n *Node) replicators() []replicator { return []replicator{n.groups, n.mailbox} }
+func (n *Node) replicators() []replicator { return []replicator{n.groups, n.mailbox, n.wallet} }
+
+// Wallet returns the wallet service.
+func (n *Node) Wallet() *Wallet { return n.wallet }
 
 // DMs returns the private-message service.
 func (n *Node) DMs() *DMs { return n.dms }

@@ -149,6 +149,10 @@ The other commands talk to that running node.`,
 		c.GroupID = "chat"
 		root.AddCommand(c)
 	}
+	root.AddGroup(&cobra.Group{ID: "wallet", Title: "Wallet:"})
+	wc := a.walletCmd()
+	wc.GroupID = "wallet"
+	root.AddCommand(wc)
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
 	wrapArgs(root)

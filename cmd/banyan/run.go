@@ -19,16 +19,19 @@ import (
 
 // runOptions are the flags of 'banyan run'.
 type runOptions struct {
-	listen         []string
-	peers          []string
-	api            string
-	noMDNS         bool
-	name           string
-	noReadReceipts bool
-	noCarry        bool
-	passphraseFile string
-	logLevel       string
-	logFormat      string
+	listen           []string
+	peers            []string
+	api              string
+	noMDNS           bool
+	name             string
+	noReadReceipts   bool
+	noCarry          bool
+	passphraseFile   string
+	logLevel         string
+	logFormat        string
+	walletUnit       string
+	walletGuarantors []string
+	walletOfflineCap uint64
 }
 
 func addRunFlags(fs *pflag.FlagSet, o *runOptions) {
@@ -52,6 +55,12 @@ func addRunFlags(fs *pflag.FlagSet, o *runOptions) {
 	setEnv(fs, "log-level", "BANYAN_LOG_LEVEL")
 	fs.StringVar(&o.logFormat, "log-format", "", "log format: text or json (env BANYAN_LOG_FORMAT; default text on a terminal, json otherwise)")
 	setEnv(fs, "log-format", "BANYAN_LOG_FORMAT")
+	fs.StringVar(&o.walletUnit, "wallet-unit", "", `the wallet's unit of mutual credit (env BANYAN_WALLET_UNIT; default "village"; every node of the unit must agree)`)
+	setEnv(fs, "wallet-unit", "BANYAN_WALLET_UNIT")
+	fs.StringArrayVar(&o.walletGuarantors, "wallet-guarantor", nil, "a guarantor of the unit, whose credit limit grants count: a peer ID or hex account, repeatable (env BANYAN_WALLET_GUARANTORS, comma-separated)")
+	setEnv(fs, "wallet-guarantor", "BANYAN_WALLET_GUARANTORS")
+	fs.Uint64Var(&o.walletOfflineCap, "wallet-offline-cap", 0, "the most unconfirmed spending accepted from a payer, in minor units; 0 for no cap (env BANYAN_WALLET_OFFLINE_CAP)")
+	setEnv(fs, "wallet-offline-cap", "BANYAN_WALLET_OFFLINE_CAP")
 }
 
 func (a *app) runCmd() *cobra.Command {
@@ -171,6 +180,7 @@ func (a *app) runNode(cmd *cobra.Command, o *runOptions) error {
 		Name:           o.name,
 		NoReadReceipts: o.noReadReceipts,
 		Mailbox:        node.MailboxOptions{NoCarry: o.noCarry},
+		Wallet:         node.WalletOptions{Unit: o.walletUnit, Guarantors: o.walletGuarantors, OfflineCap: o.walletOfflineCap},
 		Logger:         log,
 	})
 	if err != nil {

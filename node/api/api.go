@@ -225,3 +225,113 @@ type Event struct {
 type Error struct {
 	Error string `json:"error"`
 }
+
+// Wallet is this node's account in its unit of mutual credit. Amounts are
+// integers in minor units.
+type Wallet struct {
+	Unit      string `json:"unit"`
+	Account   string `json:"account"`
+	Balance   int64  `json:"balance"`
+	Spendable int64  `json:"spendable"`
+	Limit     uint64 `json:"limit"`
+	Frozen    bool   `json:"frozen"`
+	// Guarantor is true when this node's grants count.
+	Guarantor bool `json:"guarantor,omitempty"`
+	// Unreceipted counts incoming transfers not yet spendable.
+	Unreceipted int `json:"unreceipted,omitempty"`
+}
+
+// WalletLine is one line of a wallet statement.
+type WalletLine struct {
+	Time         time.Time `json:"time"`
+	Entry        string    `json:"entry"`
+	Author       string    `json:"author"`
+	Seq          uint64    `json:"seq"`
+	Type         string    `json:"type"`
+	Counterparty string    `json:"counterparty,omitempty"`
+	Amount       int64     `json:"amount"`
+	Balance      int64     `json:"balance"`
+	Memo         string    `json:"memo,omitempty"`
+	Ref          string    `json:"ref,omitempty"`
+	Status       string    `json:"status"`
+	Reason       string    `json:"reason,omitempty"`
+}
+
+// WalletEntry is an entry this node wrote.
+type WalletEntry struct {
+	ID     string `json:"id"`
+	Seq    uint64 `json:"seq"`
+	Type   string `json:"type"`
+	Amount uint64 `json:"amount,omitempty"`
+	To     string `json:"to,omitempty"`
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	// Balance is this node's balance after the entry.
+	Balance int64 `json:"balance"`
+}
+
+// WalletPay is the body of POST /v1/wallet/pay.
+type WalletPay struct {
+	To     string `json:"to"`
+	Amount uint64 `json:"amount"`
+	Memo   string `json:"memo,omitempty"`
+}
+
+// WalletRequestIn is the body of POST /v1/wallet/requests.
+type WalletRequestIn struct {
+	Amount  uint64 `json:"amount"`
+	Memo    string `json:"memo,omitempty"`
+	ExpiryS int64  `json:"expiry_s,omitempty"`
+}
+
+// WalletRequest is a payment request to this node.
+type WalletRequest struct {
+	Link    string    `json:"link"`
+	QR      string    `json:"qr"`
+	Amount  uint64    `json:"amount"`
+	Unit    string    `json:"unit"`
+	Memo    string    `json:"memo,omitempty"`
+	Expires time.Time `json:"expires"`
+}
+
+// WalletPayRequest is the body of POST /v1/wallet/pay-request.
+type WalletPayRequest struct {
+	Link string `json:"link"`
+}
+
+// WalletRefund is the body of POST /v1/wallet/refund. Amount 0 refunds what
+// is left of the payment.
+type WalletRefund struct {
+	Entry  string `json:"entry"`
+	Amount uint64 `json:"amount,omitempty"`
+}
+
+// WalletLimit is the body of POST /v1/wallet/limits.
+type WalletLimit struct {
+	Account string `json:"account"`
+	Limit   uint64 `json:"limit"`
+}
+
+// WalletEnvelopeIn is the body of POST /v1/wallet/envelopes.
+type WalletEnvelopeIn struct {
+	Group string `json:"group"`
+	Total uint64 `json:"total"`
+	Count int    `json:"count"`
+}
+
+// WalletFraud reports an account that forked its chain.
+type WalletFraud struct {
+	Account   string           `json:"account"`
+	Seq       uint64           `json:"seq"`
+	Balance   int64            `json:"balance"`
+	Limit     uint64           `json:"limit"`
+	Shortfall uint64           `json:"shortfall"`
+	Affected  []WalletAffected `json:"affected,omitempty"`
+	Proofs    int              `json:"proofs"`
+}
+
+// WalletAffected is an account credited by a forked account after the fork.
+type WalletAffected struct {
+	Account string `json:"account"`
+	Amount  uint64 `json:"amount"`
+}

@@ -301,3 +301,89 @@ func (c *Client) Events(ctx context.Context, since uint64, fn func(Event) error)
 	}
 	return since, ctx.Err()
 }
+
+// Wallet returns this node's wallet account.
+func (c *Client) Wallet(ctx context.Context) (*Wallet, error) {
+	var v Wallet
+	return &v, c.do(ctx, http.MethodGet, "/v1/wallet", nil, &v)
+}
+
+// WalletHistory returns this node's statement.
+func (c *Client) WalletHistory(ctx context.Context) ([]WalletLine, error) {
+	var v []WalletLine
+	return v, c.do(ctx, http.MethodGet, "/v1/wallet/history", nil, &v)
+}
+
+// WalletCSV returns this node's statement as CSV.
+func (c *Client) WalletCSV(ctx context.Context) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/wallet/history?csv=1", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 300 {
+		var e Error
+		if json.Unmarshal(b, &e) != nil || e.Error == "" {
+			e.Error = strings.TrimSpace(string(b))
+		}
+		return nil, &StatusError{Status: resp.StatusCode, Message: e.Error}
+	}
+	return b, nil
+}
+
+// WalletPay pays an account or contact.
+func (c *Client) WalletPay(ctx context.Context, in WalletPay) (*WalletEntry, error) {
+	var v WalletEntry
+	return &v, c.do(ctx, http.MethodPost, "/v1/wallet/pay", in, &v)
+}
+
+// WalletRequest makes a payment request to this node.
+func (c *Client) WalletRequest(ctx context.Context, in WalletRequestIn) (*WalletRequest, error) {
+	var v WalletRequest
+	return &v, c.do(ctx, http.MethodPost, "/v1/wallet/requests", in, &v)
+}
+
+// WalletPayRequest pays a payment request link.
+func (c *Client) WalletPayRequest(ctx context.Context, link string) (*WalletEntry, error) {
+	var v WalletEntry
+	return &v, c.do(ctx, http.MethodPost, "/v1/wallet/pay-request", WalletPayRequest{Link: link}, &v)
+}
+
+// WalletRefund refunds a payment received.
+func (c *Client) WalletRefund(ctx context.Context, in WalletRefund) (*WalletEntry, error) {
+	var v WalletEntry
+	return &v, c.do(ctx, http.MethodPost, "/v1/wallet/refund", in, &v)
+}
+
+// WalletLimit grants an account a credit limit (guarantors only).
+func (c *Client) WalletLimit(ctx context.Context, in WalletLimit) (*WalletEntry, error) {
+	var v WalletEntry
+	return &v, c.do(ctx, http.MethodPost, "/v1/wallet/limits", in, &v)
+}
+
+// WalletEnvelope sends a red envelope to a group.
+func (c *Client) WalletEnvelope(ctx context.Context, in WalletEnvelopeIn) (*WalletEntry, error) {
+	var v WalletEntry
+	return &v, c.do(ctx, http.MethodPost, "/v1/wallet/envelopes", in, &v)
+}
+
+// WalletClaim claims a share of a red envelope.
+func (c *Client) WalletClaim(ctx context.Context, envelope string) (*WalletEntry, error) {
+	var v WalletEntry
+	return &v, c.do(ctx, http.MethodPost, "/v1/wallet/envelopes/"+url.PathEscape(envelope)+"/claim", nil, &v)
+}
+
+// WalletFrauds lists the accounts that forked their chains.
+func (c *Client) WalletFrauds(ctx context.Context) ([]WalletFraud, error) {
+	var v []WalletFraud
+	return v, c.do(ctx, http.MethodGet, "/v1/wallet/frauds", nil, &v)
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -45,6 +46,18 @@ type Backend interface {
 	Events(ctx context.Context, since uint64, limit int) ([]Event, uint64, error)
 	// Notify returns a channel closed when new events may be available.
 	Notify() <-chan struct{}
+	Wallet(ctx context.Context) (*Wallet, error)
+	WalletHistory(ctx context.Context) ([]WalletLine, error)
+	// WalletCSV writes the statement as CSV.
+	WalletCSV(ctx context.Context, w io.Writer) error
+	WalletPay(ctx context.Context, in WalletPay) (*WalletEntry, error)
+	WalletRequest(ctx context.Context, in WalletRequestIn) (*WalletRequest, error)
+	WalletPayRequest(ctx context.Context, link string) (*WalletEntry, error)
+	WalletRefund(ctx context.Context, in WalletRefund) (*WalletEntry, error)
+	WalletLimit(ctx context.Context, in WalletLimit) (*WalletEntry, error)
+	WalletEnvelope(ctx context.Context, in WalletEnvelopeIn) (*WalletEntry, error)
+	WalletClaim(ctx context.Context, envelope string) (*WalletEntry, error)
+	WalletFrauds(ctx context.Context) ([]WalletFraud, error)
 }
 
 // ServerOptions configures NewServer.
@@ -99,6 +112,16 @@ func NewServer(opts ServerOptions) *Server {
 	s.mux.HandleFunc("POST /v1/dm/{contact}", s.sendDM)
 	s.mux.HandleFunc("POST /v1/dm/{contact}/read", s.markDMsRead)
 	s.mux.HandleFunc("GET /v1/events", s.events)
+	s.mux.HandleFunc("GET /v1/wallet", s.wallet)
+	s.mux.HandleFunc("GET /v1/wallet/history", s.walletHistory)
+	s.mux.HandleFunc("POST /v1/wallet/pay", s.walletPay)
+	s.mux.HandleFunc("POST /v1/wallet/requests", s.walletRequest)
+	s.mux.HandleFunc("POST /v1/wallet/pay-request", s.walletPayRequest)
+	s.mux.HandleFunc("POST /v1/wallet/refund", s.walletRefund)
+	s.mux.HandleFunc("POST /v1/wallet/limits", s.walletLimit)
+	s.mux.HandleFunc("POST /v1/wallet/envelopes", s.walletEnvelope)
+	s.mux.HandleFunc("POST /v1/wallet/envelopes/{id}/claim", s.walletClaim)
+	s.mux.HandleFunc("GET /v1/wallet/frauds", s.walletFrauds)
 	return s
 }
 
@@ -429,4 +452,75 @@ func cmpOr(vals ...string) string {
 		}
 	}
 	return ""
+}
+
+func (s *Server) wallet(w http.ResponseWriter, r *http.Request) {
+	v, err := s.b.Wallet(r.Context())
+	s.reply(w, v, err)
+}
+
+func (s *Server) walletHistory(w http.ResponseWriter, r *http.Request) {
+	if csv := r.URL.Query().Get("csv"); csv != "" && csv != "0" && csv != "false" {
+		var buf strings.Builder
+		if err := s.b.WalletCSV(r.Context(), &buf); err != nil {
+			s.reply(w, nil, err)
+			return
+		}
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		io.WriteString(w, buf.String())
+		return
+	}
+	v, err := s.b.WalletHistory(r.Context())
+	if v == nil {
+		v = []WalletLine{}
+	}
+	s.reply(w, v, err)
+}
+
+// walletPost reads a JSON body into in and replies with do's result.
+func walletPost[In, Out any](s *Server, w http.ResponseWriter, r *http.Request, do func(In) (Out, error)) {
+	var in In
+	if err := readJSON(r, &in); err != nil {
+		writeError(w, err)
+		return
+	}
+	v, err := do(in)
+	s.reply(w, v, err)
+}
+
+func (s *Server) walletPay(w http.ResponseWriter, r *http.Request) {
+	walletPost(s, w, r, func(in WalletPay) (*WalletEntry, error) { return s.b.WalletPay(r.Context(), in) })
+}
+
+func (s *Server) walletRequest(w http.ResponseWriter, r *http.Request) {
+	walletPost(s, w, r, func(in WalletRequestIn) (*WalletRequest, error) { return s.b.WalletRequest(r.Context(), in) })
+}
+
+func (s *Server) walletPayRequest(w http.ResponseWriter, r *http.Request) {
+	walletPost(s, w, r, func(in WalletPayRequest) (*WalletEntry, error) { return s.b.WalletPayRequest(r.Context(), in.Link) })
+}
+
+func (s *Server) walletRefund(w http.ResponseWriter, r *http.Request) {
+	walletPost(s, w, r, func(in WalletRefund) (*WalletEntry, error) { return s.b.WalletRefund(r.Context(), in) })
+}
+
+func (s *Server) walletLimit(w http.ResponseWriter, r *http.Request) {
+	walletPost(s, w, r, func(in WalletLimit) (*WalletEntry, error) { return s.b.WalletLimit(r.Context(), in) })
+}
+
+func (s *Server) walletEnvelope(w http.ResponseWriter, r *http.Request) {
+	walletPost(s, w, r, func(in WalletEnvelopeIn) (*WalletEntry, error) { return s.b.WalletEnvelope(r.Context(), in) })
+}
+
+func (s *Server) walletClaim(w http.ResponseWriter, r *http.Request) {
+	v, err := s.b.WalletClaim(r.Context(), r.PathValue("id"))
+	s.reply(w, v, err)
+}
+
+func (s *Server) walletFrauds(w http.ResponseWriter, r *http.Request) {
+	v, err := s.b.WalletFrauds(r.Context())
+	if v == nil {
+		v = []WalletFraud{}
+	}
+	s.reply(w, v, err)
 }

@@ -1,0 +1,416 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/banyan-mesh/banyan/node/api"
+)
+
+func (a *app) walletCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "wallet",
+		Short: "Pay and get paid in the village's mutual credit",
+		Long: `The wallet keeps this node's account in the village's unit of mutual credit.
+Everyone starts at 0; a payment moves credit from the payer to the payee, and
+people may go below 0 down to the credit limit the unit's guarantors grant
+them. Payments work offline and spread from node to node.
+
+Amounts are positive integers in minor units of the unit (no decimals).
+A CONTACT is a contact's nickname or peer ID, or a hex account.`,
+		Args: subcommandsOnly,
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	c.SuggestionsMinimumDistance = 2
+	c.AddCommand(a.walletBalanceCmd(), a.walletHistoryCmd(), a.walletPayCmd(), a.walletRequestCmd(),
+		a.walletPayRequestCmd(), a.walletRefundCmd(), a.walletLimitCmd(), a.walletEnvelopeCmd(), a.walletFraudsCmd())
+	return c
+}
+
+// parseAmount parses a positive amount in minor units.
+func parseAmount(cmd *cobra.Command, name, s string) (uint64, error) {
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || v == 0 || v > 1<<53-1 {
+		return 0, usagef(cmd, "%s %q: amounts are positive integers in minor units (for example 250), up to %d", name, s, uint64(1<<53-1))
+	}
+	return v, nil
+}
+
+// minArgs accepts at least the named arguments.
+func minArgs(names ...string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < len(names) {
+			return usagef(cmd, "missing %s argument", names[len(args)])
+		}
+		return nil
+	}
+}
+
+// printEntry prints an entry this node wrote.
+func (a *app) printEntry(e *api.WalletEntry, asJSON bool) error {
+	if asJSON {
+		return writeJSON(a.stdout, e)
+	}
+	status := e.Status
+	if e.Reason != "" {
+		status += " (" + e.Reason + ")"
+	}
+	fmt.Fprintf(a.stdout, "%s %s #%d %s; balance %d\n", e.Type, e.ID, e.Seq, status, e.Balance)
+	return nil
+}
+
+func (a *app) walletBalanceCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "balance",
+		Short: "Show your balance, what you can spend and your credit limit",
+		Args:  exactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := a.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			w, err := cl.Wallet(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(a.stdout, w)
+			}
+			tw := newTable(a.stdout)
+			fmt.Fprintf(tw, "unit\t%s\n", w.Unit)
+			fmt.Fprintf(tw, "account\t%s\n", w.Account)
+			fmt.Fprintf(tw, "balance\t%d\n", w.Balance)
+			fmt.Fprintf(tw, "spendable\t%d\n", w.Spendable)
+			fmt.Fprintf(tw, "limit\t%d\n", w.Limit)
+			if w.Unreceipted > 0 {
+				fmt.Fprintf(tw, "incoming\t%d not yet accepted\n", w.Unreceipted)
+			}
+			if w.Guarantor {
+				fmt.Fprintf(tw, "guarantor\tyes\n")
+			}
+			if w.Frozen {
+				fmt.Fprintf(tw, "FROZEN\tthis account signed two conflicting entries (a copied device?)\n")
+			}
+			return tw.Flush()
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the account as JSON")
+	return c
+}
+
+func (a *app) walletHistoryCmd() *cobra.Command {
+	var asJSON, asCSV bool
+	c := &cobra.Command{
+		Use:   "history",
+		Short: "Show your statement",
+		Args:  exactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if asJSON && asCSV {
+				return usagef(cmd, "choose --json or --csv, not both")
+			}
+			cl, err := a.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asCSV {
+				b, err := cl.WalletCSV(cmd.Context())
+				if err != nil {
+					return err
+				}
+				_, err = a.stdout.Write(b)
+				return err
+			}
+			lines, err := cl.WalletHistory(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if lines == nil {
+					lines = []api.WalletLine{}
+				}
+				return writeJSON(a.stdout, lines)
+			}
+			if len(lines) == 0 {
+				fmt.Fprintln(a.stdout, "no entries")
+				return nil
+			}
+			tw := newTable(a.stdout)
+			fmt.Fprintln(tw, "TIME\tTYPE\tWITH\tAMOUNT\tBALANCE\tSTATUS\tMEMO\tENTRY")
+			for _, l := range lines {
+				status := l.Status
+				if l.Reason != "" {
+					status += " (" + l.Reason + ")"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%+d\t%d\t%s\t%s\t%s\n", formatTime(l.Time), l.Type, short(l.Counterparty),
+					l.Amount, l.Balance, status, l.Memo, l.Entry)
+			}
+			return tw.Flush()
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the statement as JSON")
+	c.Flags().BoolVar(&asCSV, "csv", false, "print the statement as CSV (for a spreadsheet)")
+	return c
+}
+
+// short shortens a hex account for display.
+func short(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
+func (a *app) walletPayCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:     "pay CONTACT AMOUNT [MEMO...]",
+		Short:   "Pay a contact (or account) AMOUNT minor units",
+		Example: `  banyan wallet pay mei 250 eggs`,
+		Args:    minArgs("CONTACT", "AMOUNT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			amount, err := parseAmount(cmd, "AMOUNT", args[1])
+			if err != nil {
+				return err
+			}
+			cl, err := a.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			e, err := cl.WalletPay(cmd.Context(), api.WalletPay{To: args[0], Amount: amount, Memo: strings.Join(args[2:], " ")})
+			if err != nil {
+				return err
+			}
+			return a.printEntry(e, asJSON)
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the entry as JSON")
+	return c
+}
+
+func (a *app) walletRequestCmd() *cobra.Command {
+	var (
+		asJSON bool
+		expiry time.Duration
+	)
+	c := &cobra.Command{
+		Use:     "request AMOUNT [MEMO...]",
+		Short:   "Ask to be paid: prints a link and a QR code to show the payer",
+		Example: `  banyan wallet request 300 two loaves`,
+		Args:    minArgs("AMOUNT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			amount, err := parseAmount(cmd, "AMOUNT", args[0])
+			if err != nil {
+				return err
+			}
+			if expiry < time.Second {
+				return usagef(cmd, "--expiry must be at least 1s, got %s", expiry)
+			}
+			cl, err := a.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			r, err := cl.WalletRequest(cmd.Context(), api.WalletRequestIn{Amount: amount, Memo: strings.Join(args[1:], " "), ExpiryS: int64(expiry / time.Second)})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(a.stdout, r)
+			}
+			fmt.Fprint(a.stdout, r.QR)
+			fmt.Fprintln(a.stdout, r.Link)
+			fmt.Fprintf(a.stdout, "(%d %s, valid until %s; the payer runs: banyan wallet pay-request LINK)\n", r.Amount, r.Unit, formatTime(r.Expires))
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the request as JSON")
+	c.Flags().DurationVar(&expiry, "expiry", 7*24*time.Hour, "how long the request can be paid")
+	return c
+}
+
+func (a *app) walletPayRequestCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "pay-request LINK",
+		Short: "Pay a payment request (a banyan:pay1.… link)",
+		Args:  exactArgs("LINK"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := a.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			e, err := cl.WalletPayRequest(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return a.printEntry(e, asJSON)
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the entry as JSON")
+	return c
+}
+
+func (a *app) walletRefundCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "refund ENTRY [AMOUNT]",
+		Short: "Refund a payment you received (all that is left of it without AMOUNT)",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 2 {
+				return usagef(cmd, "too many arguments: refund takes ENTRY and an optional AMOUNT")
+			}
+			return minArgs("ENTRY")(cmd, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			in := api.WalletRefund{Entry: args[0]}
+			if len(args) == 2 {
+				v, err := parseAmount(cmd, "AMOUNT", args[1])
+				if err != nil {
+					return err
+				}
+				in.Amount = v
+			}
+			cl, err := a.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			e, err := cl.WalletRefund(cmd.Context(), in)
+			if err != nil {
+				return err
+			}
+			return a.printEntry(e, asJSON)
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the entry as JSON")
+	return c
+}
+
+func (a *app) walletLimitCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "limit",
+		Short: "Grant credit limits (guarantors only)",
+		Args:  subcommandsOnly,
+		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	var asJSON bool
+	grant := &cobra.Command{
+		Use:   "grant ACCOUNT AMOUNT",
+		Short: "Let ACCOUNT go down to -AMOUNT (0 revokes); counts only if you are a guarantor",
+		Args:  exactArgs("ACCOUNT", "AMOUNT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v, err := strconv.ParseUint(args[1], 10, 64)
+			if err != nil || v > 1<<53-1 {
+				return usagef(cmd, "AMOUNT %q: limits are integers in minor units (0 revokes)", args[1])
+			}
+			cl, err := a.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			e, err := cl.WalletLimit(cmd.Context(), api.WalletLimit{Account: args[0], Limit: v})
+			if err != nil {
+				return err
+			}
+			return a.printEntry(e, asJSON)
+		},
+	}
+	grant.Flags().BoolVar(&asJSON, "json", false, "print the entry as JSON")
+	c.AddCommand(grant)
+	return c
+}
+
+func (a *app) walletEnvelopeCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "envelope",
+		Short: "Send and claim red envelopes",
+		Args:  subcommandsOnly,
+		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	var sendJSON, claimJSON bool
+	send := &cobra.Command{
+		Use:     "send GROUP TOTAL COUNT",
+		Short:   "Put TOTAL in a red envelope of COUNT random shares and announce it in GROUP",
+		Example: `  banyan wallet envelope send family 1000 5`,
+		Args:    exactArgs("GROUP", "TOTAL", "COUNT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			total, err := parseAmount(cmd, "TOTAL", args[1])
+			if err != nil {
+				return err
+			}
+			count, err := strconv.Atoi(args[2])
+			if err != nil || count < 1 || count > 100 || uint64(count) > total {
+				return usagef(cmd, "COUNT %q: the number of shares, 1 to 100 and at most TOTAL", args[2])
+			}
+			cl, err := a.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			e, err := cl.WalletEnvelope(cmd.Context(), api.WalletEnvelopeIn{Group: args[0], Total: total, Count: count})
+			if err != nil {
+				return err
+			}
+			return a.printEntry(e, sendJSON)
+		},
+	}
+	send.Flags().BoolVar(&sendJSON, "json", false, "print the entry as JSON")
+	claim := &cobra.Command{
+		Use:   "claim ID",
+		Short: "Claim a share of a red envelope (ID from its announcement)",
+		Args:  exactArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := a.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			e, err := cl.WalletClaim(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return a.printEntry(e, claimJSON)
+		},
+	}
+	claim.Flags().BoolVar(&claimJSON, "json", false, "print the entry as JSON")
+	c.AddCommand(send, claim)
+	return c
+}
+
+func (a *app) walletFraudsCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "frauds",
+		Short: "List accounts caught double spending",
+		Args:  exactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := a.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fs, err := cl.WalletFrauds(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if fs == nil {
+					fs = []api.WalletFraud{}
+				}
+				return writeJSON(a.stdout, fs)
+			}
+			if len(fs) == 0 {
+				fmt.Fprintln(a.stdout, "no double spending seen")
+				return nil
+			}
+			for _, f := range fs {
+				fmt.Fprintf(a.stdout, "%s forked at #%d: balance %d, limit %d, shortfall %d\n", f.Account, f.Seq, f.Balance, f.Limit, f.Shortfall)
+				for _, af := range f.Affected {
+					fmt.Fprintf(a.stdout, "  credited %s %d\n", af.Account, af.Amount)
+				}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the reports as JSON")
+	return c
+}
