@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/banyan-mesh/banyan/crypto"
+	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/node/api"
 	"github.com/banyan-mesh/banyan/store"
 )
@@ -218,6 +219,12 @@ func (b backend) Events(ctx context.Context, since uint64, limit int) ([]api.Eve
 			out = append(out, api.Event{Seq: a.Seq, Type: "dm", DM: b.apiDM(a.DM, nil)})
 			continue
 		}
+		if w := b.n.wallet; w != nil && a.Event.ScopeID() == w.scope {
+			if line, ok := b.walletEvent(a.Event); ok {
+				out = append(out, api.Event{Seq: a.Seq, Type: "wallet", Wallet: line})
+			}
+			continue
+		}
 		g, ok := b.n.groups.ByScope(a.Event.ScopeID())
 		if !ok {
 			continue
@@ -285,4 +292,26 @@ func (b backend) apiMessage(m *Message, marks map[peer.ID]uint64) *api.Message {
 		}
 	}
 	return out
+}
+
+// walletEvent describes a wallet entry for the event stream, if it was
+// written by this node or moves money to or from it.
+func (b backend) walletEvent(e *event.Event) (*api.WalletLine, bool) {
+	w := b.n.wallet
+	info, ok := w.ledger.Entry(e.ID)
+	if !ok || (info.Author != w.me && info.Entry.Counterparty != w.me) {
+		return nil, false
+	}
+	line := &api.WalletLine{
+		Time: time.UnixMilli(info.Time).UTC(), Entry: e.ID.String(), Author: info.Author.String(), Seq: info.Seq,
+		Type: info.Entry.Type.String(), Amount: int64(info.Entry.Amount), Balance: w.ledger.Balance(w.me),
+		Memo: info.Entry.Memo, Status: info.Status.String(),
+	}
+	if !info.Entry.Counterparty.IsZero() {
+		line.Counterparty = info.Entry.Counterparty.String()
+	}
+	if info.Reason != nil {
+		line.Reason = info.Reason.Error()
+	}
+	return line, true
 }

@@ -84,6 +84,12 @@ func (a *app) watch(ctx context.Context, since uint64, sinceGiven, asJSON bool) 
 			_, err := fmt.Fprintf(a.stdout, "%s %s%s\n", head, indentLines(m.Text, len([]rune(head))+1), dmMark(*m))
 			return err
 		}
+		if ev.Type == "wallet" && ev.Wallet != nil {
+			w := ev.Wallet
+			_, err := fmt.Fprintf(a.stdout, "%s [wallet] %s %s %d from %s to %s (%s) %s\n", formatTime(w.Time), w.Type, w.Entry[:8], w.Amount,
+				shortID(w.Author), shortID(w.Counterparty), w.Status, w.Memo)
+			return err
+		}
 		_, err := fmt.Fprintf(a.stdout, "event %d: %s\n", ev.Seq, ev.Type)
 		return err
 	}

@@ -27,6 +27,16 @@
 //	GET    /v1/dm/{contact}               ?limit=N&before=TIME -> DMPage
 //	POST   /v1/dm/{contact}               SendMessage -> DM
 //	POST   /v1/dm/{contact}/read          mark the conversation read
+//	GET    /v1/wallet                     Wallet (balance, spendable, limit, frozen)
+//	GET    /v1/wallet/history             []WalletLine, or ?csv=1 for CSV
+//	POST   /v1/wallet/pay                 WalletPay -> WalletEntry
+//	POST   /v1/wallet/requests            WalletRequestIn -> WalletRequest (link, QR)
+//	POST   /v1/wallet/pay-request         WalletPayRequest -> WalletEntry
+//	POST   /v1/wallet/refund              WalletRefund -> WalletEntry
+//	POST   /v1/wallet/limits              WalletLimit -> WalletEntry (guarantors)
+//	POST   /v1/wallet/envelopes           WalletEnvelopeIn -> WalletEntry (a red envelope)
+//	POST   /v1/wallet/envelopes/{id}/claim -> WalletEntry
+//	GET    /v1/wallet/frauds              fraud reports
 //	GET    /v1/events                     server-sent events, see Event
 //
 // {group} is a group ID (hex) or a group's unique name, URL-escaped.
@@ -215,10 +225,13 @@ type DMPage struct {
 // while it was away or the node was restarted.
 type Event struct {
 	Seq     uint64   `json:"seq"`
-	Type    string   `json:"type"` // "message", "dm", "contact"
+	Type    string   `json:"type"` // "message", "dm", "wallet"
 	Message *Message `json:"message,omitempty"`
 	DM      *DM      `json:"dm,omitempty"`
-	Contact *Contact `json:"contact,omitempty"`
+	// Wallet is a wallet entry by or to this node; its Balance is this
+	// node's balance when the event was sent.
+	Wallet  *WalletLine `json:"wallet,omitempty"`
+	Contact *Contact    `json:"contact,omitempty"`
 }
 
 // Error is the body of every error response.
