@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/fxamacker/cbor/v2"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 )
@@ -38,23 +37,8 @@ const (
 	MaxNickname = 64
 )
 
-var contactDec cbor.DecMode
-
-func init() {
-	var err error
-	contactDec, err = cbor.DecOptions{
-		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-		IndefLength:       cbor.IndefLengthForbidden,
-		TagsMd:            cbor.TagsForbidden,
-		MaxNestedLevels:   4,
-		MaxArrayElements:  maxInviteAddrs,
-		MaxMapPairs:       16,
-		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
-	}.DecMode()
-	if err != nil {
-		panic(err)
-	}
-}
+// contactDec decodes what arrives from the network, strictly.
+var contactDec = strictDecMode(maxInviteAddrs)
 
 // String encodes the code.
 func (c *ContactCode) String() string {

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/fxamacker/cbor/v2"
-
 	"github.com/banyan-mesh/banyan/store"
 )
 
@@ -35,23 +33,8 @@ type dmBody struct {
 // maxReceiptRefs bounds the messages one receipt acknowledges.
 const maxReceiptRefs = 256
 
-var dmDec cbor.DecMode
-
-func init() {
-	var err error
-	dmDec, err = cbor.DecOptions{
-		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-		IndefLength:       cbor.IndefLengthForbidden,
-		TagsMd:            cbor.TagsForbidden,
-		MaxNestedLevels:   4,
-		MaxArrayElements:  maxReceiptRefs,
-		MaxMapPairs:       16,
-		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
-	}.DecMode()
-	if err != nil {
-		panic(err)
-	}
-}
+// dmDec decodes what arrives from the network, strictly.
+var dmDec = strictDecMode(maxReceiptRefs)
 
 func (b *dmBody) encode() ([]byte, error) { return cborEnc.Marshal(b) }
 

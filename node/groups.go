@@ -468,22 +468,9 @@ func (s *Groups) count(err error) {
 // encoding, signature, scope, kind, time, decryption, body, floor, and
 // whether it is already stored.
 func (s *Groups) check(g *store.Group, raw []byte) (*Message, error) {
-	if len(raw) > event.MaxEnvelopeSize {
-		return nil, reject(reasonTooLarge, event.ErrTooLarge)
-	}
-	if id, ok := event.PeekID(raw); ok {
-		if has, err := s.store.HasEvent(id); err == nil && has {
-			return nil, fmt.Errorf("event %s: %w", id, mesh.ErrIgnore)
-		}
-	}
-	e, err := event.Decode(raw)
-	switch {
-	case errors.Is(err, event.ErrTooLarge):
-		return nil, reject(reasonTooLarge, err)
-	case errors.Is(err, crypto.ErrBadSignature):
-		return nil, reject(reasonSignature, err)
-	case err != nil:
-		return nil, reject(reasonMalformed, err)
+	e, err := decodeEnvelope(s.store, raw)
+	if err != nil {
+		return nil, err
 	}
 	scope := g.Scope()
 	if e.ScopeID() != scope {
@@ -739,4 +726,29 @@ func (s *Groups) TopicPeers(g *store.Group) (peers, mesh int) {
 		return 0, 0
 	}
 	return len(j.topic.Peers()), j.topic.MeshPeers()
+}
+
+// decodeEnvelope is the first part of every check of an envelope from the
+// network: size, an early look for a duplicate (so a known event costs no
+// signature check), then decoding and verifying, with the reason of any
+// rejection attached for counting.
+func decodeEnvelope(st *store.Store, raw []byte) (*event.Event, error) {
+	if len(raw) > event.MaxEnvelopeSize {
+		return nil, reject(reasonTooLarge, event.ErrTooLarge)
+	}
+	if id, ok := event.PeekID(raw); ok {
+		if has, err := st.HasEvent(id); err == nil && has {
+			return nil, fmt.Errorf("event %s: %w", id, mesh.ErrIgnore)
+		}
+	}
+	e, err := event.Decode(raw)
+	switch {
+	case errors.Is(err, event.ErrTooLarge):
+		return nil, reject(reasonTooLarge, err)
+	case errors.Is(err, crypto.ErrBadSignature):
+		return nil, reject(reasonSignature, err)
+	case err != nil:
+		return nil, reject(reasonMalformed, err)
+	}
+	return e, nil
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/fxamacker/cbor/v2"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
@@ -44,23 +43,8 @@ const (
 	MaxGroupName = 128
 )
 
-var inviteDec cbor.DecMode
-
-func init() {
-	var err error
-	inviteDec, err = cbor.DecOptions{
-		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-		IndefLength:       cbor.IndefLengthForbidden,
-		TagsMd:            cbor.TagsForbidden,
-		MaxNestedLevels:   4,
-		MaxArrayElements:  maxInviteAddrs,
-		MaxMapPairs:       16,
-		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
-	}.DecMode()
-	if err != nil {
-		panic(err)
-	}
-}
+// inviteDec decodes what arrives from the network, strictly.
+var inviteDec = strictDecMode(maxInviteAddrs)
 
 // String encodes the invite as a copyable code.
 func (in *Invite) String() string {

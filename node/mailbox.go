@@ -13,7 +13,6 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/mesh"
 	"github.com/banyan-mesh/banyan/mesh/reconcile"
@@ -123,22 +122,9 @@ func (m *Mailbox) Post(ctx context.Context, e *event.Event) error {
 
 // check validates a mailbox envelope without storing it.
 func (m *Mailbox) check(raw []byte) (*event.Event, error) {
-	if len(raw) > event.MaxEnvelopeSize {
-		return nil, reject(reasonTooLarge, event.ErrTooLarge)
-	}
-	if id, ok := event.PeekID(raw); ok {
-		if has, err := m.store.HasEvent(id); err == nil && has {
-			return nil, fmt.Errorf("event %s: %w", id, mesh.ErrIgnore)
-		}
-	}
-	e, err := event.Decode(raw)
-	switch {
-	case errors.Is(err, event.ErrTooLarge):
-		return nil, reject(reasonTooLarge, err)
-	case errors.Is(err, crypto.ErrBadSignature):
-		return nil, reject(reasonSignature, err)
-	case err != nil:
-		return nil, reject(reasonMalformed, err)
+	e, err := decodeEnvelope(m.store, raw)
+	if err != nil {
+		return nil, err
 	}
 	bucket, ok := m.buckets[e.ScopeID()]
 	switch {

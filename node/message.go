@@ -29,18 +29,26 @@ func init() {
 	if err != nil {
 		panic(err)
 	}
-	textDec, err = cbor.DecOptions{
+	textDec = strictDecMode(16)
+}
+
+// strictDecMode returns the decoder for CBOR from the network: no
+// duplicate keys, indefinite lengths, tags or unknown fields, shallow
+// nesting, and at most maxArray elements in an array.
+func strictDecMode(maxArray int) cbor.DecMode {
+	dm, err := cbor.DecOptions{
 		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
 		IndefLength:       cbor.IndefLengthForbidden,
 		TagsMd:            cbor.TagsForbidden,
 		MaxNestedLevels:   4,
 		MaxMapPairs:       16,
-		MaxArrayElements:  16,
+		MaxArrayElements:  max(maxArray, 16),
 		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
 	}.DecMode()
 	if err != nil {
 		panic(err)
 	}
+	return dm
 }
 
 // errTextSize and friends say what is wrong with a text.

@@ -168,22 +168,9 @@ func (w *Wallet) Unit() string { return w.ledger.Config().Unit }
 
 // check validates a wallet envelope without storing it.
 func (w *Wallet) check(raw []byte) (*event.Event, error) {
-	if len(raw) > event.MaxEnvelopeSize {
-		return nil, reject(reasonTooLarge, event.ErrTooLarge)
-	}
-	if id, ok := event.PeekID(raw); ok {
-		if has, err := w.store.HasEvent(id); err == nil && has {
-			return nil, fmt.Errorf("event %s: %w", id, mesh.ErrIgnore)
-		}
-	}
-	e, err := event.Decode(raw)
-	switch {
-	case errors.Is(err, event.ErrTooLarge):
-		return nil, reject(reasonTooLarge, err)
-	case errors.Is(err, crypto.ErrBadSignature):
-		return nil, reject(reasonSignature, err)
-	case err != nil:
-		return nil, reject(reasonMalformed, err)
+	e, err := decodeEnvelope(w.store, raw)
+	if err != nil {
+		return nil, err
 	}
 	return e, w.checkEvent(e)
 }
