@@ -61,6 +61,8 @@ type Wallet struct {
 
 	topic, proofs *mesh.Topic
 	syncWith      func(peer.ID)
+	// syncNow syncs with a peer at once, to spread a fraud proof.
+	syncNow func(peer.ID)
 
 	// writeMu serialises this node's entries so that its chain never forks.
 	writeMu sync.Mutex
@@ -109,7 +111,7 @@ func newWallet(n *Node, opts WalletOptions) (*Wallet, error) {
 	}
 	w := &Wallet{
 		n: n, id: n.id, me: me, store: n.store, gossip: n.gossip, log: n.log.With("sys", "wallet"),
-		stats: &n.stats, now: time.Now, ledger: l, scope: l.Scope(), syncWith: n.syncer.Trigger,
+		stats: &n.stats, now: time.Now, ledger: l, scope: l.Scope(), syncWith: n.syncer.Trigger, syncNow: n.syncer.TriggerNow,
 		kick: make(chan struct{}, 1),
 	}
 	if err := w.load(); err != nil {
@@ -233,6 +235,15 @@ func (w *Wallet) add(e *event.Event) {
 				w.log.Warn("publish fraud proof", "err", err)
 			}
 		}(p.Encode())
+	}
+	if len(res.Proofs) > 0 && w.syncNow != nil {
+		// Gossip drops a proof a node has already seen, so one that heard
+		// it before its mesh formed would not pass it on; a sync carries
+		// both conflicting entries to every neighbour, which then finds
+		// the fork itself.
+		for _, p := range w.n.host.Network().Peers() {
+			w.syncNow(p)
+		}
 	}
 	if res.New && w.concerns(e) {
 		w.wake()

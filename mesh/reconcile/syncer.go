@@ -251,6 +251,16 @@ func (s *Syncer) due() []peer.ID {
 	return out
 }
 
+// TriggerNow asks for a sync with p as soon as none is running, however
+// recently the last one ran: for news that must spread at once (a fraud
+// proof).
+func (s *Syncer) TriggerNow(p peer.ID) {
+	s.mu.Lock()
+	delete(s.lastStart, p)
+	s.mu.Unlock()
+	s.Trigger(p)
+}
+
 // TriggerLazy asks for a sync with p within about LazyInterval, merged
 // with any other request for p.
 func (s *Syncer) TriggerLazy(p peer.ID) {

@@ -51,3 +51,17 @@ func TestDueMergesRequests(t *testing.T) {
 		t.Fatalf("an urgent request after a lazy one: due = %v", got)
 	}
 }
+
+func TestTriggerNowIgnoresInterval(t *testing.T) {
+	s := New(nil, Options{})
+	p := peer.ID("p")
+	s.lastStart[p] = time.Now()
+	s.TriggerNow(p)
+	if got := <-s.trigger; got != p {
+		t.Fatalf("triggered %v", got)
+	}
+	s.wanted[p] = true
+	if got := s.due(); len(got) != 1 {
+		t.Fatalf("a sync asked for now waits for the interval: due = %v", got)
+	}
+}
