@@ -26,6 +26,17 @@ A CONTACT is a contact's nickname or peer ID, or a hex account.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	c.SuggestionsMinimumDistance = 2
+	// A negative amount looks like a flag to the parser: say what amounts
+	// are instead of "unknown shorthand flag".
+	c.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		msg := err.Error()
+		if i := strings.LastIndex(msg, " in -"); i >= 0 && strings.HasPrefix(msg, "unknown shorthand flag") {
+			if arg := msg[i+len(" in "):]; isNumber(arg) {
+				return usagef(cmd, "%q: amounts are positive integers in minor units (for example 250), not negative", arg)
+			}
+		}
+		return &usageError{cmd: cmd, err: err}
+	})
 	c.AddCommand(a.walletBalanceCmd(), a.walletHistoryCmd(), a.walletPayCmd(), a.walletRequestCmd(),
 		a.walletPayRequestCmd(), a.walletRefundCmd(), a.walletLimitCmd(), a.walletEnvelopeCmd(), a.walletFraudsCmd())
 	return c
@@ -38,6 +49,12 @@ func parseAmount(cmd *cobra.Command, name, s string) (uint64, error) {
 		return 0, usagef(cmd, "%s %q: amounts are positive integers in minor units (for example 250), up to %d", name, s, uint64(1<<53-1))
 	}
 	return v, nil
+}
+
+// isNumber reports whether s is a decimal number.
+func isNumber(s string) bool {
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil
 }
 
 // minArgs accepts at least the named arguments.
