@@ -63,7 +63,30 @@ func (b backend) Wallet(ctx context.Context) (*api.Wallet, error) {
 			out.Guarantor = true
 		}
 	}
+	pol := w.Policy()
+	out.AcceptCap = pol.DefaultCap
+	if len(pol.Caps) > 0 {
+		out.AcceptCaps = map[string]uint64{}
+		for a, c := range pol.Caps {
+			out.AcceptCaps[a.String()] = c
+		}
+	}
 	return out, nil
+}
+
+func (b backend) WalletAcceptCap(ctx context.Context, in api.WalletAcceptCap) (*api.Wallet, error) {
+	var payer *wallet.Account
+	if in.Payer != "" {
+		a, err := b.n.wallet.resolve(in.Payer)
+		if err != nil {
+			return nil, badRequest(err)
+		}
+		payer = &a
+	}
+	if err := b.n.wallet.SetAcceptCap(payer, in.Cap); err != nil {
+		return nil, err
+	}
+	return b.Wallet(ctx)
 }
 
 func (b backend) WalletHistory(ctx context.Context) ([]api.WalletLine, error) {

@@ -57,7 +57,9 @@ type Wallet struct {
 	now    func() time.Time
 	ledger *wallet.Ledger
 	scope  event.Scope
-	policy wallet.Policy
+	// policy is what this person accepts from unconfirmed payers.
+	policyMu sync.Mutex
+	policy   wallet.Policy
 
 	topic, proofs *mesh.Topic
 	syncWith      func(peer.ID)
@@ -117,6 +119,14 @@ func newWallet(n *Node, opts WalletOptions) (*Wallet, error) {
 	if err := w.load(); err != nil {
 		return nil, err
 	}
+	anyone, payers, err := n.store.AcceptCaps()
+	if err != nil {
+		return nil, err
+	}
+	w.policy = wallet.Policy{DefaultCap: anyone, Caps: map[wallet.Account]uint64{}}
+	for p, c := range payers {
+		w.policy.Caps[wallet.Account(p)] = c
+	}
 	return w, nil
 }
 
@@ -157,6 +167,40 @@ func (w *Wallet) start() error {
 		return w.receiveProof(raw)
 	})
 	return err
+}
+
+// Policy returns what this person accepts from unconfirmed payers.
+func (w *Wallet) Policy() wallet.Policy {
+	w.policyMu.Lock()
+	defer w.policyMu.Unlock()
+	p := wallet.Policy{DefaultCap: w.policy.DefaultCap, Caps: make(map[wallet.Account]uint64, len(w.policy.Caps))}
+	for a, c := range w.policy.Caps {
+		p.Caps[a] = c
+	}
+	return p
+}
+
+// SetAcceptCap sets how much this person accepts from a payer (nil: from
+// anyone without a cap of their own) while its recent spending is
+// unconfirmed; 0 for a payer refuses it while unconfirmed, 0 for anyone
+// means no bound.
+func (w *Wallet) SetAcceptCap(payer *wallet.Account, limit uint64) error {
+	var key []byte
+	if payer != nil {
+		key = payer[:]
+	}
+	if err := w.store.PutAcceptCap(key, limit); err != nil {
+		return err
+	}
+	w.policyMu.Lock()
+	if payer != nil {
+		w.policy.Caps[*payer] = limit
+	} else {
+		w.policy.DefaultCap = limit
+	}
+	w.policyMu.Unlock()
+	w.wake()
+	return nil
 }
 
 // Ledger returns the unit's ledger.
@@ -563,7 +607,7 @@ func (w *Wallet) receiptAll(ctx context.Context) {
 			if !ok {
 				continue
 			}
-			if err := w.ledger.CheckPayment(e, w.me, w.policy); err != nil {
+			if err := w.ledger.CheckPayment(e, w.me, w.Policy()); err != nil {
 				w.log.Info("payment not accepted (yet)", "entry", id, "err", err)
 				continue
 			}

@@ -18,6 +18,8 @@
 //	r <peer id>                             -> ratchet session state
 //	d <peer id> 0x00 <time:8> <dm id:16>    -> JSON DM      private conversation order
 //	x <dm id:16>                            -> the DM's d key
+//	v <envelope id:32>                      -> JSON red-envelope seed, until settled
+//	u [<payer account:32>]                  -> cap (8)      accepted unconfirmed from a payer (or anyone)
 //
 // Integers are big-endian; times are Unix milliseconds with the sign bit
 // flipped so that byte order is time order.

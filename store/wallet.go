@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 
@@ -55,4 +56,48 @@ func (s *Store) DeleteEnvelopeSeed(id event.ID) error {
 		return fmt.Errorf("delete envelope seed: %w", err)
 	}
 	return nil
+}
+
+// What this person accepts from payers whose recent spending nobody else
+// has confirmed yet:
+//
+//	u <payer account:32>  -> cap (8)    for one payer
+//	u                     -> cap (8)    for anyone else
+
+// PutAcceptCap sets the cap for a payer, or for every other payer when
+// payer is nil.
+func (s *Store) PutAcceptCap(payer []byte, limit uint64) error {
+	err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(key('u', payer), u64(limit)) })
+	if err != nil {
+		return fmt.Errorf("put accept cap: %w", err)
+	}
+	return nil
+}
+
+// AcceptCaps returns the cap for anyone (0 when unset) and the caps for
+// given payers.
+func (s *Store) AcceptCaps() (anyone uint64, payers map[[32]byte]uint64, err error) {
+	payers = map[[32]byte]uint64{}
+	err = s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{'u'}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().Key()
+			var v uint64
+			if err := it.Item().Value(func(b []byte) error { v = binary.BigEndian.Uint64(b); return nil }); err != nil {
+				return err
+			}
+			switch len(k) {
+			case 1:
+				anyone = v
+			case 33:
+				payers[[32]byte(k[1:])] = v
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, nil, fmt.Errorf("accept caps: %w", err)
+	}
+	return anyone, payers, nil
 }

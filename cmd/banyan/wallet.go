@@ -38,7 +38,7 @@ A CONTACT is a contact's nickname or peer ID, or a hex account.`,
 		return &usageError{cmd: cmd, err: err}
 	})
 	c.AddCommand(a.walletBalanceCmd(), a.walletHistoryCmd(), a.walletPayCmd(), a.walletRequestCmd(),
-		a.walletPayRequestCmd(), a.walletRefundCmd(), a.walletLimitCmd(), a.walletEnvelopeCmd(), a.walletFraudsCmd())
+		a.walletPayRequestCmd(), a.walletRefundCmd(), a.walletLimitCmd(), a.walletEnvelopeCmd(), a.walletFraudsCmd(), a.walletAcceptCapCmd())
 	return c
 }
 
@@ -109,6 +109,12 @@ func (a *app) walletBalanceCmd() *cobra.Command {
 			}
 			if w.Guarantor {
 				fmt.Fprintf(tw, "guarantor\tyes\n")
+			}
+			if w.AcceptCap > 0 {
+				fmt.Fprintf(tw, "accept\tat most %d from anyone unconfirmed\n", w.AcceptCap)
+			}
+			for p, c := range w.AcceptCaps {
+				fmt.Fprintf(tw, "accept\tat most %d from %s unconfirmed\n", c, shortID(p))
 			}
 			if w.Frozen {
 				fmt.Fprintf(tw, "FROZEN\tthis account signed two conflicting entries (a copied device?)\n")
@@ -429,5 +435,60 @@ func (a *app) walletFraudsCmd() *cobra.Command {
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the reports as JSON")
+	return c
+}
+
+func (a *app) walletAcceptCapCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "accept-cap [PAYER] AMOUNT",
+		Short: "Bound what you accept from a payer nobody else has vouched for yet",
+		Long: `Bound how much you accept, and receipt, from a payer whose recent spending
+no other member has confirmed yet: a payer who may be paying several
+people at once with the same credit. Without PAYER the bound applies to
+everyone without one of their own (0: no bound); with PAYER, 0 refuses that
+payer's unconfirmed payments. Payments over the bound wait until the
+payer's spending is confirmed.`,
+		Example: `  banyan wallet accept-cap 500          # at most 500 from anyone unconfirmed
+  banyan wallet accept-cap taxi 2000     # more from someone you know`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 1 || len(args) > 2 {
+				return usagef(cmd, "give AMOUNT, or PAYER and AMOUNT")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			in := api.WalletAcceptCap{}
+			amount := args[len(args)-1]
+			if len(args) == 2 {
+				in.Payer = args[0]
+			}
+			if amount != "0" {
+				n, err := parseAmount(cmd, "AMOUNT", amount)
+				if err != nil {
+					return err
+				}
+				in.Cap = n
+			}
+			cl, err := a.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			w, err := cl.WalletAcceptCap(cmd.Context(), in)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(a.stdout, w)
+			}
+			who := "anyone"
+			if in.Payer != "" {
+				who = in.Payer
+			}
+			fmt.Fprintf(a.stdout, "accepting at most %d from %s while unconfirmed\n", in.Cap, who)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the wallet as JSON")
 	return c
 }

@@ -37,6 +37,7 @@
 //	POST   /v1/wallet/envelopes           WalletEnvelopeIn -> WalletEntry (a red envelope)
 //	POST   /v1/wallet/envelopes/{id}/claim -> WalletEntry
 //	GET    /v1/wallet/frauds              fraud reports
+//	PUT    /v1/wallet/accept-cap          WalletAcceptCap -> Wallet
 //	GET    /v1/events                     server-sent events, see Event
 //
 // {group} is a group ID (hex) or a group's unique name, URL-escaped.
@@ -252,6 +253,17 @@ type Wallet struct {
 	Guarantor bool `json:"guarantor,omitempty"`
 	// Unreceipted counts incoming transfers not yet spendable.
 	Unreceipted int `json:"unreceipted,omitempty"`
+	// AcceptCap bounds what is accepted from a payer whose recent spending
+	// is unconfirmed (0: no bound); AcceptCaps are caps for given payers.
+	AcceptCap  uint64            `json:"accept_cap,omitempty"`
+	AcceptCaps map[string]uint64 `json:"accept_caps,omitempty"`
+}
+
+// WalletAcceptCap is the body of PUT /v1/wallet/accept-cap: Payer empty
+// sets the cap for anyone without one of their own.
+type WalletAcceptCap struct {
+	Payer string `json:"payer,omitempty"`
+	Cap   uint64 `json:"cap"`
 }
 
 // WalletLine is one line of a wallet statement.

@@ -256,6 +256,13 @@ func (c *Client) MarkDMsRead(ctx context.Context, contact string) error {
 	return c.do(ctx, http.MethodPost, "/v1/dm/"+url.PathEscape(contact)+"/read", nil, nil)
 }
 
+// WalletAcceptCap sets what the node accepts from an unconfirmed payer
+// (or, with no payer, from anyone without a cap of their own).
+func (c *Client) WalletAcceptCap(ctx context.Context, in WalletAcceptCap) (*Wallet, error) {
+	var out Wallet
+	return &out, c.do(ctx, http.MethodPut, "/v1/wallet/accept-cap", in, &out)
+}
+
 // Events streams events after since (0: from the beginning of this node's
 // history) to fn until ctx is done, fn returns an error, or the connection
 // drops. It returns the last sequence number delivered, so a caller can

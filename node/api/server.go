@@ -41,6 +41,7 @@ type Backend interface {
 	SendDM(ctx context.Context, contact, text string) (*DM, error)
 	DMs(ctx context.Context, contact string, limit int, before string) (*DMPage, error)
 	MarkDMsRead(ctx context.Context, contact string) error
+	WalletAcceptCap(ctx context.Context, in WalletAcceptCap) (*Wallet, error)
 	// Events reads up to limit entries of the event log after since and
 	// returns the events among them and the sequence number read up to.
 	Events(ctx context.Context, since uint64, limit int) ([]Event, uint64, error)
@@ -122,6 +123,7 @@ func NewServer(opts ServerOptions) *Server {
 	s.mux.HandleFunc("POST /v1/wallet/envelopes", s.walletEnvelope)
 	s.mux.HandleFunc("POST /v1/wallet/envelopes/{id}/claim", s.walletClaim)
 	s.mux.HandleFunc("GET /v1/wallet/frauds", s.walletFrauds)
+	s.mux.HandleFunc("PUT /v1/wallet/accept-cap", s.walletAcceptCap)
 	return s
 }
 
@@ -383,6 +385,16 @@ func (s *Server) sendDM(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) markDMsRead(w http.ResponseWriter, r *http.Request) {
 	s.reply(w, nil, s.b.MarkDMsRead(r.Context(), r.PathValue("contact")))
+}
+
+func (s *Server) walletAcceptCap(w http.ResponseWriter, r *http.Request) {
+	var in WalletAcceptCap
+	if err := readJSON(r, &in); err != nil {
+		writeError(w, err)
+		return
+	}
+	out, err := s.b.WalletAcceptCap(r.Context(), in)
+	s.reply(w, out, err)
 }
 
 // events streams server-sent events. Each carries its sequence number as
