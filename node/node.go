@@ -150,12 +150,11 @@ func New(opts Options) (_ *Node, err error) {
 		Interval: opts.SyncInterval,
 	})
 	n.disc = mesh.NewDiscovery(n.host, mesh.DiscoveryOptions{
-		MDNS:   !opts.NoMDNS,
-		Static: static,
-		Book:   n.store,
-		Logger: opts.Logger.With("sys", "discovery"),
-		// Catch up with every peer as soon as it is (re)connected.
-		OnConnect: n.syncer.Trigger,
+		MDNS:      !opts.NoMDNS,
+		Static:    static,
+		Book:      n.store,
+		Logger:    opts.Logger.With("sys", "discovery"),
+		OnConnect: n.metPeer,
 	})
 	n.groups = &Groups{
 		id: n.id, store: n.store, gossip: n.gossip, disc: n.disc,
@@ -304,6 +303,18 @@ func (n *Node) ID() peer.ID { return n.host.ID() }
 
 // Host returns the libp2p host.
 func (n *Node) Host() host.Host { return n.host }
+
+// meshSettle is how long after a connection a second sync runs: what is
+// gossiped before the peers' gossipsub meshes include each other is not
+// forwarded between them, and this sync brings it.
+const meshSettle = 5 * time.Second
+
+// metPeer catches up with a peer as soon as it is (re)connected, and once
+// more when gossip between the two has settled.
+func (n *Node) metPeer(p peer.ID) {
+	n.syncer.Trigger(p)
+	time.AfterFunc(meshSettle, func() { n.syncer.TriggerLazy(p) })
+}
 
 // replicators lists the services whose events replicate through sync.
 func (n *Node) replicators() []replicator { return []replicator{n.groups, n.mailbox, n.wallet} }
