@@ -8,6 +8,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/banyan-mesh/banyan/crypto"
 )
 
 // ContactCode is what a person shows to be added as a contact: their
@@ -38,7 +40,7 @@ const (
 )
 
 // contactDec decodes what arrives from the network, strictly.
-var contactDec = strictDecMode(maxInviteAddrs)
+var contactDec = crypto.StrictCBOR(4, maxInviteAddrs)
 
 // String encodes the code.
 func (c *ContactCode) String() string {

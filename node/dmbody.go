@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/store"
 )
 
@@ -34,7 +35,7 @@ type dmBody struct {
 const maxReceiptRefs = 256
 
 // dmDec decodes what arrives from the network, strictly.
-var dmDec = strictDecMode(maxReceiptRefs)
+var dmDec = crypto.StrictCBOR(4, maxReceiptRefs)
 
 func (b *dmBody) encode() ([]byte, error) { return cborEnc.Marshal(b) }
 

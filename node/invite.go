@@ -44,7 +44,7 @@ const (
 )
 
 // inviteDec decodes what arrives from the network, strictly.
-var inviteDec = strictDecMode(maxInviteAddrs)
+var inviteDec = crypto.StrictCBOR(4, maxInviteAddrs)
 
 // String encodes the invite as a copyable code.
 func (in *Invite) String() string {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"unicode/utf8"
 
-	"github.com/fxamacker/cbor/v2"
+	"github.com/banyan-mesh/banyan/crypto"
 )
 
 // MaxTextSize is the longest message text, in bytes of UTF-8.
@@ -19,37 +19,9 @@ type groupText struct {
 }
 
 var (
-	cborEnc cbor.EncMode
-	textDec cbor.DecMode
+	cborEnc = crypto.CanonicalCBOR
+	textDec = crypto.StrictCBOR(4, 16)
 )
-
-func init() {
-	var err error
-	cborEnc, err = cbor.CoreDetEncOptions().EncMode()
-	if err != nil {
-		panic(err)
-	}
-	textDec = strictDecMode(16)
-}
-
-// strictDecMode returns the decoder for CBOR from the network: no
-// duplicate keys, indefinite lengths, tags or unknown fields, shallow
-// nesting, and at most maxArray elements in an array.
-func strictDecMode(maxArray int) cbor.DecMode {
-	dm, err := cbor.DecOptions{
-		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-		IndefLength:       cbor.IndefLengthForbidden,
-		TagsMd:            cbor.TagsForbidden,
-		MaxNestedLevels:   4,
-		MaxMapPairs:       16,
-		MaxArrayElements:  max(maxArray, 16),
-		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
-	}.DecMode()
-	if err != nil {
-		panic(err)
-	}
-	return dm
-}
 
 // errTextSize and friends say what is wrong with a text.
 var (

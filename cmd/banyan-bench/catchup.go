@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fxamacker/cbor/v2"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/spf13/cobra"
@@ -482,13 +481,7 @@ type groupText struct {
 	Text string `cbor:"1,keyasint"`
 }
 
-var textEnc = func() cbor.EncMode {
-	em, err := cbor.CoreDetEncOptions().EncMode()
-	if err != nil {
-		panic(err)
-	}
-	return em
-}()
+var textEnc = crypto.CanonicalCBOR
 
 // groupHistory signs a history of group g: messages texts of size bytes
 // from authors fresh identities taking turns, each author's events chained

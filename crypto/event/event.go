@@ -22,8 +22,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/fxamacker/cbor/v2"
-
 	"github.com/banyan-mesh/banyan/crypto"
 )
 
@@ -111,29 +109,9 @@ var (
 )
 
 var (
-	encMode cbor.EncMode
-	decMode cbor.DecMode
+	encMode = crypto.CanonicalCBOR
+	decMode = crypto.StrictCBOR(4, 16)
 )
-
-func init() {
-	var err error
-	encMode, err = cbor.CoreDetEncOptions().EncMode()
-	if err != nil {
-		panic(err)
-	}
-	decMode, err = cbor.DecOptions{
-		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-		IndefLength:       cbor.IndefLengthForbidden,
-		TagsMd:            cbor.TagsForbidden,
-		MaxNestedLevels:   4,
-		MaxArrayElements:  16,
-		MaxMapPairs:       16,
-		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
-	}.DecMode()
-	if err != nil {
-		panic(err)
-	}
-}
 
 // Sign builds, signs and encodes an event.
 func Sign(id *crypto.Identity, b Body) (*Event, error) {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/fxamacker/cbor/v2"
 	"golang.org/x/crypto/curve25519"
 
 	"github.com/banyan-mesh/banyan/crypto"
@@ -163,29 +162,9 @@ type bundleWire struct {
 }
 
 var (
-	encMode cbor.EncMode
-	decMode cbor.DecMode
+	encMode = crypto.CanonicalCBOR
+	decMode = crypto.StrictCBOR(4, 16)
 )
-
-func init() {
-	var err error
-	encMode, err = cbor.CoreDetEncOptions().EncMode()
-	if err != nil {
-		panic(err)
-	}
-	decMode, err = cbor.DecOptions{
-		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-		IndefLength:       cbor.IndefLengthForbidden,
-		TagsMd:            cbor.TagsForbidden,
-		MaxNestedLevels:   4,
-		MaxArrayElements:  16,
-		MaxMapPairs:       16,
-		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
-	}.DecMode()
-	if err != nil {
-		panic(err)
-	}
-}
 
 // Verify checks the bundle's signature.
 func (b Bundle) Verify() error {
