@@ -51,19 +51,7 @@ func (s *Store) Contact(p peer.ID) (*Contact, error) {
 
 // Contacts lists every contact.
 func (s *Store) Contacts() ([]*Contact, error) {
-	var out []*Contact
-	err := s.eachJSON([]byte{'c'}, func(v []byte) error {
-		var c Contact
-		if err := json.Unmarshal(v, &c); err != nil {
-			return err
-		}
-		out = append(out, &c)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("contacts: %w", err)
-	}
-	return out, nil
+	return listJSON[Contact](s, 'c', "contacts")
 }
 
 // PutSession stores the ratchet session with a peer.

@@ -49,19 +49,7 @@ func (s *Store) Group(id [crypto.GroupIDSize]byte) (*Group, error) {
 
 // Groups lists every group.
 func (s *Store) Groups() ([]*Group, error) {
-	var out []*Group
-	err := s.eachJSON([]byte{'g'}, func(v []byte) error {
-		var g Group
-		if err := json.Unmarshal(v, &g); err != nil {
-			return err
-		}
-		out = append(out, &g)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("groups: %w", err)
-	}
-	return out, nil
+	return listJSON[Group](s, 'g', "groups")
 }
 
 // DeleteGroup removes a group record (not its history; see DeleteScope).
@@ -99,19 +87,7 @@ func (s *Store) PutPeer(p *Peer) error {
 
 // Peers lists the peer book.
 func (s *Store) Peers() ([]*Peer, error) {
-	var out []*Peer
-	err := s.eachJSON([]byte{'p'}, func(v []byte) error {
-		var p Peer
-		if err := json.Unmarshal(v, &p); err != nil {
-			return err
-		}
-		out = append(out, &p)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("peers: %w", err)
-	}
-	return out, nil
+	return listJSON[Peer](s, 'p', "peers")
 }
 
 func (s *Store) putJSON(k []byte, v any) error {
@@ -138,15 +114,23 @@ func (s *Store) getJSON(k []byte, v any) error {
 	})
 }
 
-func (s *Store) eachJSON(prefix []byte, fn func([]byte) error) error {
-	return s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
+// listJSON decodes every JSON record of a table.
+func listJSON[T any](s *Store, table byte, what string) ([]*T, error) {
+	var out []*T
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{table}, PrefetchValues: true, PrefetchSize: 64})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
-			if err := it.Item().Value(fn); err != nil {
+			r := new(T)
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, r) }); err != nil {
 				return err
 			}
+			out = append(out, r)
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
 }

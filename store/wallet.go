@@ -2,7 +2,6 @@ package store
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 
 	"github.com/dgraph-io/badger/v4"
@@ -34,19 +33,7 @@ func (s *Store) PutEnvelopeSeed(es *EnvelopeSeed) error {
 
 // EnvelopeSeeds lists every stored envelope seed.
 func (s *Store) EnvelopeSeeds() ([]*EnvelopeSeed, error) {
-	var out []*EnvelopeSeed
-	err := s.eachJSON([]byte{'v'}, func(v []byte) error {
-		var es EnvelopeSeed
-		if err := json.Unmarshal(v, &es); err != nil {
-			return err
-		}
-		out = append(out, &es)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("envelope seeds: %w", err)
-	}
-	return out, nil
+	return listJSON[EnvelopeSeed](s, 'v', "envelope seeds")
 }
 
 // DeleteEnvelopeSeed forgets a settled envelope's seed.
