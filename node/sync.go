@@ -2,7 +2,6 @@ package node
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -62,15 +61,12 @@ func (s syncStore) Items(scope event.Scope, lo, hi reconcile.Bound) ([]reconcile
 }
 
 func (s syncStore) Envelopes(scope event.Scope, ids []event.ID) ([][]byte, error) {
-	out := make([][]byte, 0, len(ids))
-	for _, id := range ids {
-		e, err := s.n.store.Event(id)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
+	evs, err := s.n.store.Events(ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, 0, len(evs))
+	for _, e := range evs {
 		// A peer learns IDs of one scope; it gets nothing from another.
 		if e.ScopeID() == scope {
 			out = append(out, e.Raw)

@@ -144,6 +144,29 @@ func (s *Store) Event(id event.ID) (*event.Event, error) {
 	return e, err
 }
 
+// Events returns the stored events among ids, in one read transaction,
+// skipping those not stored.
+func (s *Store) Events(ids []event.ID) ([]*event.Event, error) {
+	out := make([]*event.Event, 0, len(ids))
+	err := s.db.View(func(txn *badger.Txn) error {
+		for _, id := range ids {
+			e, err := getEvent(txn, id[:])
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("events: %w", err)
+	}
+	return out, nil
+}
+
 func getEvent(txn *badger.Txn, id []byte) (*event.Event, error) {
 	item, err := txn.Get(key('e', id))
 	if errors.Is(err, badger.ErrKeyNotFound) {

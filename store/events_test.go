@@ -737,3 +737,18 @@ func TestInMemory(t *testing.T) {
 	}
 	assertSameEvent(t, got, e)
 }
+
+func TestEventsSkipsMissing(t *testing.T) {
+	s, _ := openTemp(t)
+	a := newAuthor(t, randomScope(t))
+	stored := a.next(1, "kept")
+	mustPut(t, s, stored, store.PutOptions{})
+	missing := a.next(2, "never stored")
+	got, err := s.Events([]event.ID{missing.ID, stored.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ID != stored.ID {
+		t.Fatalf("Events = %d events, want only the stored one", len(got))
+	}
+}
