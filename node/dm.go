@@ -77,7 +77,7 @@ func (s *DMs) start() {
 		if err == nil {
 			err = s.mailbox.store1(e)
 		}
-		s.mailbox.count(err)
+		s.mailbox.stats.count(err)
 		return err
 	})
 	s.host.SetStreamHandler(CodeProtocol, func(st network.Stream) {

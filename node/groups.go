@@ -64,6 +64,8 @@ type Counters struct {
 	rejected map[string]uint64
 }
 
+// count counts a received envelope by outcome: stored, ignored (a
+// duplicate, or older than this node keeps) or rejected by reason.
 func (c *Counters) count(err error) {
 	if err == nil {
 		c.accepted.Add(1)
@@ -71,7 +73,12 @@ func (c *Counters) count(err error) {
 	}
 	reason := reasonMalformed
 	var r *rejection
-	if errors.As(err, &r) {
+	switch {
+	case errors.Is(err, errBelowFloor):
+		reason = reasonPruned
+	case errors.Is(err, mesh.ErrIgnore):
+		reason = reasonDuplicate
+	case errors.As(err, &r):
 		reason = r.reason
 	}
 	c.mu.Lock()
@@ -403,7 +410,7 @@ func (s *Groups) Receive(g *store.Group, raw []byte) (*Message, error) {
 			err = fmt.Errorf("event %s: %w", m.Event.ID, mesh.ErrIgnore)
 		}
 	}
-	s.count(err)
+	s.stats.count(err)
 	if err != nil {
 		return nil, err
 	}
@@ -444,24 +451,12 @@ func (s *Groups) ReceiveBatch(g *store.Group, raws [][]byte) (rejected int, err 
 			}
 			j++
 		}
-		s.count(errs[i])
+		s.stats.count(errs[i])
 		if errs[i] != nil && !errors.Is(errs[i], mesh.ErrIgnore) {
 			rejected++
 		}
 	}
 	return rejected, nil
-}
-
-// count counts a received envelope by outcome.
-func (s *Groups) count(err error) {
-	if errors.Is(err, mesh.ErrIgnore) {
-		reason := reasonDuplicate
-		if errors.Is(err, errBelowFloor) {
-			reason = reasonPruned
-		}
-		err = reject(reason, err)
-	}
-	s.stats.count(err)
 }
 
 // check validates an envelope for group g without storing it: size,

@@ -96,7 +96,7 @@ func (m *Mailbox) start() error {
 		if err == nil {
 			err = m.store1(e)
 		}
-		m.count(err)
+		m.stats.count(err)
 		return err
 	})
 	if err != nil {
@@ -145,17 +145,6 @@ func (m *Mailbox) check(raw []byte) (*event.Event, error) {
 		return nil, fmt.Errorf("bucket %d is not carried here: %w", bucket, mesh.ErrIgnore)
 	}
 	return e, nil
-}
-
-func (m *Mailbox) count(err error) {
-	if errors.Is(err, mesh.ErrIgnore) {
-		reason := reasonDuplicate
-		if errors.Is(err, errBelowFloor) {
-			reason = reasonPruned
-		}
-		err = reject(reason, err)
-	}
-	m.stats.count(err)
 }
 
 // store1 stores one checked envelope and hands it over if it is for this
@@ -236,7 +225,7 @@ func (m *Mailbox) acceptBatch(scope event.Scope, raws [][]byte) (int, error) {
 			}
 			j++
 		}
-		m.count(errs[i])
+		m.stats.count(errs[i])
 		if errs[i] != nil && !errors.Is(errs[i], mesh.ErrIgnore) {
 			rejected++
 		}

@@ -249,19 +249,12 @@ func (w *Wallet) receive(raw []byte) (*event.Event, error) {
 			err = fmt.Errorf("event %s: %w", e.ID, mesh.ErrIgnore)
 		}
 	}
-	w.count(err)
+	w.stats.count(err)
 	if err != nil {
 		return nil, err
 	}
 	w.add(e)
 	return e, nil
-}
-
-func (w *Wallet) count(err error) {
-	if errors.Is(err, mesh.ErrIgnore) {
-		err = reject(reasonDuplicate, err)
-	}
-	w.stats.count(err)
 }
 
 // add adds a stored entry to the ledger, spreads the fraud proofs it
@@ -397,7 +390,7 @@ func (w *Wallet) acceptBatch(scope event.Scope, raws [][]byte) (int, error) {
 			}
 			j++
 		}
-		w.count(errs[i])
+		w.stats.count(errs[i])
 		if errs[i] != nil && !errors.Is(errs[i], mesh.ErrIgnore) {
 			rejected++
 		}
