@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -422,41 +421,14 @@ func (s *Groups) Receive(g *store.Group, raw []byte) (*Message, error) {
 // the valid ones in one write. It returns how many were rejected;
 // duplicates are not rejections.
 func (s *Groups) ReceiveBatch(g *store.Group, raws [][]byte) (rejected int, err error) {
-	msgs := make([]*Message, len(raws))
-	errs := make([]error, len(raws))
-	next := atomic.Int64{}
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(raws)) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < len(raws); i = int(next.Add(1) - 1) {
-				msgs[i], errs[i] = s.check(g, raws[i])
-			}
-		})
-	}
-	wg.Wait()
-	var valid []*event.Event
-	for i, m := range msgs {
-		if errs[i] == nil {
-			valid = append(valid, m.Event)
+	_, rejected, err = acceptEnvelopes(s.store, s.stats, raws, func(raw []byte) (*event.Event, error) {
+		m, err := s.check(g, raw)
+		if err != nil {
+			return nil, err
 		}
-	}
-	arrivals, err := s.store.PutEvents(valid, store.PutOptions{})
-	if err != nil {
-		return 0, err
-	}
-	for i, j := 0, 0; i < len(raws); i++ {
-		if errs[i] == nil {
-			if arrivals[j] == 0 {
-				errs[i] = fmt.Errorf("event %s: %w", msgs[i].Event.ID, mesh.ErrIgnore)
-			}
-			j++
-		}
-		s.stats.count(errs[i])
-		if errs[i] != nil && !errors.Is(errs[i], mesh.ErrIgnore) {
-			rejected++
-		}
-	}
-	return rejected, nil
+		return m.Event, nil
+	})
+	return rejected, err
 }
 
 // check validates an envelope for group g without storing it: size,

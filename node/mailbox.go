@@ -6,9 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -190,47 +187,17 @@ func (m *Mailbox) syncScopes() []reconcile.Scope {
 // acceptBatch checks envelopes from sync on every core and stores the
 // valid ones in one write.
 func (m *Mailbox) acceptBatch(scope event.Scope, raws [][]byte) (int, error) {
-	evs := make([]*event.Event, len(raws))
-	errs := make([]error, len(raws))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(raws)) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < len(raws); i = int(next.Add(1) - 1) {
-				evs[i], errs[i] = m.check(raws[i])
-				if errs[i] == nil && evs[i].ScopeID() != scope {
-					evs[i], errs[i] = nil, reject(reasonScope, errors.New("envelope of another bucket"))
-				}
-			}
-		})
-	}
-	wg.Wait()
-	var valid []*event.Event
-	for i, e := range evs {
-		if errs[i] == nil {
-			valid = append(valid, e)
+	stored, rejected, err := acceptEnvelopes(m.store, m.stats, raws, func(raw []byte) (*event.Event, error) {
+		e, err := m.check(raw)
+		if err == nil && e.ScopeID() != scope {
+			return nil, reject(reasonScope, errors.New("envelope of another bucket"))
 		}
+		return e, err
+	})
+	for _, e := range stored {
+		m.handOver(e)
 	}
-	arrivals, err := m.store.PutEvents(valid, store.PutOptions{})
-	if err != nil {
-		return 0, err
-	}
-	rejected := 0
-	for i, j := 0, 0; i < len(raws); i++ {
-		if errs[i] == nil {
-			if arrivals[j] == 0 {
-				errs[i] = fmt.Errorf("event %s: %w", evs[i].ID, mesh.ErrIgnore)
-			} else {
-				m.handOver(evs[i])
-			}
-			j++
-		}
-		m.stats.count(errs[i])
-		if errs[i] != nil && !errors.Is(errs[i], mesh.ErrIgnore) {
-			rejected++
-		}
-	}
-	return rejected, nil
+	return rejected, err
 }
 
 // Serve deletes expired mail, and mail beyond the quota, every ten minutes.

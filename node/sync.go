@@ -2,11 +2,16 @@ package node
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
+	"github.com/banyan-mesh/banyan/mesh"
 	"github.com/banyan-mesh/banyan/mesh/reconcile"
 	"github.com/banyan-mesh/banyan/store"
 )
@@ -98,4 +103,49 @@ func (s syncStore) Arrival() uint64 {
 		s.n.log.Warn("last arrival", "err", err)
 	}
 	return seq
+}
+
+// acceptEnvelopes takes a frame of envelopes from sync for one service:
+// it runs check on every core (signature checks bound catch-up speed),
+// stores the valid envelopes in one write, and counts every outcome. It
+// returns the events it newly stored, in frame order, and how many
+// envelopes were rejected (duplicates are not).
+func acceptEnvelopes(st *store.Store, stats *Counters, raws [][]byte, check func([]byte) (*event.Event, error)) (stored []*event.Event, rejected int, err error) {
+	evs := make([]*event.Event, len(raws))
+	errs := make([]error, len(raws))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(raws)) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(raws); i = int(next.Add(1) - 1) {
+				evs[i], errs[i] = check(raws[i])
+			}
+		})
+	}
+	wg.Wait()
+	var valid []*event.Event
+	for i, e := range evs {
+		if errs[i] == nil {
+			valid = append(valid, e)
+		}
+	}
+	arrivals, err := st.PutEvents(valid, store.PutOptions{})
+	if err != nil {
+		return nil, 0, err
+	}
+	for i, j := 0, 0; i < len(raws); i++ {
+		if errs[i] == nil {
+			if arrivals[j] == 0 {
+				errs[i] = fmt.Errorf("event %s: %w", evs[i].ID, mesh.ErrIgnore)
+			} else {
+				stored = append(stored, evs[i])
+			}
+			j++
+		}
+		stats.count(errs[i])
+		if errs[i] != nil && !errors.Is(errs[i], mesh.ErrIgnore) {
+			rejected++
+		}
+	}
+	return stored, rejected, nil
 }

@@ -370,39 +370,13 @@ func (w *Wallet) acceptBatch(scope event.Scope, raws [][]byte) (int, error) {
 	if scope != w.scope {
 		return 0, fmt.Errorf("scope %s is not the wallet's", scope)
 	}
-	evs := make([]*event.Event, 0, len(raws))
-	errs := make([]error, len(raws))
-	for i, raw := range raws {
-		var e *event.Event
-		if e, errs[i] = w.check(raw); errs[i] == nil {
-			evs = append(evs, e)
-		}
+	stored, rejected, err := acceptEnvelopes(w.store, w.stats, raws, w.check)
+	// In frame order, which is chain order where possible: the ledger's
+	// state does not depend on it, but evaluation is cheaper.
+	for _, e := range stored {
+		w.add(e)
 	}
-	arrivals, err := w.store.PutEvents(evs, store.PutOptions{})
-	if err != nil {
-		return 0, err
-	}
-	rejected := 0
-	for i, j := 0, 0; i < len(raws); i++ {
-		if errs[i] == nil {
-			if arrivals[j] == 0 {
-				errs[i] = fmt.Errorf("event %s: %w", evs[j].ID, mesh.ErrIgnore)
-			}
-			j++
-		}
-		w.stats.count(errs[i])
-		if errs[i] != nil && !errors.Is(errs[i], mesh.ErrIgnore) {
-			rejected++
-		}
-	}
-	// Add in chain order where possible; the ledger's state does not
-	// depend on it, but evaluation is cheaper.
-	for j, e := range evs {
-		if arrivals[j] != 0 {
-			w.add(e)
-		}
-	}
-	return rejected, nil
+	return rejected, err
 }
 
 // WalletInputError is a refusal caused by what the user asked for (over
