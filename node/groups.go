@@ -169,8 +169,8 @@ func (s *Groups) subscribe(g *store.Group) error {
 	}
 	t, err := s.gossip.Join(TopicName(scope), func(ctx context.Context, from peer.ID, data []byte) error {
 		m, err := s.Receive(g, data)
-		if err == nil && m.Event.Seq > 1 {
-			s.checkGap(from, m.Event.PrevID())
+		if err == nil {
+			watchGap(s.store, s.syncWith, from, m.Event)
 		}
 		return err
 	})
@@ -587,27 +587,6 @@ func (s *Groups) MarkRead(g *store.Group, c store.Cursor) error {
 	}
 	g.ReadUpTo = c.String()
 	return s.store.PutGroup(g)
-}
-
-// gapDelay is how long an author's previous event may be missing before
-// it counts as lost: gossipsub validates in parallel, so a message often
-// arrives a moment before the one it follows.
-const gapDelay = 2 * time.Second
-
-// checkGap asks for a sync with the peer that forwarded an event whose
-// predecessor is missing here, if it is still missing a little later.
-func (s *Groups) checkGap(from peer.ID, prev event.ID) {
-	if s.syncWith == nil {
-		return
-	}
-	if has, err := s.store.HasEvent(prev); err != nil || has {
-		return
-	}
-	time.AfterFunc(gapDelay, func() {
-		if has, err := s.store.HasEvent(prev); err == nil && !has {
-			s.syncWith(from)
-		}
-	})
 }
 
 // confirmDelay batches the syncs that confirm delivery of a burst of sends.

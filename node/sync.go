@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -148,4 +149,27 @@ func acceptEnvelopes(st *store.Store, stats *Counters, raws [][]byte, check func
 		}
 	}
 	return stored, rejected, nil
+}
+
+// gapDelay is how long an author's previous event may be missing before
+// it counts as lost: gossipsub validates in parallel, so a message often
+// arrives a moment before the one it follows.
+const gapDelay = 2 * time.Second
+
+// watchGap asks syncWith for a sync with the peer that forwarded e if e's
+// predecessor in its author's chain is missing here, and still missing a
+// little later: a sign that gossip lost something.
+func watchGap(st *store.Store, syncWith func(peer.ID), from peer.ID, e *event.Event) {
+	if syncWith == nil || e.Seq <= 1 {
+		return
+	}
+	prev := e.PrevID()
+	if has, err := st.HasEvent(prev); err != nil || has {
+		return
+	}
+	time.AfterFunc(gapDelay, func() {
+		if has, err := st.HasEvent(prev); err == nil && !has {
+			syncWith(from)
+		}
+	})
 }

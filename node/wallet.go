@@ -155,8 +155,8 @@ func (w *Wallet) start() error {
 	var err error
 	w.topic, err = w.gossip.Join(walletTopicPrefix+w.scope.String(), func(ctx context.Context, from peer.ID, raw []byte) error {
 		e, err := w.receive(raw)
-		if err == nil && e.Seq > 1 {
-			w.checkGap(from, e.PrevID())
+		if err == nil {
+			watchGap(w.store, w.syncWith, from, e)
 		}
 		return err
 	})
@@ -342,22 +342,6 @@ func (w *Wallet) receiveProof(raw []byte) error {
 	w.add(a)
 	w.add(b)
 	return nil
-}
-
-// checkGap asks the forwarding peer for a sync when an entry's predecessor
-// is still missing a moment later.
-func (w *Wallet) checkGap(from peer.ID, prev event.ID) {
-	if w.syncWith == nil {
-		return
-	}
-	if has, err := w.store.HasEvent(prev); err != nil || has {
-		return
-	}
-	time.AfterFunc(gapDelay, func() {
-		if has, err := w.store.HasEvent(prev); err == nil && !has {
-			w.syncWith(from)
-		}
-	})
 }
 
 // syncScopes replicates the unit's whole scope: a ledger needs every entry.
