@@ -88,12 +88,7 @@ SyncPeer itself and reads its statistics. Periodic syncs are an hour apart.`,
 			if o.syncProfile != "" && rf.cpuProfile != "" {
 				return errors.New("--sync-cpuprofile and --cpuprofile exclude each other (one CPU profile at a time)")
 			}
-			o.log = slog.New(slog.DiscardHandler)
-			o.progress = func(string, ...any) {}
-			if rf.verbose {
-				o.log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-				o.progress = func(format string, args ...any) { progress(cmd, rf, format, args...) }
-			}
+			o.log, o.progress = scenarioOutput(cmd, rf)
 			out, err := runCatchupScenario(cmd.Context(), o)
 			if err != nil {
 				return err

@@ -65,12 +65,7 @@ first, and prints both with banyan/baseline ratios.`,
 			if _, err := ringLattice(o.nodes, o.degree); err != nil {
 				return err
 			}
-			o.log = slog.New(slog.DiscardHandler)
-			o.progress = func(string, ...any) {}
-			if rf.verbose {
-				o.log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-				o.progress = func(format string, args ...any) { progress(cmd, rf, format, args...) }
-			}
+			o.log, o.progress = scenarioOutput(cmd, rf)
 			out, err := runChatScenario(cmd.Context(), o)
 			if err != nil {
 				return err

@@ -54,12 +54,7 @@ decrypted and stored, and how many bytes B received meanwhile.`,
 			if o.messages < 1 || o.waiting < 0 || o.size < 1 || o.size > maxTextSize || o.timeout <= 0 {
 				return fmt.Errorf("--messages must be positive, --waiting not negative, --size between 1 and %d, --timeout positive", maxTextSize)
 			}
-			o.log = slog.New(slog.DiscardHandler)
-			o.progress = func(string, ...any) {}
-			if rf.verbose {
-				o.log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-				o.progress = func(format string, args ...any) { progress(cmd, rf, format, args...) }
-			}
+			o.log, o.progress = scenarioOutput(cmd, rf)
 			out, err := runDM(cmd.Context(), o)
 			if err != nil {
 				return err

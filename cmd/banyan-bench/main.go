@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -101,9 +102,13 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// progress logs a line on stderr when verbose, else nothing.
-func progress(cmd *cobra.Command, rf *rootFlags, format string, args ...any) {
-	if rf.verbose {
-		fmt.Fprintf(cmd.ErrOrStderr(), "banyan-bench: "+format+"\n", args...)
+// scenarioOutput returns a scenario's node logger and progress reporter:
+// warnings and progress lines on stderr with -v, silence otherwise.
+func scenarioOutput(cmd *cobra.Command, rf *rootFlags) (*slog.Logger, func(string, ...any)) {
+	if !rf.verbose {
+		return slog.New(slog.DiscardHandler), func(string, ...any) {}
 	}
+	w := cmd.ErrOrStderr()
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		func(format string, args ...any) { fmt.Fprintf(w, "banyan-bench: "+format+"\n", args...) }
 }

@@ -59,7 +59,7 @@ run from inside the module).`,
 			if o.nodes < 2 || o.rate <= 0 || o.duration <= 0 || o.size < 1 || o.size > maxTextSize {
 				return fmt.Errorf("need --nodes >= 2, positive --rate and --duration, --size between 1 and %d", maxTextSize)
 			}
-			o.progress = func(format string, args ...any) { progress(cmd, rf, format, args...) }
+			_, o.progress = scenarioOutput(cmd, rf)
 			r, err := runRSS(cmd.Context(), o)
 			if err != nil {
 				return err

@@ -78,12 +78,7 @@ Every wait has a deadline (--timeout bounds each part, setup included).`,
 			if o.topology != "lattice" && o.topology != "line" {
 				return fmt.Errorf("--topology %q: lattice or line", o.topology)
 			}
-			o.log = slog.New(slog.DiscardHandler)
-			o.progress = func(string, ...any) {}
-			if rf.verbose {
-				o.log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-				o.progress = func(format string, args ...any) { progress(cmd, rf, format, args...) }
-			}
+			o.log, o.progress = scenarioOutput(cmd, rf)
 			out, err := runWalletScenario(cmd.Context(), o)
 			if err != nil {
 				return err
