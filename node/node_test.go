@@ -85,6 +85,16 @@ func startNodeWith(t testing.TB, home Home, adjust func(*Options), peers ...peer
 	return tn
 }
 
+// client returns a client of the node's local API.
+func (n *testNode) client(t testing.TB) *api.Client {
+	t.Helper()
+	c, err := api.Dial(context.Background(), n.home.APIAddrFile(), n.home.APITokenFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func (n *testNode) info() peer.AddrInfo { return peer.AddrInfo{ID: n.ID(), Addrs: n.Host().Addrs()} }
 
 // eventually polls cond until it holds or the deadline passes.
@@ -214,14 +224,8 @@ func TestAPIRoundTrip(t *testing.T) {
 	a := startNode(t, "")
 	b := startNode(t, "", a.info())
 	ctx := context.Background()
-	ca, err := api.Dial(ctx, a.home.APIAddrFile(), a.home.APITokenFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb, err := api.Dial(ctx, b.home.APIAddrFile(), b.home.APITokenFile())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := a.client(t)
+	cb := b.client(t)
 	g, err := ca.CreateGroup(ctx, "family")
 	if err != nil {
 		t.Fatal(err)

@@ -14,7 +14,6 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/banyan-mesh/banyan/mesh"
-	"github.com/banyan-mesh/banyan/node/api"
 	"github.com/banyan-mesh/banyan/store"
 )
 
@@ -231,10 +230,7 @@ func TestDeliveryStatus(t *testing.T) {
 	c := startNode(t, "", a.info())
 	g := joinAll(t, []*testNode{a, b, c})
 	ctx := context.Background()
-	ca, err := api.Dial(ctx, a.home.APIAddrFile(), a.home.APITokenFile())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := a.client(t)
 	m, err := ca.Send(ctx, g.Name, "are you there?")
 	if err != nil {
 		t.Fatal(err)

@@ -21,20 +21,14 @@ func TestWalletAcceptCap(t *testing.T) {
 	g := startNodeWith(t, gHome, opt)
 	a := startNodeWith(t, aHome, opt, g.info())
 	b := startNodeWith(t, bHome, opt, g.info())
-	ca, err := api.Dial(ctx, aHome.APIAddrFile(), aHome.APITokenFile())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := a.client(t)
 	if _, err := ca.WalletAcceptCap(ctx, api.WalletAcceptCap{Payer: b.ID().String(), Cap: 10}); err != nil {
 		t.Fatal(err)
 	}
 	// The cap is kept across a restart.
 	a.stop()
 	a = startNodeWith(t, aHome, opt, g.info())
-	ca, err = api.Dial(ctx, aHome.APIAddrFile(), aHome.APITokenFile())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca = a.client(t)
 	if w, err := ca.Wallet(ctx); err != nil || w.AcceptCaps[bAcct.String()] != 10 {
 		t.Fatalf("after restart: %+v, %v", w, err)
 	}

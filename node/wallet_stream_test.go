@@ -17,14 +17,8 @@ func TestWalletEventsOnStream(t *testing.T) {
 	opt := withWallet(aAcct)
 	a := startNodeWith(t, aHome, opt)
 	b := startNodeWith(t, bHome, opt, a.info())
-	ca, err := api.Dial(ctx, aHome.APIAddrFile(), aHome.APITokenFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb, err := api.Dial(ctx, bHome.APIAddrFile(), bHome.APITokenFile())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := a.client(t)
+	cb := b.client(t)
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	got := make(chan api.Event, 16)

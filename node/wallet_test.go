@@ -193,14 +193,8 @@ func TestWalletAPI(t *testing.T) {
 	opt := withWallet(aAcct)
 	a := startNodeWith(t, aHome, opt)
 	b := startNodeWith(t, bHome, opt, a.info())
-	ca, err := api.Dial(ctx, aHome.APIAddrFile(), aHome.APITokenFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb, err := api.Dial(ctx, bHome.APIAddrFile(), bHome.APITokenFile())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := a.client(t)
+	cb := b.client(t)
 	if _, err := ca.WalletLimit(ctx, api.WalletLimit{Account: b.ID().String(), Limit: 500}); err != nil {
 		t.Fatal(err)
 	}
