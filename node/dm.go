@@ -72,14 +72,7 @@ func newDMs(n *Node, mb *Mailbox, keys *ratchet.Keys) *DMs {
 }
 
 func (s *DMs) start() {
-	mesh.HandleDirect(s.host, func(from peer.ID, raw []byte) error {
-		e, err := s.mailbox.check(raw)
-		if err == nil {
-			err = s.mailbox.store1(e)
-		}
-		s.mailbox.stats.count(err)
-		return err
-	})
+	mesh.HandleDirect(s.host, func(from peer.ID, raw []byte) error { return s.mailbox.receive(raw) })
 	s.host.SetStreamHandler(CodeProtocol, func(st network.Stream) {
 		defer st.Close()
 		code := s.Code().String()

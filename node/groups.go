@@ -401,16 +401,11 @@ func (s *Groups) Send(ctx context.Context, g *store.Group, text string) (*Messag
 // counted; duplicates are ignored (mesh.ErrIgnore).
 func (s *Groups) Receive(g *store.Group, raw []byte) (*Message, error) {
 	m, err := s.check(g, raw)
-	if err == nil {
-		var added bool
-		if added, _, err = s.store.PutEvent(m.Event, store.PutOptions{}); err != nil {
-			err = reject(reasonStore, err)
-		} else if !added {
-			err = fmt.Errorf("event %s: %w", m.Event.ID, mesh.ErrIgnore)
-		}
+	var e *event.Event
+	if m != nil {
+		e = m.Event
 	}
-	s.stats.count(err)
-	if err != nil {
+	if err := storeReceived(s.store, s.stats, e, err); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -89,12 +89,7 @@ func newMailbox(n *Node, own int, opts MailboxOptions) *Mailbox {
 
 func (m *Mailbox) start() error {
 	t, err := m.gossip.Join(mailboxTopic, func(ctx context.Context, from peer.ID, raw []byte) error {
-		e, err := m.check(raw)
-		if err == nil {
-			err = m.store1(e)
-		}
-		m.stats.count(err)
-		return err
+		return m.receive(raw)
 	})
 	if err != nil {
 		return err
@@ -144,18 +139,14 @@ func (m *Mailbox) check(raw []byte) (*event.Event, error) {
 	return e, nil
 }
 
-// store1 stores one checked envelope and hands it over if it is for this
-// node's bucket.
-func (m *Mailbox) store1(e *event.Event) error {
-	added, _, err := m.store.PutEvent(e, store.PutOptions{})
-	if err != nil {
-		return reject(reasonStore, err)
+// receive takes one envelope from gossip or a direct stream, and hands it
+// over if it is for this node's bucket.
+func (m *Mailbox) receive(raw []byte) error {
+	e, err := m.check(raw)
+	if err = storeReceived(m.store, m.stats, e, err); err == nil {
+		m.handOver(e)
 	}
-	if !added {
-		return fmt.Errorf("event %s: %w", e.ID, mesh.ErrIgnore)
-	}
-	m.handOver(e)
-	return nil
+	return err
 }
 
 func (m *Mailbox) handOver(e *event.Event) {

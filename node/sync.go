@@ -106,6 +106,22 @@ func (s syncStore) Arrival() uint64 {
 	return seq
 }
 
+// storeReceived finishes taking one envelope from gossip or a direct
+// stream: if check accepted it (err is nil) it is stored, one already held
+// is ignored, and the outcome is counted.
+func storeReceived(st *store.Store, stats *Counters, e *event.Event, err error) error {
+	if err == nil {
+		var added bool
+		if added, _, err = st.PutEvent(e, store.PutOptions{}); err != nil {
+			err = reject(reasonStore, err)
+		} else if !added {
+			err = fmt.Errorf("event %s: %w", e.ID, mesh.ErrIgnore)
+		}
+	}
+	stats.count(err)
+	return err
+}
+
 // acceptEnvelopes takes a frame of envelopes from sync for one service:
 // it runs check on every core (signature checks bound catch-up speed),
 // stores the valid envelopes in one write, and counts every outcome. It

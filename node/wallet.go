@@ -241,16 +241,7 @@ func (w *Wallet) checkEvent(e *event.Event) error {
 // receive validates, stores and adds one entry from gossip.
 func (w *Wallet) receive(raw []byte) (*event.Event, error) {
 	e, err := w.check(raw)
-	if err == nil {
-		var added bool
-		if added, _, err = w.store.PutEvent(e, store.PutOptions{}); err != nil {
-			err = reject(reasonStore, err)
-		} else if !added {
-			err = fmt.Errorf("event %s: %w", e.ID, mesh.ErrIgnore)
-		}
-	}
-	w.stats.count(err)
-	if err != nil {
+	if err := storeReceived(w.store, w.stats, e, err); err != nil {
 		return nil, err
 	}
 	w.add(e)
