@@ -473,10 +473,9 @@ type labNode struct {
 	home    string
 	logPath string
 
+	proc
+	// mu guards the fields below.
 	mu     sync.Mutex
-	cmd    *exec.Cmd
-	done   chan struct{}
-	err    error
 	peerID string
 	fwd    *labForwarder
 	client *api.Client
@@ -492,7 +491,7 @@ func startLabNode(t *testing.T, name string, h *labHost) *labNode {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("last lines of %s's log (%s, on %s):\n%s", n.name, n.logPath, h, labTail(n.logPath, 25))
+			t.Logf("last lines of %s's log (%s, on %s):\n%s", n.name, n.logPath, h, tail(n.logPath, 25))
 		}
 	})
 	t.Cleanup(func() {
@@ -512,66 +511,16 @@ func startLabNode(t *testing.T, name string, h *labHost) *labNode {
 
 // start starts the node process (again), appending to its log.
 func (n *labNode) start() error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	log, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	defer log.Close()
 	args := []string{"netns", "exec", n.host.ns, banyanBin, "run", "--home", n.home, "--api", "127.0.0.1:0", "--log-level", "debug"}
-	fmt.Fprintf(log, "=== lab %s: starting ip %s\n", time.Now().UTC().Format(time.RFC3339Nano), strings.Join(args, " "))
-	cmd := exec.Command(n.host.lab.tools.ip, args...)
-	cmd.Env = testEnv
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", n.name, err)
-	}
-	done := make(chan struct{})
-	n.cmd, n.done = cmd, done
-	go func() {
-		err := cmd.Wait()
-		n.mu.Lock()
-		n.err = err
-		n.mu.Unlock()
-		close(done)
-	}()
-	return nil
-}
-
-// exited reports whether the process has exited, and how.
-func (n *labNode) exited() (bool, error) {
-	n.mu.Lock()
-	done := n.done
-	n.mu.Unlock()
-	select {
-	case <-done:
-		n.mu.Lock()
-		defer n.mu.Unlock()
-		return true, n.err
-	default:
-		return false, nil
-	}
-}
-
-// kill sends SIGKILL to the node ('ip netns exec' execs the command, so
-// this is the banyan process itself) and waits for it to exit.
-func (n *labNode) kill() {
-	n.mu.Lock()
-	cmd, done := n.cmd, n.done
-	n.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	<-done
+	header := fmt.Sprintf("=== lab %s: starting ip %s", time.Now().UTC().Format(time.RFC3339Nano), strings.Join(args, " "))
+	return n.launch(n.logPath, header, n.host.lab.tools.ip, args...)
 }
 
 // checkAlive fails the test if the node died on its own.
 func (n *labNode) checkAlive() {
 	n.t.Helper()
 	if done, err := n.exited(); done {
-		n.t.Fatalf("%s exited unexpectedly: %v; log:\n%s", n.name, err, labTail(n.logPath, 30))
+		n.t.Fatalf("%s exited unexpectedly: %v; log:\n%s", n.name, err, tail(n.logPath, 30))
 	}
 }
 
@@ -746,17 +695,4 @@ func labWait(t *testing.T, timeout time.Duration, what string, cond func() (bool
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-}
-
-// labTail returns the last n lines of a file.
-func labTail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

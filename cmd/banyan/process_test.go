@@ -24,13 +24,9 @@ const waitTimeout = 30 * time.Second
 // nodeProc is a 'banyan run' process on its own data directory, with its
 // stderr in a log file that survives restarts.
 type nodeProc struct {
+	proc
 	name, home, logPath string
 	args                []string
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
-	err  error         // cmd.Wait's result
 }
 
 func startNode(t *testing.T, name, home string, peers ...string) *nodeProc {
@@ -58,72 +54,13 @@ func startNode(t *testing.T, name, home string, peers ...string) *nodeProc {
 
 // start starts the node process (again), appending to its log.
 func (p *nodeProc) start() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	log, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	defer log.Close()
-	fmt.Fprintf(log, "=== test: starting banyan %s\n", strings.Join(p.args, " "))
-	cmd := exec.Command(banyanBin, p.args...)
-	cmd.Env = testEnv
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", p.name, err)
-	}
-	done := make(chan struct{})
-	p.cmd, p.done = cmd, done
-	go func() {
-		err := cmd.Wait()
-		p.mu.Lock()
-		p.err = err
-		p.mu.Unlock()
-		close(done)
-	}()
-	return nil
-}
-
-func (p *nodeProc) pid() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.cmd.Process.Pid
-}
-
-// exited reports whether the process has exited, and how.
-func (p *nodeProc) exited() (bool, error) {
-	p.mu.Lock()
-	done := p.done
-	p.mu.Unlock()
-	select {
-	case <-done:
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		return true, p.err
-	default:
-		return false, nil
-	}
-}
-
-// kill kills the process with SIGKILL and waits for it; it is a no-op if it
-// has exited.
-func (p *nodeProc) kill() {
-	p.mu.Lock()
-	cmd, done := p.cmd, p.done
-	p.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	<-done
+	return p.launch(p.logPath, "=== test: starting banyan "+strings.Join(p.args, " "), banyanBin, p.args...)
 }
 
 // stop asks the process to shut down with SIGTERM and returns how it
 // exited; after the timeout it kills it.
 func (p *nodeProc) stop(timeout time.Duration) error {
-	p.mu.Lock()
-	cmd, done := p.cmd, p.done
-	p.mu.Unlock()
+	cmd, done := p.running()
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-done:
@@ -133,19 +70,6 @@ func (p *nodeProc) stop(timeout time.Duration) error {
 		p.kill()
 		return fmt.Errorf("%s did not exit within %v of SIGTERM", p.name, timeout)
 	}
-}
-
-// tail returns the last n lines of a file.
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // waitFor polls cond until it reports true or the deadline passes; cond
