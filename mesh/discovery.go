@@ -14,8 +14,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
 	ma "github.com/multiformats/go-multiaddr"
-
-	"github.com/banyan-mesh/banyan/store"
 )
 
 // MDNSService is the mDNS service name Banyan nodes advertise and browse.
@@ -25,8 +23,27 @@ const MDNSService = "_banyan-mesh._udp"
 // PeerBook remembers peers this node has been connected to, so that it can
 // redial them after they drop or after a restart.
 type PeerBook interface {
-	PutPeer(*store.Peer) error
-	Peers() ([]*store.Peer, error)
+	PutPeer(KnownPeer) error
+	Peers() ([]KnownPeer, error)
+}
+
+// KnownPeer is an entry of the peer book: a peer this node has been
+// connected to, and where it was reachable.
+type KnownPeer struct {
+	ID       peer.ID   `json:"id"`
+	Addrs    []string  `json:"addrs"`
+	LastSeen time.Time `json:"last_seen"`
+}
+
+// AddrInfo returns the peer's ID and parseable addresses.
+func (p KnownPeer) AddrInfo() peer.AddrInfo {
+	ai := peer.AddrInfo{ID: p.ID}
+	for _, a := range p.Addrs {
+		if m, err := ma.NewMultiaddr(a); err == nil {
+			ai.Addrs = append(ai.Addrs, m)
+		}
+	}
+	return ai
 }
 
 // DiscoveryOptions configures NewDiscovery.
@@ -37,10 +54,11 @@ type DiscoveryOptions struct {
 	Static []peer.AddrInfo
 	Book   PeerBook
 	Logger *slog.Logger
-	// OnConnect, if set, is called (in its own goroutine) when this node
-	// connects to a peer it was not connected to. Only one side of a
-	// meeting is told (the one with the lower peer ID), whichever dialled,
-	// so that two peers that meet do not both start the same work.
+	// OnConnect, if set, is called when this node connects to a peer it
+	// was not connected to. Only one side of a meeting is told (the one
+	// with the lower peer ID), whichever dialled, so that two peers that
+	// meet do not both start the same work. It is called from the
+	// network's notifications and must not block.
 	OnConnect func(peer.ID)
 }
 
@@ -59,6 +77,10 @@ type Discovery struct {
 	// TTL, so one failed dial must not be the last.
 	found map[peer.ID]peer.AddrInfo
 	kick  chan struct{}
+	// ctx is Serve's context while it runs; nil before and after. Every
+	// goroutine discovery starts is counted in wg, which Serve waits for.
+	ctx context.Context
+	wg  sync.WaitGroup
 }
 
 type retry struct {
@@ -101,14 +123,21 @@ func (d *Discovery) Serve(ctx context.Context) error {
 		d.h.Peerstore().AddAddrs(s.ID, s.Addrs, peerstore.PermanentAddrTTL)
 		d.h.ConnManager().Protect(s.ID, "static")
 	}
-	// Stop notifications before waiting, so that no goroutine starts late.
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	d.mu.Lock()
+	d.ctx = ctx
+	d.mu.Unlock()
+	// Refuse new goroutines before waiting for the running ones.
+	defer d.wg.Wait()
+	defer func() {
+		d.mu.Lock()
+		d.ctx = nil
+		d.mu.Unlock()
+	}()
 	notifee := &network.NotifyBundle{
 		ConnectedF: func(_ network.Network, c network.Conn) {
 			d.connected(c)
 			if len(d.h.Network().ConnsToPeer(c.RemotePeer())) > 1 {
-				wg.Go(func() { d.checkDuplicate(ctx, c.RemotePeer(), c) })
+				d.spawn(func(ctx context.Context) { d.checkDuplicate(ctx, c.RemotePeer(), c) })
 			}
 		},
 		DisconnectedF: func(n network.Network, c network.Conn) {
@@ -121,7 +150,7 @@ func (d *Discovery) Serve(ctx context.Context) error {
 	defer d.h.Network().StopNotify(notifee)
 
 	if d.opts.MDNS {
-		wg.Go(func() { d.runMDNS(ctx) })
+		d.spawn(d.runMDNS)
 	}
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
@@ -134,6 +163,19 @@ func (d *Discovery) Serve(ctx context.Context) error {
 		case <-d.kick:
 		}
 	}
+}
+
+// spawn runs fn in a goroutine that Serve waits for, with Serve's context;
+// it does nothing when Serve is not running.
+func (d *Discovery) spawn(fn func(ctx context.Context)) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ctx == nil {
+		return false
+	}
+	ctx := d.ctx
+	d.wg.Go(func() { fn(ctx) })
+	return true
 }
 
 func (d *Discovery) poke() {
@@ -163,16 +205,28 @@ func (d *Discovery) connected(c network.Conn) {
 				addrs = append(addrs, s)
 			}
 		}
-		if err := d.opts.Book.PutPeer(&store.Peer{ID: p, Addrs: addrs, LastSeen: time.Now()}); err != nil {
+		if err := d.opts.Book.PutPeer(KnownPeer{ID: p, Addrs: addrs, LastSeen: time.Now()}); err != nil {
 			d.log.Warn("remember peer", "peer", p, "err", err)
 		}
 	}
 	if d.opts.OnConnect != nil && d.h.ID() < p && len(d.h.Network().ConnsToPeer(p)) == 1 {
-		go d.opts.OnConnect(p)
+		d.opts.OnConnect(p)
 	}
 }
 
-// Connect dials a peer now (an invite's inviter, a peer found by mDNS).
+// ConnectSoon dials a peer in the background (an invite's inviter, a new
+// contact) and then calls done, if set, with the outcome. It does nothing
+// when discovery is not running.
+func (d *Discovery) ConnectSoon(ai peer.AddrInfo, done func(error)) {
+	d.spawn(func(ctx context.Context) {
+		err := d.Connect(ctx, ai)
+		if done != nil {
+			done(err)
+		}
+	})
+}
+
+// Connect dials a peer now.
 func (d *Discovery) Connect(ctx context.Context, ai peer.AddrInfo) error {
 	if ai.ID == d.h.ID() {
 		return nil
@@ -233,15 +287,21 @@ func (d *Discovery) redial(ctx context.Context) {
 		r.delay = min(r.delay*2, limit)
 		d.mu.Unlock()
 		started++
-		go func() {
-			err := d.Connect(ctx, ai)
+		done := func() {
 			d.mu.Lock()
 			delete(d.dialing, id)
 			d.mu.Unlock()
+		}
+		ok := d.spawn(func(ctx context.Context) {
+			err := d.Connect(ctx, ai)
+			done()
 			if err != nil {
 				d.log.Debug("redial failed", "peer", id, "err", err)
 			}
-		}()
+		})
+		if !ok {
+			done()
+		}
 	}
 }
 
@@ -255,7 +315,7 @@ func (d *Discovery) runMDNS(ctx context.Context) {
 	}
 	defer sub.Close()
 	for {
-		svc := mdns.NewMdnsService(d.h, MDNSService, mdnsNotifee{d: d, ctx: ctx})
+		svc := mdns.NewMdnsService(d.h, MDNSService, mdnsNotifee{d: d})
 		if err := svc.Start(); err != nil {
 			d.log.Warn("mdns start", "err", err)
 		}
@@ -270,10 +330,7 @@ func (d *Discovery) runMDNS(ctx context.Context) {
 	}
 }
 
-type mdnsNotifee struct {
-	d   *Discovery
-	ctx context.Context
-}
+type mdnsNotifee struct{ d *Discovery }
 
 // HandlePeerFound dials what mDNS reports; mDNS itself never connects.
 // Reports include loopback and bridge addresses that fail to dial; the
@@ -298,16 +355,20 @@ func (n mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
 	}
 	d.dialing[ai.ID] = true
 	d.mu.Unlock()
-	go func() {
-		defer func() {
-			d.mu.Lock()
-			delete(d.dialing, ai.ID)
-			d.mu.Unlock()
-		}()
-		if err := d.Connect(n.ctx, ai); err != nil {
+	started := d.spawn(func(ctx context.Context) {
+		err := d.Connect(ctx, ai)
+		d.mu.Lock()
+		delete(d.dialing, ai.ID)
+		d.mu.Unlock()
+		if err != nil {
 			d.log.Debug("mdns dial failed", "peer", ai.ID, "err", err)
 			return
 		}
 		d.log.Info("found peer on LAN", "peer", ai.ID)
-	}()
+	})
+	if !started {
+		d.mu.Lock()
+		delete(d.dialing, ai.ID)
+		d.mu.Unlock()
+	}
 }

@@ -33,26 +33,42 @@ type GossipOptions struct {
 
 // Gossip is gossipsub with Banyan's settings: no pubsub-level signing
 // (every event carries its own signature), message IDs equal to event IDs,
-// and message size bounded by the envelope limit.
+// and message size bounded by the envelope limit. It is built without
+// touching the network; Start starts gossipsub and joins the topics joined
+// before.
 type Gossip struct {
-	ps     *pubsub.PubSub
-	self   peer.ID
+	h      host.Host
 	tracer *tracer
 	log    *slog.Logger
 
 	mu     sync.Mutex
+	ps     *pubsub.PubSub // nil until Start
+	ctx    context.Context
+	cancel context.CancelFunc
 	topics map[string]*Topic
+	drains sync.WaitGroup
 }
 
-// NewGossip starts gossipsub on h. It runs until ctx is done.
-func NewGossip(ctx context.Context, h host.Host, opts GossipOptions) (*Gossip, error) {
+// NewGossip prepares gossipsub on h.
+func NewGossip(h host.Host, opts GossipOptions) *Gossip {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	tr := newTracer()
-	ps, err := pubsub.NewGossipSub(ctx, h,
-		pubsub.WithRawTracer(tr),
-		pubsub.WithLogger(opts.Logger),
+	return &Gossip{h: h, tracer: newTracer(), log: opts.Logger, topics: map[string]*Topic{}}
+}
+
+// Start starts gossipsub, which runs until ctx is done or Close, and joins
+// every topic joined so far.
+func (g *Gossip) Start(ctx context.Context) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.ps != nil {
+		return errors.New("gossip already started")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	ps, err := pubsub.NewGossipSub(ctx, g.h,
+		pubsub.WithRawTracer(g.tracer),
+		pubsub.WithLogger(g.log),
 		// A node's own messages go to every topic peer, not only its mesh:
 		// a village group is small, and a message sent just after joining,
 		// before the mesh forms, would otherwise reach nobody.
@@ -65,9 +81,27 @@ func NewGossip(ctx context.Context, h host.Host, opts GossipOptions) (*Gossip, e
 		pubsub.WithValidateQueueSize(1024),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("gossipsub: %w", err)
+		cancel()
+		return fmt.Errorf("gossipsub: %w", err)
 	}
-	return &Gossip{ps: ps, self: h.ID(), tracer: tr, log: opts.Logger, topics: map[string]*Topic{}}, nil
+	g.ps, g.ctx, g.cancel = ps, ctx, cancel
+	for _, t := range g.topics {
+		if err := g.attach(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close stops gossipsub and waits for what it started.
+func (g *Gossip) Close() {
+	g.mu.Lock()
+	cancel := g.cancel
+	g.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	g.drains.Wait()
 }
 
 // messageID makes gossipsub's duplicate cache work on event IDs, so that the
@@ -82,29 +116,42 @@ func messageID(m *pb.Message) string {
 
 // Topic is a joined gossip topic.
 type Topic struct {
-	name   string
-	g      *Gossip
-	topic  *pubsub.Topic
-	sub    *pubsub.Subscription
-	cancel context.CancelFunc
-	done   chan struct{}
+	name  string
+	g     *Gossip
+	v     Validator
+	topic *pubsub.Topic // nil until gossipsub runs
+	sub   *pubsub.Subscription
+	stop  context.CancelFunc
 }
 
 // Join joins a topic, with v validating every message received on it.
 // Validated messages are handled by v itself (it stores them), so the
-// subscription only keeps this node in the topic's mesh.
+// subscription only keeps this node in the topic's mesh. Before Start, the
+// topic is joined when gossipsub starts.
 func (g *Gossip) Join(name string, v Validator) (*Topic, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if t, ok := g.topics[name]; ok {
 		return t, nil
 	}
-	err := g.ps.RegisterTopicValidator(name, func(ctx context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
-		if from == g.self {
+	t := &Topic{name: name, g: g, v: v}
+	if g.ps != nil {
+		if err := g.attach(t); err != nil {
+			return nil, err
+		}
+	}
+	g.topics[name] = t
+	return t, nil
+}
+
+// attach joins t in the running gossipsub; g.mu is held.
+func (g *Gossip) attach(t *Topic) error {
+	err := g.ps.RegisterTopicValidator(t.name, func(ctx context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+		if from == g.h.ID() {
 			// Our own events were built and stored by us.
 			return pubsub.ValidationAccept
 		}
-		err := v(ctx, from, m.Data)
+		err := t.v(ctx, from, m.Data)
 		switch {
 		case err == nil:
 			return pubsub.ValidationAccept
@@ -115,30 +162,28 @@ func (g *Gossip) Join(name string, v Validator) (*Topic, error) {
 		}
 	}, pubsub.WithValidatorTimeout(10*time.Second))
 	if err != nil {
-		return nil, fmt.Errorf("register validator %s: %w", name, err)
+		return fmt.Errorf("register validator %s: %w", t.name, err)
 	}
-	t, err := g.ps.Join(name)
+	pt, err := g.ps.Join(t.name)
 	if err != nil {
-		g.ps.UnregisterTopicValidator(name)
-		return nil, fmt.Errorf("join topic %s: %w", name, err)
+		g.ps.UnregisterTopicValidator(t.name)
+		return fmt.Errorf("join topic %s: %w", t.name, err)
 	}
-	sub, err := t.Subscribe(pubsub.WithBufferSize(256))
+	sub, err := pt.Subscribe(pubsub.WithBufferSize(256))
 	if err != nil {
-		t.Close()
-		g.ps.UnregisterTopicValidator(name)
-		return nil, fmt.Errorf("subscribe %s: %w", name, err)
+		pt.Close()
+		g.ps.UnregisterTopicValidator(t.name)
+		return fmt.Errorf("subscribe %s: %w", t.name, err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	tp := &Topic{name: name, g: g, topic: t, sub: sub, cancel: cancel, done: make(chan struct{})}
-	go tp.drain(ctx)
-	g.topics[name] = tp
-	return tp, nil
+	ctx, stop := context.WithCancel(g.ctx)
+	t.topic, t.sub, t.stop = pt, sub, stop
+	g.drains.Go(func() { t.drain(ctx) })
+	return nil
 }
 
 // drain reads the subscription so that it never fills; the validator has
 // already handled each message.
 func (t *Topic) drain(ctx context.Context) {
-	defer close(t.done)
 	for {
 		if _, err := t.sub.Next(ctx); err != nil {
 			return
@@ -146,17 +191,35 @@ func (t *Topic) drain(ctx context.Context) {
 	}
 }
 
+// errNotRunning reports a publish before gossipsub started or after it
+// stopped.
+var errNotRunning = errors.New("gossip is not running")
+
 // Publish sends data to the topic's peers. It succeeds with zero peers; the
 // sync protocol delivers what gossip could not.
 func (t *Topic) Publish(ctx context.Context, data []byte) error {
-	if err := t.topic.Publish(ctx, data); err != nil {
+	t.g.mu.Lock()
+	pt := t.topic
+	t.g.mu.Unlock()
+	if pt == nil {
+		return fmt.Errorf("publish %s: %w", t.name, errNotRunning)
+	}
+	if err := pt.Publish(ctx, data); err != nil {
 		return fmt.Errorf("publish %s: %w", t.name, err)
 	}
 	return nil
 }
 
 // Peers lists the peers known to be in the topic.
-func (t *Topic) Peers() []peer.ID { return t.topic.ListPeers() }
+func (t *Topic) Peers() []peer.ID {
+	t.g.mu.Lock()
+	pt := t.topic
+	t.g.mu.Unlock()
+	if pt == nil {
+		return nil
+	}
+	return pt.ListPeers()
+}
 
 // MeshPeers counts the peers in this node's gossipsub mesh for the topic:
 // the peers that forward the topic's messages to it.
@@ -168,16 +231,22 @@ func (g *Gossip) Dropped() uint64 { return g.tracer.dropped.Load() }
 
 // Leave leaves the topic.
 func (t *Topic) Leave() error {
-	t.g.mu.Lock()
-	delete(t.g.topics, t.name)
-	t.g.mu.Unlock()
+	g := t.g
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.topics[t.name] == t {
+		delete(g.topics, t.name)
+	}
+	if t.topic == nil {
+		return nil
+	}
 	t.sub.Cancel()
-	t.cancel()
-	<-t.done
+	t.stop()
 	err := t.topic.Close()
-	if uerr := t.g.ps.UnregisterTopicValidator(t.name); err == nil {
+	if uerr := g.ps.UnregisterTopicValidator(t.name); err == nil {
 		err = uerr
 	}
+	t.topic = nil
 	if err != nil {
 		return fmt.Errorf("leave %s: %w", t.name, err)
 	}

@@ -35,8 +35,9 @@ const DefaultPort = 7341
 // HostOptions configures NewHost.
 type HostOptions struct {
 	Identity *crypto.Identity
-	// ListenAddrs overrides the default listen addresses (every interface,
-	// TCP and QUIC, on DefaultPort).
+	// ListenAddrs are listened on at once. Without them the host listens
+	// on nothing until told to (Network().Listen), so that it can be built
+	// before it is started.
 	ListenAddrs []ma.Multiaddr
 	// Bandwidth, if set, counts every byte the host sends and receives.
 	Bandwidth metrics.Reporter
@@ -51,12 +52,9 @@ type HostOptions struct {
 // AutoNAT, hole punching or port mapping, which do nothing useful on an
 // offline LAN; resource limits sized for many peers behind one address.
 func NewHost(opts HostOptions) (host.Host, error) {
-	addrs := opts.ListenAddrs
-	if len(addrs) == 0 {
-		addrs = DefaultListenAddrs(DefaultPort)
-		if !portFree(DefaultPort) {
-			addrs = DefaultListenAddrs(0)
-		}
+	listen := libp2p.NoListenAddrs
+	if len(opts.ListenAddrs) > 0 {
+		listen = libp2p.ListenAddrs(opts.ListenAddrs...)
 	}
 	rm, err := newResourceManager()
 	if err != nil {
@@ -72,7 +70,7 @@ func NewHost(opts HostOptions) (host.Host, error) {
 	}
 	lo := []libp2p.Option{
 		libp2p.Identity(opts.Identity.Libp2pKey()),
-		libp2p.ListenAddrs(addrs...),
+		listen,
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Transport(quic.NewTransport),
 		libp2p.Security(noise.ID, noise.New),
@@ -112,9 +110,9 @@ func DefaultListenAddrs(port int) []ma.Multiaddr {
 	return out
 }
 
-// portFree reports whether both the TCP and the UDP port are free on the
+// PortFree reports whether both the TCP and the UDP port are free on the
 // IPv4 wildcard address.
-func portFree(port int) bool {
+func PortFree(port int) bool {
 	l, err := net.Listen("tcp4", net.JoinHostPort("0.0.0.0", strconv.Itoa(port)))
 	if err != nil {
 		return false

@@ -1,7 +1,8 @@
 // Package node is Banyan's composition root: it opens a data directory,
-// builds the store, the libp2p host, gossipsub and discovery, runs the app
-// services (group chat) and the local HTTP API, and shuts them down in
-// order.
+// builds the infrastructure (identity, lock, store, libp2p host, gossip,
+// the replication engine and its syncer, discovery, the local API) and the
+// features listed in features.go, runs them as services, and shuts them
+// down in order. No feature logic lives here.
 package node
 
 import (
@@ -21,13 +22,16 @@ import (
 	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/banyan-mesh/banyan/crypto"
-	"github.com/banyan-mesh/banyan/crypto/event"
-	"github.com/banyan-mesh/banyan/crypto/ratchet"
 	"github.com/banyan-mesh/banyan/mesh"
 	"github.com/banyan-mesh/banyan/mesh/reconcile"
 	"github.com/banyan-mesh/banyan/node/api"
+	"github.com/banyan-mesh/banyan/node/engine"
+	"github.com/banyan-mesh/banyan/node/home"
+	"github.com/banyan-mesh/banyan/node/pay"
+	"github.com/banyan-mesh/banyan/node/private"
 	"github.com/banyan-mesh/banyan/store"
 )
 
@@ -36,7 +40,7 @@ const Version = "0.1.0"
 
 // Options configures a node.
 type Options struct {
-	Home       Home
+	Home       home.Home
 	Passphrase []byte
 	// Listen lists multiaddrs to listen on; empty means TCP and QUIC on
 	// mesh.DefaultPort (or a free port if it is taken).
@@ -57,42 +61,46 @@ type Options struct {
 	// NoReadReceipts stops telling contacts which messages were read.
 	NoReadReceipts bool
 	// Mailbox configures carrying sealed private messages for others.
-	Mailbox MailboxOptions
+	Mailbox private.MailboxOptions
 	// Host, if set, is used instead of building a libp2p host (tests use
 	// a mocknet host to cut and heal links). It must carry the home's
-	// identity; the node closes it.
+	// identity and already listen; the node closes it.
 	Host host.Host
 	// SyncInterval is the mean time between periodic syncs with each
 	// peer; 0 means 20 seconds.
 	SyncInterval time.Duration
 	// Wallet configures the wallet's unit of mutual credit.
-	Wallet WalletOptions
+	Wallet pay.WalletOptions
 }
 
-// Node is a running Banyan node.
+// Service is a long-lived part of the node: it runs until ctx is done.
+type Service interface {
+	Serve(ctx context.Context) error
+}
+
+// Node is a Banyan node.
 type Node struct {
-	opts    Options
-	log     *slog.Logger
-	id      *crypto.Identity
-	unlock  func()
-	store   *store.Store
-	host    host.Host
-	gossip  *mesh.Gossip
-	disc    *mesh.Discovery
-	syncer  *reconcile.Syncer
-	groups  *Groups
-	mailbox *Mailbox
-	dms     *DMs
-	wallet  *Wallet
-	stats   Counters
-	api     *api.Server
-	apiLn   net.Listener
-	// cancel stops gossipsub, which runs on its own context from New.
-	cancel context.CancelFunc
+	opts   Options
+	log    *slog.Logger
+	id     *crypto.Identity
+	unlock func()
+	store  *store.Store
+	host   host.Host
+	listen []ma.Multiaddr
+	gossip *mesh.Gossip
+	engine *engine.Engine
+	disc   *mesh.Discovery
+	feats  features
+	api    *api.Server
+	apiLn  net.Listener
+	ready  chan struct{}
+
+	closeOnce sync.Once
 }
 
 // New opens the data directory and builds every part of the node. Nothing
-// runs until Serve.
+// starts on the network until Serve; a node that is never served must be
+// closed with Close.
 func New(opts Options) (_ *Node, err error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -100,14 +108,19 @@ func New(opts Options) (_ *Node, err error) {
 	if opts.Home == "" {
 		return nil, errors.New("no data directory given")
 	}
-	if len(opts.Name) > MaxNickname || strings.ContainsAny(opts.Name, "\x00\n\r\t") {
-		return nil, fmt.Errorf("name %q: at most %d bytes, on one line", opts.Name, MaxNickname)
+	n := &Node{opts: opts, log: opts.Logger, ready: make(chan struct{})}
+	// Check what the user gave before creating anything.
+	if n.listen, err = parseAddrs(opts.Listen, "--listen"); err != nil {
+		return nil, err
 	}
-	n := &Node{opts: opts, log: opts.Logger}
+	static, err := parsePeers(opts.Peers)
+	if err != nil {
+		return nil, err
+	}
 	// Undo what was built if a later step fails.
 	defer func() {
 		if err != nil {
-			n.close()
+			n.Close()
 		}
 	}()
 	if n.id, err = opts.Home.Identity(opts.Passphrase); err != nil {
@@ -124,91 +137,57 @@ func New(opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	listen, err := parseAddrs(opts.Listen, "--listen")
+	peers, err := newPeerBook(n.store)
 	if err != nil {
 		return nil, err
 	}
-	static, err := parsePeers(opts.Peers)
-	if err != nil {
-		return nil, err
-	}
-	if n.host = opts.Host; n.host == nil {
-		n.host, err = mesh.NewHost(mesh.HostOptions{Identity: n.id, ListenAddrs: listen, Bandwidth: opts.Bandwidth})
-		if err != nil {
+	switch {
+	case opts.Host != nil:
+		n.host, n.listen = opts.Host, nil
+	default:
+		if n.host, err = mesh.NewHost(mesh.HostOptions{Identity: n.id, Bandwidth: opts.Bandwidth}); err != nil {
 			return nil, err
 		}
+		if len(n.listen) == 0 {
+			n.listen = mesh.DefaultListenAddrs(mesh.DefaultPort)
+			if !mesh.PortFree(mesh.DefaultPort) {
+				n.listen = mesh.DefaultListenAddrs(0)
+			}
+		}
 	}
-	var ctx context.Context
-	ctx, n.cancel = context.WithCancel(context.Background())
-	n.gossip, err = mesh.NewGossip(ctx, n.host, mesh.GossipOptions{Logger: opts.Logger.With("sys", "gossip")})
-	if err != nil {
-		return nil, err
-	}
-	n.syncer = reconcile.New(n.host, reconcile.Options{
-		Store:    syncStore{n},
-		Logger:   opts.Logger.With("sys", "sync"),
-		Interval: opts.SyncInterval,
+	n.gossip = mesh.NewGossip(n.host, mesh.GossipOptions{Logger: opts.Logger.With("sys", "gossip")})
+	n.engine = engine.New(engine.Options{
+		Identity:     n.id,
+		Store:        n.store,
+		Host:         n.host,
+		Gossip:       n.gossip,
+		Logger:       opts.Logger.With("sys", "engine"),
+		SyncInterval: opts.SyncInterval,
 	})
 	n.disc = mesh.NewDiscovery(n.host, mesh.DiscoveryOptions{
 		MDNS:      !opts.NoMDNS,
 		Static:    static,
-		Book:      n.store,
+		Book:      peers,
 		Logger:    opts.Logger.With("sys", "discovery"),
-		OnConnect: n.metPeer,
+		OnConnect: n.engine.Syncer().Met,
 	})
-	n.groups = &Groups{
-		id: n.id, store: n.store, gossip: n.gossip, disc: n.disc,
-		addrs: n.addrInfos, log: opts.Logger.With("sys", "groups"),
-		stats: &n.stats, now: time.Now, joined: map[event.Scope]*joinedGroup{},
-		syncWith: n.syncer.Trigger, confirmWith: n.syncer.TriggerLazy,
-	}
-	if err := n.groups.start(); err != nil {
-		return nil, err
-	}
-	keys := ratchet.NewKeys(n.id)
-	bundle := keys.Bundle()
-	n.mailbox = newMailbox(n, MailboxBucket(bundle.DHKey[:]), opts.Mailbox)
-	n.dms = newDMs(n, n.mailbox, keys)
-	n.mailbox.deliver = n.dms.deliver
-	if err := n.mailbox.start(); err != nil {
-		return nil, err
-	}
-	n.dms.start()
-	if n.wallet, err = newWallet(n, opts.Wallet); err != nil {
-		return nil, err
-	}
-	if err := n.wallet.start(); err != nil {
+	if n.feats, err = newFeatures(n); err != nil {
 		return nil, err
 	}
 	if opts.API != "off" {
-		if err := n.listenAPI(); err != nil {
+		token, err := readOrCreateToken(opts.Home.APITokenFile())
+		if err != nil {
 			return nil, err
+		}
+		n.api = api.NewServer(api.ServerOptions{Token: token, Logger: n.log.With("sys", "api")})
+		n.routes()
+		for _, f := range n.feats.list() {
+			if r, ok := f.(interface{ Routes(*api.Server) }); ok {
+				r.Routes(n.api)
+			}
 		}
 	}
 	return n, nil
-}
-
-// listenAPI opens the API listener and publishes its address and a fresh
-// token in the data directory for the CLI.
-func (n *Node) listenAPI() error {
-	addr := n.opts.API
-	ln, err := net.Listen("tcp", orDefault(addr, api.DefaultAddr))
-	if err != nil && addr == "" {
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-	}
-	if err != nil {
-		return fmt.Errorf("api listen: %w (choose another address with --api)", err)
-	}
-	n.apiLn = ln
-	token, err := readOrCreateToken(n.opts.Home.APITokenFile())
-	if err != nil {
-		return err
-	}
-	if err := writeFileAtomic(n.opts.Home.APIAddrFile(), []byte(ln.Addr().String()+"\n"), 0o600); err != nil {
-		return fmt.Errorf("write api address: %w", err)
-	}
-	n.api = api.NewServer(api.ServerOptions{Backend: backend{n}, Token: token, Logger: n.log.With("sys", "api")})
-	return nil
 }
 
 func readOrCreateToken(path string) (string, error) {
@@ -220,82 +199,110 @@ func readOrCreateToken(path string) (string, error) {
 		return "", fmt.Errorf("api token: %w", err)
 	}
 	token := hex.EncodeToString(buf)
-	if err := writeFileAtomic(path, []byte(token+"\n"), 0o600); err != nil {
+	if err := home.WriteFileAtomic(path, []byte(token+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("write api token: %w", err)
 	}
 	return token, nil
 }
 
-// orDefault returns v, or def when v is the zero value.
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
+// Serve runs the node until ctx is done, then shuts down: the API first, so
+// no request sees a half-closed node, then the host, then the store.
+func (n *Node) Serve(ctx context.Context) error {
+	defer n.Close()
+	if len(n.listen) > 0 {
+		if err := n.host.Network().Listen(n.listen...); err != nil {
+			return fmt.Errorf("listen: %w (choose other addresses with --listen)", err)
+		}
+	}
+	if err := n.gossip.Start(ctx); err != nil {
+		return err
+	}
+	defer n.gossip.Close()
+	if n.api != nil {
+		if err := n.listenAPI(); err != nil {
+			return err
+		}
+	}
+	n.log.Info("node running", "peer", n.host.ID(), "addrs", n.host.Addrs(), "api", n.APIAddr())
+	close(n.ready)
+	g, ctx := errgroup.WithContext(ctx)
+	services := []struct {
+		name string
+		s    Service
+	}{{"store", n.store}, {"discovery", n.disc}, {"engine", n.engine}}
+	for _, f := range n.feats.list() {
+		services = append(services, struct {
+			name string
+			s    Service
+		}{fmt.Sprintf("%T", f), f})
+	}
+	for _, s := range services {
+		g.Go(func() error {
+			if err := s.s.Serve(ctx); err != nil && ctx.Err() == nil {
+				return fmt.Errorf("%s: %w", s.name, err)
+			}
+			return nil
+		})
+	}
+	if n.api != nil {
+		g.Go(func() error { return n.api.Serve(ctx, n.apiLn) })
+	}
+	err := g.Wait()
+	n.log.Info("node stopped")
+	return err
+}
+
+// listenAPI opens the API listener and publishes its address in the data
+// directory for the CLI.
+func (n *Node) listenAPI() error {
+	addr := n.opts.API
+	ln, err := net.Listen("tcp", cmpOr(addr, api.DefaultAddr))
+	if err != nil && addr == "" {
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
+	if err != nil {
+		return fmt.Errorf("api listen: %w (choose another address with --api)", err)
+	}
+	n.apiLn = ln
+	if err := home.WriteFileAtomic(n.opts.Home.APIAddrFile(), []byte(ln.Addr().String()+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write api address: %w", err)
+	}
+	return nil
+}
+
+func cmpOr(v, def string) string {
+	if v == "" {
 		return def
 	}
 	return v
 }
 
-// Serve runs the node until ctx is done, then shuts down: the API first, so
-// no request sees a half-closed node, then the host, then the store.
-func (n *Node) Serve(ctx context.Context) error {
-	n.log.Info("node running", "peer", n.host.ID(), "addrs", n.host.Addrs(), "api", n.APIAddr())
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errc := make(chan error, 7)
-	run := func(name string, serve func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := serve(ctx); err != nil && ctx.Err() == nil {
-				errc <- fmt.Errorf("%s: %w", name, err)
-				cancel()
-			}
-		}()
-	}
-	run("store", n.store.Serve)
-	run("discovery", n.disc.Serve)
-	run("sync", n.syncer.Serve)
-	run("groups", n.groups.Serve)
-	run("mailbox", n.mailbox.Serve)
-	run("wallet", n.wallet.Serve)
-	if n.api != nil {
-		run("api", func(ctx context.Context) error { return n.api.Serve(ctx, n.apiLn) })
-	}
-	<-ctx.Done()
-	wg.Wait()
-	n.close()
-	n.log.Info("node stopped")
-	select {
-	case err := <-errc:
-		return err
-	default:
-		return nil
-	}
-}
+// Ready is closed once a served node listens and runs its services.
+func (n *Node) Ready() <-chan struct{} { return n.ready }
 
-// close releases everything New built, in reverse order of dependency.
-func (n *Node) close() {
-	if n.apiLn != nil {
-		n.apiLn.Close()
-		os.Remove(n.opts.Home.APIAddrFile())
-	}
-	if n.cancel != nil {
-		n.cancel()
-	}
-	if n.host != nil {
-		if err := n.host.Close(); err != nil {
-			n.log.Warn("close host", "err", err)
+// Close releases everything New built, in reverse order of dependency:
+// the API listener, the host, the store, the lock. Serve calls it when it
+// returns; it is for a node that was built and never served.
+func (n *Node) Close() {
+	n.closeOnce.Do(func() {
+		if n.apiLn != nil {
+			n.apiLn.Close()
+			os.Remove(n.opts.Home.APIAddrFile())
 		}
-	}
-	if n.store != nil {
-		if err := n.store.Close(); err != nil {
-			n.log.Error("close store", "err", err)
+		if n.host != nil {
+			if err := n.host.Close(); err != nil {
+				n.log.Warn("close host", "err", err)
+			}
 		}
-	}
-	if n.unlock != nil {
-		n.unlock()
-	}
+		if n.store != nil {
+			if err := n.store.Close(); err != nil {
+				n.log.Error("close store", "err", err)
+			}
+		}
+		if n.unlock != nil {
+			n.unlock()
+		}
+	})
 }
 
 // ID returns the node's peer ID.
@@ -304,38 +311,17 @@ func (n *Node) ID() peer.ID { return n.host.ID() }
 // Host returns the libp2p host.
 func (n *Node) Host() host.Host { return n.host }
 
-// meshSettle is how long after a connection a second sync runs: what is
-// gossiped before the peers' gossipsub meshes include each other is not
-// forwarded between them, and this sync brings it.
-const meshSettle = 5 * time.Second
+// Engine returns the replication engine.
+func (n *Node) Engine() *engine.Engine { return n.engine }
 
-// metPeer catches up with a peer as soon as it is (re)connected, and once
-// more when gossip between the two has settled.
-func (n *Node) metPeer(p peer.ID) {
-	n.syncer.Trigger(p)
-	time.AfterFunc(meshSettle, func() { n.syncer.TriggerLazy(p) })
-}
-
-// replicators lists the services whose events replicate through sync.
-func (n *Node) replicators() []replicator { return []replicator{n.groups, n.mailbox, n.wallet} }
-
-// Wallet returns the wallet service.
-func (n *Node) Wallet() *Wallet { return n.wallet }
-
-// DMs returns the private-message service.
-func (n *Node) DMs() *DMs { return n.dms }
-
-// Syncer returns the catch-up sync service.
-func (n *Node) Syncer() *reconcile.Syncer { return n.syncer }
-
-// Groups returns the group-chat service.
-func (n *Node) Groups() *Groups { return n.groups }
+// Syncer returns the catch-up sync scheduler.
+func (n *Node) Syncer() *reconcile.Syncer { return n.engine.Syncer() }
 
 // Store returns the node's store.
 func (n *Node) Store() *store.Store { return n.store }
 
 // Stats returns the node's counters of network input.
-func (n *Node) Stats() *Counters { return &n.stats }
+func (n *Node) Stats() *engine.Counters { return n.engine.Stats() }
 
 // APIAddr returns the local API's address, or "" when it is off.
 func (n *Node) APIAddr() string {

@@ -1,4 +1,4 @@
-package node
+package node_test
 
 import (
 	"context"
@@ -14,50 +14,28 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/banyan-mesh/banyan/mesh"
-	"github.com/banyan-mesh/banyan/store"
+	"github.com/banyan-mesh/banyan/node"
+	"github.com/banyan-mesh/banyan/node/groupchat"
+	"github.com/banyan-mesh/banyan/node/home"
+	"github.com/banyan-mesh/banyan/node/nodetest"
 )
-
-func sendN(t testing.TB, n *testNode, g *store.Group, count int, format string) []string {
-	t.Helper()
-	var ids []string
-	gn := groupOn(t, n, g)
-	for i := range count {
-		m, err := n.Groups().Send(context.Background(), gn, fmt.Sprintf(format, i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, m.Event.ID.String())
-	}
-	return ids
-}
-
-func hasAll(t testing.TB, n *testNode, g *store.Group, ids []string) (bool, string) {
-	have := historyIDs(t, n, groupOn(t, n, g))
-	missing := 0
-	for _, id := range ids {
-		if !slices.Contains(have, id) {
-			missing++
-		}
-	}
-	return missing == 0, fmt.Sprintf("%d of %d missing", missing, len(ids))
-}
 
 // A posts while B is offline and C is the only one online with A; A leaves;
 // B comes back and meets only C: B gets A's messages from C.
 func TestStoreAndForward(t *testing.T) {
-	a := startNode(t, "")
-	c := startNode(t, "", a.info())
-	bHome := Home(t.TempDir())
-	b := startNode(t, bHome, a.info())
-	g := joinAll(t, []*testNode{a, b, c})
-	b.stop()
+	a := nodetest.Start(t, "")
+	c := nodetest.Start(t, "", a.Info())
+	bHome := home.Home(t.TempDir())
+	b := nodetest.Start(t, bHome, a.Info())
+	g := nodetest.JoinAll(t, []*nodetest.Node{a, b, c})
+	b.Stop()
 
-	sent := sendN(t, a, g, 200, "while b sleeps %d")
-	eventually(t, 20*time.Second, "c to hold a's messages", func() (bool, string) { return hasAll(t, c, g, sent) })
-	a.stop()
+	sent := nodetest.SendN(t, a, g, 200, "while b sleeps %d")
+	nodetest.Eventually(t, 20*time.Second, "c to hold a's messages", func() (bool, string) { return nodetest.HasAll(t, c, g, sent) })
+	a.Stop()
 
-	b = startNode(t, bHome, c.info())
-	eventually(t, 20*time.Second, "b to get a's messages from c", func() (bool, string) { return hasAll(t, b, g, sent) })
+	b = nodetest.Start(t, bHome, c.Info())
+	nodetest.Eventually(t, 20*time.Second, "b to get a's messages from c", func() (bool, string) { return nodetest.HasAll(t, b, g, sent) })
 	if miss, err := b.Store().Missing(g.Scope()); err != nil || miss != 0 {
 		t.Fatalf("b still misses %d events (%v)", miss, err)
 	}
@@ -66,17 +44,17 @@ func TestStoreAndForward(t *testing.T) {
 // A node that was away while others posted catches up completely, with
 // its own messages from before and the others' in history order.
 func TestCatchUpAfterRestart(t *testing.T) {
-	a := startNode(t, "")
-	bHome := Home(t.TempDir())
-	b := startNode(t, bHome, a.info())
-	g := joinAll(t, []*testNode{a, b})
-	mine := sendN(t, b, g, 10, "before %d")
-	b.stop()
-	theirs := sendN(t, a, g, 1000, "while away %d")
-	b = startNode(t, bHome, a.info())
-	eventually(t, 30*time.Second, "b to catch up", func() (bool, string) { return hasAll(t, b, g, append(mine, theirs...)) })
-	eventually(t, 10*time.Second, "identical histories", func() (bool, string) {
-		x, y := historyIDs(t, a, g), historyIDs(t, b, groupOn(t, b, g))
+	a := nodetest.Start(t, "")
+	bHome := home.Home(t.TempDir())
+	b := nodetest.Start(t, bHome, a.Info())
+	g := nodetest.JoinAll(t, []*nodetest.Node{a, b})
+	mine := nodetest.SendN(t, b, g, 10, "before %d")
+	b.Stop()
+	theirs := nodetest.SendN(t, a, g, 1000, "while away %d")
+	b = nodetest.Start(t, bHome, a.Info())
+	nodetest.Eventually(t, 30*time.Second, "b to catch up", func() (bool, string) { return nodetest.HasAll(t, b, g, append(mine, theirs...)) })
+	nodetest.Eventually(t, 10*time.Second, "identical histories", func() (bool, string) {
+		x, y := nodetest.HistoryIDs(t, a, g), nodetest.HistoryIDs(t, b, nodetest.GroupOn(t, b, g))
 		return slices.Equal(x, y), fmt.Sprintf("a %d, b %d", len(x), len(y))
 	})
 }
@@ -112,13 +90,13 @@ func (c *cutter) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason
 
 // cuttableNodes starts n nodes on loopback, each with a cutter, all
 // connected to each other.
-func cuttableNodes(t *testing.T, n int) ([]*testNode, []*cutter) {
+func cuttableNodes(t *testing.T, n int) ([]*nodetest.Node, []*cutter) {
 	t.Helper()
-	var nodes []*testNode
+	var nodes []*nodetest.Node
 	var cutters []*cutter
 	for range n {
-		home := Home(t.TempDir())
-		id, err := home.Init(nil)
+		hm := home.Home(t.TempDir())
+		id, err := hm.Init(nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +105,7 @@ func cuttableNodes(t *testing.T, n int) ([]*testNode, []*cutter) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		nodes = append(nodes, startNodeWith(t, home, func(o *Options) {
+		nodes = append(nodes, nodetest.StartWith(t, hm, func(o *node.Options) {
 			o.Host = h
 			o.SyncInterval = time.Hour // only connections and gaps start syncs
 		}))
@@ -135,7 +113,7 @@ func cuttableNodes(t *testing.T, n int) ([]*testNode, []*cutter) {
 	}
 	for i, a := range nodes {
 		for _, b := range nodes[i+1:] {
-			if err := a.Host().Connect(context.Background(), b.info()); err != nil {
+			if err := a.Host().Connect(context.Background(), b.Info()); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -143,7 +121,7 @@ func cuttableNodes(t *testing.T, n int) ([]*testNode, []*cutter) {
 	return nodes, cutters
 }
 
-func ids(nodes []*testNode) []peer.ID {
+func ids(nodes []*nodetest.Node) []peer.ID {
 	var out []peer.ID
 	for _, n := range nodes {
 		out = append(out, n.ID())
@@ -152,7 +130,7 @@ func ids(nodes []*testNode) []peer.ID {
 }
 
 // split cuts (or heals) every link between two halves.
-func split(t *testing.T, nodes []*testNode, cutters []*cutter, half int, cut bool) {
+func split(t *testing.T, nodes []*nodetest.Node, cutters []*cutter, half int, cut bool) {
 	t.Helper()
 	left, right := nodes[:half], nodes[half:]
 	for i, n := range nodes {
@@ -173,13 +151,13 @@ func split(t *testing.T, nodes []*testNode, cutters []*cutter, half int, cut boo
 // node converges to the identical history.
 func TestPartitionHeals(t *testing.T) {
 	nodes, cutters := cuttableNodes(t, 6)
-	g := joinAll(t, nodes)
-	sendN(t, nodes[0], g, 5, "before %d")
+	g := nodetest.JoinAll(t, nodes)
+	nodetest.SendN(t, nodes[0], g, 5, "before %d")
 	left, right := nodes[:3], nodes[3:]
 	split(t, nodes, cutters, 3, true)
 	var all, leftSaid, rightSaid []string
 	for i, n := range nodes {
-		said := sendN(t, n, g, 30, fmt.Sprintf("node %d says %%d", i))
+		said := nodetest.SendN(t, n, g, 30, fmt.Sprintf("node %d says %%d", i))
 		all = append(all, said...)
 		if i < 3 {
 			leftSaid = append(leftSaid, said...)
@@ -188,17 +166,17 @@ func TestPartitionHeals(t *testing.T) {
 		}
 	}
 	// Each half hears itself, and nothing from the other.
-	for _, half := range [][]*testNode{left, right} {
+	for _, half := range [][]*nodetest.Node{left, right} {
 		said := leftSaid
 		if half[0] == right[0] {
 			said = rightSaid
 		}
 		for _, n := range half {
-			eventually(t, 20*time.Second, "a half to hear itself", func() (bool, string) { return hasAll(t, n, g, said) })
+			nodetest.Eventually(t, 20*time.Second, "a half to hear itself", func() (bool, string) { return nodetest.HasAll(t, n, g, said) })
 		}
 	}
 	for _, id := range rightSaid {
-		if slices.Contains(historyIDs(t, left[0], g), id) {
+		if slices.Contains(nodetest.HistoryIDs(t, left[0], g), id) {
 			t.Fatal("a message crossed the partition")
 		}
 	}
@@ -206,16 +184,16 @@ func TestPartitionHeals(t *testing.T) {
 	split(t, nodes, cutters, 3, false)
 	// One connection across, as when a repeater comes back; the rest
 	// follows from redials and gossip.
-	if err := left[0].Host().Connect(context.Background(), right[0].info()); err != nil {
+	if err := left[0].Host().Connect(context.Background(), right[0].Info()); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "identical histories after the heal", func() (bool, string) {
-		ref := historyIDs(t, nodes[0], g)
+	nodetest.Eventually(t, 30*time.Second, "identical histories after the heal", func() (bool, string) {
+		ref := nodetest.HistoryIDs(t, nodes[0], g)
 		if len(ref) != len(all)+5 {
 			return false, fmt.Sprintf("node 0 has %d of %d", len(ref), len(all)+5)
 		}
 		for i, n := range nodes[1:] {
-			if got := historyIDs(t, n, groupOn(t, n, g)); !slices.Equal(got, ref) {
+			if got := nodetest.HistoryIDs(t, n, nodetest.GroupOn(t, n, g)); !slices.Equal(got, ref) {
 				return false, fmt.Sprintf("node %d has %d", i+1, len(got))
 			}
 		}
@@ -225,17 +203,17 @@ func TestPartitionHeals(t *testing.T) {
 
 // One's own message goes from stored to held by the peers that synced it.
 func TestDeliveryStatus(t *testing.T) {
-	a := startNode(t, "")
-	b := startNode(t, "", a.info())
-	c := startNode(t, "", a.info())
-	g := joinAll(t, []*testNode{a, b, c})
+	a := nodetest.Start(t, "")
+	b := nodetest.Start(t, "", a.Info())
+	c := nodetest.Start(t, "", a.Info())
+	g := nodetest.JoinAll(t, []*nodetest.Node{a, b, c})
 	ctx := context.Background()
-	ca := a.client(t)
+	ca := groupchat.NewClient(a.Client(t))
 	m, err := ca.Send(ctx, g.Name, "are you there?")
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "the message to be held by both peers", func() (bool, string) {
+	nodetest.Eventually(t, 20*time.Second, "the message to be held by both peers", func() (bool, string) {
 		p, err := ca.History(ctx, g.Name, 10, "")
 		if err != nil || len(p.Messages) != 1 || p.Messages[0].ID != m.ID {
 			return false, fmt.Sprint(p, err)
@@ -245,8 +223,8 @@ func TestDeliveryStatus(t *testing.T) {
 	})
 
 	// Alone, a message is only stored.
-	b.stop()
-	c.stop()
+	b.Stop()
+	c.Stop()
 	alone, err := ca.Send(ctx, g.Name, "anyone?")
 	if err != nil {
 		t.Fatal(err)
@@ -264,13 +242,13 @@ func TestDeliveryStatus(t *testing.T) {
 // A node that keeps less history deletes the oldest, and sync does not
 // bring it back.
 func TestRetentionQuota(t *testing.T) {
-	a := startNode(t, "")
-	b := startNode(t, "", a.info())
-	g := joinAll(t, []*testNode{a, b})
-	sent := sendN(t, a, g, 100, "message number %d")
-	eventually(t, 20*time.Second, "b to have everything", func() (bool, string) { return hasAll(t, b, g, sent) })
+	a := nodetest.Start(t, "")
+	b := nodetest.Start(t, "", a.Info())
+	g := nodetest.JoinAll(t, []*nodetest.Node{a, b})
+	sent := nodetest.SendN(t, a, g, 100, "message number %d")
+	nodetest.Eventually(t, 20*time.Second, "b to have everything", func() (bool, string) { return nodetest.HasAll(t, b, g, sent) })
 
-	gb := groupOn(t, b, g)
+	gb := nodetest.GroupOn(t, b, g)
 	size, err := b.Store().ScopeBytes(g.Scope())
 	if err != nil {
 		t.Fatal(err)
@@ -278,7 +256,7 @@ func TestRetentionQuota(t *testing.T) {
 	if err := b.Groups().SetRetention(gb, 0, size/4); err != nil {
 		t.Fatal(err)
 	}
-	kept := historyIDs(t, b, gb)
+	kept := nodetest.HistoryIDs(t, b, gb)
 	if len(kept) == 0 || len(kept) > 30 {
 		t.Fatalf("b kept %d of 100 messages under a quarter of the space", len(kept))
 	}
@@ -289,20 +267,20 @@ func TestRetentionQuota(t *testing.T) {
 	if _, err := b.Syncer().SyncPeer(context.Background(), a.ID()); err != nil {
 		t.Fatal(err)
 	}
-	if got := historyIDs(t, b, gb); !slices.Equal(got, kept) {
+	if got := nodetest.HistoryIDs(t, b, gb); !slices.Equal(got, kept) {
 		t.Fatalf("after sync b has %d messages, want the %d it kept", len(got), len(kept))
 	}
 	// New messages still arrive.
-	more := sendN(t, a, g, 3, "later %d")
-	eventually(t, 20*time.Second, "b to get new messages", func() (bool, string) { return hasAll(t, b, g, more) })
+	more := nodetest.SendN(t, a, g, 3, "later %d")
+	nodetest.Eventually(t, 20*time.Second, "b to get new messages", func() (bool, string) { return nodetest.HasAll(t, b, g, more) })
 }
 
 // A peer that is not in the group holds none of it, however often it
 // syncs; joining while already connected to the inviter brings the history
 // at once.
 func TestHeldOnlyByMembers(t *testing.T) {
-	a := startNode(t, "")
-	d := startNode(t, "", a.info())
+	a := nodetest.Start(t, "")
+	d := nodetest.Start(t, "", a.Info())
 	g, err := a.Groups().Create("solo")
 	if err != nil {
 		t.Fatal(err)
@@ -310,7 +288,7 @@ func TestHeldOnlyByMembers(t *testing.T) {
 	if _, err := a.Groups().Send(context.Background(), g, "just me"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "a and d to be connected", func() (bool, string) {
+	nodetest.Eventually(t, 10*time.Second, "a and d to be connected", func() (bool, string) {
 		return len(a.Host().Network().ConnsToPeer(d.ID())) > 0, "not connected"
 	})
 	if _, err := a.Syncer().SyncPeer(context.Background(), d.ID()); err != nil {
@@ -321,15 +299,15 @@ func TestHeldOnlyByMembers(t *testing.T) {
 		t.Fatalf("a non-member is recorded as holding the group: %v %v", marks, err)
 	}
 
-	in, err := ParseInvite(a.Groups().Invite(g).String())
+	in, err := groupchat.ParseInvite(a.Groups().Invite(g).String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := d.Groups().Join(context.Background(), in); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "d to get the history on joining", func() (bool, string) {
-		n := len(historyIDs(t, d, groupOn(t, d, g)))
+	nodetest.Eventually(t, 10*time.Second, "d to get the history on joining", func() (bool, string) {
+		n := len(nodetest.HistoryIDs(t, d, nodetest.GroupOn(t, d, g)))
 		return n == 1, fmt.Sprintf("%d messages", n)
 	})
 }

@@ -330,15 +330,21 @@ func (s *Store) CountAfter(scope event.Scope, after Cursor) (int, error) {
 }
 
 // Arrival is an entry of the local arrival log: every event this node
-// stored, and every private message written or updated, in that order.
-// Exactly one of Event and DM is set.
+// stored, and every record a feature logged (a private message written or
+// updated, say), in that order. Either Event is set, or Table, Key and
+// Value are.
 type Arrival struct {
 	Seq   uint64
 	Event *event.Event
-	DM    *DM
+	// Table is the name of the logged record's table, Key its key in the
+	// table and Value what the record holds now.
+	Table string
+	Key   []byte
+	Value []byte
 }
 
-// ArrivalsSince returns up to limit arrival-log entries after seq.
+// ArrivalsSince returns up to limit arrival-log entries after seq. Entries
+// whose event or record has been deleted since are skipped.
 func (s *Store) ArrivalsSince(seq uint64, limit int) ([]Arrival, error) {
 	var out []Arrival
 	if seq == math.MaxUint64 {
@@ -348,34 +354,37 @@ func (s *Store) ArrivalsSince(seq uint64, limit int) ([]Arrival, error) {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{'l'}})
 		defer it.Close()
 		for it.Seek(key('l', u64(seq+1))); it.Valid() && len(out) < limit; it.Next() {
-			k := it.Item().Key()
-			var id []byte
-			err := it.Item().Value(func(v []byte) error {
-				id = append(id, v...)
-				return nil
-			})
+			item := it.Item()
+			a := Arrival{Seq: binary.BigEndian.Uint64(item.Key()[1:])}
+			ref, err := item.ValueCopy(nil)
 			if err != nil {
 				return err
 			}
-			if len(id) == 1+DMIDSize && id[0] == 'd' {
-				m, err := getDM(txn, [DMIDSize]byte(id[1:]))
-				if errors.Is(err, badger.ErrKeyNotFound) {
+			if item.UserMeta() == logRecord {
+				t, k := s.tableOf(ref)
+				if t == nil {
+					continue // a table nobody opened: nobody can show it
+				}
+				v, err := getValue(txn, ref)
+				if errors.Is(err, ErrNotFound) {
 					continue
 				}
 				if err != nil {
 					return err
 				}
-				out = append(out, Arrival{Seq: binary.BigEndian.Uint64(k[1:]), DM: m})
+				a.Table, a.Key, a.Value = t.name, k, v
+				out = append(out, a)
 				continue
 			}
-			e, err := getEvent(txn, id)
+			e, err := getEvent(txn, ref)
 			if errors.Is(err, ErrNotFound) {
 				continue // the scope was deleted since
 			}
 			if err != nil {
 				return err
 			}
-			out = append(out, Arrival{Seq: binary.BigEndian.Uint64(k[1:]), Event: e})
+			a.Event = e
+			out = append(out, a)
 		}
 		return nil
 	})

@@ -1,25 +1,19 @@
 // Package store keeps a node's state in Badger: events by ID and the indexes
-// the app reads (scope + time for history, scope + author + sequence for
+// the engine reads (scope + time for history, scope + author + sequence for
 // chains and gaps), the local arrival log that event streams resume from,
-// groups, and the peer book used to redial known peers.
+// what peers are known to hold, and the named tables where features keep
+// their own records.
 //
-// Key layout (every key starts with a one-byte table prefix):
+// Key layout (the store's own prefixes; features' tables are in table.go):
 //
-//	e <id:32>                               -> envelope bytes
-//	m <id:32>                               -> meta: arrival seq (8) || local flag (1)
-//	t <scope:32> <time:8> <id:32>           -> empty       history order
-//	a <scope:32> <author:32> <seq:8> <id:32> -> empty      per-author chains
-//	l <arrival:8>                           -> id          local arrival log
-//	q arrival                               -> Badger sequence of arrival numbers
-//	g <group id:16>                         -> JSON Group
-//	p <peer id>                             -> JSON Peer
-//	w <scope:32> <peer id>                  -> arrival (8)  peer holds the scope up to here
-//	c <peer id>                             -> JSON Contact
-//	r <peer id>                             -> ratchet session state
-//	d <peer id> 0x00 <time:8> <dm id:16>    -> JSON DM      private conversation order
-//	x <dm id:16>                            -> the DM's d key
-//	v <envelope id:32>                      -> JSON red-envelope seed, until settled
-//	u [<payer account:32>]                  -> cap (8)      accepted unconfirmed from a payer (or anyone)
+//	0x00 ...                                 -> metadata: format version, table catalog
+//	e <id:32>                                -> envelope bytes
+//	m <id:32>                                -> meta: arrival seq (8) || local flag (1)
+//	t <scope:32> <time:8> <id:32>            -> empty       history order
+//	a <scope:32> <author:32> <seq:8> <id:32> -> empty       per-author chains
+//	l <arrival:8>                            -> id, or a table key   local arrival log
+//	q arrival                                -> Badger sequence of arrival numbers
+//	w <scope:32> <peer id>                   -> arrival (8)  peer holds the scope up to here
 //
 // Integers are big-endian; times are Unix milliseconds with the sign bit
 // flipped so that byte order is time order.
@@ -61,6 +55,7 @@ type Store struct {
 	events  *eventHub
 	// maxBatch is the byte budget of one write transaction.
 	maxBatch int64
+	tableRegistry
 }
 
 // ErrLocked reports a data directory already opened by another process.
@@ -102,6 +97,10 @@ func Open(opts Options) (s *Store, err error) {
 		}
 		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
 	}
+	if err := checkFormat(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+	}
 	seq, err := db.GetSequence([]byte("qarrival"), 256)
 	if err != nil {
 		db.Close()
@@ -113,7 +112,8 @@ func Open(opts Options) (s *Store, err error) {
 	}
 	return &Store{
 		db: db, arrSeq: seq, log: opts.Logger, gcEvery: gc, events: newEventHub(),
-		maxBatch: bo.MemTableSize / 10,
+		maxBatch:      bo.MemTableSize / 10,
+		tableRegistry: tableRegistry{tables: map[string]*Table{}, byPrefix: map[string]*Table{}},
 	}, nil
 }
 

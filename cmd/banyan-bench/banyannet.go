@@ -12,16 +12,18 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/banyan-mesh/banyan/node"
-	"github.com/banyan-mesh/banyan/store"
+	"github.com/banyan-mesh/banyan/node/content"
+	"github.com/banyan-mesh/banyan/node/groupchat"
+	"github.com/banyan-mesh/banyan/node/home"
 )
 
-const maxTextSize = node.MaxTextSize
+const maxTextSize = content.MaxText
 
 // banyanNet is N Banyan nodes in this process, each with an on-disk store
 // in its own temporary directory.
 type banyanNet struct {
 	nodes  []*node.Node
-	groups []*store.Group // each node's record of the group
+	groups []*groupchat.Group // each node's record of the group
 	bw     []*byteCounter
 	dirs   []string
 
@@ -46,7 +48,7 @@ func newBanyanNet(ctx context.Context, o *chatOptions, edges [][2]int, rec *reco
 			return nil, err
 		}
 		b.dirs = append(b.dirs, dir)
-		home := node.Home(dir)
+		home := home.Home(dir)
 		if _, err := home.Init(nil); err != nil {
 			return nil, err
 		}
@@ -65,12 +67,19 @@ func newBanyanNet(ctx context.Context, o *chatOptions, edges [][2]int, rec *reco
 		b.nodes = append(b.nodes, n)
 		b.bw = append(b.bw, bw)
 		b.served.Add(1)
+		stopped := make(chan struct{})
 		go func() {
 			defer b.served.Done()
+			defer close(stopped)
 			if err := n.Serve(runCtx); err != nil {
 				b.failed.set(fmt.Errorf("node %d: %w", i, err))
 			}
 		}()
+		select {
+		case <-n.Ready():
+		case <-stopped:
+			return nil, fmt.Errorf("node %d did not start", i)
+		}
 	}
 	if err := connectEdges(ctx, edges, func(i int) hostLike { return b.nodes[i].Host() }); err != nil {
 		return nil, err
@@ -88,7 +97,7 @@ func newBanyanNet(ctx context.Context, o *chatOptions, edges [][2]int, rec *reco
 	inv.Inviter = peer.AddrInfo{}
 	code := inv.String()
 	for i, n := range b.nodes[1:] {
-		in, err := node.ParseInvite(code)
+		in, err := groupchat.ParseInvite(code)
 		if err != nil {
 			return nil, err
 		}

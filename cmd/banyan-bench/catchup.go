@@ -22,6 +22,8 @@ import (
 	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/mesh/reconcile"
 	"github.com/banyan-mesh/banyan/node"
+	"github.com/banyan-mesh/banyan/node/groupchat"
+	"github.com/banyan-mesh/banyan/node/home"
 	"github.com/banyan-mesh/banyan/store"
 )
 
@@ -241,8 +243,8 @@ func runCatchupScenario(ctx context.Context, o *catchupOptions) (*CatchupOutput,
 // peer ID, so that only it starts syncs between them.
 type syncPair struct {
 	low, high *soloNode
-	gLow      *store.Group // low's record of the group
-	gHigh     *store.Group
+	gLow      *groupchat.Group // low's record of the group
+	gHigh     *groupchat.Group
 	dirs      *scratch
 }
 
@@ -274,7 +276,7 @@ func newSyncPair(ctx context.Context, o *catchupOptions) (_ *syncPair, err error
 	// before the measurement.
 	inv := p.high.Groups().Invite(p.gHigh)
 	inv.Inviter = peer.AddrInfo{}
-	in, err := node.ParseInvite(inv.String())
+	in, err := groupchat.ParseInvite(inv.String())
 	if err != nil {
 		return nil, err
 	}
@@ -482,7 +484,7 @@ var textEnc = crypto.CanonicalCBOR
 // from authors fresh identities taking turns, each author's events chained
 // as Groups.Send chains them, one millisecond apart and ending a minute
 // ago. Authors sign in parallel.
-func groupHistory(g *store.Group, authors, messages, size int, seed uint64) ([]*event.Event, error) {
+func groupHistory(g *groupchat.Group, authors, messages, size int, seed uint64) ([]*event.Event, error) {
 	scope := g.Scope()
 	start := time.Now().Add(-time.Minute).UnixMilli() - int64(messages)
 	evs := make([]*event.Event, messages)
@@ -616,7 +618,7 @@ func putAll(st *store.Store, evs []*event.Event) error {
 // on its own (banyanNet runs a fixed set for the duration of a run).
 type soloNode struct {
 	*node.Node
-	home   node.Home
+	home   home.Home
 	bw     *byteCounter
 	cancel context.CancelFunc
 	done   chan error
@@ -626,7 +628,7 @@ type soloNode struct {
 
 // startSoloNode starts a node on loopback with home (initialised), no mDNS
 // and no API; adjust may change the options.
-func startSoloNode(home node.Home, log *slog.Logger, adjust func(*node.Options)) (*soloNode, error) {
+func startSoloNode(home home.Home, log *slog.Logger, adjust func(*node.Options)) (*soloNode, error) {
 	bw := newByteCounter()
 	opts := node.Options{
 		Home:      home,
@@ -646,6 +648,12 @@ func startSoloNode(home node.Home, log *slog.Logger, adjust func(*node.Options))
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &soloNode{Node: n, home: home, bw: bw, cancel: cancel, done: make(chan error, 1)}
 	go func() { s.done <- n.Serve(ctx) }()
+	select {
+	case <-n.Ready():
+	case err := <-s.done:
+		cancel()
+		return nil, fmt.Errorf("start node: %w", err)
+	}
 	return s, nil
 }
 
@@ -671,13 +679,13 @@ func (n *soloNode) streamIn(p protocol.ID) int64 { return n.bw.InByProtocol()[p]
 type scratch struct{ dirs []string }
 
 // home returns a new, initialised data directory.
-func (s *scratch) home() (node.Home, error) {
+func (s *scratch) home() (home.Home, error) {
 	dir, err := os.MkdirTemp("", "banyan-bench-")
 	if err != nil {
 		return "", err
 	}
 	s.dirs = append(s.dirs, dir)
-	h := node.Home(dir)
+	h := home.Home(dir)
 	if _, err := h.Init(nil); err != nil {
 		return "", err
 	}
@@ -685,10 +693,10 @@ func (s *scratch) home() (node.Home, error) {
 }
 
 // orderedHomes returns n new data directories sorted by peer ID.
-func (s *scratch) orderedHomes(n int) ([]node.Home, error) {
+func (s *scratch) orderedHomes(n int) ([]home.Home, error) {
 	type idHome struct {
 		id   peer.ID
-		home node.Home
+		home home.Home
 	}
 	var hs []idHome
 	for range n {
@@ -711,7 +719,7 @@ func (s *scratch) orderedHomes(n int) ([]node.Home, error) {
 		}
 		return 0
 	})
-	out := make([]node.Home, n)
+	out := make([]home.Home, n)
 	for i, h := range hs {
 		out[i] = h.home
 	}

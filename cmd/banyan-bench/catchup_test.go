@@ -109,7 +109,7 @@ func TestGroupHistoryValidates(t *testing.T) {
 	for i, e := range evs {
 		raws[i] = e.Raw
 	}
-	rejected, err := n.Groups().ReceiveBatch(g, raws)
+	_, rejected, err := n.Engine().Accept(g.Scope(), raws)
 	if err != nil || rejected != 0 {
 		t.Fatalf("ReceiveBatch: %d rejected, %v", rejected, err)
 	}

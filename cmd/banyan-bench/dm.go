@@ -16,7 +16,8 @@ import (
 
 	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/crypto/ratchet"
-	"github.com/banyan-mesh/banyan/node"
+	"github.com/banyan-mesh/banyan/node/home"
+	"github.com/banyan-mesh/banyan/node/private"
 	"github.com/banyan-mesh/banyan/store"
 )
 
@@ -162,7 +163,7 @@ func runDM(ctx context.Context, o *dmOptions) (_ *DMOutput, err error) {
 	if err != nil {
 		return nil, err
 	}
-	for i, h := range []node.Home{aHome, bc[0], bc[1]} {
+	for i, h := range []home.Home{aHome, bc[0], bc[1]} {
 		p := []**soloNode{&t.a, &t.b, &t.c}[i]
 		if *p, err = startSoloNode(h, o.log.With("node", "ABC"[i:i+1]), nil); err != nil {
 			return nil, err
@@ -196,18 +197,18 @@ func runDM(ctx context.Context, o *dmOptions) (_ *DMOutput, err error) {
 
 // befriend makes a and b contacts as people do: b adds a's code, a accepts
 // the request. It returns a's contact record of b.
-func befriend(ctx context.Context, a, b *soloNode) (*store.Contact, error) {
+func befriend(ctx context.Context, a, b *soloNode) (*private.Contact, error) {
 	if _, err := b.DMs().Add(ctx, a.DMs().Code()); err != nil {
 		return nil, err
 	}
 	err := waitFor(ctx, "A to get B's contact request", func() (bool, string) {
-		c, err := a.Store().Contact(b.ID())
-		return err == nil && c.State == store.ContactPending, fmt.Sprint(c, err)
+		c, err := a.DMs().Contact(b.ID())
+		return err == nil && c.State == private.ContactPending, fmt.Sprint(c, err)
 	})
 	if err != nil {
 		return nil, err
 	}
-	c, err := a.Store().Contact(b.ID())
+	c, err := a.DMs().Contact(b.ID())
 	if err != nil {
 		return nil, err
 	}
@@ -215,8 +216,8 @@ func befriend(ctx context.Context, a, b *soloNode) (*store.Contact, error) {
 		return nil, err
 	}
 	err = waitFor(ctx, "B to see the acceptance", func() (bool, string) {
-		c, err := b.Store().Contact(a.ID())
-		return err == nil && c.State == store.ContactAccepted, fmt.Sprint(c, err)
+		c, err := b.DMs().Contact(a.ID())
+		return err == nil && c.State == private.ContactAccepted, fmt.Sprint(c, err)
 	})
 	return c, err
 }
@@ -225,7 +226,7 @@ func befriend(ctx context.Context, a, b *soloNode) (*store.Contact, error) {
 // appeared in a node's arrival log (written, or updated: a status change).
 type dmArrivals struct {
 	mu     sync.Mutex
-	at     map[[store.DMIDSize]byte]time.Time
+	at     map[[private.DMIDSize]byte]time.Time
 	fresh  chan struct{}
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -233,9 +234,9 @@ type dmArrivals struct {
 
 // watchDMs follows st's arrival log after seq, as banyanNet watches
 // events, until stop. The time is taken before each read.
-func watchDMs(ctx context.Context, st *store.Store, seq uint64, match func(*store.DM) bool, failed *failure) *dmArrivals {
+func watchDMs(ctx context.Context, st *store.Store, seq uint64, match func(*private.DM) bool, failed *failure) *dmArrivals {
 	ctx, cancel := context.WithCancel(ctx)
-	d := &dmArrivals{at: map[[store.DMIDSize]byte]time.Time{}, fresh: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
+	d := &dmArrivals{at: map[[private.DMIDSize]byte]time.Time{}, fresh: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(d.done)
 		for ctx.Err() == nil {
@@ -251,7 +252,7 @@ func watchDMs(ctx context.Context, st *store.Store, seq uint64, match func(*stor
 			d.mu.Lock()
 			for _, a := range arr {
 				seq = a.Seq
-				if m := a.DM; m != nil && match(m) {
+				if m, ok := private.DMOf(a); ok && match(m) {
 					if _, ok := d.at[m.ID]; !ok {
 						d.at[m.ID] = now
 					}
@@ -281,19 +282,21 @@ func (d *dmArrivals) stop() {
 }
 
 // incoming matches texts from p.
-func incoming(p peer.ID) func(*store.DM) bool {
-	return func(m *store.DM) bool { return !m.Out && m.Peer == p }
+func incoming(p peer.ID) func(*private.DM) bool {
+	return func(m *private.DM) bool { return !m.Out && m.Peer == p }
 }
 
 // acknowledged matches texts to p that p said it received (or read).
-func acknowledged(p peer.ID) func(*store.DM) bool {
-	return func(m *store.DM) bool { return m.Out && m.Peer == p && (m.Status == "delivered" || m.Status == "read") }
+func acknowledged(p peer.ID) func(*private.DM) bool {
+	return func(m *private.DM) bool {
+		return m.Out && m.Peer == p && (m.Status == "delivered" || m.Status == "read")
+	}
 }
 
 // wait waits until every ID in want has arrived, or ctx is done, and
 // returns the arrival times of those that did.
-func (d *dmArrivals) wait(ctx context.Context, want map[[store.DMIDSize]byte]time.Time, failed *failure) map[[store.DMIDSize]byte]time.Time {
-	got := map[[store.DMIDSize]byte]time.Time{}
+func (d *dmArrivals) wait(ctx context.Context, want map[[private.DMIDSize]byte]time.Time, failed *failure) map[[private.DMIDSize]byte]time.Time {
+	got := map[[private.DMIDSize]byte]time.Time{}
 	for {
 		d.mu.Lock()
 		for id := range want {
@@ -313,7 +316,7 @@ func (d *dmArrivals) wait(ctx context.Context, want map[[store.DMIDSize]byte]tim
 	}
 }
 
-func runDMLive(ctx context.Context, o *dmOptions, t *dmTrio, contact *store.Contact, rng *rand.Rand) (*DMLive, error) {
+func runDMLive(ctx context.Context, o *dmOptions, t *dmTrio, contact *private.Contact, rng *rand.Rand) (*DMLive, error) {
 	a, b := t.a, t.b
 	seq0, err := b.Store().LastArrival()
 	if err != nil {
@@ -333,7 +336,7 @@ func runDMLive(ctx context.Context, o *dmOptions, t *dmTrio, contact *store.Cont
 	bytes0, proto0 := b.bw.In(), b.bw.InByProtocol()
 	cpu0 := cpuTime()
 	mach0, steal0 := machineCPU()
-	started := map[[store.DMIDSize]byte]time.Time{}
+	started := map[[private.DMIDSize]byte]time.Time{}
 	var envelopes []event.ID
 	var calls []time.Duration
 	first := time.Now()
@@ -417,13 +420,13 @@ func runDMLive(ctx context.Context, o *dmOptions, t *dmTrio, contact *store.Cont
 	return r, err
 }
 
-func runDMWaiting(ctx context.Context, o *dmOptions, t *dmTrio, contact *store.Contact, rng *rand.Rand) (*DMWaiting, error) {
+func runDMWaiting(ctx context.Context, o *dmOptions, t *dmTrio, contact *private.Contact, rng *rand.Rand) (*DMWaiting, error) {
 	r := &DMWaiting{Messages: o.waiting}
 	bHome := t.b.home
 	if err := t.b.stop(); err != nil {
 		return nil, fmt.Errorf("stop B: %w", err)
 	}
-	want := map[[store.DMIDSize]byte]time.Time{}
+	want := map[[private.DMIDSize]byte]time.Time{}
 	var envelopes []event.ID
 	first := time.Now()
 	for i := range o.waiting {
@@ -461,7 +464,7 @@ func runDMWaiting(ctx context.Context, o *dmOptions, t *dmTrio, contact *store.C
 	}
 	// B's receipts go into A's mailbox bucket; counting them there tells
 	// when B is done, before it is stopped.
-	aContact, err := b.Store().Contact(aID)
+	aContact, err := b.DMs().Contact(aID)
 	if err != nil {
 		return nil, err
 	}
@@ -469,7 +472,7 @@ func runDMWaiting(ctx context.Context, o *dmOptions, t *dmTrio, contact *store.C
 	if err != nil {
 		return nil, err
 	}
-	aBox := node.MailboxScope(node.MailboxBucket(aBundle.DHKey[:]))
+	aBox := private.MailboxScope(private.MailboxBucket(aBundle.DHKey[:]))
 	inBox0, err := b.Store().CountAfter(aBox, store.Cursor{})
 	if err != nil {
 		return nil, err

@@ -18,8 +18,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/banyan-mesh/banyan/node"
 	"github.com/banyan-mesh/banyan/node/api"
+	"github.com/banyan-mesh/banyan/node/groupchat"
+	"github.com/banyan-mesh/banyan/node/home"
 )
 
 // rssTargetMB is the memory budget of one node process.
@@ -114,7 +115,7 @@ type rssNodeStat struct {
 
 // proc is one running 'banyan run'.
 type proc struct {
-	home   node.Home
+	home   home.Home
 	cmd    *exec.Cmd
 	logf   *os.File
 	exited chan struct{}
@@ -152,7 +153,7 @@ func runRSS(ctx context.Context, o *rssOptions) (_ *RSSReport, err error) {
 	// static peer; the last one also peers with the first, closing the
 	// ring.
 	for i := range o.nodes {
-		home := node.Home(filepath.Join(tmp, fmt.Sprintf("node-%d", i)))
+		home := home.Home(filepath.Join(tmp, fmt.Sprintf("node-%d", i)))
 		if _, err := runCLI(setupCtx, bin, "init", "--home", string(home)); err != nil {
 			return nil, fmt.Errorf("node %d: %w", i, err)
 		}
@@ -202,7 +203,7 @@ func runRSS(ctx context.Context, o *rssOptions) (_ *RSSReport, err error) {
 	}
 	err = waitFor(setupCtx, "every node to be in the group's gossip mesh", func() (bool, string) {
 		for i, p := range procs {
-			gs, err := p.client.Groups(setupCtx)
+			gs, err := groupchat.NewClient(p.client).Groups(setupCtx)
 			if err != nil {
 				return false, fmt.Sprintf("node %d: %v", i, err)
 			}
@@ -239,7 +240,7 @@ func runRSS(ctx context.Context, o *rssOptions) (_ *RSSReport, err error) {
 				if !sleepUntil(sendCtx, t0.Add(time.Duration(float64(i)*interval))) {
 					return
 				}
-				_, err := p.client.Send(sendCtx, g.ID, string(makePayload(rng, o.size, uint64(i), false)))
+				_, err := groupchat.NewClient(p.client).Send(sendCtx, g.ID, string(makePayload(rng, o.size, uint64(i), false)))
 				mu.Lock()
 				if err != nil {
 					sendErrs++
@@ -273,7 +274,7 @@ func runRSS(ctx context.Context, o *rssOptions) (_ *RSSReport, err error) {
 	_ = waitFor(drainCtx, "every node to have every message", func() (bool, string) {
 		all := true
 		for i, p := range procs {
-			gs, err := p.client.Groups(drainCtx)
+			gs, err := groupchat.NewClient(p.client).Groups(drainCtx)
 			if err != nil || len(gs) != 1 {
 				all = false
 				continue
@@ -330,7 +331,7 @@ func runCLI(ctx context.Context, bin string, args ...string) ([]byte, error) {
 }
 
 // startProc starts 'banyan run' with its output in home/node.log.
-func startProc(bin string, home node.Home, args []string) (*proc, error) {
+func startProc(bin string, home home.Home, args []string) (*proc, error) {
 	logf, err := os.Create(filepath.Join(string(home), "node.log"))
 	if err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/node"
+	"github.com/banyan-mesh/banyan/node/home"
 	"github.com/banyan-mesh/banyan/wallet"
 )
 
@@ -515,7 +516,7 @@ func runWalletFork(ctx context.Context, o *walletOptions) (_ *WalletFork, err er
 		}
 		err = errors.Join(append([]error{err}, append(errs, dirs.remove())...)...)
 	}()
-	homes := make([]node.Home, n)
+	homes := make([]home.Home, n)
 	accts := make([]wallet.Account, n)
 	for i := range homes {
 		if homes[i], err = dirs.home(); err != nil {
@@ -547,7 +548,7 @@ func runWalletFork(ctx context.Context, o *walletOptions) (_ *WalletFork, err er
 		return nil, err
 	}
 	dirs.dirs = append(dirs.dirs, x2Dir)
-	x2Home := node.Home(x2Dir)
+	x2Home := home.Home(x2Dir)
 	key, err := os.ReadFile(x1Home.KeyFile())
 	if err != nil {
 		return nil, err

@@ -49,7 +49,7 @@ func TestUsageAndNoNodeErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r := cli(tc.args...)
+			r := runCLI(tc.args...)
 			if r.code != tc.code {
 				t.Fatalf("want exit %d, got\n%v", tc.code, r)
 			}
@@ -71,7 +71,7 @@ func TestUsageAndNoNodeErrors(t *testing.T) {
 func TestInitTwice(t *testing.T) {
 	t.Parallel()
 	home := filepath.Join(t.TempDir(), "home")
-	r := cli("init", "--home", home)
+	r := runCLI("init", "--home", home)
 	if r.code != 0 {
 		t.Fatalf("init: %v", r)
 	}
@@ -83,7 +83,7 @@ func TestInitTwice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r2 := cli("init", "--home", home)
+	r2 := runCLI("init", "--home", home)
 	if r2.code != 1 || !strings.Contains(r2.stderr, "already has an identity") || !strings.HasPrefix(r2.stderr, "banyan: ") {
 		t.Errorf("second init: want exit 1 and 'already has an identity', got\n%v", r2)
 	}
@@ -140,7 +140,7 @@ func TestEncryptedKey(t *testing.T) {
 	if err := os.WriteFile(wrong, []byte("battery staple\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if r := cli("init", "--home", home, "--passphrase-file", pass); r.code != 0 {
+	if r := runCLI("init", "--home", home, "--passphrase-file", pass); r.code != 0 {
 		t.Fatalf("init: %v", r)
 	}
 	raw, err := os.ReadFile(filepath.Join(home, "identity.key"))
@@ -152,11 +152,11 @@ func TestEncryptedKey(t *testing.T) {
 	}
 	nodeArgs := []string{"run", "--home", home, "--no-mdns", "--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0"}
 	// stdin is not a terminal, so there is nobody to ask.
-	r := cli(nodeArgs...)
+	r := runCLI(nodeArgs...)
 	if r.code != 1 || !strings.Contains(r.stderr, "encrypted") || !strings.Contains(r.stderr, "--passphrase-file") {
 		t.Errorf("run without passphrase: want exit 1 explaining the passphrase, got\n%v", r)
 	}
-	r = cli(append(nodeArgs, "--passphrase-file", wrong)...)
+	r = runCLI(append(nodeArgs, "--passphrase-file", wrong)...)
 	if r.code != 1 || !strings.Contains(r.stderr, "wrong passphrase") {
 		t.Errorf("run with wrong passphrase: want exit 1 'wrong passphrase', got\n%v", r)
 	}
@@ -169,19 +169,19 @@ func TestHelp(t *testing.T) {
 		{"group", "join"}, {"group", "leave"}, {"group", "list"}, {"send"}, {"history"}, {"watch"}, {"completion"},
 	}
 	for _, c := range cmds {
-		r := cli(append(c, "--help")...)
+		r := runCLI(append(c, "--help")...)
 		if r.code != 0 || !strings.Contains(r.stdout, "Usage:") {
 			t.Errorf("%v --help: %v", c, r)
 		}
 	}
-	r := cli("run", "--help")
+	r := runCLI("run", "--help")
 	for _, env := range []string{"BANYAN_HOME", "BANYAN_LISTEN", "BANYAN_PEERS", "BANYAN_API", "BANYAN_PASSPHRASE_FILE"} {
 		if !strings.Contains(r.stdout, env) {
 			t.Errorf("run --help does not mention %s", env)
 		}
 	}
 	for _, sh := range []string{"bash", "zsh", "fish", "powershell"} {
-		if r := cli("completion", sh); r.code != 0 || len(r.stdout) < 100 {
+		if r := runCLI("completion", sh); r.code != 0 || len(r.stdout) < 100 {
 			t.Errorf("completion %s: exit %d, %d bytes", sh, r.code, len(r.stdout))
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/banyan-mesh/banyan/node/api"
+	"github.com/banyan-mesh/banyan/node/cli"
 )
 
 func (a *app) idCmd() *cobra.Command {
@@ -15,9 +16,9 @@ func (a *app) idCmd() *cobra.Command {
 		Short: "Show the running node's peer ID and addresses",
 		Long: `Show the running node's peer ID, the addresses other nodes can reach it on
 (give one to another node's --peer) and what it has received.`,
-		Args: exactArgs(),
+		Args: cli.ExactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := a.client(cmd.Context())
+			cl, err := a.Client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -29,9 +30,9 @@ func (a *app) idCmd() *cobra.Command {
 				n.Addrs = []string{}
 			}
 			if asJSON {
-				return writeJSON(a.stdout, n)
+				return cli.WriteJSON(a.Stdout, n)
 			}
-			tw := newTable(a.stdout)
+			tw := cli.NewTable(a.Stdout)
 			fmt.Fprintf(tw, "peer id\t%s\n", n.PeerID)
 			fmt.Fprintf(tw, "version\t%s\n", n.Version)
 			rejected := uint64(0)
@@ -54,9 +55,9 @@ func (a *app) peersCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "peers",
 		Short: "List connected peers",
-		Args:  exactArgs(),
+		Args:  cli.ExactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := a.client(cmd.Context())
+			cl, err := a.Client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -68,13 +69,13 @@ func (a *app) peersCmd() *cobra.Command {
 				ps = []api.Peer{}
 			}
 			if asJSON {
-				return writeJSON(a.stdout, ps)
+				return cli.WriteJSON(a.Stdout, ps)
 			}
 			if len(ps) == 0 {
-				fmt.Fprintln(a.stdout, "no peers connected")
+				fmt.Fprintln(a.Stdout, "no peers connected")
 				return nil
 			}
-			tw := newTable(a.stdout)
+			tw := cli.NewTable(a.Stdout)
 			fmt.Fprintln(tw, "PEER\tLATENCY\tADDRESS")
 			for _, p := range ps {
 				addr := "-"

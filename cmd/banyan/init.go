@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/banyan-mesh/banyan/node/cli"
 )
 
 func (a *app) initCmd() *cobra.Command {
@@ -23,9 +25,9 @@ The key can be encrypted with a passphrase: give it in a file with
 no encryption). init never replaces an existing identity.`,
 		Example: `  banyan init
   banyan init --home /var/lib/banyan --passphrase-file /etc/banyan/passphrase`,
-		Args: exactArgs(),
+		Args: cli.ExactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			home, err := a.home()
+			home, err := a.Home()
 			if err != nil {
 				return err
 			}
@@ -38,7 +40,7 @@ no encryption). init never replaces an existing identity.`,
 				if pass, err = readPassphraseFile(passFile); err != nil {
 					return err
 				}
-			case term.IsTerminal(int(a.stdin.Fd())):
+			case term.IsTerminal(int(a.Stdin.Fd())):
 				if pass, err = a.newPassphrase(); err != nil {
 					return err
 				}
@@ -51,8 +53,8 @@ no encryption). init never replaces an existing identity.`,
 			if len(pass) > 0 {
 				how = "encrypted with a passphrase"
 			}
-			fmt.Fprintf(a.stderr, "created an identity in %s (key file %s, %s)\n", home, home.KeyFile(), how)
-			fmt.Fprintln(a.stdout, id.PeerID())
+			fmt.Fprintf(a.Stderr, "created an identity in %s (key file %s, %s)\n", home, home.KeyFile(), how)
+			fmt.Fprintln(a.Stdout, id.PeerID())
 			return nil
 		},
 	}
@@ -84,9 +86,9 @@ func readPassphraseFile(path string) ([]byte, error) {
 
 // prompt asks for a secret on the terminal.
 func (a *app) prompt(msg string) ([]byte, error) {
-	fmt.Fprint(a.stderr, msg)
-	p, err := term.ReadPassword(int(a.stdin.Fd()))
-	fmt.Fprintln(a.stderr)
+	fmt.Fprint(a.Stderr, msg)
+	p, err := term.ReadPassword(int(a.Stdin.Fd()))
+	fmt.Fprintln(a.Stderr)
 	if err != nil {
 		return nil, fmt.Errorf("read passphrase: %w", err)
 	}

@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/banyan-mesh/banyan/node/api"
+	"github.com/banyan-mesh/banyan/node/groupchat"
 )
 
 // Deadlines of the lab's waits. Convergence deadlines allow for the
@@ -161,15 +161,15 @@ func (v *labVillage) waitLinked(timeout time.Duration, nodes ...*labNode) time.D
 // the invite code, once every member sees every other in the group's topic.
 func (v *labVillage) formGroup(name string, nodes ...*labNode) (string, string) {
 	v.t.Helper()
-	var g api.Group
+	var g groupchat.GroupInfo
 	nodes[0].mustCLI(&g, "group", "create", name)
-	var inv api.Invite
+	var inv groupchat.InviteInfo
 	nodes[0].mustCLI(&inv, "group", "invite", g.ID)
 	if inv.Code == "" {
 		v.t.Fatalf("invite without a code: %+v", inv)
 	}
 	for _, n := range nodes[1:] {
-		var jg api.Group
+		var jg groupchat.GroupInfo
 		n.mustCLI(&jg, "group", "join", inv.Code)
 		if jg.ID != g.ID {
 			v.t.Fatalf("%s joined %+v, want %+v", n.name, jg, g)
@@ -205,7 +205,7 @@ func (v *labVillage) waitTopic(timeout time.Duration, group string, nodes ...*la
 // send sends a message with 'banyan send' and returns its ID.
 func (v *labVillage) send(n *labNode, group, text string) string {
 	v.t.Helper()
-	var m api.Message
+	var m groupchat.MessageInfo
 	n.mustCLI(&m, "send", group, text)
 	if m.ID == "" || m.Text != text {
 		v.t.Fatalf("%s: send returned %+v", n.name, m)
@@ -223,7 +223,7 @@ func (v *labVillage) converge(timeout time.Duration, what, group string, want []
 
 // convergeExtra is converge, but messages that are not in want are allowed
 // if extraOK says so.
-func (v *labVillage) convergeExtra(timeout time.Duration, what, group string, want []string, extraOK func(api.Message) bool, nodes ...*labNode) ([]string, time.Duration) {
+func (v *labVillage) convergeExtra(timeout time.Duration, what, group string, want []string, extraOK func(groupchat.MessageInfo) bool, nodes ...*labNode) ([]string, time.Duration) {
 	v.t.Helper()
 	var first []string
 	took := labWait(v.t, timeout, what, func() (bool, string) {
@@ -344,7 +344,7 @@ func labPacketLoss(t *testing.T, kind labLoss) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			for i := range perNode {
-				m, err := n.api().Send(ctx, group, fmt.Sprintf("%s through the static #%d", n.name, i))
+				m, err := groupchat.NewClient(n.api()).Send(ctx, group, fmt.Sprintf("%s through the static #%d", n.name, i))
 				if err != nil {
 					errs <- fmt.Errorf("%s: send: %w", n.name, err)
 					return
@@ -472,7 +472,7 @@ func TestLabCrashCatchUp(t *testing.T) {
 	v.waitMesh(labMeshTimeout, nodes...)
 	group, _ := v.formGroup("busy square", nodes...)
 	victim, posters := nodes[len(nodes)-1], nodes[:len(nodes)-1]
-	fromVictim := func(m api.Message) bool { return m.Author == victim.id() }
+	fromVictim := func(m groupchat.MessageInfo) bool { return m.Author == victim.id() }
 
 	var (
 		posted      atomic.Int64
@@ -512,7 +512,7 @@ func TestLabCrashCatchUp(t *testing.T) {
 				return
 			default:
 			}
-			m, err := victim.api().Send(ctx, group, fmt.Sprintf("%s: busy #%d", victim.name, j))
+			m, err := groupchat.NewClient(victim.api()).Send(ctx, group, fmt.Sprintf("%s: busy #%d", victim.name, j))
 			if err != nil {
 				return // killed in the middle of a send
 			}
@@ -529,7 +529,7 @@ func TestLabCrashCatchUp(t *testing.T) {
 		}
 		postersWG.Go(func() {
 			for j := range count {
-				m, err := n.api().Send(ctx, group, fmt.Sprintf("%s: busy #%d", n.name, j))
+				m, err := groupchat.NewClient(n.api()).Send(ctx, group, fmt.Sprintf("%s: busy #%d", n.name, j))
 				if err != nil {
 					errs <- fmt.Errorf("%s: send: %w", n.name, err)
 					return
@@ -625,7 +625,7 @@ func TestLabLateJoin(t *testing.T) {
 	all := v.running()
 	v.waitMesh(labMeshTimeout, all...)
 	t.Logf("%s found the village with mDNS: connected to everybody %v after it started", late.name, time.Since(started).Round(time.Millisecond))
-	var jg api.Group
+	var jg groupchat.GroupInfo
 	late.mustCLI(&jg, "group", "join", code)
 	if jg.ID != group {
 		t.Fatalf("%s joined %+v, want group %s", late.name, jg, group)

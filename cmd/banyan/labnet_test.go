@@ -51,8 +51,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/banyan-mesh/banyan/node"
 	"github.com/banyan-mesh/banyan/node/api"
+	"github.com/banyan-mesh/banyan/node/groupchat"
+	"github.com/banyan-mesh/banyan/node/home"
 )
 
 const labSkipMsg = "village lab needs root and iproute2/nftables; run as root (CI does)"
@@ -536,7 +537,7 @@ func (r labResult) String() string {
 }
 
 // cli runs 'banyan ARGS --home HOME' inside the node's namespace.
-func (n *labNode) cli(args ...string) labResult {
+func (n *labNode) runCLI(args ...string) labResult {
 	args = append(slices.Clone(args), "--home", n.home)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -562,7 +563,7 @@ func (n *labNode) cli(args ...string) labResult {
 
 // cliJSON runs a command with --json and decodes what it prints.
 func (n *labNode) cliJSON(v any, args ...string) error {
-	r := n.cli(append(args, "--json")...)
+	r := n.runCLI(append(args, "--json")...)
 	if r.code != 0 {
 		return fmt.Errorf("%s: %v", n.name, r)
 	}
@@ -595,7 +596,7 @@ func (n *labNode) waitUp(timeout time.Duration) {
 	defer n.mu.Unlock()
 	n.peerID = id.PeerID
 	if n.fwd == nil {
-		home := node.Home(n.home)
+		home := home.Home(n.home)
 		f, err := newLabForwarder(n.host, func() (string, error) {
 			b, err := os.ReadFile(home.APIAddrFile())
 			return strings.TrimSpace(string(b)), err
@@ -629,13 +630,13 @@ func (n *labNode) id() string {
 }
 
 // history returns a group's whole history on the node, oldest first.
-func (n *labNode) history(group string) ([]api.Message, error) {
+func (n *labNode) history(group string) ([]groupchat.MessageInfo, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	var all []api.Message
+	var all []groupchat.MessageInfo
 	before := ""
 	for range 1000 {
-		p, err := n.api().History(ctx, group, 1000, before)
+		p, err := groupchat.NewClient(n.api()).History(ctx, group, 1000, before)
 		if err != nil {
 			return nil, fmt.Errorf("%s: history: %w", n.name, err)
 		}
@@ -664,10 +665,10 @@ func (n *labNode) peers() ([]string, error) {
 }
 
 // group returns what the node says about a group.
-func (n *labNode) group(id string) (*api.Group, error) {
+func (n *labNode) group(id string) (*groupchat.GroupInfo, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	gs, err := n.api().Groups(ctx)
+	gs, err := groupchat.NewClient(n.api()).Groups(ctx)
 	if err != nil {
 		return nil, err
 	}

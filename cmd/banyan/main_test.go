@@ -110,5 +110,5 @@ func (in invocation) run() result {
 	return r
 }
 
-// cli runs banyan with args and no stdin.
-func cli(args ...string) result { return invocation{args: args}.run() }
+// runCLI runs banyan with args and no stdin.
+func runCLI(args ...string) result { return invocation{args: args}.run() }

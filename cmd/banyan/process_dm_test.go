@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/banyan-mesh/banyan/node/api"
+	"github.com/banyan-mesh/banyan/node/private"
 )
 
 // Two people become contacts and talk privately, through the CLI; then one
@@ -26,13 +26,13 @@ func TestProcessPrivateMessages(t *testing.T) {
 	infoB, infoC := waitUp(t, b), waitUp(t, c)
 	waitFor(t, "A to connect to B and C", func() (bool, string) { return hasPeers(a, infoB.PeerID, infoC.PeerID) })
 
-	var inv api.ContactInvite
+	var inv private.CodeInfo
 	mustJSON(t, a, &inv, "contact", "invite")
 	if !strings.HasPrefix(inv.Link, "banyan:c1.") || inv.QR == "" {
 		t.Fatalf("contact invite: %+v", inv)
 	}
 	// The terminal invite shows the QR code and the code.
-	if r := cli("contact", "invite", "--home", a.home); r.code != 0 || !strings.Contains(r.stdout, inv.Code) || !strings.Contains(r.stdout, "█") {
+	if r := runCLI("contact", "invite", "--home", a.home); r.code != 0 || !strings.Contains(r.stdout, inv.Code) || !strings.Contains(r.stdout, "█") {
 		t.Fatalf("contact invite: %s", r)
 	}
 	// The API serves it as a PNG too.
@@ -40,45 +40,45 @@ func TestProcessPrivateMessages(t *testing.T) {
 		t.Fatalf("invite.png is not a PNG: %q", png[:min(8, len(png))])
 	}
 
-	var added api.Contact
+	var added private.ContactInfo
 	mustJSON(t, b, &added, "contact", "add", inv.Link)
 	if added.PeerID != infoA.PeerID || added.State != "requested" {
 		t.Fatalf("added %+v", added)
 	}
 	waitFor(t, "A to see B's request", func() (bool, string) {
-		var cs []api.Contact
+		var cs []private.ContactInfo
 		err := cliJSON(a, &cs, "contact", "list")
 		return err == nil && len(cs) == 1 && cs[0].State == "pending", fmt.Sprint(cs, err)
 	})
-	if r := cli("contact", "nick", infoB.PeerID, "bo", "--home", a.home); r.code != 0 {
+	if r := runCLI("contact", "nick", infoB.PeerID, "bo", "--home", a.home); r.code != 0 {
 		t.Fatal(r)
 	}
-	if r := cli("contact", "accept", "bo", "--home", a.home); r.code != 0 {
+	if r := runCLI("contact", "accept", "bo", "--home", a.home); r.code != 0 {
 		t.Fatal(r)
 	}
 	waitFor(t, "B to see the acceptance", func() (bool, string) {
-		var cs []api.Contact
+		var cs []private.ContactInfo
 		err := cliJSON(b, &cs, "contact", "list")
 		return err == nil && len(cs) == 1 && cs[0].State == "accepted", fmt.Sprint(cs, err)
 	})
 
-	var m api.DM
+	var m private.DMInfo
 	mustJSON(t, a, &m, "dm", "send", "bo", "are you coming to the market?")
 	waitFor(t, "B to get A's message and A to see it delivered", func() (bool, string) {
-		var pb api.DMPage
+		var pb private.DMPage
 		if err := cliJSON(b, &pb, "dm", "history", infoA.PeerID); err != nil || len(pb.Messages) != 1 {
 			return false, fmt.Sprint(pb, err)
 		}
-		var pa api.DMPage
+		var pa private.DMPage
 		err := cliJSON(a, &pa, "dm", "history", "bo")
 		return err == nil && len(pa.Messages) == 1 && pa.Messages[0].Status == "delivered", fmt.Sprint(pa, err)
 	})
 	// Reading it tells A.
-	if r := cli("dm", "history", infoA.PeerID, "--read", "--home", b.home); r.code != 0 || !strings.Contains(r.stdout, "market") {
+	if r := runCLI("dm", "history", infoA.PeerID, "--read", "--home", b.home); r.code != 0 || !strings.Contains(r.stdout, "market") {
 		t.Fatal(r)
 	}
 	waitFor(t, "A to see it read", func() (bool, string) {
-		var pa api.DMPage
+		var pa private.DMPage
 		err := cliJSON(a, &pa, "dm", "history", "bo")
 		return err == nil && len(pa.Messages) == 1 && pa.Messages[0].Status == "read", fmt.Sprint(pa, err)
 	})
@@ -89,7 +89,7 @@ func TestProcessPrivateMessages(t *testing.T) {
 	}
 	var sent []string
 	for i := range 3 {
-		var m api.DM
+		var m private.DMInfo
 		mustJSON(t, a, &m, "dm", "send", "bo", fmt.Sprintf("while you were away %d", i))
 		sent = append(sent, m.ID)
 	}
@@ -98,7 +98,7 @@ func TestProcessPrivateMessages(t *testing.T) {
 	}
 	waitUp(t, b)
 	waitFor(t, "B to collect what A wrote while it was away", func() (bool, string) {
-		var pb api.DMPage
+		var pb private.DMPage
 		if err := cliJSON(b, &pb, "dm", "history", infoA.PeerID); err != nil {
 			return false, err.Error()
 		}
@@ -115,10 +115,10 @@ func TestProcessPrivateMessages(t *testing.T) {
 	})
 
 	// Mistakes get clear errors.
-	if r := cli("dm", "send", "nobody", "hi", "--home", a.home); r.code != 1 || !strings.Contains(r.stderr, "no such contact") {
+	if r := runCLI("dm", "send", "nobody", "hi", "--home", a.home); r.code != 1 || !strings.Contains(r.stderr, "no such contact") {
 		t.Errorf("dm to an unknown contact: %s", r)
 	}
-	if r := cli("contact", "add", "c1.garbage", "--home", a.home); r.code != 1 || !strings.Contains(r.stderr, "contact code") {
+	if r := runCLI("contact", "add", "c1.garbage", "--home", a.home); r.code != 1 || !strings.Contains(r.stderr, "contact code") {
 		t.Errorf("bad contact code: %s", r)
 	}
 }

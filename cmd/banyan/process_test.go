@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/banyan-mesh/banyan/node/api"
+	"github.com/banyan-mesh/banyan/node/groupchat"
 )
 
 // waitTimeout bounds every wait of the process tests.
@@ -91,7 +92,7 @@ func waitFor(t *testing.T, what string, cond func() (bool, string)) {
 
 // cliJSON runs a command with --json on p's home and decodes its output.
 func cliJSON(p *nodeProc, v any, args ...string) error {
-	r := cli(append(args, "--json", "--home", p.home)...)
+	r := runCLI(append(args, "--json", "--home", p.home)...)
 	if r.code != 0 {
 		return fmt.Errorf("%s: %s", p.name, r)
 	}
@@ -124,13 +125,13 @@ func waitUp(t *testing.T, p *nodeProc) *api.Node {
 
 // history returns the IDs of a group's messages on p, oldest first, and
 // the messages by ID.
-func history(p *nodeProc, group string) ([]string, map[string]api.Message, error) {
-	var page api.Page
+func history(p *nodeProc, group string) ([]string, map[string]groupchat.MessageInfo, error) {
+	var page groupchat.Page
 	if err := cliJSON(p, &page, "history", group, "--limit", "1000"); err != nil {
 		return nil, nil, err
 	}
 	ids := make([]string, len(page.Messages))
-	byID := make(map[string]api.Message, len(page.Messages))
+	byID := make(map[string]groupchat.MessageInfo, len(page.Messages))
 	for i, m := range page.Messages {
 		ids[i] = m.ID
 		byID[m.ID] = m
@@ -139,7 +140,7 @@ func history(p *nodeProc, group string) ([]string, map[string]api.Message, error
 }
 
 // missing returns the IDs of want that have is not.
-func missing(have map[string]api.Message, want []string) []string {
+func missing(have map[string]groupchat.MessageInfo, want []string) []string {
 	var out []string
 	for _, id := range want {
 		if _, ok := have[id]; !ok {
@@ -217,7 +218,7 @@ func hasPeers(p *nodeProc, want ...string) (bool, string) {
 
 // groupPeers returns how many peers p sees in the group's topic.
 func groupPeers(p *nodeProc, group string) (int, error) {
-	var gs []api.Group
+	var gs []groupchat.GroupInfo
 	if err := cliJSON(p, &gs, "group", "list"); err != nil {
 		return 0, err
 	}
@@ -249,7 +250,7 @@ func waitGroupMesh(t *testing.T, what, group string, min map[*nodeProc]int) {
 
 // send sends text to group from p and returns the message ID.
 func send(p *nodeProc, group, text string) (string, error) {
-	var m api.Message
+	var m groupchat.MessageInfo
 	if err := cliJSON(p, &m, "send", group, text); err != nil {
 		return "", err
 	}
@@ -330,8 +331,9 @@ func (w *watcher) messages() map[string]bool {
 	defer w.mu.Unlock()
 	ids := map[string]bool{}
 	for _, ev := range w.events {
-		if ev.Message != nil {
-			ids[ev.Message.ID] = true
+		var m groupchat.MessageInfo
+		if ev.Type == groupchat.StreamType && ev.Decode(&m) == nil {
+			ids[m.ID] = true
 		}
 	}
 	return ids
@@ -349,11 +351,12 @@ func (w *watcher) check() error {
 		if i > 0 && ev.Seq <= w.events[i-1].Seq {
 			return fmt.Errorf("watch: event seq %d after %d", ev.Seq, w.events[i-1].Seq)
 		}
-		if ev.Message != nil {
-			if seen[ev.Message.ID] {
-				return fmt.Errorf("watch: message %s seen twice", ev.Message.ID)
+		var m groupchat.MessageInfo
+		if ev.Type == groupchat.StreamType && ev.Decode(&m) == nil {
+			if seen[m.ID] {
+				return fmt.Errorf("watch: message %s seen twice", m.ID)
 			}
-			seen[ev.Message.ID] = true
+			seen[m.ID] = true
 		}
 	}
 	return nil
@@ -375,9 +378,9 @@ func TestProcessChatAndCrash(t *testing.T) {
 	waitFor(t, "C to connect to A", func() (bool, string) { return hasPeers(c, infoA.PeerID) })
 
 	// A creates a group; B and C join with an invite.
-	var g api.Group
+	var g groupchat.GroupInfo
 	mustJSON(t, a, &g, "group", "create", "village square")
-	var inv api.Invite
+	var inv groupchat.InviteInfo
 	mustJSON(t, a, &inv, "group", "invite", "village square")
 	if !strings.HasPrefix(inv.Link, "banyan:") || inv.Code == "" {
 		t.Fatalf("invite: %+v", inv)
@@ -387,7 +390,7 @@ func TestProcessChatAndCrash(t *testing.T) {
 		if i == 1 {
 			code = inv.Link // both forms work
 		}
-		var jg api.Group
+		var jg groupchat.GroupInfo
 		mustJSON(t, p, &jg, "group", "join", code)
 		if jg.ID != g.ID || jg.Name != g.Name {
 			t.Fatalf("%s joined %+v, want %+v", p.name, jg, g)
@@ -404,7 +407,7 @@ func TestProcessChatAndCrash(t *testing.T) {
 	}
 	// A message from stdin loses one trailing line break and nothing else.
 	r := invocation{args: []string{"send", "village square", "--json", "--home", a.home}, stdin: "two\nlines\n"}.run()
-	var sm api.Message
+	var sm groupchat.MessageInfo
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &sm) != nil || sm.Text != "two\nlines" {
 		t.Fatalf("send from stdin: %+v\n%v", sm, r)
 	}
@@ -413,7 +416,7 @@ func TestProcessChatAndCrash(t *testing.T) {
 	t.Logf("round 1: %d messages, identical on A, B and C", len(round1))
 
 	// The plain history shows "time author text" lines, oldest first.
-	if r := cli("history", g.ID, "--limit", "2", "--home", b.home); r.code != 0 ||
+	if r := runCLI("history", g.ID, "--limit", "2", "--home", b.home); r.code != 0 ||
 		!strings.Contains(r.stdout, "two\n") || !strings.Contains(r.stdout, "--before") {
 		t.Errorf("history --limit 2:\n%v", r)
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/banyan-mesh/banyan/node/api"
+	"github.com/banyan-mesh/banyan/node/pay"
 )
 
 // startWalletNode is startNode with the unit's guarantor given at start.
@@ -34,8 +34,8 @@ func startWalletNode(t *testing.T, name, home, guarantor string, peers ...string
 	return p
 }
 
-func walletBalance(p *nodeProc) (api.Wallet, error) {
-	var w api.Wallet
+func walletBalance(p *nodeProc) (pay.Wallet, error) {
+	var w pay.Wallet
 	err := cliJSON(p, &w, "wallet", "balance")
 	return w, err
 }
@@ -49,7 +49,7 @@ func TestProcessWallet(t *testing.T) {
 
 	// The guarantor's ID must be known before any node starts, G's own
 	// included: 'banyan init' creates G's identity and prints its peer ID.
-	r := cli("init", "--home", gHome)
+	r := runCLI("init", "--home", gHome)
 	if r.code != 0 {
 		t.Fatal(r)
 	}
@@ -72,7 +72,7 @@ func TestProcessWallet(t *testing.T) {
 	}
 
 	// G grants A a limit of 300.
-	var grant api.WalletEntry
+	var grant pay.Entry
 	mustJSON(t, g, &grant, "wallet", "limit", "grant", infoA.PeerID, "300")
 	if grant.Type != "limit" || grant.Status != "ok" {
 		t.Fatalf("grant: %+v", grant)
@@ -83,10 +83,10 @@ func TestProcessWallet(t *testing.T) {
 	})
 
 	// A pays B 120.
-	var pay api.WalletEntry
-	mustJSON(t, a, &pay, "wallet", "pay", infoB.PeerID, "120", "six", "eggs")
-	if pay.Type != "pay" || pay.Status != "ok" || pay.Amount != 120 || pay.Balance != -120 {
-		t.Fatalf("pay: %+v", pay)
+	var payment pay.Entry
+	mustJSON(t, a, &payment, "wallet", "pay", infoB.PeerID, "120", "six", "eggs")
+	if payment.Type != "pay" || payment.Status != "ok" || payment.Amount != 120 || payment.Balance != -120 {
+		t.Fatalf("pay: %+v", payment)
 	}
 	waitFor(t, "B to get and accept A's payment", func() (bool, string) {
 		w, err := walletBalance(b)
@@ -94,7 +94,7 @@ func TestProcessWallet(t *testing.T) {
 	})
 
 	// B asks for 50; A pays the link; paying it again fails.
-	r = cli("wallet", "request", "50", "rice", "--home", b.home)
+	r = runCLI("wallet", "request", "50", "rice", "--home", b.home)
 	if r.code != 0 {
 		t.Fatal(r)
 	}
@@ -107,11 +107,11 @@ func TestProcessWallet(t *testing.T) {
 	if link == "" || !strings.Contains(r.stdout, "█") || !strings.Contains(r.stdout, "pay-request") {
 		t.Fatalf("no link or QR code in the request: %s", r)
 	}
-	r = cli("wallet", "pay-request", link, "--home", a.home)
+	r = runCLI("wallet", "pay-request", link, "--home", a.home)
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "pay ") || !strings.Contains(r.stdout, "balance -170") {
 		t.Fatalf("pay-request: %s", r)
 	}
-	r = cli("wallet", "pay-request", link, "--home", a.home)
+	r = runCLI("wallet", "pay-request", link, "--home", a.home)
 	if r.code == 0 || !strings.Contains(r.stderr, "already paid") {
 		t.Fatalf("second pay-request: %s", r)
 	}
@@ -124,7 +124,7 @@ func TestProcessWallet(t *testing.T) {
 	}
 
 	// The statement as CSV: a header and a row per entry.
-	r = cli("wallet", "history", "--csv", "--home", b.home)
+	r = runCLI("wallet", "history", "--csv", "--home", b.home)
 	if r.code != 0 {
 		t.Fatal(r)
 	}
@@ -132,7 +132,7 @@ func TestProcessWallet(t *testing.T) {
 	if len(lines) < 3 || !strings.HasPrefix(lines[0], "time,entry,") || !strings.Contains(r.stdout, "rice") || !strings.Contains(r.stdout, "six eggs") {
 		t.Fatalf("history --csv: %s", r)
 	}
-	var hist []api.WalletLine
+	var hist []pay.Line
 	mustJSON(t, b, &hist, "wallet", "history")
 	if len(hist) < 2 {
 		t.Fatalf("history: %+v", hist)
@@ -143,9 +143,9 @@ func TestProcessWallet(t *testing.T) {
 		for _, args := range [][]string{
 			{"wallet", "pay", infoA.PeerID, bad},
 			{"wallet", "request", bad},
-			{"wallet", "refund", pay.ID, bad},
+			{"wallet", "refund", payment.ID, bad},
 		} {
-			r := cli(append(args, "--home", b.home)...)
+			r := runCLI(append(args, "--home", b.home)...)
 			if r.code != 2 || !strings.Contains(r.stderr, "minor units") {
 				t.Errorf("bad amount %q: %s", bad, r)
 			}

@@ -15,6 +15,10 @@ import (
 
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/node"
+	"github.com/banyan-mesh/banyan/node/cli"
+	"github.com/banyan-mesh/banyan/node/home"
+	"github.com/banyan-mesh/banyan/node/pay"
+	"github.com/banyan-mesh/banyan/node/private"
 )
 
 // runOptions are the flags of 'banyan run'.
@@ -79,7 +83,7 @@ Logs go to stderr: text on a terminal, JSON otherwise.`,
 		Example: `  banyan run
   banyan run --no-mdns --peer /ip4/192.168.1.10/tcp/7341/p2p/12D3KooW...
   BANYAN_HOME=/var/lib/banyan banyan run --log-format json`,
-		Args: exactArgs(),
+		Args: cli.ExactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runNode(cmd, o)
 		},
@@ -147,11 +151,11 @@ func (m minLevel) WithGroup(name string) slog.Handler {
 }
 
 func (a *app) runNode(cmd *cobra.Command, o *runOptions) error {
-	log, err := newLogger(a.stderr, o.logLevel, o.logFormat, term.IsTerminal(int(a.stderr.Fd())))
+	log, err := newLogger(a.Stderr, o.logLevel, o.logFormat, term.IsTerminal(int(a.Stderr.Fd())))
 	if err != nil {
-		return &usageError{cmd: cmd, err: err}
+		return &cli.UsageError{Cmd: cmd, Err: err}
 	}
-	home, err := a.home()
+	home, err := a.Home()
 	if err != nil {
 		return err
 	}
@@ -179,8 +183,8 @@ func (a *app) runNode(cmd *cobra.Command, o *runOptions) error {
 		NoMDNS:         o.noMDNS,
 		Name:           o.name,
 		NoReadReceipts: o.noReadReceipts,
-		Mailbox:        node.MailboxOptions{NoCarry: o.noCarry},
-		Wallet:         node.WalletOptions{Unit: o.walletUnit, Guarantors: o.walletGuarantors, OfflineCap: o.walletOfflineCap},
+		Mailbox:        private.MailboxOptions{NoCarry: o.noCarry},
+		Wallet:         pay.WalletOptions{Unit: o.walletUnit, Guarantors: o.walletGuarantors, OfflineCap: o.walletOfflineCap},
 		Logger:         log,
 	})
 	if err != nil {
@@ -197,7 +201,7 @@ func (a *app) runNode(cmd *cobra.Command, o *runOptions) error {
 
 // unlockPassphrase returns the passphrase for home's key file: nil if it is
 // not encrypted, else from file, else from a prompt on the terminal.
-func (a *app) unlockPassphrase(home node.Home, file string) ([]byte, error) {
+func (a *app) unlockPassphrase(home home.Home, file string) ([]byte, error) {
 	enc, err := crypto.KeyFileEncrypted(home.KeyFile())
 	if err != nil {
 		return nil, err
@@ -208,7 +212,7 @@ func (a *app) unlockPassphrase(home node.Home, file string) ([]byte, error) {
 	if file != "" {
 		return readPassphraseFile(file)
 	}
-	if !term.IsTerminal(int(a.stdin.Fd())) {
+	if !term.IsTerminal(int(a.Stdin.Fd())) {
 		return nil, fmt.Errorf("key file %s is encrypted: give its passphrase with --passphrase-file FILE (env BANYAN_PASSPHRASE_FILE), or run on a terminal to be asked for it", home.KeyFile())
 	}
 	p, err := a.prompt(fmt.Sprintf("Passphrase for %s: ", home.KeyFile()))

@@ -10,7 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/banyan-mesh/banyan/node"
 	"github.com/banyan-mesh/banyan/node/api"
+	"github.com/banyan-mesh/banyan/node/cli"
 )
 
 // Reconnection backoff of watch.
@@ -37,7 +39,7 @@ and resumes after the last event it printed, so nothing is missed or shown
 twice. With --json, each event is one line of JSON.`,
 		Example: `  banyan watch
   banyan watch --json --since 1200`,
-		Args: exactArgs(),
+		Args: cli.ExactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.watch(cmd.Context(), since, cmd.Flags().Changed("since"), asJSON)
 		},
@@ -50,7 +52,7 @@ twice. With --json, each event is one line of JSON.`,
 func (a *app) watch(ctx context.Context, since uint64, sinceGiven, asJSON bool) error {
 	// The first connection must work: a typo in --home should not wait
 	// forever for a node that will never run.
-	cl, err := a.client(ctx)
+	cl, err := a.Client(ctx)
 	if err != nil {
 		return err
 	}
@@ -61,36 +63,22 @@ func (a *app) watch(ctx context.Context, since uint64, sinceGiven, asJSON bool) 
 		}
 		since = n.EventSeq
 	}
-	enc := json.NewEncoder(a.stdout)
+	enc := json.NewEncoder(a.Stdout)
 	enc.SetEscapeHTML(false)
 	write := func(ev api.Event) error {
 		if asJSON {
 			return enc.Encode(ev)
 		}
-		if ev.Type == "message" && ev.Message != nil {
-			m := ev.Message
-			t, who := formatTime(m.Time), shortID(m.Author)
-			head := fmt.Sprintf("%s [%s] %s:", t, m.GroupName, who)
-			_, err := fmt.Fprintf(a.stdout, "%s %s\n", head, indentLines(m.Text, len([]rune(head))+1))
-			return err
-		}
-		if ev.Type == "dm" && ev.DM != nil {
-			m := ev.DM
-			t, who := formatTime(m.Time), "from "+shortID(m.PeerID)
-			if m.Out {
-				who = "to " + shortID(m.PeerID)
+		for _, f := range node.Commands {
+			if f.Watch == nil {
+				continue
 			}
-			head := fmt.Sprintf("%s [private %s]", t, who)
-			_, err := fmt.Fprintf(a.stdout, "%s %s%s\n", head, indentLines(m.Text, len([]rune(head))+1), dmMark(*m))
-			return err
+			if line, ok := f.Watch(ev); ok {
+				_, err := fmt.Fprintln(a.Stdout, line)
+				return err
+			}
 		}
-		if ev.Type == "wallet" && ev.Wallet != nil {
-			w := ev.Wallet
-			_, err := fmt.Fprintf(a.stdout, "%s [wallet] %s %s %d from %s to %s (%s) %s\n", formatTime(w.Time), w.Type, w.Entry[:8], w.Amount,
-				shortID(w.Author), shortID(w.Counterparty), w.Status, w.Memo)
-			return err
-		}
-		_, err := fmt.Fprintf(a.stdout, "event %d: %s\n", ev.Seq, ev.Type)
+		_, err := fmt.Fprintf(a.Stdout, "event %d: %s\n", ev.Seq, ev.Type)
 		return err
 	}
 	// Errors writing the output end watch; any other error of the stream
@@ -118,7 +106,7 @@ func (a *app) watch(ctx context.Context, since uint64, sinceGiven, asJSON bool) 
 			if err == nil {
 				err = errors.New("the node closed the event stream")
 			}
-			fmt.Fprintf(a.stderr, "banyan: lost the connection to the node (%v); reconnecting\n", err)
+			fmt.Fprintf(a.Stderr, "banyan: lost the connection to the node (%v); reconnecting\n", err)
 			cl = nil
 			backoff = watchMinBackoff
 		}
@@ -128,19 +116,19 @@ func (a *app) watch(ctx context.Context, since uint64, sinceGiven, asJSON bool) 
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, watchMaxBackoff)
-		if cl, err = a.client(ctx); err != nil {
+		if cl, err = a.Client(ctx); err != nil {
 			cl = nil
 			if ctx.Err() != nil {
 				return nil
 			}
 			// Say why once, not on every attempt.
 			if msg := err.Error(); msg != lastErr {
-				fmt.Fprintf(a.stderr, "banyan: %s; still trying\n", msg)
+				fmt.Fprintf(a.Stderr, "banyan: %s; still trying\n", msg)
 				lastErr = msg
 			}
 			continue
 		}
 		lastErr = ""
-		fmt.Fprintf(a.stderr, "banyan: reconnected; resuming after event %d\n", since)
+		fmt.Fprintf(a.Stderr, "banyan: reconnected; resuming after event %d\n", since)
 	}
 }

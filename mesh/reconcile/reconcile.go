@@ -243,3 +243,40 @@ func appendSkip(rs []Range, upper Bound) []Range {
 	}
 	return append(rs, Range{Upper: upper, Mode: ModeSkip})
 }
+
+// Compare orders bounds.
+func (b Bound) Compare(o Bound) int {
+	switch {
+	case b.Inf && o.Inf:
+		return 0
+	case b.Inf:
+		return 1
+	case o.Inf:
+		return -1
+	case b.Time != o.Time:
+		if b.Time < o.Time {
+			return -1
+		}
+		return 1
+	}
+	return compareBytesPadded(b.Prefix, o.Prefix)
+}
+
+func compareBytesPadded(a, b []byte) int {
+	for i := 0; i < max(len(a), len(b)); i++ {
+		var x, y byte
+		if i < len(a) {
+			x = a[i]
+		}
+		if i < len(b) {
+			y = b[i]
+		}
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ func TestDueMergesRequests(t *testing.T) {
 		t.Fatalf("after MinInterval: due = %v", got)
 	}
 	// A running sync absorbs requests.
-	s.running[q] = true
+	s.running[q] = make(chan struct{})
 	s.wanted[q] = true
 	if got := s.due(); len(got) != 0 {
 		t.Fatalf("while running: due = %v", got)
@@ -63,5 +64,85 @@ func TestTriggerNowIgnoresInterval(t *testing.T) {
 	s.wanted[p] = true
 	if got := s.due(); len(got) != 1 {
 		t.Fatalf("a sync asked for now waits for the interval: due = %v", got)
+	}
+}
+
+// clock is a scheduler clock that moves only when told.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time      { return c.t }
+func (c *clock) add(d time.Duration) { c.t = c.t.Add(d) }
+func newClocked() (*Syncer, *clock) {
+	c := &clock{t: time.Unix(1_800_000_000, 0)}
+	return New(nil, Options{Now: c.now}), c
+}
+
+func TestMetSyncsAgainAfterSettling(t *testing.T) {
+	s, c := newClocked()
+	p := peer.ID("p")
+	s.Met(p)
+	s.wanted[<-s.trigger] = true
+	if got := s.due(); len(got) != 1 || got[0] != p {
+		t.Fatalf("meeting a peer: due = %v", got)
+	}
+	s.lastStart[p] = c.now()
+	c.add(MeshSettle - time.Millisecond)
+	if got := s.due(); len(got) != 0 {
+		t.Fatalf("before the mesh settled: due = %v", got)
+	}
+	c.add(time.Millisecond)
+	if got := s.due(); len(got) != 1 || got[0] != p {
+		t.Fatalf("once the mesh settled: due = %v", got)
+	}
+}
+
+func TestRetryWaits(t *testing.T) {
+	s, c := newClocked()
+	p := peer.ID("p")
+	s.after(p, retryDelay, true)
+	if got := s.due(); len(got) != 0 {
+		t.Fatalf("a retry ran at once: due = %v", got)
+	}
+	c.add(retryDelay)
+	if got := s.due(); len(got) != 1 {
+		t.Fatalf("a retry after its delay: due = %v", got)
+	}
+	for range maxRetries {
+		if !s.retry(p) {
+			t.Fatal("gave up too early")
+		}
+	}
+	if s.retry(p) {
+		t.Fatalf("more than %d retries in a row", maxRetries)
+	}
+}
+
+type noScopes struct{ Store }
+
+func (noScopes) Scopes() []Scope { return nil }
+
+// SyncPeer called while a sync with the peer runs waits for it and then
+// runs its own, instead of failing.
+func TestSyncPeerWaitsForRunningSync(t *testing.T) {
+	s := New(nil, Options{Store: noScopes{}})
+	p := peer.ID("p")
+	running := make(chan struct{})
+	s.running[p] = running
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.SyncPeer(context.Background(), p)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("SyncPeer returned while another sync ran: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	s.mu.Lock()
+	delete(s.running, p)
+	s.mu.Unlock()
+	close(running)
+	if err := <-done; err != nil {
+		t.Fatalf("SyncPeer after the running sync ended: %v", err)
 	}
 }

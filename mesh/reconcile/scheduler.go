@@ -1,0 +1,463 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/banyan-mesh/banyan/crypto/event"
+)
+
+// ProtocolID is the sync stream protocol.
+const ProtocolID protocol.ID = "/banyan/sync/1"
+
+// Store is what the syncer needs from the node.
+type Store interface {
+	// Scopes lists the scopes this node replicates and the floor below
+	// which it keeps nothing (its retention horizon).
+	Scopes() []Scope
+	// Items returns a scope's items in [lo, hi), in order.
+	Items(scope event.Scope, lo, hi Bound) ([]Item, error)
+	// Envelopes returns the stored envelopes of the given IDs in scope,
+	// skipping those it does not have there.
+	Envelopes(scope event.Scope, ids []event.ID) ([][]byte, error)
+	// Accept validates envelopes received for scope and stores the valid
+	// ones, with the same checks gossip applies. It returns how many were
+	// invalid (duplicates are not).
+	Accept(scope event.Scope, raws [][]byte) (rejected int, err error)
+	// Synced records that peer held every event of scope that this node
+	// had stored up to arrival when the sync began.
+	Synced(scope event.Scope, p peer.ID, arrival uint64)
+	// Arrival returns the newest position of the local arrival log.
+	Arrival() uint64
+}
+
+// Scope is a replicated set and its floor.
+type Scope struct {
+	ID    event.Scope
+	Floor Bound
+}
+
+// Options configures a Syncer.
+type Options struct {
+	Store  Store
+	Logger *slog.Logger
+	// Interval is the mean time between periodic syncs with each peer; 0
+	// means 20 s. Each wait is jittered by ±25%. An in-sync round costs
+	// one round trip and a few dozen bytes per scope.
+	Interval time.Duration
+	// Concurrency bounds simultaneous syncs (both directions); 0 means 4.
+	Concurrency int
+	// StreamTimeout bounds a sync's idle time; 0 means 30 s.
+	StreamTimeout time.Duration
+	// Now is the scheduler's clock; nil means time.Now. Every decision of
+	// when to sync reads it, so a test can drive the scheduler with a
+	// clock of its own.
+	Now func() time.Time
+}
+
+// Syncer schedules syncs: it answers peers' syncs and starts its own on
+// every new connection, on request and periodically, merging requests so
+// that a busy group does not sync once per message. Each sync is a session.
+type Syncer struct {
+	h    host.Host
+	opts Options
+	log  *slog.Logger
+	now  func() time.Time
+	sem  chan struct{}
+
+	mu sync.Mutex
+	// running holds a channel per peer with a sync under way, closed when
+	// it ends.
+	running  map[peer.ID]chan struct{}
+	progress map[event.Scope]*Progress
+	trigger  chan peer.ID
+	lazy     chan peer.ID
+	// wanted holds peers asked for while a sync with them ran or had run
+	// too recently (true: urgently, false: lazily); lastStart is when
+	// each peer's last sync began.
+	wanted    map[peer.ID]bool
+	lastStart map[peer.ID]time.Time
+	lastLazy  map[peer.ID]time.Time
+	failures  map[peer.ID]int
+	// later holds requests that may not run before a given time: a retry
+	// after a failure, the second sync after meeting a peer.
+	later []delayed
+	// nextRound is when every connected peer is next synced.
+	nextRound time.Time
+}
+
+// delayed is a request for a sync with a peer from a given time on.
+type delayed struct {
+	p      peer.ID
+	at     time.Time
+	urgent bool
+}
+
+// maxLater bounds the delayed requests kept.
+const maxLater = 4096
+
+// MinInterval is the least time between two syncs with one peer started by
+// Trigger. Requests in between are merged into one sync at its end: a busy
+// group asks for many (after each send, on each apparent gap), and one sync
+// answers them all.
+const MinInterval = 3 * time.Second
+
+// LazyInterval is the least time between two syncs with one peer that
+// TriggerLazy started: confirming that peers hold what was sent can wait
+// while a busy chat runs, and each sync reads the scope's whole index.
+const LazyInterval = 15 * time.Second
+
+// MeshSettle is how long after meeting a peer a second, lazy sync runs:
+// what is gossiped before two peers' gossipsub meshes include each other
+// is not forwarded between them, and this sync brings it.
+const MeshSettle = 5 * time.Second
+
+// tick is how often the scheduler looks for syncs that have become due.
+const tick = MinInterval / 3
+
+// Progress is the state of catching up on one scope.
+type Progress struct {
+	Scope    event.Scope
+	Received uint64 // events received in the current syncs
+	Expected uint64 // events peers have announced they are sending
+}
+
+// Stats describes one completed sync.
+type Stats struct {
+	Peer         peer.ID
+	Rounds       int
+	BytesSent    int64
+	BytesGot     int64
+	EventsSent   int
+	EventsGot    int
+	EventBytes   int64 // bytes of envelopes received
+	Rejected     int
+	Duration     time.Duration
+	ScopesSynced int
+}
+
+// New returns a syncer for h.
+func New(h host.Host, opts Options) *Syncer {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = 20 * time.Second
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 4
+	}
+	if opts.StreamTimeout <= 0 {
+		opts.StreamTimeout = 30 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Syncer{
+		h: h, opts: opts, log: opts.Logger, now: opts.Now,
+		sem:       make(chan struct{}, opts.Concurrency),
+		running:   map[peer.ID]chan struct{}{},
+		progress:  map[event.Scope]*Progress{},
+		trigger:   make(chan peer.ID, 64),
+		lazy:      make(chan peer.ID, 64),
+		wanted:    map[peer.ID]bool{},
+		lastStart: map[peer.ID]time.Time{},
+		lastLazy:  map[peer.ID]time.Time{},
+		failures:  map[peer.ID]int{},
+	}
+}
+
+// Serve answers syncs and starts them until ctx is done.
+func (s *Syncer) Serve(ctx context.Context) error {
+	s.h.SetStreamHandler(ProtocolID, func(st network.Stream) { s.handle(ctx, st) })
+	defer s.h.RemoveStreamHandler(ProtocolID)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	start := func(p peer.ID) {
+		wg.Go(func() {
+			_, err := s.syncIfIdle(ctx, p)
+			switch {
+			case err == nil:
+				s.clearFailures(p)
+			case errors.Is(err, ErrBusy) || ctx.Err() != nil:
+			default:
+				s.log.Debug("sync failed", "peer", p, "err", err)
+				// A busy peer turns syncs away; try again soon, a few times.
+				if s.retry(p) {
+					s.after(p, s.jitter(retryDelay), true)
+				}
+			}
+		})
+	}
+	s.mu.Lock()
+	s.nextRound = s.now().Add(s.jitter(s.opts.Interval))
+	s.mu.Unlock()
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case p := <-s.trigger:
+			s.mu.Lock()
+			s.wanted[p] = true
+			s.mu.Unlock()
+		case p := <-s.lazy:
+			s.mu.Lock()
+			s.wanted[p] = s.wanted[p] // an urgent request stays urgent
+			s.mu.Unlock()
+		case <-t.C:
+			if s.roundDue() {
+				for _, p := range s.h.Network().Peers() {
+					start(p)
+				}
+			}
+		}
+		for _, p := range s.due() {
+			start(p)
+		}
+	}
+}
+
+// roundDue reports whether the periodic sync with every peer is due, and
+// if so schedules the next one.
+func (s *Syncer) roundDue() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if now.Before(s.nextRound) {
+		return false
+	}
+	s.nextRound = now.Add(s.jitter(s.opts.Interval))
+	return true
+}
+
+func (s *Syncer) jitter(d time.Duration) time.Duration {
+	return d*3/4 + rand.N(d/2+1)
+}
+
+// retryDelay is the mean wait before a failed sync is tried again; at most
+// maxRetries tries follow one another before the periodic sync takes over.
+const (
+	retryDelay = 2 * time.Second
+	maxRetries = 5
+)
+
+// retry counts a failed sync with p and reports whether to try again.
+func (s *Syncer) retry(p peer.ID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures[p]++
+	return s.failures[p] <= maxRetries
+}
+
+// clearFailures forgets p's failed syncs after a success.
+func (s *Syncer) clearFailures(p peer.ID) {
+	s.mu.Lock()
+	delete(s.failures, p)
+	s.mu.Unlock()
+}
+
+// after asks for a sync with p once d has passed.
+func (s *Syncer) after(p peer.ID, d time.Duration, urgent bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.later) < maxLater {
+		s.later = append(s.later, delayed{p: p, at: s.now().Add(d), urgent: urgent})
+	}
+}
+
+// due takes the wanted peers whose last sync is far enough behind and that
+// have none running.
+func (s *Syncer) due() []peer.ID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	kept := s.later[:0]
+	for _, d := range s.later {
+		if now.Before(d.at) {
+			kept = append(kept, d)
+			continue
+		}
+		s.wanted[d.p] = s.wanted[d.p] || d.urgent
+	}
+	s.later = kept
+	var out []peer.ID
+	for p, urgent := range s.wanted {
+		if s.running[p] != nil || now.Sub(s.lastStart[p]) < MinInterval {
+			continue
+		}
+		if !urgent {
+			if now.Sub(s.lastLazy[p]) < LazyInterval {
+				continue
+			}
+			s.lastLazy[p] = now
+		}
+		delete(s.wanted, p)
+		out = append(out, p)
+	}
+	return out
+}
+
+// Met asks for a sync with a peer just met, and for a second one once
+// gossip between the two has settled (MeshSettle).
+func (s *Syncer) Met(p peer.ID) {
+	s.Trigger(p)
+	s.after(p, MeshSettle, false)
+}
+
+// TriggerNow asks for a sync with p as soon as none is running, however
+// recently the last one ran: for news that must spread at once (a fraud
+// proof).
+func (s *Syncer) TriggerNow(p peer.ID) {
+	s.mu.Lock()
+	delete(s.lastStart, p)
+	s.mu.Unlock()
+	s.Trigger(p)
+}
+
+// TriggerLazy asks for a sync with p within about LazyInterval, merged
+// with any other request for p.
+func (s *Syncer) TriggerLazy(p peer.ID) {
+	select {
+	case s.lazy <- p:
+	default:
+	}
+}
+
+// Trigger asks for a sync with p soon (a new connection, a gap); requests
+// are merged so that a peer is synced at most once every MinInterval this
+// way.
+func (s *Syncer) Trigger(p peer.ID) {
+	select {
+	case s.trigger <- p:
+	default:
+	}
+}
+
+// Progress reports catch-up progress for scopes with syncs under way.
+func (s *Syncer) Progress() []Progress {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Progress, 0, len(s.progress))
+	for _, p := range s.progress {
+		out = append(out, *p)
+	}
+	return out
+}
+
+func (s *Syncer) addProgress(scope event.Scope, got, expected uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.progress[scope]
+	if p == nil {
+		p = &Progress{Scope: scope}
+		s.progress[scope] = p
+	}
+	p.Received += got
+	p.Expected += expected
+}
+
+func (s *Syncer) clearProgress(scopes map[event.Scope]*scopeState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for sc := range scopes {
+		delete(s.progress, sc)
+	}
+}
+
+// ErrBusy reports a sync not started because one with the peer is running.
+var ErrBusy = errors.New("a sync with this peer is already running")
+
+// SyncPeer runs one sync with p as the initiator. If a sync with p is
+// already running, it waits for it to end first, so that what was stored
+// before the call is reconciled.
+func (s *Syncer) SyncPeer(ctx context.Context, p peer.ID) (*Stats, error) {
+	for {
+		stats, err := s.syncIfIdle(ctx, p)
+		if !errors.Is(err, ErrBusy) {
+			return stats, err
+		}
+		s.mu.Lock()
+		done := s.running[p]
+		s.mu.Unlock()
+		if done == nil {
+			continue
+		}
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// syncIfIdle runs one sync with p unless one is running (ErrBusy).
+func (s *Syncer) syncIfIdle(ctx context.Context, p peer.ID) (*Stats, error) {
+	s.mu.Lock()
+	if s.running[p] != nil {
+		s.mu.Unlock()
+		return nil, ErrBusy
+	}
+	done := make(chan struct{})
+	s.running[p] = done
+	s.lastStart[p] = s.now()
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.running, p)
+		s.mu.Unlock()
+		close(done)
+	}()
+	if len(s.opts.Store.Scopes()) == 0 {
+		return &Stats{Peer: p}, nil
+	}
+	select {
+	case s.sem <- struct{}{}:
+		defer func() { <-s.sem }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	st, err := s.h.NewStream(network.WithAllowLimitedConn(ctx, "sync"), p, ProtocolID)
+	if err != nil {
+		return nil, fmt.Errorf("open sync stream: %w", err)
+	}
+	defer st.Close()
+	stats, err := s.session().run(ctx, st, true)
+	if err != nil {
+		st.Reset()
+		return stats, err
+	}
+	s.log.Debug("synced", "peer", p, "rounds", stats.Rounds, "got", stats.EventsGot, "sent", stats.EventsSent, "took", stats.Duration)
+	return stats, nil
+}
+
+func (s *Syncer) session() *session {
+	return &session{store: s.opts.Store, timeout: s.opts.StreamTimeout, progress: s}
+}
+
+func (s *Syncer) handle(ctx context.Context, st network.Stream) {
+	defer st.Close()
+	select {
+	case s.sem <- struct{}{}:
+		defer func() { <-s.sem }()
+	default:
+		// Too many syncs already: the peer will try again later.
+		st.Reset()
+		return
+	}
+	if _, err := s.session().run(ctx, st, false); err != nil {
+		s.log.Debug("answering sync failed", "peer", st.Conn().RemotePeer(), "err", err)
+		st.Reset()
+	}
+}

@@ -1,0 +1,219 @@
+// Package cli is the plumbing that every feature's commands share: the
+// invocation's streams and data directory, the client of the running
+// node, usage errors, and how things are printed. cmd/banyan builds the
+// command line from the features' commands.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/banyan-mesh/banyan/node/api"
+	"github.com/banyan-mesh/banyan/node/home"
+)
+
+// App is the state shared by the commands of one invocation.
+type App struct {
+	Stdin  *os.File
+	Stdout *os.File
+	Stderr *os.File
+	// HomeFlag is --home (or $BANYAN_HOME); empty means the default.
+	HomeFlag string
+}
+
+// Feature is a feature's part of the command line.
+type Feature struct {
+	// Group is the help section its commands are listed under.
+	Group string
+	// Commands returns its commands.
+	Commands func(a *App) []*cobra.Command
+	// Watch renders one event of the stream as a line of text, if the
+	// event is one of the feature's.
+	Watch func(ev api.Event) (string, bool)
+}
+
+// Home returns the data directory: --home, $BANYAN_HOME or the default.
+func (a *App) Home() (home.Home, error) {
+	if a.HomeFlag != "" {
+		return home.Home(a.HomeFlag), nil
+	}
+	d, err := home.DefaultHome()
+	if err != nil {
+		return "", err
+	}
+	return home.Home(d), nil
+}
+
+// Client connects to the node running on the data directory.
+func (a *App) Client(ctx context.Context) (*api.Client, error) {
+	h, err := a.Home()
+	if err != nil {
+		return nil, err
+	}
+	c, err := api.Dial(ctx, h.APIAddrFile(), h.APITokenFile())
+	if errors.Is(err, api.ErrNoNode) {
+		q := ShellQuote(string(h))
+		return nil, fmt.Errorf("no banyan node is running on %s; start one with 'banyan run --home %s'", h, q)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connect to node on %s: %w", h, err)
+	}
+	return c, nil
+}
+
+// maxStdinText bounds a message read from stdin; the node checks the real
+// limit.
+const maxStdinText = 1 << 20
+
+// MessageText joins words, or reads stdin if there are none or just "-".
+func (a *App) MessageText(words []string) (string, error) {
+	if len(words) > 0 && !(len(words) == 1 && words[0] == "-") {
+		return strings.Join(words, " "), nil
+	}
+	if term.IsTerminal(int(a.Stdin.Fd())) {
+		fmt.Fprintln(a.Stderr, "type the message, then Ctrl-D on a new line:")
+	}
+	b, err := io.ReadAll(io.LimitReader(a.Stdin, maxStdinText+1))
+	if err != nil {
+		return "", fmt.Errorf("read message from stdin: %w", err)
+	}
+	if len(b) > maxStdinText {
+		return "", fmt.Errorf("message on stdin is longer than %d bytes", maxStdinText)
+	}
+	s := string(b)
+	if strings.HasSuffix(s, "\r\n") {
+		s = s[:len(s)-2]
+	} else {
+		s = strings.TrimSuffix(s, "\n")
+	}
+	if s == "" {
+		return "", errors.New("nothing to send: the message is empty")
+	}
+	return s, nil
+}
+
+// UsageError is a mistake in how the command line was written: exit code 2
+// and a pointer to the help.
+type UsageError struct {
+	Cmd *cobra.Command
+	Err error
+}
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// Usagef returns a UsageError of cmd.
+func Usagef(cmd *cobra.Command, format string, args ...any) error {
+	return &UsageError{Cmd: cmd, Err: fmt.Errorf(format, args...)}
+}
+
+// SubcommandsOnly is the Args of a command that only groups others: an
+// argument is an unknown subcommand.
+func SubcommandsOnly(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += fmt.Sprintf(" (did you mean %q?)", s[0])
+	}
+	return Usagef(cmd, "%s", msg)
+}
+
+// ExactArgs accepts exactly the named arguments.
+func ExactArgs(names ...string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		switch {
+		case len(args) < len(names):
+			return Usagef(cmd, "missing %s argument", names[len(args)])
+		case len(args) > len(names):
+			extra := args[len(names):]
+			return Usagef(cmd, "too many arguments: %q (quote an argument that contains spaces)", strings.Join(extra, " "))
+		}
+		return nil
+	}
+}
+
+// MinArgs accepts at least the named arguments.
+func MinArgs(names ...string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < len(names) {
+			return Usagef(cmd, "missing %s argument", names[len(args)])
+		}
+		return nil
+	}
+}
+
+// WriteJSON prints v as indented JSON.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// NewTable returns a writer that aligns tab-separated columns.
+func NewTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+}
+
+// ShortID shortens a peer ID for display. Ed25519 peer IDs all start with
+// the same "12D3KooW", so the end is what tells them apart.
+func ShortID(id string) string {
+	if len(id) <= 8 {
+		return id
+	}
+	return "…" + id[len(id)-8:]
+}
+
+const timeLayout = "2006-01-02 15:04:05"
+
+// FormatTime shows a time in the local zone.
+func FormatTime(t time.Time) string {
+	if t.IsZero() {
+		return strings.Repeat("-", len(timeLayout))
+	}
+	return t.Local().Format(timeLayout)
+}
+
+// IndentLines indents every line of s but the first by n spaces, so that a
+// multi-line message stays under its first line.
+func IndentLines(s string, n int) string {
+	s = strings.TrimRight(s, "\n")
+	if !strings.Contains(s, "\n") {
+		return s
+	}
+	return strings.ReplaceAll(s, "\n", "\n"+strings.Repeat(" ", n))
+}
+
+// Thousands formats n with thousands separators: 10,000.
+func Thousands(n uint64) string {
+	s := strconv.FormatUint(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// ShellQuote quotes s for a POSIX shell if it needs it. It uses double
+// quotes, because the result is often shown inside single quotes.
+func ShellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+:@%=,~_", r))
+	}) < 0 {
+		return s
+	}
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "$", `\$`, "`", "\\`")
+	return `"` + r.Replace(s) + `"`
+}

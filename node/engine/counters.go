@@ -1,0 +1,93 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/banyan-mesh/banyan/mesh"
+)
+
+// Rejection reasons, counted per reason. Features use them (or their own)
+// through Reject.
+const (
+	ReasonTooLarge  = "too_large"
+	ReasonMalformed = "malformed"
+	ReasonSignature = "bad_signature"
+	ReasonScope     = "wrong_scope"
+	ReasonKind      = "unknown_kind"
+	ReasonFuture    = "from_future"
+	ReasonTime      = "bad_time"
+	ReasonDecrypt   = "decrypt"
+	ReasonBody      = "bad_body"
+	ReasonDuplicate = "duplicate"
+	ReasonPruned    = "below_floor"
+	ReasonStore     = "store_error"
+)
+
+// errBelowFloor marks an event older than what this node keeps of its
+// scope: pruned here on purpose, so ignored, not the sender's fault.
+var errBelowFloor = fmt.Errorf("older than this node keeps: %w", mesh.ErrIgnore)
+
+// rejection is an error that carries its counting reason.
+type rejection struct {
+	reason string
+	err    error
+}
+
+func (r *rejection) Error() string { return r.reason + ": " + r.err.Error() }
+func (r *rejection) Unwrap() error { return r.err }
+
+// Reject wraps err with the reason under which it is counted.
+func Reject(reason string, err error) error { return &rejection{reason: reason, err: err} }
+
+// Ignore wraps err so that the input is dropped without counting against
+// the peer that sent it (a duplicate, something this node does not keep).
+func Ignore(err error) error { return fmt.Errorf("%w: %w", mesh.ErrIgnore, err) }
+
+// Counters counts accepted and rejected network input.
+type Counters struct {
+	accepted atomic.Uint64
+	mu       sync.Mutex
+	rejected map[string]uint64
+}
+
+// count counts a received envelope by outcome: stored, ignored (a
+// duplicate, or older than this node keeps) or rejected by reason.
+func (c *Counters) count(err error) {
+	if err == nil {
+		c.accepted.Add(1)
+		return
+	}
+	reason := ReasonMalformed
+	var r *rejection
+	switch {
+	case errors.Is(err, errBelowFloor):
+		reason = ReasonPruned
+	case errors.Is(err, mesh.ErrIgnore):
+		reason = ReasonDuplicate
+	case errors.As(err, &r):
+		reason = r.reason
+	}
+	c.mu.Lock()
+	if c.rejected == nil {
+		c.rejected = map[string]uint64{}
+	}
+	c.rejected[reason]++
+	c.mu.Unlock()
+}
+
+// Accepted returns how many events from the network were stored.
+func (c *Counters) Accepted() uint64 { return c.accepted.Load() }
+
+// Rejected returns a copy of the rejection counts by reason.
+func (c *Counters) Rejected() map[string]uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]uint64, len(c.rejected))
+	for k, v := range c.rejected {
+		out[k] = v
+	}
+	return out
+}

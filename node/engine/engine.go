@@ -1,0 +1,515 @@
+// Package engine is Banyan's one replication engine. Every replicated kind
+// of event (group messages, sealed private mail, wallet entries, and every
+// feature after them) travels through it: it joins the gossip topics and
+// validates what arrives on them, on the direct stream and by sync, with
+// the same checks in the same order; it stores what passes, counts what
+// does not by reason, watches for gaps, answers and runs syncs, and writes
+// this node's own chains with one durability policy.
+//
+// A feature keeps a scope (Keep) by describing it in a Spec: its topic,
+// the kinds allowed in it, its floor and the Feature that checks the
+// content and hears of what was stored. A scope kept without a Feature is
+// replicated without being opened (signature, scope, kind, time and size
+// checks only), which is how a relay keeps a group it cannot read.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/banyan-mesh/banyan/crypto"
+	"github.com/banyan-mesh/banyan/crypto/event"
+	"github.com/banyan-mesh/banyan/mesh"
+	"github.com/banyan-mesh/banyan/mesh/reconcile"
+	"github.com/banyan-mesh/banyan/store"
+)
+
+// Time bounds of an event: a village's clocks drift, but events from
+// further ahead than MaxClockSkew would sort after everything sent for
+// hours, and no Banyan event was written before MinTime.
+const (
+	MaxClockSkew = 5 * time.Minute
+	// MinTime is 2020-01-01T00:00:00Z in Unix milliseconds.
+	MinTime int64 = 1_577_836_800_000
+)
+
+// Feature is what a feature that keeps scopes tells the engine about their
+// events.
+type Feature interface {
+	// Check validates the content of e, an event of one of the feature's
+	// scopes that passed the common checks. An error rejects it; wrap it
+	// with Reject to count it under a reason, or Ignore to drop it without
+	// blaming the sender.
+	Check(e *event.Event) error
+	// Stored is told of events newly stored in the feature's scopes, once
+	// they are committed, in the order they were stored.
+	Stored(evs []*event.Event, origin Origin)
+}
+
+// Origin says how events reached the store.
+type Origin uint8
+
+// Origins of stored events.
+const (
+	Local  Origin = iota // written by this node
+	Gossip               // from a gossip topic
+	Direct               // handed over on the direct stream
+	Sync                 // brought by a sync
+)
+
+// Spec describes a scope to keep.
+type Spec struct {
+	Scope event.Scope
+	// Topic is the gossip topic the scope's events travel on; several
+	// scopes may share one.
+	Topic string
+	// Kinds are the event kinds allowed in the scope.
+	Kinds []event.Kind
+	// Floor, if set, returns the oldest history position kept: older
+	// events are neither stored nor synced.
+	Floor func() store.Cursor
+	// Feature checks content and hears of stored events; nil keeps the
+	// scope without opening its events.
+	Feature Feature
+	// Discard recognises the scope without keeping it: its events are
+	// checked, then ignored (mail of buckets this node does not carry).
+	Discard bool
+}
+
+// Options configures New.
+type Options struct {
+	Identity *crypto.Identity
+	Store    *store.Store
+	Host     host.Host
+	Gossip   *mesh.Gossip
+	Logger   *slog.Logger
+	// Now is the engine's clock; nil means time.Now.
+	Now func() time.Time
+	// SyncInterval is the mean time between periodic syncs with each
+	// peer; 0 means the syncer's default.
+	SyncInterval time.Duration
+}
+
+// Engine replicates every kept scope.
+type Engine struct {
+	id     *crypto.Identity
+	store  *store.Store
+	host   host.Host
+	gossip *mesh.Gossip
+	log    *slog.Logger
+	now    func() time.Time
+	syncer *reconcile.Syncer
+	stats  Counters
+
+	mu       sync.Mutex
+	replicas map[event.Scope]*Replica
+	topics   map[string]*topicRef
+	// gaps are events whose predecessor was missing on arrival, checked
+	// again after gapDelay; confirm holds scopes written to, whose peers
+	// are asked a second later whether they hold what was written.
+	gaps    []gap
+	confirm map[event.Scope]time.Time
+}
+
+type topicRef struct {
+	t     *mesh.Topic
+	users int
+}
+
+type gap struct {
+	prev event.ID
+	from peer.ID
+	at   time.Time
+}
+
+// New builds an engine. Nothing runs until Serve.
+func New(opts Options) *Engine {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	e := &Engine{
+		id: opts.Identity, store: opts.Store, host: opts.Host, gossip: opts.Gossip,
+		log: opts.Logger, now: opts.Now,
+		replicas: map[event.Scope]*Replica{}, topics: map[string]*topicRef{},
+		confirm: map[event.Scope]time.Time{},
+	}
+	e.syncer = reconcile.New(opts.Host, reconcile.Options{
+		Store:    syncStore{e},
+		Logger:   opts.Logger.With("sys", "sync"),
+		Interval: opts.SyncInterval,
+	})
+	return e
+}
+
+// Syncer returns the engine's sync scheduler.
+func (e *Engine) Syncer() *reconcile.Syncer { return e.syncer }
+
+// Stats returns the counters of network input.
+func (e *Engine) Stats() *Counters { return &e.stats }
+
+// Serve answers and runs syncs, takes envelopes on the direct stream and
+// follows up gaps and writes until ctx is done; then it leaves every topic.
+func (e *Engine) Serve(ctx context.Context) error {
+	mesh.HandleDirect(e.host, func(from peer.ID, raw []byte) error {
+		_, err := e.receive("", from, raw, Direct)
+		return err
+	})
+	defer e.host.RemoveStreamHandler(mesh.DirectProtocol)
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return e.syncer.Serve(ctx) })
+	g.Go(func() error {
+		t := time.NewTicker(followUpTick)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+				e.followUp()
+			}
+		}
+	})
+	err := g.Wait()
+	e.mu.Lock()
+	replicas := make([]*Replica, 0, len(e.replicas))
+	for _, r := range e.replicas {
+		replicas = append(replicas, r)
+	}
+	e.mu.Unlock()
+	for _, r := range replicas {
+		r.Close()
+	}
+	return err
+}
+
+// Keep starts replicating a scope. It joins the scope's topic; before the
+// node runs, the topic is joined when gossip starts.
+func (e *Engine) Keep(s Spec) (*Replica, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.replicas[s.Scope]; ok {
+		return nil, fmt.Errorf("scope %s is already kept", s.Scope)
+	}
+	r := &Replica{e: e, spec: s}
+	if s.Topic != "" {
+		ref := e.topics[s.Topic]
+		if ref == nil {
+			t, err := e.gossip.Join(s.Topic, func(_ context.Context, from peer.ID, raw []byte) error {
+				_, err := e.receive(s.Topic, from, raw, Gossip)
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+			ref = &topicRef{t: t}
+			e.topics[s.Topic] = ref
+		}
+		ref.users++
+		r.topic = ref.t
+	}
+	e.replicas[s.Scope] = r
+	return r, nil
+}
+
+// Replica is a scope the engine keeps.
+type Replica struct {
+	e     *Engine
+	spec  Spec
+	topic *mesh.Topic
+	// chain serialises this node's writes to the scope, so that its chain
+	// never forks.
+	chain  sync.Mutex
+	closed atomic.Bool
+}
+
+// Scope returns the replica's scope.
+func (r *Replica) Scope() event.Scope { return r.spec.Scope }
+
+// Close stops replicating the scope: its topic is left when no other kept
+// scope uses it. What is stored stays.
+func (r *Replica) Close() {
+	if r.closed.Swap(true) {
+		return
+	}
+	e := r.e
+	e.mu.Lock()
+	delete(e.replicas, r.spec.Scope)
+	var leave *mesh.Topic
+	if ref := e.topics[r.spec.Topic]; ref != nil {
+		if ref.users--; ref.users == 0 {
+			delete(e.topics, r.spec.Topic)
+			leave = ref.t
+		}
+	}
+	e.mu.Unlock()
+	if leave != nil {
+		if err := leave.Leave(); err != nil {
+			e.log.Debug("leave topic", "topic", r.spec.Topic, "err", err)
+		}
+	}
+}
+
+// TopicPeers counts the connected peers in the replica's gossip topic, and
+// those of them in this node's gossipsub mesh.
+func (r *Replica) TopicPeers() (peers, meshPeers int) {
+	if r.topic == nil {
+		return 0, 0
+	}
+	return len(r.topic.Peers()), r.topic.MeshPeers()
+}
+
+func (r *Replica) floor() store.Cursor {
+	if r.spec.Floor == nil {
+		return store.Cursor{}
+	}
+	return r.spec.Floor()
+}
+
+func (e *Engine) replica(scope event.Scope) *Replica {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.replicas[scope]
+}
+
+// check runs every check of an envelope from the network, in order: size;
+// an early look for a duplicate, so that a known event costs no signature
+// check; decoding and the signature; the scope (kept here, and on the
+// topic it came by, if any); kind; time; floor; then the feature's own.
+func (e *Engine) check(raw []byte, topic string) (*event.Event, *Replica, error) {
+	if len(raw) > event.MaxEnvelopeSize {
+		return nil, nil, Reject(ReasonTooLarge, event.ErrTooLarge)
+	}
+	if id, ok := event.PeekID(raw); ok {
+		if has, err := e.store.HasEvent(id); err == nil && has {
+			return nil, nil, fmt.Errorf("event %s: %w", id, mesh.ErrIgnore)
+		}
+	}
+	ev, err := event.Decode(raw)
+	switch {
+	case errors.Is(err, event.ErrTooLarge):
+		return nil, nil, Reject(ReasonTooLarge, err)
+	case errors.Is(err, crypto.ErrBadSignature):
+		return nil, nil, Reject(ReasonSignature, err)
+	case err != nil:
+		return nil, nil, Reject(ReasonMalformed, err)
+	}
+	r := e.replica(ev.ScopeID())
+	switch {
+	case r == nil:
+		return nil, nil, Reject(ReasonScope, fmt.Errorf("scope %s is not kept here", ev.ScopeID()))
+	case topic != "" && r.spec.Topic != topic:
+		return nil, nil, Reject(ReasonScope, fmt.Errorf("event of scope %s on topic %s", ev.ScopeID(), topic))
+	case !slices.Contains(r.spec.Kinds, ev.Kind):
+		return nil, nil, Reject(ReasonKind, fmt.Errorf("kind %d", ev.Kind))
+	case ev.Time > e.now().Add(MaxClockSkew).UnixMilli():
+		return nil, nil, Reject(ReasonFuture, fmt.Errorf("timestamp %s is in the future", time.UnixMilli(ev.Time).UTC()))
+	case ev.Time < MinTime:
+		return nil, nil, Reject(ReasonTime, fmt.Errorf("timestamp %d is before 2020", ev.Time))
+	}
+	if f := r.floor(); !f.IsZero() && store.CursorOf(ev).Compare(f) < 0 {
+		return nil, nil, fmt.Errorf("event %s: %w", ev.ID, errBelowFloor)
+	}
+	if r.spec.Discard {
+		return nil, nil, fmt.Errorf("scope %s is not kept here: %w", ev.ScopeID(), mesh.ErrIgnore)
+	}
+	if r.spec.Feature != nil {
+		if err := r.spec.Feature.Check(ev); err != nil {
+			return nil, nil, err
+		}
+	}
+	return ev, r, nil
+}
+
+// receive takes one envelope from gossip (topic set) or the direct stream:
+// it checks, stores and counts it, and tells the feature.
+func (e *Engine) receive(topic string, from peer.ID, raw []byte, origin Origin) (*event.Event, error) {
+	ev, r, err := e.check(raw, topic)
+	if err == nil {
+		var added bool
+		if added, _, err = e.store.PutEvent(ev, store.PutOptions{}); err != nil {
+			err = Reject(ReasonStore, err)
+		} else if !added {
+			err = fmt.Errorf("event %s: %w", ev.ID, mesh.ErrIgnore)
+		}
+	}
+	e.stats.count(err)
+	if err != nil {
+		return nil, err
+	}
+	if r.spec.Feature != nil {
+		r.spec.Feature.Stored([]*event.Event{ev}, origin)
+	}
+	if origin == Gossip {
+		e.watchGap(from, ev)
+	}
+	return ev, nil
+}
+
+// Accept takes a batch of envelopes of the replica's scope that did not
+// come by gossip (a fraud proof's entries, say), as sync does. It returns
+// how many were newly stored and how many were rejected.
+func (r *Replica) Accept(raws [][]byte) (stored, rejected int, err error) {
+	return r.e.Accept(r.spec.Scope, raws)
+}
+
+// Accept takes a batch of envelopes of a kept scope from outside gossip
+// and sync (an import, a fraud proof), with the checks and the batching of
+// sync. It returns how many were newly stored and how many were rejected.
+func (e *Engine) Accept(scope event.Scope, raws [][]byte) (stored, rejected int, err error) {
+	evs, rejected, err := e.accept(scope, raws, Direct)
+	return len(evs), rejected, err
+}
+
+// accept checks a batch of envelopes for one scope on every core
+// (signature checks bound catch-up speed), stores the valid ones in one
+// write, counts every outcome and tells the feature. It returns the
+// events newly stored, in batch order, and how many envelopes were
+// rejected (duplicates are not).
+func (e *Engine) accept(scope event.Scope, raws [][]byte, origin Origin) (stored []*event.Event, rejected int, err error) {
+	r := e.replica(scope)
+	if r == nil {
+		return nil, 0, fmt.Errorf("scope %s is not kept here", scope)
+	}
+	evs := make([]*event.Event, len(raws))
+	errs := make([]error, len(raws))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(raws)) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(raws); i = int(next.Add(1) - 1) {
+				var er *Replica
+				evs[i], er, errs[i] = e.check(raws[i], "")
+				if errs[i] == nil && er != r {
+					errs[i] = Reject(ReasonScope, fmt.Errorf("event of scope %s in a batch of %s", evs[i].ScopeID(), scope))
+					evs[i] = nil
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var valid []*event.Event
+	for i, ev := range evs {
+		if errs[i] == nil {
+			valid = append(valid, ev)
+		}
+	}
+	arrivals, err := e.store.PutEvents(valid, store.PutOptions{})
+	if err != nil {
+		return nil, 0, err
+	}
+	for i, j := 0, 0; i < len(raws); i++ {
+		if errs[i] == nil {
+			if arrivals[j] == 0 {
+				errs[i] = fmt.Errorf("event %s: %w", evs[i].ID, mesh.ErrIgnore)
+			} else {
+				stored = append(stored, evs[i])
+			}
+			j++
+		}
+		e.stats.count(errs[i])
+		if errs[i] != nil && !errors.Is(errs[i], mesh.ErrIgnore) {
+			rejected++
+		}
+	}
+	if len(stored) > 0 && r.spec.Feature != nil {
+		r.spec.Feature.Stored(stored, origin)
+	}
+	return stored, rejected, nil
+}
+
+// Timing of the follow-ups.
+const (
+	// gapDelay is how long an author's previous event may be missing
+	// before it counts as lost: gossipsub validates in parallel, so a
+	// message often arrives a moment before the one it follows.
+	gapDelay = 2 * time.Second
+	// confirmDelay batches the syncs that confirm delivery of a burst of
+	// writes.
+	confirmDelay = time.Second
+	followUpTick = 250 * time.Millisecond
+	maxGaps      = 4096
+)
+
+// watchGap notes an event whose predecessor in its author's chain is
+// missing, to sync with the peer that forwarded it if the predecessor is
+// still missing a little later: a sign that gossip lost something.
+func (e *Engine) watchGap(from peer.ID, ev *event.Event) {
+	if ev.Seq <= 1 {
+		return
+	}
+	prev := ev.PrevID()
+	if has, err := e.store.HasEvent(prev); err != nil || has {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.gaps) < maxGaps {
+		e.gaps = append(e.gaps, gap{prev: prev, from: from, at: e.now().Add(gapDelay)})
+	}
+}
+
+// confirmSoon schedules a sync with the peers of a scope's topic shortly
+// after a write. Gossip carries what was written; the sync confirms which
+// peers hold it, for the delivery status, and repairs what gossip lost.
+func (e *Engine) confirmSoon(scope event.Scope) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.confirm[scope]; !ok {
+		e.confirm[scope] = e.now().Add(confirmDelay)
+	}
+}
+
+// followUp handles the gaps and confirmations that have become due.
+func (e *Engine) followUp() {
+	now := e.now()
+	e.mu.Lock()
+	var due []gap
+	kept := e.gaps[:0]
+	for _, g := range e.gaps {
+		if now.Before(g.at) {
+			kept = append(kept, g)
+		} else {
+			due = append(due, g)
+		}
+	}
+	e.gaps = kept
+	var topics []*mesh.Topic
+	for scope, at := range e.confirm {
+		if now.Before(at) {
+			continue
+		}
+		delete(e.confirm, scope)
+		if r := e.replicas[scope]; r != nil && r.topic != nil {
+			topics = append(topics, r.topic)
+		}
+	}
+	e.mu.Unlock()
+	for _, g := range due {
+		if has, err := e.store.HasEvent(g.prev); err == nil && !has {
+			e.syncer.Trigger(g.from)
+		}
+	}
+	seen := map[peer.ID]bool{}
+	for _, t := range topics {
+		for _, p := range t.Peers() {
+			if !seen[p] {
+				seen[p] = true
+				e.syncer.TriggerLazy(p)
+			}
+		}
+	}
+}

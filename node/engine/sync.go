@@ -1,0 +1,95 @@
+package engine
+
+import (
+	"encoding/binary"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/banyan-mesh/banyan/crypto/event"
+	"github.com/banyan-mesh/banyan/mesh/reconcile"
+	"github.com/banyan-mesh/banyan/store"
+)
+
+// syncStore gives the syncer every scope the engine keeps.
+type syncStore struct{ e *Engine }
+
+var _ reconcile.Store = syncStore{}
+
+func (s syncStore) Scopes() []reconcile.Scope {
+	s.e.mu.Lock()
+	replicas := make([]*Replica, 0, len(s.e.replicas))
+	for _, r := range s.e.replicas {
+		if !r.spec.Discard {
+			replicas = append(replicas, r)
+		}
+	}
+	s.e.mu.Unlock()
+	out := make([]reconcile.Scope, 0, len(replicas))
+	for _, r := range replicas {
+		out = append(out, reconcile.Scope{ID: r.spec.Scope, Floor: floorBound(r.floor())})
+	}
+	return out
+}
+
+// floorBound turns a history position into a sync floor.
+func floorBound(c store.Cursor) reconcile.Bound {
+	switch {
+	case c.IsZero():
+		return reconcile.Bound{}
+	case c.ID == event.ID{}:
+		return reconcile.Bound{Time: store.SortTime(c.Time)}
+	}
+	return reconcile.Bound{Time: store.SortTime(c.Time), Prefix: c.ID[:]}
+}
+
+func boundKey(b reconcile.Bound) []byte {
+	if b.Inf {
+		return nil
+	}
+	return append(binary.BigEndian.AppendUint64(nil, b.Time), b.Prefix...)
+}
+
+func (s syncStore) Items(scope event.Scope, lo, hi reconcile.Bound) ([]reconcile.Item, error) {
+	if lo.Inf {
+		return nil, nil
+	}
+	var out []reconcile.Item
+	err := s.e.store.ScopeItems(scope, boundKey(lo), boundKey(hi), func(t uint64, id event.ID) {
+		out = append(out, reconcile.Item{Time: t, ID: id})
+	})
+	return out, err
+}
+
+func (s syncStore) Envelopes(scope event.Scope, ids []event.ID) ([][]byte, error) {
+	evs, err := s.e.store.Events(ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, 0, len(evs))
+	for _, e := range evs {
+		// A peer learns IDs of one scope; it gets nothing from another.
+		if e.ScopeID() == scope {
+			out = append(out, e.Raw)
+		}
+	}
+	return out, nil
+}
+
+func (s syncStore) Accept(scope event.Scope, raws [][]byte) (int, error) {
+	_, rejected, err := s.e.accept(scope, raws, Sync)
+	return rejected, err
+}
+
+func (s syncStore) Synced(scope event.Scope, p peer.ID, arrival uint64) {
+	if err := s.e.store.SetSynced(scope, p, arrival); err != nil {
+		s.e.log.Warn("record sync", "err", err)
+	}
+}
+
+func (s syncStore) Arrival() uint64 {
+	seq, err := s.e.store.LastArrival()
+	if err != nil {
+		s.e.log.Warn("last arrival", "err", err)
+	}
+	return seq
+}

@@ -1,0 +1,130 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/banyan-mesh/banyan/crypto/event"
+	"github.com/banyan-mesh/banyan/store"
+)
+
+// Position is where this node's next event in a scope goes in its chain.
+type Position struct {
+	Scope event.Scope
+	// Seq is the new event's sequence number; Prev the ID of the one
+	// before it (zero for the first).
+	Seq  uint64
+	Prev event.ID
+	// Time is the new event's time: now, but after the previous event,
+	// so that an author's own events keep their order in history even
+	// when written within one millisecond or after the clock stepped back.
+	Time int64
+}
+
+// Body returns the body of an event at this position.
+func (p Position) Body(kind event.Kind, payload []byte) event.Body {
+	b := event.Body{Scope: bytes.Clone(p.Scope[:]), Seq: p.Seq, Time: p.Time, Kind: kind, Payload: payload}
+	if p.Seq > 1 {
+		b.Prev = bytes.Clone(p.Prev[:])
+	}
+	return b
+}
+
+// ErrPosition reports a body built for another place in the chain than the
+// one it was asked for.
+var ErrPosition = errors.New("event built for another chain position")
+
+// Write appends an event to this node's own chain in the scope. Under the
+// chain's lock it reads the chain's head, asks build for the body at the
+// next position, signs it and stores it; the event is on disk (fsynced)
+// before it is handed to the feature, published and returned. This is the
+// one durability policy of every kind: nothing is published that this
+// node could lose in a crash. build's errors are returned as they are.
+func (r *Replica) Write(ctx context.Context, build func(Position) (event.Body, error)) (*event.Event, error) {
+	r.chain.Lock()
+	ev, err := r.writeLocked(build)
+	r.chain.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	r.publish(ctx, ev)
+	return ev, nil
+}
+
+func (r *Replica) writeLocked(build func(Position) (event.Body, error)) (*event.Event, error) {
+	e := r.e
+	scope := r.spec.Scope
+	seq, prev, err := e.store.Head(scope, e.id.PublicKey())
+	if err != nil {
+		return nil, fmt.Errorf("write: %w", err)
+	}
+	pos := Position{Scope: scope, Seq: seq + 1, Prev: prev, Time: e.now().UnixMilli()}
+	var prevTime int64
+	if seq > 0 {
+		pe, err := e.store.Event(prev)
+		if err != nil {
+			return nil, fmt.Errorf("write: previous event: %w", err)
+		}
+		prevTime = pe.Time
+		pos.Time = max(pos.Time, prevTime+1)
+	}
+	b, err := build(pos)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(b.Scope, scope[:]) || b.Seq != pos.Seq || (pos.Seq > 1 && !bytes.Equal(b.Prev, prev[:])) || (seq > 0 && b.Time <= prevTime) {
+		return nil, fmt.Errorf("write: %w (seq %d, want %d)", ErrPosition, b.Seq, pos.Seq)
+	}
+	ev, err := event.Sign(e.id, b)
+	if err != nil {
+		return nil, fmt.Errorf("write: %w", err)
+	}
+	if err := r.storeLocal(ev); err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+// Post stores and publishes an event this node made outside its own chain
+// (sealed mail, signed by a one-time key), with the same durability as
+// Write.
+func (r *Replica) Post(ctx context.Context, ev *event.Event) error {
+	if ev.ScopeID() != r.spec.Scope {
+		return fmt.Errorf("post: event of scope %s to %s", ev.ScopeID(), r.spec.Scope)
+	}
+	if err := r.storeLocal(ev); err != nil {
+		return err
+	}
+	r.publish(ctx, ev)
+	return nil
+}
+
+// storeLocal stores an event made here, syncs it to disk and tells the
+// feature.
+func (r *Replica) storeLocal(ev *event.Event) error {
+	e := r.e
+	if _, _, err := e.store.PutEvent(ev, store.PutOptions{Local: true}); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	if err := e.store.Sync(); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	if r.spec.Feature != nil {
+		r.spec.Feature.Stored([]*event.Event{ev}, Local)
+	}
+	return nil
+}
+
+// publish sends a stored event on the scope's topic and asks its peers a
+// moment later whether they hold it.
+func (r *Replica) publish(ctx context.Context, ev *event.Event) {
+	if r.topic != nil {
+		if err := r.topic.Publish(ctx, ev.Raw); err != nil {
+			// Stored is sent: sync delivers it when gossip cannot.
+			r.e.log.Warn("publish failed; the event is stored and will sync", "err", err)
+		}
+	}
+	r.e.confirmSoon(r.spec.Scope)
+}

@@ -1,0 +1,58 @@
+package node
+
+import (
+	"github.com/banyan-mesh/banyan/node/cli"
+	"github.com/banyan-mesh/banyan/node/groupchat"
+	"github.com/banyan-mesh/banyan/node/pay"
+	"github.com/banyan-mesh/banyan/node/private"
+)
+
+// features are the node's features, built in order: a feature may use the
+// ones before it, through interfaces of its own.
+type features struct {
+	groups  *groupchat.Service
+	private *private.Service
+	wallet  *pay.Service
+}
+
+// newFeatures builds every feature of node n. A new feature is one line
+// here, and its command line one line in Commands.
+func newFeatures(n *Node) (f features, err error) {
+	log := n.log
+	if f.groups, err = groupchat.New(groupchat.Options{
+		Identity: n.id, Store: n.store, Engine: n.engine, Syncer: n.engine.Syncer(), Connect: n.disc,
+		Addrs: n.addrInfos, Logger: log.With("sys", "groups"),
+	}); err != nil {
+		return f, err
+	}
+	if f.private, err = private.New(private.Options{
+		Identity: n.id, Store: n.store, Engine: n.engine, Host: n.host, Connect: n.disc, Addrs: n.addrInfos,
+		Name: n.opts.Name, NoReadReceipts: n.opts.NoReadReceipts, Mailbox: n.opts.Mailbox, Logger: log.With("sys", "dm"),
+	}); err != nil {
+		return f, err
+	}
+	if f.wallet, err = pay.New(pay.Options{
+		Identity: n.id, Store: n.store, Engine: n.engine, Gossip: n.gossip, Syncer: n.engine.Syncer(),
+		Peers: n.host.Network().Peers, Contacts: f.private, Groups: f.groups, Wallet: n.opts.Wallet,
+		Logger: log.With("sys", "wallet"),
+	}); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+// list returns the features in the order they were built.
+func (f features) list() []Service { return []Service{f.groups, f.private, f.wallet} }
+
+// Commands lists every feature's part of the command line, in the order
+// 'banyan help' shows them.
+var Commands = []cli.Feature{groupchat.CLI, private.CLI, pay.CLI}
+
+// Groups returns the group-chat service.
+func (n *Node) Groups() *groupchat.Service { return n.feats.groups }
+
+// DMs returns the private-message service.
+func (n *Node) DMs() *private.Service { return n.feats.private }
+
+// Wallet returns the wallet service.
+func (n *Node) Wallet() *pay.Service { return n.feats.wallet }

@@ -1,0 +1,190 @@
+package groupchat_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"testing"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/banyan-mesh/banyan/crypto"
+	"github.com/banyan-mesh/banyan/crypto/event"
+	"github.com/banyan-mesh/banyan/mesh"
+	"github.com/banyan-mesh/banyan/node/engine"
+	"github.com/banyan-mesh/banyan/node/groupchat"
+	"github.com/banyan-mesh/banyan/node/nodetest"
+)
+
+// attacker is a raw gossipsub peer, with no Banyan validation, that knows a
+// group's topic and publishes whatever it is told to.
+type attacker struct {
+	id    *crypto.Identity
+	topic *pubsub.Topic
+}
+
+func newAttacker(t *testing.T, target *nodetest.Node, g *groupchat.Group) *attacker {
+	t.Helper()
+	id, err := crypto.NewIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := mesh.NewHost(mesh.HostOptions{Identity: id, ListenAddrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	ps, err := pubsub.NewGossipSub(ctx, h,
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
+		pubsub.WithNoAuthor(),
+		pubsub.WithMessageIdFn(func(m *pb.Message) string { s := sha256.Sum256(m.Data); return string(s[:]) }),
+		pubsub.WithMaxMessageSize(1<<20),
+		pubsub.WithFloodPublish(true),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic, err := ps.Join(groupchat.TopicName(g.Scope()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := topic.Subscribe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Connect(ctx, target.Info()); err != nil {
+		t.Fatal(err)
+	}
+	nodetest.Eventually(t, 20*time.Second, "the attacker to see the target in the topic", func() (bool, string) {
+		return len(topic.ListPeers()) > 0, "no topic peers"
+	})
+	return &attacker{id: id, topic: topic}
+}
+
+func (a *attacker) publish(t *testing.T, data []byte) {
+	t.Helper()
+	if err := a.topic.Publish(context.Background(), data); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// event signs a group event as the attacker, with its fields adjusted by
+// edit, the payload sealed with key.
+func (a *attacker) event(t *testing.T, g *groupchat.Group, key [crypto.KeySize]byte, seq uint64, edit func(*event.Body)) *event.Event {
+	t.Helper()
+	scope := g.Scope()
+	pt, err := groupchat.EncodeText(fmt.Sprintf("attack %d", seq))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := event.Body{Scope: scope[:], Seq: 1, Time: time.Now().UnixMilli(), Kind: event.KindGroupMessage}
+	b.Payload, err = crypto.Seal(key, pt, crypto.GroupAD(scope[:], a.id.PublicKey(), b.Seq))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A different time per call keeps every event distinct.
+	b.Time += int64(seq)
+	if edit != nil {
+		edit(&b)
+	}
+	e, err := event.Sign(a.id, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestBadMessagesRejectedAndCounted(t *testing.T) {
+	a := nodetest.Start(t, "")
+	b := nodetest.Start(t, "", a.Info())
+	c := nodetest.Start(t, "", b.Info())
+	nodes := []*nodetest.Node{a, b, c}
+	g := nodetest.JoinAll(t, nodes)
+	ctx := context.Background()
+	honest, err := a.Groups().Send(ctx, g, "before the attack")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodetest.Eventually(t, 20*time.Second, "the first message everywhere", func() (bool, string) {
+		return len(nodetest.HistoryIDs(t, c, nodetest.GroupOn(t, c, g))) == 1, "c has not got it"
+	})
+
+	att := newAttacker(t, a, g)
+	wrongKey, _ := crypto.NewKey()
+	otherScope := crypto.GroupScope([16]byte{1}, g.Key)
+
+	badSig := att.event(t, g, g.Key, 1, nil).Raw
+	badSig = append([]byte(nil), badSig...)
+	badSig[5] ^= 0xff
+
+	bigBody := att.event(t, g, g.Key, 2, nil)
+	oversize := append(append([]byte(nil), bigBody.Raw...), make([]byte, event.MaxEnvelopeSize)...)
+
+	cases := []struct {
+		reason string
+		data   []byte
+	}{
+		{engine.ReasonMalformed, []byte("not an envelope at all, just garbage bytes")},
+		{engine.ReasonMalformed, append([]byte{event.Version}, make([]byte, 200)...)},
+		{engine.ReasonSignature, badSig},
+		{engine.ReasonDecrypt, att.event(t, g, wrongKey, 3, nil).Raw},
+		{engine.ReasonTooLarge, oversize},
+		{engine.ReasonScope, att.event(t, g, g.Key, 4, func(b *event.Body) { b.Scope = otherScope[:] }).Raw},
+		{engine.ReasonFuture, att.event(t, g, g.Key, 5, func(b *event.Body) { b.Time += int64(time.Hour / time.Millisecond) }).Raw},
+		{engine.ReasonKind, att.event(t, g, g.Key, 6, func(b *event.Body) { b.Kind = 999 }).Raw},
+	}
+	want := map[string]uint64{}
+	for _, tc := range cases {
+		want[tc.reason]++
+		att.publish(t, tc.data)
+	}
+	nodetest.Eventually(t, 20*time.Second, "every bad message to be counted on a", func() (bool, string) {
+		got := a.Stats().Rejected()
+		for r, n := range want {
+			if got[r] != n {
+				return false, fmt.Sprintf("rejected %v, want %v", got, want)
+			}
+		}
+		return true, ""
+	})
+
+	// A replay of a stored event, after the gossip duplicate cache has
+	// forgotten it (here: a restart), is dropped as a duplicate.
+	a.Stop()
+	a = nodetest.Start(t, a.Home, b.Info())
+	att = newAttacker(t, a, g)
+	att.publish(t, honest.Event.Raw)
+	nodetest.Eventually(t, 20*time.Second, "the replay to be counted", func() (bool, string) {
+		return a.Stats().Rejected()[engine.ReasonDuplicate] == 1, fmt.Sprint(a.Stats().Rejected())
+	})
+
+	// Nothing bad was stored anywhere, and the honest nodes still talk.
+	nodetest.Eventually(t, 20*time.Second, "a to rejoin the mesh", func() (bool, string) {
+		_, mesh := a.Groups().TopicPeers(nodetest.GroupOn(t, a, g))
+		return mesh >= 2, fmt.Sprintf("%d mesh peers", mesh)
+	})
+	after, err := c.Groups().Send(ctx, nodetest.GroupOn(t, c, g), "after the attack")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range nodes[1:] {
+		if r := n.Stats().Rejected(); r[engine.ReasonSignature]+r[engine.ReasonDecrypt]+r[engine.ReasonMalformed] != 0 {
+			t.Errorf("node %d saw bad messages that a should have stopped: %v", i+1, r)
+		}
+	}
+	nodetest.Eventually(t, 20*time.Second, "the honest message everywhere", func() (bool, string) {
+		for i, n := range []*nodetest.Node{a, b, c} {
+			ids := nodetest.HistoryIDs(t, n, nodetest.GroupOn(t, n, g))
+			if len(ids) != 2 || ids[1] != after.Event.ID.String() {
+				return false, fmt.Sprintf("node %d history %v", i, ids)
+			}
+		}
+		return true, ""
+	})
+}
+
+func TestMain(m *testing.M) { nodetest.VerifyNoLeaks(m) }

@@ -1,0 +1,108 @@
+// Package home is a node's data directory: where its identity, lock,
+// store and API address live, and how they are created and found.
+package home
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/banyan-mesh/banyan/crypto"
+)
+
+// Home is a node's data directory:
+//
+//	identity.key   the Ed25519 identity (PEM, mode 0600)
+//	lock           held while a node runs on this directory
+//	store/         Badger database
+//	api.addr       the local API's address, written at start
+//	api.token      the local API's bearer token (mode 0600)
+type Home string
+
+// DefaultHome returns $XDG_STATE_HOME/banyan, or ~/.local/state/banyan.
+func DefaultHome() (string, error) {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "banyan"), nil
+	}
+	h, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("find home directory: %w (set --home)", err)
+	}
+	return filepath.Join(h, ".local", "state", "banyan"), nil
+}
+
+// Paths inside a home.
+func (h Home) KeyFile() string      { return filepath.Join(string(h), "identity.key") }
+func (h Home) StoreDir() string     { return filepath.Join(string(h), "store") }
+func (h Home) LockFile() string     { return filepath.Join(string(h), "lock") }
+func (h Home) APIAddrFile() string  { return filepath.Join(string(h), "api.addr") }
+func (h Home) APITokenFile() string { return filepath.Join(string(h), "api.token") }
+
+// ErrNoIdentity reports a home without an identity.
+var ErrNoIdentity = errors.New("no identity: run 'banyan init' first")
+
+// Init creates the home and a new identity. It refuses to replace an
+// existing identity.
+func (h Home) Init(passphrase []byte) (*crypto.Identity, error) {
+	if err := os.MkdirAll(string(h), 0o700); err != nil {
+		return nil, fmt.Errorf("create home: %w", err)
+	}
+	if _, err := os.Stat(h.KeyFile()); err == nil {
+		return nil, fmt.Errorf("%s already has an identity; refusing to replace it", h)
+	}
+	id, err := crypto.NewIdentity()
+	if err != nil {
+		return nil, err
+	}
+	if err := id.WriteKeyFile(h.KeyFile(), passphrase); err != nil {
+		return nil, err
+	}
+	return id, nil
+}
+
+// Initialized reports whether the home has an identity.
+func (h Home) Initialized() bool {
+	_, err := os.Stat(h.KeyFile())
+	return err == nil
+}
+
+// Identity loads the home's identity.
+func (h Home) Identity(passphrase []byte) (*crypto.Identity, error) {
+	if !h.Initialized() {
+		return nil, fmt.Errorf("%s: %w", h, ErrNoIdentity)
+	}
+	return crypto.ReadKeyFile(h.KeyFile(), passphrase)
+}
+
+// ErrHomeInUse reports a home that another running node holds.
+var ErrHomeInUse = errors.New("another banyan node is already running on this data directory")
+
+// Lock takes the home's lock file for the life of a node. The lock is an
+// flock, so it is released by the kernel if the process dies.
+func (h Home) Lock() (unlock func(), err error) {
+	f, err := os.OpenFile(h.LockFile(), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%s: %w", h, ErrHomeInUse)
+		}
+		return nil, fmt.Errorf("lock %s: %w", h, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// WriteFileAtomic writes data to path through a temporary file and a
+// rename, so that a reader never sees half a file.
+func WriteFileAtomic(path string, data []byte, mode fs.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

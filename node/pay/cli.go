@@ -1,0 +1,514 @@
+package pay
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/banyan-mesh/banyan/node/api"
+	"github.com/banyan-mesh/banyan/node/cli"
+)
+
+// CLI is the wallet's part of the command line.
+var CLI = cli.Feature{
+	Group: "wallet",
+	Commands: func(a *cli.App) []*cobra.Command {
+		return []*cobra.Command{walletCmd(a)}
+	},
+	Watch: watchLine,
+}
+
+// dial connects to the running node.
+func dial(ctx context.Context, a *cli.App) (Client, error) {
+	c, err := a.Client(ctx)
+	if err != nil {
+		return Client{}, err
+	}
+	return NewClient(c), nil
+}
+
+// watchLine renders a wallet entry of the event stream.
+func watchLine(ev api.Event) (string, bool) {
+	var w Line
+	if ev.Type != StreamType || ev.Decode(&w) != nil {
+		return "", false
+	}
+	return fmt.Sprintf("%s [wallet] %s %s %d from %s to %s (%s) %s", cli.FormatTime(w.Time), w.Type, w.Entry[:8], w.Amount,
+		cli.ShortID(w.Author), cli.ShortID(w.Counterparty), w.Status, w.Memo), true
+}
+
+func walletCmd(a *cli.App) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "wallet",
+		Short: "Pay and get paid in the village's mutual credit",
+		Long: `The wallet keeps this node's account in the village's unit of mutual credit.
+Everyone starts at 0; a payment moves credit from the payer to the payee, and
+people may go below 0 down to the credit limit the unit's guarantors grant
+them. Payments work offline and spread from node to node.
+
+Amounts are positive integers in minor units of the unit (no decimals).
+A CONTACT is a contact's nickname or peer ID, or a hex account.`,
+		Args: cli.SubcommandsOnly,
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	c.SuggestionsMinimumDistance = 2
+	// A negative amount looks like a flag to the parser: say what amounts
+	// are instead of "unknown shorthand flag".
+	c.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		msg := err.Error()
+		if i := strings.LastIndex(msg, " in -"); i >= 0 && strings.HasPrefix(msg, "unknown shorthand flag") {
+			if arg := msg[i+len(" in "):]; isNumber(arg) {
+				return cli.Usagef(cmd, "%q: amounts are positive integers in minor units (for example 250), not negative", arg)
+			}
+		}
+		return &cli.UsageError{Cmd: cmd, Err: err}
+	})
+	c.AddCommand(walletBalanceCmd(a), walletHistoryCmd(a), walletPayCmd(a), walletRequestCmd(a),
+		walletPayRequestCmd(a), walletRefundCmd(a), walletLimitCmd(a), walletEnvelopeCmd(a), walletFraudsCmd(a), walletAcceptCapCmd(a))
+	return c
+}
+
+// parseAmount parses a positive amount in minor units.
+func parseAmount(cmd *cobra.Command, name, s string) (uint64, error) {
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || v == 0 || v > 1<<53-1 {
+		return 0, cli.Usagef(cmd, "%s %q: amounts are positive integers in minor units (for example 250), up to %d", name, s, uint64(1<<53-1))
+	}
+	return v, nil
+}
+
+// isNumber reports whether s is a decimal number.
+func isNumber(s string) bool {
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil
+}
+
+// printEntry prints an entry this node wrote.
+func printEntry(a *cli.App, e *Entry, asJSON bool) error {
+	if asJSON {
+		return cli.WriteJSON(a.Stdout, e)
+	}
+	status := e.Status
+	if e.Reason != "" {
+		status += " (" + e.Reason + ")"
+	}
+	fmt.Fprintf(a.Stdout, "%s %s #%d %s; balance %d\n", e.Type, e.ID, e.Seq, status, e.Balance)
+	return nil
+}
+
+func walletBalanceCmd(a *cli.App) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "balance",
+		Short: "Show your balance, what you can spend and your credit limit",
+		Args:  cli.ExactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := dial(cmd.Context(), a)
+			if err != nil {
+				return err
+			}
+			w, err := cl.Wallet(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return cli.WriteJSON(a.Stdout, w)
+			}
+			tw := cli.NewTable(a.Stdout)
+			fmt.Fprintf(tw, "unit\t%s\n", w.Unit)
+			fmt.Fprintf(tw, "account\t%s\n", w.Account)
+			fmt.Fprintf(tw, "balance\t%d\n", w.Balance)
+			fmt.Fprintf(tw, "spendable\t%d\n", w.Spendable)
+			fmt.Fprintf(tw, "limit\t%d\n", w.Limit)
+			if w.Unreceipted > 0 {
+				fmt.Fprintf(tw, "incoming\t%d not yet accepted\n", w.Unreceipted)
+			}
+			if w.Guarantor {
+				fmt.Fprintf(tw, "guarantor\tyes\n")
+			}
+			if w.AcceptCap > 0 {
+				fmt.Fprintf(tw, "accept\tat most %d from anyone unconfirmed\n", w.AcceptCap)
+			}
+			for p, c := range w.AcceptCaps {
+				fmt.Fprintf(tw, "accept\tat most %d from %s unconfirmed\n", c, cli.ShortID(p))
+			}
+			if w.Frozen {
+				fmt.Fprintf(tw, "FROZEN\tthis account signed two conflicting entries (a copied device?)\n")
+			}
+			return tw.Flush()
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the account as JSON")
+	return c
+}
+
+func walletHistoryCmd(a *cli.App) *cobra.Command {
+	var asJSON, asCSV bool
+	c := &cobra.Command{
+		Use:   "history",
+		Short: "Show your statement",
+		Args:  cli.ExactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if asJSON && asCSV {
+				return cli.Usagef(cmd, "choose --json or --csv, not both")
+			}
+			cl, err := dial(cmd.Context(), a)
+			if err != nil {
+				return err
+			}
+			if asCSV {
+				b, err := cl.CSV(cmd.Context())
+				if err != nil {
+					return err
+				}
+				_, err = a.Stdout.Write(b)
+				return err
+			}
+			lines, err := cl.History(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if lines == nil {
+					lines = []Line{}
+				}
+				return cli.WriteJSON(a.Stdout, lines)
+			}
+			if len(lines) == 0 {
+				fmt.Fprintln(a.Stdout, "no entries")
+				return nil
+			}
+			tw := cli.NewTable(a.Stdout)
+			fmt.Fprintln(tw, "TIME\tTYPE\tWITH\tAMOUNT\tBALANCE\tSTATUS\tMEMO\tENTRY")
+			for _, l := range lines {
+				status := l.Status
+				if l.Reason != "" {
+					status += " (" + l.Reason + ")"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%+d\t%d\t%s\t%s\t%s\n", cli.FormatTime(l.Time), l.Type, short(l.Counterparty),
+					l.Amount, l.Balance, status, l.Memo, l.Entry)
+			}
+			return tw.Flush()
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the statement as JSON")
+	c.Flags().BoolVar(&asCSV, "csv", false, "print the statement as CSV (for a spreadsheet)")
+	return c
+}
+
+// short shortens a hex account for display.
+func short(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
+func walletPayCmd(a *cli.App) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:     "pay CONTACT AMOUNT [MEMO...]",
+		Short:   "Pay a contact (or account) AMOUNT minor units",
+		Example: `  banyan wallet pay mei 250 eggs`,
+		Args:    cli.MinArgs("CONTACT", "AMOUNT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			amount, err := parseAmount(cmd, "AMOUNT", args[1])
+			if err != nil {
+				return err
+			}
+			cl, err := dial(cmd.Context(), a)
+			if err != nil {
+				return err
+			}
+			e, err := cl.Pay(cmd.Context(), PayIn{To: args[0], Amount: amount, Memo: strings.Join(args[2:], " ")})
+			if err != nil {
+				return err
+			}
+			return printEntry(a, e, asJSON)
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the entry as JSON")
+	return c
+}
+
+func walletRequestCmd(a *cli.App) *cobra.Command {
+	var (
+		asJSON bool
+		expiry time.Duration
+	)
+	c := &cobra.Command{
+		Use:     "request AMOUNT [MEMO...]",
+		Short:   "Ask to be paid: prints a link and a QR code to show the payer",
+		Example: `  banyan wallet request 300 two loaves`,
+		Args:    cli.MinArgs("AMOUNT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			amount, err := parseAmount(cmd, "AMOUNT", args[0])
+			if err != nil {
+				return err
+			}
+			if expiry < time.Second {
+				return cli.Usagef(cmd, "--expiry must be at least 1s, got %s", expiry)
+			}
+			cl, err := dial(cmd.Context(), a)
+			if err != nil {
+				return err
+			}
+			r, err := cl.Request(cmd.Context(), RequestIn{Amount: amount, Memo: strings.Join(args[1:], " "), ExpiryS: int64(expiry / time.Second)})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return cli.WriteJSON(a.Stdout, r)
+			}
+			fmt.Fprint(a.Stdout, r.QR)
+			fmt.Fprintln(a.Stdout, r.Link)
+			fmt.Fprintf(a.Stdout, "(%d %s, valid until %s; the payer runs: banyan wallet pay-request LINK)\n", r.Amount, r.Unit, cli.FormatTime(r.Expires))
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the request as JSON")
+	c.Flags().DurationVar(&expiry, "expiry", 7*24*time.Hour, "how long the request can be paid")
+	return c
+}
+
+func walletPayRequestCmd(a *cli.App) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "pay-request LINK",
+		Short: "Pay a payment request (a banyan:pay1.… link)",
+		Args:  cli.ExactArgs("LINK"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := dial(cmd.Context(), a)
+			if err != nil {
+				return err
+			}
+			e, err := cl.PayRequest(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return printEntry(a, e, asJSON)
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the entry as JSON")
+	return c
+}
+
+func walletRefundCmd(a *cli.App) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "refund ENTRY [AMOUNT]",
+		Short: "Refund a payment you received (all that is left of it without AMOUNT)",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 2 {
+				return cli.Usagef(cmd, "too many arguments: refund takes ENTRY and an optional AMOUNT")
+			}
+			return cli.MinArgs("ENTRY")(cmd, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			in := RefundIn{Entry: args[0]}
+			if len(args) == 2 {
+				v, err := parseAmount(cmd, "AMOUNT", args[1])
+				if err != nil {
+					return err
+				}
+				in.Amount = v
+			}
+			cl, err := dial(cmd.Context(), a)
+			if err != nil {
+				return err
+			}
+			e, err := cl.Refund(cmd.Context(), in)
+			if err != nil {
+				return err
+			}
+			return printEntry(a, e, asJSON)
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the entry as JSON")
+	return c
+}
+
+func walletLimitCmd(a *cli.App) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "limit",
+		Short: "Grant credit limits (guarantors only)",
+		Args:  cli.SubcommandsOnly,
+		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	var asJSON bool
+	grant := &cobra.Command{
+		Use:   "grant ACCOUNT AMOUNT",
+		Short: "Let ACCOUNT go down to -AMOUNT (0 revokes); counts only if you are a guarantor",
+		Args:  cli.ExactArgs("ACCOUNT", "AMOUNT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v, err := strconv.ParseUint(args[1], 10, 64)
+			if err != nil || v > 1<<53-1 {
+				return cli.Usagef(cmd, "AMOUNT %q: limits are integers in minor units (0 revokes)", args[1])
+			}
+			cl, err := dial(cmd.Context(), a)
+			if err != nil {
+				return err
+			}
+			e, err := cl.Limit(cmd.Context(), LimitIn{Account: args[0], Limit: v})
+			if err != nil {
+				return err
+			}
+			return printEntry(a, e, asJSON)
+		},
+	}
+	grant.Flags().BoolVar(&asJSON, "json", false, "print the entry as JSON")
+	c.AddCommand(grant)
+	return c
+}
+
+func walletEnvelopeCmd(a *cli.App) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "envelope",
+		Short: "Send and claim red envelopes",
+		Args:  cli.SubcommandsOnly,
+		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	var sendJSON, claimJSON bool
+	send := &cobra.Command{
+		Use:     "send GROUP TOTAL COUNT",
+		Short:   "Put TOTAL in a red envelope of COUNT random shares and announce it in GROUP",
+		Example: `  banyan wallet envelope send family 1000 5`,
+		Args:    cli.ExactArgs("GROUP", "TOTAL", "COUNT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			total, err := parseAmount(cmd, "TOTAL", args[1])
+			if err != nil {
+				return err
+			}
+			count, err := strconv.Atoi(args[2])
+			if err != nil || count < 1 || count > 100 || uint64(count) > total {
+				return cli.Usagef(cmd, "COUNT %q: the number of shares, 1 to 100 and at most TOTAL", args[2])
+			}
+			cl, err := dial(cmd.Context(), a)
+			if err != nil {
+				return err
+			}
+			e, err := cl.Envelope(cmd.Context(), EnvelopeIn{Group: args[0], Total: total, Count: count})
+			if err != nil {
+				return err
+			}
+			return printEntry(a, e, sendJSON)
+		},
+	}
+	send.Flags().BoolVar(&sendJSON, "json", false, "print the entry as JSON")
+	claim := &cobra.Command{
+		Use:   "claim ID",
+		Short: "Claim a share of a red envelope (ID from its announcement)",
+		Args:  cli.ExactArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := dial(cmd.Context(), a)
+			if err != nil {
+				return err
+			}
+			e, err := cl.Claim(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return printEntry(a, e, claimJSON)
+		},
+	}
+	claim.Flags().BoolVar(&claimJSON, "json", false, "print the entry as JSON")
+	c.AddCommand(send, claim)
+	return c
+}
+
+func walletFraudsCmd(a *cli.App) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "frauds",
+		Short: "List accounts caught double spending",
+		Args:  cli.ExactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := dial(cmd.Context(), a)
+			if err != nil {
+				return err
+			}
+			fs, err := cl.Frauds(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if fs == nil {
+					fs = []Fraud{}
+				}
+				return cli.WriteJSON(a.Stdout, fs)
+			}
+			if len(fs) == 0 {
+				fmt.Fprintln(a.Stdout, "no double spending seen")
+				return nil
+			}
+			for _, f := range fs {
+				fmt.Fprintf(a.Stdout, "%s forked at #%d: balance %d, limit %d, shortfall %d\n", f.Account, f.Seq, f.Balance, f.Limit, f.Shortfall)
+				for _, af := range f.Affected {
+					fmt.Fprintf(a.Stdout, "  credited %s %d\n", af.Account, af.Amount)
+				}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the reports as JSON")
+	return c
+}
+
+func walletAcceptCapCmd(a *cli.App) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "accept-cap [PAYER] AMOUNT",
+		Short: "Bound what you accept from a payer nobody else has vouched for yet",
+		Long: `Bound how much you accept, and receipt, from a payer whose recent spending
+no other member has confirmed yet: a payer who may be paying several
+people at once with the same credit. Without PAYER the bound applies to
+everyone without one of their own (0: no bound); with PAYER, 0 refuses that
+payer's unconfirmed payments. Payments over the bound wait until the
+payer's spending is confirmed.`,
+		Example: `  banyan wallet accept-cap 500          # at most 500 from anyone unconfirmed
+  banyan wallet accept-cap taxi 2000     # more from someone you know`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 1 || len(args) > 2 {
+				return cli.Usagef(cmd, "give AMOUNT, or PAYER and AMOUNT")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			in := AcceptCap{}
+			amount := args[len(args)-1]
+			if len(args) == 2 {
+				in.Payer = args[0]
+			}
+			if amount != "0" {
+				n, err := parseAmount(cmd, "AMOUNT", amount)
+				if err != nil {
+					return err
+				}
+				in.Cap = n
+			}
+			cl, err := dial(cmd.Context(), a)
+			if err != nil {
+				return err
+			}
+			w, err := cl.AcceptCap(cmd.Context(), in)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return cli.WriteJSON(a.Stdout, w)
+			}
+			who := "anyone"
+			if in.Payer != "" {
+				who = in.Payer
+			}
+			fmt.Fprintf(a.Stdout, "accepting at most %d from %s while unconfirmed\n", in.Cap, who)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the wallet as JSON")
+	return c
+}

@@ -1,0 +1,381 @@
+package pay
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	qrcode "github.com/skip2/go-qrcode"
+
+	"github.com/banyan-mesh/banyan/crypto/event"
+	"github.com/banyan-mesh/banyan/node/api"
+	"github.com/banyan-mesh/banyan/store"
+	"github.com/banyan-mesh/banyan/wallet"
+)
+
+// Wallet is this node's account in its unit of mutual credit. Amounts are
+// integers in minor units.
+type Wallet struct {
+	Unit      string `json:"unit"`
+	Account   string `json:"account"`
+	Balance   int64  `json:"balance"`
+	Spendable int64  `json:"spendable"`
+	Limit     uint64 `json:"limit"`
+	Frozen    bool   `json:"frozen"`
+	// Guarantor is true when this node's grants count.
+	Guarantor bool `json:"guarantor,omitempty"`
+	// Unreceipted counts incoming transfers not yet spendable.
+	Unreceipted int `json:"unreceipted,omitempty"`
+	// AcceptCap bounds what is accepted from a payer whose recent spending
+	// is unconfirmed (0: no bound); AcceptCaps are caps for given payers.
+	AcceptCap  uint64            `json:"accept_cap,omitempty"`
+	AcceptCaps map[string]uint64 `json:"accept_caps,omitempty"`
+}
+
+// AcceptCap is the body of PUT /v1/wallet/accept-cap: Payer empty sets the
+// cap for anyone without one of their own.
+type AcceptCap struct {
+	Payer string `json:"payer,omitempty"`
+	Cap   uint64 `json:"cap"`
+}
+
+// Line is one line of a wallet statement.
+type Line struct {
+	Time         time.Time `json:"time"`
+	Entry        string    `json:"entry"`
+	Author       string    `json:"author"`
+	Seq          uint64    `json:"seq"`
+	Type         string    `json:"type"`
+	Counterparty string    `json:"counterparty,omitempty"`
+	Amount       int64     `json:"amount"`
+	Balance      int64     `json:"balance"`
+	Memo         string    `json:"memo,omitempty"`
+	Ref          string    `json:"ref,omitempty"`
+	Status       string    `json:"status"`
+	Reason       string    `json:"reason,omitempty"`
+}
+
+// Entry is an entry this node wrote.
+type Entry struct {
+	ID     string `json:"id"`
+	Seq    uint64 `json:"seq"`
+	Type   string `json:"type"`
+	Amount uint64 `json:"amount,omitempty"`
+	To     string `json:"to,omitempty"`
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	// Balance is this node's balance after the entry.
+	Balance int64 `json:"balance"`
+}
+
+// PayIn is the body of POST /v1/wallet/pay.
+type PayIn struct {
+	To     string `json:"to"`
+	Amount uint64 `json:"amount"`
+	Memo   string `json:"memo,omitempty"`
+}
+
+// RequestIn is the body of POST /v1/wallet/requests.
+type RequestIn struct {
+	Amount  uint64 `json:"amount"`
+	Memo    string `json:"memo,omitempty"`
+	ExpiryS int64  `json:"expiry_s,omitempty"`
+}
+
+// Request is a payment request to this node.
+type Request struct {
+	Link    string    `json:"link"`
+	QR      string    `json:"qr"`
+	Amount  uint64    `json:"amount"`
+	Unit    string    `json:"unit"`
+	Memo    string    `json:"memo,omitempty"`
+	Expires time.Time `json:"expires"`
+}
+
+// PayRequestIn is the body of POST /v1/wallet/pay-request.
+type PayRequestIn struct {
+	Link string `json:"link"`
+}
+
+// RefundIn is the body of POST /v1/wallet/refund. Amount 0 refunds what is
+// left of the payment.
+type RefundIn struct {
+	Entry  string `json:"entry"`
+	Amount uint64 `json:"amount,omitempty"`
+}
+
+// LimitIn is the body of POST /v1/wallet/limits.
+type LimitIn struct {
+	Account string `json:"account"`
+	Limit   uint64 `json:"limit"`
+}
+
+// EnvelopeIn is the body of POST /v1/wallet/envelopes.
+type EnvelopeIn struct {
+	Group string `json:"group"`
+	Total uint64 `json:"total"`
+	Count int    `json:"count"`
+}
+
+// Fraud reports an account that forked its chain.
+type Fraud struct {
+	Account   string     `json:"account"`
+	Seq       uint64     `json:"seq"`
+	Balance   int64      `json:"balance"`
+	Limit     uint64     `json:"limit"`
+	Shortfall uint64     `json:"shortfall"`
+	Affected  []Affected `json:"affected,omitempty"`
+	Proofs    int        `json:"proofs"`
+}
+
+// Affected is an account credited by a forked account after the fork.
+type Affected struct {
+	Account string `json:"account"`
+	Amount  uint64 `json:"amount"`
+}
+
+// StreamType is the type of wallet entries on the event stream.
+const StreamType = "wallet"
+
+// Routes registers the wallet API:
+//
+//	GET    /v1/wallet                       Wallet (balance, spendable, limit, frozen)
+//	GET    /v1/wallet/history               []Line, or ?csv=1 for CSV
+//	POST   /v1/wallet/pay                   PayIn -> Entry
+//	POST   /v1/wallet/requests              RequestIn -> Request (link, QR)
+//	POST   /v1/wallet/pay-request           PayRequestIn -> Entry
+//	POST   /v1/wallet/refund                RefundIn -> Entry
+//	POST   /v1/wallet/limits                LimitIn -> Entry (guarantors)
+//	POST   /v1/wallet/envelopes             EnvelopeIn -> Entry (a red envelope)
+//	POST   /v1/wallet/envelopes/{id}/claim  -> Entry
+//	GET    /v1/wallet/frauds                []Fraud
+//	PUT    /v1/wallet/accept-cap            AcceptCap -> Wallet
+func (w *Service) Routes(srv *api.Server) {
+	srv.Handle("GET /v1/wallet", api.Get(srv, func(r *http.Request) (*Wallet, error) { return w.info(), nil }))
+	srv.Handle("PUT /v1/wallet/accept-cap", api.Post(srv, func(r *http.Request, in AcceptCap) (*Wallet, error) {
+		var payer *wallet.Account
+		if in.Payer != "" {
+			a, err := w.resolve(in.Payer)
+			if err != nil {
+				return nil, api.BadRequest(err)
+			}
+			payer = &a
+		}
+		if err := w.SetAcceptCap(payer, in.Cap); err != nil {
+			return nil, err
+		}
+		return w.info(), nil
+	}))
+	srv.Handle("GET /v1/wallet/history", http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if csv := r.URL.Query().Get("csv"); csv != "" && csv != "0" && csv != "false" {
+			var buf strings.Builder
+			if err := wallet.WriteCSV(&buf, w.Unit(), w.ledger.Statement(w.me)); err != nil {
+				api.WriteError(rw, err)
+				return
+			}
+			rw.Header().Set("Content-Type", "text/csv; charset=utf-8")
+			rw.Write([]byte(buf.String()))
+			return
+		}
+		api.Get(srv, func(r *http.Request) ([]Line, error) { return w.history(), nil }).ServeHTTP(rw, r)
+	}))
+	srv.Handle("POST /v1/wallet/pay", api.Post(srv, func(r *http.Request, in PayIn) (*Entry, error) {
+		if in.To == "" {
+			return nil, api.BadRequest(errors.New("say whom to pay: a contact, a peer ID or a hex account"))
+		}
+		if err := checkAmount("amount", in.Amount); err != nil {
+			return nil, err
+		}
+		return w.entry(w.Pay(r.Context(), in.To, in.Amount, in.Memo))
+	}))
+	srv.Handle("POST /v1/wallet/requests", api.Post(srv, func(r *http.Request, in RequestIn) (*Request, error) {
+		if err := checkAmount("amount", in.Amount); err != nil {
+			return nil, err
+		}
+		if in.ExpiryS < 0 {
+			return nil, api.BadRequest(errors.New("expiry_s must not be negative"))
+		}
+		req, err := w.Request(in.Amount, in.Memo, time.Duration(in.ExpiryS)*time.Second)
+		if err != nil {
+			return nil, walletErr(err)
+		}
+		link := req.Link()
+		qr, err := qrcode.New(link, qrcode.Low)
+		if err != nil {
+			return nil, err
+		}
+		return &Request{
+			Link: link, QR: qr.ToSmallString(false), Amount: req.Amount, Unit: req.Unit, Memo: req.Memo,
+			Expires: time.UnixMilli(req.Expiry).UTC(),
+		}, nil
+	}))
+	srv.Handle("POST /v1/wallet/pay-request", api.Post(srv, func(r *http.Request, in PayRequestIn) (*Entry, error) {
+		if in.Link == "" {
+			return nil, api.BadRequest(errors.New("give the payment request link (banyan:pay1.…)"))
+		}
+		return w.entry(w.PayRequest(r.Context(), in.Link))
+	}))
+	srv.Handle("POST /v1/wallet/refund", api.Post(srv, func(r *http.Request, in RefundIn) (*Entry, error) {
+		id, err := event.ParseID(in.Entry)
+		if err != nil {
+			return nil, api.BadRequest(fmt.Errorf("entry %q: %w (give the payment's entry ID from the history)", in.Entry, err))
+		}
+		if in.Amount > wallet.MaxAmount {
+			return nil, checkAmount("amount", in.Amount)
+		}
+		return w.entry(w.Refund(r.Context(), id, in.Amount))
+	}))
+	srv.Handle("POST /v1/wallet/limits", api.Post(srv, func(r *http.Request, in LimitIn) (*Entry, error) {
+		if in.Account == "" {
+			return nil, api.BadRequest(errors.New("say whose limit to set: a contact, a peer ID or a hex account"))
+		}
+		if in.Limit > wallet.MaxAmount {
+			return nil, api.BadRequest(fmt.Errorf("limit must be at most %d minor units", uint64(wallet.MaxAmount)))
+		}
+		return w.entry(w.Grant(r.Context(), in.Account, in.Limit))
+	}))
+	srv.Handle("POST /v1/wallet/envelopes", api.Post(srv, func(r *http.Request, in EnvelopeIn) (*Entry, error) {
+		groupID, _, err := w.groups.Lookup(in.Group)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkAmount("total", in.Total); err != nil {
+			return nil, err
+		}
+		if in.Count < 1 || in.Count > wallet.MaxShares || uint64(in.Count) > in.Total {
+			return nil, api.BadRequest(fmt.Errorf("count must be 1 to %d shares, and at most the total", wallet.MaxShares))
+		}
+		return w.entry(w.SendEnvelope(r.Context(), groupID, in.Total, in.Count))
+	}))
+	srv.Handle("POST /v1/wallet/envelopes/{id}/claim", api.Post(srv, func(r *http.Request, _ api.Empty) (*Entry, error) {
+		envelope := r.PathValue("id")
+		id, err := event.ParseID(envelope)
+		if err != nil {
+			return nil, api.BadRequest(fmt.Errorf("envelope %q: %w (give the ID from the announcement)", envelope, err))
+		}
+		e, err := w.Claim(r.Context(), id)
+		if errors.Is(err, errEnvelopeUnknown) {
+			return nil, api.NotFound(err)
+		}
+		return w.entry(e, err)
+	}))
+	srv.Handle("GET /v1/wallet/frauds", api.Get(srv, func(r *http.Request) ([]Fraud, error) {
+		l := w.ledger
+		var out []Fraud
+		for _, a := range l.FrozenAccounts() {
+			rep, ok := l.ForkReport(a)
+			if !ok {
+				continue
+			}
+			f := Fraud{Account: a.String(), Seq: rep.Seq, Balance: rep.Balance, Limit: rep.Limit, Shortfall: rep.Shortfall, Proofs: len(rep.Proofs)}
+			for _, af := range rep.Affected {
+				f.Affected = append(f.Affected, Affected{Account: af.Account.String(), Amount: af.Amount})
+			}
+			out = append(out, f)
+		}
+		return out, nil
+	}))
+}
+
+// walletErr turns the wallet's refusals into 400s; anything else stays 500.
+func walletErr(err error) error {
+	var ie *WalletInputError
+	if errors.As(err, &ie) {
+		return api.BadRequest(ie.Err)
+	}
+	return err
+}
+
+func checkAmount(what string, v uint64) error {
+	if v == 0 || v > wallet.MaxAmount {
+		return api.BadRequest(fmt.Errorf("%s must be a positive integer in minor units (1 to %d)", what, uint64(wallet.MaxAmount)))
+	}
+	return nil
+}
+
+func (w *Service) entry(e *event.Event, err error) (*Entry, error) {
+	if err != nil {
+		return nil, walletErr(err)
+	}
+	out := &Entry{ID: e.ID.String(), Seq: e.Seq, Balance: w.ledger.Balance(w.me)}
+	if info, ok := w.ledger.Entry(e.ID); ok {
+		out.Type = info.Entry.Type.String()
+		out.Amount = info.Entry.Amount
+		if !info.Entry.Counterparty.IsZero() {
+			out.To = info.Entry.Counterparty.String()
+		}
+		out.Status = info.Status.String()
+		if info.Reason != nil {
+			out.Reason = info.Reason.Error()
+		}
+	}
+	return out, nil
+}
+
+func (w *Service) info() *Wallet {
+	acct := w.ledger.Account(w.me)
+	out := &Wallet{
+		Unit: w.Unit(), Account: w.me.String(), Balance: acct.Balance, Spendable: acct.Spendable,
+		Limit: acct.Limit, Frozen: acct.Frozen, Unreceipted: len(w.ledger.Unreceipted(w.me)),
+	}
+	for _, g := range w.ledger.Config().Guarantors {
+		if g == w.me {
+			out.Guarantor = true
+		}
+	}
+	pol := w.Policy()
+	out.AcceptCap = pol.DefaultCap
+	if len(pol.Caps) > 0 {
+		out.AcceptCaps = map[string]uint64{}
+		for a, c := range pol.Caps {
+			out.AcceptCaps[a.String()] = c
+		}
+	}
+	return out
+}
+
+func (w *Service) history() []Line {
+	lines := w.ledger.Statement(w.me)
+	out := make([]Line, 0, len(lines))
+	for _, l := range lines {
+		al := Line{
+			Time: time.UnixMilli(l.Time).UTC(), Entry: l.ID.String(), Author: l.Author.String(), Seq: l.Seq,
+			Type: l.Type.String(), Amount: l.Amount, Balance: l.Balance, Memo: l.Memo,
+			Status: l.Status.String(), Reason: l.Reason,
+		}
+		if !l.Counterparty.IsZero() {
+			al.Counterparty = l.Counterparty.String()
+		}
+		if l.Ref != (event.ID{}) {
+			al.Ref = l.Ref.String()
+		}
+		out = append(out, al)
+	}
+	return out
+}
+
+// Render shows, on the event stream, a wallet entry written by this node
+// or moving money to or from it.
+func (w *Service) Render(a store.Arrival) (api.Event, bool) {
+	if a.Event == nil || a.Event.ScopeID() != w.scope {
+		return api.Event{}, false
+	}
+	info, ok := w.ledger.Entry(a.Event.ID)
+	if !ok || (info.Author != w.me && info.Entry.Counterparty != w.me) {
+		return api.Event{}, false
+	}
+	line := &Line{
+		Time: time.UnixMilli(info.Time).UTC(), Entry: a.Event.ID.String(), Author: info.Author.String(), Seq: info.Seq,
+		Type: info.Entry.Type.String(), Amount: int64(info.Entry.Amount), Balance: w.ledger.Balance(w.me),
+		Memo: info.Entry.Memo, Status: info.Status.String(),
+	}
+	if !info.Entry.Counterparty.IsZero() {
+		line.Counterparty = info.Entry.Counterparty.String()
+	}
+	if info.Reason != nil {
+		line.Reason = info.Reason.Error()
+	}
+	return api.Event{Seq: a.Seq, Type: StreamType, Data: line}, true
+}

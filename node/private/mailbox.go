@@ -1,0 +1,164 @@
+package private
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/banyan-mesh/banyan/crypto/event"
+	"github.com/banyan-mesh/banyan/node/engine"
+	"github.com/banyan-mesh/banyan/store"
+)
+
+// Mailboxes spread sealed private messages to recipients who may be
+// offline. Every envelope goes into one of MailboxBuckets scopes, chosen by
+// the recipient's key; nodes that carry mail (the default) keep every
+// bucket for a TTL and within a quota, and a recipient collects its bucket
+// through sync. Carriers see a one-time signing key, a bucket and
+// ciphertext: not who wrote it, and not which of the bucket's people it is
+// for.
+const MailboxBuckets = 16
+
+// Mailbox defaults.
+const (
+	DefaultMailboxTTL   = 14 * 24 * time.Hour
+	DefaultMailboxQuota = 256 << 20
+	// MaxSealedSize bounds a sealed envelope's payload: a maximal text, the
+	// ratchet and sealing overheads, and padding.
+	MaxSealedSize = 24 << 10
+	mailboxTopic  = "/banyan/mailbox/1"
+)
+
+// MailboxScope returns the scope of a mailbox bucket.
+func MailboxScope(bucket int) event.Scope {
+	return sha256.Sum256(append([]byte("banyan/mailbox/v1\x00"), byte(bucket)))
+}
+
+// MailboxBucket returns the bucket of a recipient's public DM key.
+func MailboxBucket(dhKey []byte) int {
+	h := sha256.Sum256(append([]byte("banyan/mailbox-bucket/v1\x00"), dhKey...))
+	return int(h[0]) % MailboxBuckets
+}
+
+// MailboxOptions configures the mailboxes.
+type MailboxOptions struct {
+	// NoCarry stops carrying other people's mail.
+	NoCarry bool
+	TTL     time.Duration
+	Quota   int64
+}
+
+// mailbox carries sealed envelopes: it keeps the buckets this node
+// carries, checks what arrives for them, and hands what arrives in this
+// node's own bucket to deliver.
+type mailbox struct {
+	store   *store.Store
+	log     *slog.Logger
+	now     func() time.Time
+	carry   bool
+	ttl     time.Duration
+	quota   int64
+	own     int
+	buckets map[event.Scope]int
+	boxes   [MailboxBuckets]*engine.Replica
+	deliver func(*event.Event)
+}
+
+func newMailbox(eng *engine.Engine, st *store.Store, log *slog.Logger, now func() time.Time, own int, opts MailboxOptions, deliver func(*event.Event)) (*mailbox, error) {
+	m := &mailbox{
+		store: st, log: log, now: now, carry: !opts.NoCarry,
+		ttl: cmpOr(opts.TTL, DefaultMailboxTTL), quota: cmpOr(opts.Quota, DefaultMailboxQuota),
+		own: own, buckets: map[event.Scope]int{}, deliver: deliver,
+	}
+	for b := range MailboxBuckets {
+		m.buckets[MailboxScope(b)] = b
+		r, err := eng.Keep(engine.Spec{
+			Scope:   MailboxScope(b),
+			Topic:   mailboxTopic,
+			Kinds:   []event.Kind{event.KindSealed},
+			Floor:   m.floor,
+			Feature: m,
+			Discard: !m.keeps(b),
+		})
+		if err != nil {
+			return nil, err
+		}
+		m.boxes[b] = r
+	}
+	return m, nil
+}
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// keeps reports whether this node keeps a bucket's mail.
+func (m *mailbox) keeps(bucket int) bool { return m.carry || bucket == m.own }
+
+// post stores a sealed envelope this node made and sends it on its way.
+func (m *mailbox) post(ctx context.Context, e *event.Event) error {
+	b, ok := m.buckets[e.ScopeID()]
+	if !ok {
+		return fmt.Errorf("post: scope %s is not a mailbox", e.ScopeID())
+	}
+	return m.boxes[b].Post(ctx, e)
+}
+
+// Check applies the mailbox's rules: envelopes are signed by one-time keys
+// (seq 1) and their sealed payload is bounded.
+func (m *mailbox) Check(e *event.Event) error {
+	switch {
+	case e.Seq != 1:
+		return engine.Reject(engine.ReasonMalformed, fmt.Errorf("mailbox envelope with seq %d", e.Seq))
+	case len(e.Payload) > MaxSealedSize:
+		return engine.Reject(engine.ReasonTooLarge, fmt.Errorf("sealed payload of %d bytes", len(e.Payload)))
+	}
+	return nil
+}
+
+// Stored hands envelopes of this node's own bucket over, once each.
+func (m *mailbox) Stored(evs []*event.Event, origin engine.Origin) {
+	if origin == engine.Local {
+		return
+	}
+	for _, e := range evs {
+		if m.buckets[e.ScopeID()] == m.own {
+			m.deliver(e)
+		}
+	}
+}
+
+// floor is when mail expires: the TTL ago, rounded down to the hour so
+// that two nodes agree on it (sync starts from the higher of two floors
+// and restarts when they differ). Expired mail is neither kept, asked for
+// nor offered.
+func (m *mailbox) floor() store.Cursor {
+	return store.Cursor{Time: m.now().Add(-m.ttl).Truncate(time.Hour).UnixMilli()}
+}
+
+// serve deletes expired mail, and mail beyond the quota, every ten minutes.
+func (m *mailbox) serve(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		for b := range MailboxBuckets {
+			n, _, err := m.store.Prune(MailboxScope(b), m.floor().Time, m.quota/MailboxBuckets)
+			if err != nil {
+				m.log.Warn("prune mailbox", "bucket", b, "err", err)
+			} else if n > 0 {
+				m.log.Debug("pruned mailbox", "bucket", b, "deleted", n)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
