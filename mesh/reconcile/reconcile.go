@@ -1,6 +1,7 @@
 // Package reconcile implements Banyan's catch-up sync: range-based set
-// reconciliation over the (time, id) items of a scope, and the libp2p stream
-// protocol that runs it and moves the missing events.
+// reconciliation over the (time, id) items of a scope, the libp2p stream
+// protocol that runs it and moves the missing events (a session per sync),
+// and the scheduler (Syncer) that decides when syncs run.
 //
 // Two peers compare fingerprints of ranges of their sorted items. Equal
 // ranges are done; differing ranges are split into sub-ranges, until a
