@@ -2,7 +2,9 @@ package crypto_test
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"io/fs"
@@ -513,4 +515,49 @@ func TestPeerIDErrors(t *testing.T) {
 			t.Errorf("PublicKeyFromPeerID(%q) succeeded", string(p))
 		}
 	}
+}
+
+// Keys of small order, and keys in a non-canonical encoding, are refused
+// even with a signature that the standard library accepts.
+func TestVerifyRejectsWeakKeys(t *testing.T) {
+	identity := append([]byte{1}, make([]byte, 31)...)
+	// y = p + 1: the identity again, encoded with y out of range.
+	nonCanonical := append([]byte{0xee}, bytes.Repeat([]byte{0xff}, 30)...)
+	nonCanonical = append(nonCanonical, 0x7f)
+	// The other points of order 2, 4 and 8 (from libsodium's list).
+	var smallOrder [][]byte
+	for _, h := range []string{
+		"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+		"0000000000000000000000000000000000000000000000000000000000000000",
+		"0000000000000000000000000000000000000000000000000000000000000080",
+		"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+		"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+	} {
+		b, err := hex.DecodeString(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		smallOrder = append(smallOrder, b)
+	}
+	msg := []byte("anything at all")
+	// R = the identity, S = 0: valid for the identity key and any message.
+	forged := append(bytes.Clone(identity), make([]byte, 32)...)
+	if !ed25519.Verify(identity, signedBytes(crypto.DomainEvent, msg), forged) {
+		t.Fatal("the standard library refuses the forgery: the test proves nothing")
+	}
+	for i, pub := range append([][]byte{identity, nonCanonical}, smallOrder...) {
+		if crypto.ValidPublicKey(pub) {
+			t.Errorf("key %d (%x) is valid", i, pub)
+		}
+		if err := crypto.Verify(pub, crypto.DomainEvent, msg, forged); !errors.Is(err, crypto.ErrBadSignature) {
+			t.Errorf("key %d (%x): Verify = %v", i, pub, err)
+		}
+	}
+	if id := seedIdentity(t, 3); !crypto.ValidPublicKey(id.PublicKey()) {
+		t.Fatal("a generated key is not valid")
+	}
+}
+
+func signedBytes(d crypto.Domain, msg []byte) []byte {
+	return append(append([]byte(d), 0), msg...)
 }

@@ -1,8 +1,12 @@
 package crypto
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"errors"
+
+	"filippo.io/edwards25519"
+	"github.com/hdevalence/ed25519consensus"
 )
 
 // Domain separates signatures made for different purposes, so that a
@@ -32,15 +36,31 @@ func signedBytes(d Domain, msg []byte) []byte {
 }
 
 // Verify checks sig over msg in domain d by the Ed25519 key pub. It is the
-// only verifier in Banyan; it uses the standard library's strict rules
-// (canonical S, no batch verification) so that every node accepts exactly the
-// same set of signatures.
+// only verifier in Banyan, so that every node accepts exactly the same
+// signatures: the key must be a valid public key (ValidPublicKey), and the
+// signature is checked by the ZIP-215 rules (S canonical, R any encoding of
+// a point, the cofactored equation), under which checking one signature
+// and checking a batch accept the same set.
 func Verify(pub []byte, d Domain, msg, sig []byte) error {
-	if len(pub) != ed25519.PublicKeySize || len(sig) != ed25519.SignatureSize {
+	if len(sig) != ed25519.SignatureSize || !ValidPublicKey(pub) {
 		return ErrBadSignature
 	}
-	if !ed25519.Verify(ed25519.PublicKey(pub), signedBytes(d, msg), sig) {
+	if !ed25519consensus.Verify(ed25519.PublicKey(pub), signedBytes(d, msg), sig) {
 		return ErrBadSignature
 	}
 	return nil
+}
+
+// ValidPublicKey reports whether pub is a usable Ed25519 public key: 32
+// bytes, the canonical encoding of a curve point, and not a point of small
+// order (for which anyone can make signatures that verify).
+func ValidPublicKey(pub []byte) bool {
+	if len(pub) != ed25519.PublicKeySize {
+		return false
+	}
+	p, err := new(edwards25519.Point).SetBytes(pub)
+	if err != nil || !bytes.Equal(p.Bytes(), pub) {
+		return false
+	}
+	return new(edwards25519.Point).MultByCofactor(p).Equal(edwards25519.NewIdentityPoint()) != 1
 }

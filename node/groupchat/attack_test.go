@@ -1,6 +1,7 @@
 package groupchat_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -123,6 +124,7 @@ func TestBadMessagesRejectedAndCounted(t *testing.T) {
 
 	bigBody := att.event(t, g, g.Key, 2, nil)
 	oversize := append(append([]byte(nil), bigBody.Raw...), make([]byte, event.MaxEnvelopeSize)...)
+	weakKey := weakKeyEvent(t, g)
 
 	cases := []struct {
 		reason string
@@ -136,6 +138,7 @@ func TestBadMessagesRejectedAndCounted(t *testing.T) {
 		{engine.ReasonScope, att.event(t, g, g.Key, 4, func(b *event.Body) { b.Scope = otherScope[:] }).Raw},
 		{engine.ReasonFuture, att.event(t, g, g.Key, 5, func(b *event.Body) { b.Time += int64(time.Hour / time.Millisecond) }).Raw},
 		{engine.ReasonKind, att.event(t, g, g.Key, 6, func(b *event.Body) { b.Kind = 999 }).Raw},
+		{engine.ReasonSignature, weakKey},
 	}
 	want := map[string]uint64{}
 	for _, tc := range cases {
@@ -185,6 +188,29 @@ func TestBadMessagesRejectedAndCounted(t *testing.T) {
 		}
 		return true, ""
 	})
+}
+
+// weakKeyEvent is a group message "signed" by the identity point, a key of
+// small order for which R = identity, S = 0 verifies any message under
+// plain RFC 8032 rules. It knows the group key, as a member would.
+func weakKeyEvent(t *testing.T, g *groupchat.Group) []byte {
+	t.Helper()
+	author := append([]byte{1}, make([]byte, 31)...)
+	scope := g.Scope()
+	pt, err := groupchat.EncodeText("signed by nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := event.Body{Author: author, Scope: scope[:], Seq: 1, Time: time.Now().UnixMilli(), Kind: event.KindGroupMessage}
+	if b.Payload, err = crypto.Seal(g.Key, pt, crypto.GroupAD(scope[:], author, 1)); err != nil {
+		t.Fatal(err)
+	}
+	body, err := crypto.CanonicalCBOR.Marshal(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := append(bytes.Clone(author), make([]byte, 32)...)
+	return append(append([]byte{event.Version}, sig...), body...)
 }
 
 func TestMain(m *testing.M) { nodetest.VerifyNoLeaks(m) }
