@@ -32,7 +32,8 @@ type GossipOptions struct {
 }
 
 // Gossip is gossipsub with Banyan's settings: no pubsub-level signing
-// (every event carries its own signature), message IDs equal to event IDs,
+// (every event carries its own signature), message IDs that cover the
+// whole message,
 // and message size bounded by the envelope limit. It is built without
 // touching the network; Start starts gossipsub and joins the topics joined
 // before.
@@ -104,12 +105,13 @@ func (g *Gossip) Close() {
 	g.drains.Wait()
 }
 
-// messageID makes gossipsub's duplicate cache work on event IDs, so that the
-// same event arriving from two peers is validated once.
+// messageID is the SHA-256 of the whole message, signature included.
+// Gossipsub marks an ID as seen before it validates the message, so an ID
+// that a forger can reproduce (the event ID, a hash of the body alone)
+// would let a broken copy sent first keep the genuine one out for the seen
+// cache's lifetime. Copies of one envelope from several peers still share
+// an ID, and the engine drops any other copy of a stored event unchecked.
 func messageID(m *pb.Message) string {
-	if id, ok := event.PeekID(m.Data); ok {
-		return string(id[:])
-	}
 	h := sha256.Sum256(m.Data)
 	return string(h[:])
 }

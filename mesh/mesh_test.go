@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"testing"
@@ -108,7 +109,7 @@ func TestProbe(t *testing.T) {
 	}
 }
 
-func TestMessageIDIsEventID(t *testing.T) {
+func TestMessageIDCoversTheSignature(t *testing.T) {
 	id, err := crypto.NewIdentity()
 	if err != nil {
 		t.Fatal(err)
@@ -117,11 +118,15 @@ func TestMessageIDIsEventID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := messageID(&pb.Message{Data: e.Raw}); got != string(e.ID[:]) {
-		t.Fatal("the gossip message ID of an envelope is not its event ID")
+	forged := append([]byte(nil), e.Raw...)
+	forged[10] ^= 1 // the signature, not the body: the event ID is the same
+	if id, ok := event.PeekID(forged); !ok || id != e.ID {
+		t.Fatal("the forged copy should have the genuine event's ID")
 	}
-	// Anything else still gets a stable ID.
-	if a, b := messageID(&pb.Message{Data: []byte("junk")}), messageID(&pb.Message{Data: []byte("junk")}); a != b || len(a) != 32 {
-		t.Fatal("unstable message ID for junk")
+	if messageID(&pb.Message{Data: e.Raw}) == messageID(&pb.Message{Data: forged}) {
+		t.Fatal("a copy with a broken signature has the genuine message's gossip ID")
+	}
+	if a, b := messageID(&pb.Message{Data: e.Raw}), messageID(&pb.Message{Data: bytes.Clone(e.Raw)}); a != b || len(a) != 32 {
+		t.Fatal("one envelope has two gossip IDs")
 	}
 }

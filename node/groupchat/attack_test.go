@@ -214,3 +214,30 @@ func weakKeyEvent(t *testing.T, g *groupchat.Group) []byte {
 }
 
 func TestMain(m *testing.M) { nodetest.VerifyNoLeaks(m) }
+
+// A copy of a message with a broken signature, sent first, does not keep
+// the genuine message out of gossip: the gossip ID covers the signature.
+// The victim's only peers are raw gossipsub peers, which do not sync, so
+// the message can reach it only by gossip.
+func TestForgedCopyCannotCensor(t *testing.T) {
+	victim := nodetest.Start(t, "")
+	g, err := victim.Groups().Create("market")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forger := newAttacker(t, victim, g)
+	author := newAttacker(t, victim, g)
+
+	genuine := author.event(t, g, g.Key, 1, nil)
+	forged := append([]byte(nil), genuine.Raw...)
+	forged[10] ^= 1
+	forger.publish(t, forged)
+	nodetest.Eventually(t, 20*time.Second, "the victim to reject the forged copy", func() (bool, string) {
+		return victim.Stats().Rejected()[engine.ReasonSignature] == 1, fmt.Sprint(victim.Stats().Rejected())
+	})
+	author.publish(t, genuine.Raw)
+	nodetest.Eventually(t, 20*time.Second, "the genuine message to reach the victim", func() (bool, string) {
+		has, err := victim.Store().HasEvent(genuine.ID)
+		return has, fmt.Sprint(err)
+	})
+}
