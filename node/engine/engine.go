@@ -111,6 +111,7 @@ type Engine struct {
 	now    func() time.Time
 	syncer *reconcile.Syncer
 	stats  Counters
+	gate   gate
 
 	mu       sync.Mutex
 	replicas map[event.Scope]*Replica
@@ -162,9 +163,14 @@ func (e *Engine) Syncer() *reconcile.Syncer { return e.syncer }
 func (e *Engine) Stats() *Counters { return &e.stats }
 
 // Serve answers and runs syncs, takes envelopes on the direct stream and
-// follows up gaps and writes until ctx is done; then it leaves every topic.
+// follows up gaps and writes until ctx is done; then it refuses new work,
+// waits for what is under way, and leaves every topic.
 func (e *Engine) Serve(ctx context.Context) error {
 	mesh.HandleDirect(e.host, func(from peer.ID, raw []byte) error {
+		if !e.gate.enter() {
+			return Ignore(ErrStopped)
+		}
+		defer e.gate.exit()
 		_, err := e.receive("", from, raw, Direct)
 		return err
 	})
@@ -184,6 +190,7 @@ func (e *Engine) Serve(ctx context.Context) error {
 		}
 	})
 	err := g.Wait()
+	e.gate.close()
 	e.mu.Lock()
 	replicas := make([]*Replica, 0, len(e.replicas))
 	for _, r := range e.replicas {
@@ -209,6 +216,10 @@ func (e *Engine) Keep(s Spec) (*Replica, error) {
 		ref := e.topics[s.Topic]
 		if ref == nil {
 			t, err := e.gossip.Join(s.Topic, func(_ context.Context, from peer.ID, raw []byte) error {
+				if !e.gate.enter() {
+					return Ignore(ErrStopped)
+				}
+				defer e.gate.exit()
 				_, err := e.receive(s.Topic, from, raw, Gossip)
 				return err
 			})
@@ -380,6 +391,10 @@ func (e *Engine) Accept(scope event.Scope, raws [][]byte) (stored, rejected int,
 // events newly stored, in batch order, and how many envelopes were
 // rejected (duplicates are not).
 func (e *Engine) accept(scope event.Scope, raws [][]byte, origin Origin) (stored []*event.Event, rejected int, err error) {
+	if !e.gate.enter() {
+		return nil, 0, ErrStopped
+	}
+	defer e.gate.exit()
 	r := e.replica(scope)
 	if r == nil {
 		return nil, 0, fmt.Errorf("scope %s is not kept here", scope)

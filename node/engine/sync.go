@@ -50,6 +50,10 @@ func boundKey(b reconcile.Bound) []byte {
 }
 
 func (s syncStore) Items(scope event.Scope, lo, hi reconcile.Bound) ([]reconcile.Item, error) {
+	if !s.e.gate.enter() {
+		return nil, ErrStopped
+	}
+	defer s.e.gate.exit()
 	if lo.Inf {
 		return nil, nil
 	}
@@ -61,6 +65,10 @@ func (s syncStore) Items(scope event.Scope, lo, hi reconcile.Bound) ([]reconcile
 }
 
 func (s syncStore) Envelopes(scope event.Scope, ids []event.ID) ([][]byte, error) {
+	if !s.e.gate.enter() {
+		return nil, ErrStopped
+	}
+	defer s.e.gate.exit()
 	evs, err := s.e.store.Events(ids)
 	if err != nil {
 		return nil, err
@@ -81,12 +89,20 @@ func (s syncStore) Accept(scope event.Scope, raws [][]byte) (int, error) {
 }
 
 func (s syncStore) Synced(scope event.Scope, p peer.ID, arrival uint64) {
+	if !s.e.gate.enter() {
+		return
+	}
+	defer s.e.gate.exit()
 	if err := s.e.store.SetSynced(scope, p, arrival); err != nil {
 		s.e.log.Warn("record sync", "err", err)
 	}
 }
 
 func (s syncStore) Arrival() uint64 {
+	if !s.e.gate.enter() {
+		return 0
+	}
+	defer s.e.gate.exit()
 	seq, err := s.e.store.LastArrival()
 	if err != nil {
 		s.e.log.Warn("last arrival", "err", err)

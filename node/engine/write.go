@@ -43,6 +43,10 @@ var ErrPosition = errors.New("event built for another chain position")
 // one durability policy of every kind: nothing is published that this
 // node could lose in a crash. build's errors are returned as they are.
 func (r *Replica) Write(ctx context.Context, build func(Position) (event.Body, error)) (*event.Event, error) {
+	if !r.e.gate.enter() {
+		return nil, ErrStopped
+	}
+	defer r.e.gate.exit()
 	r.chain.Lock()
 	ev, err := r.writeLocked(build)
 	r.chain.Unlock()
@@ -91,6 +95,10 @@ func (r *Replica) writeLocked(build func(Position) (event.Body, error)) (*event.
 // (sealed mail, signed by a one-time key), with the same durability as
 // Write.
 func (r *Replica) Post(ctx context.Context, ev *event.Event) error {
+	if !r.e.gate.enter() {
+		return ErrStopped
+	}
+	defer r.e.gate.exit()
 	if ev.ScopeID() != r.spec.Scope {
 		return fmt.Errorf("post: event of scope %s to %s", ev.ScopeID(), r.spec.Scope)
 	}
