@@ -22,14 +22,22 @@ import (
 // 0 for accepted (or already held) and 1 for refused, and both close.
 const DirectProtocol protocol.ID = "/banyan/direct/1"
 
+// ForwardProtocol is DirectProtocol for an envelope the receiver is asked
+// to publish on its topic for the sender: the first hop of sealed mail,
+// so that the author is not the first to gossip it.
+const ForwardProtocol protocol.ID = "/banyan/forward/1"
+
 const directTimeout = 10 * time.Second
 
 // ErrRefused reports an envelope the peer would not take.
 var ErrRefused = errors.New("peer refused the envelope")
 
-// HandleDirect registers accept as the receiver of direct envelopes.
-func HandleDirect(h host.Host, accept func(from peer.ID, raw []byte) error) {
-	h.SetStreamHandler(DirectProtocol, func(s network.Stream) {
+// HandleDirect registers accept as the receiver of envelopes on proto
+// (DirectProtocol or ForwardProtocol). The answer is written as soon as
+// accept returns; then, if accept returned a function, it runs: work that
+// must not delay the answer.
+func HandleDirect(h host.Host, proto protocol.ID, accept func(from peer.ID, raw []byte) (after func(), err error)) {
+	h.SetStreamHandler(proto, func(s network.Stream) {
 		defer s.Close()
 		s.SetDeadline(time.Now().Add(directTimeout))
 		r := bufio.NewReader(s)
@@ -44,21 +52,27 @@ func HandleDirect(h host.Host, accept func(from peer.ID, raw []byte) error) {
 			return
 		}
 		status := byte(0)
-		if err := accept(s.Conn().RemotePeer(), raw); err != nil && !errors.Is(err, ErrIgnore) {
+		after, err := accept(s.Conn().RemotePeer(), raw)
+		if err != nil && !errors.Is(err, ErrIgnore) {
 			status = 1
 		}
 		s.Write([]byte{status})
+		s.Close()
+		if after != nil {
+			after()
+		}
 	})
 }
 
-// SendDirect hands raw to p over an existing connection; it never dials.
-func SendDirect(ctx context.Context, h host.Host, p peer.ID, raw []byte) error {
+// SendDirect hands raw to p on proto over an existing connection; it never
+// dials.
+func SendDirect(ctx context.Context, h host.Host, proto protocol.ID, p peer.ID, raw []byte) error {
 	if h.Network().Connectedness(p) != network.Connected {
 		return fmt.Errorf("send direct: %s is not connected", p)
 	}
 	ctx, cancel := context.WithTimeout(network.WithNoDial(ctx, "direct delivery"), directTimeout)
 	defer cancel()
-	s, err := h.NewStream(ctx, p, DirectProtocol)
+	s, err := h.NewStream(ctx, p, proto)
 	if err != nil {
 		return fmt.Errorf("send direct: %w", err)
 	}

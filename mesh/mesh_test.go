@@ -55,34 +55,33 @@ func TestHostIdentity(t *testing.T) {
 func TestDirectDelivery(t *testing.T) {
 	a, b := newTestHost(t), newTestHost(t)
 	got := make(chan []byte, 1)
-	HandleDirect(b, func(from peer.ID, raw []byte) error {
+	HandleDirect(b, DirectProtocol, func(from peer.ID, raw []byte) (func(), error) {
 		if from != a.ID() {
 			t.Errorf("from %s, want %s", from, a.ID())
 		}
 		if string(raw) == "refuse me" {
-			return errors.New("no")
+			return nil, errors.New("no")
 		}
 		if string(raw) == "known" {
-			return ErrIgnore
+			return nil, ErrIgnore
 		}
-		got <- raw
-		return nil
+		return func() { got <- raw }, nil
 	})
 	ctx := context.Background()
-	if err := SendDirect(ctx, a, b.ID(), []byte("hello")); err == nil {
+	if err := SendDirect(ctx, a, DirectProtocol, b.ID(), []byte("hello")); err == nil {
 		t.Fatal("sent to a peer that is not connected: direct delivery must not dial")
 	}
 	connect(t, a, b)
-	if err := SendDirect(ctx, a, b.ID(), []byte("hello")); err != nil {
+	if err := SendDirect(ctx, a, DirectProtocol, b.ID(), []byte("hello")); err != nil {
 		t.Fatal(err)
 	}
 	if raw := <-got; string(raw) != "hello" {
 		t.Fatalf("received %q", raw)
 	}
-	if err := SendDirect(ctx, a, b.ID(), []byte("known")); err != nil {
+	if err := SendDirect(ctx, a, DirectProtocol, b.ID(), []byte("known")); err != nil {
 		t.Fatalf("an envelope the peer already holds: %v", err)
 	}
-	if err := SendDirect(ctx, a, b.ID(), []byte("refuse me")); !errors.Is(err, ErrRefused) {
+	if err := SendDirect(ctx, a, DirectProtocol, b.ID(), []byte("refuse me")); !errors.Is(err, ErrRefused) {
 		t.Fatalf("refused envelope: %v", err)
 	}
 }

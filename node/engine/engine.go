@@ -85,6 +85,9 @@ type Spec struct {
 	// Discard recognises the scope without keeping it: its events are
 	// checked, then ignored (mail of buckets this node does not carry).
 	Discard bool
+	// Forward lets peers hand this node events of the scope to publish for
+	// them (ForwardProtocol).
+	Forward bool
 }
 
 // Options configures New.
@@ -166,15 +169,23 @@ func (e *Engine) Stats() *Counters { return &e.stats }
 // follows up gaps and writes until ctx is done; then it refuses new work,
 // waits for what is under way, and leaves every topic.
 func (e *Engine) Serve(ctx context.Context) error {
-	mesh.HandleDirect(e.host, func(from peer.ID, raw []byte) error {
+	mesh.HandleDirect(e.host, mesh.DirectProtocol, func(from peer.ID, raw []byte) (func(), error) {
 		if !e.gate.enter() {
-			return Ignore(ErrStopped)
+			return nil, Ignore(ErrStopped)
 		}
 		defer e.gate.exit()
 		_, err := e.receive("", from, raw, Direct)
-		return err
+		return nil, err
 	})
 	defer e.host.RemoveStreamHandler(mesh.DirectProtocol)
+	mesh.HandleDirect(e.host, mesh.ForwardProtocol, func(from peer.ID, raw []byte) (func(), error) {
+		if !e.gate.enter() {
+			return nil, ErrStopped
+		}
+		defer e.gate.exit()
+		return e.forward(ctx, from, raw)
+	})
+	defer e.host.RemoveStreamHandler(mesh.ForwardProtocol)
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return e.syncer.Serve(ctx) })
 	g.Go(func() error {
@@ -368,6 +379,32 @@ func (e *Engine) receive(topic string, from peer.ID, raw []byte, origin Origin) 
 		e.watchGap(from, ev)
 	}
 	return ev, nil
+}
+
+// forward takes an envelope a peer asks this node to publish for it (the
+// first hop of sealed mail): it is checked and stored like any other, then
+// published once the peer has its answer. Only scopes kept with Forward
+// take such envelopes.
+func (e *Engine) forward(ctx context.Context, from peer.ID, raw []byte) (func(), error) {
+	pe, err := event.Parse(raw)
+	var r *Replica
+	if err == nil {
+		r = e.replica(pe.ScopeID())
+	}
+	if r == nil || r.spec.Discard || !r.spec.Forward || r.topic == nil {
+		err := Reject(ReasonScope, errors.New("not a scope this node forwards"))
+		e.stats.count(err)
+		return nil, err
+	}
+	if _, err := e.receive("", from, raw, Direct); err != nil {
+		// Held already: the first hop was taken before.
+		return nil, err
+	}
+	return func() {
+		if err := r.topic.Publish(ctx, raw); err != nil {
+			e.log.Debug("publish forwarded envelope", "err", err)
+		}
+	}, nil
 }
 
 // Accept takes a batch of envelopes of the replica's scope that did not

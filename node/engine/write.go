@@ -91,10 +91,10 @@ func (r *Replica) writeLocked(build func(Position) (event.Body, error)) (*event.
 	return ev, nil
 }
 
-// Post stores and publishes an event this node made outside its own chain
-// (sealed mail, signed by a one-time key), with the same durability as
-// Write.
-func (r *Replica) Post(ctx context.Context, ev *event.Event) error {
+// Store stores an event this node made outside its own chain (sealed mail,
+// signed by a one-time key) durably, without publishing it: the caller
+// chooses how it leaves this node.
+func (r *Replica) Store(ev *event.Event) error {
 	if !r.e.gate.enter() {
 		return ErrStopped
 	}
@@ -105,7 +105,7 @@ func (r *Replica) Post(ctx context.Context, ev *event.Event) error {
 	if err := r.storeLocal(ev); err != nil {
 		return err
 	}
-	r.publish(ctx, ev)
+	r.e.confirmSoon(r.spec.Scope)
 	return nil
 }
 

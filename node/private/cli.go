@@ -245,14 +245,15 @@ func contactNickCmd(a *cli.App) *cobra.Command {
 	return c
 }
 
-// contactName is how a contact is shown: nickname, their own name, or the
-// end of their peer ID.
+// contactName is how a contact is shown: the nickname the user gave them,
+// else the name they give themselves, marked as theirs, with the end of
+// their peer ID, else the end of their peer ID.
 func contactName(c ContactInfo) string {
 	switch {
 	case c.Nickname != "":
 		return c.Nickname
 	case c.Name != "":
-		return c.Name
+		return fmt.Sprintf("%s (says they are %q)", cli.ShortID(c.PeerID), c.Name)
 	}
 	return cli.ShortID(c.PeerID)
 }

@@ -52,6 +52,11 @@ func decodeDMBody(raw []byte) (*dmBody, error) {
 			return nil, errors.New("private message body: bad reference")
 		}
 	}
+	if b.Name != "" {
+		if err := content.CheckName("private message body: name", b.Name, MaxNickname); err != nil {
+			return nil, err
+		}
+	}
 	switch b.Type {
 	case dmText:
 		if err := content.CheckText(b.Text); err != nil {
@@ -62,9 +67,6 @@ func decodeDMBody(raw []byte) (*dmBody, error) {
 			return nil, errors.New("private message body: receipt without references")
 		}
 	case dmContactRequest, dmContactAccept:
-		if len(b.Name) > MaxNickname {
-			return nil, errors.New("private message body: name too long")
-		}
 	default:
 		return nil, fmt.Errorf("private message body: unknown type %d", b.Type)
 	}

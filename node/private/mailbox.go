@@ -63,14 +63,15 @@ type mailbox struct {
 	own     int
 	buckets map[event.Scope]int
 	boxes   [MailboxBuckets]*engine.Replica
-	deliver func(*event.Event)
+	// arrived is told that mail of this node's own bucket was stored.
+	arrived func()
 }
 
-func newMailbox(eng *engine.Engine, st *store.Store, log *slog.Logger, now func() time.Time, own int, opts MailboxOptions, deliver func(*event.Event)) (*mailbox, error) {
+func newMailbox(eng *engine.Engine, st *store.Store, log *slog.Logger, now func() time.Time, own int, opts MailboxOptions, arrived func()) (*mailbox, error) {
 	m := &mailbox{
 		store: st, log: log, now: now, carry: !opts.NoCarry,
 		ttl: cmpOr(opts.TTL, DefaultMailboxTTL), quota: cmpOr(opts.Quota, DefaultMailboxQuota),
-		own: own, buckets: map[event.Scope]int{}, deliver: deliver,
+		own: own, buckets: map[event.Scope]int{}, arrived: arrived,
 	}
 	for b := range MailboxBuckets {
 		m.buckets[MailboxScope(b)] = b
@@ -81,6 +82,7 @@ func newMailbox(eng *engine.Engine, st *store.Store, log *slog.Logger, now func(
 			Floor:   m.floor,
 			Feature: m,
 			Discard: !m.keeps(b),
+			Forward: true,
 		})
 		if err != nil {
 			return nil, err
@@ -101,13 +103,14 @@ func cmpOr[T comparable](v, def T) T {
 // keeps reports whether this node keeps a bucket's mail.
 func (m *mailbox) keeps(bucket int) bool { return m.carry || bucket == m.own }
 
-// post stores a sealed envelope this node made and sends it on its way.
-func (m *mailbox) post(ctx context.Context, e *event.Event) error {
+// save keeps a sealed envelope this node made, durably; the private
+// service decides how it leaves.
+func (m *mailbox) save(e *event.Event) error {
 	b, ok := m.buckets[e.ScopeID()]
 	if !ok {
 		return fmt.Errorf("post: scope %s is not a mailbox", e.ScopeID())
 	}
-	return m.boxes[b].Post(ctx, e)
+	return m.boxes[b].Store(e)
 }
 
 // Check applies the mailbox's rules: envelopes are signed by one-time keys
@@ -122,14 +125,17 @@ func (m *mailbox) Check(e *event.Event) error {
 	return nil
 }
 
-// Stored hands envelopes of this node's own bucket over, once each.
+// Stored wakes the delivery of this node's own mail. Opening it waits
+// for the delivery worker, so that how long a peer waits for its answer
+// never tells whether this node could open what it was given.
 func (m *mailbox) Stored(evs []*event.Event, origin engine.Origin) {
 	if origin == engine.Local {
 		return
 	}
 	for _, e := range evs {
 		if m.buckets[e.ScopeID()] == m.own {
-			m.deliver(e)
+			m.arrived()
+			return
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 //	sessions  <peer id>                       -> ratchet session state
 //	dms       <peer id> 0x00 <time:8> <id:16> -> JSON DM       conversation order
 //	dm-ids    <id:16>                         -> the DM's key in dms
+//	delivery  "cursor"                        -> arrival (8): own mail looked at up to here
 
 // Contact states.
 const (
@@ -33,7 +34,11 @@ const (
 type Contact struct {
 	ID       peer.ID   `json:"id"`
 	Bundle   []byte    `json:"bundle"` // their signed DM key bundle
+	// Nickname is the name the user gave them (or that their contact code,
+	// which the user added, carried). Name is what they call themselves;
+	// it never names them in commands.
 	Nickname string    `json:"nickname,omitempty"`
+	Name     string    `json:"name,omitempty"`
 	State    string    `json:"state"`
 	Addrs    []string  `json:"addrs,omitempty"`
 	Added    time.Time `json:"added"`
@@ -58,8 +63,8 @@ type DM struct {
 
 // records are the private-messaging tables.
 type records struct {
-	st                           *store.Store
-	contacts, sessions, dms, ids *store.Table
+	st                                     *store.Store
+	contacts, sessions, dms, ids, delivery *store.Table
 }
 
 func openRecords(st *store.Store) (*records, error) {
@@ -67,7 +72,7 @@ func openRecords(st *store.Store) (*records, error) {
 	for _, t := range []struct {
 		name string
 		dst  **store.Table
-	}{{"contacts", &r.contacts}, {"sessions", &r.sessions}, {"dms", &r.dms}, {"dm-ids", &r.ids}} {
+	}{{"contacts", &r.contacts}, {"sessions", &r.sessions}, {"dms", &r.dms}, {"dm-ids", &r.ids}, {"delivery", &r.delivery}} {
 		var err error
 		if *t.dst, err = st.Table(t.name); err != nil {
 			return nil, err
@@ -162,4 +167,27 @@ func decodeDM(v []byte) (*DM, error) {
 		return nil, fmt.Errorf("%w: %v", errNotDM, err)
 	}
 	return &m, nil
+}
+
+// deleteContact forgets a contact: its record, its session and the
+// conversation.
+func (r *records) deleteContact(p peer.ID) error {
+	ms, err := r.conversation(p, time.Time{}, 1<<30)
+	if err != nil {
+		return err
+	}
+	return r.st.Write(func(b *store.Batch) error {
+		for _, m := range ms {
+			if err := b.Delete(r.dms, dmKey(m.Peer, m.Time, m.ID)); err != nil {
+				return err
+			}
+			if err := b.Delete(r.ids, m.ID[:]); err != nil {
+				return err
+			}
+		}
+		if err := b.Delete(r.sessions, []byte(p)); err != nil {
+			return err
+		}
+		return b.Delete(r.contacts, []byte(p))
+	})
 }

@@ -258,7 +258,7 @@ func (s *Service) contactOf(r *http.Request) (*Contact, error) {
 
 func (s *Service) contactInfo(c *Contact) *ContactInfo {
 	out := &ContactInfo{
-		PeerID: c.ID.String(), Nickname: c.Nickname, State: c.State, Added: c.Added,
+		PeerID: c.ID.String(), Nickname: c.Nickname, Name: c.Name, State: c.State, Added: c.Added,
 		Online: s.host.Network().Connectedness(c.ID) == network.Connected,
 	}
 	if unread, err := s.Unread(c); err == nil {

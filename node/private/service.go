@@ -27,7 +27,6 @@ import (
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/crypto/ratchet"
-	"github.com/banyan-mesh/banyan/mesh"
 	"github.com/banyan-mesh/banyan/node/content"
 	"github.com/banyan-mesh/banyan/node/engine"
 	"github.com/banyan-mesh/banyan/store"
@@ -86,9 +85,11 @@ type Service struct {
 	// name is how this person calls themselves in contact requests.
 	name         string
 	readReceipts bool
-	// work holds what is done after answering (direct delivery,
-	// receipts), run by Serve.
-	work chan func(context.Context)
+	// work holds what is done after answering (sending mail), run by
+	// Serve; arrived wakes the delivery of this node's own mail.
+	work     chan func(context.Context)
+	arrived  chan struct{}
+	receipts receipts
 
 	// mu serialises ratchet sessions and contact changes.
 	mu sync.Mutex
@@ -119,10 +120,11 @@ func New(opts Options) (*Service, error) {
 		id: opts.Identity, keys: keys, rec: rec, host: opts.Host, connect: opts.Connect,
 		addrs: opts.Addrs, log: opts.Logger, now: opts.Now,
 		name: opts.Name, readReceipts: !opts.NoReadReceipts,
-		work: make(chan func(context.Context), maxWork),
+		work: make(chan func(context.Context), maxWork), arrived: make(chan struct{}, 1),
+		receipts: receipts{pending: map[peer.ID]*pendingReceipts{}, wake: make(chan struct{}, 1)},
 	}
 	bundle := keys.Bundle()
-	if s.mail, err = newMailbox(opts.Engine, opts.Store, opts.Logger, opts.Now, MailboxBucket(bundle.DHKey[:]), opts.Mailbox, s.deliver); err != nil {
+	if s.mail, err = newMailbox(opts.Engine, opts.Store, opts.Logger, opts.Now, MailboxBucket(bundle.DHKey[:]), opts.Mailbox, s.wakeDelivery); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -150,7 +152,45 @@ func (s *Service) Serve(ctx context.Context) error {
 			}
 		}
 	})
+	g.Go(func() error {
+		// Mail that arrived while the node was down, or in a burst, waits
+		// in the store; the timer is a safety net.
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			if err := s.deliverPending(ctx); err != nil {
+				s.log.Warn("deliver mail", "err", err)
+			}
+			s.expireStrangers()
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-s.arrived:
+			case <-t.C:
+			}
+		}
+	})
+	g.Go(func() error {
+		t := time.NewTicker(receiptMinWait / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			case <-s.receipts.wake:
+			}
+			s.sendReceipts(ctx)
+		}
+	})
 	return g.Wait()
+}
+
+func (s *Service) wakeDelivery() {
+	select {
+	case s.arrived <- struct{}{}:
+	default:
+	}
 }
 
 // later queues job to run after the current request was answered.
@@ -321,11 +361,24 @@ func (s *Service) Accept(ctx context.Context, c *Contact) (*Contact, error) {
 	if c.State == ContactAccepted {
 		return c, nil
 	}
+	wasPending := c.State == ContactPending
 	if err := s.setState(c, ContactAccepted); err != nil {
 		return nil, err
 	}
 	if _, err := s.send(ctx, c, &dmBody{Type: dmContactAccept, Name: s.name}); err != nil {
 		return nil, err
+	}
+	if wasPending {
+		// What they wrote before is acknowledged now.
+		ms, err := s.rec.conversation(c.ID, time.Time{}, maxReceiptRefs)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			if !m.Out {
+				s.receipts.add(s.now(), c.ID, dmDelivered, m.ID[:])
+			}
+		}
 	}
 	return c, nil
 }
@@ -414,14 +467,10 @@ func (s *Service) send(ctx context.Context, c *Contact, body *dmBody) (*DM, erro
 			return nil, err
 		}
 	}
-	if err := s.mail.post(ctx, e); err != nil {
+	if err := s.mail.save(e); err != nil {
 		return nil, err
 	}
-	s.later("a direct delivery", func(ctx context.Context) {
-		if err := mesh.SendDirect(ctx, s.host, c.ID, e.Raw); err == nil {
-			s.log.Debug("delivered directly", "peer", c.ID)
-		}
-	})
+	s.later("sending mail", func(ctx context.Context) { s.dispatch(ctx, c.ID, e) })
 	return m, nil
 }
 
@@ -493,8 +542,12 @@ func (s *Service) deliver(e *event.Event) {
 		s.log.Debug("dropped a message from a blocked contact", "peer", p)
 		return
 	}
-	if err := s.saveSession(p, sess); err != nil {
-		s.log.Warn("save session", "peer", p, "err", err)
+	if c == nil && !s.admitStranger() {
+		s.log.Info("dropped a message from someone new: too many requests wait", "peer", p, "waiting", maxStrangers)
+		return
+	}
+	if c != nil && c.State == ContactPending && s.strangerFull(p) {
+		s.log.Debug("dropped a message from someone not accepted yet: they wrote enough", "peer", p)
 		return
 	}
 	body, err := decodeDMBody(pt)
@@ -502,12 +555,20 @@ func (s *Service) deliver(e *event.Event) {
 		s.log.Info("undecodable private message", "peer", p, "err", err)
 		return
 	}
+	if err := s.saveSession(p, sess); err != nil {
+		s.log.Warn("save session", "peer", p, "err", err)
+		return
+	}
+	changed := c == nil
 	if c == nil {
-		// Someone new: a request (or a message) waits for the user.
+		// Someone new: a request (or a message) waits for the user. What
+		// they call themselves is shown as theirs, never made a nickname.
 		c = &Contact{ID: p, Bundle: from.Encode(), State: ContactPending, Added: s.now().UTC()}
-		if body.Name != "" {
-			c.Nickname = s.uniqueNickname(body.Name, p)
-		}
+	}
+	if name := claimedName(body.Name); name != "" && name != c.Name {
+		c.Name, changed = name, true
+	}
+	if changed {
 		if err := s.rec.putContact(c); err != nil {
 			s.log.Warn("save contact", "err", err)
 			return
@@ -529,7 +590,11 @@ func (s *Service) handle(c *Contact, body *dmBody, e *event.Event) {
 			s.log.Warn("save message", "err", err)
 			return
 		}
-		s.later("a delivery receipt", func(ctx context.Context) { s.receipt(ctx, c.ID, dmDelivered, [][]byte{body.ID}) })
+		// A stranger learns nothing, not even that the message arrived,
+		// until the user accepts them.
+		if c.State != ContactPending {
+			s.receipts.add(s.now(), c.ID, dmDelivered, body.ID)
+		}
 	case dmDelivered, dmRead:
 		status := StatusDelivered
 		if body.Type == dmRead {
@@ -558,6 +623,9 @@ func (s *Service) handle(c *Contact, body *dmBody, e *event.Event) {
 
 // receipt tells a contact that messages arrived or were read.
 func (s *Service) receipt(ctx context.Context, p peer.ID, t dmType, refs [][]byte) {
+	if len(refs) == 0 {
+		return
+	}
 	c, err := s.rec.contact(p)
 	if err != nil || c.State == ContactBlocked {
 		return
@@ -609,7 +677,7 @@ func (s *Service) MarkRead(c *Contact) error {
 		for i, m := range unread {
 			refs[i] = m.ID[:]
 		}
-		s.later("a read receipt", func(ctx context.Context) { s.receipt(ctx, c.ID, dmRead, refs) })
+		s.receipts.add(s.now(), c.ID, dmRead, refs...)
 	}
 	return nil
 }

@@ -1,0 +1,158 @@
+package private
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/banyan-mesh/banyan/crypto/event"
+	"github.com/banyan-mesh/banyan/mesh"
+	"github.com/banyan-mesh/banyan/store"
+)
+
+// How sealed mail leaves its author, so that a node connected to both ends
+// learns as little as it can of who writes to whom:
+//
+//   - If the recipient is connected, the envelope goes to the recipient
+//     alone (the direct stream). Nobody gossips it; carriers get it by sync.
+//   - Otherwise it is handed to one neighbour chosen at random, which
+//     publishes it on the mailbox topic for the author (the forward
+//     stream): the first node to gossip it is not its author.
+//   - With no neighbour, it waits on disk; sync carries it on the next
+//     contact.
+//
+// Receipts are not sent at once: they wait a random time, and those for
+// one contact go together.
+const (
+	forwardTries   = 3
+	receiptMinWait = time.Second
+	receiptMaxWait = 10 * time.Second
+)
+
+// dispatch hands a stored envelope for recipient to the network.
+func (s *Service) dispatch(ctx context.Context, recipient peer.ID, e *event.Event) {
+	if s.host.Network().Connectedness(recipient) == network.Connected {
+		if err := mesh.SendDirect(ctx, s.host, mesh.DirectProtocol, recipient, e.Raw); err == nil {
+			return
+		}
+	}
+	peers := s.host.Network().Peers()
+	rand.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
+	tries := 0
+	for _, p := range peers {
+		if p == recipient {
+			continue
+		}
+		if tries++; tries > forwardTries {
+			break
+		}
+		if err := mesh.SendDirect(ctx, s.host, mesh.ForwardProtocol, p, e.Raw); err == nil {
+			return
+		}
+	}
+	s.log.Debug("no neighbour took the mail; it waits for a sync", "envelope", e.ID)
+}
+
+// receipts collects the receipts waiting to be sent, per contact.
+type receipts struct {
+	mu      sync.Mutex
+	pending map[peer.ID]*pendingReceipts
+	wake    chan struct{}
+}
+
+type pendingReceipts struct {
+	due       time.Time
+	delivered [][]byte
+	read      [][]byte
+}
+
+// maxPendingReceipts bounds the references waiting for one contact; more
+// go out at once.
+const maxPendingReceipts = maxReceiptRefs
+
+// add queues a receipt of type t for message ref to p.
+func (r *receipts) add(now time.Time, p peer.ID, t dmType, refs ...[]byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	pr := r.pending[p]
+	if pr == nil {
+		wait := receiptMinWait + rand.N(receiptMaxWait-receiptMinWait)
+		pr = &pendingReceipts{due: now.Add(wait)}
+		r.pending[p] = pr
+	}
+	if t == dmRead {
+		pr.read = append(pr.read, refs...)
+	} else {
+		pr.delivered = append(pr.delivered, refs...)
+	}
+	if len(pr.read)+len(pr.delivered) >= maxPendingReceipts {
+		pr.due = now
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// due takes the receipts whose time has come.
+func (r *receipts) due(now time.Time) map[peer.ID]*pendingReceipts {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[peer.ID]*pendingReceipts{}
+	for p, pr := range r.pending {
+		if !now.Before(pr.due) {
+			out[p] = pr
+			delete(r.pending, p)
+		}
+	}
+	return out
+}
+
+// sendReceipts sends the receipts that are due.
+func (s *Service) sendReceipts(ctx context.Context) {
+	for p, pr := range s.receipts.due(s.now()) {
+		s.receipt(ctx, p, dmDelivered, pr.delivered)
+		s.receipt(ctx, p, dmRead, pr.read)
+	}
+}
+
+// The delivery cursor is how far in the arrival log this node has looked
+// for its own mail:
+//
+//	delivery  "cursor"  -> arrival (8)
+var cursorKey = []byte("cursor")
+
+// deliverPending opens the mail of this node's own bucket that arrived
+// since the cursor, and moves the cursor. Reading from the store rather
+// than from arrivals in memory means a crash or a burst loses nothing.
+func (s *Service) deliverPending(ctx context.Context) error {
+	var since uint64
+	if b, err := s.rec.delivery.Get(cursorKey); err == nil && len(b) == 8 {
+		since = binary.BigEndian.Uint64(b)
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	own := MailboxScope(s.mail.own)
+	for ctx.Err() == nil {
+		arr, err := s.rec.st.ArrivalsSince(since, 256)
+		if err != nil || len(arr) == 0 {
+			return err
+		}
+		for _, a := range arr {
+			if a.Event != nil && a.Event.ScopeID() == own {
+				s.deliver(a.Event)
+			}
+			since = a.Seq
+		}
+		if err := s.rec.delivery.Put(cursorKey, binary.BigEndian.AppendUint64(nil, since)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
