@@ -32,8 +32,8 @@ const (
 
 // Contact is a person this node talks to privately.
 type Contact struct {
-	ID       peer.ID   `json:"id"`
-	Bundle   []byte    `json:"bundle"` // their signed DM key bundle
+	ID     peer.ID `json:"id"`
+	Bundle []byte  `json:"bundle"` // their signed DM key bundle
 	// Nickname is the name the user gave them (or that their contact code,
 	// which the user added, carried). Name is what they call themselves;
 	// it never names them in commands.
