@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,6 +65,10 @@ type ServerOptions struct {
 	Backend Backend
 	Token   string
 	Logger  *slog.Logger
+	// UI serves the web interface's files on every path outside /v1/;
+	// SessionFile keeps browser sessions across restarts (see session.go).
+	UI          http.Handler
+	SessionFile string
 }
 
 // Server serves the local API.
@@ -74,6 +77,7 @@ type Server struct {
 	token string
 	log   *slog.Logger
 	mux   *http.ServeMux
+	web   webState
 }
 
 // Limits on requests.
@@ -89,7 +93,7 @@ func NewServer(opts ServerOptions) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Server{b: opts.Backend, token: opts.Token, log: opts.Logger, mux: http.NewServeMux()}
+	s := &Server{b: opts.Backend, token: opts.Token, log: opts.Logger, mux: http.NewServeMux(), web: newWebState(opts)}
 	s.mux.HandleFunc("GET /v1/node", s.node)
 	s.mux.HandleFunc("GET /v1/peers", s.peers)
 	s.mux.HandleFunc("GET /v1/groups", s.groups)
@@ -124,6 +128,7 @@ func NewServer(opts ServerOptions) *Server {
 	s.mux.HandleFunc("POST /v1/wallet/envelopes/{id}/claim", s.walletClaim)
 	s.mux.HandleFunc("GET /v1/wallet/frauds", s.walletFrauds)
 	s.mux.HandleFunc("PUT /v1/wallet/accept-cap", s.walletAcceptCap)
+	s.qrRoutes()
 	return s
 }
 
@@ -149,10 +154,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// ServeHTTP checks the bearer token, then routes.
+// ServeHTTP checks the bearer token or session cookie, then routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+	if s.front(w, r) { // session.go: browser defences, the UI, sessions
+		return
+	}
+	if !s.authorized(r) {
 		writeError(w, &StatusError{Status: http.StatusUnauthorized, Message: "missing or wrong API token (it is in the data directory's api.token)"})
 		return
 	}
