@@ -28,6 +28,7 @@ import (
 	"github.com/banyan-mesh/banyan/mesh"
 	"github.com/banyan-mesh/banyan/mesh/reconcile"
 	"github.com/banyan-mesh/banyan/node/api"
+	"github.com/banyan-mesh/banyan/node/web"
 	"github.com/banyan-mesh/banyan/store"
 )
 
@@ -207,7 +208,8 @@ func (n *Node) listenAPI() error {
 	if err := writeFileAtomic(n.opts.Home.APIAddrFile(), []byte(ln.Addr().String()+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write api address: %w", err)
 	}
-	n.api = api.NewServer(api.ServerOptions{Backend: backend{n}, Token: token, Logger: n.log.With("sys", "api")})
+	n.api = api.NewServer(api.ServerOptions{Backend: backend{n}, Token: token, Logger: n.log.With("sys", "api"),
+		UI: web.Handler(), SessionFile: n.opts.Home.APISessionsFile()})
 	return nil
 }
 

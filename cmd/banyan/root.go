@@ -141,7 +141,7 @@ The other commands talk to that running node.`,
 		&cobra.Group{ID: "node", Title: "Node:"},
 		&cobra.Group{ID: "chat", Title: "Chat:"},
 	)
-	for _, c := range []*cobra.Command{a.initCmd(), a.runCmd(), a.idCmd(), a.peersCmd()} {
+	for _, c := range []*cobra.Command{a.initCmd(), a.runCmd(), a.openCmd(), a.idCmd(), a.peersCmd()} {
 		c.GroupID = "node"
 		root.AddCommand(c)
 	}
