@@ -200,7 +200,7 @@ func (p *page) wait(what, cond string) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, waitTimeout+5*time.Second)
 	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[bool](cond,
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool]("!!("+cond+")",
 		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(waitTimeout)))
 	if err != nil {
 		p.fail("waiting for %s (%s): %v", what, cond, err)
