@@ -109,6 +109,8 @@ function Failed({ message }) {
 
 async function boot() {
   const root = document.getElementById('app');
+  // Preact adds to what is in the root; the "Opening Banyan…" note goes.
+  const show = (vnode) => { root.replaceChildren(); render(vnode, root); };
   try {
     await startSession();
   } catch (e) {
@@ -118,8 +120,8 @@ async function boot() {
   try {
     node = await get('/v1/node');
   } catch (e) {
-    if (e instanceof AuthError) { render(html`<${SignedOut} />`, root); return; }
-    render(html`<${Failed} message=${e.message} />`, root);
+    if (e instanceof AuthError) { show(html`<${SignedOut} />`); return; }
+    show(html`<${Failed} message=${e.message} />`);
     return;
   }
   if (!location.hash || location.hash === '#') history.replaceState(null, '', '#/chats');
@@ -134,7 +136,7 @@ async function boot() {
     if (ev.wallet) walletLater();
   });
   await refreshAll();
-  render(html`<${App} stream=${stream} />`, root);
+  show(html`<${App} stream=${stream} />`);
   stream.start(node.event_seq);
   // Peers come and go without events: refresh the lists now and then.
   setInterval(() => { if (!document.hidden && getState().stream === 'live') { refreshGroups().catch(() => {}); refreshContacts().catch(() => {}); } }, 15000);

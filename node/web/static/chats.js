@@ -4,7 +4,7 @@
 import { html, useState } from './lib.js';
 import { post } from './api.js';
 import { useStore, nameOf, contactName, refreshGroups } from './store.js';
-import { formatTime, plural } from './util.js';
+import { formatTime, plural, parseEnvelope, money } from './util.js';
 import { Field, ErrorText, useAction } from './ui.js';
 
 export function chatList(st) {
@@ -26,7 +26,9 @@ function lastLine(it) {
   if (!m) return 'No messages yet';
   const mine = it.group ? m.mine : m.out;
   const who = mine ? 'You' : it.group ? nameOf(m.author) : '';
-  const text = m.text.length > 80 ? m.text.slice(0, 80) + '…' : m.text;
+  const env = it.group ? parseEnvelope(m.text) : null;
+  const shown = env ? `Red envelope: ${money(env.total, env.unit)} in ${plural(env.shares, 'share')}` : m.text;
+  const text = shown.length > 80 ? shown.slice(0, 80) + '…' : shown;
   return (who ? who + ': ' : '') + text;
 }
 

@@ -55,7 +55,7 @@ export function Wallet({ stream }) {
     <section class="card balance" aria-labelledby="balance-title">
       <h2 id="balance-title" class="sr-only">Your balance</h2>
       <p class="big" id="balance"><span class="label">Balance</span> <span class="amount">${money(w.balance, w.unit)}</span></p>
-      <p id="spendable">You can spend <strong>${money(w.spendable, w.unit)}</strong>${w.limit ? `, with credit of ${money(w.limit, w.unit)} from the village` : ''}.</p>
+      <p id="spendable">You can pay up to <strong>${money(Math.max(0, w.spendable + w.limit), w.unit)}</strong>${w.limit ? html` now (your credit from the village is ${money(w.limit, w.unit)})` : ''}.</p>
       ${w.unreceipted > 0 && html`<p class="note">${plural(w.unreceipted, 'payment')} to you still being confirmed.</p>`}
       ${w.frozen && html`<p class="error" role="alert">This account is frozen: it was caught spending the same money twice.</p>`}
       ${!w.limit && w.balance <= 0 && html`<p class="hint">To pay before you have been paid, ask a guarantor of the village for credit.</p>`}
@@ -259,7 +259,11 @@ function Grant({ st, unit, onDone }) {
   </form>`;
 }
 
+const SHORT_STATEMENT = 20;
+
 function Statement({ lines, who, me, unit, onDone }) {
+  const [all, setAll] = useState(false);
+  const shown = lines ? (all ? lines : lines.slice(-SHORT_STATEMENT)) : [];
   return html`<section class="card" aria-labelledby="statement-title">
     <div class="list-head">
       <h2 id="statement-title">Statement</h2>
@@ -268,8 +272,9 @@ function Statement({ lines, who, me, unit, onDone }) {
     ${lines === null ? html`<p>Loading…</p>` : lines.length === 0 ? html`<p class="empty">Nothing yet.</p>` : html`
     <table class="statement">
       <thead><tr><th scope="col">When</th><th scope="col">What</th><th scope="col">Who</th><th scope="col" class="num">Amount</th><th scope="col" class="num">Balance</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
-      <tbody>${lines.slice().reverse().map((l) => html`<${Line} key=${l.entry} l=${l} who=${who} me=${me} unit=${unit} onDone=${onDone} />`)}</tbody>
-    </table>`}
+      <tbody>${shown.slice().reverse().map((l) => html`<${Line} key=${l.entry} l=${l} who=${who} me=${me} unit=${unit} onDone=${onDone} />`)}</tbody>
+    </table>
+    ${!all && lines.length > SHORT_STATEMENT && html`<button type="button" class="secondary" onClick=${() => setAll(true)}>Show all ${lines.length} lines</button>`}`}
   </section>`;
 }
 
@@ -278,7 +283,7 @@ function Line({ l, who, me, unit, onDone }) {
   const act = useAction();
   const incoming = l.type === 'pay' && l.author !== me && l.amount > 0 && l.status === 'ok';
   const other = l.author === me ? l.counterparty : l.author;
-  const status = lineStatus(l);
+  const status = l.type === 'claim' && !l.amount && l.status === 'ok' ? 'your share arrives when the sender’s computer shares the envelope out' : lineStatus(l);
   const refund = () => act.run(async () => {
     setConfirm(false);
     const e = await post('/v1/wallet/refund', { entry: l.entry });

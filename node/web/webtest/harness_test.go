@@ -254,11 +254,16 @@ func (p *page) choose(sel, value string) {
 	evalJS[bool](p, fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.value = %q; s.dispatchEvent(new Event('change', {bubbles: true})); return true })()`, sel, value))
 }
 
-// screenshot saves the viewport as a PNG in the screenshots directory.
-func (p *page) screenshot(name string) string {
+// screenshot saves the viewport as a PNG in the screenshots directory;
+// fullScreenshot saves the whole page.
+func (p *page) screenshot(name string) string { return p.shoot(name, chromedp.CaptureScreenshot()) }
+
+func (p *page) fullScreenshot(name string) string { return p.shoot(name, chromedp.FullScreenshot(100)) }
+
+func (p *page) shoot(name string, a chromedp.Action[[]byte]) string {
 	ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)
 	defer cancel()
-	b, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	b, err := chromedp.Run(ctx, a)
 	if err != nil {
 		return "(no screenshot: " + err.Error() + ")"
 	}

@@ -267,7 +267,7 @@ fetch('` + api + `/v1/groups', {method: 'POST', mode: 'no-cors', credentials: 'i
 				if over := evalJS[int](pa, `document.documentElement.scrollWidth - window.innerWidth`); over > 0 {
 					t.Errorf("%s at %d px: the page is %d px wider than the window", s.name, w.w, over)
 				}
-				pa.screenshot(fmt.Sprintf("%s-%d", s.name, w.w))
+				pa.fullScreenshot(fmt.Sprintf("%s-%d", s.name, w.w))
 			}
 		}
 		pa.resize(1280, 900)
