@@ -32,6 +32,7 @@ import (
 	"github.com/banyan-mesh/banyan/node/home"
 	"github.com/banyan-mesh/banyan/node/pay"
 	"github.com/banyan-mesh/banyan/node/private"
+	"github.com/banyan-mesh/banyan/node/web"
 	"github.com/banyan-mesh/banyan/store"
 )
 
@@ -179,7 +180,10 @@ func New(opts Options) (_ *Node, err error) {
 		if err != nil {
 			return nil, err
 		}
-		n.api = api.NewServer(api.ServerOptions{Token: token, Logger: n.log.With("sys", "api")})
+		n.api = api.NewServer(api.ServerOptions{
+			Token: token, Logger: n.log.With("sys", "api"),
+			UI: web.Handler(), SessionFile: opts.Home.APISessionsFile(),
+		})
 		n.routes()
 		for _, f := range n.feats.list() {
 			if r, ok := f.(interface{ Routes(*api.Server) }); ok {

@@ -1,8 +1,10 @@
 package node_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"sync"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/banyan-mesh/banyan/node/groupchat"
 	"github.com/banyan-mesh/banyan/node/home"
 	"github.com/banyan-mesh/banyan/node/nodetest"
+	"github.com/banyan-mesh/banyan/node/pay"
 )
 
 func TestMain(m *testing.M) { nodetest.VerifyNoLeaks(m) }
@@ -184,5 +187,36 @@ func TestHistorySurvivesRestart(t *testing.T) {
 	}
 	if m.Event.Seq != 31 {
 		t.Fatalf("seq after restart = %d, want 31", m.Event.Seq)
+	}
+}
+
+// The web interface draws QR codes through the API: a group's invite, a
+// payment request, and only a payment request.
+func TestQRRoutes(t *testing.T) {
+	a := nodetest.Start(t, "")
+	ctx := context.Background()
+	c := a.Client(t)
+	if _, err := groupchat.NewClient(c).Create(ctx, "family"); err != nil {
+		t.Fatal(err)
+	}
+	req, err := pay.NewClient(c).Request(ctx, pay.RequestIn{Amount: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]int{
+		"/v1/groups/family/invite.png":                                     200,
+		"/v1/groups/nope/invite.png":                                       404,
+		"/v1/contacts/invite.png":                                          200,
+		"/v1/wallet/requests/qr.png?link=" + url.QueryEscape(req.Link):     200,
+		"/v1/wallet/requests/qr.png?link=" + url.QueryEscape("https://x/"): 400,
+		"/v1/wallet/requests/qr.png?link=banyan:pay1.abcdef":               400,
+	} {
+		b, err := c.Bytes(ctx, path)
+		switch {
+		case want == 200 && (err != nil || !bytes.HasPrefix(b, []byte("\x89PNG"))):
+			t.Errorf("%s: %v, not a PNG", path, err)
+		case want != 200 && !api.IsStatus(err, want):
+			t.Errorf("%s: %v, want %d", path, err, want)
+		}
 	}
 }

@@ -124,7 +124,7 @@ The other commands talk to that running node.`,
 		&cobra.Group{ID: "chat", Title: "Chat:"},
 		&cobra.Group{ID: "wallet", Title: "Wallet:"},
 	)
-	for _, c := range []*cobra.Command{a.initCmd(), a.runCmd(), a.idCmd(), a.peersCmd(), a.watchCmd()} {
+	for _, c := range []*cobra.Command{a.initCmd(), a.runCmd(), a.openCmd(), a.idCmd(), a.peersCmd(), a.watchCmd()} {
 		c.GroupID = "node"
 		root.AddCommand(c)
 	}

@@ -190,6 +190,7 @@ func (a *app) runNode(cmd *cobra.Command, o *runOptions) error {
 	if err != nil {
 		return err
 	}
+	a.printUIURL(home, n)
 	ctx := cmd.Context()
 	// After the first signal, a second one kills the process at once.
 	go func() {

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,12 +12,18 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	qrcode "github.com/skip2/go-qrcode"
 )
 
 // ServerOptions configures NewServer.
 type ServerOptions struct {
 	Token  string
 	Logger *slog.Logger
+	// UI serves the web interface's files on every path outside /v1/;
+	// SessionFile keeps browser sessions across restarts (see session.go).
+	UI          http.Handler
+	SessionFile string
 }
 
 // Server serves the local API. Routes are registered with Handle before
@@ -27,6 +32,7 @@ type Server struct {
 	token string
 	log   *slog.Logger
 	mux   *http.ServeMux
+	web   webState
 }
 
 // Limits on requests.
@@ -42,7 +48,7 @@ func NewServer(opts ServerOptions) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Server{token: opts.Token, log: opts.Logger, mux: http.NewServeMux()}
+	return &Server{token: opts.Token, log: opts.Logger, mux: http.NewServeMux(), web: newWebState(opts)}
 }
 
 // Handle registers h for a method pattern ("GET /v1/groups"); every
@@ -78,11 +84,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// ServeHTTP checks the bearer token, then routes. A path or method with no
-// route gets a JSON error like every other failure.
+// ServeHTTP applies the browser defences and serves the web interface
+// (session.go), checks the bearer token or session cookie, then routes. A
+// path or method with no route gets a JSON error like every other failure.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+	if s.front(w, r) {
+		return
+	}
+	if !s.authorized(r) {
 		WriteError(w, Errorf(http.StatusUnauthorized, "missing or wrong API token (it is in the data directory's api.token)"))
 		return
 	}
@@ -255,4 +264,16 @@ func Limit(r *http.Request) (int, error) {
 		return 0, Errorf(http.StatusBadRequest, "limit must be a number from 1 to %d", maxPageLimit)
 	}
 	return n, nil
+}
+
+// WriteQR answers with text drawn as a QR code (PNG), for the web
+// interface, which loads no QR library of its own.
+func WriteQR(w http.ResponseWriter, text string) {
+	png, err := qrcode.Encode(text, qrcode.Medium, 512)
+	if err != nil {
+		WriteError(w, fmt.Errorf("could not draw the QR code: %w", err))
+		return
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Write(png)
 }

@@ -55,7 +55,7 @@ func TestServerAnswersJSON(t *testing.T) {
 		"no token":      {"GET", "/v1/things", "", "", 401, "API token"},
 		"wrong token":   {"GET", "/v1/things", "nope", "", 401, "API token"},
 		"unknown path":  {"GET", "/v1/nothing", "secret", "", 404, "no such API path"},
-		"outside v1":    {"GET", "/", "secret", "", 404, "no such API path"},
+		"outside v1":    {"GET", "/", "secret", "", 404, "no web interface"},
 		"wrong method":  {"PUT", "/v1/things", "secret", "", 405, "not allowed"},
 		"unknown field": {"POST", "/v1/things", "secret", `{"x":1}`, 400, "unknown field"},
 		"wrong type":    {"POST", "/v1/things", "secret", `{"n":"three"}`, 400, "n must be a whole number"},

@@ -110,6 +110,7 @@ const StreamType = "message"
 //	POST   /v1/groups                     CreateGroup -> GroupInfo
 //	POST   /v1/groups/join                JoinGroup -> GroupInfo
 //	GET    /v1/groups/{group}/invite      InviteInfo
+//	GET    /v1/groups/{group}/invite.png  the invite link as a QR code (PNG)
 //	DELETE /v1/groups/{group}             leave the group
 //	GET    /v1/groups/{group}/messages    ?limit=N&before=CURSOR -> Page
 //	POST   /v1/groups/{group}/messages    SendMessage -> MessageInfo
@@ -159,6 +160,14 @@ func (s *Service) Routes(srv *api.Server) {
 		}
 		in := s.Invite(g)
 		return &InviteInfo{Code: in.String(), Link: in.Link()}, nil
+	}))
+	srv.Handle("GET /v1/groups/{group}/invite.png", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g, err := s.group(r)
+		if err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		api.WriteQR(w, s.Invite(g).Link())
 	}))
 	srv.Handle("DELETE /v1/groups/{group}", api.Get(srv, func(r *http.Request) (api.Empty, error) {
 		g, err := s.group(r)

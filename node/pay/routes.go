@@ -136,6 +136,10 @@ type Affected struct {
 	Amount  uint64 `json:"amount"`
 }
 
+// maxQRLink bounds the link a QR code is drawn for on request; request
+// links are a few hundred bytes.
+const maxQRLink = 2048
+
 // StreamType is the type of wallet entries on the event stream.
 const StreamType = "wallet"
 
@@ -145,6 +149,7 @@ const StreamType = "wallet"
 //	GET    /v1/wallet/history               []Line, or ?csv=1 for CSV
 //	POST   /v1/wallet/pay                   PayIn -> Entry
 //	POST   /v1/wallet/requests              RequestIn -> Request (link, QR)
+//	GET    /v1/wallet/requests/qr.png?link=L  a payment request link as a QR code (PNG)
 //	POST   /v1/wallet/pay-request           PayRequestIn -> Entry
 //	POST   /v1/wallet/refund                RefundIn -> Entry
 //	POST   /v1/wallet/limits                LimitIn -> Entry (guarantors)
@@ -210,6 +215,15 @@ func (w *Service) Routes(srv *api.Server) {
 			Link: link, QR: qr.ToSmallString(false), Amount: req.Amount, Unit: req.Unit, Memo: req.Memo,
 			Expires: time.UnixMilli(req.Expiry).UTC(),
 		}, nil
+	}))
+	srv.Handle("GET /v1/wallet/requests/qr.png", http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		link := r.URL.Query().Get("link")
+		// Only payment request links: this route draws what it is given.
+		if _, err := wallet.ParseRequestLink(link); err != nil || len(link) > maxQRLink {
+			api.WriteError(rw, api.Errorf(http.StatusBadRequest, "link must be a payment request link (banyan:pay1.…)"))
+			return
+		}
+		api.WriteQR(rw, link)
 	}))
 	srv.Handle("POST /v1/wallet/pay-request", api.Post(srv, func(r *http.Request, in PayRequestIn) (*Entry, error) {
 		if in.Link == "" {

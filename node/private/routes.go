@@ -143,13 +143,7 @@ func (s *Service) Routes(srv *api.Server) {
 		return &CodeInfo{Code: code.String(), Link: code.Link(), QR: qr.ToSmallString(false)}, nil
 	}))
 	srv.Handle("GET /v1/contacts/invite.png", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		png, err := qrcode.Encode(s.Code().Link(), qrcode.Medium, 512)
-		if err != nil {
-			api.WriteError(w, err)
-			return
-		}
-		w.Header().Set("Content-Type", "image/png")
-		w.Write(png)
+		api.WriteQR(w, s.Code().Link())
 	}))
 	srv.Handle("POST /v1/contacts/{contact}/accept", api.Post(srv, func(r *http.Request, _ api.Empty) (*ContactInfo, error) {
 		c, err := s.contactOf(r)

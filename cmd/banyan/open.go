@@ -1,0 +1,117 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/banyan-mesh/banyan/node"
+	"github.com/banyan-mesh/banyan/node/cli"
+	"github.com/banyan-mesh/banyan/node/home"
+)
+
+func (a *app) openCmd() *cobra.Command {
+	var printOnly bool
+	c := &cobra.Command{
+		Use:   "open",
+		Short: "Open the running node's web interface in the browser",
+		Long: `Open the web interface of the node running on the data directory in the
+default browser. The address carries the node's key after '#', which the
+page trades for a session cookie and then removes; it is never sent over
+the network. If no browser can be started, the address is printed.`,
+		Example: `  banyan open
+  banyan open --print     # only print the address`,
+		Args: cli.ExactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := a.Client(cmd.Context()); err != nil {
+				return err
+			}
+			home, err := a.Home()
+			if err != nil {
+				return err
+			}
+			u, err := uiURL(home)
+			if err != nil {
+				return err
+			}
+			if printOnly {
+				fmt.Fprintln(a.Stdout, u)
+				return nil
+			}
+			if err := openBrowser(u); err != nil {
+				fmt.Fprintf(a.Stdout, "Could not start a browser (%v). Open this address in one:\n%s\n", err, u)
+				return nil
+			}
+			fmt.Fprintln(a.Stdout, "Opened Banyan in your browser.")
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&printOnly, "print", false, "print the address instead of opening a browser")
+	return c
+}
+
+// uiURL is the address of the web interface of the node on home, with the
+// API token in the fragment.
+func uiURL(home home.Home) (string, error) {
+	addr, err := os.ReadFile(home.APIAddrFile())
+	if err != nil {
+		return "", fmt.Errorf("read api address: %w", err)
+	}
+	token, err := os.ReadFile(home.APITokenFile())
+	if err != nil {
+		return "", fmt.Errorf("read api token: %w", err)
+	}
+	host, port, err := net.SplitHostPort(strings.TrimSpace(string(addr)))
+	if err != nil {
+		return "", fmt.Errorf("api address %q: %w", addr, err)
+	}
+	// A node listening on every interface is still reached on loopback,
+	// which is what the web interface accepts.
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/#token=" + strings.TrimSpace(string(token)), nil
+}
+
+// printUIURL tells a person at a terminal where the web interface is.
+func (a *app) printUIURL(home home.Home, n *node.Node) {
+	if n.APIAddr() == "" || !term.IsTerminal(int(a.Stdout.Fd())) {
+		return
+	}
+	if u, err := uiURL(home); err == nil {
+		fmt.Fprintf(a.Stdout, "Banyan is running. Open it in your browser:\n  %s\n(or run 'banyan open' in another terminal)\n", u)
+	}
+}
+
+// openBrowser starts the system's default browser on u.
+func openBrowser(u string) error {
+	var cmd *exec.Cmd
+	switch runtime.GOOS {
+	case "darwin":
+		cmd = exec.Command("open", u)
+	case "windows":
+		cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", u)
+	default:
+		cmd = exec.Command("xdg-open", u)
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	// Openers usually exit at once, with an error when there is no
+	// browser; one still running after a while has started one.
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(3 * time.Second):
+		return nil
+	}
+}
