@@ -33,12 +33,17 @@ type Node struct {
 	stop func()
 }
 
-// QuietLogger logs only with go test -v.
+// QuietLogger logs only with go test -v, at info level, or at debug level
+// with BANYAN_TEST_LOG=debug.
 func QuietLogger() *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if !testing.Verbose() {
+		return slog.New(slog.DiscardHandler)
 	}
-	return slog.New(slog.DiscardHandler)
+	level := slog.LevelInfo
+	if os.Getenv("BANYAN_TEST_LOG") == "debug" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
 
 // Start starts a node on loopback with a fresh (or the given) home. Peers

@@ -120,6 +120,13 @@ type Service struct {
 	// grant, a confirmation) to become acceptable.
 	kick    chan struct{}
 	waiting atomic.Bool
+	// uncounted are transfers to this node that the ledger does not count
+	// yet (their payer's credit may still be on its way), with when they
+	// arrived: until they count, every new entry wakes the worker.
+	uncountedMu sync.Mutex
+	uncounted   map[event.ID]time.Time
+	// passes counts the worker's passes (tests wait on it).
+	passes atomic.Uint64
 }
 
 // ParseWalletAccount parses an account given as hex public key or peer ID.
@@ -170,6 +177,7 @@ func New(opts Options) (*Service, error) {
 		id: opts.Identity, me: me, store: opts.Store, log: opts.Logger, now: opts.Now,
 		ledger: l, scope: l.Scope(), syncer: opts.Syncer, peers: opts.Peers,
 		contacts: opts.Contacts, groups: opts.Groups, kick: make(chan struct{}, 1),
+		uncounted: map[event.ID]time.Time{},
 	}
 	if w.seeds, err = opts.Store.Table("envelope-seeds"); err != nil {
 		return nil, err
@@ -303,9 +311,21 @@ func (w *Service) add(e *event.Event) {
 			w.syncer.TriggerNow(p)
 		}
 	}
-	// A payment waiting to be acceptable may be made so by any entry
-	// (a limit grant, a confirmation by someone else).
-	if res.New && (w.concerns(e) || w.waiting.Load()) {
+	// A payment waiting to count, or to be acceptable, may be made so by
+	// any entry (a limit grant, a confirmation by someone else).
+	if !res.New {
+		return
+	}
+	concerns := w.concerns(e)
+	if concerns {
+		if info, ok := w.ledger.Entry(e.ID); ok && info.Status != wallet.StatusOK && info.Author != w.me {
+			w.uncountedMu.Lock()
+			w.uncounted[e.ID] = w.now()
+			w.uncountedMu.Unlock()
+			w.waiting.Store(true)
+		}
+	}
+	if concerns || w.waiting.Load() {
 		w.wake()
 	}
 }
@@ -523,6 +543,7 @@ func (w *Service) Serve(ctx context.Context) error {
 	for {
 		w.receiptAll(ctx)
 		w.settleAll(ctx)
+		w.passes.Add(1)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -537,7 +558,7 @@ func (w *Service) Serve(ctx context.Context) error {
 func (w *Service) receiptAll(ctx context.Context) {
 	// Entries that arrive during the pass wake the worker again.
 	w.waiting.Store(true)
-	waiting := false
+	waiting := w.stillUncounted()
 	defer func() { w.waiting.Store(waiting) }()
 	for _, id := range w.ledger.Unreceipted(w.me) {
 		info, ok := w.ledger.Entry(id)
@@ -559,6 +580,24 @@ func (w *Service) receiptAll(ctx context.Context) {
 			w.log.Warn("receipt", "entry", id, "err", err)
 		}
 	}
+}
+
+// uncountedWait is how long a transfer the ledger does not count keeps
+// every new entry waking the worker; after it, the periodic pass looks.
+const uncountedWait = time.Hour
+
+// stillUncounted forgets the transfers that count now, or that waited
+// long enough, and reports whether any is left.
+func (w *Service) stillUncounted() bool {
+	w.uncountedMu.Lock()
+	defer w.uncountedMu.Unlock()
+	for id, since := range w.uncounted {
+		info, ok := w.ledger.Entry(id)
+		if !ok || info.Status == wallet.StatusOK || w.now().Sub(since) > uncountedWait {
+			delete(w.uncounted, id)
+		}
+	}
+	return len(w.uncounted) > 0
 }
 
 // settleAll settles this node's red envelopes that are fully claimed or

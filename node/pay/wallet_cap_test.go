@@ -67,3 +67,47 @@ func TestWalletAcceptCap(t *testing.T) {
 		return err == nil && w.Spendable == 25 && w.Unreceipted == 0, fmt.Sprint(w, err)
 	})
 }
+
+// A payment that arrives before the payer's credit does (so that it does
+// not count yet) is receipted as soon as the credit arrives, not at the
+// next periodic pass.
+func TestLateCreditWakesReceipt(t *testing.T) {
+	ctx := context.Background()
+	gHome, gAcct := walletHome(t)
+	aHome, _ := walletHome(t)
+	bHome, bAcct := walletHome(t)
+	opt := withWallet(gAcct)
+	b := nodetest.StartWith(t, bHome, opt)
+	g := nodetest.StartWith(t, gHome, opt, b.Info())
+	a := nodetest.StartWith(t, aHome, opt) // on its own
+	grant, err := g.Wallet().Grant(ctx, b.ID().String(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodetest.Eventually(t, 20*time.Second, "b's credit", func() (bool, string) {
+		return b.Wallet().Ledger().Limit(bAcct) == 100, "no limit yet"
+	})
+	payment, err := b.Wallet().Pay(ctx, a.ID().String(), 5, "eggs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scope := a.Wallet().Ledger().Scope()
+	passes := a.Wallet().Passes()
+	if _, _, err := a.Engine().Accept(scope, [][]byte{payment.Raw}); err != nil {
+		t.Fatal(err)
+	}
+	nodetest.Eventually(t, 20*time.Second, "a's wallet to look at the payment", func() (bool, string) {
+		return a.Wallet().Passes() > passes, "no pass yet"
+	})
+	if w := a.Wallet().Ledger().Account(a.Wallet().Account()); w.Spendable != 0 || w.Balance != 0 {
+		t.Fatalf("the payment counted before the payer's credit was known: %+v", w)
+	}
+	if _, _, err := a.Engine().Accept(scope, [][]byte{grant.Raw}); err != nil {
+		t.Fatal(err)
+	}
+	// The periodic pass comes every 30 s: well before that, a wakes.
+	nodetest.Eventually(t, 15*time.Second, "a to receipt the payment once the credit is known", func() (bool, string) {
+		w := a.Wallet().Ledger().Account(a.Wallet().Account())
+		return w.Spendable == 5, fmt.Sprintf("%+v", w)
+	})
+}
