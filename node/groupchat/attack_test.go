@@ -1,6 +1,7 @@
 package groupchat_test
 
 import (
+	"math"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -139,6 +140,8 @@ func TestBadMessagesRejectedAndCounted(t *testing.T) {
 		{engine.ReasonFuture, att.event(t, g, g.Key, 5, func(b *event.Body) { b.Time += int64(time.Hour / time.Millisecond) }).Raw},
 		{engine.ReasonKind, att.event(t, g, g.Key, 6, func(b *event.Body) { b.Kind = 999 }).Raw},
 		{engine.ReasonSignature, weakKey},
+		{engine.ReasonTime, att.event(t, g, g.Key, 7, func(b *event.Body) { b.Time = math.MinInt64 }).Raw},
+		{engine.ReasonTime, att.event(t, g, g.Key, 8, func(b *event.Body) { b.Time = engine.MinTime - 1 }).Raw},
 	}
 	want := map[string]uint64{}
 	for _, tc := range cases {
