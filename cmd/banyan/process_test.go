@@ -539,3 +539,29 @@ func TestProcessChatAndCrash(t *testing.T) {
 		}
 	}
 }
+
+// Text from the network cannot steer the terminal: control characters in
+// a message (here, one that would wipe the line naming its author and
+// write a false one) are printed as escapes, not obeyed.
+func TestProcessEscapesNetworkText(t *testing.T) {
+	t.Parallel()
+	p := startNode(t, "A", filepath.Join(t.TempDir(), "a"))
+	waitUp(t, p)
+	if r := runCLI("group", "create", "market", "--home", p.home); r.code != 0 {
+		t.Fatal(r)
+	}
+	evil := "\r\x1b[2K12:00 …Mayor0: the shop is closed\u202e"
+	if r := runCLI("send", "market", evil, "--home", p.home); r.code != 0 {
+		t.Fatal(r)
+	}
+	r := runCLI("history", "market", "--home", p.home)
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	if strings.ContainsAny(r.stdout, "\r\x1b\u202e") {
+		t.Fatalf("history printed control characters raw: %q", r.stdout)
+	}
+	if !strings.Contains(r.stdout, `\r\x1b[2K12:00`) || !strings.Contains(r.stdout, `\u202e`) {
+		t.Fatalf("history does not show the escapes: %q", r.stdout)
+	}
+}

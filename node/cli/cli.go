@@ -15,6 +15,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -187,10 +189,11 @@ func FormatTime(t time.Time) string {
 	return t.Local().Format(timeLayout)
 }
 
-// IndentLines indents every line of s but the first by n spaces, so that a
-// multi-line message stays under its first line.
+// IndentLines makes a text from the network safe to print (Clean) and
+// indents every line but the first by n spaces, so that a multi-line
+// message stays under its first line.
 func IndentLines(s string, n int) string {
-	s = strings.TrimRight(s, "\n")
+	s = strings.TrimRight(Clean(s), "\n")
 	if !strings.Contains(s, "\n") {
 		return s
 	}
@@ -216,4 +219,39 @@ func ShellQuote(s string) string {
 	}
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "$", `\$`, "`", "\\`")
 	return `"` + r.Replace(s) + `"`
+}
+
+// Clean makes text from the network safe to print on a terminal: every
+// control character but the line break and the tab, and every character
+// that reorders text on screen (bidirectional controls), is shown as an
+// escape (\x1b, \u202e) instead of being obeyed, so that a message can
+// neither move the cursor to overwrite its author's name nor hide what it
+// says.
+func Clean(s string) string { return clean(s, "\n\t") }
+
+// CleanLine is Clean for text that must stay on one line (a name, a memo
+// in a table): line breaks and tabs are escaped too.
+func CleanLine(s string) string { return clean(s, "") }
+
+func clean(s, keep string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return unsafeRune(r) && !strings.ContainsRune(keep, r) }) && utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case unsafeRune(r) && !strings.ContainsRune(keep, r):
+			q := strconv.QuoteRuneToASCII(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func unsafeRune(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029'
 }

@@ -37,7 +37,7 @@ func watchLine(ev api.Event) (string, bool) {
 		return "", false
 	}
 	t, who := cli.FormatTime(m.Time), cli.ShortID(m.Author)
-	head := fmt.Sprintf("%s [%s] %s:", t, m.GroupName, who)
+	head := fmt.Sprintf("%s [%s] %s:", t, cli.CleanLine(m.GroupName), who)
 	return fmt.Sprintf("%s %s", head, cli.IndentLines(m.Text, len([]rune(head))+1)), true
 }
 
@@ -193,7 +193,7 @@ func groupListCmd(a *cli.App) *cobra.Command {
 			tw := cli.NewTable(a.Stdout)
 			fmt.Fprintln(tw, "NAME\tID\tUNREAD\tPEERS\tMESSAGES\tSTATE")
 			for _, g := range gs {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", g.Name, g.ID, g.Unread, g.Peers, g.Messages, groupState(g))
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", cli.CleanLine(g.Name), g.ID, g.Unread, g.Peers, g.Messages, groupState(g))
 			}
 			return tw.Flush()
 		},
@@ -273,7 +273,7 @@ always-on computer) should use --forever.`,
 			case g.Quota > 0:
 				what = "at most " + humanize.IBytes(uint64(g.Quota))
 			}
-			fmt.Fprintf(a.Stdout, "%s: keeping %s (%d messages now)\n", g.Name, what, g.Messages)
+			fmt.Fprintf(a.Stdout, "%s: keeping %s (%d messages now)\n", cli.CleanLine(g.Name), what, g.Messages)
 			return nil
 		},
 	}

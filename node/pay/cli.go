@@ -38,7 +38,7 @@ func watchLine(ev api.Event) (string, bool) {
 		return "", false
 	}
 	return fmt.Sprintf("%s [wallet] %s %s %d from %s to %s (%s) %s", cli.FormatTime(w.Time), w.Type, w.Entry[:8], w.Amount,
-		cli.ShortID(w.Author), cli.ShortID(w.Counterparty), w.Status, w.Memo), true
+		cli.ShortID(w.Author), cli.ShortID(w.Counterparty), w.Status, cli.CleanLine(w.Memo)), true
 }
 
 func walletCmd(a *cli.App) *cobra.Command {
@@ -190,7 +190,7 @@ func walletHistoryCmd(a *cli.App) *cobra.Command {
 					status += " (" + l.Reason + ")"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%+d\t%d\t%s\t%s\t%s\n", cli.FormatTime(l.Time), l.Type, short(l.Counterparty),
-					l.Amount, l.Balance, status, l.Memo, l.Entry)
+					l.Amount, l.Balance, status, cli.CleanLine(l.Memo), l.Entry)
 			}
 			return tw.Flush()
 		},

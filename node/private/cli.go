@@ -251,7 +251,7 @@ func contactNickCmd(a *cli.App) *cobra.Command {
 func contactName(c ContactInfo) string {
 	switch {
 	case c.Nickname != "":
-		return c.Nickname
+		return cli.CleanLine(c.Nickname)
 	case c.Name != "":
 		return fmt.Sprintf("%s (says they are %q)", cli.ShortID(c.PeerID), c.Name)
 	}
