@@ -1,11 +1,11 @@
 package groupchat_test
 
 import (
-	"math"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
