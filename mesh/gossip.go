@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -29,6 +30,8 @@ type Validator func(ctx context.Context, from peer.ID, data []byte) error
 // GossipOptions configures NewGossip.
 type GossipOptions struct {
 	Logger *slog.Logger
+	// Guard, if set, adds its view of each peer to gossipsub's peer score.
+	Guard *Guard
 }
 
 // Gossip is gossipsub with Banyan's settings: no pubsub-level signing
@@ -41,6 +44,9 @@ type Gossip struct {
 	h      host.Host
 	tracer *tracer
 	log    *slog.Logger
+	guard  *Guard
+	subs   *subscriptionFilter
+	scores atomic.Pointer[map[peer.ID]float64]
 
 	mu     sync.Mutex
 	ps     *pubsub.PubSub // nil until Start
@@ -55,7 +61,7 @@ func NewGossip(h host.Host, opts GossipOptions) *Gossip {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Gossip{h: h, tracer: newTracer(), log: opts.Logger, topics: map[string]*Topic{}}
+	return &Gossip{h: h, tracer: newTracer(), log: opts.Logger, guard: opts.Guard, subs: newSubscriptionFilter(), topics: map[string]*Topic{}}
 }
 
 // Start starts gossipsub, which runs until ctx is done or Close, and joins
@@ -80,12 +86,16 @@ func (g *Gossip) Start(ctx context.Context) error {
 		pubsub.WithMaxMessageSize(event.MaxEnvelopeSize+1024),
 		pubsub.WithPeerOutboundQueueSize(256),
 		pubsub.WithValidateQueueSize(1024),
+		pubsub.WithSubscriptionFilter(g.subs),
+		pubsub.WithPeerScore(g.scoreParams(), scoreThresholds),
+		pubsub.WithPeerScoreInspect(func(m map[peer.ID]float64) { g.scores.Store(&m) }, time.Second),
 	)
 	if err != nil {
 		cancel()
 		return fmt.Errorf("gossipsub: %w", err)
 	}
 	g.ps, g.ctx, g.cancel = ps, ctx, cancel
+	g.h.Network().Notify(g.subs.notifee)
 	for _, t := range g.topics {
 		if err := g.attach(t); err != nil {
 			return err
@@ -101,6 +111,7 @@ func (g *Gossip) Close() {
 	g.mu.Unlock()
 	if cancel != nil {
 		cancel()
+		g.h.Network().StopNotify(g.subs.notifee)
 	}
 	g.drains.Wait()
 }
@@ -177,6 +188,12 @@ func (g *Gossip) attach(t *Topic) error {
 		g.ps.UnregisterTopicValidator(t.name)
 		return fmt.Errorf("subscribe %s: %w", t.name, err)
 	}
+	if err := pt.SetScoreParams(topicScore); err != nil {
+		sub.Cancel()
+		pt.Close()
+		g.ps.UnregisterTopicValidator(t.name)
+		return fmt.Errorf("score %s: %w", t.name, err)
+	}
 	ctx, stop := context.WithCancel(g.ctx)
 	t.topic, t.sub, t.stop = pt, sub, stop
 	g.drains.Go(func() { t.drain(ctx) })
@@ -226,6 +243,19 @@ func (t *Topic) Peers() []peer.ID {
 // MeshPeers counts the peers in this node's gossipsub mesh for the topic:
 // the peers that forward the topic's messages to it.
 func (t *Topic) MeshPeers() int { return t.g.tracer.meshPeers(t.name) }
+
+// Scores returns gossipsub's latest score of each connected peer (taken
+// every second). Below GraylistThreshold a peer is ignored.
+func (g *Gossip) Scores() map[peer.ID]float64 {
+	if m := g.scores.Load(); m != nil {
+		return *m
+	}
+	return nil
+}
+
+// GraylistThreshold is the score below which everything a peer sends by
+// gossip is ignored.
+const GraylistThreshold = -2500
 
 // Dropped counts messages gossipsub dropped, on every topic, because its
 // validation queue was full.

@@ -26,7 +26,7 @@ func newFeatures(n *Node) (f features, err error) {
 		return f, err
 	}
 	if f.private, err = private.New(private.Options{
-		Identity: n.id, Store: n.store, Engine: n.engine, Host: n.host, Connect: n.disc, Addrs: n.addrInfos,
+		Identity: n.id, Store: n.store, Engine: n.engine, Host: n.host, Connect: n.disc, Addrs: n.addrInfos, Limiter: n.guard,
 		Name: n.opts.Name, NoReadReceipts: n.opts.NoReadReceipts, Mailbox: n.opts.Mailbox, Logger: log.With("sys", "dm"),
 	}); err != nil {
 		return f, err

@@ -89,6 +89,7 @@ type Node struct {
 	host   host.Host
 	listen []ma.Multiaddr
 	gossip *mesh.Gossip
+	guard  *mesh.Guard
 	engine *engine.Engine
 	disc   *mesh.Discovery
 	feats  features
@@ -142,11 +143,12 @@ func New(opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	n.guard = mesh.NewGuard(opts.Logger.With("sys", "guard"))
 	switch {
 	case opts.Host != nil:
 		n.host, n.listen = opts.Host, nil
 	default:
-		if n.host, err = mesh.NewHost(mesh.HostOptions{Identity: n.id, Bandwidth: opts.Bandwidth}); err != nil {
+		if n.host, err = mesh.NewHost(mesh.HostOptions{Identity: n.id, Bandwidth: opts.Bandwidth, Gater: n.guard.Gater()}); err != nil {
 			return nil, err
 		}
 		if len(n.listen) == 0 {
@@ -156,12 +158,13 @@ func New(opts Options) (_ *Node, err error) {
 			}
 		}
 	}
-	n.gossip = mesh.NewGossip(n.host, mesh.GossipOptions{Logger: opts.Logger.With("sys", "gossip")})
+	n.gossip = mesh.NewGossip(n.host, mesh.GossipOptions{Logger: opts.Logger.With("sys", "gossip"), Guard: n.guard})
 	n.engine = engine.New(engine.Options{
 		Identity:     n.id,
 		Store:        n.store,
 		Host:         n.host,
 		Gossip:       n.gossip,
+		Guard:        n.guard,
 		Logger:       opts.Logger.With("sys", "engine"),
 		SyncInterval: opts.SyncInterval,
 	})
@@ -233,7 +236,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	services := []struct {
 		name string
 		s    Service
-	}{{"store", n.store}, {"discovery", n.disc}, {"engine", n.engine}}
+	}{{"store", n.store}, {"guard", guardService{n}}, {"discovery", n.disc}, {"engine", n.engine}}
 	for _, f := range n.feats.list() {
 		services = append(services, struct {
 			name string
@@ -254,6 +257,13 @@ func (n *Node) Serve(ctx context.Context) error {
 	err := g.Wait()
 	n.log.Info("node stopped")
 	return err
+}
+
+// guardService runs the guard on the node's network.
+type guardService struct{ n *Node }
+
+func (g guardService) Serve(ctx context.Context) error {
+	return g.n.guard.Serve(ctx, g.n.host.Network())
 }
 
 // listenAPI opens the API listener and publishes its address in the data
@@ -384,3 +394,6 @@ func parsePeers(ss []string) ([]peer.AddrInfo, error) {
 	}
 	return out, nil
 }
+
+// Gossip returns the node's gossipsub.
+func (n *Node) Gossip() *mesh.Gossip { return n.gossip }

@@ -24,6 +24,7 @@ const (
 	ReasonDuplicate = "duplicate"
 	ReasonPruned    = "below_floor"
 	ReasonStore     = "store_error"
+	ReasonThrottled = "throttled"
 )
 
 // errBelowFloor marks an event older than what this node keeps of its
@@ -46,6 +47,12 @@ func Reject(reason string, err error) error { return &rejection{reason: reason, 
 // the peer that sent it (a duplicate, something this node does not keep).
 func Ignore(err error) error { return fmt.Errorf("%w: %w", mesh.ErrIgnore, err) }
 
+// notTheSendersFault is a rejection counted under reason that does not
+// count against the peer that forwarded it in gossipsub's score: it
+// depends on this node (its clock, its disk) or on how much the peer sent
+// (the guard already counts that).
+func notTheSendersFault(reason string, err error) error { return Reject(reason, Ignore(err)) }
+
 // Counters counts accepted and rejected network input.
 type Counters struct {
 	accepted atomic.Uint64
@@ -63,12 +70,12 @@ func (c *Counters) count(err error) {
 	reason := ReasonMalformed
 	var r *rejection
 	switch {
+	case errors.As(err, &r):
+		reason = r.reason
 	case errors.Is(err, errBelowFloor):
 		reason = ReasonPruned
 	case errors.Is(err, mesh.ErrIgnore):
 		reason = ReasonDuplicate
-	case errors.As(err, &r):
-		reason = r.reason
 	}
 	c.mu.Lock()
 	if c.rejected == nil {

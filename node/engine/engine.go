@@ -14,6 +14,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +28,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
 
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/crypto/event"
@@ -88,7 +90,19 @@ type Spec struct {
 	// Forward lets peers hand this node events of the scope to publish for
 	// them (ForwardProtocol).
 	Forward bool
+	// PeerRate bounds what one peer may send of the scope by gossip;
+	// AuthorRate what one author may write in it. Zero means the
+	// defaults; a negative Per, no bound (for scopes written by one-time
+	// keys, where an author writes once).
+	PeerRate, AuthorRate mesh.Rate
 }
+
+// Default rates: far above what people write, far below a flood.
+var (
+	DefaultPeerRate   = mesh.Rate{Per: 1000, Burst: 2000}
+	DefaultAuthorRate = mesh.Rate{Per: 100, Burst: 500}
+	directRate        = mesh.Rate{Per: 20, Burst: 100}
+)
 
 // Options configures New.
 type Options struct {
@@ -96,7 +110,9 @@ type Options struct {
 	Store    *store.Store
 	Host     host.Host
 	Gossip   *mesh.Gossip
-	Logger   *slog.Logger
+	// Guard bounds what each peer may send.
+	Guard  *mesh.Guard
+	Logger *slog.Logger
 	// Now is the engine's clock; nil means time.Now.
 	Now func() time.Time
 	// SyncInterval is the mean time between periodic syncs with each
@@ -110,6 +126,7 @@ type Engine struct {
 	store  *store.Store
 	host   host.Host
 	gossip *mesh.Gossip
+	guard  *mesh.Guard
 	log    *slog.Logger
 	now    func() time.Time
 	syncer *reconcile.Syncer
@@ -124,6 +141,9 @@ type Engine struct {
 	// are asked a second later whether they hold what was written.
 	gaps    []gap
 	confirm map[event.Scope]time.Time
+	// authors holds the per-author rate limiters, bounded.
+	authorsMu sync.Mutex
+	authors   map[string]*rate.Limiter
 }
 
 type topicRef struct {
@@ -146,8 +166,8 @@ func New(opts Options) *Engine {
 		opts.Now = time.Now
 	}
 	e := &Engine{
-		id: opts.Identity, store: opts.Store, host: opts.Host, gossip: opts.Gossip,
-		log: opts.Logger, now: opts.Now,
+		id: opts.Identity, store: opts.Store, host: opts.Host, gossip: opts.Gossip, guard: opts.Guard,
+		log: opts.Logger, now: opts.Now, authors: map[string]*rate.Limiter{},
 		replicas: map[event.Scope]*Replica{}, topics: map[string]*topicRef{},
 		confirm: map[event.Scope]time.Time{},
 	}
@@ -174,6 +194,9 @@ func (e *Engine) Serve(ctx context.Context) error {
 			return nil, Ignore(ErrStopped)
 		}
 		defer e.gate.exit()
+		if !e.allowPeer(from, "direct", directRate) {
+			return nil, e.throttled(from)
+		}
 		_, err := e.receive("", from, raw, Direct)
 		return nil, err
 	})
@@ -183,6 +206,9 @@ func (e *Engine) Serve(ctx context.Context) error {
 			return nil, ErrStopped
 		}
 		defer e.gate.exit()
+		if !e.allowPeer(from, "direct", directRate) {
+			return nil, e.throttled(from)
+		}
 		return e.forward(ctx, from, raw)
 	})
 	defer e.host.RemoveStreamHandler(mesh.ForwardProtocol)
@@ -226,11 +252,15 @@ func (e *Engine) Keep(s Spec) (*Replica, error) {
 	if s.Topic != "" {
 		ref := e.topics[s.Topic]
 		if ref == nil {
+			peerRate := cmp.Or(s.PeerRate, DefaultPeerRate)
 			t, err := e.gossip.Join(s.Topic, func(_ context.Context, from peer.ID, raw []byte) error {
 				if !e.gate.enter() {
 					return Ignore(ErrStopped)
 				}
 				defer e.gate.exit()
+				if !e.allowPeer(from, s.Topic, peerRate) {
+					return e.throttled(from)
+				}
 				_, err := e.receive(s.Topic, from, raw, Gossip)
 				return err
 			})
@@ -338,7 +368,8 @@ func (e *Engine) check(raw []byte, topic string) (*event.Event, *Replica, error)
 	case !slices.Contains(r.spec.Kinds, ev.Kind):
 		return nil, nil, Reject(ReasonKind, fmt.Errorf("kind %d", ev.Kind))
 	case ev.Time > e.now().Add(MaxClockSkew).UnixMilli():
-		return nil, nil, Reject(ReasonFuture, fmt.Errorf("timestamp %s is in the future", time.UnixMilli(ev.Time).UTC()))
+		// This node's clock may be the one that is wrong.
+		return nil, nil, notTheSendersFault(ReasonFuture, fmt.Errorf("timestamp %s is in the future", time.UnixMilli(ev.Time).UTC()))
 	case ev.Time < MinTime:
 		return nil, nil, Reject(ReasonTime, fmt.Errorf("timestamp %d is before 2020", ev.Time))
 	}
@@ -360,10 +391,14 @@ func (e *Engine) check(raw []byte, topic string) (*event.Event, *Replica, error)
 // it checks, stores and counts it, and tells the feature.
 func (e *Engine) receive(topic string, from peer.ID, raw []byte, origin Origin) (*event.Event, error) {
 	ev, r, err := e.check(raw, topic)
+	// Live traffic has a pace; history brought by sync does not.
+	if err == nil && !r.allowAuthor(ev.Author) {
+		err = notTheSendersFault(ReasonThrottled, fmt.Errorf("author %x writes too fast", ev.Author[:8]))
+	}
 	if err == nil {
 		var added bool
 		if added, _, err = e.store.PutEvent(ev, store.PutOptions{}); err != nil {
-			err = Reject(ReasonStore, err)
+			err = notTheSendersFault(ReasonStore, err)
 		} else if !added {
 			err = fmt.Errorf("event %s: %w", ev.ID, mesh.ErrIgnore)
 		}
@@ -379,6 +414,43 @@ func (e *Engine) receive(topic string, from peer.ID, raw []byte, origin Origin) 
 		e.watchGap(from, ev)
 	}
 	return ev, nil
+}
+
+// maxAuthors bounds the per-author limiters kept.
+const maxAuthors = 4096
+
+// allowAuthor reports whether the author of an event may write one more
+// in the replica's scope now.
+func (r *Replica) allowAuthor(author []byte) bool {
+	rt := cmp.Or(r.spec.AuthorRate, DefaultAuthorRate)
+	if rt.Per < 0 {
+		return true
+	}
+	e := r.e
+	key := string(author) + string(r.spec.Scope[:])
+	e.authorsMu.Lock()
+	defer e.authorsMu.Unlock()
+	l := e.authors[key]
+	if l == nil {
+		if len(e.authors) >= maxAuthors {
+			clear(e.authors)
+		}
+		l = rate.NewLimiter(rate.Limit(rt.Per), rt.Burst)
+		e.authors[key] = l
+	}
+	return l.AllowN(e.now(), 1)
+}
+
+// allowPeer reports whether from may send one more input of class now.
+func (e *Engine) allowPeer(from peer.ID, class string, r mesh.Rate) bool {
+	return e.guard == nil || e.guard.Allow(from, class, r)
+}
+
+// throttled counts and returns the refusal of input beyond a peer's rate.
+func (e *Engine) throttled(from peer.ID) error {
+	err := notTheSendersFault(ReasonThrottled, fmt.Errorf("peer %s sends too fast", from))
+	e.stats.count(err)
+	return err
 }
 
 // forward takes an envelope a peer asks this node to publish for it (the

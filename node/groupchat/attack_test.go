@@ -11,6 +11,7 @@ import (
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/host"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/banyan-mesh/banyan/crypto"
@@ -25,6 +26,7 @@ import (
 // group's topic and publishes whatever it is told to.
 type attacker struct {
 	id    *crypto.Identity
+	host  host.Host
 	topic *pubsub.Topic
 }
 
@@ -64,7 +66,7 @@ func newAttacker(t *testing.T, target *nodetest.Node, g *groupchat.Group) *attac
 	nodetest.Eventually(t, 20*time.Second, "the attacker to see the target in the topic", func() (bool, string) {
 		return len(topic.ListPeers()) > 0, "no topic peers"
 	})
-	return &attacker{id: id, topic: topic}
+	return &attacker{id: id, host: h, topic: topic}
 }
 
 func (a *attacker) publish(t *testing.T, data []byte) {
@@ -143,10 +145,12 @@ func TestBadMessagesRejectedAndCounted(t *testing.T) {
 		{engine.ReasonTime, att.event(t, g, g.Key, 7, func(b *event.Body) { b.Time = math.MinInt64 }).Raw},
 		{engine.ReasonTime, att.event(t, g, g.Key, 8, func(b *event.Body) { b.Time = engine.MinTime - 1 }).Raw},
 	}
+	// Each from a peer of its own: a peer that sends invalid messages is
+	// soon ignored altogether (below).
 	want := map[string]uint64{}
 	for _, tc := range cases {
 		want[tc.reason]++
-		att.publish(t, tc.data)
+		newAttacker(t, a, g).publish(t, tc.data)
 	}
 	nodetest.Eventually(t, 20*time.Second, "every bad message to be counted on a", func() (bool, string) {
 		got := a.Stats().Rejected()
@@ -156,6 +160,16 @@ func TestBadMessagesRejectedAndCounted(t *testing.T) {
 			}
 		}
 		return true, ""
+	})
+
+	// A peer that keeps sending invalid messages falls below gossipsub's
+	// graylist threshold: whatever else it sends is ignored.
+	for i := range 3 {
+		att.publish(t, att.event(t, g, wrongKey, uint64(10+i), nil).Raw)
+	}
+	nodetest.Eventually(t, 20*time.Second, "a to graylist the attacker", func() (bool, string) {
+		score, ok := a.Gossip().Scores()[att.host.ID()]
+		return ok && score < mesh.GraylistThreshold, fmt.Sprintf("score %v (%v)", score, ok)
 	})
 
 	// A replay of a stored event, after the gossip duplicate cache has

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
+	"github.com/banyan-mesh/banyan/mesh"
 	"github.com/banyan-mesh/banyan/node/engine"
 	"github.com/banyan-mesh/banyan/store"
 )
@@ -83,6 +84,10 @@ func newMailbox(eng *engine.Engine, st *store.Store, log *slog.Logger, now func(
 			Feature: m,
 			Discard: !m.keeps(b),
 			Forward: true,
+			// Mail is written by people, not machines; one-time keys
+			// write once each.
+			PeerRate:   mesh.Rate{Per: 50, Burst: 200},
+			AuthorRate: mesh.Rate{Per: -1},
 		})
 		if err != nil {
 			return nil, err

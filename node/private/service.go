@@ -27,6 +27,7 @@ import (
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/crypto/ratchet"
+	"github.com/banyan-mesh/banyan/mesh"
 	"github.com/banyan-mesh/banyan/node/content"
 	"github.com/banyan-mesh/banyan/node/engine"
 	"github.com/banyan-mesh/banyan/store"
@@ -52,6 +53,14 @@ type Connector interface {
 	ConnectSoon(ai peer.AddrInfo, done func(error))
 }
 
+// Limiter bounds how often a peer may ask for something.
+type Limiter interface {
+	Allow(p peer.ID, class string, r mesh.Rate) bool
+}
+
+// codeRate is how often one peer may ask for this node's contact code.
+var codeRate = mesh.Rate{Per: 1, Burst: 5}
+
 // Options configures New.
 type Options struct {
 	Identity *crypto.Identity
@@ -59,6 +68,7 @@ type Options struct {
 	Engine   *engine.Engine
 	Host     host.Host
 	Connect  Connector
+	Limiter  Limiter
 	// Addrs returns this node's addresses, most useful first, for codes.
 	Addrs func() []peer.AddrInfo
 	// Name is how this person calls themselves in contact requests.
@@ -79,6 +89,7 @@ type Service struct {
 	mail    *mailbox
 	host    host.Host
 	connect Connector
+	limiter Limiter
 	addrs   func() []peer.AddrInfo
 	log     *slog.Logger
 	now     func() time.Time
@@ -117,7 +128,7 @@ func New(opts Options) (*Service, error) {
 	}
 	keys := ratchet.NewKeys(opts.Identity)
 	s := &Service{
-		id: opts.Identity, keys: keys, rec: rec, host: opts.Host, connect: opts.Connect,
+		id: opts.Identity, keys: keys, rec: rec, host: opts.Host, connect: opts.Connect, limiter: opts.Limiter,
 		addrs: opts.Addrs, log: opts.Logger, now: opts.Now,
 		name: opts.Name, readReceipts: !opts.NoReadReceipts,
 		work: make(chan func(context.Context), maxWork), arrived: make(chan struct{}, 1),
@@ -134,6 +145,10 @@ func New(opts Options) (*Service, error) {
 // deliveries and receipts, and prunes the mailboxes, until ctx is done.
 func (s *Service) Serve(ctx context.Context) error {
 	s.host.SetStreamHandler(CodeProtocol, func(st network.Stream) {
+		if s.limiter != nil && !s.limiter.Allow(st.Conn().RemotePeer(), string(CodeProtocol), codeRate) {
+			st.Reset()
+			return
+		}
 		defer st.Close()
 		code := s.Code().String()
 		st.SetDeadline(time.Now().Add(10 * time.Second))

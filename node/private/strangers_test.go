@@ -15,10 +15,15 @@ import (
 	"github.com/banyan-mesh/banyan/node/private"
 )
 
-// sendRaw hands envelopes to target on the direct stream from a bare
-// libp2p host, as any peer on the network can.
+// sendRaw hands envelopes to target on the direct stream from bare libp2p
+// hosts, as any peers on the network can; each sends no more than a peer
+// may at once.
 func sendRaw(t *testing.T, target *nodetest.Node, raws ...[]byte) {
 	t.Helper()
+	for len(raws) > 50 {
+		sendRaw(t, target, raws[:50]...)
+		raws = raws[50:]
+	}
 	id, err := crypto.NewIdentity()
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,206 @@
+package mesh
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/control"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	"golang.org/x/time/rate"
+)
+
+// Guard pushes back on peers that send too much: every kind of input
+// (gossip on a topic, an envelope on the direct stream, a contact-code
+// request...) has a rate per peer; what goes beyond it is dropped and
+// counted as a strike; a peer that collects too many strikes in a short
+// time is disconnected and refused for a while. Gossipsub's peer score
+// sees the strikes too (AppScore). Every per-peer entry is freed when the
+// peer disconnects, and the tables are bounded.
+type Guard struct {
+	log *slog.Logger
+	now func() time.Time
+
+	mu      sync.Mutex
+	buckets map[bucketKey]*rate.Limiter
+	strikes map[peer.ID]*strikeCount
+	banned  map[peer.ID]time.Time
+	h       network.Network
+}
+
+type bucketKey struct {
+	p     peer.ID
+	class string
+}
+
+type strikeCount struct {
+	n     int
+	since time.Time
+}
+
+// Rate is how often a peer may send one kind of input: Per per second,
+// with bursts of Burst.
+type Rate struct {
+	Per   float64
+	Burst int
+}
+
+// Limits of the guard.
+const (
+	// strikesToBan strikes within strikeWindow disconnect a peer.
+	strikesToBan = 200
+	strikeWindow = 10 * time.Second
+	// banFor is how long a disconnected peer is refused.
+	banFor = 10 * time.Minute
+	// maxGuarded bounds the peers and buckets the guard keeps.
+	maxGuarded = 4096
+)
+
+// NewGuard returns a guard; Watch connects it to a host.
+func NewGuard(log *slog.Logger) *Guard {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Guard{
+		log: log, now: time.Now,
+		buckets: map[bucketKey]*rate.Limiter{},
+		strikes: map[peer.ID]*strikeCount{},
+		banned:  map[peer.ID]time.Time{},
+	}
+}
+
+// Allow reports whether p may send one more input of class at r. Refused
+// input is a strike.
+func (g *Guard) Allow(p peer.ID, class string, r Rate) bool {
+	g.mu.Lock()
+	k := bucketKey{p, class}
+	b := g.buckets[k]
+	if b == nil {
+		if len(g.buckets) >= maxGuarded {
+			// Full of peers that are still connected: start afresh rather
+			// than grow; a flood gets its buckets back within a burst.
+			clear(g.buckets)
+		}
+		b = rate.NewLimiter(rate.Limit(r.Per), r.Burst)
+		g.buckets[k] = b
+	}
+	ok := b.AllowN(g.now(), 1)
+	g.mu.Unlock()
+	if !ok {
+		g.Strike(p)
+	}
+	return ok
+}
+
+// Strike counts misbehaviour of p; enough of it disconnects and bans p.
+func (g *Guard) Strike(p peer.ID) {
+	g.mu.Lock()
+	now := g.now()
+	s := g.strikes[p]
+	if s == nil || now.Sub(s.since) > strikeWindow {
+		if s == nil && len(g.strikes) >= maxGuarded {
+			clear(g.strikes)
+		}
+		s = &strikeCount{since: now}
+		g.strikes[p] = s
+	}
+	s.n++
+	ban := s.n >= strikesToBan
+	if ban {
+		delete(g.strikes, p)
+		if len(g.banned) >= maxGuarded {
+			g.expireBans(now)
+		}
+		g.banned[p] = now.Add(banFor)
+	}
+	h := g.h
+	g.mu.Unlock()
+	if ban {
+		g.log.Info("disconnected a peer that sent too much", "peer", p, "for", banFor)
+		if h != nil {
+			h.ClosePeer(p)
+		}
+	}
+}
+
+// expireBans forgets bans that are over; g.mu is held.
+func (g *Guard) expireBans(now time.Time) {
+	for p, until := range g.banned {
+		if now.After(until) {
+			delete(g.banned, p)
+		}
+	}
+}
+
+// Banned reports whether p is refused for now.
+func (g *Guard) Banned(p peer.ID) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	until, ok := g.banned[p]
+	if ok && g.now().After(until) {
+		delete(g.banned, p)
+		return false
+	}
+	return ok
+}
+
+// AppScore is the guard's view of p for gossipsub's peer score: negative
+// while p collects strikes, far below the graylist threshold once banned.
+func (g *Guard) AppScore(p peer.ID) float64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, ok := g.banned[p]; ok {
+		return -10000
+	}
+	if s := g.strikes[p]; s != nil {
+		return -10 * float64(s.n)
+	}
+	return 0
+}
+
+// forget frees what the guard holds about p, but a ban.
+func (g *Guard) forget(p peer.ID) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for k := range g.buckets {
+		if k.p == p {
+			delete(g.buckets, k)
+		}
+	}
+	delete(g.strikes, p)
+}
+
+// Serve frees a peer's entries when it disconnects, until ctx is done.
+func (g *Guard) Serve(ctx context.Context, h network.Network) error {
+	g.mu.Lock()
+	g.h = h
+	g.mu.Unlock()
+	nb := &network.NotifyBundle{DisconnectedF: func(n network.Network, c network.Conn) {
+		if n.Connectedness(c.RemotePeer()) != network.Connected {
+			g.forget(c.RemotePeer())
+		}
+	}}
+	h.Notify(nb)
+	defer h.StopNotify(nb)
+	<-ctx.Done()
+	return nil
+}
+
+// Gater refuses connections from and to banned peers.
+func (g *Guard) Gater() *GuardGater { return &GuardGater{g} }
+
+// GuardGater is the guard's connection gater.
+type GuardGater struct{ g *Guard }
+
+func (gg *GuardGater) InterceptPeerDial(p peer.ID) bool                 { return !gg.g.Banned(p) }
+func (gg *GuardGater) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return !gg.g.Banned(p) }
+func (gg *GuardGater) InterceptAccept(network.ConnMultiaddrs) bool      { return true }
+func (gg *GuardGater) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
+	return !gg.g.Banned(p)
+}
+func (gg *GuardGater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) {
+	return true, 0
+}
