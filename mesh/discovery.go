@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
 	ma "github.com/multiformats/go-multiaddr"
+	"golang.org/x/time/rate"
 )
 
 // MDNSService is the mDNS service name Banyan nodes advertise and browse.
@@ -81,6 +83,9 @@ type Discovery struct {
 	// goroutine discovery starts is counted in wg, which Serve waits for.
 	ctx context.Context
 	wg  sync.WaitGroup
+	// dials bounds the dials discovery starts on its own, whatever it is
+	// told of.
+	dials *rate.Limiter
 }
 
 type retry struct {
@@ -97,10 +102,12 @@ const (
 	maxStatic    = 15 * time.Second
 	dialTimeout  = 15 * time.Second
 	maxDialsOnce = 8
-	// forgetAfter drops a remembered peer that has not been seen for a month.
-	forgetAfter = 30 * 24 * time.Hour
 	// maxFound bounds the peers mDNS can make this node redial.
 	maxFound = 1024
+	// dialBudget and dialBurst bound the dials discovery starts itself,
+	// per second.
+	dialBudget = 2
+	dialBurst  = 16
 )
 
 // NewDiscovery creates a discovery service for h.
@@ -114,6 +121,7 @@ func NewDiscovery(h host.Host, opts DiscoveryOptions) *Discovery {
 		dialing: map[peer.ID]bool{},
 		found:   map[peer.ID]peer.AddrInfo{},
 		kick:    make(chan struct{}, 1),
+		dials:   rate.NewLimiter(dialBudget, dialBurst),
 	}
 }
 
@@ -148,6 +156,24 @@ func (d *Discovery) Serve(ctx context.Context) error {
 	}
 	d.h.Network().Notify(notifee)
 	defer d.h.Network().StopNotify(notifee)
+	idSub, err := d.h.EventBus().Subscribe(new(event.EvtPeerIdentificationCompleted))
+	if err != nil {
+		return err
+	}
+	defer idSub.Close()
+	d.spawn(func(ctx context.Context) {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e, ok := <-idSub.Out():
+				if !ok {
+					return
+				}
+				d.identified(e.(event.EvtPeerIdentificationCompleted))
+			}
+		}
+	})
 
 	if d.opts.MDNS {
 		d.spawn(d.runMDNS)
@@ -191,26 +217,56 @@ func (d *Discovery) connected(c network.Conn) {
 	d.mu.Lock()
 	delete(d.backoff, p)
 	d.mu.Unlock()
-	if d.opts.Book != nil {
-		addrs := []string{}
-		seen := map[string]bool{}
-		// Prefer the address we actually reached it on, then what it told
-		// identify it listens on.
-		for _, a := range append([]ma.Multiaddr{c.RemoteMultiaddr()}, d.h.Peerstore().Addrs(p)...) {
-			if c.Stat().Direction == network.DirInbound && a.Equal(c.RemoteMultiaddr()) {
-				continue // an inbound connection's source port is ephemeral
-			}
-			if s := a.String(); !seen[s] {
-				seen[s] = true
-				addrs = append(addrs, s)
-			}
-		}
-		if err := d.opts.Book.PutPeer(KnownPeer{ID: p, Addrs: addrs, LastSeen: time.Now()}); err != nil {
-			d.log.Warn("remember peer", "peer", p, "err", err)
-		}
+	// Only peers this node reached itself are remembered (and redialled):
+	// a peer that called in may claim any address, and redialling what it
+	// claims would make this node a tool against third parties.
+	if c.Stat().Direction == network.DirOutbound {
+		d.remember(p, c.RemoteMultiaddr())
 	}
 	if d.opts.OnConnect != nil && d.h.ID() < p && len(d.h.Network().ConnsToPeer(p)) == 1 {
 		d.opts.OnConnect(p)
+	}
+}
+
+// remember records a peer this node reached at addr, with the addresses
+// it listens on (from identify) on the same IP: a node restarted on
+// another port is found again, and nothing it says sends this node to
+// another machine.
+func (d *Discovery) remember(p peer.ID, reached ma.Multiaddr) {
+	if d.opts.Book == nil {
+		return
+	}
+	ip := addrIP(reached)
+	addrs := []string{reached.String()}
+	for _, a := range d.h.Peerstore().Addrs(p) {
+		if s := a.String(); addrIP(a) == ip && ip != "" && s != addrs[0] && !slices.Contains(addrs, s) {
+			addrs = append(addrs, s)
+		}
+	}
+	if err := d.opts.Book.PutPeer(KnownPeer{ID: p, Addrs: addrs, LastSeen: time.Now()}); err != nil {
+		d.log.Warn("remember peer", "peer", p, "err", err)
+	}
+}
+
+// addrIP returns the IP address of a multiaddr, or "".
+func addrIP(a ma.Multiaddr) string {
+	if ip, err := a.ValueForProtocol(ma.P_IP4); err == nil {
+		return ip
+	}
+	if ip, err := a.ValueForProtocol(ma.P_IP6); err == nil {
+		return ip
+	}
+	return ""
+}
+
+// identified refreshes a remembered peer's addresses once identify says
+// where it listens.
+func (d *Discovery) identified(ev event.EvtPeerIdentificationCompleted) {
+	for _, c := range d.h.Network().ConnsToPeer(ev.Peer) {
+		if c.Stat().Direction == network.DirOutbound {
+			d.remember(ev.Peer, c.RemoteMultiaddr())
+			return
+		}
 	}
 }
 
@@ -247,9 +303,7 @@ func (d *Discovery) redial(ctx context.Context) {
 			d.log.Warn("read peer book", "err", err)
 		}
 		for _, k := range known {
-			if time.Since(k.LastSeen) < forgetAfter {
-				candidates[k.ID] = k.AddrInfo()
-			}
+			candidates[k.ID] = k.AddrInfo()
 		}
 	}
 	d.mu.Lock()
@@ -262,6 +316,13 @@ func (d *Discovery) redial(ctx context.Context) {
 		static[s.ID] = true
 	}
 	now := time.Now()
+	d.mu.Lock()
+	for id := range d.backoff {
+		if _, ok := candidates[id]; !ok {
+			delete(d.backoff, id)
+		}
+	}
+	d.mu.Unlock()
 	started := 0
 	for id, ai := range candidates {
 		if id == d.h.ID() || d.h.Network().Connectedness(id) == network.Connected || started >= maxDialsOnce {
@@ -273,7 +334,7 @@ func (d *Discovery) redial(ctx context.Context) {
 			r = &retry{delay: minRedial}
 			d.backoff[id] = r
 		}
-		if d.dialing[id] || now.Before(r.next) {
+		if d.dialing[id] || now.Before(r.next) || !d.dials.Allow() {
 			d.mu.Unlock()
 			continue
 		}
@@ -349,7 +410,7 @@ func (n mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
 		return
 	}
 	d.mu.Lock()
-	if d.dialing[ai.ID] {
+	if d.dialing[ai.ID] || !d.dials.Allow() {
 		d.mu.Unlock()
 		return
 	}

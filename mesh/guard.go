@@ -189,18 +189,84 @@ func (g *Guard) Serve(ctx context.Context, h network.Network) error {
 	return nil
 }
 
-// Gater refuses connections from and to banned peers.
-func (g *Guard) Gater() *GuardGater { return &GuardGater{g} }
+// Gater refuses connections from and to banned peers, and bounds the
+// unfinished handshakes from one address.
+func (g *Guard) Gater() *GuardGater {
+	return &GuardGater{g: g, pending: map[string][]pendingConn{}}
+}
 
-// GuardGater is the guard's connection gater.
-type GuardGater struct{ g *Guard }
+// GuardGater is the guard's connection gater. Connections whose handshake
+// has not finished hold a slot of the host's few transient ones for up to
+// 15 s: an address that opened sockets and never finished them could lock
+// every newcomer out. At most maxUnfinished may wait per address.
+type GuardGater struct {
+	g       *Guard
+	mu      sync.Mutex
+	pending map[string][]pendingConn
+}
+
+type pendingConn struct {
+	remote string
+	since  time.Time
+}
+
+// Bounds of unfinished handshakes.
+const (
+	maxUnfinished   = 16
+	handshakeWindow = 15 * time.Second
+)
 
 func (gg *GuardGater) InterceptPeerDial(p peer.ID) bool                 { return !gg.g.Banned(p) }
 func (gg *GuardGater) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return !gg.g.Banned(p) }
-func (gg *GuardGater) InterceptAccept(network.ConnMultiaddrs) bool      { return true }
-func (gg *GuardGater) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
+
+func (gg *GuardGater) InterceptAccept(c network.ConnMultiaddrs) bool {
+	ip := addrIP(c.RemoteMultiaddr())
+	now := gg.g.now()
+	gg.mu.Lock()
+	defer gg.mu.Unlock()
+	live := gg.pending[ip][:0]
+	for _, pc := range gg.pending[ip] {
+		if now.Sub(pc.since) < handshakeWindow {
+			live = append(live, pc)
+		}
+	}
+	if len(live) >= maxUnfinished {
+		gg.pending[ip] = live
+		return false
+	}
+	if len(gg.pending) >= maxGuarded {
+		clear(gg.pending)
+	}
+	gg.pending[ip] = append(live, pendingConn{remote: c.RemoteMultiaddr().String(), since: now})
+	return true
+}
+
+func (gg *GuardGater) InterceptSecured(dir network.Direction, p peer.ID, c network.ConnMultiaddrs) bool {
+	if dir == network.DirInbound {
+		gg.done(c.RemoteMultiaddr())
+	}
 	return !gg.g.Banned(p)
 }
+
+// done forgets the unfinished handshake from remote.
+func (gg *GuardGater) done(remote ma.Multiaddr) {
+	ip, r := addrIP(remote), remote.String()
+	gg.mu.Lock()
+	defer gg.mu.Unlock()
+	ps := gg.pending[ip]
+	for i, pc := range ps {
+		if pc.remote == r {
+			ps = append(ps[:i], ps[i+1:]...)
+			break
+		}
+	}
+	if len(ps) == 0 {
+		delete(gg.pending, ip)
+	} else {
+		gg.pending[ip] = ps
+	}
+}
+
 func (gg *GuardGater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) {
 	return true, 0
 }

@@ -132,6 +132,11 @@ func PortFree(port int) bool {
 func newResourceManager() (network.ResourceManager, error) {
 	limits := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&limits)
+	// Room for newcomers while handshakes are under way: the guard's gater
+	// keeps one address from holding more than a few of these.
+	limits.TransientBaseLimit.ConnsInbound = 128
+	limits.TransientBaseLimit.Conns = 192
+	limits.TransientBaseLimit.FD = 192
 	lim := rcmgr.NewFixedLimiter(limits.AutoScale())
 	perAddr := rcmgr.WithLimitPerSubnet(
 		[]rcmgr.ConnLimitPerSubnet{{PrefixLength: 32, ConnCount: 256}},

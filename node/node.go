@@ -90,6 +90,7 @@ type Node struct {
 	listen []ma.Multiaddr
 	gossip *mesh.Gossip
 	guard  *mesh.Guard
+	peers  *peerBook
 	engine *engine.Engine
 	disc   *mesh.Discovery
 	feats  features
@@ -139,8 +140,7 @@ func New(opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	peers, err := newPeerBook(n.store)
-	if err != nil {
+	if n.peers, err = newPeerBook(n.store); err != nil {
 		return nil, err
 	}
 	n.guard = mesh.NewGuard(opts.Logger.With("sys", "guard"))
@@ -171,7 +171,7 @@ func New(opts Options) (_ *Node, err error) {
 	n.disc = mesh.NewDiscovery(n.host, mesh.DiscoveryOptions{
 		MDNS:      !opts.NoMDNS,
 		Static:    static,
-		Book:      peers,
+		Book:      n.peers,
 		Logger:    opts.Logger.With("sys", "discovery"),
 		OnConnect: n.engine.Syncer().Met,
 	})
@@ -397,3 +397,6 @@ func parsePeers(ss []string) ([]peer.AddrInfo, error) {
 
 // Gossip returns the node's gossipsub.
 func (n *Node) Gossip() *mesh.Gossip { return n.gossip }
+
+// KnownPeers lists the peers discovery remembers and redials.
+func (n *Node) KnownPeers() ([]mesh.KnownPeer, error) { return n.peers.Peers() }
