@@ -33,7 +33,9 @@ func TestOnlyPeersReachedAreRemembered(t *testing.T) {
 		t.Fatal(err)
 	}
 	junk, err := libp2p.New(libp2p.Identity(id.Libp2pKey()), libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
-		libp2p.AddrsFactory(func([]ma.Multiaddr) []ma.Multiaddr { return []ma.Multiaddr{claimed, ma.StringCast("/ip4/10.9.9.9/tcp/7341")} }))
+		libp2p.AddrsFactory(func([]ma.Multiaddr) []ma.Multiaddr {
+			return []ma.Multiaddr{claimed, ma.StringCast("/ip4/10.9.9.9/tcp/7341")}
+		}))
 	if err != nil {
 		t.Fatal(err)
 	}
