@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
 )
@@ -17,9 +18,11 @@ import (
 // PutOptions qualifies how an event is stored.
 type PutOptions struct {
 	// Local marks an event created on this node. The caller makes it
-	// durable with Sync before telling the user it was sent; it may publish
-	// it meanwhile.
+	// durable with Sync before telling the user it was sent.
 	Local bool
+	// Source is the peer that gave this node the event, if any: quotas
+	// that evict fairly (EvictFairly) take from the peer that gave most.
+	Source peer.ID
 }
 
 // PutEvent stores a verified event and its indexes. It reports false, and
@@ -74,6 +77,10 @@ func (s *Store) putInTxn(txn *badger.Txn, evs []*event.Event, arrivals []uint64,
 	if opts.Local {
 		local = 1
 	}
+	var src []byte
+	if opts.Source != "" {
+		src = sourceHash(opts.Source)
+	}
 	var bytes int64
 	for i, e := range evs {
 		ek := key('e', e.ID[:])
@@ -95,13 +102,17 @@ func (s *Store) putInTxn(txn *badger.Txn, evs []*event.Event, arrivals []uint64,
 		// Badger's sequence starts at 0; arrival numbers start at 1 so that
 		// 0 can mean "from the beginning" (and "not added").
 		arrival := n + 1
-		for _, kv := range [][2][]byte{
+		kvs := [][2][]byte{
 			{ek, e.Raw},
-			{key('m', e.ID[:]), append(u64(arrival), local)},
+			{key('m', e.ID[:]), append(append(u64(arrival), local), src...)},
 			{key('t', e.Scope, timeKey(e.Time), e.ID[:]), nil},
 			{key('a', e.Scope, e.Author, u64(e.Seq), e.ID[:]), nil},
 			{key('l', u64(arrival)), e.ID[:]},
-		} {
+		}
+		if src != nil {
+			kvs = append(kvs, [2][]byte{key('o', e.Scope, src, timeKey(e.Time), e.ID[:]), u32(len(e.Raw))})
+		}
+		for _, kv := range kvs {
 			if err := txn.Set(kv[0], kv[1]); err != nil {
 				return 0, err
 			}
@@ -278,6 +289,9 @@ func (s *Store) History(scope event.Scope, before Cursor, limit int) ([]*event.E
 			}
 		}
 		for ; it.Valid(); it.Next() {
+			if isGhost(it.Item()) {
+				continue
+			}
 			k := it.Item().Key()
 			id := k[len(k)-event.IDSize:]
 			if len(out) == limit {
@@ -316,7 +330,7 @@ func (s *Store) CountAfter(scope event.Scope, after Cursor) (int, error) {
 			it.Seek(start)
 		}
 		for ; it.Valid(); it.Next() {
-			if !after.IsZero() && string(it.Item().Key()) == string(start) {
+			if isGhost(it.Item()) || (!after.IsZero() && string(it.Item().Key()) == string(start)) {
 				continue
 			}
 			n++
@@ -433,6 +447,9 @@ func (s *Store) ScopeBytes(scope event.Scope) (int64, error) {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: key('t', scope[:])})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
+			if isGhost(it.Item()) {
+				continue
+			}
 			k := it.Item().Key()
 			item, err := txn.Get(key('e', k[len(k)-event.IDSize:]))
 			if err != nil {
@@ -450,9 +467,10 @@ func (s *Store) ScopeBytes(scope event.Scope) (int64, error) {
 
 // deleteOldest deletes a scope's events from the oldest while drop(time,
 // size) says so, with their indexes, and returns the first event kept.
+// Ghosts (see EvictFairly) go as they are reached, without counting.
 func (s *Store) deleteOldest(scope event.Scope, drop func(t, size int64) bool) (int, Cursor, error) {
 	var victims []*event.Event
-	var metas [][]byte
+	var metas, ghosts [][]byte
 	var kept Cursor
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: key('t', scope[:])})
@@ -460,6 +478,14 @@ func (s *Store) deleteOldest(scope event.Scope, drop func(t, size int64) bool) (
 		for it.Rewind(); it.Valid(); it.Next() {
 			k := it.Item().Key()
 			id := k[len(k)-event.IDSize:]
+			if isGhost(it.Item()) {
+				if !drop(timeFromKey(k[1+event.ScopeSize:]), 0) {
+					kept = Cursor{Time: timeFromKey(k[1+event.ScopeSize:]), ID: event.ID(id)}
+					return nil
+				}
+				ghosts = append(ghosts, bytes.Clone(k))
+				continue
+			}
 			e, err := getEvent(txn, id)
 			if err != nil {
 				return err
@@ -487,12 +513,13 @@ func (s *Store) deleteOldest(scope event.Scope, drop func(t, size int64) bool) (
 	defer s.putMu.Unlock()
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
+	for _, k := range ghosts {
+		if err := wb.Delete(k); err != nil {
+			return 0, Cursor{}, fmt.Errorf("delete events: %w", err)
+		}
+	}
 	for i, e := range victims {
-		for _, k := range [][]byte{
-			key('e', e.ID[:]), key('m', e.ID[:]), key('l', metas[i][:8]),
-			key('t', scope[:], timeKey(e.Time), e.ID[:]),
-			key('a', scope[:], e.Author, u64(e.Seq), e.ID[:]),
-		} {
+		for _, k := range eventKeys(e, metas[i]) {
 			if err := wb.Delete(k); err != nil {
 				return 0, Cursor{}, fmt.Errorf("delete events: %w", err)
 			}
@@ -502,6 +529,19 @@ func (s *Store) deleteOldest(scope event.Scope, drop func(t, size int64) bool) (
 		return 0, Cursor{}, fmt.Errorf("delete events: %w", err)
 	}
 	return len(victims), kept, nil
+}
+
+// eventKeys lists every key an event has, given its meta value.
+func eventKeys(e *event.Event, meta []byte) [][]byte {
+	ks := [][]byte{
+		key('e', e.ID[:]), key('m', e.ID[:]), key('l', meta[:8]),
+		key('t', e.Scope, timeKey(e.Time), e.ID[:]),
+		key('a', e.Scope, e.Author, u64(e.Seq), e.ID[:]),
+	}
+	if len(meta) == 9+sourceHashSize {
+		ks = append(ks, key('o', e.Scope, meta[9:], timeKey(e.Time), e.ID[:]))
+	}
+	return ks
 }
 
 func (s *Store) dropPrefix(prefix []byte) error {

@@ -8,12 +8,13 @@
 //
 //	0x00 ...                                 -> metadata: format version, table catalog
 //	e <id:32>                                -> envelope bytes
-//	m <id:32>                                -> meta: arrival seq (8) || local flag (1)
-//	t <scope:32> <time:8> <id:32>            -> empty       history order
+//	m <id:32>                                -> meta: arrival seq (8) || local flag (1) [|| source (8)]
+//	t <scope:32> <time:8> <id:32>            -> empty       history order ('g': a ghost, evict.go)
 //	a <scope:32> <author:32> <seq:8> <id:32> -> empty       per-author chains
 //	l <arrival:8>                            -> id, or a table key   local arrival log
 //	q arrival                                -> Badger sequence of arrival numbers
 //	w <scope:32> <peer id>                   -> arrival (8)  peer holds the scope up to here
+//	o <scope:32> <source:8> <time:8> <id:32> -> size (4)     events by the peer that gave them (evict.go)
 //
 // Integers are big-endian; times are Unix milliseconds with the sign bit
 // flipped so that byte order is time order.

@@ -16,8 +16,9 @@ import (
 //	w <scope:32> <peer id>   -> arrival (8)   peer held everything up to here
 
 // ScopeItems calls fn, in (time, id) order, for each event of scope whose
-// sort key lies in [from, to). Keys are the 8-byte order-preserving time
-// followed by a prefix of the ID; a nil to means the end of the scope.
+// sort key lies in [from, to), ghosts included (see EvictFairly). Keys are
+// the 8-byte order-preserving time followed by a prefix of the ID; a nil to
+// means the end of the scope.
 func (s *Store) ScopeItems(scope event.Scope, from, to []byte, fn func(sortTime uint64, id event.ID)) error {
 	prefix := key('t', scope[:])
 	start := append(prefix[:len(prefix):len(prefix)], from...)

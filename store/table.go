@@ -384,7 +384,7 @@ func (s *Store) tableOf(full []byte) (*Table, []byte) {
 // Names of the store's own areas of the key space, as TableOf gives them.
 var coreAreas = map[byte]string{
 	metaPrefix: "meta", 'e': "events", 'm': "event-meta", 't': "history", 'a': "chains",
-	'l': "arrivals", 'q': "sequence", 'w': "synced",
+	'l': "arrivals", 'q': "sequence", 'w': "synced", 'o': "sources",
 }
 
 // TableOf names the part of the store a raw key (from Scan) belongs to:

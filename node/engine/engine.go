@@ -376,6 +376,10 @@ func (e *Engine) check(raw []byte, topic string) (*event.Event, *Replica, error)
 	if f := r.floor(); !f.IsZero() && store.CursorOf(ev).Compare(f) < 0 {
 		return nil, nil, fmt.Errorf("event %s: %w", ev.ID, errBelowFloor)
 	}
+	if ghost, err := e.store.IsGhost(ev.ScopeID(), ev.Time, ev.ID); err == nil && ghost {
+		// A quota evicted it here: it is not taken back.
+		return nil, nil, fmt.Errorf("event %s was evicted here: %w", ev.ID, mesh.ErrIgnore)
+	}
 	if r.spec.Discard {
 		return nil, nil, fmt.Errorf("scope %s is not kept here: %w", ev.ScopeID(), mesh.ErrIgnore)
 	}
@@ -397,7 +401,7 @@ func (e *Engine) receive(topic string, from peer.ID, raw []byte, origin Origin) 
 	}
 	if err == nil {
 		var added bool
-		if added, _, err = e.store.PutEvent(ev, store.PutOptions{}); err != nil {
+		if added, _, err = e.store.PutEvent(ev, store.PutOptions{Source: from}); err != nil {
 			err = notTheSendersFault(ReasonStore, err)
 		} else if !added {
 			err = fmt.Errorf("event %s: %w", ev.ID, mesh.ErrIgnore)
@@ -490,16 +494,17 @@ func (r *Replica) Accept(raws [][]byte) (stored, rejected int, err error) {
 // and sync (an import, a fraud proof), with the checks and the batching of
 // sync. It returns how many were newly stored and how many were rejected.
 func (e *Engine) Accept(scope event.Scope, raws [][]byte) (stored, rejected int, err error) {
-	evs, rejected, err := e.accept(scope, raws, Direct)
+	evs, rejected, err := e.accept(scope, "", raws, Direct)
 	return len(evs), rejected, err
 }
 
-// accept checks a batch of envelopes for one scope on every core
+// accept checks a batch of envelopes for one scope, given by from if it
+// came from a peer, on every core
 // (signature checks bound catch-up speed), stores the valid ones in one
 // write, counts every outcome and tells the feature. It returns the
 // events newly stored, in batch order, and how many envelopes were
 // rejected (duplicates are not).
-func (e *Engine) accept(scope event.Scope, raws [][]byte, origin Origin) (stored []*event.Event, rejected int, err error) {
+func (e *Engine) accept(scope event.Scope, from peer.ID, raws [][]byte, origin Origin) (stored []*event.Event, rejected int, err error) {
 	if !e.gate.enter() {
 		return nil, 0, ErrStopped
 	}
@@ -531,7 +536,7 @@ func (e *Engine) accept(scope event.Scope, raws [][]byte, origin Origin) (stored
 			valid = append(valid, ev)
 		}
 	}
-	arrivals, err := e.store.PutEvents(valid, store.PutOptions{})
+	arrivals, err := e.store.PutEvents(valid, store.PutOptions{Source: from})
 	if err != nil {
 		return nil, 0, err
 	}

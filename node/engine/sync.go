@@ -84,7 +84,7 @@ func (s syncStore) Envelopes(scope event.Scope, ids []event.ID) ([][]byte, error
 }
 
 func (s syncStore) Accept(scope event.Scope, raws [][]byte) (int, error) {
-	_, rejected, err := s.e.accept(scope, raws, Sync)
+	_, rejected, err := s.e.accept(scope, "", raws, Sync)
 	return rejected, err
 }
 

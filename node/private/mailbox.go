@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
@@ -66,13 +67,17 @@ type mailbox struct {
 	boxes   [MailboxBuckets]*engine.Replica
 	// arrived is told that mail of this node's own bucket was stored.
 	arrived func()
+	// held approximates each bucket's stored bytes, so that the quota is
+	// enforced as mail is stored, not minutes later.
+	heldMu sync.Mutex
+	held   map[event.Scope]int64
 }
 
 func newMailbox(eng *engine.Engine, st *store.Store, log *slog.Logger, now func() time.Time, own int, opts MailboxOptions, arrived func()) (*mailbox, error) {
 	m := &mailbox{
 		store: st, log: log, now: now, carry: !opts.NoCarry,
 		ttl: cmpOr(opts.TTL, DefaultMailboxTTL), quota: cmpOr(opts.Quota, DefaultMailboxQuota),
-		own: own, buckets: map[event.Scope]int{}, arrived: arrived,
+		own: own, buckets: map[event.Scope]int{}, arrived: arrived, held: map[event.Scope]int64{},
 	}
 	for b := range MailboxBuckets {
 		m.buckets[MailboxScope(b)] = b
@@ -130,19 +135,54 @@ func (m *mailbox) Check(e *event.Event) error {
 	return nil
 }
 
-// Stored wakes the delivery of this node's own mail. Opening it waits
-// for the delivery worker, so that how long a peer waits for its answer
-// never tells whether this node could open what it was given.
+// Stored keeps each bucket within its quota and wakes the delivery of
+// this node's own mail. Opening it waits for the delivery worker, so that
+// how long a peer waits for its answer never tells whether this node
+// could open what it was given.
 func (m *mailbox) Stored(evs []*event.Event, origin engine.Origin) {
-	if origin == engine.Local {
-		return
-	}
+	own := false
+	grown := map[event.Scope]int64{}
 	for _, e := range evs {
-		if m.buckets[e.ScopeID()] == m.own {
-			m.arrived()
+		grown[e.ScopeID()] += int64(len(e.Raw))
+		own = own || (origin != engine.Local && m.buckets[e.ScopeID()] == m.own)
+	}
+	for scope, n := range grown {
+		m.enforceQuota(scope, n)
+	}
+	if own {
+		m.arrived()
+	}
+}
+
+// enforceQuota counts n more bytes in a bucket and, once it is over its
+// quota, evicts fairly (the peer that gave the most loses its oldest
+// first) down to nine tenths of it. What is evicted is not taken back.
+func (m *mailbox) enforceQuota(scope event.Scope, n int64) {
+	limit := m.quota / MailboxBuckets
+	m.heldMu.Lock()
+	defer m.heldMu.Unlock()
+	held, ok := m.held[scope]
+	if !ok {
+		var err error
+		if held, err = m.store.ScopeBytes(scope); err != nil {
+			m.log.Warn("mailbox size", "err", err)
 			return
 		}
+		n = 0 // counted already
 	}
+	held += n
+	if held > limit {
+		evicted, err := m.store.EvictFairly(scope, limit*9/10)
+		if err != nil {
+			m.log.Warn("mailbox quota", "err", err)
+		} else if evicted > 0 {
+			m.log.Info("mailbox over its quota: evicted the mail of whoever gave the most", "bucket", m.buckets[scope], "evicted", evicted)
+		}
+		if held, err = m.store.ScopeBytes(scope); err != nil {
+			m.log.Warn("mailbox size", "err", err)
+		}
+	}
+	m.held[scope] = held
 }
 
 // floor is when mail expires: the TTL ago, rounded down to the hour so
@@ -153,17 +193,20 @@ func (m *mailbox) floor() store.Cursor {
 	return store.Cursor{Time: m.now().Add(-m.ttl).Truncate(time.Hour).UnixMilli()}
 }
 
-// serve deletes expired mail, and mail beyond the quota, every ten minutes.
+// serve deletes expired mail every ten minutes.
 func (m *mailbox) serve(ctx context.Context) error {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
 	for {
 		for b := range MailboxBuckets {
-			n, _, err := m.store.Prune(MailboxScope(b), m.floor().Time, m.quota/MailboxBuckets)
+			n, _, err := m.store.Prune(MailboxScope(b), m.floor().Time, 0)
 			if err != nil {
 				m.log.Warn("prune mailbox", "bucket", b, "err", err)
 			} else if n > 0 {
 				m.log.Debug("pruned mailbox", "bucket", b, "deleted", n)
+				m.heldMu.Lock()
+				delete(m.held, MailboxScope(b)) // read again when next needed
+				m.heldMu.Unlock()
 			}
 		}
 		select {

@@ -1,0 +1,167 @@
+package store
+
+import (
+	"bytes"
+	"cmp"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/banyan-mesh/banyan/crypto/event"
+)
+
+// Fair eviction keeps, for events that came from a peer, an index by that
+// peer:
+//
+//	o <scope:32> <source:8> <time:8> <id:32>  -> size (4)
+//
+// where source is the first 8 bytes of SHA-256 of the peer ID. When a
+// scope is over its quota, EvictFairly takes the oldest events of the peer
+// that gave the most bytes, again and again, so that one peer flooding a
+// scope pushes out its own input first and not everyone else's. An
+// evicted event leaves a ghost in the history index: the history key with
+// a one-byte value. Ghosts are not history (History, CountAfter and
+// ScopeBytes skip them), but sync still lists them, so that peers do not
+// send again what was evicted, and the engine refuses them (IsGhost).
+// They go when the scope's floor passes them.
+
+const sourceHashSize = 8
+
+func sourceHash(p peer.ID) []byte {
+	h := sha256.Sum256([]byte(p))
+	return h[:sourceHashSize]
+}
+
+func u32(n int) []byte { return binary.BigEndian.AppendUint32(nil, uint32(n)) }
+
+var ghostValue = []byte{'g'}
+
+func isGhost(item *badger.Item) bool { return item.ValueSize() > 0 }
+
+// IsGhost reports whether the event at (time, id) of scope was evicted by
+// a quota.
+func (s *Store) IsGhost(scope event.Scope, t int64, id event.ID) (bool, error) {
+	var ghost bool
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(key('t', scope[:], timeKey(t), id[:]))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		ghost = isGhost(item)
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("is ghost: %w", err)
+	}
+	return ghost, nil
+}
+
+type sourced struct {
+	k    []byte // the o key
+	size int64
+}
+
+// EvictFairly brings a scope's stored bytes down to quota, taking the
+// oldest events of whichever source gave the most, each time. Events with
+// no source (this node's own, and those stored before sources were kept)
+// are not evicted. It returns how many events it evicted.
+func (s *Store) EvictFairly(scope event.Scope, quota int64) (int, error) {
+	total, err := s.ScopeBytes(scope)
+	if err != nil || total <= quota {
+		return 0, err
+	}
+	bySource := map[string][]sourced{}
+	held := map[string]int64{}
+	prefix := key('o', scope[:])
+	err = s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().KeyCopy(nil)
+			src := string(k[len(prefix) : len(prefix)+sourceHashSize])
+			var size int64
+			if err := it.Item().Value(func(v []byte) error {
+				if len(v) == 4 {
+					size = int64(binary.BigEndian.Uint32(v))
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			bySource[src] = append(bySource[src], sourced{k: k, size: size})
+			held[src] += size
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("evict: %w", err)
+	}
+	var victims [][]byte
+	for total > quota && len(held) > 0 {
+		sources := make([]string, 0, len(held))
+		for src := range held {
+			sources = append(sources, src)
+		}
+		heaviest := slices.MaxFunc(sources, func(a, b string) int {
+			return cmp.Or(cmp.Compare(held[a], held[b]), bytes.Compare([]byte(a), []byte(b)))
+		})
+		v := bySource[heaviest][0]
+		bySource[heaviest] = bySource[heaviest][1:]
+		if held[heaviest] -= v.size; len(bySource[heaviest]) == 0 {
+			delete(held, heaviest)
+		}
+		total -= v.size
+		victims = append(victims, v.k)
+	}
+	return len(victims), s.ghost(scope, victims)
+}
+
+// ghost deletes the events of the given o keys and leaves their ghosts.
+func (s *Store) ghost(scope event.Scope, oKeys [][]byte) error {
+	s.putMu.Lock()
+	defer s.putMu.Unlock()
+	for len(oKeys) > 0 {
+		n := min(len(oKeys), 500)
+		err := s.db.Update(func(txn *badger.Txn) error {
+			for _, ok := range oKeys[:n] {
+				id := ok[len(ok)-event.IDSize:]
+				e, err := getEvent(txn, id)
+				if errors.Is(err, ErrNotFound) {
+					if err := txn.Delete(ok); err != nil {
+						return err
+					}
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				meta, err := getValue(txn, key('m', id))
+				if err != nil {
+					return err
+				}
+				for _, k := range eventKeys(e, meta) {
+					if err := txn.Delete(k); err != nil {
+						return err
+					}
+				}
+				if err := txn.Set(key('t', scope[:], timeKey(e.Time), e.ID[:]), ghostValue); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("evict: %w", err)
+		}
+		oKeys = oKeys[n:]
+	}
+	return nil
+}
