@@ -165,3 +165,30 @@ func Assign(seed Seed, total uint64, n int, claims []event.ID) (shares []uint64,
 	}
 	return shares, remainder, nil
 }
+
+// RankClaims returns the claims ordered by rankKey(seed, claim ID), the
+// order in which Assign gives out shares. A claimant cannot aim for a
+// place: the seed stays secret until the settlement.
+func RankClaims(seed Seed, claims []event.ID) []event.ID {
+	out := slices.Clone(claims)
+	slices.SortFunc(out, func(a, b event.ID) int {
+		ka, kb := rankKey(seed, a), rankKey(seed, b)
+		if c := bytes.Compare(ka[:], kb[:]); c != 0 {
+			return c
+		}
+		return bytes.Compare(a[:], b[:])
+	})
+	return slices.Compact(out)
+}
+
+// ClaimTagLabel and ClaimTagData are what a claim's group-member tag is a
+// MAC of: the label names the purpose, the data binds the tag to one
+// envelope and one claimant, so that it cannot be copied into another
+// claim. The MAC itself (keyed by the group's key) is computed by whoever
+// holds the key; see docs/WALLET.md.
+const ClaimTagLabel = "envelope-claim"
+
+// ClaimTagData returns envelope ID || claimant account.
+func ClaimTagData(envelope event.ID, claimant Account) []byte {
+	return append(append(make([]byte, 0, 64), envelope[:]...), claimant[:]...)
+}
