@@ -328,7 +328,11 @@ func (l *Ledger) Add(e *event.Event) (AddResult, error) {
 	}
 
 	res := AddResult{New: true}
+	wasForked := l.forks[author] > 0
 	res.Proofs = l.updateForks(author, e.Seq, n)
+	if l.guarantor[author] && !wasForked && l.forks[author] > 0 {
+		l.dirty = true // the guarantor's revocations stop counting (see limitAt)
+	}
 
 	// Root the event and whatever was waiting for it.
 	var rooted []*node
@@ -433,10 +437,6 @@ func (l *Ledger) advance(rooted []*node) {
 		}
 		if x.en.Type == TypeLimit && l.guarantor[x.author] && l.d.anyDone && x.ev.Time <= l.d.maxPrio.time {
 			l.dirty = true // the grant applies to entries evaluated already
-			return
-		}
-		if l.guarantor[x.author] && l.forks[x.author] > 0 {
-			l.dirty = true // a branch of a guarantor's chain: limits go by branch
 			return
 		}
 		if k, ok := l.designates(x); ok && l.d.reqSeen[k] {
@@ -557,65 +557,33 @@ func (l *Ledger) addGrant(n *node) {
 }
 
 // limitAt is the credit limit of a at time t: for each guarantor, its
-// latest grant to a with time <= t, summed and capped. If the guarantor
-// forked, the latest on each branch of its chain, and the largest of
-// those: a branch of a guarantor's chain can add credit but never take
-// away what another branch granted.
+// latest grant to a with time <= t, summed and capped. A guarantor that
+// forked its chain could date a revocation back on a branch of its own, so
+// once it has forked its revocations stop counting: each of its grantees
+// keeps the largest grant it had been given with time <= t. A fork of a
+// guarantor can add credit but never take away credit that was spent.
 func (l *Ledger) limitAt(a Account, t int64) uint64 {
 	var sum uint64
 	for g, gs := range l.d.limits[a] {
-		var amount uint64
-		found := false
-		if l.forks[g] == 0 {
-			var best *grant
-			for i := range gs {
-				if gr := &gs[i]; gr.time <= t && (best == nil || gr.seq > best.seq) {
-					best = gr
-				}
+		var best *grant
+		forked := l.forks[g] > 0
+		for i := range gs {
+			gr := &gs[i]
+			if gr.time > t {
+				continue
 			}
-			if best != nil {
-				amount, found = best.amount, true
+			if best == nil || !forked && gr.seq > best.seq || forked && gr.amount > best.amount {
+				best = gr
 			}
-		} else {
-			amount, found = l.branchGrant(g, a, t)
 		}
-		if found {
-			sum += amount // each <= MaxAmount; capped below after each add
+		if best != nil {
+			sum += best.amount // each <= MaxAmount; capped below after each add
 			if sum > l.maxLimit {
 				sum = l.maxLimit
 			}
 		}
 	}
 	return min(sum, l.maxLimit)
-}
-
-// branchGrant is, for a guarantor g that forked, the largest over the
-// branches of its chain of the latest grant to a with time <= t.
-func (l *Ledger) branchGrant(g, a Account, t int64) (amount uint64, found bool) {
-	for _, x := range l.byAuthor[g] {
-		if !x.rooted || x.chainErr != nil {
-			continue
-		}
-		leaf := true
-		for _, c := range l.children[x.ev.ID] {
-			if c.rooted && c.chainErr == nil && c.parent == x {
-				leaf = false
-				break
-			}
-		}
-		if !leaf {
-			continue
-		}
-		for y := x; y != nil; y = y.parent {
-			if y.en.Type == TypeLimit && y.en.Counterparty == a && y.ev.Time <= t {
-				if !found || y.en.Amount > amount {
-					amount, found = y.en.Amount, true
-				}
-				break
-			}
-		}
-	}
-	return amount, found
 }
 
 type nodeHeap []*node
@@ -821,7 +789,17 @@ func (l *Ledger) eval(n *node) outcome {
 					return void(pspend, fmt.Errorf("%w: the payee accepted another payment of it", ErrAlreadyPaid))
 				}
 			} else if w := l.d.paid[k]; w != nil && w != n {
-				return void(pspend, fmt.Errorf("%w: by %s", ErrAlreadyPaid, w.ev.ID))
+				// Until the payee receipts one, an earlier payment of the
+				// request counts instead; this one may still be the one
+				// the payee accepts, so its amount stays reserved on the
+				// payer's branch: the payer cannot spend it twice, and
+				// nothing it spent later is undone when the payee decides.
+				o := debit(transfer{n.author, en.Counterparty, en.Amount})
+				reserved := pspend
+				if o.status == StatusOK {
+					reserved = o.spend
+				}
+				return void(reserved, fmt.Errorf("%w: by %s (until the payee accepts one)", ErrAlreadyPaid, w.ev.ID))
 			}
 		} else if !en.Nonce.IsZero() {
 			return void(pspend, ErrRequestUnnamed)

@@ -153,6 +153,21 @@ func (l *Ledger) Request(payee Account, id RequestID) RequestState {
 	return st
 }
 
+// AcceptedPayments returns the payments of the payee's request id that the
+// payee has receipted first on a branch of its chain: one, or none, unless
+// the payee forked.
+func (l *Ledger) AcceptedPayments(payee Account, id RequestID) []event.ID {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ensure()
+	var out []event.ID
+	for p := range l.d.designated[reqKey{payee, id}] {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b event.ID) int { return bytes.Compare(a[:], b[:]) })
+	return out
+}
+
 // Refundable returns how much of an effective payment can still be
 // refunded: what the refunds on the payee's current branch left.
 func (l *Ledger) Refundable(payment event.ID) (uint64, error) {

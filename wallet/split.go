@@ -192,3 +192,29 @@ const ClaimTagLabel = "envelope-claim"
 func ClaimTagData(envelope event.ID, claimant Account) []byte {
 	return append(append(make([]byte, 0, 64), envelope[:]...), claimant[:]...)
 }
+
+// SelectClaims picks the claims a settlement of n shares pays from
+// candidate claims of one envelope (claim ID -> claimant): one per
+// claimant, the first n in the order of RankClaims, listed ascending by
+// ID as a settlement lists them. It depends only on the set of candidates
+// and the seed — not on claim times, not on the order claims arrived in —
+// and a claimant cannot aim for a place without knowing the seed.
+func SelectClaims(seed Seed, n int, claims map[event.ID]Account) []event.ID {
+	ids := make([]event.ID, 0, len(claims))
+	for id := range claims {
+		ids = append(ids, id)
+	}
+	seen := make(map[Account]bool, len(claims))
+	var out []event.ID
+	for _, id := range RankClaims(seed, ids) {
+		if len(out) == n {
+			break
+		}
+		if a := claims[id]; !seen[a] {
+			seen[a] = true
+			out = append(out, id)
+		}
+	}
+	slices.SortFunc(out, func(a, b event.ID) int { return bytes.Compare(a[:], b[:]) })
+	return out
+}
