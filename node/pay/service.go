@@ -307,6 +307,9 @@ func (w *Service) Check(e *event.Event) error { return w.checkEntry(e) }
 // TopicName returns the gossip topic of a unit's entries.
 func TopicName(unit string) string { return walletTopicPrefix + wallet.UnitScope(unit).String() }
 
+// ProofTopicName returns the gossip topic of a unit's fraud proofs.
+func ProofTopicName(unit string) string { return walletProofPrefix + wallet.UnitScope(unit).String() }
+
 // Stored adds entries stored in the unit's scope to the ledger, in the
 // order they came (chain order where possible: the ledger's state does not
 // depend on it, but evaluation is cheaper).
