@@ -317,3 +317,54 @@ func cmpID(a, b event.ID) int {
 	}
 	return 0
 }
+
+// Standing: made-up keys have none; a guarantor's grant (even one still
+// waiting for its predecessors) or a payment received gives it.
+func TestStanding(t *testing.T) {
+	v := newVillage(t, 4, wallet.Config{})
+	if v.l.Standing(v.a(0)) || !v.l.Standing(acct(v.g)) {
+		t.Fatal("standing before anything")
+	}
+	v.do(v.g, wallet.LimitGrant(v.a(0), 100, ""))
+	pay := v.do(v.p(0), wallet.Payment(v.a(1), 5, ""))
+	if !v.l.Standing(v.a(0)) || !v.l.Standing(v.a(1)) || v.l.Standing(v.a(2)) {
+		t.Fatal("standing from a grant and a payment")
+	}
+	if !v.l.Referred(v.events[0].ID) || v.l.Referred(pay.ID) {
+		t.Fatal("referred")
+	}
+	// A grant whose predecessor is missing still names its grantee.
+	l, _ := wallet.NewLedger(v.l.Config())
+	g2 := raw(t, v.g, headOf(t, v.events[0]), wallet.LimitGrant(v.a(3), 1, ""), v.tick())
+	l.Add(g2)
+	if !l.Standing(v.a(3)) {
+		t.Fatal("a pending grant gives no standing")
+	}
+}
+
+// Lacks: the set shows an account's chain has entries not held.
+func TestLacks(t *testing.T) {
+	v := newVillage(t, 3, wallet.Config{})
+	v.do(v.g, wallet.LimitGrant(v.a(0), 100, ""))
+	p1 := v.do(v.p(0), wallet.Payment(v.a(1), 5, ""))
+	rc := v.do(v.p(1), wallet.Receipt(p1.ID))
+	p2 := v.do(v.p(0), wallet.Payment(v.a(1), 6, ""))
+	l, _ := wallet.NewLedger(v.l.Config())
+	l.Add(v.events[0])
+	if l.Lacks(v.a(0)) {
+		t.Fatal("an empty chain lacks nothing")
+	}
+	l.Add(rc) // someone receipted a payment of person 0's not held
+	if !l.Lacks(v.a(0)) {
+		t.Fatal("a receipt of an unheld payment")
+	}
+	l2, _ := wallet.NewLedger(v.l.Config())
+	l2.Add(p2) // person 0's second entry without its first
+	if !l2.Lacks(v.a(0)) {
+		t.Fatal("a pending entry")
+	}
+	l2.Add(p1)
+	if l2.Lacks(v.a(0)) {
+		t.Fatal("a full chain")
+	}
+}

@@ -216,7 +216,8 @@ type Ledger struct {
 	children  map[event.ID][]*node
 	referrers map[event.ID][]*node
 	proofs    map[proofKey]*FraudProof
-	forks     map[Account]int // proofs per author
+	forks     map[Account]int  // proofs per author
+	named     map[Account]bool // named by a held grant of a guarantor (Standing)
 
 	dirty bool
 	d     derived
@@ -240,6 +241,7 @@ func NewLedger(cfg Config) (*Ledger, error) {
 		referrers: make(map[event.ID][]*node),
 		proofs:    make(map[proofKey]*FraudProof),
 		forks:     make(map[Account]int),
+		named:     make(map[Account]bool),
 	}
 	if l.maxLimit == 0 || l.maxLimit > MaxAmount {
 		l.maxLimit = MaxAmount
@@ -325,6 +327,9 @@ func (l *Ledger) Add(e *event.Event) (AddResult, error) {
 	}
 	for _, r := range n.refs {
 		l.referrers[r] = append(l.referrers[r], n)
+	}
+	if en.Type == TypeLimit && l.guarantor[author] {
+		l.named[en.Counterparty] = true
 	}
 
 	res := AddResult{New: true}
