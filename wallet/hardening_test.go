@@ -330,8 +330,12 @@ func TestStanding(t *testing.T) {
 	if !v.l.Standing(v.a(0)) || !v.l.Standing(v.a(1)) || v.l.Standing(v.a(2)) {
 		t.Fatal("standing from a grant and a payment")
 	}
-	if !v.l.Referred(v.events[0].ID) || v.l.Referred(pay.ID) {
-		t.Fatal("referred")
+	if v.l.Referred(pay.ID) {
+		t.Fatal("referred before anything refers to it")
+	}
+	v.do(v.p(1), wallet.Receipt(pay.ID))
+	if !v.l.Referred(pay.ID) {
+		t.Fatal("not referred by its receipt")
 	}
 	// A grant whose predecessor is missing still names its grantee.
 	l, _ := wallet.NewLedger(v.l.Config())
