@@ -17,6 +17,17 @@ func (l *Ledger) Standing(a Account) bool {
 	return named || l.d.credited[a]
 }
 
+// StandingCached is Standing without evaluating: guarantors, accounts a
+// held grant names, and accounts credited as of the last evaluation. It
+// may miss standing that entries added since give (ask Standing then),
+// never the other way round; it is cheap enough to ask for every entry
+// that arrives.
+func (l *Ledger) StandingCached(a Account) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.guarantor[a] || l.named[a] || l.d.credited[a]
+}
+
 // Referred reports whether an entry held refers to id or follows it on its
 // chain (id is then part of a history someone relies on).
 func (l *Ledger) Referred(id event.ID) bool {

@@ -29,8 +29,8 @@ import (
 // small pool, per author and in all, and are taken as soon as standing
 // arrives; what the pool drops, sync offers again later.
 const (
-	maxHeldPerAuthor = 4
-	maxHeld          = 256
+	maxHeldPerAuthor = 8
+	maxHeld          = 512
 	maxStrangerSeq   = 8
 	// proofSyncEvery bounds the syncs that fraud proofs start: one per
 	// peer per period.
@@ -41,14 +41,21 @@ func maxStrangerClaims(count uint64) int { return 2*int(count) + 8 }
 
 var errNoStanding = errors.New("wallet entry of an account without standing")
 
-// admissible reports whether the node keeps and forwards e.
-func (w *Service) admissible(e *event.Event, en *wallet.Entry) bool {
+// admissible reports whether the node keeps and forwards e. fresh asks the
+// ledger to evaluate what it holds first (the pool does; an entry as it
+// arrives does not: that would evaluate the whole ledger per entry while
+// a sync brings thousands, and what it misses waits in the pool).
+func (w *Service) admissible(e *event.Event, en *wallet.Entry, fresh bool) bool {
 	author, err := wallet.AccountOf(e.Author)
 	if err != nil {
 		return false
 	}
 	l := w.ledger
-	if author == w.me || l.Standing(author) || l.Referred(e.ID) {
+	standing := l.StandingCached
+	if fresh {
+		standing = l.Standing
+	}
+	if author == w.me || standing(author) || l.Referred(e.ID) {
 		return true
 	}
 	if en.Type != wallet.TypeClaim {
@@ -180,7 +187,7 @@ func (w *Service) admitHeld() {
 			return false
 		}
 		en, err := wallet.CheckEvent(e)
-		return err == nil && w.admissible(e, en)
+		return err == nil && w.admissible(e, en, true)
 	})
 	if len(raws) == 0 {
 		return
@@ -230,8 +237,9 @@ func (w *Service) checkEntry(e *event.Event) error {
 	if err != nil {
 		return engine.Reject(engine.ReasonBody, err)
 	}
-	if !w.admissible(e, en) {
+	if !w.admissible(e, en, false) {
 		w.pool.add(e)
+		w.ignored.Add(1)
 		return engine.Ignore(errNoStanding)
 	}
 	return nil

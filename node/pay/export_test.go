@@ -8,3 +8,6 @@ func (w *Service) ReceiptNow(ctx context.Context) { w.receiptAll(ctx) }
 
 // Held counts the entries held for want of standing.
 func (w *Service) Held() int { return w.pool.len() }
+
+// MaxHeld bounds the entries held for want of standing.
+const MaxHeld = maxHeld

@@ -111,7 +111,20 @@ func (w *Service) HeadKnown() bool {
 // Synced is told by the engine that a sync of the unit's scope with a
 // peer completed.
 func (w *Service) Synced(scope event.Scope, p peer.ID) {
-	if scope != w.scope || w.HeadKnown() {
+	if scope != w.scope {
+		return
+	}
+	// Entries ignored for want of standing may have it now that the sync
+	// brought more: the peer offers them again in another sync. Only when
+	// something was stored since the last one, so that a peer offering
+	// nothing but made-up keys' entries gets no second sync.
+	if w.ignored.Swap(0) > 0 {
+		if now := w.stored.Load(); now > w.lastStored.Swap(now) {
+			w.wake() // the worker stores what the pool holds
+			w.syncer.TriggerNow(p)
+		}
+	}
+	if w.HeadKnown() {
 		return
 	}
 	if w.ledger.Lacks(w.me) {

@@ -434,7 +434,18 @@ func (w *Service) Render(a store.Arrival) (api.Event, bool) {
 		return api.Event{}, false
 	}
 	info, ok := w.ledger.Entry(a.Event.ID)
-	if !ok || (info.Author != w.me && info.Entry.Counterparty != w.me) {
+	if !ok {
+		// Stored, but not added to the ledger yet (the stream can read an
+		// arrival a moment before the engine hands it to the wallet): show
+		// it from the entry itself, as pending.
+		en, err := wallet.CheckEvent(a.Event)
+		if err != nil {
+			return api.Event{}, false
+		}
+		author, _ := wallet.AccountOf(a.Event.Author)
+		info = wallet.EntryInfo{ID: a.Event.ID, Author: author, Seq: a.Event.Seq, Time: a.Event.Time, Entry: *en, Status: wallet.StatusPending}
+	}
+	if info.Author != w.me && info.Entry.Counterparty != w.me {
 		return api.Event{}, false
 	}
 	line := &Line{

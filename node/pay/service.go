@@ -135,6 +135,11 @@ type Service struct {
 	pool     *pool
 	// proofSync bounds the syncs fraud proofs start.
 	proofSync limiter
+	// ignored counts entries ignored for want of standing, stored the
+	// entries added: a sync that had to ignore some, and after which more
+	// were stored, is run again (see Synced).
+	ignored, stored atomic.Uint64
+	lastStored      atomic.Uint64
 	// changed is closed, and replaced, whenever entries are added.
 	changedMu sync.Mutex
 	changed   chan struct{}
@@ -353,6 +358,7 @@ func (w *Service) add(e *event.Event) {
 		w.wake()
 	}
 	if res.New {
+		w.stored.Add(1)
 		w.changedMu.Lock()
 		close(w.changed)
 		w.changed = make(chan struct{})
@@ -542,7 +548,12 @@ func (w *Service) PayRequest(ctx context.Context, link string) (*event.Event, er
 	if err != nil {
 		return nil, inputErr(err)
 	}
-	return w.write(ctx, false, func(now int64) (event.Body, error) { return w.ledger.PayRequest(w.me, req, now) })
+	e, err := w.write(ctx, false, func(now int64) (event.Body, error) { return w.ledger.PayRequest(w.me, req, now) })
+	var ie *WalletInputError
+	if errors.As(err, &ie) && errors.Is(err, wallet.ErrAlreadyPaid) {
+		ie.status = 409 // someone paid it first
+	}
+	return e, err
 }
 
 // AwaitRequest waits, up to wait, for the payee of the request that

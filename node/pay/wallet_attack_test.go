@@ -585,7 +585,7 @@ func TestWalletStrangersNotKept(t *testing.T) {
 	if stored != 0 {
 		t.Fatalf("%d entries of made-up keys stored", stored)
 	}
-	if a.Wallet().Held() > 256 {
+	if a.Wallet().Held() > pay.MaxHeld {
 		t.Fatalf("%d entries held in memory", a.Wallet().Held())
 	}
 	// The proofs of forks by fresh keys go on the proof topic.
