@@ -2,6 +2,7 @@ package wallet_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -370,5 +371,28 @@ func TestLacks(t *testing.T) {
 	l2.Add(p1)
 	if l2.Lacks(v.a(0)) {
 		t.Fatal("a full chain")
+	}
+}
+
+// Test vectors of docs/WALLET.md: a request ID and a claim's member tag.
+func TestVectors(t *testing.T) {
+	rep := func(b byte) (out [32]byte) {
+		for i := range out {
+			out[i] = b
+		}
+		return out
+	}
+	id := wallet.RequestIDOf(wallet.Account(rep(0x44)), 350, "hours", "2 loaves", wallet.Nonce{0x42, 1}, 1750003600000)
+	if got := id.String(); got != "a613fe705833c728018adc5ec9b9a44abfeaaded8a2b67cba33cefbbf800033b" {
+		t.Errorf("request ID %s", got)
+	}
+	tag := wallet.ClaimTag(rep(0x22), event.ID(rep(0x11)), wallet.Account(rep(0x33)))
+	if got := fmt.Sprintf("%x", tag); got != "a5d0a1df112c8a462f2b616849e8fa4636d06ae55d127855d102b668483e0121" {
+		t.Errorf("claim tag %s", got)
+	}
+	// A request's ID is the one of its fields.
+	r := sampleRequest(t)
+	if r.ID() != wallet.RequestIDOf(r.Payee, r.Amount, r.Unit, r.Memo, r.Nonce, r.Expiry) {
+		t.Error("request ID of a signed request")
 	}
 }

@@ -2,6 +2,8 @@ package wallet
 
 import (
 	"bytes"
+	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -217,4 +219,22 @@ func SelectClaims(seed Seed, n int, claims map[event.ID]Account) []event.ID {
 	}
 	slices.SortFunc(out, func(a, b event.ID) int { return bytes.Compare(a[:], b[:]) })
 	return out
+}
+
+// ClaimTag is the member tag of a claim of envelope by claimant in a group
+// whose key is groupKey: HMAC-SHA256(k, ClaimTagData(envelope, claimant))
+// with k = HKDF-SHA256(groupKey, no salt, "banyan/group-mac/v1" || 0x00 ||
+// ClaimTagLabel, 32 bytes). Nodes compute it through the group feature,
+// which holds the key; this is the definition, for tests and other
+// implementations.
+func ClaimTag(groupKey [32]byte, envelope event.ID, claimant Account) [32]byte {
+	k, err := hkdf.Key(sha256.New, groupKey[:], nil, "banyan/group-mac/v1\x00"+ClaimTagLabel, 32)
+	if err != nil {
+		panic(fmt.Sprintf("wallet: claim tag key: %v", err)) // 32 bytes of SHA-256 always derive
+	}
+	h := hmac.New(sha256.New, k)
+	h.Write(ClaimTagData(envelope, claimant))
+	var tag [32]byte
+	h.Sum(tag[:0])
+	return tag
 }

@@ -676,3 +676,20 @@ func proofTopic(t *testing.T, n *nodetest.Node) *pubsub.Topic {
 	nodetest.Eventually(t, 20*time.Second, "the proof topic", func() (bool, string) { return len(topic.ListPeers()) > 0, "" })
 	return topic
 }
+
+// The group feature's member MAC is the claim tag WALLET.md defines.
+func TestWalletClaimTagIsGroupMAC(t *testing.T) {
+	n := nodetest.StartWith(t, "", withWallet())
+	g, err := n.Groups().Create("family")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, claimant := event.ID{1, 2, 3}, wallet.Account{4, 5, 6}
+	mac, ok := n.Groups().GroupMAC(g.Scope(), wallet.ClaimTagLabel, wallet.ClaimTagData(env, claimant))
+	if !ok || mac != wallet.ClaimTag(g.Key, env, claimant) {
+		t.Fatalf("group MAC %x, claim tag %x", mac, wallet.ClaimTag(g.Key, env, claimant))
+	}
+	if _, ok := n.Groups().GroupMAC(event.Scope{9}, wallet.ClaimTagLabel, nil); ok {
+		t.Fatal("a MAC for a group this node is not in")
+	}
+}
