@@ -96,6 +96,11 @@ func (s syncStore) Synced(scope event.Scope, p peer.ID, arrival uint64) {
 	if err := s.e.store.SetSynced(scope, p, arrival); err != nil {
 		s.e.log.Warn("record sync", "err", err)
 	}
+	if r := s.e.replica(scope); r != nil {
+		if w, ok := r.spec.Feature.(SyncWatcher); ok {
+			w.Synced(scope, p)
+		}
+	}
 }
 
 func (s syncStore) Arrival() uint64 {
