@@ -13,6 +13,7 @@ package reconcile
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -152,18 +153,45 @@ type Result struct {
 	Need []event.ID
 }
 
-// Process answers a peer's message about set, which starts at floor.
+// Process answers a peer's message about set, which starts at floor. A
+// message that is not well formed is refused: its upper bounds must
+// strictly increase from floor and the last must be infinity, an ID list
+// holds at most idListMax IDs and no ID may be listed twice.
+//
+// The work is bounded by the set, not by the message: the ranges are
+// disjoint, so each item is read at most once, in at most maxQueries+1
+// calls to set.Items; Have holds each of my items at most once, Need each
+// of the peer's IDs at most once, and the reply describes each of my
+// items at most once.
 func Process(set Set, floor Bound, msg []Range) (*Result, error) {
+	if err := checkMessage(floor, msg); err != nil {
+		return nil, err
+	}
+	return process(context.Background(), set, floor, msg)
+}
+
+// maxQueries bounds the calls to Set.Items that one message causes: runs of
+// adjacent ranges that need my items are read with one call each, and
+// whatever runs remain after maxQueries are read with one more call.
+const maxQueries = 64
+
+// process is Process for a message already checked. It stops when ctx is
+// done.
+func process(ctx context.Context, set Set, floor Bound, msg []Range) (*Result, error) {
+	src := itemSource{set: set, floor: floor, msg: msg}
 	res := &Result{}
 	lower := floor
 	pendingWork := false
-	for _, r := range msg {
+	for i, r := range msg {
+		if i%64 == 0 && ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
 		upper := r.Upper
 		switch r.Mode {
 		case ModeSkip:
 			res.Reply = appendSkip(res.Reply, upper)
 		case ModeFingerprint:
-			mine, err := set.Items(lower, upper)
+			mine, err := src.items(i, lower, upper)
 			if err != nil {
 				return nil, err
 			}
@@ -174,7 +202,7 @@ func Process(set Set, floor Bound, msg []Range) (*Result, error) {
 			res.Reply = append(res.Reply, split(mine, upper)...)
 			pendingWork = true
 		case ModeIDList:
-			mine, err := set.Items(lower, upper)
+			mine, err := src.items(i, lower, upper)
 			if err != nil {
 				return nil, err
 			}
@@ -205,6 +233,55 @@ func Process(set Set, floor Bound, msg []Range) (*Result, error) {
 		res.Reply = nil
 	}
 	return res, nil
+}
+
+// itemSource reads my items for the ranges of a message, in order. Adjacent
+// ranges that need items are read with one query; after maxQueries
+// queries, everything up to the last range that needs items is read at
+// once. Either way no item is read twice.
+type itemSource struct {
+	set     Set
+	floor   Bound
+	msg     []Range
+	queries int
+	// buf holds items read ahead, covering message ranges up to index
+	// bufEnd (exclusive).
+	buf    []Item
+	bufEnd int
+}
+
+func (s *itemSource) items(i int, lower, upper Bound) ([]Item, error) {
+	if i >= s.bufEnd {
+		// Read the run of ranges that need items starting at i, or all of
+		// them once the queries are used up.
+		j := i + 1
+		last := i
+		for ; j < len(s.msg); j++ {
+			if s.msg[j].Mode != ModeSkip {
+				last = j
+			} else if s.queries < maxQueries {
+				break
+			}
+		}
+		s.queries++
+		items, err := s.set.Items(lower, s.msg[last].Upper)
+		if err != nil {
+			return nil, err
+		}
+		s.buf, s.bufEnd = items, last+1
+	}
+	// Drop items of skipped ranges inside a bulk read, then take those
+	// below upper.
+	for len(s.buf) > 0 && lower.Below(s.buf[0]) {
+		s.buf = s.buf[1:]
+	}
+	n := 0
+	for n < len(s.buf) && upper.Below(s.buf[n]) {
+		n++
+	}
+	out := s.buf[:n:n]
+	s.buf = s.buf[n:]
+	return out, nil
 }
 
 // split describes items, which lie in a range ending at upper, as an ID
