@@ -57,9 +57,10 @@ func reasonOf(err error) (string, bool) {
 // frame (PROTOCOL.md section 12.4): the floor is not infinity; upper bounds
 // strictly increase from the floor; the last is infinity and nothing
 // follows it; an ID list holds at most idListMax IDs; no ID is listed twice.
-// Non-zero limits bound the ranges that are not skips, all ranges, and the
-// IDs.
+// If limited, the limits bound the ranges that are not skips, all ranges,
+// and the IDs.
 type msgCheck struct {
+	limited                       bool
 	maxNonSkip, maxRanges, maxIDs int
 
 	floor, last          Bound
@@ -108,7 +109,7 @@ func (c *msgCheck) add(rs []Range) error {
 				return bad(ReasonRange, "id list of %d ids", len(r.IDs))
 			}
 			c.ids += len(r.IDs)
-			if c.maxIDs > 0 && c.ids > c.maxIDs {
+			if c.limited && c.ids > c.maxIDs {
 				return bad(ReasonTooMany, "more than %d ids in a message", c.maxIDs)
 			}
 			if c.seen == nil {
@@ -121,10 +122,10 @@ func (c *msgCheck) add(rs []Range) error {
 				c.seen[id] = struct{}{}
 			}
 		}
-		if c.maxNonSkip > 0 && c.nonSkip > c.maxNonSkip {
+		if c.limited && c.nonSkip > c.maxNonSkip {
 			return bad(ReasonTooMany, "more than %d ranges to compare in a message", c.maxNonSkip)
 		}
-		if c.maxRanges > 0 && c.ranges > c.maxRanges {
+		if c.limited && c.ranges > c.maxRanges {
 			return bad(ReasonTooMany, "more than %d ranges in a message", c.maxRanges)
 		}
 	}

@@ -178,7 +178,7 @@ const maxQueries = 64
 // process is Process for a message already checked. It stops when ctx is
 // done.
 func process(ctx context.Context, set Set, floor Bound, msg []Range) (*Result, error) {
-	src := itemSource{set: set, floor: floor, msg: msg}
+	src := itemSource{ctx: ctx, set: set, msg: msg}
 	res := &Result{}
 	lower := floor
 	pendingWork := false
@@ -240,8 +240,8 @@ func process(ctx context.Context, set Set, floor Bound, msg []Range) (*Result, e
 // queries, everything up to the last range that needs items is read at
 // once. Either way no item is read twice.
 type itemSource struct {
+	ctx     context.Context
 	set     Set
-	floor   Bound
 	msg     []Range
 	queries int
 	// buf holds items read ahead, covering message ranges up to index
@@ -252,6 +252,9 @@ type itemSource struct {
 
 func (s *itemSource) items(i int, lower, upper Bound) ([]Item, error) {
 	if i >= s.bufEnd {
+		if s.ctx.Err() != nil {
+			return nil, context.Cause(s.ctx)
+		}
 		// Read the run of ranges that need items starting at i, or all of
 		// them once the queries are used up.
 		j := i + 1

@@ -83,6 +83,8 @@ type Syncer struct {
 	// opts.Concurrency peers at a time).
 	inbound  map[peer.ID]*inSlot
 	counters counters
+	// testHookCancelled is called when a sync is cancelled before it ends.
+	testHookCancelled func()
 	// running holds a channel per peer with a sync under way, closed when
 	// it ends.
 	running  map[peer.ID]chan struct{}
@@ -452,7 +454,7 @@ func (s *Syncer) syncIfIdle(ctx context.Context, p peer.ID) (*Stats, error) {
 }
 
 func (s *Syncer) session() *session {
-	return &session{store: s.opts.Store, timeout: s.opts.StreamTimeout, progress: s}
+	return &session{store: s.opts.Store, timeout: s.opts.StreamTimeout, progress: s, cancelled: s.testHookCancelled}
 }
 
 // inSlot is a sync a peer runs with this node.

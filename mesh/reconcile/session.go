@@ -17,6 +17,9 @@ type session struct {
 	store    Store
 	timeout  time.Duration
 	progress progressSink
+	// cancelled, if set, is called when a sync is cancelled before it
+	// ends (tests).
+	cancelled func()
 }
 
 // progressSink collects catch-up progress across sessions.
@@ -73,6 +76,7 @@ func newScopeState(floor Bound) *scopeState {
 func (ss *scopeState) newCheck() *msgCheck {
 	f := max(1, ss.sentFP)
 	return &msgCheck{
+		limited:    true,
 		maxNonSkip: branches * f,
 		maxRanges:  min(maxRanges, 2*branches*f+1),
 		maxIDs:     idListMax * f,
@@ -91,7 +95,12 @@ func (x *session) run(parent context.Context, st network.Stream, initiator bool)
 	// Once the sync is cancelled (the node stops, the peer's input is
 	// refused, the stream fails or a newer sync replaces this one), writes
 	// blocked on a peer that does not read must return too.
-	stopReset := context.AfterFunc(ctx, func() { st.Reset() })
+	stopReset := context.AfterFunc(ctx, func() {
+		st.Reset()
+		if x.cancelled != nil {
+			x.cancelled()
+		}
+	})
 	defer stopReset()
 	began := time.Now()
 	peerID := st.Conn().RemotePeer()
