@@ -438,6 +438,7 @@ func (x *session) sendEvents(ctx context.Context, c *conn, scope event.Scope, ss
 	remaining := uint64(len(ids))
 	var batch [][]byte
 	size, sent := 0, 0
+	queued := make(map[event.ID]struct{}, min(len(ids), chunk))
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -453,7 +454,10 @@ func (x *session) sendEvents(ctx context.Context, c *conn, scope event.Scope, ss
 		}
 		var todo []event.ID
 		for _, id := range ids[i:min(i+chunk, len(ids))] {
-			if _, done := ss.sent[id]; !done {
+			_, done := ss.sent[id]
+			_, dup := queued[id]
+			if !done && !dup {
+				queued[id] = struct{}{}
 				todo = append(todo, id)
 			}
 		}
