@@ -435,7 +435,7 @@ func TestMalformedInputIsDroppedAndCounted(t *testing.T) {
 		{name: "range after infinity", frames: []*frame{reconcileFrame(sc, floor0, wireRange{Upper: inf}), reconcileFrame(sc, floor0, wireRange{Upper: inf})}, reason: ReasonOrder},
 		{name: "floor changed", frames: []*frame{reconcileFrame(sc, floor0, wireRange{Upper: wireBound{Time: 9}}), reconcileFrame(sc, wireBound{Time: 1}, wireRange{Upper: inf})}, reason: ReasonOrder},
 		{name: "not up to infinity", frames: []*frame{reconcileFrame(sc, floor0, wireRange{Upper: wireBound{Time: 9}, Mode: ModeFingerprint, FP: fp})}, reason: ReasonOpen},
-		{name: "id listed twice", frames: []*frame{reconcileFrame(sc, floor0, wireRange{Upper: wireBound{Time: 9}, Mode: ModeIDList, IDs: id(1)}, wireRange{Upper: inf, Mode: ModeIDList, IDs: id(1)})}, reason: ReasonDuplicate},
+		{name: "id listed twice", frames: []*frame{reconcileFrame(sc, floor0, wireRange{Upper: wireBound{Time: 9}, Mode: ModeIDList, IDs: append(id(2), append(id(1), id(1)...)...)}, wireRange{Upper: inf})}, reason: ReasonDuplicate},
 		{name: "17 ranges in a first message", frames: []*frame{reconcileFrame(sc, floor0, seventeen(fp)...)}, reason: ReasonTooMany},
 		{name: "33 ids in a first message", frames: []*frame{reconcileFrame(sc, floor0, wireRange{Upper: wireBound{Time: 9}, Mode: ModeIDList, IDs: distinctIDs(32, 10)}, wireRange{Upper: inf, Mode: ModeIDList, IDs: id(1)})}, reason: ReasonTooMany},
 		{name: "want in a first turn", frames: []*frame{{Type: frameWant, Scope: sc[:], IDs: id(1)}}, reason: ReasonTooMany},

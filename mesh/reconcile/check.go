@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -56,7 +57,7 @@ func reasonOf(err error) (string, bool) {
 // msgCheck checks a reconciliation message as its ranges arrive, frame by
 // frame (PROTOCOL.md section 12.4): the floor is not infinity; upper bounds
 // strictly increase from the floor; the last is infinity and nothing
-// follows it; an ID list holds at most idListMax IDs; no ID is listed twice.
+// follows it; an ID list holds at most idListMax IDs, none twice.
 // If limited, the limits bound the ranges that are not skips, all ranges,
 // and the IDs.
 type msgCheck struct {
@@ -66,7 +67,6 @@ type msgCheck struct {
 	floor, last          Bound
 	begun, closed        bool
 	nonSkip, ranges, ids int
-	seen                 map[event.ID]struct{}
 }
 
 // begin starts a message at floor, or checks that a further frame of the
@@ -112,14 +112,8 @@ func (c *msgCheck) add(rs []Range) error {
 			if c.limited && c.ids > c.maxIDs {
 				return bad(ReasonTooMany, "more than %d ids in a message", c.maxIDs)
 			}
-			if c.seen == nil {
-				c.seen = map[event.ID]struct{}{}
-			}
-			for _, id := range r.IDs {
-				if _, dup := c.seen[id]; dup {
-					return bad(ReasonDuplicate, "id %x listed twice", id[:4])
-				}
-				c.seen[id] = struct{}{}
+			if i, j, dup := duplicate(r.IDs); dup {
+				return bad(ReasonDuplicate, "id %x listed twice (%d and %d)", r.IDs[i][:4], i, j)
 			}
 		}
 		if c.limited && c.nonSkip > c.maxNonSkip {
@@ -150,4 +144,21 @@ func checkMessage(floor Bound, msg []Range) error {
 		return err
 	}
 	return c.done()
+}
+
+// duplicate reports the positions of an ID that occurs twice in ids (at
+// most idListMax of them).
+func duplicate(ids []event.ID) (i, j int, dup bool) {
+	var keys [idListMax]uint64
+	for k := range ids {
+		keys[k] = binary.LittleEndian.Uint64(ids[k][:8])
+	}
+	for i := range ids {
+		for j := i + 1; j < len(ids); j++ {
+			if keys[i] == keys[j] && ids[i] == ids[j] {
+				return i, j, true
+			}
+		}
+	}
+	return 0, 0, false
 }

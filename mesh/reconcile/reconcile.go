@@ -18,6 +18,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"sort"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
 )
@@ -155,14 +156,14 @@ type Result struct {
 
 // Process answers a peer's message about set, which starts at floor. A
 // message that is not well formed is refused: its upper bounds must
-// strictly increase from floor and the last must be infinity, an ID list
-// holds at most idListMax IDs and no ID may be listed twice.
+// strictly increase from floor and the last must be infinity, and an ID
+// list holds at most idListMax IDs, none twice.
 //
 // The work is bounded by the set, not by the message: the ranges are
 // disjoint, so each item is read at most once, in at most maxQueries+1
-// calls to set.Items; Have holds each of my items at most once, Need each
-// of the peer's IDs at most once, and the reply describes each of my
-// items at most once.
+// calls to set.Items; Have holds each of my items at most once, Need only
+// IDs the peer listed (once per list that holds them), and the reply
+// describes each of my items at most once.
 func Process(set Set, floor Bound, msg []Range) (*Result, error) {
 	if err := checkMessage(floor, msg); err != nil {
 		return nil, err
@@ -275,13 +276,9 @@ func (s *itemSource) items(i int, lower, upper Bound) ([]Item, error) {
 	}
 	// Drop items of skipped ranges inside a bulk read, then take those
 	// below upper.
-	for len(s.buf) > 0 && lower.Below(s.buf[0]) {
-		s.buf = s.buf[1:]
-	}
-	n := 0
-	for n < len(s.buf) && upper.Below(s.buf[n]) {
-		n++
-	}
+	k := sort.Search(len(s.buf), func(j int) bool { return !lower.Below(s.buf[j]) })
+	s.buf = s.buf[k:]
+	n := sort.Search(len(s.buf), func(j int) bool { return !upper.Below(s.buf[j]) })
 	out := s.buf[:n:n]
 	s.buf = s.buf[n:]
 	return out, nil

@@ -372,15 +372,20 @@ func (x *session) sendTurn(ctx context.Context, c *conn, rd *frameReader, sessio
 			sent = sent || n > 0
 		}
 		if len(ss.request) > 0 {
-			for i := 0; i < len(ss.request); i += maxWantIDs {
-				chunk := ss.request[i:min(i+maxWantIDs, len(ss.request))]
+			// Each ID once, even if the peer listed it in two ranges.
+			ss.outstanding = make(map[event.ID]struct{}, len(ss.request))
+			request := ss.request[:0]
+			for _, id := range ss.request {
+				if _, dup := ss.outstanding[id]; !dup {
+					ss.outstanding[id] = struct{}{}
+					request = append(request, id)
+				}
+			}
+			for i := 0; i < len(request); i += maxWantIDs {
+				chunk := request[i:min(i+maxWantIDs, len(request))]
 				if err := c.write(&frame{Type: frameWant, Scope: scope[:], IDs: packIDs(chunk)}); err != nil {
 					return false, err
 				}
-			}
-			ss.outstanding = make(map[event.ID]struct{}, len(ss.request))
-			for _, id := range ss.request {
-				ss.outstanding[id] = struct{}{}
 			}
 			ss.request = nil
 			sent = true
