@@ -6,9 +6,15 @@
 // Two peers compare fingerprints of ranges of their sorted items. Equal
 // ranges are done; differing ranges are split into sub-ranges, until a
 // range is small enough to be sent as a list of IDs, from which each side
-// sees what the other lacks. Peers that are in sync agree in one round trip
-// with a few dozen bytes per scope; otherwise the rounds grow with the
-// logarithm of the set and the bytes with the size of the difference.
+// sees what the other lacks. Peers that are in sync agree in three turns
+// (a message, an acknowledgement, an empty turn) with a few dozen bytes per
+// scope; otherwise the rounds grow with the logarithm of the set and the
+// bytes with the size of the difference.
+//
+// Sync serves peers that may be hostile (mailbox scopes are public): every
+// message is checked as it arrives, the work one turn can cause is bounded
+// by the scope this node holds, and input that breaks the rules resets the
+// stream and is counted (Syncer.Counters).
 package reconcile
 
 import (

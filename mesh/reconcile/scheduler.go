@@ -53,7 +53,7 @@ type Options struct {
 	Logger *slog.Logger
 	// Interval is the mean time between periodic syncs with each peer; 0
 	// means 20 s. Each wait is jittered by ±25%. An in-sync round costs
-	// one round trip and a few dozen bytes per scope.
+	// three turns and a few dozen bytes per scope.
 	Interval time.Duration
 	// Concurrency bounds simultaneous syncs in each direction: at most
 	// this many that this node started and this many that peers started,
