@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"errors"
-	"fmt"
 	"maps"
 	"sync"
 	"testing"
@@ -11,11 +10,6 @@ import (
 
 	"github.com/banyan-mesh/banyan/crypto/event"
 )
-
-func fmtFigures(f figures) string {
-	return fmt.Sprintf("in %d B, out %d B, Items calls %d reading %d items, envelopes %d looked up %d read, heap peak +%.1f MB, allocated %.1f MB, cpu %v, ended by %v",
-		f.in, f.out, f.work.calls, f.work.items, f.work.lookups, f.work.envs, float64(f.heapPeak)/1e6, float64(f.allocated)/1e6, f.cpu, f.err)
-}
 
 // victim starts a node holding one public scope of n events of size bytes.
 func victim(t testing.TB, n, size int) (*node, event.Scope) {

@@ -1,6 +1,8 @@
 package reconcile
 
 import (
+	"fmt"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +27,11 @@ type figures struct {
 
 func (f figures) String() string {
 	return fmtFigures(f)
+}
+
+func fmtFigures(f figures) string {
+	return fmt.Sprintf("in %d B, out %d B (x%.0f), Items calls %d reading %d items, envelopes %d looked up %d read, heap peak +%.1f MB, allocated %.1f MB, cpu %v, ended by %v",
+		f.in, f.out, float64(f.out)/float64(max(f.in, 1)), f.work.calls, f.work.items, f.work.lookups, f.work.envs, float64(f.heapPeak)/1e6, float64(f.allocated)/1e6, f.cpu, f.err)
 }
 
 func cpuTime() time.Duration {
@@ -90,8 +97,13 @@ func mountRescan(t testing.TB, n *node, sc event.Scope, ranges int, reset bool, 
 	return measure(n, func() (int64, int64, int, error) {
 		err := p.send(msg, endFrame)
 		if reset {
-			// Once the node is at work on it.
-			waitFor(t, "the node to read its store", func() bool { return n.st.itemCalls.Load() > 0 })
+			// Once the node is at work on it, or has ended the stream.
+			var ended atomic.Bool
+			go func() {
+				p.drain()
+				ended.Store(true)
+			}()
+			waitFor(t, "the node to read its store", func() bool { return n.st.itemCalls.Load() > 0 || ended.Load() })
 			p.st.Reset()
 		} else if err == nil {
 			err = p.drain()
