@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -402,7 +403,18 @@ func FuzzSession(f *testing.F) {
 			}
 		}
 		x := &session{store: st, timeout: time.Minute, progress: noProgress{}}
-		_, err := x.run(context.Background(), fs, false)
+		ended := make(chan error, 1)
+		go func() {
+			_, err := x.run(context.Background(), fs, false)
+			ended <- err
+		}()
+		var err error
+		select {
+		case err = <-ended:
+		case <-time.After(20 * time.Second):
+			buf := make([]byte, 1<<20)
+			t.Fatalf("the session did not end when its input did:\n%s", buf[:runtime.Stack(buf, true)])
+		}
 		if fail != nil {
 			t.Fatal(fail)
 		}
