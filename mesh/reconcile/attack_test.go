@@ -5,6 +5,7 @@ import (
 	"maps"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 
@@ -104,6 +105,7 @@ func TestAttackLegalRescanIsBoundedPerTurn(t *testing.T) {
 		}
 		rs[k-1].Upper = inf
 		w0, out0 := n.st.work(), p.got
+		p.st.SetDeadline(time.Now().Add(30 * time.Second))
 		if err := p.send(reconcileFrame(sc, floor0, rs...), endFrame); err != nil {
 			break
 		}
