@@ -41,3 +41,17 @@ func AmplifyTurn(sc event.Scope, floorTime uint64, ranges int) []byte {
 func NothingTurn(sc event.Scope, floorTime uint64) []byte {
 	return encodeTurn(reconcileFrame(sc, wireBound{Time: floorTime}, wireRange{Upper: inf, Mode: ModeIDList}))
 }
+
+// peerState counts the entries the syncer keeps per peer.
+func (s *Syncer) peerState() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.wanted) + len(s.lastStart) + len(s.lastLazy) + len(s.failures)
+}
+
+// answering counts the syncs this node is answering.
+func (s *Syncer) answering() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.inbound)
+}

@@ -159,7 +159,7 @@ func (s *testStore) Envelopes(sc event.Scope, ids []event.ID) ([][]byte, error) 
 	return out, nil
 }
 
-func (s *testStore) Accept(sc event.Scope, raws [][]byte) (int, error) {
+func (s *testStore) Accept(sc event.Scope, _ peer.ID, raws [][]byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rejected := 0

@@ -30,10 +30,10 @@ type Store interface {
 	// Envelopes returns the stored envelopes of the given IDs in scope,
 	// skipping those it does not have there.
 	Envelopes(scope event.Scope, ids []event.ID) ([][]byte, error)
-	// Accept validates envelopes received for scope and stores the valid
-	// ones, with the same checks gossip applies. It returns how many were
-	// invalid (duplicates are not).
-	Accept(scope event.Scope, raws [][]byte) (rejected int, err error)
+	// Accept validates envelopes received for scope from peer and stores
+	// the valid ones, with the same checks gossip applies. It returns how
+	// many were invalid (duplicates are not).
+	Accept(scope event.Scope, from peer.ID, raws [][]byte) (rejected int, err error)
 	// Synced records that peer held every event of scope that this node
 	// had stored up to arrival when the sync began.
 	Synced(scope event.Scope, p peer.ID, arrival uint64)
@@ -103,6 +103,10 @@ type Syncer struct {
 	later []delayed
 	// nextRound is when every connected peer is next synced.
 	nextRound time.Time
+	// handlers counts the answering syncs under way; once stopping is
+	// set, no new one starts.
+	handlers sync.WaitGroup
+	stopping bool
 }
 
 // delayed is a request for a sync with a peer from a given time on.
@@ -189,8 +193,34 @@ func New(h host.Host, opts Options) *Syncer {
 
 // Serve answers syncs and starts them until ctx is done.
 func (s *Syncer) Serve(ctx context.Context) error {
-	s.h.SetStreamHandler(ProtocolID, func(st network.Stream) { s.handle(ctx, st) })
-	defer s.h.RemoveStreamHandler(ProtocolID)
+	s.h.SetStreamHandler(ProtocolID, func(st network.Stream) {
+		s.mu.Lock()
+		if s.stopping {
+			s.mu.Unlock()
+			st.Reset()
+			return
+		}
+		s.handlers.Add(1)
+		s.mu.Unlock()
+		defer s.handlers.Done()
+		s.handle(ctx, st)
+	})
+	defer func() {
+		s.h.RemoveStreamHandler(ProtocolID)
+		s.mu.Lock()
+		s.stopping = true
+		s.mu.Unlock()
+		// ctx is done: the answering syncs reset their streams and end.
+		s.handlers.Wait()
+	}()
+	// What the syncer keeps per peer goes when the peer does.
+	nb := &network.NotifyBundle{DisconnectedF: func(n network.Network, c network.Conn) {
+		if p := c.RemotePeer(); n.Connectedness(p) != network.Connected {
+			s.forget(p)
+		}
+	}}
+	s.h.Network().Notify(nb)
+	defer s.h.Network().StopNotify(nb)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	start := func(p peer.ID) {
@@ -202,8 +232,9 @@ func (s *Syncer) Serve(ctx context.Context) error {
 			case errors.Is(err, ErrBusy) || ctx.Err() != nil:
 			default:
 				s.log.Debug("sync failed", "peer", p, "err", err)
-				// A busy peer turns syncs away; try again soon, a few times.
-				if s.retry(p) {
+				// A busy peer turns syncs away; try again soon, a few times,
+				// while it is here.
+				if s.h.Network().Connectedness(p) == network.Connected && s.retry(p) {
 					s.after(p, s.jitter(retryDelay), true)
 				}
 			}
@@ -269,6 +300,16 @@ func (s *Syncer) retry(p peer.ID) bool {
 	defer s.mu.Unlock()
 	s.failures[p]++
 	return s.failures[p] <= maxRetries
+}
+
+// forget drops what the syncer keeps about p, which has disconnected.
+func (s *Syncer) forget(p peer.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.wanted, p)
+	delete(s.lastStart, p)
+	delete(s.lastLazy, p)
+	delete(s.failures, p)
 }
 
 // clearFailures forgets p's failed syncs after a success.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
 )
@@ -15,6 +16,7 @@ import (
 // scheduler (Syncer) decides when syncs run; a session runs one.
 type session struct {
 	store    Store
+	peer     peer.ID // set by run
 	timeout  time.Duration
 	progress progressSink
 	// cancelled, if set, is called when a sync is cancelled before it
@@ -90,6 +92,7 @@ func (ss *scopeState) newCheck() *msgCheck {
 // even in the middle of a turn's work; input that breaks the protocol's
 // rules stops it with an error for which reasonOf reports the reason.
 func (x *session) run(parent context.Context, st network.Stream, initiator bool) (stats *Stats, err error) {
+	x.peer = st.Conn().RemotePeer()
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
 	// Once the sync is cancelled (the node stops, the peer's input is
@@ -224,7 +227,7 @@ func (x *session) readTurn(ctx context.Context, rd *frameReader, mine map[event.
 					delete(ss.outstanding, id)
 				}
 			}
-			rejected, err := x.store.Accept(scope, f.Events)
+			rejected, err := x.store.Accept(scope, x.peer, f.Events)
 			if err != nil {
 				return false, err
 			}

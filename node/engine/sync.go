@@ -83,8 +83,10 @@ func (s syncStore) Envelopes(scope event.Scope, ids []event.ID) ([][]byte, error
 	return out, nil
 }
 
-func (s syncStore) Accept(scope event.Scope, raws [][]byte) (int, error) {
-	_, rejected, err := s.e.accept(scope, "", raws, Sync)
+func (s syncStore) Accept(scope event.Scope, from peer.ID, raws [][]byte) (int, error) {
+	// What a peer brings is counted against it in quotas that evict
+	// fairly (store.PutOptions.Source).
+	_, rejected, err := s.e.accept(scope, from, raws, Sync)
 	return rejected, err
 }
 
