@@ -1,6 +1,7 @@
 package reconcile_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -26,6 +27,14 @@ func TestAttackAmplifyOnARealNode(t *testing.T) {
 		c := n.Syncer().Counters()
 		return c.Malformed[reconcile.ReasonOrder] > before.Malformed[reconcile.ReasonOrder], ""
 	})
+	// And shown to whoever runs the node.
+	info, err := n.Client(t).Node(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Stats.Sync.Malformed[reconcile.ReasonOrder] == 0 {
+		t.Errorf("the node's API does not show the refused sync: %+v", info.Stats.Sync)
+	}
 }
 
 // A peer that says every turn that it has nothing is sent the scope once:
