@@ -19,6 +19,7 @@ import (
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -316,13 +317,7 @@ func (f *floodPeer) session(ctx context.Context, flooding func()) error {
 	defer h.Close()
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ps, err := pubsub.NewGossipSub(sctx, h,
-		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
-		pubsub.WithNoAuthor(),
-		pubsub.WithMessageIdFn(func(m *pb.Message) string { s := sha256.Sum256(m.Data); return string(s[:]) }),
-		pubsub.WithMaxMessageSize(1<<20),
-		pubsub.WithFloodPublish(true),
-	)
+	ps, err := rawGossip(sctx, h)
 	if err != nil {
 		return err
 	}
@@ -368,6 +363,18 @@ func (f *floodPeer) session(ctx context.Context, flooding func()) error {
 		f.rep.Published++
 	}
 	return nil
+}
+
+// rawGossip is plain gossipsub with Banyan's message IDs and no
+// validation: what a peer that follows no rules runs.
+func rawGossip(ctx context.Context, h host.Host) (*pubsub.PubSub, error) {
+	return pubsub.NewGossipSub(ctx, h,
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
+		pubsub.WithNoAuthor(),
+		pubsub.WithMessageIdFn(func(m *pb.Message) string { s := sha256.Sum256(m.Data); return string(s[:]) }),
+		pubsub.WithMaxMessageSize(1<<20),
+		pubsub.WithFloodPublish(true),
+	)
 }
 
 // waitTopicPeer waits until p is seen subscribed to t.
