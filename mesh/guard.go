@@ -167,6 +167,14 @@ func (g *Guard) Banned(p peer.ID) bool {
 	return ok
 }
 
+// BannedCount counts the peers refused for now.
+func (g *Guard) BannedCount() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.expireBans(g.now())
+	return len(g.banned)
+}
+
 // AppScore is the guard's view of p for gossipsub's peer score: negative
 // while p collects strikes, far below the graylist threshold once banned.
 func (g *Guard) AppScore(p peer.ID) float64 {

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -46,6 +48,9 @@ type HostOptions struct {
 	ConnsLow, ConnsHigh int
 	// Gater, if set, may refuse connections to and from peers.
 	Gater connmgr.ConnectionGater
+	// Metrics, if set, receives libp2p's own Prometheus metrics (swarm,
+	// identify, resource manager...); without it they are off.
+	Metrics prometheus.Registerer
 }
 
 // NewHost builds the libp2p host: TCP and QUIC, Noise, Yamux; no relay,
@@ -56,7 +61,7 @@ func NewHost(opts HostOptions) (host.Host, error) {
 	if len(opts.ListenAddrs) > 0 {
 		listen = libp2p.ListenAddrs(opts.ListenAddrs...)
 	}
-	rm, err := newResourceManager()
+	rm, err := newResourceManager(opts.Metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +84,11 @@ func NewHost(opts HostOptions) (host.Host, error) {
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.UserAgent("banyan"),
-		libp2p.DisableMetrics(),
+	}
+	if opts.Metrics != nil {
+		lo = append(lo, libp2p.PrometheusRegisterer(opts.Metrics))
+	} else {
+		lo = append(lo, libp2p.DisableMetrics())
 	}
 	if opts.Bandwidth != nil {
 		lo = append(lo, libp2p.BandwidthReporter(opts.Bandwidth))
@@ -129,7 +138,7 @@ func PortFree(port int) bool {
 // newResourceManager scales libp2p's default limits to the machine, then
 // lifts the per-address limits: in a village many nodes may sit behind one
 // access point's NAT, and a relay sees all of them.
-func newResourceManager() (network.ResourceManager, error) {
+func newResourceManager(reg prometheus.Registerer) (network.ResourceManager, error) {
 	limits := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&limits)
 	// Room for newcomers while handshakes are under way: the guard's gater
@@ -156,7 +165,16 @@ func newResourceManager() (network.ResourceManager, error) {
 			GracePeriod:      time.Minute,
 		},
 	})
-	rm, err := rcmgr.NewResourceManager(lim, perAddr, connRate)
+	ropts := []rcmgr.Option{perAddr, connRate}
+	if reg != nil {
+		rcmgr.MustRegisterWith(reg)
+		str, err := rcmgr.NewStatsTraceReporter()
+		if err != nil {
+			return nil, fmt.Errorf("resource manager metrics: %w", err)
+		}
+		ropts = append(ropts, rcmgr.WithTraceReporter(str))
+	}
+	rm, err := rcmgr.NewResourceManager(lim, ropts...)
 	if err != nil {
 		return nil, fmt.Errorf("resource manager: %w", err)
 	}

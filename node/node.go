@@ -19,9 +19,10 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/metrics"
+	libp2pmetrics "github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/banyan-mesh/banyan/crypto"
@@ -30,6 +31,7 @@ import (
 	"github.com/banyan-mesh/banyan/node/api"
 	"github.com/banyan-mesh/banyan/node/engine"
 	"github.com/banyan-mesh/banyan/node/home"
+	"github.com/banyan-mesh/banyan/node/metrics"
 	"github.com/banyan-mesh/banyan/node/pay"
 	"github.com/banyan-mesh/banyan/node/private"
 	"github.com/banyan-mesh/banyan/node/web"
@@ -54,7 +56,7 @@ type Options struct {
 	NoMDNS bool
 	Logger *slog.Logger
 	// Bandwidth, if set, counts the host's traffic (benchmarks).
-	Bandwidth metrics.Reporter
+	Bandwidth libp2pmetrics.Reporter
 	// InMemory keeps the store in memory (tests and benchmarks only).
 	InMemory bool
 	// Name is how this person calls themselves in contact requests.
@@ -72,6 +74,9 @@ type Options struct {
 	SyncInterval time.Duration
 	// Wallet configures the wallet's unit of mutual credit.
 	Wallet pay.WalletOptions
+	// Metrics, if set, is the address that serves Prometheus metrics
+	// (/metrics) and the node's health (/healthz); empty means off.
+	Metrics string
 }
 
 // Service is a long-lived part of the node: it runs until ctx is done.
@@ -97,6 +102,10 @@ type Node struct {
 	api    *api.Server
 	apiLn  net.Listener
 	ready  chan struct{}
+	// registry, metrics and metricsAddr exist when Options.Metrics is set.
+	registry    *prometheus.Registry
+	metrics     *metrics.Server
+	metricsAddr net.Addr
 
 	closeOnce sync.Once
 }
@@ -148,7 +157,12 @@ func New(opts Options) (_ *Node, err error) {
 	case opts.Host != nil:
 		n.host, n.listen = opts.Host, nil
 	default:
-		if n.host, err = mesh.NewHost(mesh.HostOptions{Identity: n.id, Bandwidth: opts.Bandwidth, Gater: n.guard.Gater()}); err != nil {
+		hopts := mesh.HostOptions{Identity: n.id, Bandwidth: opts.Bandwidth, Gater: n.guard.Gater()}
+		if opts.Metrics != "" {
+			n.registry = newRegistry(n)
+			hopts.Metrics = n.registry
+		}
+		if n.host, err = mesh.NewHost(hopts); err != nil {
 			return nil, err
 		}
 		if len(n.listen) == 0 {
@@ -230,7 +244,12 @@ func (n *Node) Serve(ctx context.Context) error {
 			return err
 		}
 	}
-	n.log.Info("node running", "peer", n.host.ID(), "addrs", n.host.Addrs(), "api", n.APIAddr())
+	if n.registry != nil {
+		if err := n.listenMetrics(); err != nil {
+			return err
+		}
+	}
+	n.log.Info("node running", "peer", n.host.ID(), "addrs", n.host.Addrs(), "api", n.APIAddr(), "metrics", n.metricsAddr)
 	close(n.ready)
 	// Two phases: the features (and the API) stop first, while the engine,
 	// the store and the network still run, so that what they do on the
@@ -262,6 +281,9 @@ func (n *Node) Serve(ctx context.Context) error {
 	}
 	if n.api != nil {
 		feats.Go(func() error { return n.api.Serve(fctx, n.apiLn) })
+	}
+	if n.metrics != nil {
+		feats.Go(func() error { return n.metrics.Serve(fctx) })
 	}
 	err := feats.Wait()
 	stopCore()

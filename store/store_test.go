@@ -215,3 +215,20 @@ func TestOpenCorrupt(t *testing.T) {
 		})
 	}
 }
+
+func TestHealthAndSize(t *testing.T) {
+	s, err := store.Open(store.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Healthy(); err != nil {
+		t.Fatalf("a fresh store is not healthy: %v", err)
+	}
+	if lsm, vlog := s.DiskSize(); lsm < 0 || vlog < 0 {
+		t.Fatalf("sizes %d, %d", lsm, vlog)
+	}
+	s.Close()
+	if err := s.Healthy(); err == nil {
+		t.Fatal("a closed store says it is healthy")
+	}
+}

@@ -485,6 +485,7 @@ func (s *Syncer) syncIfIdle(ctx context.Context, p peer.ID) (*Stats, error) {
 	}
 	defer st.Close()
 	stats, err := s.session().run(ctx, st, true)
+	s.countSession(stats, err)
 	if err != nil {
 		s.countFailure(err)
 		st.Reset()
@@ -551,14 +552,16 @@ func (s *Syncer) handle(ctx context.Context, st network.Stream) {
 		}
 	}
 	defer st.Close()
-	if _, err := s.session().run(ctx, st, false); err != nil {
+	stats, err := s.session().run(ctx, st, false)
+	s.countSession(stats, err)
+	if err != nil {
 		s.countFailure(err)
 		s.log.Debug("answering sync failed", "peer", p, "err", err)
 		st.Reset()
 	}
 }
 
-// Counters are what the syncer refused, since it was made.
+// Counters are what the syncer did and refused, since it was made.
 type Counters struct {
 	// Malformed counts syncs ended because the peer's input broke the
 	// protocol's rules (PROTOCOL.md section 12.8), by reason (the Reason
@@ -569,18 +572,45 @@ type Counters struct {
 	Refused uint64
 	// Replaced counts syncs from a peer ended because it opened another.
 	Replaced uint64
+	// Sessions counts syncs run to their end, Failed those that were not;
+	// EventsSent, EventsGot and BytesGot sum what they moved.
+	Sessions, Failed      uint64
+	EventsSent, EventsGot uint64
+	BytesGot              uint64
 }
 
 type counters struct {
 	malformed         map[string]uint64
 	refused, replaced uint64
+	sessions, failed  uint64
+	sent, got, bytes  uint64
+}
+
+// countSession adds a sync's figures to the counters.
+func (s *Syncer) countSession(st *Stats, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.counters.failed++
+	} else {
+		s.counters.sessions++
+	}
+	if st != nil {
+		s.counters.sent += uint64(st.EventsSent)
+		s.counters.got += uint64(st.EventsGot)
+		s.counters.bytes += uint64(st.EventBytes)
+	}
 }
 
 // Counters returns a copy of the syncer's counters.
 func (s *Syncer) Counters() Counters {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := Counters{Malformed: make(map[string]uint64, len(s.counters.malformed)), Refused: s.counters.refused, Replaced: s.counters.replaced}
+	c := s.counters
+	out := Counters{
+		Malformed: make(map[string]uint64, len(c.malformed)), Refused: c.refused, Replaced: c.replaced,
+		Sessions: c.sessions, Failed: c.failed, EventsSent: c.sent, EventsGot: c.got, BytesGot: c.bytes,
+	}
 	for r, n := range s.counters.malformed {
 		out.Malformed[r] = n
 	}

@@ -185,6 +185,29 @@ func (m *mailbox) enforceQuota(scope event.Scope, n int64) {
 	m.held[scope] = held
 }
 
+// bytes returns the bytes of mail held, in every bucket kept.
+func (m *mailbox) bytes() (int64, error) {
+	m.heldMu.Lock()
+	defer m.heldMu.Unlock()
+	var total int64
+	for b := range MailboxBuckets {
+		scope := MailboxScope(b)
+		if !m.keeps(b) {
+			continue
+		}
+		held, ok := m.held[scope]
+		if !ok {
+			var err error
+			if held, err = m.store.ScopeBytes(scope); err != nil {
+				return 0, err
+			}
+			m.held[scope] = held
+		}
+		total += held
+	}
+	return total, nil
+}
+
 // floor is when mail expires: the TTL ago, rounded down to the hour so
 // that two nodes agree on it (sync starts from the higher of two floors
 // and restarts when they differ). Expired mail is neither kept, asked for

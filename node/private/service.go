@@ -240,6 +240,10 @@ func (s *Service) later(what string, job func(context.Context)) {
 	}
 }
 
+// MailboxBytes returns the bytes of sealed mail this node holds, its own
+// and what it carries for others.
+func (s *Service) MailboxBytes() (int64, error) { return s.mail.bytes() }
+
 // Bucket is this node's mailbox bucket.
 func (s *Service) Bucket() int {
 	b := s.keys.Bundle()
