@@ -57,21 +57,66 @@ func (a *App) Home() (home.Home, error) {
 	return home.Home(d), nil
 }
 
-// Client connects to the node running on the data directory.
+// StartWait bounds how long a command waits for a node that is starting
+// (opening its store, building its host) to answer.
+const StartWait = 30 * time.Second
+
+// Client connects to the node running on the data directory. A node that
+// is still starting is waited for, up to StartWait.
 func (a *App) Client(ctx context.Context) (*api.Client, error) {
 	h, err := a.Home()
 	if err != nil {
 		return nil, err
 	}
-	c, err := api.Dial(ctx, h.APIAddrFile(), h.APITokenFile())
-	if errors.Is(err, api.ErrNoNode) {
-		q := ShellQuote(string(h))
-		return nil, fmt.Errorf("no banyan node is running on %s; start one with 'banyan run --home %s'", h, q)
+	ctx, cancel := context.WithTimeout(ctx, StartWait)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for said := false; ; {
+		c, err := api.Dial(ctx, h.APIAddrFile(), h.APITokenFile())
+		if err == nil {
+			return c, nil
+		}
+		if !errors.Is(err, api.ErrNoNode) {
+			return nil, fmt.Errorf("connect to node on %s: %w", h, err)
+		}
+		st, serr := h.Status()
+		if serr != nil {
+			return nil, serr
+		}
+		if err := notAnswering(h, st); err != nil {
+			return nil, err
+		}
+		if !said {
+			fmt.Fprintf(a.Stderr, "banyan: the node on %s is starting; waiting for it\n", h)
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			if ctx.Err() == context.DeadlineExceeded {
+				return nil, fmt.Errorf("the node on %s did not start within %v; see its log", h, StartWait)
+			}
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("connect to node on %s: %w", h, err)
+}
+
+// notAnswering explains why a node whose API does not answer cannot be
+// used, or returns nil for a node that is starting and worth waiting for.
+func notAnswering(h home.Home, st home.Status) error {
+	q := ShellQuote(string(h))
+	switch {
+	case !st.Running:
+		return fmt.Errorf("no banyan node is running on %s; start one with 'banyan run --home %s'", h, q)
+	case st.State == home.StatePassphrase:
+		return fmt.Errorf("the node on %s is waiting for its passphrase: type it in the terminal where 'banyan run' runs (or give it --passphrase-file)", h)
+	case st.State == home.StateNoAPI:
+		return fmt.Errorf("the node on %s runs with its local API off (api = \"off\"), so commands cannot reach it; restart it without --api off", h)
+	case st.State == home.StateStopping:
+		return fmt.Errorf("the node on %s is shutting down; start it again with 'banyan run --home %s'", h, q)
 	}
-	return c, nil
+	return nil
 }
 
 // maxStdinText bounds a message read from stdin; the node checks the real
