@@ -29,7 +29,8 @@ If there is no configuration file yet (--config, or the default one), init
 writes one with every option, commented out, to edit later.`,
 		Example: `  banyan init
   banyan init --home /var/lib/banyan --passphrase-file /etc/banyan/passphrase --config /etc/banyan/config.toml`,
-		Args: cli.ExactArgs(),
+		Args:        cli.ExactArgs(),
+		Annotations: map[string]string{writesConfig: "yes"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			home, err := a.Home()
 			if err != nil {

@@ -170,6 +170,10 @@ wins over the file.`,
 // (help, completion, version): it does not load it.
 const noConfig = "banyan_no_config"
 
+// writesConfig marks the command that writes the configuration file
+// (init): the file it is given need not exist yet.
+const writesConfig = "banyan_writes_config"
+
 func skipConfig(c *cobra.Command) {
 	if c.Annotations == nil {
 		c.Annotations = map[string]string{}
@@ -184,7 +188,7 @@ func skipConfig(c *cobra.Command) {
 // command's flags. The data directory it names is the one every command
 // uses.
 func (a *app) loadConfig(cmd *cobra.Command) error {
-	cfg, err := config.Load(config.Input{Flags: cmd.Flags()})
+	cfg, err := config.Load(config.Input{Flags: cmd.Flags(), Missing: cmd.Annotations[writesConfig] != ""})
 	if err != nil {
 		return err
 	}

@@ -222,6 +222,9 @@ type Input struct {
 	Flags *pflag.FlagSet
 	// Getenv reads the environment (nil: os.Getenv).
 	Getenv func(string) string
+	// Missing allows a named file to be missing too (for the command
+	// that writes it).
+	Missing bool
 }
 
 // Loaded is a configuration and where each of its values came from.
@@ -271,7 +274,7 @@ func Load(in Input) (*Loaded, error) {
 		}
 	}
 	l.File, l.FileNamed = path, named
-	if err := l.readFile(path, named); err != nil {
+	if err := l.readFile(path, named && !in.Missing); err != nil {
 		return nil, err
 	}
 	for _, o := range Options {
