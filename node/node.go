@@ -30,6 +30,7 @@ import (
 	"github.com/banyan-mesh/banyan/node/engine"
 	"github.com/banyan-mesh/banyan/node/home"
 	"github.com/banyan-mesh/banyan/node/pay"
+	"github.com/banyan-mesh/banyan/node/people"
 	"github.com/banyan-mesh/banyan/node/private"
 	"github.com/banyan-mesh/banyan/node/web"
 	"github.com/banyan-mesh/banyan/store"
@@ -98,6 +99,7 @@ type Node struct {
 	peers  *peerBook
 	engine *engine.Engine
 	disc   *mesh.Discovery
+	people *people.Directory
 	feats  features
 	api    *api.Server
 	apiLn  net.Listener
@@ -179,6 +181,7 @@ func New(opts Options) (_ *Node, err error) {
 		Logger:    opts.Logger.With("sys", "discovery"),
 		OnConnect: n.engine.Syncer().Met,
 	})
+	n.people = people.New(n.host.ID())
 	if n.feats, err = newFeatures(n); err != nil {
 		return nil, err
 	}

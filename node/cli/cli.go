@@ -5,6 +5,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,7 +23,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/banyan-mesh/banyan/node/api"
+	"github.com/banyan-mesh/banyan/node/content"
 	"github.com/banyan-mesh/banyan/node/home"
+	"github.com/banyan-mesh/banyan/node/people"
 )
 
 // App is the state shared by the commands of one invocation.
@@ -126,7 +129,8 @@ const maxStdinText = 1 << 20
 // MessageText joins words, or reads stdin if there are none or just "-".
 func (a *App) MessageText(words []string) (string, error) {
 	if len(words) > 0 && !(len(words) == 1 && words[0] == "-") {
-		return strings.Join(words, " "), nil
+		s := strings.Join(words, " ")
+		return s, checkLength(s)
 	}
 	if term.IsTerminal(int(a.Stdin.Fd())) {
 		fmt.Fprintln(a.Stderr, "type the message, then Ctrl-D on a new line:")
@@ -136,7 +140,7 @@ func (a *App) MessageText(words []string) (string, error) {
 		return "", fmt.Errorf("read message from stdin: %w", err)
 	}
 	if len(b) > maxStdinText {
-		return "", fmt.Errorf("message on stdin is longer than %d bytes", maxStdinText)
+		return "", fmt.Errorf("the message on stdin is longer than %s bytes; a message can be at most %s bytes (16 KiB): send it in parts", Thousands(maxStdinText), Thousands(content.MaxText))
 	}
 	s := string(b)
 	if strings.HasSuffix(s, "\r\n") {
@@ -147,7 +151,52 @@ func (a *App) MessageText(words []string) (string, error) {
 	if s == "" {
 		return "", errors.New("nothing to send: the message is empty")
 	}
-	return s, nil
+	return s, checkLength(s)
+}
+
+// checkLength says in words that a message is too long, before it is sent.
+func checkLength(s string) error {
+	if len(s) > content.MaxText {
+		return fmt.Errorf("the message is %s bytes long; a message can be at most %s bytes (16 KiB): send it in parts", Thousands(uint64(len(s))), Thousands(content.MaxText))
+	}
+	return nil
+}
+
+// YesFlag adds --yes to a command that deletes something, and returns
+// where its value goes.
+func YesFlag(c *cobra.Command) *bool {
+	return c.Flags().BoolP("yes", "y", false, "do not ask for confirmation")
+}
+
+// ErrNotConfirmed is the answer no to Confirm's question.
+var ErrNotConfirmed = errors.New("not confirmed: nothing was changed")
+
+// Confirm asks a yes-or-no question before something is deleted, when
+// there is a person at a terminal to answer and yes (--yes) was not given.
+// It returns ErrNotConfirmed unless the answer is yes; Ctrl-C (which
+// cancels ctx) ends the question too.
+func (a *App) Confirm(ctx context.Context, yes bool, format string, args ...any) error {
+	if yes || !term.IsTerminal(int(a.Stdin.Fd())) {
+		return nil
+	}
+	fmt.Fprintf(a.Stderr, format+" [y/N] ", args...)
+	answer := make(chan string, 1)
+	// The read cannot be cancelled: on Ctrl-C it is left behind, and the
+	// process exits.
+	go func() {
+		line, _ := bufio.NewReader(a.Stdin).ReadString('\n')
+		answer <- strings.ToLower(strings.TrimSpace(line))
+	}()
+	select {
+	case s := <-answer:
+		if s == "y" || s == "yes" {
+			return nil
+		}
+		return ErrNotConfirmed
+	case <-ctx.Done():
+		fmt.Fprintln(a.Stderr)
+		return ctx.Err()
+	}
 }
 
 // UsageError is a mistake in how the command line was written: exit code 2
@@ -215,14 +264,12 @@ func NewTable(w io.Writer) *tabwriter.Writer {
 	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 }
 
-// ShortID shortens a peer ID for display. Ed25519 peer IDs all start with
-// the same "12D3KooW", so the end is what tells them apart.
-func ShortID(id string) string {
-	if len(id) <= 8 {
-		return id
-	}
-	return "…" + id[len(id)-8:]
-}
+// ShortID shortens a peer ID for display (people.Short).
+func ShortID(id string) string { return people.Short(id) }
+
+// Person shows a person on one line of a terminal: their label
+// (people.Person), escaped.
+func Person(p people.Person) string { return CleanLine(p.Label) }
 
 const timeLayout = "2006-01-02 15:04:05"
 

@@ -25,6 +25,7 @@ import (
 	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/mesh"
 	"github.com/banyan-mesh/banyan/node/engine"
+	"github.com/banyan-mesh/banyan/node/people"
 	"github.com/banyan-mesh/banyan/store"
 	"github.com/banyan-mesh/banyan/wallet"
 )
@@ -90,8 +91,10 @@ type Options struct {
 	Contacts Contacts
 	Groups   Groups
 	Wallet   WalletOptions
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// People shows the other side of wallet lines.
+	People *people.Directory
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Service replicates one unit's ledger and writes this node's chain: it
@@ -110,6 +113,7 @@ type Service struct {
 	peers    func() []peer.ID
 	contacts Contacts
 	groups   Groups
+	people   *people.Directory
 	seeds    *store.Table
 	caps     *store.Table
 	// policy is what this person accepts from unconfirmed payers.
@@ -176,7 +180,7 @@ func New(opts Options) (*Service, error) {
 	w := &Service{
 		id: opts.Identity, me: me, store: opts.Store, log: opts.Logger, now: opts.Now,
 		ledger: l, scope: l.Scope(), syncer: opts.Syncer, peers: opts.Peers,
-		contacts: opts.Contacts, groups: opts.Groups, kick: make(chan struct{}, 1),
+		contacts: opts.Contacts, groups: opts.Groups, people: opts.People, kick: make(chan struct{}, 1),
 		uncounted: map[event.ID]time.Time{},
 	}
 	if w.seeds, err = opts.Store.Table("envelope-seeds"); err != nil {
@@ -519,7 +523,8 @@ func (w *Service) SendEnvelope(ctx context.Context, groupID string, total uint64
 		return nil, err
 	}
 	if groupID != "" {
-		text := fmt.Sprintf("🧧 Red envelope: %d %s in %d shares. Claim it with: banyan wallet envelope claim %s", total, w.Unit(), count, e.ID)
+		text := fmt.Sprintf("🧧 Red envelope: %d %s in %d shares, to claim until %s with: banyan wallet envelope claim %s (what nobody has claimed by then goes back to the sender)",
+			total, w.Unit(), count, time.UnixMilli(expiry).UTC().Format("2006-01-02 15:04 UTC"), e.ID)
 		if err := w.groups.Announce(ctx, groupID, text); err != nil {
 			w.log.Warn("announce red envelope", "err", err)
 		}

@@ -39,8 +39,11 @@ type Contact struct {
 	// it never names them in commands.
 	Nickname string    `json:"nickname,omitempty"`
 	Name     string    `json:"name,omitempty"`
-	State    string    `json:"state"`
-	Addrs    []string  `json:"addrs,omitempty"`
+	State string `json:"state"`
+	// BlockedFrom is the state a blocked contact had, which unblocking
+	// gives back.
+	BlockedFrom string   `json:"blocked_from,omitempty"`
+	Addrs       []string `json:"addrs,omitempty"`
 	Added    time.Time `json:"added"`
 	ReadUpTo time.Time `json:"read_up_to,omitzero"`
 }

@@ -25,7 +25,7 @@ function lastLine(it) {
   const m = it.last;
   if (!m) return 'No messages yet';
   const mine = it.group ? m.mine : m.out;
-  const who = mine ? 'You' : it.group ? nameOf(m.author) : '';
+  const who = mine ? 'You' : it.group ? nameOf(m.author, m.by) : '';
   const env = it.group ? parseEnvelope(m.text) : null;
   const shown = env ? `Red envelope: ${money(env.total, env.unit)} in ${plural(env.shares, 'share')}` : m.text;
   const text = shown.length > 80 ? shown.slice(0, 80) + '…' : shown;
