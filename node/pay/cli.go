@@ -380,8 +380,8 @@ func walletEnvelopeCmd(a *cli.App) *cobra.Command {
 of a group to claim. It can be claimed for 24 hours. The shares are dealt
 once all are claimed, or when it expires; what nobody claimed by then goes
 back to the sender.`,
-		Args:  cli.SubcommandsOnly,
-		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+		Args: cli.SubcommandsOnly,
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	var sendJSON, claimJSON bool
 	send := &cobra.Command{
