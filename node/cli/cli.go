@@ -61,8 +61,13 @@ func (a *App) Home() (home.Home, error) {
 }
 
 // StartWait bounds how long a command waits for a node that is starting
-// (opening its store, building its host) to answer.
-const StartWait = 30 * time.Second
+// (opening its store, building its host) to answer. startGrace is how
+// long it looks for a node that may just have been started, as in
+// 'banyan run & banyan id', before it says none runs.
+const (
+	StartWait  = 30 * time.Second
+	startGrace = time.Second
+)
 
 // Client connects to the node running on the data directory. A node that
 // is still starting is waited for, up to StartWait.
@@ -73,8 +78,9 @@ func (a *App) Client(ctx context.Context) (*api.Client, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, StartWait)
 	defer cancel()
-	tick := time.NewTicker(100 * time.Millisecond)
+	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
+	start := time.Now()
 	for said := false; ; {
 		c, err := api.Dial(ctx, h.APIAddrFile(), h.APITokenFile())
 		if err == nil {
@@ -87,10 +93,11 @@ func (a *App) Client(ctx context.Context) (*api.Client, error) {
 		if serr != nil {
 			return nil, serr
 		}
-		if err := notAnswering(h, st); err != nil {
-			return nil, err
-		}
-		if !said {
+		switch {
+		case !st.Running && time.Since(start) < startGrace:
+		case notAnswering(h, st) != nil:
+			return nil, notAnswering(h, st)
+		case !said:
 			fmt.Fprintf(a.Stderr, "banyan: the node on %s is starting; waiting for it\n", h)
 			said = true
 		}
