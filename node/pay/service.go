@@ -523,8 +523,7 @@ func (w *Service) SendEnvelope(ctx context.Context, groupID string, total uint64
 		return nil, err
 	}
 	if groupID != "" {
-		text := fmt.Sprintf("🧧 Red envelope: %d %s in %d shares, to claim until %s with: banyan wallet envelope claim %s (what nobody has claimed by then goes back to the sender)",
-			total, w.Unit(), count, time.UnixMilli(expiry).UTC().Format("2006-01-02 15:04 UTC"), e.ID)
+		text := fmt.Sprintf("🧧 Red envelope: %d %s in %d shares. Claim it with: banyan wallet envelope claim %s", total, w.Unit(), count, e.ID)
 		if err := w.groups.Announce(ctx, groupID, text); err != nil {
 			w.log.Warn("announce red envelope", "err", err)
 		}
