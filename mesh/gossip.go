@@ -88,7 +88,7 @@ func (g *Gossip) Start(ctx context.Context) error {
 		pubsub.WithValidateQueueSize(1024),
 		pubsub.WithSubscriptionFilter(g.subs),
 		pubsub.WithPeerScore(g.scoreParams(), scoreThresholds),
-		pubsub.WithPeerScoreInspect(func(m map[peer.ID]float64) { g.scores.Store(&m) }, time.Second),
+		pubsub.WithPeerScoreInspect(g.inspectScores, scoreInspectPeriod),
 	)
 	if err != nil {
 		cancel()
@@ -244,8 +244,27 @@ func (t *Topic) Peers() []peer.ID {
 // the peers that forward the topic's messages to it.
 func (t *Topic) MeshPeers() int { return t.g.tracer.meshPeers(t.name) }
 
+// scoreInspectPeriod is how often gossipsub's scores are read: also how
+// long a graylisted peer may keep the event loop busy before it is sent
+// away.
+const scoreInspectPeriod = 100 * time.Millisecond
+
+// inspectScores keeps gossipsub's latest scores and bans the peers it
+// graylists.
+func (g *Gossip) inspectScores(m map[peer.ID]float64) {
+	g.scores.Store(&m)
+	if g.guard == nil {
+		return
+	}
+	for p, s := range m {
+		if s < GraylistThreshold {
+			g.guard.Graylisted(p)
+		}
+	}
+}
+
 // Scores returns gossipsub's latest score of each connected peer (taken
-// every second). Below GraylistThreshold a peer is ignored.
+// every scoreInspectPeriod). Below GraylistThreshold a peer is ignored.
 func (g *Gossip) Scores() map[peer.ID]float64 {
 	if m := g.scores.Load(); m != nil {
 		return *m

@@ -109,20 +109,40 @@ func (g *Guard) Strike(p peer.ID) {
 	}
 	s.n++
 	ban := s.n >= strikesToBan
-	if ban {
-		delete(g.strikes, p)
-		if len(g.banned) >= maxGuarded {
-			g.expireBans(now)
-		}
-		g.banned[p] = now.Add(banFor)
-	}
-	h := g.h
 	g.mu.Unlock()
 	if ban {
-		g.log.Info("disconnected a peer that sent too much", "peer", p, "for", banFor)
-		if h != nil {
-			h.ClosePeer(p)
-		}
+		g.ban(p, "disconnected a peer that sent too much")
+	}
+}
+
+// Graylisted bans p, which gossipsub's score now ignores: everything p
+// sends by gossip would still be read and thrown away, and a peer gets
+// there only by sending invalid messages.
+func (g *Guard) Graylisted(p peer.ID) {
+	g.mu.Lock()
+	h := g.h
+	g.mu.Unlock()
+	// Gossipsub remembers the scores of peers that have left; only those
+	// still here need sending away.
+	if h != nil && h.Connectedness(p) == network.Connected && !g.Banned(p) {
+		g.ban(p, "disconnected a peer that sent invalid messages")
+	}
+}
+
+// ban disconnects p and refuses it for banFor.
+func (g *Guard) ban(p peer.ID, msg string) {
+	g.mu.Lock()
+	now := g.now()
+	delete(g.strikes, p)
+	if len(g.banned) >= maxGuarded {
+		g.expireBans(now)
+	}
+	g.banned[p] = now.Add(banFor)
+	h := g.h
+	g.mu.Unlock()
+	g.log.Info(msg, "peer", p, "for", banFor)
+	if h != nil {
+		h.ClosePeer(p)
 	}
 }
 

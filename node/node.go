@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -246,35 +247,52 @@ func (n *Node) Serve(ctx context.Context) error {
 	}
 	n.log.Info("node running", "peer", n.host.ID(), "addrs", n.host.Addrs(), "api", n.APIAddr())
 	close(n.ready)
-	g, ctx := errgroup.WithContext(ctx)
-	services := []struct {
-		name string
-		s    Service
-	}{{"store", n.store}, {"guard", guardService{n}}, {"discovery", n.disc}, {"engine", n.engine}}
-	for _, f := range n.feats.list() {
-		services = append(services, struct {
-			name string
-			s    Service
-		}{fmt.Sprintf("%T", f), f})
+	// Two phases: the features (and the API) stop first, while the engine,
+	// the store and the network still run, so that what they do on the
+	// way out (receipts due, a last write) can still be done; then the
+	// core. A core service that fails stops the features too.
+	ctx, fail := context.WithCancelCause(ctx)
+	defer fail(nil)
+	coreCtx, stopCore := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopCore()
+	var core errgroup.Group
+	for _, s := range []namedService{{"store", n.store}, {"guard", guardService{n}}, {"discovery", n.disc}, {"engine", n.engine}} {
+		core.Go(func() error {
+			if err := s.s.Serve(coreCtx); err != nil && coreCtx.Err() == nil {
+				err = fmt.Errorf("%s: %w", s.name, err)
+				fail(err)
+				return err
+			}
+			return nil
+		})
 	}
-	for _, s := range services {
-		g.Go(func() error {
-			if err := s.s.Serve(ctx); err != nil && ctx.Err() == nil {
-				return fmt.Errorf("%s: %w", s.name, err)
+	feats, fctx := errgroup.WithContext(ctx)
+	for _, f := range n.feats.list() {
+		feats.Go(func() error {
+			if err := f.Serve(fctx); err != nil && fctx.Err() == nil {
+				return fmt.Errorf("%T: %w", f, err)
 			}
 			return nil
 		})
 	}
 	if n.api != nil {
-		g.Go(func() error { return n.api.Serve(ctx, n.apiLn) })
+		feats.Go(func() error { return n.api.Serve(fctx, n.apiLn) })
 	}
-	<-ctx.Done()
+	<-fctx.Done()
 	if err := n.lock.SetState(home.StateStopping); err != nil {
 		n.log.Warn("say the node is stopping", "err", err)
 	}
-	err := g.Wait()
+	err := feats.Wait()
+	stopCore()
+	err = errors.Join(err, core.Wait())
 	n.log.Info("node stopped")
 	return err
+}
+
+// namedService is a core service with the name its errors carry.
+type namedService struct {
+	name string
+	s    Service
 }
 
 // guardService runs the guard on the node's network.

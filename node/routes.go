@@ -24,12 +24,13 @@ import (
 func (n *Node) routes() {
 	s := n.api
 	s.Handle("GET /v1/node", api.Get(s, func(r *http.Request) (*api.Node, error) {
-		stats := n.engine.Stats()
+		stats, sync := n.engine.Stats(), n.engine.Syncer().Counters()
 		out := &api.Node{
 			PeerID:    n.host.ID().String(),
 			PublicKey: hex.EncodeToString(n.id.PublicKey()),
 			Version:   Version,
-			Stats:     api.Stats{Accepted: stats.Accepted(), Rejected: stats.Rejected()},
+			Stats: api.Stats{Accepted: stats.Accepted(), Rejected: stats.Rejected(),
+				Sync: api.SyncStats{Malformed: sync.Malformed, Refused: sync.Refused, Replaced: sync.Replaced}},
 		}
 		var err error
 		if out.EventSeq, err = n.store.LastArrival(); err != nil {

@@ -132,6 +132,8 @@ func (l *Ledger) build(owner Account, en Entry, now int64) (event.Body, error) {
 			return event.Body{}, fmt.Errorf("%w: %s is not a payment to %s", ErrBadRef, en.Ref, owner)
 		case en.Type == TypeClaim && (t.en.Type != TypeEnvelope || t.author == owner):
 			return event.Body{}, fmt.Errorf("%w: %s is not someone else's envelope", ErrBadRef, en.Ref)
+		case en.Type == TypeClaim && l.d.envelopes[en.Ref] != nil && l.d.envelopes[en.Ref].settle != nil:
+			return event.Body{}, fmt.Errorf("%w: its shares are gone", ErrSettled)
 		}
 		if en.Counterparty.IsZero() {
 			en.Counterparty = t.author
@@ -213,9 +215,11 @@ func Payment(to Account, amount uint64, memo string) Entry {
 	return Entry{Type: TypePay, Counterparty: to, Amount: amount, Memo: memo}
 }
 
-// PaymentFor pays a payment request.
+// PaymentFor pays a payment request: the payment carries the request's
+// amount, memo, nonce, expiry and ID.
 func PaymentFor(req *Request) Entry {
-	return Entry{Type: TypePay, Counterparty: req.Payee, Amount: req.Amount, Memo: req.Memo, Nonce: req.Nonce}
+	return Entry{Type: TypePay, Counterparty: req.Payee, Amount: req.Amount, Memo: req.Memo,
+		Nonce: req.Nonce, Expiry: req.Expiry, Request: req.ID()}
 }
 
 // Receipt receipts an incoming transfer: a payment, a refund or a

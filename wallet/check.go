@@ -53,8 +53,10 @@ func (p Policy) capFor(payer Account) (uint64, bool) {
 // Confirmation: an entry of the payer is confirmed when the ledger holds an
 // entry of a member (a guarantor or an account with a credit limit) other
 // than the payer and the payee that refers to it, or to a later entry of
-// the payer's chain. The payer's recent spending is the effective debits of
-// its chain after its latest confirmed entry. When there is some, the
+// the payer's chain on the same branch (which commits to it by hash). A
+// payment that is itself confirmed passes the caps. Otherwise the payer's
+// recent spending is the effective debits of its branch after its latest
+// confirmed entry. When there is some, the
 // recent spending plus e must not exceed Config.OfflineCap (if set), and
 // the recent payments to this payee plus e must not exceed the payee's
 // Policy cap for the payer (if set).
@@ -127,19 +129,43 @@ func (l *Ledger) member(a Account) bool {
 	return l.guarantor[a] || l.limitAt(a, 1<<63-1) > 0
 }
 
-func (l *Ledger) confirmed(x *node, payer, payee Account) bool {
-	for _, r := range l.referrers[x.ev.ID] {
-		if r.author != payer && r.author != payee && l.member(r.author) {
-			return true
+// confirmedEntries returns the payer's entries that are confirmed: those
+// that an entry of a member other than the payer and the payee refers to,
+// and every entry before them on their branch. A member that refers to an
+// entry holds it, and its hash chain commits to everything before it, so
+// confirming an entry confirms its branch up to it; it says nothing about
+// entries on another branch.
+func (l *Ledger) confirmedEntries(payer, payee Account) map[*node]bool {
+	conf := map[*node]bool{}
+	for _, x := range l.byAuthor[payer] {
+		if conf[x] || !x.rooted || x.chainErr != nil {
+			continue
+		}
+		direct := false
+		for _, r := range l.referrers[x.ev.ID] {
+			if r.author != payer && r.author != payee && l.member(r.author) {
+				direct = true
+				break
+			}
+		}
+		if !direct {
+			continue
+		}
+		for y := x; y != nil && !conf[y]; y = y.parent {
+			conf[y] = true
 		}
 	}
-	return false
+	return conf
 }
 
 func (l *Ledger) checkCaps(n *node, payer, payee Account, pol Policy) error {
+	conf := l.confirmedEntries(payer, payee)
+	if conf[n] {
+		return nil // the payment itself, or a later entry of its branch, is confirmed
+	}
 	var recent, toPayee uint64
 	unconfirmed := false
-	for x := n.parent; x != nil && !l.confirmed(x, payer, payee); x = x.parent {
+	for x := n.parent; x != nil && !conf[x]; x = x.parent {
 		if x.ok() && x.en.IsDebit() {
 			unconfirmed = true
 			recent += x.en.Amount

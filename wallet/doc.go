@@ -19,23 +19,27 @@
 //	5   balance       int, the owner's chain balance after the entry
 //	6   memo          tstr, <= 280 bytes UTF-8
 //	7   ref           bstr 32, an entry ID
-//	8   nonce         bstr 16, the payment request paid
+//	8   nonce         bstr 16, the nonce of the payment request paid
 //	9   count         uint, envelope shares, 1-100
 //	10  commit        bstr 32, SHA-256 of the envelope seed
-//	11  expiry        int, Unix ms
+//	11  expiry        int, Unix ms (an envelope's, or the request's)
 //	12  seed          bstr 32, the revealed envelope seed
 //	13  claims        array of bstr 32, ascending, <= 100
+//	14  request       bstr 32, the ID of the request paid (RequestIDOf)
+//	15  group         bstr 32, the scope of an envelope's group
+//	16  tag           bstr 32, a claim's group-member tag
 //
 // Absent fields are not encoded; which fields each type requires or
 // forbids, and what it does to balances:
 //
 //	type      fields                          chain delta   transfer when effective
-//	pay       cp, amount, [nonce]             -amount       author -> cp
+//	pay       cp, amount, [nonce expiry req]  -amount       author -> cp
 //	receipt   cp, amount, ref                 +amount       none (backs the credit)
 //	refund    cp, amount, ref                 -amount       author -> cp
 //	limit     cp, [amount]                    0             none (sets cp's limit)
-//	envelope  amount, count, commit, expiry   -amount       author -> Escrow(entry)
-//	claim     cp, ref                         0             none
+//	envelope  amount, count, commit, expiry,  -amount       author -> Escrow(entry)
+//	          [group]
+//	claim     cp, ref, [tag]                  0             none
 //	settle    ref, seed, [claims], [amount]   +amount       Escrow -> claimants, rest -> author
 //
 // # Ledger
@@ -49,9 +53,15 @@
 // zero. Every debit is bounded by the author's credit limit against its
 // spendable balance: its chain's effective debits and receipted credits.
 //
+// Every "first one wins" rule (one settlement per envelope, refunds up to
+// the payment, one receipt per transfer, one claim per claimant, one
+// payment per request) is decided per branch of its author's chain, never
+// by entry times.
+//
 // Two entries of one author at one position are a fork: the ledger makes a
 // FraudProof (verifiable alone), freezes the account (Build and
-// CheckPayment refuse it) and keeps every branch's debts.
+// CheckPayment refuse it) and keeps every branch's debts: no branch voids
+// what another counted.
 //
 // The design, guarantees and threats are documented in docs/WALLET.md.
 package wallet

@@ -130,12 +130,22 @@ type Entry struct {
 	Balance      int64      // the owner's chain balance after this entry
 	Memo         string     // free text, at most MaxMemo bytes of UTF-8
 	Ref          event.ID   // the entry this one refers to
-	Nonce        Nonce      // pay: the payment request being paid
+	Nonce        Nonce      // pay: the nonce of the payment request being paid
 	Count        uint64     // envelope: number of shares
 	Commit       [32]byte   // envelope: SHA-256 of the seed
-	Expiry       int64      // envelope: Unix ms after which it settles
+	Expiry       int64      // envelope: Unix ms after which it settles; pay: the request's expiry
 	Seed         Seed       // settle: the seed, revealed
 	Claims       []event.ID // settle: the claim entries paid, ascending
+	// Request is, in a payment of a payment request, the request's ID
+	// (RequestIDOf its payee, amount, unit, memo, nonce and expiry, which
+	// the payment carries too), so that a payment names exactly one request
+	// and its amount.
+	Request RequestID
+	// Group is, in an envelope, the scope of the group it was sent in.
+	Group event.Scope
+	// Tag is, in a claim, the claimant's group-member tag: a MAC under the
+	// envelope's group key (see docs/WALLET.md) that only members can make.
+	Tag [32]byte
 }
 
 // wireEntry is the CBOR form of an Entry. Keys never change meaning.
@@ -153,6 +163,9 @@ type wireEntry struct {
 	Expiry       int64    `cbor:"11,keyasint,omitempty"`
 	Seed         []byte   `cbor:"12,keyasint,omitempty"`
 	Claims       [][]byte `cbor:"13,keyasint,omitempty"`
+	Request      []byte   `cbor:"14,keyasint,omitempty"`
+	Group        []byte   `cbor:"15,keyasint,omitempty"`
+	Tag          []byte   `cbor:"16,keyasint,omitempty"`
 }
 
 var (
@@ -220,16 +233,16 @@ const (
 )
 
 type rules struct {
-	cp, amount, ref, nonce, count, commit, expiry, seed, claims fieldRule
+	cp, amount, ref, nonce, count, commit, expiry, seed, claims, request, group, tag fieldRule
 }
 
 var typeRules = map[Type]rules{
-	TypePay:      {cp: required, amount: required, nonce: optional},
+	TypePay:      {cp: required, amount: required, nonce: optional, expiry: optional, request: optional},
 	TypeReceipt:  {cp: required, amount: required, ref: required},
 	TypeRefund:   {cp: required, amount: required, ref: required},
 	TypeLimit:    {cp: required, amount: optional},
-	TypeEnvelope: {amount: required, count: required, commit: required, expiry: required},
-	TypeClaim:    {cp: required, ref: required},
+	TypeEnvelope: {amount: required, count: required, commit: required, expiry: required, group: optional},
+	TypeClaim:    {cp: required, ref: required, tag: optional},
 	TypeSettle:   {amount: optional, ref: required, seed: required, claims: optional},
 }
 
@@ -266,6 +279,9 @@ func (en *Entry) Validate() error {
 		{"expiry", r.expiry, en.Expiry != 0},
 		{"seed", r.seed, en.Seed != Seed{}},
 		{"claims", r.claims, len(en.Claims) != 0},
+		{"request", r.request, en.Request != RequestID{}},
+		{"group", r.group, en.Group != event.Scope{}},
+		{"tag", r.tag, en.Tag != [32]byte{}},
 	} {
 		if err := checkField(f.name, f.rule, f.present); err != nil {
 			return err
@@ -281,6 +297,21 @@ func (en *Entry) Validate() error {
 		return badEntry("amount %d exceeds %d", en.Amount, uint64(MaxAmount))
 	}
 	switch en.Type {
+	case TypePay:
+		// A payment of a request carries the request's nonce, expiry and
+		// ID, and the ID must be the one of its own fields: so a payment
+		// names exactly one request, amount included. (A nonce alone is an
+		// older form: it pays no request; the ledger voids it.)
+		hasReq := en.Request != RequestID{}
+		if hasReq != (en.Expiry != 0) || hasReq && en.Nonce.IsZero() {
+			return badEntry("a payment of a request carries its nonce, expiry and ID together")
+		}
+		if hasReq && en.Expiry < 0 {
+			return badEntry("request expiry %d is negative", en.Expiry)
+		}
+		if hasReq && RequestIDOf(en.Counterparty, en.Amount, en.Unit, en.Memo, en.Nonce, en.Expiry) != en.Request {
+			return badEntry("request ID does not match the payment's payee, amount, unit, memo, nonce and expiry")
+		}
 	case TypeEnvelope:
 		if en.Count > MaxShares {
 			return badEntry("envelope of %d shares, at most %d allowed", en.Count, MaxShares)
@@ -362,6 +393,15 @@ func (en *Entry) wire() *wireEntry {
 	for _, c := range en.Claims {
 		w.Claims = append(w.Claims, bytes.Clone(c[:]))
 	}
+	if en.Request != (RequestID{}) {
+		w.Request = bytes.Clone(en.Request[:])
+	}
+	if en.Group != (event.Scope{}) {
+		w.Group = bytes.Clone(en.Group[:])
+	}
+	if en.Tag != ([32]byte{}) {
+		w.Tag = bytes.Clone(en.Tag[:])
+	}
 	return w
 }
 
@@ -420,6 +460,9 @@ func DecodeEntry(b []byte) (*Entry, error) {
 		{en.Nonce[:], w.Nonce, "nonce"},
 		{en.Commit[:], w.Commit, "commit"},
 		{en.Seed[:], w.Seed, "seed"},
+		{en.Request[:], w.Request, "request"},
+		{en.Group[:], w.Group, "group"},
+		{en.Tag[:], w.Tag, "tag"},
 	} {
 		if err := fixed(f.dst, f.src, f.name); err != nil {
 			return nil, err

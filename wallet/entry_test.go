@@ -33,6 +33,10 @@ func sampleEntries() map[string]wallet.Entry {
 		"claim":        {Type: wallet.TypeClaim, Counterparty: cpA, Ref: refA, Unit: testUnit},
 		"settle":       {Type: wallet.TypeSettle, Ref: refA, Seed: wallet.Seed{8}, Claims: []event.ID{{1}, {2}, {3}}, Amount: 100, Unit: testUnit, Balance: -788},
 		"settle-none":  {Type: wallet.TypeSettle, Ref: refA, Seed: wallet.Seed{8}, Unit: testUnit},
+		"pay-request-id": {Type: wallet.TypePay, Counterparty: cpA, Amount: 5, Unit: testUnit, Balance: 7, Memo: "rice",
+			Nonce: wallet.Nonce{1, 2, 3}, Expiry: t0 + 60_000, Request: wallet.RequestIDOf(cpA, 5, testUnit, "rice", wallet.Nonce{1, 2, 3}, t0+60_000)},
+		"envelope-group": {Type: wallet.TypeEnvelope, Amount: 10, Count: 2, Commit: wallet.Commitment(wallet.Seed{9}), Expiry: t0 + 60_000, Unit: testUnit, Balance: -10, Group: event.Scope{0x9a, 1}},
+		"claim-tag":      {Type: wallet.TypeClaim, Counterparty: cpA, Ref: refA, Unit: testUnit, Tag: [32]byte{0x7a, 1}},
 	}
 }
 

@@ -2,8 +2,10 @@ package wallet
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
 )
@@ -11,6 +13,14 @@ import (
 // MaxFraudProofSize bounds an encoded fraud proof: two envelopes and a few
 // bytes of CBOR framing.
 const MaxFraudProofSize = 2*event.MaxEnvelopeSize + 64
+
+// Fraud proof text: ProofPrefix || base64url-no-padding(Encode()), at most
+// MaxProofText bytes. It is how a proof is exported and handed to anyone
+// who wants to check it alone.
+const (
+	ProofPrefix  = LinkScheme + "fraud1."
+	MaxProofText = len(ProofPrefix) + (MaxFraudProofSize*4+2)/3
+)
 
 // ErrBadProof reports a fraud proof that does not prove a fork.
 var ErrBadProof = errors.New("invalid fraud proof")
@@ -132,4 +142,53 @@ func DecodeFraudProof(b []byte) (*FraudProof, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// Text returns the proof as text: "banyan:fraud1." and the base64url
+// (no padding) of its encoding.
+func (p *FraudProof) Text() string {
+	return ProofPrefix + base64.RawURLEncoding.EncodeToString(p.Encode())
+}
+
+// ParseFraudProof parses and verifies a proof given as text (with or
+// without "banyan:", surrounding whitespace allowed).
+func ParseFraudProof(s string) (*FraudProof, error) {
+	if len(s) > MaxProofText+64 {
+		return nil, fmt.Errorf("%w: text is %d bytes", ErrBadProof, len(s))
+	}
+	s = strings.TrimSpace(s)
+	s = strings.TrimPrefix(s, LinkScheme)
+	code, ok := strings.CutPrefix(s, "fraud1.")
+	if !ok {
+		return nil, fmt.Errorf("%w: not a fraud1 code", ErrBadProof)
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(code)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadProof, err)
+	}
+	return DecodeFraudProof(b)
+}
+
+// ProofInfo says what a valid proof proves.
+type ProofInfo struct {
+	// Author is the account that forked; Unit the unit it forked in.
+	Author Account
+	Unit   string
+	// Seq is the position of the first entry. BrokenLink tells the form:
+	// false, two entries at Seq; true, an entry at Seq+1 that does not
+	// follow the one at Seq.
+	Seq        uint64
+	BrokenLink bool
+	A, B       event.ID
+}
+
+// Info verifies the proof and says what it proves.
+func (p *FraudProof) Info() (ProofInfo, error) {
+	a, b, err := p.verify()
+	if err != nil {
+		return ProofInfo{}, err
+	}
+	en, _ := CheckEvent(a) // verified
+	acc, _ := AccountOf(a.Author)
+	return ProofInfo{Author: acc, Unit: en.Unit, Seq: a.Seq, BrokenLink: b.Seq != a.Seq, A: a.ID, B: b.ID}, nil
 }

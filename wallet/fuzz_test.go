@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fxamacker/cbor/v2"
+
 	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/wallet"
 )
@@ -37,6 +39,19 @@ func corpus(t testing.TB) map[string]map[string][]byte {
 	entries["indefinite-map"] = append(append([]byte{0xbf}, pay[1:]...), 0xff)
 	entries["empty-map"] = []byte{0xa0}
 	entries["garbage"] = []byte("not cbor at all")
+	// A payment naming a request whose ID is not the one of its fields (an
+	// amount of 1 for a request of 5), and one naming a request without
+	// its expiry.
+	em, _ := cbor.CoreDetEncOptions().EncMode()
+	good := sampleEntries()["pay-request-id"]
+	wrongAmount, _ := em.Marshal(map[int]any{1: uint64(1), 2: cpA[:], 3: uint64(1), 4: testUnit, 5: int64(11), 6: "rice",
+		8: good.Nonce[:], 11: good.Expiry, 14: good.Request[:]})
+	entries["request-id-mismatch"] = wrongAmount
+	noExpiry, _ := em.Marshal(map[int]any{1: uint64(1), 2: cpA[:], 3: uint64(5), 4: testUnit, 5: int64(7), 6: "rice",
+		8: good.Nonce[:], 14: good.Request[:]})
+	entries["request-without-expiry"] = noExpiry
+	shortTag, _ := em.Marshal(map[int]any{1: uint64(6), 2: cpA[:], 4: testUnit, 5: int64(0), 7: refA[:], 16: make([]byte, 31)})
+	entries["short-tag"] = shortTag
 
 	req := sampleRequest(t)
 	renc := req.Encode()
@@ -74,7 +89,19 @@ func corpus(t testing.TB) map[string]map[string][]byte {
 		"one-entry":           (&wallet.FraudProof{A: a[0].Raw, B: a[0].Raw}).Encode(),
 		"empty-map":           {0xa0},
 	}
+	proofTexts := map[string][]byte{
+		"valid-text":        []byte(same.Text()),
+		"valid-bare":        []byte(strings.TrimPrefix(link.Text(), "banyan:")),
+		"valid-spaces":      []byte("  " + same.Text() + "\n"),
+		"linked":            []byte(wallet.ProofPrefix + b64(proofs["linked"])),
+		"padded":            []byte(same.Text() + "="),
+		"wrong-version":     []byte("banyan:fraud2." + b64(same.Encode())),
+		"request-not-proof": []byte(req.Link()),
+		"truncated":         []byte(same.Text()[:len(same.Text())-7]),
+		"not-base64":        []byte(wallet.ProofPrefix + "!!!"),
+	}
 	return map[string]map[string][]byte{
+		"FuzzParseFraudProof":  proofTexts,
 		"FuzzDecodeEntry":      entries,
 		"FuzzDecodeRequest":    requests,
 		"FuzzParseRequestLink": links,
@@ -86,7 +113,7 @@ func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
 func corpusFile(target string, b []byte) []byte {
 	typ := "[]byte"
-	if target == "FuzzParseRequestLink" {
+	if target == "FuzzParseRequestLink" || target == "FuzzParseFraudProof" {
 		typ = "string"
 	}
 	return []byte(fmt.Sprintf("go test fuzz v1\n%s(%s)\n", typ, strconv.Quote(string(b))))
@@ -104,6 +131,10 @@ func TestFuzzSeedCorpus(t *testing.T) {
 			return err
 		},
 		"FuzzDecodeFraudProof": func(b []byte) error { _, err := wallet.DecodeFraudProof(b); return err },
+		"FuzzParseFraudProof": func(b []byte) error {
+			_, err := wallet.ParseFraudProof(string(b))
+			return err
+		},
 	}
 	for target, seeds := range corpus(t) {
 		dir := filepath.Join("testdata", "fuzz", target)
@@ -137,7 +168,7 @@ func TestFuzzSeedCorpus(t *testing.T) {
 
 func addSeeds(f *testing.F, target string) {
 	for _, b := range corpus(f)[target] {
-		if target == "FuzzParseRequestLink" {
+		if target == "FuzzParseRequestLink" || target == "FuzzParseFraudProof" {
 			f.Add(string(b))
 		} else {
 			f.Add(b)
@@ -247,6 +278,34 @@ func FuzzDecodeFraudProof(f *testing.F) {
 		}
 		if !l.Frozen(p.Author()) {
 			t.Fatal("ledger did not freeze the author")
+		}
+	})
+}
+
+// FuzzParseFraudProof checks that ParseFraudProof never panics and that
+// what it accepts is a proof that verifies, says who forked and where, and
+// whose text is the one given (modulo the scheme and whitespace).
+func FuzzParseFraudProof(f *testing.F) {
+	addSeeds(f, "FuzzParseFraudProof")
+	f.Add(strings.Repeat("a", wallet.MaxProofText+100))
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := wallet.ParseFraudProof(s)
+		if err != nil {
+			return
+		}
+		info, err := p.Info()
+		if err != nil {
+			t.Fatalf("accepted a proof without info: %v", err)
+		}
+		if info.Author != p.Author() || info.A == info.B {
+			t.Fatal("proof info")
+		}
+		text := p.Text()
+		if !strings.Contains(s, text[strings.Index(text, "fraud1."):]) {
+			t.Fatalf("accepted %.60q, which is not %.60q", s, text)
+		}
+		if len(text) > wallet.MaxProofText {
+			t.Fatalf("text of %d bytes", len(text))
 		}
 	})
 }

@@ -72,6 +72,9 @@ var (
 	ErrBadSettle        = errors.New("settlement does not match its envelope and claims")
 	ErrSettleEarly      = errors.New("envelope settled before expiry with unclaimed shares")
 	ErrClaimLate        = errors.New("claim after the envelope's expiry")
+	ErrClaimEarly       = errors.New("claim dated before its envelope")
+	ErrDuplicateClaim   = errors.New("envelope already claimed on this chain")
+	ErrRequestUnnamed   = errors.New("payment names a request nonce but not the request: it pays no request")
 	ErrOverflow         = errors.New("balance out of range")
 )
 
@@ -136,7 +139,13 @@ type posKey struct {
 	seq    uint64
 }
 
+// reqKey is a payment request: its payee and its ID.
 type reqKey struct {
+	payee Account
+	id    RequestID
+}
+
+type nonceKey struct {
 	payee Account
 	nonce Nonce
 }
@@ -154,6 +163,8 @@ type grant struct {
 }
 
 type envState struct {
+	// settle is the envelope's first effective settlement in the
+	// canonical order: the one paid from the escrow.
 	settle *node
 }
 
@@ -164,15 +175,27 @@ type derived struct {
 	maxPrio  prio
 	anyDone  bool
 	paid     map[reqKey]*node
-	// designated: per request, the payee's first receipt of a payment of
-	// it; that payment is the one that counts
-	designated map[reqKey]*node
-	nonceSeen  map[reqKey]bool // a payment of the request was evaluated
-	refunded   map[event.ID]uint64
-	receipts   map[event.ID][]*node
-	envelopes  map[event.ID]*envState
-	escrows    map[Account]event.ID
-	limits     map[Account]map[Account][]grant // grantee -> guarantor -> grants
+	// paidNonce: per (payee, nonce), the first effective payment of a
+	// request with that nonce (RequestPaid)
+	paidNonce map[nonceKey]*node
+	// candidates: per request, the payee's receipts of payments of it;
+	// designated: the payments whose receipt is the first receipt of a
+	// payment of the request on its branch of the payee's chain. Those
+	// are the payments that count.
+	candidates map[reqKey][]*node
+	designated map[reqKey]map[event.ID]bool
+	reqSeen    map[reqKey]bool // a payment of the request was evaluated
+	// effective refunds, claims and settlements per entry they refer to
+	refunds   map[event.ID][]*node
+	claims    map[event.ID][]*node
+	settles   map[event.ID][]*node
+	receipts  map[event.ID][]*node
+	envelopes map[event.ID]*envState
+	escrows   map[Account]event.ID
+	limits    map[Account]map[Account][]grant // grantee -> guarantor -> grants
+	// credited: accounts credited by an effective transfer from someone
+	// else (see Standing)
+	credited map[Account]bool
 }
 
 // Ledger is the deterministic state of one unit, derived from a set of
@@ -193,6 +216,8 @@ type Ledger struct {
 	children  map[event.ID][]*node
 	referrers map[event.ID][]*node
 	proofs    map[proofKey]*FraudProof
+	forks     map[Account]int  // proofs per author
+	named     map[Account]bool // named by a held grant of a guarantor (Standing)
 
 	dirty bool
 	d     derived
@@ -215,6 +240,8 @@ func NewLedger(cfg Config) (*Ledger, error) {
 		children:  make(map[event.ID][]*node),
 		referrers: make(map[event.ID][]*node),
 		proofs:    make(map[proofKey]*FraudProof),
+		forks:     make(map[Account]int),
+		named:     make(map[Account]bool),
 	}
 	if l.maxLimit == 0 || l.maxLimit > MaxAmount {
 		l.maxLimit = MaxAmount
@@ -244,13 +271,18 @@ func (l *Ledger) resetDerived() {
 	l.d = derived{
 		balances:   make(map[Account]int64),
 		paid:       make(map[reqKey]*node),
-		designated: make(map[reqKey]*node),
-		nonceSeen:  make(map[reqKey]bool),
-		refunded:   make(map[event.ID]uint64),
+		paidNonce:  make(map[nonceKey]*node),
+		candidates: make(map[reqKey][]*node),
+		designated: make(map[reqKey]map[event.ID]bool),
+		reqSeen:    make(map[reqKey]bool),
+		refunds:    make(map[event.ID][]*node),
+		claims:     make(map[event.ID][]*node),
+		settles:    make(map[event.ID][]*node),
 		receipts:   make(map[event.ID][]*node),
 		envelopes:  make(map[event.ID]*envState),
 		escrows:    make(map[Account]event.ID),
 		limits:     make(map[Account]map[Account][]grant),
+		credited:   make(map[Account]bool),
 	}
 }
 
@@ -296,9 +328,16 @@ func (l *Ledger) Add(e *event.Event) (AddResult, error) {
 	for _, r := range n.refs {
 		l.referrers[r] = append(l.referrers[r], n)
 	}
+	if en.Type == TypeLimit && l.guarantor[author] {
+		l.named[en.Counterparty] = true
+	}
 
 	res := AddResult{New: true}
+	wasForked := l.forks[author] > 0
 	res.Proofs = l.updateForks(author, e.Seq, n)
+	if l.guarantor[author] && !wasForked && l.forks[author] > 0 {
+		l.dirty = true // the guarantor's revocations stop counting (see limitAt)
+	}
 
 	// Root the event and whatever was waiting for it.
 	var rooted []*node
@@ -405,7 +444,7 @@ func (l *Ledger) advance(rooted []*node) {
 			l.dirty = true // the grant applies to entries evaluated already
 			return
 		}
-		if k, ok := l.designates(x); ok && l.d.nonceSeen[k] {
+		if k, ok := l.designates(x); ok && l.d.reqSeen[k] {
 			l.dirty = true // it may change which payment of the request counts
 			return
 		}
@@ -457,24 +496,53 @@ func (l *Ledger) designates(r *node) (reqKey, bool) {
 		return reqKey{}, false
 	}
 	t := l.nodes[r.en.Ref]
-	if t == nil || !t.rooted || t.chainErr != nil || t.en.Type != TypePay || t.en.Nonce.IsZero() ||
+	if t == nil || !t.rooted || t.chainErr != nil || t.en.Type != TypePay || t.en.Request == (RequestID{}) ||
 		t.en.Counterparty != r.author || t.author != r.en.Counterparty || t.en.Amount != r.en.Amount {
 		return reqKey{}, false
 	}
-	return reqKey{r.author, t.en.Nonce}, true
+	return reqKey{r.author, t.en.Request}, true
 }
 
-// designate records r if it is the payee's first receipt, by position
-// (then ID), of a payment of a request.
+// designate records r if it is a receipt, by its payee, of a payment of a
+// request, and recomputes which payments of the request the payee's
+// receipts designate: on each branch of the payee's chain, the payment of
+// its first such receipt. A branch of the payee's chain never undoes what
+// another branch designated.
 func (l *Ledger) designate(r *node) {
 	k, ok := l.designates(r)
-	if !ok {
+	if !ok || slices.Contains(l.d.candidates[k], r) {
 		return
 	}
-	if cur := l.d.designated[k]; cur == nil || r.ev.Seq < cur.ev.Seq ||
-		r.ev.Seq == cur.ev.Seq && bytes.Compare(r.ev.ID[:], cur.ev.ID[:]) < 0 {
-		l.d.designated[k] = r
+	cs := append(l.d.candidates[k], r)
+	l.d.candidates[k] = cs
+	d := make(map[event.ID]bool, 1)
+	for _, c := range cs {
+		first := true
+		for _, q := range cs {
+			if q != c && l.ancestor(q, c) {
+				first = false
+				break
+			}
+		}
+		if first {
+			d[c.en.Ref] = true
+		}
 	}
+	l.d.designated[k] = d
+}
+
+// ancestor reports whether q is an earlier entry on n's branch of its
+// author's chain. Both are rooted and unbroken (n may be hypothetical,
+// with its parent set).
+func (l *Ledger) ancestor(q, n *node) bool {
+	if q.author != n.author || q.ev.Seq >= n.ev.Seq {
+		return false
+	}
+	if l.forks[n.author] == 0 {
+		// No fork proof: the author's chain is one line.
+		return true
+	}
+	return isAncestor(q, n)
 }
 
 // addGrant records a guarantor's grant, keeping each guarantor's grants
@@ -493,20 +561,24 @@ func (l *Ledger) addGrant(n *node) {
 	m[n.author] = slices.Insert(gs, i, g)
 }
 
-// limitAt is the credit limit of a at time t: for each guarantor, the
-// grant to a with the highest position among those with time <= t (the
-// smallest, if the guarantor forked there), summed and capped.
+// limitAt is the credit limit of a at time t: for each guarantor, its
+// latest grant to a with time <= t, summed and capped. A guarantor that
+// forked its chain could date a revocation back on a branch of its own, so
+// once it has forked its revocations stop counting: each of its grantees
+// keeps the largest grant it had been given with time <= t. A fork of a
+// guarantor can add credit but never take away credit that was spent.
 func (l *Ledger) limitAt(a Account, t int64) uint64 {
 	var sum uint64
-	for _, gs := range l.d.limits[a] {
+	for g, gs := range l.d.limits[a] {
 		var best *grant
+		forked := l.forks[g] > 0
 		for i := range gs {
-			g := &gs[i]
-			if g.time > t {
+			gr := &gs[i]
+			if gr.time > t {
 				continue
 			}
-			if best == nil || g.seq > best.seq {
-				best = g // sorted by (seq, amount): the first of a seq is the smallest
+			if best == nil || !forked && gr.seq > best.seq || forked && gr.amount > best.amount {
+				best = gr
 			}
 		}
 		if best != nil {
@@ -590,8 +662,8 @@ func (l *Ledger) evaluate(n *node) {
 		l.d.maxPrio = n.prio()
 	}
 	l.d.anyDone = true
-	if n.en.Type == TypePay && !n.en.Nonce.IsZero() {
-		l.d.nonceSeen[reqKey{n.en.Counterparty, n.en.Nonce}] = true
+	if n.en.Type == TypePay && n.en.Request != (RequestID{}) {
+		l.d.reqSeen[reqKey{n.en.Counterparty, n.en.Request}] = true
 	}
 	if o.status != StatusOK {
 		return
@@ -599,23 +671,48 @@ func (l *Ledger) evaluate(n *node) {
 	for _, t := range o.effects {
 		l.d.balances[t.from] -= int64(t.amount)
 		l.d.balances[t.to] += int64(t.amount)
+		if t.from != t.to {
+			l.d.credited[t.to] = true
+		}
 	}
 	en := n.en
 	switch en.Type {
 	case TypePay:
-		if !en.Nonce.IsZero() {
-			l.d.paid[reqKey{en.Counterparty, en.Nonce}] = n
+		if en.Request != (RequestID{}) {
+			if k := (reqKey{en.Counterparty, en.Request}); l.d.paid[k] == nil {
+				l.d.paid[k] = n
+			}
+			if k := (nonceKey{en.Counterparty, en.Nonce}); l.d.paidNonce[k] == nil {
+				l.d.paidNonce[k] = n
+			}
 		}
 	case TypeRefund:
-		l.d.refunded[en.Ref] += en.Amount
+		l.d.refunds[en.Ref] = append(l.d.refunds[en.Ref], n)
 	case TypeReceipt:
 		l.d.receipts[en.Ref] = append(l.d.receipts[en.Ref], n)
+	case TypeClaim:
+		l.d.claims[en.Ref] = append(l.d.claims[en.Ref], n)
 	case TypeEnvelope:
 		l.d.envelopes[n.ev.ID] = &envState{}
 		l.d.escrows[Escrow(n.ev.ID)] = n.ev.ID
 	case TypeSettle:
-		l.d.envelopes[en.Ref].settle = n
+		l.d.settles[en.Ref] = append(l.d.settles[en.Ref], n)
+		if st := l.d.envelopes[en.Ref]; st.settle == nil {
+			st.settle = n
+		}
 	}
+}
+
+// refundedOnBranch sums the effective refunds of a payment that are on
+// n's branch of its author's chain, before n.
+func (l *Ledger) refundedOnBranch(payment event.ID, n *node) uint64 {
+	var sum uint64
+	for _, r := range l.d.refunds[payment] {
+		if l.ancestor(r, n) {
+			sum += r.en.Amount
+		}
+	}
+	return sum
 }
 
 // evaluated returns the node of id if it is held, rooted and evaluated.
@@ -687,15 +784,30 @@ func (l *Ledger) eval(n *node) outcome {
 	}
 	switch en.Type {
 	case TypePay:
-		if !en.Nonce.IsZero() {
-			k := reqKey{en.Counterparty, en.Nonce}
-			if r := l.d.designated[k]; r != nil {
-				if r.en.Ref != n.ev.ID {
-					return void(pspend, fmt.Errorf("%w: the payee receipted %s", ErrAlreadyPaid, r.en.Ref))
+		if en.Request != (RequestID{}) {
+			if n.ev.Time > en.Expiry {
+				return void(pspend, fmt.Errorf("%w: paid at %d, the request expired at %d", ErrExpired, n.ev.Time, en.Expiry))
+			}
+			k := reqKey{en.Counterparty, en.Request}
+			if d := l.d.designated[k]; len(d) > 0 {
+				if !d[n.ev.ID] {
+					return void(pspend, fmt.Errorf("%w: the payee accepted another payment of it", ErrAlreadyPaid))
 				}
 			} else if w := l.d.paid[k]; w != nil && w != n {
-				return void(pspend, fmt.Errorf("%w: by %s", ErrAlreadyPaid, w.ev.ID))
+				// Until the payee receipts one, an earlier payment of the
+				// request counts instead; this one may still be the one
+				// the payee accepts, so its amount stays reserved on the
+				// payer's branch: the payer cannot spend it twice, and
+				// nothing it spent later is undone when the payee decides.
+				o := debit(transfer{n.author, en.Counterparty, en.Amount})
+				reserved := pspend
+				if o.status == StatusOK {
+					reserved = o.spend
+				}
+				return void(reserved, fmt.Errorf("%w: by %s (until the payee accepts one)", ErrAlreadyPaid, w.ev.ID))
 			}
+		} else if !en.Nonce.IsZero() {
+			return void(pspend, ErrRequestUnnamed)
 		}
 		return debit(transfer{n.author, en.Counterparty, en.Amount})
 
@@ -707,7 +819,7 @@ func (l *Ledger) eval(n *node) outcome {
 		if p.en.Type != TypePay || p.status != StatusOK || p.en.Counterparty != n.author || p.author != en.Counterparty {
 			return void(pspend, fmt.Errorf("%w: not a payment from the counterparty to the author", ErrBadRef))
 		}
-		if done := l.d.refunded[en.Ref]; en.Amount > p.en.Amount-done {
+		if done := l.refundedOnBranch(en.Ref, n); en.Amount > p.en.Amount-done {
 			return void(pspend, fmt.Errorf("%w: %d of %d refunded already", ErrRefundExceeds, done, p.en.Amount))
 		}
 		return debit(transfer{n.author, en.Counterparty, en.Amount})
@@ -727,7 +839,7 @@ func (l *Ledger) eval(n *node) outcome {
 			return void(pspend, fmt.Errorf("%w: it credits %d, the receipt says %d", ErrBadRef, c, en.Amount))
 		}
 		for _, q := range l.d.receipts[en.Ref] {
-			if q.author == n.author && isAncestor(q, n) {
+			if l.ancestor(q, n) {
 				return void(pspend, ErrDuplicateReceipt)
 			}
 		}
@@ -754,6 +866,14 @@ func (l *Ledger) eval(n *node) outcome {
 		if n.ev.Time > env.en.Expiry {
 			return void(pspend, ErrClaimLate)
 		}
+		if n.ev.Time < env.ev.Time {
+			return void(pspend, fmt.Errorf("%w: claim at %d, envelope at %d", ErrClaimEarly, n.ev.Time, env.ev.Time))
+		}
+		for _, q := range l.d.claims[en.Ref] {
+			if l.ancestor(q, n) {
+				return void(pspend, fmt.Errorf("%w: by entry %d", ErrDuplicateClaim, q.ev.Seq))
+			}
+		}
 		return outcome{status: StatusOK, spend: pspend}
 
 	case TypeSettle:
@@ -768,11 +888,13 @@ func (l *Ledger) evalSettle(n *node, pspend int64) outcome {
 	if err != nil {
 		return void(pspend, err)
 	}
-	if env.en.Type != TypeEnvelope || env.status != StatusOK || env.author != n.author {
-		return void(pspend, fmt.Errorf("%w: not an effective envelope of the author", ErrBadRef))
+	if env.en.Type != TypeEnvelope || env.status != StatusOK || !l.ancestor(env, n) {
+		return void(pspend, fmt.Errorf("%w: not an effective envelope earlier on the author's chain", ErrBadRef))
 	}
-	if st := l.d.envelopes[en.Ref]; st != nil && st.settle != nil && st.settle != n {
-		return void(pspend, fmt.Errorf("%w: by %s", ErrSettled, st.settle.ev.ID))
+	for _, s := range l.d.settles[en.Ref] {
+		if l.ancestor(s, n) {
+			return void(pspend, fmt.Errorf("%w: by %s", ErrSettled, s.ev.ID))
+		}
 	}
 	if Commitment(en.Seed) != env.en.Commit {
 		return void(pspend, ErrBadSeed)
@@ -807,13 +929,21 @@ func (l *Ledger) evalSettle(n *node, pspend int64) outcome {
 	if rem != en.Amount {
 		return void(pspend, fmt.Errorf("%w: returns %d, the unclaimed shares are %d", ErrBadSettle, en.Amount, rem))
 	}
-	escrow := Escrow(en.Ref)
+	// The first settlement in the canonical order pays from the escrow.
+	// One on another branch of the sender's chain (a fork: the sender
+	// settled twice) counts as well, so that neither branch voids shares
+	// already paid and spent; its shares come from the sender itself, who
+	// carries the shortfall.
+	funder := Escrow(en.Ref)
+	if st := l.d.envelopes[en.Ref]; st != nil && st.settle != nil && st.settle != n {
+		funder = n.author
+	}
 	effects := make([]transfer, 0, len(shares)+1)
 	for i, s := range shares {
-		effects = append(effects, transfer{escrow, claimants[i], s})
+		effects = append(effects, transfer{funder, claimants[i], s})
 	}
-	if rem > 0 {
-		effects = append(effects, transfer{escrow, n.author, rem})
+	if rem > 0 && funder != n.author {
+		effects = append(effects, transfer{funder, n.author, rem})
 	}
 	if err := l.checkBalances(effects); err != nil {
 		return void(pspend, err)
@@ -847,11 +977,18 @@ func (l *Ledger) updateForks(author Account, seq uint64, n *node) []*FraudProof 
 	var out []*FraudProof
 	set := func(k proofKey, a, b *node) {
 		if a == nil {
-			delete(l.proofs, k)
+			if _, ok := l.proofs[k]; ok {
+				delete(l.proofs, k)
+				if l.forks[k.author]--; l.forks[k.author] == 0 {
+					delete(l.forks, k.author)
+				}
+			}
 			return
 		}
 		if old := l.proofs[k]; old != nil && bytes.Equal(old.A, a.ev.Raw) && bytes.Equal(old.B, b.ev.Raw) {
 			return
+		} else if old == nil {
+			l.forks[k.author]++
 		}
 		p := &FraudProof{A: bytes.Clone(a.ev.Raw), B: bytes.Clone(b.ev.Raw)}
 		l.proofs[k] = p
@@ -938,14 +1075,7 @@ func (l *Ledger) Frozen(a Account) bool {
 	return l.frozen(a)
 }
 
-func (l *Ledger) frozen(a Account) bool {
-	for k := range l.proofs {
-		if k.author == a {
-			return true
-		}
-	}
-	return false
-}
+func (l *Ledger) frozen(a Account) bool { return l.forks[a] > 0 }
 
 // FrozenAccounts returns the accounts that forked, in ascending order.
 func (l *Ledger) FrozenAccounts() []Account {

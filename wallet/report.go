@@ -116,20 +116,60 @@ func (l *Ledger) Unreceipted(a Account) []event.ID {
 	return out
 }
 
-// RequestPaid returns the effective payment of the request (payee, nonce),
-// if there is one.
+// RequestPaid returns the effective payment of a request of payee with
+// this nonce, if there is one.
 func (l *Ledger) RequestPaid(payee Account, nonce Nonce) (event.ID, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.ensure()
-	if w := l.d.paid[reqKey{payee, nonce}]; w != nil {
+	if w := l.d.paidNonce[nonceKey{payee, nonce}]; w != nil {
 		return w.ev.ID, true
 	}
 	return event.ID{}, false
 }
 
+// RequestState is what the ledger knows of a payment request.
+type RequestState struct {
+	// Payment is its effective payment, if any (Paid).
+	Payment event.ID
+	Paid    bool
+	// Accepted is set when the payee has receipted Payment: that decides
+	// it. Before, an earlier-dated payment of the same request may still
+	// take its place.
+	Accepted bool
+}
+
+// Request returns what the ledger knows of the payee's request id.
+func (l *Ledger) Request(payee Account, id RequestID) RequestState {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ensure()
+	k := reqKey{payee, id}
+	var st RequestState
+	if w := l.d.paid[k]; w != nil {
+		st.Payment, st.Paid = w.ev.ID, true
+		st.Accepted = l.d.designated[k][w.ev.ID]
+	}
+	return st
+}
+
+// AcceptedPayments returns the payments of the payee's request id that the
+// payee has receipted first on a branch of its chain: one, or none, unless
+// the payee forked.
+func (l *Ledger) AcceptedPayments(payee Account, id RequestID) []event.ID {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ensure()
+	var out []event.ID
+	for p := range l.d.designated[reqKey{payee, id}] {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b event.ID) int { return bytes.Compare(a[:], b[:]) })
+	return out
+}
+
 // Refundable returns how much of an effective payment can still be
-// refunded.
+// refunded: what the refunds on the payee's current branch left.
 func (l *Ledger) Refundable(payment event.ID) (uint64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -141,7 +181,26 @@ func (l *Ledger) Refundable(payment event.ID) (uint64, error) {
 	if p.en.Type != TypePay || p.status != StatusOK {
 		return 0, fmt.Errorf("%w: not an effective payment", ErrBadRef)
 	}
-	return p.en.Amount - l.d.refunded[payment], nil
+	var done uint64
+	if top := l.top(p.en.Counterparty); top != nil {
+		done = l.refundedOnBranch(payment, top)
+		if top.en.Type == TypeRefund && top.en.Ref == payment && top.ok() {
+			done += top.en.Amount
+		}
+	}
+	return p.en.Amount - done, nil
+}
+
+// top is a's evaluated entry with the highest position (the smallest ID
+// there), or nil.
+func (l *Ledger) top(a Account) *node {
+	var top *node
+	for _, n := range l.byAuthor[a] {
+		if n.done && (top == nil || n.ev.Seq > top.ev.Seq || n.ev.Seq == top.ev.Seq && bytes.Compare(n.ev.ID[:], top.ev.ID[:]) < 0) {
+			top = n
+		}
+	}
+	return top
 }
 
 // EnvelopeInfo describes a red envelope.

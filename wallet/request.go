@@ -3,7 +3,9 @@ package wallet
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -27,10 +29,60 @@ const (
 // ErrBadRequest reports a payment request that does not decode or verify.
 var ErrBadRequest = errors.New("invalid payment request")
 
+// RequestID identifies a payment request: a hash of everything its payee
+// signed, the amount included (see RequestIDOf). A payment of the request
+// carries it.
+type RequestID [32]byte
+
+// String returns the ID in lowercase hex.
+func (id RequestID) String() string { return hex.EncodeToString(id[:]) }
+
+// MarshalText encodes the ID as hex (for JSON).
+func (id RequestID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
+
+// UnmarshalText parses a hex request ID.
+func (id *RequestID) UnmarshalText(b []byte) error {
+	x, err := hex.DecodeString(string(b))
+	if err != nil || len(x) != len(id) {
+		return fmt.Errorf("request ID %q: want %d hex bytes", b, len(id))
+	}
+	copy(id[:], x)
+	return nil
+}
+
+// RequestIDOf returns the ID of the request with these fields:
+// SHA-256("banyan/pay-request-id/v1" || 0x00 || body), where body is the
+// request's canonical CBOR body {1: payee, 2: amount, 3: unit, 4: memo (if
+// any), 5: nonce, 6: expiry} — the exact bytes the payee signs. A payment
+// of the request carries payee (its counterparty), amount, unit, memo,
+// nonce and expiry, so anyone can recompute the ID from the payment alone:
+// a payment of another amount names another request.
+func RequestIDOf(payee Account, amount uint64, unit, memo string, nonce Nonce, expiry int64) RequestID {
+	body, err := encMode.Marshal(&wireRequestBody{
+		Payee: payee[:], Amount: amount, Unit: unit, Memo: memo, Nonce: nonce[:], Expiry: expiry,
+	})
+	if err != nil {
+		panic(fmt.Sprintf("wallet: encode request body: %v", err)) // fixed-shape struct always encodes
+	}
+	return requestIDOfBody(body)
+}
+
+func requestIDOfBody(body []byte) RequestID {
+	h := sha256.New()
+	h.Write([]byte("banyan/pay-request-id/v1\x00"))
+	h.Write(body)
+	var id RequestID
+	h.Sum(id[:0])
+	return id
+}
+
+// ID returns the request's ID.
+func (r *Request) ID() RequestID { return requestIDOfBody(r.body) }
+
 // Request is a payment request signed by its payee: "pay me Amount of
 // Unit for Memo before Expiry". It is not a chain entry; it travels as a
 // link or QR code. A payment pays it by carrying its Nonce, and the ledger
-// counts at most one payment per (payee, nonce).
+// counts at most one payment per request ID (see RequestIDOf).
 type Request struct {
 	Payee  Account
 	Amount uint64

@@ -2,6 +2,8 @@ package wallet
 
 import (
 	"bytes"
+	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -164,4 +166,75 @@ func Assign(seed Seed, total uint64, n int, claims []event.ID) (shares []uint64,
 		remainder += v
 	}
 	return shares, remainder, nil
+}
+
+// RankClaims returns the claims ordered by rankKey(seed, claim ID), the
+// order in which Assign gives out shares. A claimant cannot aim for a
+// place: the seed stays secret until the settlement.
+func RankClaims(seed Seed, claims []event.ID) []event.ID {
+	out := slices.Clone(claims)
+	slices.SortFunc(out, func(a, b event.ID) int {
+		ka, kb := rankKey(seed, a), rankKey(seed, b)
+		if c := bytes.Compare(ka[:], kb[:]); c != 0 {
+			return c
+		}
+		return bytes.Compare(a[:], b[:])
+	})
+	return slices.Compact(out)
+}
+
+// ClaimTagLabel and ClaimTagData are what a claim's group-member tag is a
+// MAC of: the label names the purpose, the data binds the tag to one
+// envelope and one claimant, so that it cannot be copied into another
+// claim. The MAC itself (keyed by the group's key) is computed by whoever
+// holds the key; see docs/WALLET.md.
+const ClaimTagLabel = "envelope-claim"
+
+// ClaimTagData returns envelope ID || claimant account.
+func ClaimTagData(envelope event.ID, claimant Account) []byte {
+	return append(append(make([]byte, 0, 64), envelope[:]...), claimant[:]...)
+}
+
+// SelectClaims picks the claims a settlement of n shares pays from
+// candidate claims of one envelope (claim ID -> claimant): one per
+// claimant, the first n in the order of RankClaims, listed ascending by
+// ID as a settlement lists them. It depends only on the set of candidates
+// and the seed — not on claim times, not on the order claims arrived in —
+// and a claimant cannot aim for a place without knowing the seed.
+func SelectClaims(seed Seed, n int, claims map[event.ID]Account) []event.ID {
+	ids := make([]event.ID, 0, len(claims))
+	for id := range claims {
+		ids = append(ids, id)
+	}
+	seen := make(map[Account]bool, len(claims))
+	var out []event.ID
+	for _, id := range RankClaims(seed, ids) {
+		if len(out) == n {
+			break
+		}
+		if a := claims[id]; !seen[a] {
+			seen[a] = true
+			out = append(out, id)
+		}
+	}
+	slices.SortFunc(out, func(a, b event.ID) int { return bytes.Compare(a[:], b[:]) })
+	return out
+}
+
+// ClaimTag is the member tag of a claim of envelope by claimant in a group
+// whose key is groupKey: HMAC-SHA256(k, ClaimTagData(envelope, claimant))
+// with k = HKDF-SHA256(groupKey, no salt, "banyan/group-mac/v1" || 0x00 ||
+// ClaimTagLabel, 32 bytes). Nodes compute it through the group feature,
+// which holds the key; this is the definition, for tests and other
+// implementations.
+func ClaimTag(groupKey [32]byte, envelope event.ID, claimant Account) [32]byte {
+	k, err := hkdf.Key(sha256.New, groupKey[:], nil, "banyan/group-mac/v1\x00"+ClaimTagLabel, 32)
+	if err != nil {
+		panic(fmt.Sprintf("wallet: claim tag key: %v", err)) // 32 bytes of SHA-256 always derive
+	}
+	h := hmac.New(sha256.New, k)
+	h.Write(ClaimTagData(envelope, claimant))
+	var tag [32]byte
+	h.Sum(tag[:0])
+	return tag
 }

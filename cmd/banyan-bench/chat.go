@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -26,6 +27,13 @@ type chatOptions struct {
 	setup, drain      time.Duration
 	baseline, compare bool
 	seed              uint64
+	// edges, if set, replace the ring lattice; senders, if set, are the
+	// only nodes that send.
+	edges   [][2]int
+	senders []int
+	// attack, if set, starts hostile traffic at the Banyan nodes once the
+	// mesh has formed; its stop function ends it and says what it did.
+	attack func(ctx context.Context, b *banyanNet) (stop func() (*FloodPeerReport, error), err error)
 	// log receives node logs (discarded unless verbose).
 	log *slog.Logger
 	// progress reports steps on stderr (verbose only).
@@ -150,6 +158,8 @@ type ChatReport struct {
 	// Rejected sums the nodes' rejection counters by reason (Banyan only;
 	// "duplicate" is a message that arrived again from a second peer).
 	Rejected map[string]uint64 `json:"rejected,omitempty"`
+	// Attack is what the hostile peer did during the run, if there was one.
+	Attack *FloodPeerReport `json:"attack,omitempty"`
 }
 
 // CompareReport is the output of --compare.
@@ -255,14 +265,23 @@ type sentMsg struct {
 
 // runChat runs the chat workload once in one mode.
 func runChat(ctx context.Context, o *chatOptions, mode string) (*ChatReport, error) {
-	edges, err := ringLattice(o.nodes, o.degree)
-	if err != nil {
-		return nil, err
+	edges, err := o.edges, error(nil)
+	if edges == nil {
+		if edges, err = ringLattice(o.nodes, o.degree); err != nil {
+			return nil, err
+		}
+	}
+	senders := o.senders
+	if senders == nil {
+		senders = make([]int, o.nodes)
+		for i := range senders {
+			senders[i] = i
+		}
 	}
 	rec := newRecorder(o.nodes)
 	setupCtx, cancelSetup := context.WithTimeout(ctx, o.setup)
 	defer cancelSetup()
-	o.progress("%s: starting %d nodes, degree %d", mode, o.nodes, o.degree)
+	o.progress("%s: starting %d nodes", mode, o.nodes)
 	var net chatNet
 	switch mode {
 	case "banyan":
@@ -276,6 +295,22 @@ func runChat(ctx context.Context, o *chatOptions, mode string) (*ChatReport, err
 		return nil, err
 	}
 	defer net.close()
+	var stopAttack func() (*FloodPeerReport, error)
+	if o.attack != nil {
+		b, ok := net.(*banyanNet)
+		if !ok {
+			return nil, errors.New("an attack needs Banyan nodes")
+		}
+		if stopAttack, err = o.attack(setupCtx, b); err != nil {
+			return nil, fmt.Errorf("attacker: %w", err)
+		}
+		defer func() {
+			if stopAttack != nil {
+				stopAttack()
+			}
+		}()
+		o.progress("%s: attacker running", mode)
+	}
 	o.progress("%s: mesh formed; sending", mode)
 
 	warm := int(o.warmup.Seconds() * o.rate)
@@ -310,12 +345,12 @@ func runChat(ctx context.Context, o *chatOptions, mode string) (*ChatReport, err
 
 	sent := make([][]sentMsg, o.nodes)
 	var wg sync.WaitGroup
-	for from := range o.nodes {
+	for k, from := range senders {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(o.seed, uint64(from)))
-			for i := from; i < total; i += o.nodes {
+			for i := k; i < total; i += len(senders) {
 				intended := t0.Add(time.Duration(float64(i) * interval))
 				if !sleepUntil(sendCtx, intended) {
 					return
@@ -340,7 +375,7 @@ func runChat(ctx context.Context, o *chatOptions, mode string) (*ChatReport, err
 	o.progress("%s: sent; waiting for deliveries", mode)
 
 	r := &ChatReport{
-		Mode: mode, Nodes: o.nodes, Degree: o.degree, Size: o.size, Rate: o.rate,
+		Mode: mode, Nodes: o.nodes, Degree: degree(o, edges), Size: o.size, Rate: o.rate,
 		DurationS: o.duration.Seconds(), WarmupS: o.warmup.Seconds(),
 		GoVersion: runtime.Version(), Cores: runtime.NumCPU(),
 	}
@@ -402,6 +437,13 @@ func runChat(ctx context.Context, o *chatOptions, mode string) (*ChatReport, err
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if stopAttack != nil {
+		stop := stopAttack
+		stopAttack = nil
+		if r.Attack, err = stop(); err != nil {
+			return nil, fmt.Errorf("attacker: %w", err)
+		}
+	}
 
 	r.Delivered = len(lat)
 	if r.ExpectedDeliveries > 0 {
@@ -443,6 +485,15 @@ func runChat(ctx context.Context, o *chatOptions, mode string) (*ChatReport, err
 		return nil, err
 	}
 	return r, nil
+}
+
+// degree is the topology's degree for the report: the most edges any node
+// has.
+func degree(o *chatOptions, edges [][2]int) int {
+	if o.edges == nil {
+		return o.degree
+	}
+	return slices.Max(degrees(o.nodes, edges))
 }
 
 // sleepUntil waits until t or until ctx is done; it reports whether t was

@@ -40,6 +40,13 @@ func (a *app) idCmd() *cobra.Command {
 				rejected += v
 			}
 			fmt.Fprintf(tw, "received\t%d accepted, %d rejected\n", n.Stats.Accepted, rejected)
+			malformed := uint64(0)
+			for _, v := range n.Stats.Sync.Malformed {
+				malformed += v
+			}
+			if malformed > 0 || n.Stats.Sync.Refused > 0 {
+				fmt.Fprintf(tw, "syncs ended\t%d broke the rules, %d turned away (busy)\n", malformed, n.Stats.Sync.Refused)
+			}
 			for _, ad := range n.Addrs {
 				fmt.Fprintf(tw, "address\t%s\n", ad)
 			}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/banyan-mesh/banyan/node/pay"
@@ -153,5 +155,161 @@ func TestProcessWallet(t *testing.T) {
 	}
 	if w, err := walletBalance(b); err != nil || w.Balance != 170 {
 		t.Errorf("B's wallet after the bad amounts: %+v, %v", w, err)
+	}
+}
+
+// copyHome copies a stopped node's data directory (its identity and its
+// store): a copied device.
+func copyHome(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, path)
+		switch rel {
+		case "lock", "api.addr":
+			return nil
+		}
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(to, rel), 0o700)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), b, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Two payers pay one request at the same moment: the payee accepts one,
+// and the other's command fails saying so. Then a copied device double
+// spends: the fraud proof is exported with 'frauds --proof' and checked
+// alone, with no node, by 'verify-proof'.
+func TestProcessWalletRaceAndFraudProof(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	gHome, shopHome, aHome, bHome := filepath.Join(dir, "g"), filepath.Join(dir, "shop"), filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	r := runCLI("init", "--home", gHome)
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	gID := strings.TrimSpace(r.stdout)
+	g := startWalletNode(t, "G", gHome, gID)
+	infoG := waitUp(t, g)
+	shop := startWalletNode(t, "S", shopHome, gID, infoG.Addrs...)
+	infoS := waitUp(t, shop)
+	a := startWalletNode(t, "A", aHome, gID, append(infoG.Addrs, infoS.Addrs...)...)
+	b := startWalletNode(t, "B", bHome, gID, append(infoG.Addrs, infoS.Addrs...)...)
+	infoA, infoB := waitUp(t, a), waitUp(t, b)
+	waitFor(t, "S to connect to A and B", func() (bool, string) { return hasPeers(shop, infoA.PeerID, infoB.PeerID) })
+	for _, who := range []string{infoA.PeerID, infoB.PeerID} {
+		var e pay.Entry
+		mustJSON(t, g, &e, "wallet", "limit", "grant", who, "300")
+	}
+	for _, p := range []*nodeProc{a, b} {
+		waitFor(t, p.name+" to see its limit", func() (bool, string) {
+			w, err := walletBalance(p)
+			return err == nil && w.Limit == 300, fmt.Sprint(w, err)
+		})
+	}
+
+	// The race.
+	r = runCLI("wallet", "request", "50", "rice", "--home", shop.home)
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	var link string
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if strings.HasPrefix(l, "banyan:pay1.") {
+			link = strings.TrimSpace(l)
+		}
+	}
+	results := make([]result, 2)
+	var wg sync.WaitGroup
+	for i, p := range []*nodeProc{a, b} {
+		wg.Go(func() { results[i] = runCLI("wallet", "pay-request", link, "--wait", "20s", "--home", p.home) })
+	}
+	wg.Wait()
+	won, lost := 0, 0
+	for _, res := range results {
+		switch {
+		case res.code == 0 && strings.Contains(res.stdout, "the payee accepted it"):
+			won++
+		case res.code != 0 && strings.Contains(res.stderr, "already paid"):
+			lost++
+			t.Logf("the loser was told (exit %d): %s", res.code, strings.TrimSpace(res.stderr))
+		default:
+			t.Errorf("a payer: %s", res)
+		}
+	}
+	if won != 1 || lost != 1 {
+		t.Fatalf("%d payers accepted, %d told they lost:\n%s\n%s", won, lost, results[0], results[1])
+	}
+	waitFor(t, "S to be paid once", func() (bool, string) {
+		w, err := walletBalance(shop)
+		return err == nil && w.Balance == 50 && w.Unreceipted == 0, fmt.Sprint(w, err)
+	})
+
+	// A copied device: A's data directory, copied while A is stopped,
+	// pays offline while A pays online.
+	if err := a.stop(waitTimeout); err != nil {
+		t.Fatal(err)
+	}
+	a2Home := filepath.Join(dir, "a2")
+	copyHome(t, aHome, a2Home)
+	a2 := startWalletNode(t, "A2", a2Home, gID)
+	waitUp(t, a2)
+	if err := a.start(); err != nil {
+		t.Fatal(err)
+	}
+	waitUp(t, a)
+	r = runCLI("wallet", "pay", infoB.PeerID, "40", "offline", "--home", a2.home)
+	if r.code != 0 {
+		t.Fatalf("the copied device pays offline: %s", r)
+	}
+	r = runCLI("wallet", "pay", gID, "45", "online", "--home", a.home)
+	if r.code != 0 {
+		t.Fatalf("the original pays: %s", r)
+	}
+	if err := a2.stop(waitTimeout); err != nil {
+		t.Fatal(err)
+	}
+	a2.args = append(a2.args, "--peer", infoG.Addrs[0])
+	if err := a2.start(); err != nil {
+		t.Fatal(err)
+	}
+	var frauds []pay.Fraud
+	waitFor(t, "G to catch the double spending", func() (bool, string) {
+		err := cliJSON(g, &frauds, "wallet", "frauds")
+		return err == nil && len(frauds) == 1, fmt.Sprint(frauds, err)
+	})
+	r = runCLI("wallet", "frauds", "--proof", infoA.PeerID, "--home", g.home)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "banyan:fraud1.") {
+		t.Fatalf("frauds --proof: %s", r)
+	}
+	text := strings.TrimSpace(strings.Split(r.stdout, "\n")[0])
+	proofFile := filepath.Join(dir, "fork.proof")
+	if r := runCLI("wallet", "frauds", "--proof", infoA.PeerID, "--out", proofFile, "--home", g.home); r.code != 0 {
+		t.Fatal(r)
+	}
+	// verify-proof runs alone: no --home, no node anywhere near.
+	for _, arg := range []string{text, proofFile} {
+		r := runCLI("wallet", "verify-proof", arg)
+		t.Logf("verify-proof: %s", strings.TrimSpace(r.stdout))
+		if r.code != 0 || !strings.Contains(r.stdout, "valid fraud proof") || !strings.Contains(r.stdout, infoA.PeerID) ||
+			!strings.Contains(r.stdout, fmt.Sprintf("at #%d", frauds[0].Seq)) {
+			t.Errorf("verify-proof %.40s: %s", arg, r)
+		}
+	}
+	tampered := text[:len(text)-10] + strings.Repeat("A", 10)
+	if r := runCLI("wallet", "verify-proof", tampered); r.code == 0 {
+		t.Errorf("a tampered proof verified: %s", r)
+	}
+	if r := runCLI("wallet", "verify-proof", filepath.Join(dir, "no such file")); r.code == 0 {
+		t.Errorf("verify-proof of nothing: %s", r)
 	}
 }

@@ -6,17 +6,25 @@
 // Two peers compare fingerprints of ranges of their sorted items. Equal
 // ranges are done; differing ranges are split into sub-ranges, until a
 // range is small enough to be sent as a list of IDs, from which each side
-// sees what the other lacks. Peers that are in sync agree in one round trip
-// with a few dozen bytes per scope; otherwise the rounds grow with the
-// logarithm of the set and the bytes with the size of the difference.
+// sees what the other lacks. Peers that are in sync agree in three turns
+// (a message, an acknowledgement, an empty turn) with a few dozen bytes per
+// scope; otherwise the rounds grow with the logarithm of the set and the
+// bytes with the size of the difference.
+//
+// Sync serves peers that may be hostile (mailbox scopes are public): every
+// message is checked as it arrives, the work one turn can cause is bounded
+// by the scope this node holds, and input that breaks the rules resets the
+// stream and is counted (Syncer.Counters).
 package reconcile
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"sort"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
 )
@@ -152,18 +160,45 @@ type Result struct {
 	Need []event.ID
 }
 
-// Process answers a peer's message about set, which starts at floor.
+// Process answers a peer's message about set, which starts at floor. A
+// message that is not well formed is refused: its upper bounds must
+// strictly increase from floor and the last must be infinity, and an ID
+// list holds at most idListMax IDs, none twice.
+//
+// The work is bounded by the set, not by the message: the ranges are
+// disjoint, so each item is read at most once, in at most maxQueries+1
+// calls to set.Items; Have holds each of my items at most once, Need only
+// IDs the peer listed (once per list that holds them), and the reply
+// describes each of my items at most once.
 func Process(set Set, floor Bound, msg []Range) (*Result, error) {
+	if err := checkMessage(floor, msg); err != nil {
+		return nil, err
+	}
+	return process(context.Background(), set, floor, msg)
+}
+
+// maxQueries bounds the calls to Set.Items that one message causes: runs of
+// adjacent ranges that need my items are read with one call each, and
+// whatever runs remain after maxQueries are read with one more call.
+const maxQueries = 64
+
+// process is Process for a message already checked. It stops when ctx is
+// done.
+func process(ctx context.Context, set Set, floor Bound, msg []Range) (*Result, error) {
+	src := itemSource{ctx: ctx, set: set, msg: msg}
 	res := &Result{}
 	lower := floor
 	pendingWork := false
-	for _, r := range msg {
+	for i, r := range msg {
+		if i%64 == 0 && ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
 		upper := r.Upper
 		switch r.Mode {
 		case ModeSkip:
 			res.Reply = appendSkip(res.Reply, upper)
 		case ModeFingerprint:
-			mine, err := set.Items(lower, upper)
+			mine, err := src.items(i, lower, upper)
 			if err != nil {
 				return nil, err
 			}
@@ -174,7 +209,7 @@ func Process(set Set, floor Bound, msg []Range) (*Result, error) {
 			res.Reply = append(res.Reply, split(mine, upper)...)
 			pendingWork = true
 		case ModeIDList:
-			mine, err := set.Items(lower, upper)
+			mine, err := src.items(i, lower, upper)
 			if err != nil {
 				return nil, err
 			}
@@ -205,6 +240,54 @@ func Process(set Set, floor Bound, msg []Range) (*Result, error) {
 		res.Reply = nil
 	}
 	return res, nil
+}
+
+// itemSource reads my items for the ranges of a message, in order. Adjacent
+// ranges that need items are read with one query; after maxQueries
+// queries, everything up to the last range that needs items is read at
+// once. Either way no item is read twice.
+type itemSource struct {
+	ctx     context.Context
+	set     Set
+	msg     []Range
+	queries int
+	// buf holds items read ahead, covering message ranges up to index
+	// bufEnd (exclusive).
+	buf    []Item
+	bufEnd int
+}
+
+func (s *itemSource) items(i int, lower, upper Bound) ([]Item, error) {
+	if i >= s.bufEnd {
+		if s.ctx.Err() != nil {
+			return nil, context.Cause(s.ctx)
+		}
+		// Read the run of ranges that need items starting at i, or all of
+		// them once the queries are used up.
+		j := i + 1
+		last := i
+		for ; j < len(s.msg); j++ {
+			if s.msg[j].Mode != ModeSkip {
+				last = j
+			} else if s.queries < maxQueries {
+				break
+			}
+		}
+		s.queries++
+		items, err := s.set.Items(lower, s.msg[last].Upper)
+		if err != nil {
+			return nil, err
+		}
+		s.buf, s.bufEnd = items, last+1
+	}
+	// Drop items of skipped ranges inside a bulk read, then take those
+	// below upper.
+	k := sort.Search(len(s.buf), func(j int) bool { return !lower.Below(s.buf[j]) })
+	s.buf = s.buf[k:]
+	n := sort.Search(len(s.buf), func(j int) bool { return !upper.Below(s.buf[j]) })
+	out := s.buf[:n:n]
+	s.buf = s.buf[n:]
+	return out, nil
 }
 
 // split describes items, which lie in a range ending at upper, as an ID

@@ -30,10 +30,10 @@ type Store interface {
 	// Envelopes returns the stored envelopes of the given IDs in scope,
 	// skipping those it does not have there.
 	Envelopes(scope event.Scope, ids []event.ID) ([][]byte, error)
-	// Accept validates envelopes received for scope and stores the valid
-	// ones, with the same checks gossip applies. It returns how many were
-	// invalid (duplicates are not).
-	Accept(scope event.Scope, raws [][]byte) (rejected int, err error)
+	// Accept validates envelopes received for scope from peer and stores
+	// the valid ones, with the same checks gossip applies. It returns how
+	// many were invalid (duplicates are not).
+	Accept(scope event.Scope, from peer.ID, raws [][]byte) (rejected int, err error)
 	// Synced records that peer held every event of scope that this node
 	// had stored up to arrival when the sync began.
 	Synced(scope event.Scope, p peer.ID, arrival uint64)
@@ -53,9 +53,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Interval is the mean time between periodic syncs with each peer; 0
 	// means 20 s. Each wait is jittered by ±25%. An in-sync round costs
-	// one round trip and a few dozen bytes per scope.
+	// three turns and a few dozen bytes per scope.
 	Interval time.Duration
-	// Concurrency bounds simultaneous syncs (both directions); 0 means 4.
+	// Concurrency bounds simultaneous syncs in each direction: at most
+	// this many that this node started and this many that peers started,
+	// one per peer in each; 0 means 4.
 	Concurrency int
 	// StreamTimeout bounds a sync's idle time; 0 means 30 s.
 	StreamTimeout time.Duration
@@ -73,9 +75,16 @@ type Syncer struct {
 	opts Options
 	log  *slog.Logger
 	now  func() time.Time
-	sem  chan struct{}
+	// out bounds the syncs this node runs as the initiator.
+	out chan struct{}
 
 	mu sync.Mutex
+	// inbound holds the sync each peer runs with this node (at most
+	// opts.Concurrency peers at a time).
+	inbound  map[peer.ID]*inSlot
+	counters counters
+	// testHookCancelled is called when a sync is cancelled before it ends.
+	testHookCancelled func()
 	// running holds a channel per peer with a sync under way, closed when
 	// it ends.
 	running  map[peer.ID]chan struct{}
@@ -94,6 +103,10 @@ type Syncer struct {
 	later []delayed
 	// nextRound is when every connected peer is next synced.
 	nextRound time.Time
+	// handlers counts the answering syncs under way; once stopping is
+	// set, no new one starts.
+	handlers sync.WaitGroup
+	stopping bool
 }
 
 // delayed is a request for a sync with a peer from a given time on.
@@ -165,7 +178,8 @@ func New(h host.Host, opts Options) *Syncer {
 	}
 	return &Syncer{
 		h: h, opts: opts, log: opts.Logger, now: opts.Now,
-		sem:       make(chan struct{}, opts.Concurrency),
+		out:       make(chan struct{}, opts.Concurrency),
+		inbound:   map[peer.ID]*inSlot{},
 		running:   map[peer.ID]chan struct{}{},
 		progress:  map[event.Scope]*Progress{},
 		trigger:   make(chan peer.ID, 64),
@@ -179,8 +193,34 @@ func New(h host.Host, opts Options) *Syncer {
 
 // Serve answers syncs and starts them until ctx is done.
 func (s *Syncer) Serve(ctx context.Context) error {
-	s.h.SetStreamHandler(ProtocolID, func(st network.Stream) { s.handle(ctx, st) })
-	defer s.h.RemoveStreamHandler(ProtocolID)
+	s.h.SetStreamHandler(ProtocolID, func(st network.Stream) {
+		s.mu.Lock()
+		if s.stopping {
+			s.mu.Unlock()
+			st.Reset()
+			return
+		}
+		s.handlers.Add(1)
+		s.mu.Unlock()
+		defer s.handlers.Done()
+		s.handle(ctx, st)
+	})
+	defer func() {
+		s.h.RemoveStreamHandler(ProtocolID)
+		s.mu.Lock()
+		s.stopping = true
+		s.mu.Unlock()
+		// ctx is done: the answering syncs reset their streams and end.
+		s.handlers.Wait()
+	}()
+	// What the syncer keeps per peer goes when the peer does.
+	nb := &network.NotifyBundle{DisconnectedF: func(n network.Network, c network.Conn) {
+		if p := c.RemotePeer(); n.Connectedness(p) != network.Connected {
+			s.forget(p)
+		}
+	}}
+	s.h.Network().Notify(nb)
+	defer s.h.Network().StopNotify(nb)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	start := func(p peer.ID) {
@@ -192,8 +232,9 @@ func (s *Syncer) Serve(ctx context.Context) error {
 			case errors.Is(err, ErrBusy) || ctx.Err() != nil:
 			default:
 				s.log.Debug("sync failed", "peer", p, "err", err)
-				// A busy peer turns syncs away; try again soon, a few times.
-				if s.retry(p) {
+				// A busy peer turns syncs away; try again soon, a few times,
+				// while it is here.
+				if s.h.Network().Connectedness(p) == network.Connected && s.retry(p) {
 					s.after(p, s.jitter(retryDelay), true)
 				}
 			}
@@ -259,6 +300,16 @@ func (s *Syncer) retry(p peer.ID) bool {
 	defer s.mu.Unlock()
 	s.failures[p]++
 	return s.failures[p] <= maxRetries
+}
+
+// forget drops what the syncer keeps about p, which has disconnected.
+func (s *Syncer) forget(p peer.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.wanted, p)
+	delete(s.lastStart, p)
+	delete(s.lastLazy, p)
+	delete(s.failures, p)
 }
 
 // clearFailures forgets p's failed syncs after a success.
@@ -423,8 +474,8 @@ func (s *Syncer) syncIfIdle(ctx context.Context, p peer.ID) (*Stats, error) {
 		return &Stats{Peer: p}, nil
 	}
 	select {
-	case s.sem <- struct{}{}:
-		defer func() { <-s.sem }()
+	case s.out <- struct{}{}:
+		defer func() { <-s.out }()
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -435,6 +486,7 @@ func (s *Syncer) syncIfIdle(ctx context.Context, p peer.ID) (*Stats, error) {
 	defer st.Close()
 	stats, err := s.session().run(ctx, st, true)
 	if err != nil {
+		s.countFailure(err)
 		st.Reset()
 		return stats, err
 	}
@@ -443,21 +495,108 @@ func (s *Syncer) syncIfIdle(ctx context.Context, p peer.ID) (*Stats, error) {
 }
 
 func (s *Syncer) session() *session {
-	return &session{store: s.opts.Store, timeout: s.opts.StreamTimeout, progress: s}
+	return &session{store: s.opts.Store, timeout: s.opts.StreamTimeout, progress: s, cancelled: s.testHookCancelled}
 }
 
+// inSlot is a sync a peer runs with this node.
+type inSlot struct {
+	st     network.Stream
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+}
+
+// errReplaced ends a peer's sync when the peer opens a new one.
+var errReplaced = errors.New("replaced by a newer sync from the same peer")
+
+// handle answers a peer's sync. A peer runs one sync with this node at a
+// time: a new stream from it ends the one before (an honest peer opens a
+// new sync only once it is done with the last); a stream from a peer
+// beyond the opts.Concurrency peers already syncing is reset.
 func (s *Syncer) handle(ctx context.Context, st network.Stream) {
-	defer st.Close()
-	select {
-	case s.sem <- struct{}{}:
-		defer func() { <-s.sem }()
-	default:
+	p := st.Conn().RemotePeer()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	me := &inSlot{st: st, cancel: cancel, done: make(chan struct{})}
+	s.mu.Lock()
+	prev := s.inbound[p]
+	if prev == nil && len(s.inbound) >= s.opts.Concurrency {
+		s.counters.refused++
+		s.mu.Unlock()
 		// Too many syncs already: the peer will try again later.
 		st.Reset()
 		return
 	}
+	s.inbound[p] = me
+	if prev != nil {
+		s.counters.replaced++
+	}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		if s.inbound[p] == me {
+			delete(s.inbound, p)
+		}
+		s.mu.Unlock()
+		close(me.done)
+	}()
+	if prev != nil {
+		prev.cancel(errReplaced)
+		prev.st.Reset()
+		// It stops promptly: its stream is reset and its context is done.
+		<-prev.done
+		if ctx.Err() != nil {
+			// Replaced in turn while waiting.
+			st.Reset()
+			return
+		}
+	}
+	defer st.Close()
 	if _, err := s.session().run(ctx, st, false); err != nil {
-		s.log.Debug("answering sync failed", "peer", st.Conn().RemotePeer(), "err", err)
+		s.countFailure(err)
+		s.log.Debug("answering sync failed", "peer", p, "err", err)
 		st.Reset()
 	}
+}
+
+// Counters are what the syncer refused, since it was made.
+type Counters struct {
+	// Malformed counts syncs ended because the peer's input broke the
+	// protocol's rules (PROTOCOL.md section 12.8), by reason (the Reason
+	// constants); the peer's stream was reset.
+	Malformed map[string]uint64
+	// Refused counts syncs from peers turned away because opts.Concurrency
+	// other peers were syncing with this node.
+	Refused uint64
+	// Replaced counts syncs from a peer ended because it opened another.
+	Replaced uint64
+}
+
+type counters struct {
+	malformed         map[string]uint64
+	refused, replaced uint64
+}
+
+// Counters returns a copy of the syncer's counters.
+func (s *Syncer) Counters() Counters {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := Counters{Malformed: make(map[string]uint64, len(s.counters.malformed)), Refused: s.counters.refused, Replaced: s.counters.replaced}
+	for r, n := range s.counters.malformed {
+		out.Malformed[r] = n
+	}
+	return out
+}
+
+// countFailure counts a failed sync if the peer's input was refused.
+func (s *Syncer) countFailure(err error) {
+	reason, ok := reasonOf(err)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.counters.malformed == nil {
+		s.counters.malformed = map[string]uint64{}
+	}
+	s.counters.malformed[reason]++
 }

@@ -3,9 +3,11 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
 )
@@ -14,8 +16,12 @@ import (
 // scheduler (Syncer) decides when syncs run; a session runs one.
 type session struct {
 	store    Store
+	peer     peer.ID // set by run
 	timeout  time.Duration
 	progress progressSink
+	// cancelled, if set, is called when a sync is cancelled before it
+	// ends (tests).
+	cancelled func()
 }
 
 // progressSink collects catch-up progress across sessions.
@@ -28,18 +34,29 @@ type progressSink interface {
 type scopeState struct {
 	floor Bound
 	// request are IDs this side lacks and has not asked for yet;
-	// outstanding are those asked for and not yet received.
+	// outstanding are those asked for in this side's last turn and not
+	// received in the peer's turn since; missing is set once some never
+	// came.
 	request     []event.ID
 	outstanding map[event.ID]struct{}
-	// push are events the peer lacks or asked for, to send next turn.
+	missing     bool
+	// push are events the peer lacks or asked for, to send next turn; sent
+	// are those sent in this sync, each at most once.
 	push []event.ID
+	sent map[event.ID]struct{}
 	// reply is the next reconciliation message; nil when there is none.
 	reply []Range
-	// incoming collects the peer's reconciliation message for this scope
-	// over the frames of a turn; incomingFloor is where it starts.
-	incoming      []Range
-	incomingFloor Bound
-	gotReconcile  bool
+	// sentFP and sentIDs count the fingerprint ranges and the IDs of the
+	// message this side sent in its last turn: the peer's next message
+	// answers it and cannot need more (PROTOCOL.md section 12.6).
+	sentFP, sentIDs int
+	// check checks the peer's reconciliation message for this scope as its
+	// frames arrive in this turn, and incoming collects it; nil and empty
+	// when the peer sent none. wanted are the IDs the peer asked for in
+	// this turn.
+	check    *msgCheck
+	incoming []Range
+	wanted   map[event.ID]struct{}
 	// engaged is set once the peer said anything about this scope: a peer
 	// that does not replicate it stays silent.
 	engaged bool
@@ -49,18 +66,55 @@ type scopeState struct {
 }
 
 func newScopeState(floor Bound) *scopeState {
-	return &scopeState{floor: floor, outstanding: map[event.ID]struct{}{}}
+	return &scopeState{floor: floor, sent: map[event.ID]struct{}{}}
+}
+
+// newCheck returns the check of the peer's next message for this scope.
+// That message answers this side's last one: each of its fingerprint
+// ranges is answered by at most branches ranges, or by one ID list of at
+// most idListMax IDs, and skips are merged. A message that starts over
+// (the first, or one from a higher floor) describes at most idListMax
+// items in at most branches ranges.
+func (ss *scopeState) newCheck() *msgCheck {
+	f := max(1, ss.sentFP)
+	return &msgCheck{
+		limited:    true,
+		maxNonSkip: branches * f,
+		maxRanges:  min(maxRanges, 2*branches*f+1),
+		maxIDs:     idListMax * f,
+	}
 }
 
 // run drives a sync on st; the initiator speaks first. Both sides then
 // alternate turns: each turn carries the events the other side lacks, the
 // IDs this side wants, and the next reconciliation messages. An empty turn
-// ends the sync.
-func (x *session) run(ctx context.Context, st network.Stream, initiator bool) (*Stats, error) {
+// ends the sync. The sync stops as soon as ctx is done or the stream fails,
+// even in the middle of a turn's work; input that breaks the protocol's
+// rules stops it with an error for which reasonOf reports the reason.
+func (x *session) run(parent context.Context, st network.Stream, initiator bool) (stats *Stats, err error) {
+	x.peer = st.Conn().RemotePeer()
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	// Once the sync is cancelled (the node stops, the peer's input is
+	// refused, the stream fails or a newer sync replaces this one), writes
+	// blocked on a peer that does not read must return too.
+	stopReset := context.AfterFunc(ctx, func() {
+		st.Reset()
+		if x.cancelled != nil {
+			x.cancelled()
+		}
+	})
+	defer stopReset()
 	began := time.Now()
 	peerID := st.Conn().RemotePeer()
-	stats := &Stats{Peer: peerID}
+	stats = &Stats{Peer: peerID}
 	c := newConn(st)
+	rd := startReader(c, st, cancel, !initiator)
+	defer func() {
+		rd.stop()
+		stats.BytesSent, stats.BytesGot = c.sent, c.got.Load()
+		stats.Duration = time.Since(began)
+	}()
 	arrival := x.store.Arrival()
 	mine := map[event.Scope]Bound{}
 	for _, sc := range x.store.Scopes() {
@@ -79,16 +133,17 @@ func (x *session) run(ctx context.Context, st network.Stream, initiator bool) (*
 			ss.reply = msg
 			sessions[id] = ss
 		}
-		if _, err := x.sendTurn(c, sessions, stats); err != nil {
+		st.SetDeadline(time.Now().Add(x.timeout))
+		if _, err := x.sendTurn(ctx, c, rd, sessions, stats); err != nil {
 			return stats, err
 		}
 	}
 	for turn := 0; ; turn++ {
 		if turn > maxTurns {
-			return stats, fmt.Errorf("sync did not finish in %d turns", maxTurns)
+			return stats, bad(ReasonTurns, "sync did not finish in %d turns", maxTurns)
 		}
 		st.SetDeadline(time.Now().Add(x.timeout))
-		empty, err := x.readTurn(ctx, c, mine, sessions, stats)
+		empty, err := x.readTurn(ctx, rd, mine, sessions, stats)
 		if err != nil {
 			return stats, err
 		}
@@ -96,7 +151,7 @@ func (x *session) run(ctx context.Context, st network.Stream, initiator bool) (*
 		if empty {
 			break
 		}
-		sent, err := x.sendTurn(c, sessions, stats)
+		sent, err := x.sendTurn(ctx, c, rd, sessions, stats)
 		if err != nil {
 			return stats, err
 		}
@@ -104,12 +159,10 @@ func (x *session) run(ctx context.Context, st network.Stream, initiator bool) (*
 			break
 		}
 	}
-	stats.BytesSent, stats.BytesGot = c.sent, c.got
-	stats.Duration = time.Since(began)
 	for id, ss := range sessions {
 		// The peer holds everything this node had when the sync began, but
 		// only if it took part and reconciled from this node's own floor.
-		if ss.engaged && len(ss.outstanding) == 0 && len(ss.request) == 0 && ss.floor.Compare(mine[id]) == 0 {
+		if ss.engaged && !ss.missing && len(ss.outstanding) == 0 && len(ss.request) == 0 && ss.floor.Compare(mine[id]) == 0 {
 			x.store.Synced(id, peerID, arrival)
 			stats.ScopesSynced++
 		}
@@ -126,22 +179,25 @@ func (x *session) start(scope event.Scope, floor Bound) ([]Range, error) {
 }
 
 // readTurn reads frames up to frameEnd, storing events as they come and
-// answering reconciliation messages into each session's next reply.
-func (x *session) readTurn(ctx context.Context, c *conn, mine map[event.Scope]Bound, sessions map[event.Scope]*scopeState, stats *Stats) (empty bool, err error) {
+// answering reconciliation messages into each session's next reply. What
+// it keeps of the turn is bounded by the messages this side sent: the
+// peer's reconciliation message by newCheck, the IDs it wants by the IDs
+// this side listed.
+func (x *session) readTurn(ctx context.Context, rd *frameReader, mine map[event.Scope]Bound, sessions map[event.Scope]*scopeState, stats *Stats) (empty bool, err error) {
 	empty = true
 	for _, ss := range sessions {
-		ss.announced, ss.incoming, ss.gotReconcile = false, nil, false
+		ss.announced, ss.check, ss.incoming, ss.wanted = false, nil, nil, nil
 	}
 	for {
-		if err := ctx.Err(); err != nil {
+		f, err := rd.next(ctx)
+		if err != nil {
 			return false, err
 		}
-		f, err := c.read()
-		if err != nil {
-			return false, fmt.Errorf("read: %w", err)
-		}
 		if f.Type == frameEnd {
-			return empty, x.answer(sessions, mine)
+			if empty {
+				return true, nil
+			}
+			return false, x.answer(ctx, sessions, mine)
 		}
 		empty = false
 		var scope event.Scope
@@ -161,7 +217,7 @@ func (x *session) readTurn(ctx context.Context, c *conn, mine map[event.Scope]Bo
 		case frameEvents:
 			if !ss.announced {
 				// The first events frame of a turn says how many follow.
-				x.progress.addProgress(scope, 0, uint64(len(f.Events))+f.Remaining)
+				x.progress.addProgress(scope, 0, satAdd(uint64(len(f.Events)), f.Remaining))
 				ss.announced = true
 			}
 			for _, raw := range f.Events {
@@ -171,28 +227,38 @@ func (x *session) readTurn(ctx context.Context, c *conn, mine map[event.Scope]Bo
 					delete(ss.outstanding, id)
 				}
 			}
-			rejected, err := x.store.Accept(scope, f.Events)
+			rejected, err := x.store.Accept(scope, x.peer, f.Events)
 			if err != nil {
 				return false, err
 			}
 			stats.Rejected += rejected
 			x.progress.addProgress(scope, uint64(len(f.Events)), 0)
 			if stats.Rejected > maxRejected {
-				return false, fmt.Errorf("peer sent %d invalid events", stats.Rejected)
+				return false, bad(ReasonInvalid, "peer sent %d invalid events", stats.Rejected)
 			}
 		case frameWant:
 			ids, err := unpackIDs(f.IDs)
 			if err != nil {
 				return false, err
 			}
-			if len(ss.push)+len(ids) > maxWantIDs*4 {
-				return false, fmt.Errorf("%w: too many wanted ids", errFrame)
+			// The peer wants what this side's last message listed and it
+			// lacks: each at most once, and not what it was already sent.
+			if len(ss.wanted)+len(ids) > ss.sentIDs {
+				return false, bad(ReasonTooMany, "more ids wanted than the %d listed", ss.sentIDs)
+			}
+			if ss.wanted == nil {
+				ss.wanted = make(map[event.ID]struct{}, len(ids))
+			}
+			for _, id := range ids {
+				_, again := ss.wanted[id]
+				_, sent := ss.sent[id]
+				if again || sent {
+					return false, bad(ReasonDuplicate, "id %x wanted twice", id[:4])
+				}
+				ss.wanted[id] = struct{}{}
 			}
 			ss.push = append(ss.push, ids...)
 		case frameReconcile:
-			if f.Floor == nil {
-				return false, fmt.Errorf("%w: reconcile without floor", errFrame)
-			}
 			floor, err := f.Floor.bound()
 			if err != nil {
 				return false, err
@@ -201,24 +267,47 @@ func (x *session) readTurn(ctx context.Context, c *conn, mine map[event.Scope]Bo
 			if err != nil {
 				return false, err
 			}
-			if len(ss.incoming)+len(ranges) > maxRanges {
-				return false, fmt.Errorf("%w: more than %d ranges in a turn", errFrame, maxRanges)
+			if ss.check == nil {
+				ss.check = ss.newCheck()
+			}
+			if err := ss.check.begin(floor); err != nil {
+				return false, err
+			}
+			if err := ss.check.add(ranges); err != nil {
+				return false, err
 			}
 			ss.incoming = append(ss.incoming, ranges...)
-			ss.incomingFloor, ss.gotReconcile = floor, true
 		}
 	}
 }
 
+// satAdd adds without wrapping around.
+func satAdd(a, b uint64) uint64 {
+	if s := a + b; s >= a {
+		return s
+	}
+	return ^uint64(0)
+}
+
 // answer processes, at the end of the peer's turn, the reconciliation
-// message it sent for each scope.
-func (x *session) answer(sessions map[event.Scope]*scopeState, mine map[event.Scope]Bound) error {
+// message it sent for each scope, and notes the events asked for in this
+// side's last turn that did not come.
+func (x *session) answer(ctx context.Context, sessions map[event.Scope]*scopeState, mine map[event.Scope]Bound) error {
 	for scope, ss := range sessions {
-		if !ss.gotReconcile {
+		if len(ss.outstanding) > 0 {
+			ss.missing = true
+		}
+		ss.outstanding = nil
+		if ss.check == nil {
 			continue
 		}
+		if err := ss.check.done(); err != nil {
+			return err
+		}
+		incoming, incomingFloor := ss.incoming, ss.check.floor
+		ss.incoming = nil
 		myFloor := mine[scope]
-		if ss.incomingFloor.Compare(myFloor) < 0 {
+		if incomingFloor.Compare(myFloor) < 0 {
 			// The peer keeps more than this node: start over from this
 			// node's floor so that it is not sent what was pruned here.
 			reply, err := x.start(scope, myFloor)
@@ -228,13 +317,13 @@ func (x *session) answer(sessions map[event.Scope]*scopeState, mine map[event.Sc
 			ss.floor, ss.reply = myFloor, reply
 			continue
 		}
-		res, err := Process(storeSet{x.store, scope}, ss.incomingFloor, ss.incoming)
+		res, err := process(ctx, storeSet{x.store, scope}, incomingFloor, incoming)
 		if err != nil {
 			return err
 		}
-		ss.floor = ss.incomingFloor
+		ss.floor = incomingFloor
 		ss.reply = res.Reply
-		if ss.reply == nil && !allSkip(ss.incoming) && !(nothingListed(ss.incoming) && len(res.Have) == 0) {
+		if ss.reply == nil && !allSkip(incoming) && !(nothingListed(incoming) && len(res.Have) == 0) {
 			// Done here; say so, so the peer knows this scope is shared.
 			// (Two empty sides have nothing to confirm.)
 			ss.reply = []Range{{Upper: Bound{Inf: true}, Mode: ModeSkip}}
@@ -269,13 +358,16 @@ const maxRejected = 100
 
 // sendTurn sends what each session has for the peer; it reports whether
 // anything was sent.
-func (x *session) sendTurn(c *conn, sessions map[event.Scope]*scopeState, stats *Stats) (bool, error) {
+func (x *session) sendTurn(ctx context.Context, c *conn, rd *frameReader, sessions map[event.Scope]*scopeState, stats *Stats) (bool, error) {
 	sent := false
 	for scope, ss := range sessions {
+		if err := ctx.Err(); err != nil {
+			return false, context.Cause(ctx)
+		}
 		push := ss.push
 		ss.push = nil
 		if len(push) > 0 {
-			n, err := x.sendEvents(c, scope, push)
+			n, err := x.sendEvents(ctx, c, scope, ss, push)
 			if err != nil {
 				return false, err
 			}
@@ -283,19 +375,32 @@ func (x *session) sendTurn(c *conn, sessions map[event.Scope]*scopeState, stats 
 			sent = sent || n > 0
 		}
 		if len(ss.request) > 0 {
-			for i := 0; i < len(ss.request); i += maxWantIDs {
-				chunk := ss.request[i:min(i+maxWantIDs, len(ss.request))]
+			// Each ID once, even if the peer listed it in two ranges.
+			ss.outstanding = make(map[event.ID]struct{}, len(ss.request))
+			request := ss.request[:0]
+			for _, id := range ss.request {
+				if _, dup := ss.outstanding[id]; !dup {
+					ss.outstanding[id] = struct{}{}
+					request = append(request, id)
+				}
+			}
+			for i := 0; i < len(request); i += maxWantIDs {
+				chunk := request[i:min(i+maxWantIDs, len(request))]
 				if err := c.write(&frame{Type: frameWant, Scope: scope[:], IDs: packIDs(chunk)}); err != nil {
 					return false, err
 				}
 			}
-			for _, id := range ss.request {
-				ss.outstanding[id] = struct{}{}
-			}
 			ss.request = nil
 			sent = true
 		}
+		ss.sentFP, ss.sentIDs = 0, 0
 		if ss.reply != nil {
+			for _, r := range ss.reply {
+				if r.Mode == ModeFingerprint {
+					ss.sentFP++
+				}
+				ss.sentIDs += len(r.IDs)
+			}
 			if err := writeRanges(c, scope, ss.floor, ss.reply); err != nil {
 				return false, err
 			}
@@ -303,6 +408,8 @@ func (x *session) sendTurn(c *conn, sessions map[event.Scope]*scopeState, stats 
 			sent = true
 		}
 	}
+	// From the end frame on it is the peer's turn.
+	rd.peerTurn.Store(true)
 	if err := c.write(&frame{Type: frameEnd}); err != nil {
 		return false, err
 	}
@@ -332,12 +439,14 @@ func rangeSize(r Range) int { return 64 + len(r.IDs)*event.IDSize }
 
 // sendEvents sends the envelopes of ids in frames of bounded size, reading
 // them from the store a chunk at a time so that the first frame leaves
-// before the last envelope is read.
-func (x *session) sendEvents(c *conn, scope event.Scope, ids []event.ID) (int, error) {
+// before the last envelope is read. An event already sent in this sync is
+// not sent again.
+func (x *session) sendEvents(ctx context.Context, c *conn, scope event.Scope, ss *scopeState, ids []event.ID) (int, error) {
 	const chunk = 512
 	remaining := uint64(len(ids))
 	var batch [][]byte
 	size, sent := 0, 0
+	queued := make(map[event.ID]struct{}, min(len(ids), chunk))
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -348,11 +457,34 @@ func (x *session) sendEvents(c *conn, scope event.Scope, ids []event.ID) (int, e
 		return err
 	}
 	for i := 0; i < len(ids); i += chunk {
-		envs, err := x.store.Envelopes(scope, ids[i:min(i+chunk, len(ids))])
+		if err := ctx.Err(); err != nil {
+			return sent, context.Cause(ctx)
+		}
+		var todo []event.ID
+		for _, id := range ids[i:min(i+chunk, len(ids))] {
+			_, done := ss.sent[id]
+			_, dup := queued[id]
+			if !done && !dup {
+				queued[id] = struct{}{}
+				todo = append(todo, id)
+			}
+		}
+		if len(todo) == 0 {
+			continue
+		}
+		envs, err := x.store.Envelopes(scope, todo)
 		if err != nil {
 			return sent, err
 		}
 		for _, env := range envs {
+			id, ok := event.PeekID(env)
+			if !ok {
+				continue
+			}
+			if _, done := ss.sent[id]; done {
+				continue
+			}
+			ss.sent[id] = struct{}{}
 			if size+len(env) > eventsPerFrame {
 				if err := flush(); err != nil {
 					return sent, err
@@ -364,6 +496,87 @@ func (x *session) sendEvents(c *conn, scope event.Scope, ids []event.ID) (int, e
 		}
 	}
 	return sent, flush()
+}
+
+// frameReader reads the peer's frames on a goroutine of its own, so that
+// the session learns at once when the stream fails, even in the middle of
+// a turn's work: a read error, the stream's deadline, or a frame sent
+// while it is this side's turn cancels the session's context.
+type frameReader struct {
+	c      *conn
+	st     network.Stream
+	frames chan readResult
+	quit   chan struct{}
+	done   chan struct{}
+	// peerTurn is set while it is the peer's turn to speak.
+	peerTurn atomic.Bool
+	stopping atomic.Bool
+}
+
+type readResult struct {
+	f   *frame
+	err error
+}
+
+func startReader(c *conn, st network.Stream, cancel context.CancelCauseFunc, peerFirst bool) *frameReader {
+	r := &frameReader{c: c, st: st, frames: make(chan readResult), quit: make(chan struct{}), done: make(chan struct{})}
+	r.peerTurn.Store(peerFirst)
+	go r.loop(cancel)
+	return r
+}
+
+func (r *frameReader) loop(cancel context.CancelCauseFunc) {
+	defer close(r.done)
+	for {
+		f, err := r.c.read()
+		if err == nil && !r.peerTurn.Load() {
+			err = bad(ReasonOutOfTurn, "frame of type %d sent out of turn", f.Type)
+		}
+		if err != nil {
+			if _, refused := reasonOf(err); !refused {
+				err = fmt.Errorf("read: %w", err)
+			}
+			if !r.stopping.Load() {
+				cancel(err)
+			}
+			select {
+			case r.frames <- readResult{err: err}:
+			case <-r.quit:
+			}
+			return
+		}
+		if f.Type == frameEnd {
+			r.peerTurn.Store(false)
+		}
+		select {
+		case r.frames <- readResult{f: f}:
+		case <-r.quit:
+			return
+		}
+	}
+}
+
+// next returns the peer's next frame.
+func (r *frameReader) next(ctx context.Context) (*frame, error) {
+	select {
+	case res := <-r.frames:
+		return res.f, res.err
+	default:
+	}
+	select {
+	case res := <-r.frames:
+		return res.f, res.err
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+// stop ends the reader; the session reads nothing more.
+func (r *frameReader) stop() {
+	r.stopping.Store(true)
+	close(r.quit)
+	r.st.CloseRead()
+	<-r.done
 }
 
 // storeSet adapts one scope of a Store to Set.

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -144,5 +145,46 @@ func TestSyncPeerWaitsForRunningSync(t *testing.T) {
 	close(running)
 	if err := <-done; err != nil {
 		t.Fatalf("SyncPeer after the running sync ended: %v", err)
+	}
+}
+
+// What the syncer keeps per peer goes when the peer disconnects: a stream
+// of peers that come and go leaves nothing behind.
+func TestPeerStateFreedOnDisconnect(t *testing.T) {
+	a := startNode(t, newTestStore())
+	b := startNode(t, newTestStore())
+	connect(t, a.h, b.h)
+	a.s.Trigger(b.h.ID())
+	a.s.TriggerLazy(b.h.ID())
+	waitFor(t, "a's sync with b to have run", func() bool { return a.s.peerState() > 0 })
+	if err := a.h.Network().ClosePeer(b.h.ID()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a to forget b", func() bool { return a.s.peerState() == 0 })
+}
+
+// A sync being answered when the syncer stops ends before Serve returns.
+func TestServeWaitsForAnsweringSyncs(t *testing.T) {
+	st := newTestStore()
+	st.addScope(scopeOf(1), 10, 64, 1)
+	h := newTestHost(t)
+	s := New(h, Options{Store: st, Logger: quietLogger(), Interval: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		s.Serve(ctx)
+		close(done)
+	}()
+	waitFor(t, "the sync handler", func() bool { return slices.Contains(h.Mux().Protocols(), ProtocolID) })
+	// A peer that opens a sync and then says nothing keeps it waiting.
+	p := newRawPeer(t).open(&node{h: h, s: s, st: st})
+	if err := p.writeRaw(nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the answering sync to start", func() bool { return s.answering() == 1 })
+	cancel()
+	<-done
+	if n := s.answering(); n != 0 {
+		t.Fatalf("%d answering syncs outlived Serve", n)
 	}
 }

@@ -37,6 +37,18 @@ type Node struct {
 type Stats struct {
 	Accepted uint64            `json:"accepted"`
 	Rejected map[string]uint64 `json:"rejected"` // by reason
+	Sync     SyncStats         `json:"sync"`
+}
+
+// SyncStats counts the syncs that peers started and this node ended.
+type SyncStats struct {
+	// Malformed counts syncs ended for breaking the protocol's rules, by
+	// reason (PROTOCOL.md section 12.8).
+	Malformed map[string]uint64 `json:"malformed"`
+	// Refused counts syncs turned away while other peers were syncing;
+	// Replaced those a peer ended by opening another.
+	Refused  uint64 `json:"refused"`
+	Replaced uint64 `json:"replaced"`
 }
 
 // Peer is a connected peer (GET /v1/peers).

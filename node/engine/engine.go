@@ -59,6 +59,14 @@ type Feature interface {
 	Stored(evs []*event.Event, origin Origin)
 }
 
+// SyncWatcher is a Feature that hears when a sync of one of its scopes
+// with a peer has completed: the peer then held every event of the scope
+// this node held when the sync began, and this node every event the peer
+// offered.
+type SyncWatcher interface {
+	Synced(scope event.Scope, p peer.ID)
+}
+
 // Origin says how events reached the store.
 type Origin uint8
 

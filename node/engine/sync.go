@@ -83,8 +83,10 @@ func (s syncStore) Envelopes(scope event.Scope, ids []event.ID) ([][]byte, error
 	return out, nil
 }
 
-func (s syncStore) Accept(scope event.Scope, raws [][]byte) (int, error) {
-	_, rejected, err := s.e.accept(scope, "", raws, Sync)
+func (s syncStore) Accept(scope event.Scope, from peer.ID, raws [][]byte) (int, error) {
+	// What a peer brings is counted against it in quotas that evict
+	// fairly (store.PutOptions.Source).
+	_, rejected, err := s.e.accept(scope, from, raws, Sync)
 	return rejected, err
 }
 
@@ -95,6 +97,11 @@ func (s syncStore) Synced(scope event.Scope, p peer.ID, arrival uint64) {
 	defer s.e.gate.exit()
 	if err := s.e.store.SetSynced(scope, p, arrival); err != nil {
 		s.e.log.Warn("record sync", "err", err)
+	}
+	if r := s.e.replica(scope); r != nil {
+		if w, ok := r.spec.Feature.(SyncWatcher); ok {
+			w.Synced(scope, p)
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/banyan-mesh/banyan/crypto"
@@ -170,6 +171,14 @@ func TestBadMessagesRejectedAndCounted(t *testing.T) {
 	nodetest.Eventually(t, 20*time.Second, "a to graylist the attacker", func() (bool, string) {
 		score, ok := a.Gossip().Scores()[att.host.ID()]
 		return ok && score < mesh.GraylistThreshold, fmt.Sprintf("score %v (%v)", score, ok)
+	})
+	// Graylisted, it would still be read; it is sent away and kept away.
+	nodetest.Eventually(t, 20*time.Second, "a to disconnect the graylisted attacker", func() (bool, string) {
+		return a.Host().Network().Connectedness(att.host.ID()) != network.Connected, "still connected"
+	})
+	att.host.Connect(context.Background(), a.Info())
+	nodetest.Eventually(t, 20*time.Second, "a to refuse the attacker again", func() (bool, string) {
+		return a.Host().Network().Connectedness(att.host.ID()) != network.Connected, "connected again"
 	})
 
 	// A replay of a stored event, after the gossip duplicate cache has

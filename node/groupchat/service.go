@@ -6,7 +6,10 @@ package groupchat
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -459,4 +462,33 @@ func (s *Service) Announce(ctx context.Context, id, text string) error {
 	}
 	_, err = s.Send(ctx, g, text)
 	return err
+}
+
+// GroupScope returns the scope of the group with the given ID (hex).
+func (s *Service) GroupScope(id string) (event.Scope, error) {
+	g, err := s.groups.find(id)
+	if err != nil {
+		return event.Scope{}, err
+	}
+	return g.Scope(), nil
+}
+
+// GroupMAC proves membership of the group with the given scope: it returns
+// HMAC-SHA256(k, data) with k = HKDF-SHA256(group key, no salt,
+// "banyan/group-mac/v1" || 0x00 || label, 32 bytes). Only holders of the
+// group key can make or check it. ok is false when this node is not in the
+// group.
+func (s *Service) GroupMAC(scope event.Scope, label string, data []byte) (mac [32]byte, ok bool) {
+	g, ok := s.ByScope(scope)
+	if !ok {
+		return mac, false
+	}
+	k, err := hkdf.Key(sha256.New, g.Key[:], nil, "banyan/group-mac/v1\x00"+label, 32)
+	if err != nil {
+		return mac, false
+	}
+	h := hmac.New(sha256.New, k)
+	h.Write(data)
+	h.Sum(mac[:0])
+	return mac, true
 }

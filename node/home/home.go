@@ -20,6 +20,8 @@ import (
 // Home is a node's data directory:
 //
 //	identity.key   the Ed25519 identity (PEM, mode 0600)
+//	identity.new   present from 'banyan init' until the first start: the
+//	               identity was made here and has written nothing anywhere
 //	lock           held while a node runs on this directory; says what it does
 //	store/         Badger database
 //	api.addr       the local API's address, written at start
@@ -64,7 +66,29 @@ func (h Home) Init(passphrase []byte) (*crypto.Identity, error) {
 	if err := id.WriteKeyFile(h.KeyFile(), passphrase); err != nil {
 		return nil, err
 	}
+	if err := os.WriteFile(h.newIdentityFile(), nil, 0o600); err != nil {
+		return nil, fmt.Errorf("mark the new identity: %w", err)
+	}
 	return id, nil
+}
+
+func (h Home) newIdentityFile() string { return filepath.Join(string(h), "identity.new") }
+
+// NewIdentity reports whether the home's identity was created here by
+// Init and the node has not recorded its first start yet: its chains are
+// empty everywhere. A key copied in from elsewhere is not new.
+func (h Home) NewIdentity() bool {
+	_, err := os.Stat(h.newIdentityFile())
+	return err == nil
+}
+
+// ClearNewIdentity removes the new-identity mark, once the node has
+// recorded in its store that its chains start here.
+func (h Home) ClearNewIdentity() error {
+	if err := os.Remove(h.newIdentityFile()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("clear the new-identity mark: %w", err)
+	}
+	return nil
 }
 
 // Initialized reports whether the home has an identity.

@@ -3,14 +3,19 @@ package pay
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
+	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/node/api"
 	"github.com/banyan-mesh/banyan/node/cli"
+	"github.com/banyan-mesh/banyan/wallet"
 )
 
 // CLI is the wallet's part of the command line.
@@ -71,7 +76,8 @@ A CONTACT is a contact's nickname or peer ID, or a hex account.`,
 		return &cli.UsageError{Cmd: cmd, Err: err}
 	})
 	c.AddCommand(walletBalanceCmd(a), walletHistoryCmd(a), walletPayCmd(a), walletRequestCmd(a),
-		walletPayRequestCmd(a), walletRefundCmd(a), walletLimitCmd(a), walletEnvelopeCmd(a), walletFraudsCmd(a), walletAcceptCapCmd(a))
+		walletPayRequestCmd(a), walletRefundCmd(a), walletLimitCmd(a), walletEnvelopeCmd(a), walletFraudsCmd(a),
+		walletVerifyProofCmd(a), walletAcceptCapCmd(a))
 	return c
 }
 
@@ -153,6 +159,9 @@ func walletBalanceCmd(a *cli.App) *cobra.Command {
 			}
 			if w.Frozen {
 				fmt.Fprintf(tw, "FROZEN\tthis account signed two conflicting entries (a copied device?)\n")
+			}
+			if w.CatchingUp {
+				fmt.Fprintf(tw, "catching up\tyour own history is not synced from the network yet: nothing is written until it is\n")
 			}
 			return tw.Flush()
 		},
@@ -283,24 +292,45 @@ func walletRequestCmd(a *cli.App) *cobra.Command {
 }
 
 func walletPayRequestCmd(a *cli.App) *cobra.Command {
-	var asJSON bool
+	var (
+		asJSON bool
+		wait   time.Duration
+	)
 	c := &cobra.Command{
 		Use:   "pay-request LINK",
 		Short: "Pay a payment request (a banyan:pay1.… link)",
-		Args:  cli.ExactArgs("LINK"),
+		Long: `Pay a payment request (a banyan:pay1.… link), then wait up to --wait for
+the payee to accept the payment. If someone else paid the same request and
+the payee accepted theirs, yours does not count (no money moves) and the
+command fails. If the payee does not answer in time (it may be offline),
+the payment stands and the payee decides when it gets it.`,
+		Args: cli.ExactArgs("LINK"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if wait < 0 || wait > MaxRequestWait {
+				return cli.Usagef(cmd, "--wait must be 0 to %s", MaxRequestWait)
+			}
 			cl, err := dial(cmd.Context(), a)
 			if err != nil {
 				return err
 			}
-			e, err := cl.PayRequest(cmd.Context(), args[0])
+			e, err := cl.PayRequestWait(cmd.Context(), PayRequestIn{Link: args[0], WaitS: int64((wait + time.Second - 1) / time.Second)})
 			if err != nil {
 				return err
 			}
-			return printEntry(a, e, asJSON)
+			if err := printEntry(a, e, asJSON); err != nil || asJSON {
+				return err
+			}
+			switch {
+			case e.Accepted:
+				fmt.Fprintln(a.Stdout, "the payee accepted it")
+			case e.Pending:
+				fmt.Fprintln(a.Stdout, "the payee has not accepted it yet (offline?); it decides when it gets the payment")
+			}
+			return nil
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the entry as JSON")
+	c.Flags().DurationVar(&wait, "wait", 15*time.Second, "how long to wait for the payee to accept the payment (0: do not wait)")
 	return c
 }
 
@@ -455,14 +485,49 @@ back to the sender.`,
 }
 
 func walletFraudsCmd(a *cli.App) *cobra.Command {
-	var asJSON bool
+	var (
+		asJSON bool
+		proof  string
+		out    string
+	)
 	c := &cobra.Command{
-		Use:   "frauds",
-		Short: "List accounts caught double spending",
-		Args:  cli.ExactArgs(),
+		Use:   "frauds [--proof ACCOUNT [--out FILE]]",
+		Short: "List accounts caught double spending, or export the proof against one",
+		Long: `List the accounts caught double spending. With --proof ACCOUNT, print the
+fraud proofs against that account instead, one per line as text
+(banyan:fraud1.…), or write them to FILE with --out: anyone can check them
+alone with 'banyan wallet verify-proof', without a node.`,
+		Example: `  banyan wallet frauds
+  banyan wallet frauds --proof 12D3KooW... --out fork.proof`,
+		Args: cli.ExactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if out != "" && proof == "" {
+				return cli.Usagef(cmd, "--out goes with --proof ACCOUNT")
+			}
 			cl, err := dial(cmd.Context(), a)
 			if err != nil {
+				return err
+			}
+			if proof != "" {
+				ps, err := cl.FraudProofs(cmd.Context(), proof)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return cli.WriteJSON(a.Stdout, ps)
+				}
+				var text strings.Builder
+				for _, p := range ps.Proofs {
+					fmt.Fprintln(&text, p.Text)
+				}
+				if out != "" {
+					if err := os.WriteFile(out, []byte(text.String()), 0o644); err != nil {
+						return err
+					}
+					fmt.Fprintf(a.Stdout, "wrote %d fraud proof(s) against %s to %s\n", len(ps.Proofs), ps.Account, out)
+					return nil
+				}
+				_, err = io.WriteString(a.Stdout, text.String())
 				return err
 			}
 			fs, err := cl.Frauds(cmd.Context())
@@ -489,8 +554,120 @@ func walletFraudsCmd(a *cli.App) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print the reports as JSON")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the reports (or proofs) as JSON")
+	c.Flags().StringVar(&proof, "proof", "", "export the fraud proofs against `ACCOUNT` (hex, peer ID or contact)")
+	c.Flags().StringVar(&out, "out", "", "with --proof, write the proofs to `FILE`")
 	return c
+}
+
+// maxProofFile bounds a proof file read by verify-proof.
+const maxProofFile = 16 * (wallet.MaxProofText + 2)
+
+func walletVerifyProofCmd(a *cli.App) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "verify-proof TEXT-OR-FILE",
+		Short: "Check a fraud proof alone, without a node",
+		Long: `Check a fraud proof: a banyan:fraud1.… text, or a file holding one or
+more of them (one per line) or a proof's raw bytes. It needs no node and no
+network: the proof is two entries signed by the same key that cannot both
+be on one chain. It says whose account forked, in which unit and at which
+position, and fails if the proof does not hold.`,
+		Args: cli.ExactArgs("TEXT-OR-FILE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			proofs, err := readProofs(args[0])
+			if err != nil {
+				return err
+			}
+			var infos []ProofReport
+			for _, p := range proofs {
+				info, err := p.Info()
+				if err != nil {
+					return err
+				}
+				infos = append(infos, reportOf(info))
+			}
+			if asJSON {
+				return cli.WriteJSON(a.Stdout, infos)
+			}
+			for _, r := range infos {
+				how := fmt.Sprintf("two entries at #%d (%s and %s)", r.Seq, shortEntry(r.A), shortEntry(r.B))
+				if r.BrokenLink {
+					how = fmt.Sprintf("entry #%d (%s) does not follow entry #%d (%s)", r.Seq+1, shortEntry(r.B), r.Seq, shortEntry(r.A))
+				}
+				fmt.Fprintf(a.Stdout, "valid fraud proof: account %s (peer %s) forked its chain in unit %q at #%d: %s\n",
+					r.Account, r.Peer, r.Unit, r.Seq, how)
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print what the proofs prove as JSON")
+	return c
+}
+
+// ProofReport is what verify-proof says of a valid proof.
+type ProofReport struct {
+	Account    string `json:"account"`
+	Peer       string `json:"peer,omitempty"`
+	Unit       string `json:"unit"`
+	Seq        uint64 `json:"seq"`
+	BrokenLink bool   `json:"broken_link,omitempty"`
+	A          string `json:"a"`
+	B          string `json:"b"`
+}
+
+func reportOf(info wallet.ProofInfo) ProofReport {
+	r := ProofReport{Account: info.Author.String(), Unit: info.Unit, Seq: info.Seq, BrokenLink: info.BrokenLink, A: info.A.String(), B: info.B.String()}
+	if p, err := crypto.PeerIDFromPublicKey(info.Author[:]); err == nil {
+		r.Peer = p.String()
+	}
+	return r
+}
+
+// readProofs reads the proofs of a verify-proof argument: proof text, or a
+// file of proof texts (one per line) or of a proof's raw bytes.
+func readProofs(arg string) ([]*wallet.FraudProof, error) {
+	if t := strings.TrimSpace(arg); strings.HasPrefix(t, wallet.ProofPrefix) || strings.HasPrefix(t, "fraud1.") {
+		p, err := wallet.ParseFraudProof(t)
+		if err != nil {
+			return nil, err
+		}
+		return []*wallet.FraudProof{p}, nil
+	}
+	f, err := os.Open(arg)
+	if err != nil {
+		return nil, fmt.Errorf("%q is neither a fraud proof (banyan:fraud1.…) nor a file: %w", arg, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, int64(maxProofFile)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxProofFile {
+		return nil, fmt.Errorf("%s: more than %d bytes", arg, maxProofFile)
+	}
+	if !utf8.Valid(b) || !strings.Contains(string(b), "fraud1.") {
+		p, err := wallet.DecodeFraudProof(b)
+		if err != nil {
+			return nil, err
+		}
+		return []*wallet.FraudProof{p}, nil
+	}
+	var out []*wallet.FraudProof
+	for _, line := range strings.Split(string(b), "\n") {
+		if line = strings.TrimSpace(line); line == "" {
+			continue
+		}
+		p, err := wallet.ParseFraudProof(line)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no fraud proof in it", arg)
+	}
+	return out, nil
 }
 
 func walletAcceptCapCmd(a *cli.App) *cobra.Command {

@@ -45,8 +45,14 @@ func (c Client) Request(ctx context.Context, in RequestIn) (*Request, error) {
 
 // PayRequest pays a payment request link.
 func (c Client) PayRequest(ctx context.Context, link string) (*Entry, error) {
+	return c.PayRequestWait(ctx, PayRequestIn{Link: link})
+}
+
+// PayRequestWait pays a payment request link and, with WaitS, waits for
+// the payee's decision (409 if it accepted another payment).
+func (c Client) PayRequestWait(ctx context.Context, in PayRequestIn) (*Entry, error) {
 	var v Entry
-	return &v, c.c.Do(ctx, http.MethodPost, "/v1/wallet/pay-request", PayRequestIn{Link: link}, &v)
+	return &v, c.c.Do(ctx, http.MethodPost, "/v1/wallet/pay-request", in, &v)
 }
 
 // Refund refunds a payment received.
@@ -84,6 +90,12 @@ func (c Client) Claim(ctx context.Context, envelope string) (*Entry, error) {
 func (c Client) Frauds(ctx context.Context) ([]Fraud, error) {
 	var v []Fraud
 	return v, c.c.Do(ctx, http.MethodGet, "/v1/wallet/frauds", nil, &v)
+}
+
+// FraudProofs returns the fraud proofs against an account, as text.
+func (c Client) FraudProofs(ctx context.Context, account string) (*FraudProofs, error) {
+	var v FraudProofs
+	return &v, c.c.Do(ctx, http.MethodGet, "/v1/wallet/frauds/"+url.PathEscape(account)+"/proof", nil, &v)
 }
 
 // AcceptCap sets what the node accepts from an unconfirmed payer (or, with

@@ -9,6 +9,7 @@ import (
 	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/node/api"
 	"github.com/banyan-mesh/banyan/node/people"
+	"github.com/banyan-mesh/banyan/wallet"
 )
 
 // EnvelopeStatus is a red envelope as its sender and claimers see it:
@@ -39,7 +40,7 @@ func (w *Service) envelopeStatus(id event.ID) (*EnvelopeStatus, error) {
 	}
 	st := &EnvelopeStatus{
 		ID: id.String(), Sender: w.people.Key(info.Sender[:]), Total: info.Total, Count: info.Count,
-		Claimed: len(w.distinctClaims(info)), Expires: time.UnixMilli(info.Expiry).UTC(), Settled: info.Settled,
+		Claimed: w.claimed(id, info), Expires: time.UnixMilli(info.Expiry).UTC(), Settled: info.Settled,
 		YourShare: info.Shares[w.me], Returned: info.Returned,
 	}
 	for _, c := range info.Claims {
@@ -65,6 +66,20 @@ func (w *Service) envelopeStatus(id event.ID) (*EnvelopeStatus, error) {
 			st.Claimed, st.Count, when, back)
 	}
 	return st, nil
+}
+
+// claimed counts the shares of an envelope claimed so far: one per member
+// of its group who claimed, at most its count, as a settlement pays them.
+func (w *Service) claimed(id event.ID, info wallet.EnvelopeInfo) int {
+	env, _ := w.ledger.Entry(id)
+	seen := map[wallet.Account]bool{}
+	for _, c := range info.Claims {
+		ci, ok := w.ledger.Entry(c)
+		if ok && ci.Status == wallet.StatusOK && !seen[ci.Author] && w.memberClaim(env.Entry.Group, id, ci) {
+			seen[ci.Author] = true
+		}
+	}
+	return min(len(seen), info.Count)
 }
 
 // minPrefix is the shortest entry ID prefix accepted, as for groups.

@@ -9,10 +9,12 @@ import (
 	"github.com/banyan-mesh/banyan/wallet"
 )
 
-// The wallet keeps two tables of its own:
+// The wallet keeps four tables of its own:
 //
 //	envelope-seeds <envelope id:32>       -> JSON EnvelopeSeed, until settled
 //	accept-caps    [<payer account:32>]   -> cap (8): accepted unconfirmed from a payer (or anyone)
+//	requests       <request id:32>        -> JSON IssuedRequest: the payment requests this node issued
+//	chain          "origin"               -> account (32) whose chains began in this store (see head.go)
 
 // EnvelopeSeed is the secret seed of a red envelope this node sent, kept
 // until the envelope is settled (the settlement reveals it).
@@ -46,4 +48,23 @@ func (w *Service) acceptCaps() (anyone uint64, payers map[wallet.Account]uint64,
 		return 0, nil, fmt.Errorf("accept caps: %w", err)
 	}
 	return anyone, payers, nil
+}
+
+// IssuedRequest is a payment request this node issued. The node receipts
+// a payment of a request only if it issued the request.
+type IssuedRequest struct {
+	ID     wallet.RequestID `json:"id"`
+	Link   string           `json:"link"`
+	Amount uint64           `json:"amount"`
+	Memo   string           `json:"memo,omitempty"`
+	Expiry int64            `json:"expiry"` // Unix ms
+}
+
+// issued returns the request id if this node issued it.
+func (w *Service) issued(id wallet.RequestID) (*IssuedRequest, bool) {
+	r, err := store.GetJSON[IssuedRequest](w.requests, id[:])
+	if err != nil {
+		return nil, false
+	}
+	return r, true
 }

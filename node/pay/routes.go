@@ -36,6 +36,9 @@ type Wallet struct {
 	AcceptCaps map[string]uint64 `json:"accept_caps,omitempty"`
 	// CapPeople shows the payers of AcceptCaps, by the same keys.
 	CapPeople map[string]people.Person `json:"cap_people,omitempty"`
+	// CatchingUp is set while the node does not know its own chain's
+	// head: it writes nothing until it has synced with a peer.
+	CatchingUp bool `json:"catching_up,omitempty"`
 }
 
 // AcceptCap is the body of PUT /v1/wallet/accept-cap: Payer empty sets the
@@ -76,6 +79,10 @@ type Entry struct {
 	Reason string `json:"reason,omitempty"`
 	// Balance is this node's balance after the entry.
 	Balance int64 `json:"balance"`
+	// Accepted is set, for a payment of a request paid with a wait, once
+	// the payee has receipted it; Pending when the wait ended first.
+	Accepted bool `json:"accepted,omitempty"`
+	Pending  bool `json:"pending,omitempty"`
 	// Text says what the entry did, as a person would; With is the other
 	// side, unless that is a red envelope.
 	Text string         `json:"text"`
@@ -109,10 +116,17 @@ type Request struct {
 	Expires time.Time `json:"expires"`
 }
 
-// PayRequestIn is the body of POST /v1/wallet/pay-request.
+// PayRequestIn is the body of POST /v1/wallet/pay-request. With WaitS the
+// answer waits up to that many seconds for the payee to accept the
+// payment; if the payee accepts another payment of the request, the
+// answer is 409.
 type PayRequestIn struct {
-	Link string `json:"link"`
+	Link  string `json:"link"`
+	WaitS int64  `json:"wait_s,omitempty"`
 }
+
+// MaxRequestWait bounds PayRequestIn.WaitS.
+const MaxRequestWait = 5 * time.Minute
 
 // RefundIn is the body of POST /v1/wallet/refund. Amount 0 refunds what is
 // left of the payment.
@@ -146,6 +160,21 @@ type Fraud struct {
 	Proofs    int           `json:"proofs"`
 }
 
+// FraudProofs are the fraud proofs against one account, as text that anyone
+// can check alone (banyan wallet verify-proof).
+type FraudProofs struct {
+	Account string       `json:"account"`
+	Proofs  []FraudProof `json:"proofs"`
+}
+
+// FraudProof is one proof: where the account forked, and the proof text
+// ("banyan:fraud1.…").
+type FraudProof struct {
+	Seq        uint64 `json:"seq"`
+	BrokenLink bool   `json:"broken_link,omitempty"`
+	Text       string `json:"text"`
+}
+
 // Affected is an account credited by a forked account after the fork.
 type Affected struct {
 	Account string        `json:"account"`
@@ -174,6 +203,7 @@ const StreamType = "wallet"
 //	GET    /v1/wallet/envelopes/{id}        EnvelopeStatus
 //	POST   /v1/wallet/envelopes/{id}/claim  -> Entry
 //	GET    /v1/wallet/frauds                []Fraud
+//	GET    /v1/wallet/frauds/{account}/proof FraudProofs (404 if none)
 //	PUT    /v1/wallet/accept-cap            AcceptCap -> Wallet
 //
 // An entry or envelope ID may be given as a unique prefix of at least 6
@@ -253,7 +283,23 @@ func (w *Service) Routes(srv *api.Server) {
 		if in.Link == "" {
 			return nil, api.BadRequest(errors.New("give the payment request link (banyan:pay1.…)"))
 		}
-		return w.entry(w.PayRequest(r.Context(), in.Link))
+		wait := time.Duration(in.WaitS) * time.Second
+		if in.WaitS < 0 || wait > MaxRequestWait {
+			return nil, api.BadRequest(fmt.Errorf("wait_s must be 0 to %d", int64(MaxRequestWait/time.Second)))
+		}
+		e, err := w.PayRequest(r.Context(), in.Link)
+		if err != nil || wait == 0 {
+			return w.entry(e, err)
+		}
+		accepted, err := w.AwaitRequest(r.Context(), e, wait)
+		if err != nil {
+			return nil, walletErr(err)
+		}
+		out, err := w.entry(e, nil)
+		if err == nil {
+			out.Accepted, out.Pending = accepted, !accepted
+		}
+		return out, err
 	}))
 	srv.Handle("POST /v1/wallet/refund", api.Post(srv, func(r *http.Request, in RefundIn) (*Entry, error) {
 		id, err := w.findEntry(in.Entry, nil)
@@ -333,12 +379,36 @@ func (w *Service) Routes(srv *api.Server) {
 		}
 		return out, nil
 	}))
+	srv.Handle("GET /v1/wallet/frauds/{account}/proof", api.Get(srv, func(r *http.Request) (*FraudProofs, error) {
+		a, err := w.resolve(r.PathValue("account"))
+		if err != nil {
+			return nil, api.BadRequest(err)
+		}
+		rep, ok := w.ledger.ForkReport(a)
+		if !ok {
+			return nil, api.NotFound(fmt.Errorf("no fraud proof against %s here", a))
+		}
+		out := &FraudProofs{Account: a.String()}
+		for _, p := range rep.Proofs {
+			info, err := p.Info()
+			if err != nil {
+				return nil, err
+			}
+			out.Proofs = append(out.Proofs, FraudProof{Seq: info.Seq, BrokenLink: info.BrokenLink, Text: p.Text()})
+		}
+		return out, nil
+	}))
 }
 
-// walletErr turns the wallet's refusals into 400s; anything else stays 500.
+// walletErr turns the wallet's refusals into 4xx (400, or 409 for a
+// conflict with what someone else did first) and 503 while the node is
+// catching up; anything else stays 500.
 func walletErr(err error) error {
 	var ie *WalletInputError
 	if errors.As(err, &ie) {
+		if ie.status != 0 {
+			return api.Errorf(ie.status, "%s", ie.Err.Error())
+		}
 		return api.BadRequest(ie.Err)
 	}
 	return err
@@ -382,6 +452,7 @@ func (w *Service) info() *Wallet {
 	out := &Wallet{
 		Unit: w.Unit(), Account: w.me.String(), Balance: acct.Balance, Spendable: acct.Spendable,
 		Limit: acct.Limit, Frozen: acct.Frozen, Unreceipted: len(w.ledger.Unreceipted(w.me)),
+		CatchingUp: !w.HeadKnown(),
 	}
 	for _, g := range w.ledger.Config().Guarantors {
 		if g == w.me {
@@ -430,7 +501,18 @@ func (w *Service) Render(a store.Arrival) (api.Event, bool) {
 		return api.Event{}, false
 	}
 	info, ok := w.ledger.Entry(a.Event.ID)
-	if !ok || (info.Author != w.me && info.Entry.Counterparty != w.me) {
+	if !ok {
+		// Stored, but not added to the ledger yet (the stream can read an
+		// arrival a moment before the engine hands it to the wallet): show
+		// it from the entry itself, as pending.
+		en, err := wallet.CheckEvent(a.Event)
+		if err != nil {
+			return api.Event{}, false
+		}
+		author, _ := wallet.AccountOf(a.Event.Author)
+		info = wallet.EntryInfo{ID: a.Event.ID, Author: author, Seq: a.Event.Seq, Time: a.Event.Time, Entry: *en, Status: wallet.StatusPending}
+	}
+	if info.Author != w.me && info.Entry.Counterparty != w.me {
 		return api.Event{}, false
 	}
 	line := &Line{

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,12 +61,26 @@ type Contacts interface {
 }
 
 // Groups is what red envelopes need of group chat: finding the group they
-// are sent in, and announcing them there.
+// are sent in, announcing them there, and telling its members from
+// strangers.
 type Groups interface {
 	// Lookup resolves a group reference to the group's ID (hex) and name.
 	Lookup(ref string) (id, name string, err error)
 	// Announce posts text in the group with the given ID.
 	Announce(ctx context.Context, id, text string) error
+	// GroupScope returns the scope of the group with the given ID (hex).
+	GroupScope(id string) (event.Scope, error)
+	// GroupMAC returns a MAC of data under a key derived, for label, from
+	// the key of the group with the given scope: only its members can make
+	// or check it. ok is false when this node is not in the group.
+	GroupMAC(scope event.Scope, label string, data []byte) (mac [32]byte, ok bool)
+}
+
+// Home is what the wallet asks of the node's data directory: whether the
+// identity was created there and has never written anywhere (see head.go).
+type Home interface {
+	NewIdentity() bool
+	ClearNewIdentity() error
 }
 
 // Topics joins gossip topics.
@@ -91,6 +106,8 @@ type Options struct {
 	Contacts Contacts
 	Groups   Groups
 	Wallet   WalletOptions
+	// Home, if set, tells whether the identity is new (head.go).
+	Home Home
 	// People shows the other side of wallet lines.
 	People *people.Directory
 	Logger *slog.Logger
@@ -116,6 +133,20 @@ type Service struct {
 	people   *people.Directory
 	seeds    *store.Table
 	caps     *store.Table
+	requests *store.Table
+	chain    *store.Table
+	head     headState
+	pool     *pool
+	// proofSync bounds the syncs fraud proofs start.
+	proofSync limiter
+	// ignored counts entries ignored for want of standing, stored the
+	// entries added: a sync that had to ignore some, and after which more
+	// were stored, is run again (see Synced).
+	ignored, stored atomic.Uint64
+	lastStored      atomic.Uint64
+	// changed is closed, and replaced, whenever entries are added.
+	changedMu sync.Mutex
+	changed   chan struct{}
 	// policy is what this person accepts from unconfirmed payers.
 	policyMu sync.Mutex
 	policy   wallet.Policy
@@ -129,8 +160,6 @@ type Service struct {
 	// arrived: until they count, every new entry wakes the worker.
 	uncountedMu sync.Mutex
 	uncounted   map[event.ID]time.Time
-	// passes counts the worker's passes (tests wait on it).
-	passes atomic.Uint64
 }
 
 // ParseWalletAccount parses an account given as hex public key or peer ID.
@@ -182,6 +211,8 @@ func New(opts Options) (*Service, error) {
 		ledger: l, scope: l.Scope(), syncer: opts.Syncer, peers: opts.Peers,
 		contacts: opts.Contacts, groups: opts.Groups, people: opts.People, kick: make(chan struct{}, 1),
 		uncounted: map[event.ID]time.Time{},
+		pool:      newPool(), proofSync: limiter{every: proofSyncEvery, last: map[peer.ID]time.Time{}},
+		changed: make(chan struct{}),
 	}
 	if w.seeds, err = opts.Store.Table("envelope-seeds"); err != nil {
 		return nil, err
@@ -189,7 +220,16 @@ func New(opts Options) (*Service, error) {
 	if w.caps, err = opts.Store.Table("accept-caps"); err != nil {
 		return nil, err
 	}
+	if w.requests, err = opts.Store.Table("requests"); err != nil {
+		return nil, err
+	}
+	if w.chain, err = opts.Store.Table("chain"); err != nil {
+		return nil, err
+	}
 	if err := w.load(); err != nil {
+		return nil, err
+	}
+	if err := w.initHead(opts.Home); err != nil {
 		return nil, err
 	}
 	anyone, payers, err := w.acceptCaps()
@@ -275,13 +315,15 @@ func (w *Service) Account() wallet.Account { return w.me }
 // Unit returns the unit's name.
 func (w *Service) Unit() string { return w.ledger.Config().Unit }
 
-// Check applies the wallet's rules to an entry of the unit.
-func (w *Service) Check(e *event.Event) error {
-	if _, err := wallet.CheckEvent(e); err != nil {
-		return engine.Reject(engine.ReasonBody, err)
-	}
-	return nil
-}
+// Check applies the wallet's rules to an entry of the unit from the
+// network: a valid entry, of an account with standing (admit.go).
+func (w *Service) Check(e *event.Event) error { return w.checkEntry(e) }
+
+// TopicName returns the gossip topic of a unit's entries.
+func TopicName(unit string) string { return walletTopicPrefix + wallet.UnitScope(unit).String() }
+
+// ProofTopicName returns the gossip topic of a unit's fraud proofs.
+func ProofTopicName(unit string) string { return walletProofPrefix + wallet.UnitScope(unit).String() }
 
 // Stored adds entries stored in the unit's scope to the ledger, in the
 // order they came (chain order where possible: the ledger's state does not
@@ -310,13 +352,18 @@ func (w *Service) add(e *event.Event) {
 		// Gossip drops a proof a node has already seen, so one that heard
 		// it before its mesh formed would not pass it on; a sync carries
 		// both conflicting entries to every neighbour, which then finds
-		// the fork itself.
+		// the fork itself. At most one such sync per peer per minute: a
+		// flood of forks must not become a flood of syncs.
+		now := w.now()
 		for _, p := range w.peers() {
-			w.syncer.TriggerNow(p)
+			if w.proofSync.allow(p, now) {
+				w.syncer.TriggerNow(p)
+			}
 		}
 	}
 	// A payment waiting to count, or to be acceptable, may be made so by
-	// any entry (a limit grant, a confirmation by someone else).
+	// any entry (a limit grant, a confirmation by someone else), and an
+	// entry held for want of standing may have it now.
 	if !res.New {
 		return
 	}
@@ -329,9 +376,21 @@ func (w *Service) add(e *event.Event) {
 			w.waiting.Store(true)
 		}
 	}
-	if concerns || w.waiting.Load() {
+	if concerns || w.waiting.Load() || w.pool.len() > 0 {
 		w.wake()
 	}
+	w.stored.Add(1)
+	w.changedMu.Lock()
+	close(w.changed)
+	w.changed = make(chan struct{})
+	w.changedMu.Unlock()
+}
+
+// changes returns a channel closed when entries are next added.
+func (w *Service) changes() <-chan struct{} {
+	w.changedMu.Lock()
+	defer w.changedMu.Unlock()
+	return w.changed
 }
 
 // concerns reports whether an entry may call for a receipt or a settlement
@@ -376,6 +435,11 @@ func (w *Service) receiveProof(raw []byte) error {
 			return engine.Reject(engine.ReasonScope, errors.New("fraud proof of another unit"))
 		}
 	}
+	// A fork by a made-up key proves nothing anyone relies on: do not
+	// spread it (nor store its entries).
+	if author := p.Author(); author != w.me && !w.ledger.Standing(author) && !w.ledger.Referred(a.ID) && !w.ledger.Referred(b.ID) {
+		return engine.Ignore(errors.New("fraud proof of an account without standing"))
+	}
 	stored, rejected, err := w.replica.Accept([][]byte{a.Raw, b.Raw})
 	switch {
 	case err != nil:
@@ -389,21 +453,45 @@ func (w *Service) receiveProof(raw []byte) error {
 }
 
 // WalletInputError is a refusal caused by what the user asked for (over
-// the limit, an unknown account, an expired request...), not a failure of
-// the node.
-type WalletInputError struct{ Err error }
+// the limit, an unknown account, an expired request...), or by what the
+// node cannot do yet (catching up), not a failure of the node.
+type WalletInputError struct {
+	Err error
+	// status is the API status: 400 unless set (409 for a conflict with
+	// what others did, 503 while catching up).
+	status int
+}
 
 func (e *WalletInputError) Error() string { return e.Err.Error() }
 func (e *WalletInputError) Unwrap() error { return e.Err }
 
 func inputErr(err error) error { return &WalletInputError{Err: err} }
 
+// conflictErr is a refusal because of what someone else did first.
+func conflictErr(err error) error { return &WalletInputError{Err: err, status: 409} }
+
+// Errors of red envelopes and requests.
+var (
+	errSharesGone = errors.New("every share of this red envelope has been claimed already")
+	errNotMember  = errors.New("this red envelope was sent in a group you are not in: only its members can claim it")
+	errNoGroup    = errors.New("this red envelope names no group, so nobody can prove they may claim it")
+	// ErrRequestLost reports a payment of a request whose payee accepted
+	// another payment of it.
+	ErrRequestLost = fmt.Errorf("%w: the payee accepted another payment of this request; yours does not count and moved no money", wallet.ErrAlreadyPaid)
+)
+
 // errEnvelopeUnknown reports a red envelope this node does not hold.
 var errEnvelopeUnknown = errors.New("red envelope not known here (yet): it may still be on its way")
 
 // write builds this node's next entry, stores it durably, adds it and
-// publishes it. build gets the time to use.
-func (w *Service) write(ctx context.Context, build func(now int64) (event.Body, error)) (*event.Event, error) {
+// publishes it. build gets the time to use. Nothing is written while the
+// node does not know its chain's head (head.go): a user's write (auto
+// false) waits a little for a catch-up under way, an automatic one does
+// not.
+func (w *Service) write(ctx context.Context, auto bool, build func(now int64) (event.Body, error)) (*event.Event, error) {
+	if err := w.awaitHead(ctx, !auto); err != nil {
+		return nil, err
+	}
 	e, err := w.replica.Write(ctx, func(pos engine.Position) (event.Body, error) {
 		b, err := build(pos.Time)
 		if err != nil {
@@ -418,9 +506,15 @@ func (w *Service) write(ctx context.Context, build func(now int64) (event.Body, 
 	return e, err
 }
 
-// writeEntry writes en as this node's next entry.
+// writeEntry writes en as this node's next entry, for the user.
 func (w *Service) writeEntry(ctx context.Context, en wallet.Entry) (*event.Event, error) {
-	return w.write(ctx, func(now int64) (event.Body, error) { return w.ledger.Build(w.me, en, now) })
+	return w.write(ctx, false, func(now int64) (event.Body, error) { return w.ledger.Build(w.me, en, now) })
+}
+
+// writeAuto writes en as this node's next entry on its own initiative (a
+// receipt, a settlement).
+func (w *Service) writeAuto(ctx context.Context, en wallet.Entry) (*event.Event, error) {
+	return w.write(ctx, true, func(now int64) (event.Body, error) { return w.ledger.Build(w.me, en, now) })
 }
 
 // Pay pays amount to an account (hex, peer ID, or a contact's nickname).
@@ -451,7 +545,8 @@ func (w *Service) resolve(ref string) (wallet.Account, error) {
 	return a, nil
 }
 
-// Request makes a payment request to this node.
+// Request makes a payment request to this node and keeps it: the node
+// receipts payments of the requests it issued, and of no others.
 func (w *Service) Request(amount uint64, memo string, ttl time.Duration) (*wallet.Request, error) {
 	if ttl <= 0 {
 		ttl = 7 * 24 * time.Hour
@@ -459,6 +554,10 @@ func (w *Service) Request(amount uint64, memo string, ttl time.Duration) (*walle
 	r, err := wallet.NewRequest(w.id, w.Unit(), amount, memo, w.now().Add(ttl).UnixMilli())
 	if err != nil {
 		return nil, inputErr(err)
+	}
+	id := r.ID()
+	if err := store.PutJSON(w.requests, id[:], &IssuedRequest{ID: id, Link: r.Link(), Amount: r.Amount, Memo: r.Memo, Expiry: r.Expiry}); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -469,7 +568,42 @@ func (w *Service) PayRequest(ctx context.Context, link string) (*event.Event, er
 	if err != nil {
 		return nil, inputErr(err)
 	}
-	return w.write(ctx, func(now int64) (event.Body, error) { return w.ledger.PayRequest(w.me, req, now) })
+	e, err := w.write(ctx, false, func(now int64) (event.Body, error) { return w.ledger.PayRequest(w.me, req, now) })
+	var ie *WalletInputError
+	if errors.As(err, &ie) && errors.Is(err, wallet.ErrAlreadyPaid) {
+		ie.status = 409 // someone paid it first
+	}
+	return e, err
+}
+
+// AwaitRequest waits, up to wait, for the payee of the request that
+// payment e pays to decide: accepted is true once the payee receipted e;
+// the error is ErrRequestLost (a conflict) once it receipted another
+// payment of the request. Neither within wait (the payee is offline, say):
+// both zero.
+func (w *Service) AwaitRequest(ctx context.Context, e *event.Event, wait time.Duration) (accepted bool, err error) {
+	info, ok := w.ledger.Entry(e.ID)
+	if !ok || info.Entry.Type != wallet.TypePay || info.Entry.Request == (wallet.RequestID{}) {
+		return false, inputErr(errors.New("not a payment of a request"))
+	}
+	payee, id := info.Entry.Counterparty, info.Entry.Request
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		changed := w.changes()
+		if acc := w.ledger.AcceptedPayments(payee, id); slices.Contains(acc, e.ID) {
+			return true, nil
+		} else if len(acc) > 0 {
+			return false, conflictErr(ErrRequestLost)
+		}
+		select {
+		case <-changed:
+		case <-t.C:
+			return false, nil
+		case <-ctx.Done():
+			return false, nil
+		}
+	}
 }
 
 // Refund refunds amount (0: all that is left) of a payment received.
@@ -497,19 +631,30 @@ func (w *Service) Grant(ctx context.Context, account string, limit uint64) (*eve
 	return w.writeEntry(ctx, wallet.LimitGrant(acct, limit, ""))
 }
 
-// SendEnvelope reserves total for count red-envelope shares and announces
-// the envelope in the group with the given ID, if any.
+// SendEnvelope reserves total for count red-envelope shares in the group
+// with the given ID and announces the envelope there. Only the group's
+// members can claim it: the envelope records the group's scope, and each
+// claim carries a tag that only holders of the group's key can make.
 func (w *Service) SendEnvelope(ctx context.Context, groupID string, total uint64, count int) (*event.Event, error) {
+	if groupID == "" {
+		return nil, inputErr(errors.New("a red envelope is sent in a group: say which"))
+	}
+	scope, err := w.groups.GroupScope(groupID)
+	if err != nil {
+		return nil, inputErr(err)
+	}
 	seed, err := wallet.NewSeed()
 	if err != nil {
 		return nil, err
 	}
 	expiry := w.now().Add(DefaultEnvelopeTTL).UnixMilli()
-	e, err := w.write(ctx, func(now int64) (event.Body, error) {
+	env := wallet.Envelope(total, count, seed, expiry, "")
+	env.Group = scope
+	e, err := w.write(ctx, false, func(now int64) (event.Body, error) {
 		// Signing here gives the envelope's ID (which the engine's
 		// signature keeps): the seed is durable before the envelope exists
 		// anywhere.
-		e, err := w.ledger.BuildSigned(w.id, wallet.Envelope(total, count, seed, expiry, ""), now)
+		e, err := w.ledger.BuildSigned(w.id, env, now)
 		if err != nil {
 			return event.Body{}, err
 		}
@@ -522,21 +667,57 @@ func (w *Service) SendEnvelope(ctx context.Context, groupID string, total uint64
 	if err != nil {
 		return nil, err
 	}
-	if groupID != "" {
-		text := fmt.Sprintf("🧧 Red envelope: %d %s in %d shares. Claim it with: banyan wallet envelope claim %s", total, w.Unit(), count, e.ID)
-		if err := w.groups.Announce(ctx, groupID, text); err != nil {
-			w.log.Warn("announce red envelope", "err", err)
-		}
+	text := fmt.Sprintf("🧧 Red envelope: %d %s in %d shares. Claim it with: banyan wallet envelope claim %s", total, w.Unit(), count, e.ID)
+	if err := w.groups.Announce(ctx, groupID, text); err != nil {
+		w.log.Warn("announce red envelope", "err", err)
 	}
 	return e, nil
 }
 
-// Claim claims a share of a red envelope.
+// Claim claims a share of a red envelope, as a member of its group. It
+// refuses a second claim, a claim of a settled envelope and one whose
+// shares other members have all claimed.
 func (w *Service) Claim(ctx context.Context, envelope event.ID) (*event.Event, error) {
-	if _, ok := w.ledger.Envelope(envelope); !ok {
+	info, ok := w.ledger.Envelope(envelope)
+	if !ok {
 		return nil, inputErr(fmt.Errorf("%s: %w", envelope, errEnvelopeUnknown))
 	}
-	return w.writeEntry(ctx, wallet.Claim(envelope))
+	env, _ := w.ledger.Entry(envelope)
+	group := env.Entry.Group
+	if group == (event.Scope{}) {
+		return nil, inputErr(errNoGroup)
+	}
+	tag, member := w.groups.GroupMAC(group, wallet.ClaimTagLabel, wallet.ClaimTagData(envelope, w.me))
+	if !member {
+		return nil, inputErr(errNotMember)
+	}
+	if info.Settled {
+		return nil, conflictErr(fmt.Errorf("%w: its shares are gone", wallet.ErrSettled))
+	}
+	others := map[wallet.Account]bool{}
+	for _, id := range info.Claims {
+		ci, ok := w.ledger.Entry(id)
+		if !ok {
+			continue
+		}
+		if ci.Author == w.me {
+			return nil, conflictErr(fmt.Errorf("%w: you claimed it already (entry %s)", wallet.ErrDuplicateClaim, id))
+		}
+		if w.memberClaim(group, envelope, ci) {
+			others[ci.Author] = true
+		}
+	}
+	if len(others) >= info.Count {
+		return nil, conflictErr(errSharesGone)
+	}
+	en := wallet.Claim(envelope)
+	en.Tag = tag
+	e, err := w.writeEntry(ctx, en)
+	var ie *WalletInputError
+	if errors.As(err, &ie) && (errors.Is(err, wallet.ErrDuplicateClaim) || errors.Is(err, wallet.ErrSettled)) {
+		ie.status = 409
+	}
+	return e, err
 }
 
 // Serve receipts incoming transfers and settles red envelopes as entries
@@ -545,9 +726,9 @@ func (w *Service) Serve(ctx context.Context) error {
 	t := time.NewTicker(walletInterval)
 	defer t.Stop()
 	for {
+		w.admitHeld()
 		w.receiptAll(ctx)
 		w.settleAll(ctx)
-		w.passes.Add(1)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -558,8 +739,12 @@ func (w *Service) Serve(ctx context.Context) error {
 }
 
 // receiptAll receipts every transfer to this node the ledger counts and
-// (for payments) the offline checks accept.
+// (for payments) the offline checks accept; of payments of requests, only
+// those of requests this node issued.
 func (w *Service) receiptAll(ctx context.Context) {
+	if !w.HeadKnown() {
+		return // Synced wakes the worker
+	}
 	// Entries that arrive during the pass wake the worker again.
 	w.waiting.Store(true)
 	waiting := w.stillUncounted()
@@ -570,6 +755,12 @@ func (w *Service) receiptAll(ctx context.Context) {
 			continue
 		}
 		if info.Entry.Type == wallet.TypePay {
+			if r := info.Entry.Request; r != (wallet.RequestID{}) {
+				if _, mine := w.issued(r); !mine {
+					w.log.Debug("payment of a request this node did not issue: not receipted", "entry", id)
+					continue
+				}
+			}
 			e, ok := w.ledger.Event(id)
 			if !ok {
 				continue
@@ -580,7 +771,7 @@ func (w *Service) receiptAll(ctx context.Context) {
 				continue
 			}
 		}
-		if _, err := w.writeEntry(ctx, wallet.Receipt(id)); err != nil {
+		if _, err := w.writeAuto(ctx, wallet.Receipt(id)); err != nil {
 			w.log.Warn("receipt", "entry", id, "err", err)
 		}
 	}
@@ -604,9 +795,18 @@ func (w *Service) stillUncounted() bool {
 	return len(w.uncounted) > 0
 }
 
-// settleAll settles this node's red envelopes that are fully claimed or
-// expired.
+// settleAll settles this node's red envelopes once members have claimed
+// every share, or at expiry. Who gets a share: the claims of members of
+// the envelope's group (their tags verify), dated within the envelope's
+// life (the ledger voids the others), one per member; the sender settles
+// as soon as it holds as many as there are shares, so the first members to
+// reach it are paid; if more are held at that moment, SelectClaims picks
+// by a rank the seed fixes and claimants cannot know. Claim times never
+// decide.
 func (w *Service) settleAll(ctx context.Context) {
+	if !w.HeadKnown() {
+		return
+	}
 	seeds, err := store.ListJSON[EnvelopeSeed](w.seeds, nil)
 	if err != nil {
 		w.log.Warn("envelope seeds", "err", err)
@@ -628,32 +828,28 @@ func (w *Service) settleAll(ctx context.Context) {
 			w.dropSeed(es.Envelope)
 			continue
 		}
-		claims := w.distinctClaims(info)
+		claims := w.memberClaims(es.Envelope, es.Seed, info)
 		if len(claims) < info.Count && now < info.Expiry {
 			continue
 		}
-		if _, err := w.writeEntry(ctx, wallet.Settle(es.Envelope, es.Seed, claims)); err != nil {
+		if _, err := w.writeAuto(ctx, wallet.Settle(es.Envelope, es.Seed, claims)); err != nil {
 			w.log.Warn("settle red envelope", "envelope", es.Envelope, "err", err)
 		}
 	}
 }
 
-// distinctClaims picks at most Count effective claims, one per claimant.
-func (w *Service) distinctClaims(info wallet.EnvelopeInfo) []event.ID {
-	seen := map[wallet.Account]bool{}
-	var out []event.ID
+// memberClaims picks the claims a settlement pays: effective claims by
+// members of the envelope's group, one per member, at most Count.
+func (w *Service) memberClaims(envelope event.ID, seed wallet.Seed, info wallet.EnvelopeInfo) []event.ID {
+	env, _ := w.ledger.Entry(envelope)
+	cands := map[event.ID]wallet.Account{}
 	for _, id := range info.Claims {
 		ci, ok := w.ledger.Entry(id)
-		if !ok || seen[ci.Author] {
-			continue
-		}
-		seen[ci.Author] = true
-		out = append(out, id)
-		if len(out) == info.Count {
-			break
+		if ok && ci.Status == wallet.StatusOK && w.memberClaim(env.Entry.Group, envelope, ci) {
+			cands[id] = ci.Author
 		}
 	}
-	return out
+	return wallet.SelectClaims(seed, info.Count, cands)
 }
 
 func (w *Service) dropSeed(id event.ID) {

@@ -68,9 +68,9 @@ func TestWalletAcceptCap(t *testing.T) {
 	})
 }
 
-// A payment that arrives before the payer's credit does (so that it does
-// not count yet) is receipted as soon as the credit arrives, not at the
-// next periodic pass.
+// A payment that arrives before the payer's credit does (so that the
+// payer has no standing yet) is receipted as soon as the credit arrives,
+// not at the next periodic pass.
 func TestLateCreditWakesReceipt(t *testing.T) {
 	ctx := context.Background()
 	gHome, gAcct := walletHome(t)
@@ -92,12 +92,12 @@ func TestLateCreditWakesReceipt(t *testing.T) {
 		t.Fatal(err)
 	}
 	scope := a.Wallet().Ledger().Scope()
-	passes := a.Wallet().Passes()
 	if _, _, err := a.Engine().Accept(scope, [][]byte{payment.Raw}); err != nil {
 		t.Fatal(err)
 	}
-	nodetest.Eventually(t, 20*time.Second, "a's wallet to look at the payment", func() (bool, string) {
-		return a.Wallet().Passes() > passes, "no pass yet"
+	// B has no standing that a knows of: the payment waits aside.
+	nodetest.Eventually(t, 20*time.Second, "a to hold the payment", func() (bool, string) {
+		return a.Wallet().Held() == 1, fmt.Sprint(a.Wallet().Held(), " held")
 	})
 	if w := a.Wallet().Ledger().Account(a.Wallet().Account()); w.Spendable != 0 || w.Balance != 0 {
 		t.Fatalf("the payment counted before the payer's credit was known: %+v", w)

@@ -31,6 +31,31 @@ func dmTexts(t *testing.T, n *nodetest.Node, p peer.ID) []string {
 	return out
 }
 
+// Receipts wait before they go; those still waiting when a node stops are
+// sent on its way out, not lost.
+func TestReceiptsGoOutOnStop(t *testing.T) {
+	a := nodetest.Start(t, "")
+	b := nodetest.Start(t, "", a.Info())
+	nodetest.Befriend(t, a, b)
+	b.DMs().DelayReceipts(time.Hour)
+	contact, err := a.DMs().Contact(b.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := a.DMs().Send(context.Background(), contact, "see you at the well")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodetest.Eventually(t, 20*time.Second, "b to hold the message and owe a receipt", func() (bool, string) {
+		return len(dmTexts(t, b, a.ID())) == 1 && b.DMs().PendingReceipts() == 1, fmt.Sprint(b.DMs().PendingReceipts())
+	})
+	b.Stop()
+	nodetest.Eventually(t, 20*time.Second, "a to see 'delivered'", func() (bool, string) {
+		got, err := a.DMs().DMByID(m.ID)
+		return err == nil && got.Status == private.StatusDelivered, fmt.Sprint(got, err)
+	})
+}
+
 // A writes to B while B is offline; C holds the envelope; A leaves; B comes
 // online and meets only C; B reads the message, and A later sees it
 // delivered. C's database holds neither the text nor who sent it.

@@ -54,3 +54,10 @@ func (s *Service) PendingReceipts() int {
 	}
 	return n
 }
+
+// DelayReceipts has every receipt queued from now on wait d.
+func (s *Service) DelayReceipts(d time.Duration) {
+	s.receipts.mu.Lock()
+	defer s.receipts.mu.Unlock()
+	s.receipts.minWait, s.receipts.maxWait = d, d
+}

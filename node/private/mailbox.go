@@ -30,7 +30,7 @@ const (
 	// MaxSealedSize bounds a sealed envelope's payload: a maximal text, the
 	// ratchet and sealing overheads, and padding.
 	MaxSealedSize = 24 << 10
-	mailboxTopic  = "/banyan/mailbox/1"
+	MailboxTopic  = "/banyan/mailbox/1"
 )
 
 // MailboxScope returns the scope of a mailbox bucket.
@@ -83,7 +83,7 @@ func newMailbox(eng *engine.Engine, st *store.Store, log *slog.Logger, now func(
 		m.buckets[MailboxScope(b)] = b
 		r, err := eng.Keep(engine.Spec{
 			Scope:   MailboxScope(b),
-			Topic:   mailboxTopic,
+			Topic:   MailboxTopic,
 			Kinds:   []event.Kind{event.KindSealed},
 			Floor:   m.floor,
 			Feature: m,

@@ -64,6 +64,8 @@ type receipts struct {
 	mu      sync.Mutex
 	pending map[peer.ID]*pendingReceipts
 	wake    chan struct{}
+	// minWait and maxWait bound the random wait.
+	minWait, maxWait time.Duration
 }
 
 type pendingReceipts struct {
@@ -82,7 +84,7 @@ func (r *receipts) add(now time.Time, p peer.ID, t dmType, refs ...[]byte) {
 	defer r.mu.Unlock()
 	pr := r.pending[p]
 	if pr == nil {
-		wait := receiptMinWait + rand.N(receiptMaxWait-receiptMinWait)
+		wait := r.minWait + rand.N(r.maxWait-r.minWait+1)
 		pr = &pendingReceipts{due: now.Add(wait)}
 		r.pending[p] = pr
 	}
@@ -100,13 +102,13 @@ func (r *receipts) add(now time.Time, p peer.ID, t dmType, refs ...[]byte) {
 	}
 }
 
-// due takes the receipts whose time has come.
+// due takes the receipts whose time has come: all of them for a zero now.
 func (r *receipts) due(now time.Time) map[peer.ID]*pendingReceipts {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := map[peer.ID]*pendingReceipts{}
 	for p, pr := range r.pending {
-		if !now.Before(pr.due) {
+		if now.IsZero() || !now.Before(pr.due) {
 			out[p] = pr
 			delete(r.pending, p)
 		}
@@ -114,9 +116,12 @@ func (r *receipts) due(now time.Time) map[peer.ID]*pendingReceipts {
 	return out
 }
 
-// sendReceipts sends the receipts that are due.
-func (s *Service) sendReceipts(ctx context.Context) {
-	for p, pr := range s.receipts.due(s.now()) {
+// flushTime bounds sending what still waits when the node stops.
+const flushTime = 3 * time.Second
+
+// sendReceipts sends the receipts that are due at now (all for zero).
+func (s *Service) sendReceipts(ctx context.Context, now time.Time) {
+	for p, pr := range s.receipts.due(now) {
 		s.receipt(ctx, p, dmDelivered, pr.delivered)
 		s.receipt(ctx, p, dmRead, pr.read)
 	}

@@ -137,7 +137,7 @@ func New(opts Options) (*Service, error) {
 		addrs: opts.Addrs, people: opts.People, log: opts.Logger, now: opts.Now,
 		name: opts.Name, readReceipts: !opts.NoReadReceipts,
 		work: make(chan func(context.Context), maxWork), arrived: make(chan struct{}, 1),
-		receipts: receipts{pending: map[peer.ID]*pendingReceipts{}, wake: make(chan struct{}, 1)},
+		receipts: receipts{pending: map[peer.ID]*pendingReceipts{}, wake: make(chan struct{}, 1), minWait: receiptMinWait, maxWait: receiptMaxWait},
 	}
 	bundle := keys.Bundle()
 	if s.mail, err = newMailbox(opts.Engine, opts.Store, opts.Logger, opts.Now, MailboxBucket(bundle.DHKey[:]), opts.Mailbox, s.wakeDelivery); err != nil {
@@ -160,15 +160,15 @@ func (s *Service) Serve(ctx context.Context) error {
 		st.Write(append(binary.AppendUvarint(nil, uint64(len(code))), code...))
 	})
 	defer s.host.RemoveStreamHandler(CodeProtocol)
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.mail.serve(ctx) })
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.mail.serve(gctx) })
 	g.Go(func() error {
 		for {
 			select {
-			case <-ctx.Done():
+			case <-gctx.Done():
 				return nil
 			case job := <-s.work:
-				job(ctx)
+				job(gctx)
 			}
 		}
 	})
@@ -178,12 +178,12 @@ func (s *Service) Serve(ctx context.Context) error {
 		t := time.NewTicker(time.Minute)
 		defer t.Stop()
 		for {
-			if err := s.deliverPending(ctx); err != nil {
+			if err := s.deliverPending(gctx); err != nil {
 				s.log.Warn("deliver mail", "err", err)
 			}
 			s.expireStrangers()
 			select {
-			case <-ctx.Done():
+			case <-gctx.Done():
 				return nil
 			case <-s.arrived:
 			case <-t.C:
@@ -195,15 +195,34 @@ func (s *Service) Serve(ctx context.Context) error {
 		defer t.Stop()
 		for {
 			select {
-			case <-ctx.Done():
+			case <-gctx.Done():
 				return nil
 			case <-t.C:
 			case <-s.receipts.wake:
 			}
-			s.sendReceipts(ctx)
+			s.sendReceipts(gctx, s.now())
 		}
 	})
-	return g.Wait()
+	err := g.Wait()
+	s.flush(ctx)
+	return err
+}
+
+// flush sends the receipts still waiting, which live in memory only, and
+// does the work queued for the network, while the engine still runs: the
+// node stops its features first.
+func (s *Service) flush(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTime)
+	defer cancel()
+	s.sendReceipts(ctx, time.Time{})
+	for {
+		select {
+		case job := <-s.work:
+			job(ctx)
+		default:
+			return
+		}
+	}
 }
 
 func (s *Service) wakeDelivery() {

@@ -1,0 +1,50 @@
+package reconcile
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// BenchmarkReconcile runs whole reconciliations of two sets in memory:
+// every message of both sides, Start and Process.
+func BenchmarkReconcile(b *testing.B) {
+	for _, tc := range []struct{ common, onlyA, onlyB int }{
+		{100000, 0, 0}, {20000, 100, 100}, {20000, 5000, 0}, {50000, 25000, 25000},
+	} {
+		b.Run(fmt.Sprintf("%d+%d+%d", tc.common, tc.onlyA, tc.onlyB), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			n := tc.common + tc.onlyA + tc.onlyB
+			var common, as, bs []Item
+			for range tc.common {
+				common = append(common, item(rng, n))
+			}
+			for range tc.onlyA {
+				as = append(as, item(rng, n))
+			}
+			for range tc.onlyB {
+				bs = append(bs, item(rng, n))
+			}
+			sa := newSet(append(slices.Clone(common), as...))
+			sb := newSet(append(slices.Clone(common), bs...))
+			msgs := 0
+			for b.Loop() {
+				msg, err := Start(sa, Bound{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				sides := []memSet{sb, sa}
+				for turn := 0; msg != nil; turn++ {
+					res, err := Process(sides[turn%2], Bound{}, msg)
+					if err != nil {
+						b.Fatal(err)
+					}
+					msg = res.Reply
+					msgs++
+				}
+			}
+			b.ReportMetric(float64(msgs)/float64(b.N), "msgs/op")
+		})
+	}
+}
