@@ -44,7 +44,7 @@ export function ChatList({ current }) {
     <ul class="chats">
       ${items.map((it) => html`<li key=${it.key}>
         <a href=${it.href} class=${'chat' + (current === it.key ? ' current' : '')} aria-current=${current === it.key ? 'page' : undefined}>
-          <span class=${'avatar' + (it.group ? ' group' : '')} aria-hidden="true">${(it.name || '?').slice(0, 1).toUpperCase()}</span>
+          <span class=${'avatar' + (it.group ? ' group' : '')} aria-hidden="true">${(it.name || '?').replace(/^~/, '').slice(0, 1).toUpperCase()}</span>
           <span class="chat-main">
             <span class="chat-top">
               <span class="chat-name">${it.name}${it.group ? '' : html`<span class="sr-only">, private</span>`}</span>
