@@ -6,11 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/crypto/ratchet"
+	"github.com/banyan-mesh/banyan/node/engine"
 	"github.com/banyan-mesh/banyan/node/home"
 	"github.com/banyan-mesh/banyan/node/nodetest"
 	"github.com/banyan-mesh/banyan/node/private"
@@ -29,6 +31,35 @@ func dmTexts(t *testing.T, n *nodetest.Node, p peer.ID) []string {
 		out = append(out, m.Text)
 	}
 	return out
+}
+
+// A burst of messages faster than a peer takes on the direct stream all
+// arrive, and the sender is never refused for it: what goes beyond the
+// pace goes by sync.
+func TestBurstOfMailArrivesAndSenderStaysWelcome(t *testing.T) {
+	a := nodetest.Start(t, "")
+	b := nodetest.Start(t, "", a.Info())
+	nodetest.Befriend(t, a, b)
+	contact, err := a.DMs().Contact(b.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	for i := range n {
+		if _, err := a.DMs().Send(context.Background(), contact, fmt.Sprintf("line %d of the harvest list", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nodetest.Eventually(t, 60*time.Second, "b to get every message", func() (bool, string) {
+		got := len(dmTexts(t, b, a.ID()))
+		return got == n, fmt.Sprintf("%d of %d", got, n)
+	})
+	if th := b.Stats().Rejected()[engine.ReasonThrottled]; th != 0 {
+		t.Errorf("b refused %d envelopes from a for coming too fast", th)
+	}
+	if b.Host().Network().Connectedness(a.ID()) != network.Connected {
+		t.Error("b sent a away")
+	}
 }
 
 // Receipts wait before they go; those still waiting when a node stops are

@@ -10,6 +10,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/time/rate"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/mesh"
@@ -26,6 +27,10 @@ import (
 //     stream): the first node to gossip it is not its author.
 //   - With no neighbour, it waits on disk; sync carries it on the next
 //     contact.
+//   - Beyond pace (a burst faster than a peer takes on these streams),
+//     it is left to a sync with the recipient, or the next one with
+//     anyone: a peer refuses, and counts against the sender, what comes
+//     faster than its limit (PROTOCOL.md section 11.1).
 //
 // Receipts are not sent at once: they wait a random time, and those for
 // one contact go together.
@@ -38,6 +43,10 @@ const (
 // dispatch hands a stored envelope for recipient to the network.
 func (s *Service) dispatch(ctx context.Context, recipient peer.ID, e *event.Event) {
 	if s.host.Network().Connectedness(recipient) == network.Connected {
+		if !s.pace.allow(recipient) {
+			s.syncer.Trigger(recipient)
+			return
+		}
 		if err := mesh.SendDirect(ctx, s.host, mesh.DirectProtocol, recipient, e.Raw); err == nil {
 			return
 		}
@@ -49,6 +58,9 @@ func (s *Service) dispatch(ctx context.Context, recipient peer.ID, e *event.Even
 		if p == recipient {
 			continue
 		}
+		if !s.pace.allow(p) {
+			continue
+		}
 		if tries++; tries > forwardTries {
 			break
 		}
@@ -57,6 +69,35 @@ func (s *Service) dispatch(ctx context.Context, recipient peer.ID, e *event.Even
 		}
 	}
 	s.log.Debug("no neighbour took the mail; it waits for a sync", "envelope", e.ID)
+}
+
+// sendRate is how fast this node hands envelopes to one peer on the direct
+// and forward streams: half of what a peer takes (20/s, bursts of 100), so
+// that an honest sender is never refused.
+var sendRate = mesh.Rate{Per: 10, Burst: 50}
+
+// pacer keeps the sending side of sendRate, per peer.
+type pacer struct {
+	mu    sync.Mutex
+	peers map[peer.ID]*rate.Limiter
+}
+
+// maxPaced bounds the peers paced; beyond it the pacer starts afresh,
+// which the receivers' limits tolerate: they are twice the pace.
+const maxPaced = 1024
+
+func (p *pacer) allow(id peer.ID) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l := p.peers[id]
+	if l == nil {
+		if p.peers == nil || len(p.peers) >= maxPaced {
+			p.peers = map[peer.ID]*rate.Limiter{}
+		}
+		l = rate.NewLimiter(rate.Limit(sendRate.Per), sendRate.Burst)
+		p.peers[id] = l
+	}
+	return l.Allow()
 }
 
 // receipts collects the receipts waiting to be sent, per contact.

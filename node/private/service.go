@@ -106,6 +106,9 @@ type Service struct {
 	work     chan func(context.Context)
 	arrived  chan struct{}
 	receipts receipts
+	pace     pacer
+	// syncer carries what goes beyond pace.
+	syncer interface{ Trigger(peer.ID) }
 
 	// mu serialises ratchet sessions and contact changes.
 	mu sync.Mutex
@@ -140,6 +143,7 @@ func New(opts Options) (*Service, error) {
 		receipts: receipts{pending: map[peer.ID]*pendingReceipts{}, wake: make(chan struct{}, 1), minWait: receiptMinWait, maxWait: receiptMaxWait},
 	}
 	bundle := keys.Bundle()
+	s.syncer = opts.Engine.Syncer()
 	if s.mail, err = newMailbox(opts.Engine, opts.Store, opts.Logger, opts.Now, MailboxBucket(bundle.DHKey[:]), opts.Mailbox, s.wakeDelivery); err != nil {
 		return nil, err
 	}
