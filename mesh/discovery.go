@@ -91,6 +91,9 @@ type Discovery struct {
 type retry struct {
 	next  time.Time
 	delay time.Duration
+	// failing is set once a failed redial was logged, so that the next
+	// connection says the peer is back.
+	failing bool
 }
 
 // Backoff bounds for redials.
@@ -150,6 +153,7 @@ func (d *Discovery) Serve(ctx context.Context) error {
 		},
 		DisconnectedF: func(n network.Network, c network.Conn) {
 			if n.Connectedness(c.RemotePeer()) != network.Connected {
+				d.log.Info("peer disconnected", "peer", c.RemotePeer())
 				d.poke()
 			}
 		},
@@ -215,8 +219,16 @@ func (d *Discovery) poke() {
 func (d *Discovery) connected(c network.Conn) {
 	p := c.RemotePeer()
 	d.mu.Lock()
+	back := d.backoff[p] != nil && d.backoff[p].failing
 	delete(d.backoff, p)
 	d.mu.Unlock()
+	if first := len(d.h.Network().ConnsToPeer(p)) == 1; first {
+		msg := "peer connected"
+		if back {
+			msg = "reached peer again"
+		}
+		d.log.Info(msg, "peer", p, "addr", c.RemoteMultiaddr(), "dir", c.Stat().Direction.String())
+	}
 	// Only peers this node reached itself are remembered (and redialled):
 	// a peer that called in may claim any address, and redialling what it
 	// claims would make this node a tool against third parties.
@@ -260,14 +272,43 @@ func addrIP(a ma.Multiaddr) string {
 }
 
 // identified refreshes a remembered peer's addresses once identify says
-// where it listens.
+// where it listens. A remembered peer that calls in (it restarted on
+// another port, say) updates where it listens on the IP it calls from;
+// its connection's own port is a passing one, not where it listens.
 func (d *Discovery) identified(ev event.EvtPeerIdentificationCompleted) {
-	for _, c := range d.h.Network().ConnsToPeer(ev.Peer) {
+	conns := d.h.Network().ConnsToPeer(ev.Peer)
+	for _, c := range conns {
 		if c.Stat().Direction == network.DirOutbound {
 			d.remember(ev.Peer, c.RemoteMultiaddr())
 			return
 		}
 	}
+	if len(conns) == 0 || d.opts.Book == nil || !d.known(ev.Peer) {
+		return
+	}
+	ip := addrIP(conns[0].RemoteMultiaddr())
+	from := conns[0].RemoteMultiaddr().String()
+	var addrs []string
+	for _, a := range d.h.Peerstore().Addrs(ev.Peer) {
+		if s := a.String(); ip != "" && addrIP(a) == ip && s != from && !slices.Contains(addrs, s) {
+			addrs = append(addrs, s)
+		}
+	}
+	if len(addrs) == 0 {
+		return
+	}
+	if err := d.opts.Book.PutPeer(KnownPeer{ID: ev.Peer, Addrs: addrs, LastSeen: time.Now()}); err != nil {
+		d.log.Warn("remember peer", "peer", ev.Peer, "err", err)
+	}
+}
+
+// known reports whether the peer book holds p.
+func (d *Discovery) known(p peer.ID) bool {
+	known, err := d.opts.Book.Peers()
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(known, func(k KnownPeer) bool { return k.ID == p })
 }
 
 // ConnectSoon dials a peer in the background (an invite's inviter, a new
@@ -282,11 +323,14 @@ func (d *Discovery) ConnectSoon(ai peer.AddrInfo, done func(error)) {
 	})
 }
 
-// Connect dials a peer now.
+// Connect dials a peer now. Discovery paces its dials itself, so the
+// swarm's own backoff (5 s after a failure, growing) is bypassed: a peer
+// that restarts is reached on the next round, not seconds later.
 func (d *Discovery) Connect(ctx context.Context, ai peer.AddrInfo) error {
 	if ai.ID == d.h.ID() {
 		return nil
 	}
+	ctx = network.WithForceDirectDial(ctx, "banyan discovery")
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
 	return d.h.Connect(ctx, ai)
@@ -297,6 +341,7 @@ func (d *Discovery) Connect(ctx context.Context, ai peer.AddrInfo) error {
 func (d *Discovery) redial(ctx context.Context) {
 	candidates := map[peer.ID]peer.AddrInfo{}
 	static := map[peer.ID]bool{}
+	kind := map[peer.ID]string{}
 	if d.opts.Book != nil {
 		known, err := d.opts.Book.Peers()
 		if err != nil {
@@ -304,16 +349,19 @@ func (d *Discovery) redial(ctx context.Context) {
 		}
 		for _, k := range known {
 			candidates[k.ID] = k.AddrInfo()
+			kind[k.ID] = "remembered"
 		}
 	}
 	d.mu.Lock()
 	for id, ai := range d.found {
 		candidates[id] = ai
+		kind[id] = "found on the LAN"
 	}
 	d.mu.Unlock()
 	for _, s := range d.opts.Static {
 		candidates[s.ID] = s
 		static[s.ID] = true
+		kind[s.ID] = "static"
 	}
 	now := time.Now()
 	d.mu.Lock()
@@ -353,17 +401,38 @@ func (d *Discovery) redial(ctx context.Context) {
 			delete(d.dialing, id)
 			d.mu.Unlock()
 		}
+		what := kind[id]
 		ok := d.spawn(func(ctx context.Context) {
 			err := d.Connect(ctx, ai)
 			done()
 			if err != nil {
-				d.log.Debug("redial failed", "peer", id, "err", err)
+				d.dialFailed(id, what, ai, err)
 			}
 		})
 		if !ok {
 			done()
 		}
 	}
+}
+
+// dialFailed logs a failed redial: at info the first time, so that a
+// person sees which peer is away, then at debug until it is back.
+func (d *Discovery) dialFailed(id peer.ID, what string, ai peer.AddrInfo, err error) {
+	if d.h.Network().Connectedness(id) == network.Connected {
+		return // it called in meanwhile
+	}
+	d.mu.Lock()
+	r := d.backoff[id]
+	first := r != nil && !r.failing
+	if r != nil {
+		r.failing = true
+	}
+	d.mu.Unlock()
+	if first {
+		d.log.Info("cannot reach peer; will keep trying", "peer", id, "kind", what, "addrs", ai.Addrs, "err", err)
+		return
+	}
+	d.log.Debug("redial failed", "peer", id, "kind", what, "err", err)
 }
 
 // runMDNS runs mDNS, restarting it whenever the host's addresses change,
@@ -425,7 +494,7 @@ func (n mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
 			d.log.Debug("mdns dial failed", "peer", ai.ID, "err", err)
 			return
 		}
-		d.log.Info("found peer on LAN", "peer", ai.ID)
+		d.log.Debug("found peer on LAN", "peer", ai.ID)
 	})
 	if !started {
 		d.mu.Lock()

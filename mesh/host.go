@@ -4,10 +4,14 @@
 package mesh
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,13 +29,14 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/libp2p/go-libp2p/x/rate"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/banyan-mesh/banyan/crypto"
 )
 
 // DefaultPort is the TCP and UDP (QUIC) port a node listens on when no
-// listen address is given. If it is taken, the node falls back to a free
-// port chosen by the system.
+// listen address is given. If it is taken, the node falls back to the
+// port it used last time, or to a free port chosen by the system.
 const DefaultPort = 7341
 
 // HostOptions configures NewHost.
@@ -76,7 +81,9 @@ func NewHost(opts HostOptions) (host.Host, error) {
 	lo := []libp2p.Option{
 		libp2p.Identity(opts.Identity.Libp2pKey()),
 		listen,
-		libp2p.Transport(tcp.NewTCPTransport),
+		// Without SO_REUSEPORT the kernel refuses a second node on a port
+		// in use, instead of sharing it and mixing up their connections.
+		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
 		libp2p.Transport(quic.NewTransport),
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
@@ -119,20 +126,58 @@ func DefaultListenAddrs(port int) []ma.Multiaddr {
 	return out
 }
 
-// PortFree reports whether both the TCP and the UDP port are free on the
-// IPv4 wildcard address.
-func PortFree(port int) bool {
-	l, err := net.Listen("tcp4", net.JoinHostPort("0.0.0.0", strconv.Itoa(port)))
+// InUse reports whether another socket already holds the port of a TCP
+// or UDP (QUIC) listen address. A port 0 is never in use; an address that
+// cannot be checked (no such interface, no IPv6) is not reported, and
+// listening on it says why.
+func InUse(a ma.Multiaddr) bool {
+	network, addr, err := manet.DialArgs(a)
 	if err != nil {
 		return false
 	}
-	l.Close()
-	c, err := net.ListenPacket("udp4", net.JoinHostPort("0.0.0.0", strconv.Itoa(port)))
-	if err != nil {
+	if _, port, err := net.SplitHostPort(addr); err != nil || port == "0" {
 		return false
+	}
+	var c io.Closer
+	if strings.HasPrefix(network, "udp") {
+		c, err = net.ListenPacket(network, addr)
+	} else {
+		c, err = net.Listen(network, addr)
+	}
+	if err != nil {
+		return errors.Is(err, syscall.EADDRINUSE)
 	}
 	c.Close()
-	return true
+	return false
+}
+
+// Port returns the TCP or UDP port of a multiaddr, or -1.
+func Port(a ma.Multiaddr) int {
+	for _, code := range []int{ma.P_TCP, ma.P_UDP} {
+		if v, err := a.ValueForProtocol(code); err == nil {
+			if p, err := strconv.Atoi(v); err == nil {
+				return p
+			}
+		}
+	}
+	return -1
+}
+
+// WithPort returns a with its TCP or UDP port replaced.
+func WithPort(a ma.Multiaddr, port int) ma.Multiaddr {
+	var out ma.Multiaddr
+	for _, c := range a {
+		if code := c.Protocol().Code; code == ma.P_TCP || code == ma.P_UDP {
+			nc, err := ma.NewComponent(c.Protocol().Name, strconv.Itoa(port))
+			if err != nil {
+				return a
+			}
+			out = append(out, *nc)
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // newResourceManager scales libp2p's default limits to the machine, then

@@ -33,6 +33,7 @@ import (
 	"github.com/banyan-mesh/banyan/node/home"
 	"github.com/banyan-mesh/banyan/node/metrics"
 	"github.com/banyan-mesh/banyan/node/pay"
+	"github.com/banyan-mesh/banyan/node/people"
 	"github.com/banyan-mesh/banyan/node/private"
 	"github.com/banyan-mesh/banyan/node/web"
 	"github.com/banyan-mesh/banyan/store"
@@ -43,10 +44,15 @@ const Version = "0.1.0"
 
 // Options configures a node.
 type Options struct {
-	Home       home.Home
+	Home home.Home
+	// Lock is the home's lock, if the caller took it already (the command
+	// line does, before it asks for a passphrase, so that other commands
+	// see a node starting); the node releases it when it closes.
+	Lock       *home.Lock
 	Passphrase []byte
 	// Listen lists multiaddrs to listen on; empty means TCP and QUIC on
-	// mesh.DefaultPort (or a free port if it is taken).
+	// mesh.DefaultPort (or the ports used last time, or free ports, if it
+	// is taken). A port 0 is chosen once and kept across restarts.
 	Listen []string
 	// Peers are static peers (multiaddrs ending in /p2p/ID) kept connected.
 	Peers []string
@@ -89,8 +95,9 @@ type Node struct {
 	opts   Options
 	log    *slog.Logger
 	id     *crypto.Identity
-	unlock func()
+	lock   *home.Lock
 	store  *store.Store
+	ports  *store.Table
 	host   host.Host
 	listen []ma.Multiaddr
 	gossip *mesh.Gossip
@@ -98,6 +105,7 @@ type Node struct {
 	peers  *peerBook
 	engine *engine.Engine
 	disc   *mesh.Discovery
+	people *people.Directory
 	feats  features
 	api    *api.Server
 	apiLn  net.Listener
@@ -117,29 +125,31 @@ func New(opts Options) (_ *Node, err error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if opts.Home == "" {
-		return nil, errors.New("no data directory given")
-	}
-	n := &Node{opts: opts, log: opts.Logger, ready: make(chan struct{})}
+	n := &Node{opts: opts, log: opts.Logger, ready: make(chan struct{}), lock: opts.Lock}
+	// Undo what was built if a later step fails, the caller's lock too.
+	defer func() {
+		if err != nil {
+			n.Close()
+		}
+	}()
 	// Check what the user gave before creating anything.
-	if n.listen, err = parseAddrs(opts.Listen, "--listen"); err != nil {
+	if err := CheckOptions(opts); err != nil {
+		return nil, err
+	}
+	if n.listen, err = parseAddrs(opts.Listen, "listen"); err != nil {
 		return nil, err
 	}
 	static, err := parsePeers(opts.Peers)
 	if err != nil {
 		return nil, err
 	}
-	// Undo what was built if a later step fails.
-	defer func() {
-		if err != nil {
-			n.Close()
-		}
-	}()
 	if n.id, err = opts.Home.Identity(opts.Passphrase); err != nil {
 		return nil, err
 	}
-	if n.unlock, err = opts.Home.Lock(); err != nil {
-		return nil, err
+	if n.lock == nil {
+		if n.lock, err = opts.Home.Lock(); err != nil {
+			return nil, err
+		}
 	}
 	n.store, err = store.Open(store.Options{
 		Dir:      opts.Home.StoreDir(),
@@ -152,10 +162,13 @@ func New(opts Options) (_ *Node, err error) {
 	if n.peers, err = newPeerBook(n.store); err != nil {
 		return nil, err
 	}
+	if n.ports, err = n.store.Table("ports"); err != nil {
+		return nil, err
+	}
 	n.guard = mesh.NewGuard(opts.Logger.With("sys", "guard"))
 	switch {
 	case opts.Host != nil:
-		n.host, n.listen = opts.Host, nil
+		n.host = opts.Host
 	default:
 		hopts := mesh.HostOptions{Identity: n.id, Bandwidth: opts.Bandwidth, Gater: n.guard.Gater()}
 		if opts.Metrics != "" {
@@ -164,12 +177,6 @@ func New(opts Options) (_ *Node, err error) {
 		}
 		if n.host, err = mesh.NewHost(hopts); err != nil {
 			return nil, err
-		}
-		if len(n.listen) == 0 {
-			n.listen = mesh.DefaultListenAddrs(mesh.DefaultPort)
-			if !mesh.PortFree(mesh.DefaultPort) {
-				n.listen = mesh.DefaultListenAddrs(0)
-			}
 		}
 	}
 	n.gossip = mesh.NewGossip(n.host, mesh.GossipOptions{Logger: opts.Logger.With("sys", "gossip"), Guard: n.guard})
@@ -189,6 +196,7 @@ func New(opts Options) (_ *Node, err error) {
 		Logger:    opts.Logger.With("sys", "discovery"),
 		OnConnect: n.engine.Syncer().Met,
 	})
+	n.people = people.New(n.host.ID())
 	if n.feats, err = newFeatures(n); err != nil {
 		return nil, err
 	}
@@ -230,9 +238,9 @@ func readOrCreateToken(path string) (string, error) {
 // no request sees a half-closed node, then the host, then the store.
 func (n *Node) Serve(ctx context.Context) error {
 	defer n.Close()
-	if len(n.listen) > 0 {
-		if err := n.host.Network().Listen(n.listen...); err != nil {
-			return fmt.Errorf("listen: %w (choose other addresses with --listen)", err)
+	if n.opts.Host == nil {
+		if err := n.listenAll(); err != nil {
+			return err
 		}
 	}
 	if err := n.gossip.Start(ctx); err != nil {
@@ -249,7 +257,18 @@ func (n *Node) Serve(ctx context.Context) error {
 			return err
 		}
 	}
-	n.log.Info("node running", "peer", n.host.ID(), "addrs", n.host.Addrs(), "api", n.APIAddr(), "metrics", n.metricsAddr)
+	state := home.StateRunning
+	if n.api == nil {
+		state = home.StateNoAPI
+	}
+	if err := n.lock.SetState(state); err != nil {
+		return err
+	}
+	logArgs := []any{"peer", n.host.ID(), "addrs", n.host.Addrs(), "api", n.APIAddr()}
+	if n.metricsAddr != nil {
+		logArgs = append(logArgs, "metrics", n.metricsAddr.String())
+	}
+	n.log.Info("node running", logArgs...)
 	close(n.ready)
 	// Two phases: the features (and the API) stop first, while the engine,
 	// the store and the network still run, so that what they do on the
@@ -284,6 +303,10 @@ func (n *Node) Serve(ctx context.Context) error {
 	}
 	if n.metrics != nil {
 		feats.Go(func() error { return n.metrics.Serve(fctx) })
+	}
+	<-fctx.Done()
+	if err := n.lock.SetState(home.StateStopping); err != nil {
+		n.log.Warn("say the node is stopping", "err", err)
 	}
 	err := feats.Wait()
 	stopCore()
@@ -352,8 +375,8 @@ func (n *Node) Close() {
 				n.log.Error("close store", "err", err)
 			}
 		}
-		if n.unlock != nil {
-			n.unlock()
+		if n.lock != nil {
+			n.lock.Release()
 		}
 	})
 }
@@ -398,40 +421,27 @@ func (n *Node) addrInfos() []peer.AddrInfo {
 	return []peer.AddrInfo{{ID: n.host.ID(), Addrs: append(lan, loop...)}}
 }
 
+// Addrs returns the node's full addresses (ending in /p2p/ID), most useful
+// first: what another node gives to --peer.
+func (n *Node) Addrs() []string {
+	ai := n.addrInfos()[0]
+	addrs, err := peer.AddrInfoToP2pAddrs(&ai)
+	if err != nil {
+		return nil
+	}
+	out := make([]string, len(addrs))
+	for i, a := range addrs {
+		out[i] = a.String()
+	}
+	return out
+}
+
 func isLoopback(a ma.Multiaddr) bool {
 	ip, err := a.ValueForProtocol(ma.P_IP4)
 	if err != nil {
 		ip, err = a.ValueForProtocol(ma.P_IP6)
 	}
 	return err == nil && net.ParseIP(ip).IsLoopback()
-}
-
-func parseAddrs(ss []string, flag string) ([]ma.Multiaddr, error) {
-	var out []ma.Multiaddr
-	for _, s := range ss {
-		a, err := ma.NewMultiaddr(s)
-		if err != nil {
-			return nil, fmt.Errorf("%s %q: %w (example: /ip4/0.0.0.0/tcp/7341)", flag, s, err)
-		}
-		out = append(out, a)
-	}
-	return out, nil
-}
-
-func parsePeers(ss []string) ([]peer.AddrInfo, error) {
-	addrs, err := parseAddrs(ss, "--peer")
-	if err != nil {
-		return nil, err
-	}
-	var out []peer.AddrInfo
-	for i, a := range addrs {
-		ai, err := peer.AddrInfoFromP2pAddr(a)
-		if err != nil {
-			return nil, fmt.Errorf("--peer %q: %w (it must end in /p2p/PEER-ID; 'banyan id' prints full addresses)", ss[i], err)
-		}
-		out = append(out, *ai)
-	}
-	return out, nil
 }
 
 // Gossip returns the node's gossipsub.

@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/hex"
 	"net/http"
+	"slices"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/banyan-mesh/banyan/mesh"
 	"github.com/banyan-mesh/banyan/node/api"
 	"github.com/banyan-mesh/banyan/store"
 )
@@ -32,22 +36,20 @@ func (n *Node) routes() {
 		if out.EventSeq, err = n.store.LastArrival(); err != nil {
 			return nil, err
 		}
-		addrs, err := peer.AddrInfoToP2pAddrs(&n.addrInfos()[0])
-		if err != nil {
-			return nil, err
-		}
-		for _, a := range addrs {
-			out.Addrs = append(out.Addrs, a.String())
-		}
+		out.Addrs = n.Addrs()
 		return out, nil
 	}))
 	s.Handle("GET /v1/peers", api.Get(s, func(r *http.Request) ([]api.Peer, error) {
 		h := n.host
 		var out []api.Peer
 		for _, p := range h.Network().Peers() {
-			ap := api.Peer{PeerID: p.String()}
+			ap := api.Peer{PeerID: p.String(), Person: n.people.Person(p)}
 			for _, c := range h.Network().ConnsToPeer(p) {
-				ap.Addrs = append(ap.Addrs, c.RemoteMultiaddr().String())
+				for _, a := range n.listenAddrsOf(p, c) {
+					if !slices.Contains(ap.Addrs, a) {
+						ap.Addrs = append(ap.Addrs, a)
+					}
+				}
 			}
 			if l := h.Peerstore().LatencyEWMA(p); l > 0 {
 				ap.Latency = l.Round(time.Microsecond).String()
@@ -57,6 +59,37 @@ func (n *Node) routes() {
 		return out, nil
 	}))
 	s.Handle("GET /v1/events", s.Events(stream{n}))
+}
+
+// listenAddrsOf says where peer p can be reached through connection c: the
+// address this node dialled, or, for a peer that called in from a passing
+// port, the addresses it says it listens on at that IP.
+func (n *Node) listenAddrsOf(p peer.ID, c network.Conn) []string {
+	remote := c.RemoteMultiaddr()
+	if c.Stat().Direction == network.DirOutbound {
+		return []string{remote.String()}
+	}
+	ip := ipOf(remote)
+	var out []string
+	for _, a := range n.host.Peerstore().Addrs(p) {
+		if ip != "" && ipOf(a) == ip && mesh.Port(a) > 0 && !a.Equal(remote) {
+			out = append(out, a.String())
+		}
+	}
+	if len(out) == 0 {
+		return []string{remote.String()}
+	}
+	return out
+}
+
+// ipOf returns the IP address of a multiaddr, or "".
+func ipOf(a ma.Multiaddr) string {
+	for _, code := range []int{ma.P_IP4, ma.P_IP6} {
+		if ip, err := a.ValueForProtocol(code); err == nil {
+			return ip
+		}
+	}
+	return ""
 }
 
 // renderer is a feature that shows some arrivals on the event stream.

@@ -44,7 +44,7 @@ func TestUsageAndNoNodeErrors(t *testing.T) {
 		{"watch without node", []string{"watch", "--home", fresh}, 1,
 			[]string{"no banyan node is running on " + fresh}},
 		{"bad log level", []string{"run", "--home", fresh, "--log-level", "loud"}, 2,
-			[]string{`unknown log level "loud"`, "see 'banyan run --help'"}},
+			[]string{`--log-level`, `"loud" is not one of debug, info, warn, error`, "see 'banyan run --help'"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

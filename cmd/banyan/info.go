@@ -83,7 +83,7 @@ func (a *app) peersCmd() *cobra.Command {
 				return nil
 			}
 			tw := cli.NewTable(a.Stdout)
-			fmt.Fprintln(tw, "PEER\tLATENCY\tADDRESS")
+			fmt.Fprintln(tw, "PEER\tNAME\tLATENCY\tADDRESS")
 			for _, p := range ps {
 				addr := "-"
 				if len(p.Addrs) > 0 {
@@ -96,7 +96,7 @@ func (a *app) peersCmd() *cobra.Command {
 				if lat == "" {
 					lat = "-"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", p.PeerID, lat, addr)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.PeerID, cli.Person(p.Person), lat, addr)
 			}
 			return tw.Flush()
 		},

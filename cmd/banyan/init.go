@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,25 +11,35 @@ import (
 	"golang.org/x/term"
 
 	"github.com/banyan-mesh/banyan/node/cli"
+	"github.com/banyan-mesh/banyan/node/config"
 )
 
 func (a *app) initCmd() *cobra.Command {
-	var passFile string
 	c := &cobra.Command{
 		Use:   "init",
-		Short: "Create an identity in the data directory",
+		Short: "Create an identity in the data directory, and a configuration file",
 		Long: `Create the data directory and a new identity (an Ed25519 key) in it, and
 print the peer ID that other nodes will know this one by.
 
 The key can be encrypted with a passphrase: give it in a file with
 --passphrase-file, or type it when asked (on a terminal; leave it empty for
-no encryption). init never replaces an existing identity.`,
+no encryption). init never replaces an existing identity.
+
+If there is no configuration file yet (--config, or the default one), init
+writes one with every option, commented out, to edit later.`,
 		Example: `  banyan init
-  banyan init --home /var/lib/banyan --passphrase-file /etc/banyan/passphrase`,
-		Args: cli.ExactArgs(),
+  banyan init --home /var/lib/banyan --passphrase-file /etc/banyan/passphrase --config /etc/banyan/config.toml`,
+		Args:        cli.ExactArgs(),
+		Annotations: map[string]string{writesConfig: "yes"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			home, err := a.Home()
 			if err != nil {
+				return err
+			}
+			switch err := config.WriteDefaultFile(a.cfg.File); {
+			case err == nil:
+				fmt.Fprintf(a.Stderr, "wrote the configuration file %s (every option, commented out)\n", a.cfg.File)
+			case !errors.Is(err, config.ErrFileExists):
 				return err
 			}
 			if home.Initialized() {
@@ -36,12 +47,12 @@ no encryption). init never replaces an existing identity.`,
 			}
 			var pass []byte
 			switch {
-			case passFile != "":
-				if pass, err = readPassphraseFile(passFile); err != nil {
+			case a.cfg.PassphraseFile != "":
+				if pass, err = readPassphraseFile(a.cfg.PassphraseFile); err != nil {
 					return err
 				}
 			case term.IsTerminal(int(a.Stdin.Fd())):
-				if pass, err = a.newPassphrase(); err != nil {
+				if pass, err = a.newPassphrase(cmd.Context()); err != nil {
 					return err
 				}
 			}
@@ -58,8 +69,7 @@ no encryption). init never replaces an existing identity.`,
 			return nil
 		},
 	}
-	c.Flags().StringVar(&passFile, "passphrase-file", "", "encrypt the key with the passphrase in this file (env BANYAN_PASSPHRASE_FILE)")
-	setEnv(c.Flags(), "passphrase-file", "BANYAN_PASSPHRASE_FILE")
+	config.AddFlags(c.Flags(), "passphrase_file")
 	_ = c.MarkFlagFilename("passphrase-file")
 	return c
 }
@@ -84,24 +94,47 @@ func readPassphraseFile(path string) ([]byte, error) {
 	return b, nil
 }
 
-// prompt asks for a secret on the terminal.
-func (a *app) prompt(msg string) ([]byte, error) {
-	fmt.Fprint(a.Stderr, msg)
-	p, err := term.ReadPassword(int(a.Stdin.Fd()))
-	fmt.Fprintln(a.Stderr)
+// prompt asks for a secret on the terminal. Ctrl-C (which cancels ctx)
+// ends it, and gives the terminal its echo back.
+func (a *app) prompt(ctx context.Context, msg string) ([]byte, error) {
+	fd := int(a.Stdin.Fd())
+	before, err := term.GetState(fd)
 	if err != nil {
 		return nil, fmt.Errorf("read passphrase: %w", err)
 	}
-	return p, nil
+	fmt.Fprint(a.Stderr, msg)
+	type answer struct {
+		p   []byte
+		err error
+	}
+	got := make(chan answer, 1)
+	// The read cannot be cancelled: on Ctrl-C it is left behind, and the
+	// process exits.
+	go func() {
+		p, err := term.ReadPassword(fd)
+		got <- answer{p, err}
+	}()
+	select {
+	case ans := <-got:
+		fmt.Fprintln(a.Stderr)
+		if ans.err != nil {
+			return nil, fmt.Errorf("read passphrase: %w", ans.err)
+		}
+		return ans.p, nil
+	case <-ctx.Done():
+		_ = term.Restore(fd, before)
+		fmt.Fprintln(a.Stderr)
+		return nil, ctx.Err()
+	}
 }
 
 // newPassphrase asks for a new passphrase twice; empty means none.
-func (a *app) newPassphrase() ([]byte, error) {
-	p, err := a.prompt("Passphrase to encrypt the key (empty for none): ")
+func (a *app) newPassphrase(ctx context.Context) ([]byte, error) {
+	p, err := a.prompt(ctx, "Passphrase to encrypt the key (empty for none): ")
 	if err != nil || len(p) == 0 {
 		return nil, err
 	}
-	again, err := a.prompt("Repeat the passphrase: ")
+	again, err := a.prompt(ctx, "Repeat the passphrase: ")
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,8 @@ import (
 
 // banyanBin is the command built once for every test; testEnv is the
 // environment the tests run it in: no BANYAN_* variables, and a private
-// XDG_STATE_HOME so that nothing touches the real default data directory.
+// XDG_STATE_HOME and XDG_CONFIG_HOME so that nothing touches the real
+// default data directory or configuration file.
 var (
 	banyanBin string
 	testEnv   []string
@@ -45,11 +46,11 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "BANYAN_") && !strings.HasPrefix(kv, "XDG_STATE_HOME=") {
+		if !strings.HasPrefix(kv, "BANYAN_") && !strings.HasPrefix(kv, "XDG_STATE_HOME=") && !strings.HasPrefix(kv, "XDG_CONFIG_HOME=") {
 			testEnv = append(testEnv, kv)
 		}
 	}
-	testEnv = append(testEnv, "XDG_STATE_HOME="+filepath.Join(dir, "xdg-state"))
+	testEnv = append(testEnv, "XDG_STATE_HOME="+filepath.Join(dir, "xdg-state"), "XDG_CONFIG_HOME="+filepath.Join(dir, "xdg-config"))
 	return m.Run()
 }
 

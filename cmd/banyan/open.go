@@ -14,6 +14,7 @@ import (
 
 	"github.com/banyan-mesh/banyan/node"
 	"github.com/banyan-mesh/banyan/node/cli"
+	"github.com/banyan-mesh/banyan/node/config"
 	"github.com/banyan-mesh/banyan/node/home"
 )
 
@@ -80,14 +81,44 @@ func uiURL(home home.Home) (string, error) {
 	return "http://" + net.JoinHostPort(host, port) + "/#token=" + strings.TrimSpace(string(token)), nil
 }
 
-// printUIURL tells a person at a terminal where the web interface is.
-func (a *app) printUIURL(home home.Home, n *node.Node) {
-	if n.APIAddr() == "" || !term.IsTerminal(int(a.Stdout.Fd())) {
+// printNextSteps tells a person at a terminal what to do now that the
+// node runs: where the app is, the first commands, how others join.
+func (a *app) printNextSteps(n *node.Node) {
+	if !term.IsTerminal(int(a.Stdout.Fd())) {
 		return
 	}
-	if u, err := uiURL(home); err == nil {
-		fmt.Fprintf(a.Stdout, "Banyan is running. Open it in your browser:\n  %s\n(or run 'banyan open' in another terminal)\n", u)
+	h, cfg := home.Home(a.cfg.Home), a.cfg
+	// The other commands find this node through its data directory: they
+	// need the same --home (or --config) if it is not the default.
+	var where string
+	switch from := cfg.From("home").Kind; {
+	case from == config.FromFlag || from == config.FromEnv:
+		where = " --home " + cli.ShellQuote(string(h))
+	case from == config.FromFile && cfg.FileNamed:
+		where = " --config " + cli.ShellQuote(cfg.File)
 	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Banyan is running on %s.\n", h)
+	if n.APIAddr() == "" {
+		fmt.Fprintf(&b, "Its local API is off (api = \"off\"), so the app and the other banyan commands cannot reach it.\n")
+	} else if u, err := uiURL(h); err == nil {
+		fmt.Fprintf(&b, "\nOpen the app in your browser (or run 'banyan open%s'):\n  %s\n", where, u)
+		fmt.Fprintf(&b, "\nOr, in another terminal:\n")
+		fmt.Fprintf(&b, "  banyan group create family%s    start a group chat\n", where)
+		fmt.Fprintf(&b, "  banyan group invite family%s    an invite for the others to join it\n", where)
+		fmt.Fprintf(&b, "  banyan contact invite%s         your code, for private messages\n", where)
+	}
+	addr := "ADDRESS"
+	if ais := n.Addrs(); len(ais) > 0 {
+		addr = ais[0]
+	}
+	if cfg.MDNS {
+		fmt.Fprintf(&b, "\nOthers on this network find this node by themselves. From another network, they start with\n  banyan run --peer %s\n", addr)
+	} else {
+		fmt.Fprintf(&b, "\nLAN discovery is off: others start with\n  banyan run --peer %s\n", addr)
+	}
+	fmt.Fprintf(&b, "\nStop the node with Ctrl-C.\n")
+	fmt.Fprint(a.Stdout, b.String())
 }
 
 // openBrowser starts the system's default browser on u.

@@ -110,7 +110,7 @@ func TestProcessWallet(t *testing.T) {
 		t.Fatalf("no link or QR code in the request: %s", r)
 	}
 	r = runCLI("wallet", "pay-request", link, "--home", a.home)
-	if r.code != 0 || !strings.HasPrefix(r.stdout, "pay ") || !strings.Contains(r.stdout, "balance -170") {
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "paid ") || !strings.Contains(r.stdout, "your balance is -170") {
 		t.Fatalf("pay-request: %s", r)
 	}
 	r = runCLI("wallet", "pay-request", link, "--home", a.home)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/banyan-mesh/banyan/node"
 	"github.com/banyan-mesh/banyan/node/cli"
+	"github.com/banyan-mesh/banyan/node/config"
 )
 
 // app is the state shared by the commands of one invocation.
@@ -22,6 +22,8 @@ type app struct {
 	// stopSignals stops catching SIGINT and SIGTERM, so that a second
 	// Ctrl-C kills a node that is slow to shut down.
 	stopSignals func()
+	// cfg is the configuration, loaded before any command runs.
+	cfg *config.Loaded
 }
 
 // execute runs the command line and returns the process exit code: 0, 1 for
@@ -56,6 +58,17 @@ func (a *app) report(ctx context.Context, cmd *cobra.Command, err error) int {
 		}
 		return 2
 	}
+	var ce *config.Error
+	var oe *node.OptionError
+	switch {
+	case errors.As(err, &ce) && ce.Source.Kind >= config.FromEnv:
+		return a.report(ctx, cmd, &cli.UsageError{Cmd: cmd, Err: err})
+	case errors.As(err, &oe) && a.cfg != nil:
+		if src := a.cfg.From(oe.Key); src.Kind >= config.FromEnv {
+			return a.report(ctx, cmd, &cli.UsageError{Cmd: cmd, Err: a.cfg.Errorf(oe.Key, oe.Err)})
+		}
+		err = a.cfg.Errorf(oe.Key, oe.Err)
+	}
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		fmt.Fprintln(a.Stderr, "banyan: interrupted")
 		return 1
@@ -64,10 +77,7 @@ func (a *app) report(ctx context.Context, cmd *cobra.Command, err error) int {
 	return 1
 }
 
-const homeHelp = "data directory (env BANYAN_HOME; default $XDG_STATE_HOME/banyan or ~/.local/state/banyan)"
-
 func (a *app) rootCmd() *cobra.Command {
-	ro := &runOptions{}
 	root := &cobra.Command{
 		Use:   "banyan",
 		Short: "Banyan: a peer-to-peer messenger for the local network",
@@ -78,7 +88,12 @@ chats between them.
 
 Run without a command, banyan starts a node in the foreground on the data
 directory (like 'banyan run'), creating an identity first if there is none.
-The other commands talk to that running node.`,
+The other commands talk to that running node.
+
+Every option of 'banyan run' can also be set in the configuration file
+('banyan config show' prints what is in effect, and where it comes from)
+or in its environment variable; a flag wins over the environment, which
+wins over the file.`,
 		Example: `  banyan                          # start a node (creates an identity the first time)
   banyan group create family      # in another terminal
   banyan group invite family      # share the code with the others
@@ -94,16 +109,21 @@ The other commands talk to that running node.`,
 			}
 			return cli.Usagef(cmd, "%s", msg)
 		},
+		Version:                    node.Version,
 		SilenceErrors:              true,
 		SilenceUsage:               true,
 		SuggestionsMinimumDistance: 2,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			return applyEnv(cmd)
+			if cmd.Annotations[noConfig] != "" {
+				return nil
+			}
+			return a.loadConfig(cmd)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.runNode(cmd, ro)
+			return a.runNode(cmd)
 		},
 	}
+	root.SetVersionTemplate("{{.Name}} {{.Version}}\n")
 	root.CompletionOptions.HiddenDefaultCmd = false
 	root.SetIn(a.Stdin)
 	root.SetOut(a.Stdout)
@@ -111,12 +131,13 @@ The other commands talk to that running node.`,
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return &cli.UsageError{Cmd: cmd, Err: err}
 	})
-	root.PersistentFlags().StringVar(&a.HomeFlag, "home", "", homeHelp)
-	setEnv(root.PersistentFlags(), "home", "BANYAN_HOME")
+	config.AddFlags(root.PersistentFlags(), "home")
+	config.AddFileFlag(root.PersistentFlags())
 	_ = root.MarkPersistentFlagDirname("home")
+	_ = root.MarkPersistentFlagFilename(config.FileFlag, "toml")
 	// The run flags also work without the run command, but are only
 	// advertised there.
-	addRunFlags(root.Flags(), ro)
+	config.AddFlags(root.Flags(), config.RunKeys()...)
 	root.Flags().VisitAll(func(f *pflag.Flag) { f.Hidden = true })
 
 	root.AddGroup(
@@ -124,7 +145,7 @@ The other commands talk to that running node.`,
 		&cobra.Group{ID: "chat", Title: "Chat:"},
 		&cobra.Group{ID: "wallet", Title: "Wallet:"},
 	)
-	for _, c := range []*cobra.Command{a.initCmd(), a.runCmd(), a.openCmd(), a.idCmd(), a.peersCmd(), a.watchCmd()} {
+	for _, c := range []*cobra.Command{a.initCmd(), a.runCmd(), a.openCmd(), a.idCmd(), a.peersCmd(), a.watchCmd(), a.configCmd(), a.versionCmd()} {
 		c.GroupID = "node"
 		root.AddCommand(c)
 	}
@@ -136,8 +157,44 @@ The other commands talk to that running node.`,
 	}
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "help" || c.Name() == "completion" {
+			skipConfig(c)
+		}
+	}
 	wrapArgs(root)
 	return root
+}
+
+// noConfig marks a command that works whatever the configuration says
+// (help, completion, version): it does not load it.
+const noConfig = "banyan_no_config"
+
+// writesConfig marks the command that writes the configuration file
+// (init): the file it is given need not exist yet.
+const writesConfig = "banyan_writes_config"
+
+func skipConfig(c *cobra.Command) {
+	if c.Annotations == nil {
+		c.Annotations = map[string]string{}
+	}
+	c.Annotations[noConfig] = "yes"
+	for _, sub := range c.Commands() {
+		skipConfig(sub)
+	}
+}
+
+// loadConfig loads the configuration: defaults, file, environment and the
+// command's flags. The data directory it names is the one every command
+// uses.
+func (a *app) loadConfig(cmd *cobra.Command) error {
+	cfg, err := config.Load(config.Input{Flags: cmd.Flags(), Missing: cmd.Annotations[writesConfig] != ""})
+	if err != nil {
+		return err
+	}
+	a.cfg = cfg
+	a.HomeFlag = cfg.Home
+	return nil
 }
 
 // wrapArgs makes every positional-argument error a usage error, including
@@ -156,46 +213,4 @@ func wrapArgs(c *cobra.Command) {
 	for _, sub := range c.Commands() {
 		wrapArgs(sub)
 	}
-}
-
-// env vars mirror flags; a flag given on the command line wins.
-const envAnnotation = "banyan_env"
-
-func setEnv(fs *pflag.FlagSet, flag, env string) {
-	if err := fs.SetAnnotation(flag, envAnnotation, []string{env}); err != nil {
-		panic(err)
-	}
-}
-
-// applyEnv sets every flag of cmd that was not given from its environment
-// variable, if set. List flags take comma-separated values.
-func applyEnv(cmd *cobra.Command) error {
-	fs := cmd.Flags()
-	var err error
-	fs.VisitAll(func(f *pflag.Flag) {
-		envs := f.Annotations[envAnnotation]
-		if err != nil || f.Changed || len(envs) == 0 {
-			return
-		}
-		v := os.Getenv(envs[0])
-		if v == "" {
-			return
-		}
-		vals := []string{v}
-		if t := f.Value.Type(); t == "stringArray" || t == "stringSlice" {
-			vals = vals[:0]
-			for _, s := range strings.Split(v, ",") {
-				if s = strings.TrimSpace(s); s != "" {
-					vals = append(vals, s)
-				}
-			}
-		}
-		for _, s := range vals {
-			if e := fs.Set(f.Name, s); e != nil {
-				err = cli.Usagef(cmd, "environment variable %s=%q: %v", envs[0], v, e)
-				return
-			}
-		}
-	})
-	return err
 }

@@ -63,6 +63,8 @@ func (a *app) watch(ctx context.Context, since uint64, sinceGiven, asJSON bool) 
 		}
 		since = n.EventSeq
 	}
+	// Say that it is ready: what arrives from now on is shown.
+	fmt.Fprintf(a.Stderr, "banyan: watching for events after %d (Ctrl-C stops)\n", since)
 	enc := json.NewEncoder(a.Stdout)
 	enc.SetEscapeHTML(false)
 	write := func(ev api.Event) error {

@@ -12,6 +12,8 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/banyan-mesh/banyan/node/people"
 )
 
 // DefaultAddr is where the API listens unless told otherwise. If the port is
@@ -51,9 +53,11 @@ type SyncStats struct {
 
 // Peer is a connected peer (GET /v1/peers).
 type Peer struct {
-	PeerID  string   `json:"peer_id"`
-	Addrs   []string `json:"addrs"`
-	Latency string   `json:"latency,omitempty"`
+	PeerID string `json:"peer_id"`
+	// Person is the peer as every output shows people.
+	Person  people.Person `json:"person"`
+	Addrs   []string      `json:"addrs"`
+	Latency string        `json:"latency,omitempty"`
 }
 
 // Error is the body of every error response.

@@ -234,7 +234,13 @@ func ReadJSON(r *http.Request, v any) error {
 	case errors.As(err, &tooLarge):
 		return Errorf(http.StatusRequestEntityTooLarge, "the request is larger than %d KiB; send less at once", MaxBodySize>>10)
 	case errors.As(err, &typeErr):
-		return Errorf(http.StatusBadRequest, "bad request body: %s must be %s, not %s", typeErr.Field, describeType(typeErr.Type), typeErr.Value)
+		var what string
+		if t, ok := strings.CutPrefix(typeErr.Value, "number "); ok {
+			what = t
+		} else {
+			what = "a " + typeErr.Value
+		}
+		return Errorf(http.StatusBadRequest, "%s must be %s, not %s", typeErr.Field, describeType(typeErr.Type), what)
 	}
 	return Errorf(http.StatusBadRequest, "bad request body: %v", err)
 }
@@ -264,6 +270,16 @@ func Limit(r *http.Request) (int, error) {
 		return 0, Errorf(http.StatusBadRequest, "limit must be a number from 1 to %d", maxPageLimit)
 	}
 	return n, nil
+}
+
+// QRText draws text as a QR code for a terminal, two rows of modules per
+// line of text.
+func QRText(text string) (string, error) {
+	qr, err := qrcode.New(text, qrcode.Low)
+	if err != nil {
+		return "", fmt.Errorf("could not draw the QR code: %w", err)
+	}
+	return qr.ToSmallString(false), nil
 }
 
 // WriteQR answers with text drawn as a QR code (PNG), for the web

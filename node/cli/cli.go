@@ -5,6 +5,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,7 +23,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/banyan-mesh/banyan/node/api"
+	"github.com/banyan-mesh/banyan/node/content"
 	"github.com/banyan-mesh/banyan/node/home"
+	"github.com/banyan-mesh/banyan/node/people"
 )
 
 // App is the state shared by the commands of one invocation.
@@ -57,21 +60,73 @@ func (a *App) Home() (home.Home, error) {
 	return home.Home(d), nil
 }
 
-// Client connects to the node running on the data directory.
+// StartWait bounds how long a command waits for a node that is starting
+// (opening its store, building its host) to answer. startGrace is how
+// long it looks for a node that may just have been started, as in
+// 'banyan run & banyan id', before it says none runs.
+const (
+	StartWait  = 30 * time.Second
+	startGrace = time.Second
+)
+
+// Client connects to the node running on the data directory. A node that
+// is still starting is waited for, up to StartWait.
 func (a *App) Client(ctx context.Context) (*api.Client, error) {
 	h, err := a.Home()
 	if err != nil {
 		return nil, err
 	}
-	c, err := api.Dial(ctx, h.APIAddrFile(), h.APITokenFile())
-	if errors.Is(err, api.ErrNoNode) {
-		q := ShellQuote(string(h))
-		return nil, fmt.Errorf("no banyan node is running on %s; start one with 'banyan run --home %s'", h, q)
+	ctx, cancel := context.WithTimeout(ctx, StartWait)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	start := time.Now()
+	for said := false; ; {
+		c, err := api.Dial(ctx, h.APIAddrFile(), h.APITokenFile())
+		if err == nil {
+			return c, nil
+		}
+		if !errors.Is(err, api.ErrNoNode) {
+			return nil, fmt.Errorf("connect to node on %s: %w", h, err)
+		}
+		st, serr := h.Status()
+		if serr != nil {
+			return nil, serr
+		}
+		switch {
+		case !st.Running && time.Since(start) < startGrace:
+		case notAnswering(h, st) != nil:
+			return nil, notAnswering(h, st)
+		case !said:
+			fmt.Fprintf(a.Stderr, "banyan: the node on %s is starting; waiting for it\n", h)
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			if ctx.Err() == context.DeadlineExceeded {
+				return nil, fmt.Errorf("the node on %s did not start within %v; see its log", h, StartWait)
+			}
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("connect to node on %s: %w", h, err)
+}
+
+// notAnswering explains why a node whose API does not answer cannot be
+// used, or returns nil for a node that is starting and worth waiting for.
+func notAnswering(h home.Home, st home.Status) error {
+	q := ShellQuote(string(h))
+	switch {
+	case !st.Running:
+		return fmt.Errorf("no banyan node is running on %s; start one with 'banyan run --home %s'", h, q)
+	case st.State == home.StatePassphrase:
+		return fmt.Errorf("the node on %s is waiting for its passphrase: type it in the terminal where 'banyan run' runs (or give it --passphrase-file)", h)
+	case st.State == home.StateNoAPI:
+		return fmt.Errorf("the node on %s runs with its local API off (api = \"off\"), so commands cannot reach it; restart it without --api off", h)
+	case st.State == home.StateStopping:
+		return fmt.Errorf("the node on %s is shutting down; start it again with 'banyan run --home %s'", h, q)
 	}
-	return c, nil
+	return nil
 }
 
 // maxStdinText bounds a message read from stdin; the node checks the real
@@ -81,7 +136,8 @@ const maxStdinText = 1 << 20
 // MessageText joins words, or reads stdin if there are none or just "-".
 func (a *App) MessageText(words []string) (string, error) {
 	if len(words) > 0 && !(len(words) == 1 && words[0] == "-") {
-		return strings.Join(words, " "), nil
+		s := strings.Join(words, " ")
+		return s, checkLength(s)
 	}
 	if term.IsTerminal(int(a.Stdin.Fd())) {
 		fmt.Fprintln(a.Stderr, "type the message, then Ctrl-D on a new line:")
@@ -91,7 +147,7 @@ func (a *App) MessageText(words []string) (string, error) {
 		return "", fmt.Errorf("read message from stdin: %w", err)
 	}
 	if len(b) > maxStdinText {
-		return "", fmt.Errorf("message on stdin is longer than %d bytes", maxStdinText)
+		return "", fmt.Errorf("the message on stdin is longer than %s bytes; a message can be at most %s bytes (16 KiB): send it in parts", Thousands(maxStdinText), Thousands(content.MaxText))
 	}
 	s := string(b)
 	if strings.HasSuffix(s, "\r\n") {
@@ -102,7 +158,52 @@ func (a *App) MessageText(words []string) (string, error) {
 	if s == "" {
 		return "", errors.New("nothing to send: the message is empty")
 	}
-	return s, nil
+	return s, checkLength(s)
+}
+
+// checkLength says in words that a message is too long, before it is sent.
+func checkLength(s string) error {
+	if len(s) > content.MaxText {
+		return fmt.Errorf("the message is %s bytes long; a message can be at most %s bytes (16 KiB): send it in parts", Thousands(uint64(len(s))), Thousands(content.MaxText))
+	}
+	return nil
+}
+
+// YesFlag adds --yes to a command that deletes something, and returns
+// where its value goes.
+func YesFlag(c *cobra.Command) *bool {
+	return c.Flags().BoolP("yes", "y", false, "do not ask for confirmation")
+}
+
+// ErrNotConfirmed is the answer no to Confirm's question.
+var ErrNotConfirmed = errors.New("not confirmed: nothing was changed")
+
+// Confirm asks a yes-or-no question before something is deleted, when
+// there is a person at a terminal to answer and yes (--yes) was not given.
+// It returns ErrNotConfirmed unless the answer is yes; Ctrl-C (which
+// cancels ctx) ends the question too.
+func (a *App) Confirm(ctx context.Context, yes bool, format string, args ...any) error {
+	if yes || !term.IsTerminal(int(a.Stdin.Fd())) {
+		return nil
+	}
+	fmt.Fprintf(a.Stderr, format+" [y/N] ", args...)
+	answer := make(chan string, 1)
+	// The read cannot be cancelled: on Ctrl-C it is left behind, and the
+	// process exits.
+	go func() {
+		line, _ := bufio.NewReader(a.Stdin).ReadString('\n')
+		answer <- strings.ToLower(strings.TrimSpace(line))
+	}()
+	select {
+	case s := <-answer:
+		if s == "y" || s == "yes" {
+			return nil
+		}
+		return ErrNotConfirmed
+	case <-ctx.Done():
+		fmt.Fprintln(a.Stderr)
+		return ctx.Err()
+	}
 }
 
 // UsageError is a mistake in how the command line was written: exit code 2
@@ -170,14 +271,12 @@ func NewTable(w io.Writer) *tabwriter.Writer {
 	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 }
 
-// ShortID shortens a peer ID for display. Ed25519 peer IDs all start with
-// the same "12D3KooW", so the end is what tells them apart.
-func ShortID(id string) string {
-	if len(id) <= 8 {
-		return id
-	}
-	return "…" + id[len(id)-8:]
-}
+// ShortID shortens a peer ID for display (people.Short).
+func ShortID(id string) string { return people.Short(id) }
+
+// Person shows a person on one line of a terminal: their label
+// (people.Person), escaped.
+func Person(p people.Person) string { return CleanLine(p.Label) }
 
 const timeLayout = "2006-01-02 15:04:05"
 

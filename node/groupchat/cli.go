@@ -36,7 +36,7 @@ func watchLine(ev api.Event) (string, bool) {
 	if ev.Type != StreamType || ev.Decode(&m) != nil {
 		return "", false
 	}
-	t, who := cli.FormatTime(m.Time), cli.ShortID(m.Author)
+	t, who := cli.FormatTime(m.Time), cli.Person(m.By)
 	head := fmt.Sprintf("%s [%s] %s:", t, cli.CleanLine(m.GroupName), who)
 	return fmt.Sprintf("%s %s", head, cli.IndentLines(m.Text, len([]rune(head))+1)), true
 }
@@ -56,7 +56,7 @@ same name.`,
 		},
 	}
 	c.SuggestionsMinimumDistance = 2
-	c.AddCommand(groupCreateCmd(a), groupInviteCmd(a), groupJoinCmd(a), groupLeaveCmd(a), groupListCmd(a), groupRetentionCmd(a))
+	c.AddCommand(groupCreateCmd(a), groupInviteCmd(a), groupJoinCmd(a), groupLeaveCmd(a), groupListCmd(a), groupReadCmd(a), groupRetentionCmd(a))
 	return c
 }
 
@@ -93,9 +93,10 @@ func groupInviteCmd(a *cli.App) *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "invite GROUP",
-		Short: "Print an invite code and link for a group",
-		Long: `Print an invite to a group: a code and the same as a banyan: link. Whoever
-has it can join the group and read it, so share it only with members.`,
+		Short: "Print an invite code, link and QR code for a group",
+		Long: `Print an invite to a group: a QR code, a code and the same as a banyan:
+link. Whoever has it can join the group and read it, so share it only with
+members.`,
 		Args: cli.ExactArgs("GROUP"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := dial(cmd.Context(), a)
@@ -109,6 +110,7 @@ has it can join the group and read it, so share it only with members.`,
 			if asJSON {
 				return cli.WriteJSON(a.Stdout, in)
 			}
+			fmt.Fprint(a.Stdout, in.QR)
 			fmt.Fprintf(a.Stdout, "code: %s\nlink: %s\n", in.Code, in.Link)
 			fmt.Fprintf(a.Stdout, "join with: banyan group join %s\n", in.Code)
 			return nil
@@ -148,20 +150,46 @@ func groupLeaveCmd(a *cli.App) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "leave GROUP",
 		Short: "Leave a group and delete its history from this node",
+		Long: `Leave a group and delete its history and its key from this node. On a
+terminal, leave asks first (--yes does not). Joining again takes a new
+invite, and brings the history back from the other members.`,
+		Args: cli.ExactArgs("GROUP"),
+	}
+	yes := cli.YesFlag(c)
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		cl, err := dial(cmd.Context(), a)
+		if err != nil {
+			return err
+		}
+		if err := a.Confirm(cmd.Context(), *yes, "Leave group %q and delete its history from this computer?", args[0]); err != nil {
+			return err
+		}
+		if err := cl.Leave(cmd.Context(), args[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.Stdout, "left group %s\n", args[0])
+		return nil
+	}
+	return c
+}
+
+func groupReadCmd(a *cli.App) *cobra.Command {
+	return &cobra.Command{
+		Use:   "read GROUP",
+		Short: "Mark every message of a group read",
 		Args:  cli.ExactArgs("GROUP"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := dial(cmd.Context(), a)
 			if err != nil {
 				return err
 			}
-			if err := cl.Leave(cmd.Context(), args[0]); err != nil {
+			if err := cl.MarkRead(cmd.Context(), args[0], ""); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.Stdout, "left group %s\n", args[0])
+			fmt.Fprintf(a.Stdout, "marked every message of %s read\n", args[0])
 			return nil
 		},
 	}
-	return c
 }
 
 func groupListCmd(a *cli.App) *cobra.Command {
@@ -219,13 +247,15 @@ func groupRetentionCmd(a *cli.App) *cobra.Command {
 		quota   string
 		forever bool
 		asJSON  bool
+		yes     bool
 	)
 	c := &cobra.Command{
 		Use:   "retention GROUP",
 		Short: "Bound how much of a group's history this node keeps",
 		Long: `Bound how much of a group's history this node keeps for itself and for the
 others who sync from it. By default a node keeps everything. Older messages
-are deleted at once and every ten minutes, and are not synced back.
+are deleted at once and every ten minutes, and are not synced back. On a
+terminal, a bound that deletes asks first (--yes does not).
 
 A node asked to keep a group's history for others (a relay, the school's
 always-on computer) should use --forever.`,
@@ -257,6 +287,18 @@ always-on computer) should use --forever.`,
 			if err != nil {
 				return err
 			}
+			if req.Retention != "" || req.Quota > 0 {
+				what := "older than " + req.Retention
+				switch {
+				case req.Retention != "" && req.Quota > 0:
+					what += ", and the oldest beyond " + quota + ","
+				case req.Retention == "":
+					what = "beyond " + quota + ", oldest first,"
+				}
+				if err := a.Confirm(cmd.Context(), yes, "Delete the messages of %q %s from this computer, now and from now on?", args[0], what); err != nil {
+					return err
+				}
+			}
 			g, err := cl.SetRetention(cmd.Context(), args[0], req)
 			if err != nil {
 				return err
@@ -280,6 +322,7 @@ always-on computer) should use --forever.`,
 	c.Flags().DurationVar(&keep, "keep", 0, "keep messages younger than this (e.g. 720h)")
 	c.Flags().StringVar(&quota, "quota", "", "keep at most this many bytes of history, oldest deleted first (e.g. 200MB)")
 	c.Flags().BoolVar(&forever, "forever", false, "keep the whole history (the default)")
+	c.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the group as JSON")
 	return c
 }
@@ -331,6 +374,7 @@ func historyCmd(a *cli.App) *cobra.Command {
 		asJSON bool
 		limit  int
 		before string
+		read   bool
 	)
 	c := &cobra.Command{
 		Use:   "history GROUP",
@@ -339,7 +383,7 @@ func historyCmd(a *cli.App) *cobra.Command {
 its peer ID) and text. Your own messages end with [stored] (only on this
 node so far) or [held by N] (N peers are known to hold them). If there are
 older messages, the last line tells the --before cursor that shows the
-page before.`,
+page before. --read marks the messages shown read (and none after them).`,
 		Example: `  banyan history family
   banyan history family --limit 200 --json`,
 		Args: cli.ExactArgs("GROUP"),
@@ -355,6 +399,11 @@ page before.`,
 			if err != nil {
 				return err
 			}
+			if read && len(p.Messages) > 0 {
+				if err := cl.MarkRead(cmd.Context(), args[0], p.Messages[len(p.Messages)-1].Cursor); err != nil {
+					return err
+				}
+			}
 			if asJSON {
 				if p.Messages == nil {
 					p.Messages = []MessageInfo{}
@@ -365,7 +414,7 @@ page before.`,
 				fmt.Fprintln(a.Stdout, "no messages")
 			}
 			for _, m := range p.Messages {
-				t, who := cli.FormatTime(m.Time), cli.ShortID(m.Author)
+				t, who := cli.FormatTime(m.Time), cli.Person(m.By)
 				fmt.Fprintf(a.Stdout, "%s %s %s%s\n", t, who, cli.IndentLines(m.Text, len(t)+1+len([]rune(who))+1), deliveryMark(m))
 			}
 			if p.Next != "" {
@@ -377,6 +426,7 @@ page before.`,
 	c.Flags().BoolVar(&asJSON, "json", false, "print the page as JSON: {\"messages\": [...], \"next\": CURSOR}")
 	c.Flags().IntVarP(&limit, "limit", "n", 50, "show at most this many messages")
 	c.Flags().StringVar(&before, "before", "", "show the messages before this cursor (from the end of a previous page)")
+	c.Flags().BoolVar(&read, "read", false, "mark the messages shown read")
 	return c
 }
 

@@ -9,9 +9,9 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/node/api"
 	"github.com/banyan-mesh/banyan/node/content"
+	"github.com/banyan-mesh/banyan/node/people"
 	"github.com/banyan-mesh/banyan/store"
 )
 
@@ -59,10 +59,12 @@ type JoinGroup struct {
 	Invite string `json:"invite"`
 }
 
-// InviteInfo is a group invite: a copyable code and the same as a link.
+// InviteInfo is a group invite: a copyable code, the same as a link, and
+// the link as a QR code for a terminal.
 type InviteInfo struct {
 	Code string `json:"code"`
 	Link string `json:"link"`
+	QR   string `json:"qr"`
 }
 
 // SendMessage is the body of POST /v1/groups/{group}/messages.
@@ -79,15 +81,17 @@ type MarkReadIn struct {
 
 // MessageInfo is a group message as the API shows it.
 type MessageInfo struct {
-	ID        string    `json:"id"`
-	GroupID   string    `json:"group_id"`
-	GroupName string    `json:"group_name"`
-	Author    string    `json:"author"` // peer ID
-	Seq       uint64    `json:"seq"`
-	Time      time.Time `json:"time"`
-	Text      string    `json:"text"`
-	Mine      bool      `json:"mine"`
-	Cursor    string    `json:"cursor"`
+	ID        string `json:"id"`
+	GroupID   string `json:"group_id"`
+	GroupName string `json:"group_name"`
+	Author    string `json:"author"` // peer ID
+	// By is the author as every output shows people.
+	By     people.Person `json:"by"`
+	Seq    uint64        `json:"seq"`
+	Time   time.Time     `json:"time"`
+	Text   string        `json:"text"`
+	Mine   bool          `json:"mine"`
+	Cursor string        `json:"cursor"`
 	// For the node's own messages: "stored" (only here so far) or "held"
 	// (HeldBy peers are known to hold it).
 	Status string `json:"status,omitempty"`
@@ -159,7 +163,11 @@ func (s *Service) Routes(srv *api.Server) {
 			return nil, err
 		}
 		in := s.Invite(g)
-		return &InviteInfo{Code: in.String(), Link: in.Link()}, nil
+		qr, err := api.QRText(in.Link())
+		if err != nil {
+			return nil, err
+		}
+		return &InviteInfo{Code: in.String(), Link: in.Link(), QR: qr}, nil
 	}))
 	srv.Handle("GET /v1/groups/{group}/invite.png", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g, err := s.group(r)
@@ -294,20 +302,20 @@ func (s *Service) info(g *Group) (*GroupInfo, error) {
 // messageInfo converts a message for the API. marks, the scope's sync
 // marks (nil to skip), give the delivery status of the node's own messages.
 func (s *Service) messageInfo(m *Message, marks map[peer.ID]uint64) *MessageInfo {
-	author := hex.EncodeToString(m.Event.Author)
-	if p, err := crypto.PeerIDFromPublicKey(m.Event.Author); err == nil {
-		author = p.String()
-	}
 	out := &MessageInfo{
 		ID:        m.Event.ID.String(),
 		GroupID:   hex.EncodeToString(m.Group.ID[:]),
 		GroupName: m.Group.Name,
-		Author:    author,
+		By:        s.people.Key(m.Event.Author),
 		Seq:       m.Event.Seq,
 		Time:      time.UnixMilli(m.Event.Time).UTC(),
 		Text:      m.Text,
 		Mine:      m.Event.SameAuthor(s.id.PublicKey()),
 		Cursor:    store.CursorOf(m.Event).String(),
+	}
+	out.Author = out.By.PeerID
+	if out.Author == "" {
+		out.Author = hex.EncodeToString(m.Event.Author)
 	}
 	if out.Mine && marks != nil {
 		out.Status = "stored"

@@ -25,6 +25,7 @@ import (
 	"github.com/banyan-mesh/banyan/mesh/reconcile"
 	"github.com/banyan-mesh/banyan/node/api"
 	"github.com/banyan-mesh/banyan/node/engine"
+	"github.com/banyan-mesh/banyan/node/people"
 	"github.com/banyan-mesh/banyan/store"
 )
 
@@ -50,7 +51,9 @@ type Options struct {
 	Syncer   Syncer
 	Connect  Connector
 	// Addrs returns this node's addresses, most useful first, for invites.
-	Addrs  func() []peer.AddrInfo
+	Addrs func() []peer.AddrInfo
+	// People shows authors.
+	People *people.Directory
 	Logger *slog.Logger
 	Now    func() time.Time
 }
@@ -64,6 +67,7 @@ type Service struct {
 	syncer  Syncer
 	connect Connector
 	addrs   func() []peer.AddrInfo
+	people  *people.Directory
 	log     *slog.Logger
 	now     func() time.Time
 	groups  groups
@@ -98,7 +102,7 @@ func New(opts Options) (*Service, error) {
 	}
 	s := &Service{
 		id: opts.Identity, store: opts.Store, eng: opts.Engine, syncer: opts.Syncer, connect: opts.Connect,
-		addrs: opts.Addrs, log: opts.Logger, now: opts.Now, groups: groups{t}, joined: map[event.Scope]*joinedGroup{},
+		addrs: opts.Addrs, people: opts.People, log: opts.Logger, now: opts.Now, groups: groups{t}, joined: map[event.Scope]*joinedGroup{},
 	}
 	all, err := s.groups.list()
 	if err != nil {
@@ -392,8 +396,9 @@ func (s *Service) Unread(g *Group) (int, error) {
 	return s.store.CountAfter(g.Scope(), c)
 }
 
-// MarkRead moves a group's read mark to cursor, or to its newest message
-// when cursor is zero.
+// MarkRead moves a group's read mark forward to cursor, or to its newest
+// message when cursor is zero. A mark never moves back: reading an older
+// page again leaves newer messages read.
 func (s *Service) MarkRead(g *Group, c store.Cursor) error {
 	if c.IsZero() {
 		evs, _, err := s.store.History(g.Scope(), store.Cursor{}, 1)
@@ -404,6 +409,9 @@ func (s *Service) MarkRead(g *Group, c store.Cursor) error {
 			return nil
 		}
 		c = store.CursorOf(evs[0])
+	}
+	if cur, err := store.ParseCursor(g.ReadUpTo); err == nil && c.Compare(cur) <= 0 {
+		return nil
 	}
 	g.ReadUpTo = c.String()
 	return s.groups.put(g)

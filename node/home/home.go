@@ -5,10 +5,14 @@ package home
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/banyan-mesh/banyan/crypto"
 )
@@ -18,7 +22,7 @@ import (
 //	identity.key   the Ed25519 identity (PEM, mode 0600)
 //	identity.new   present from 'banyan init' until the first start: the
 //	               identity was made here and has written nothing anywhere
-//	lock           held while a node runs on this directory
+//	lock           held while a node runs on this directory; says what it does
 //	store/         Badger database
 //	api.addr       the local API's address, written at start
 //	api.token      the local API's bearer token (mode 0600)
@@ -104,21 +108,114 @@ func (h Home) Identity(passphrase []byte) (*crypto.Identity, error) {
 // ErrHomeInUse reports a home that another running node holds.
 var ErrHomeInUse = errors.New("another banyan node is already running on this data directory")
 
-// Lock takes the home's lock file for the life of a node. The lock is an
-// flock, so it is released by the kernel if the process dies.
-func (h Home) Lock() (unlock func(), err error) {
+// Lock is a home's lock, held for the life of a node. It is an flock, so
+// the kernel releases it if the process dies. The lock file also tells
+// other commands what the node is doing (see Status).
+type Lock struct{ f *os.File }
+
+// State is what the node holding a home's lock is doing.
+type State string
+
+// States of a node, as its lock file tells them.
+const (
+	StateStarting   State = "starting"
+	StatePassphrase State = "passphrase" // waiting for its passphrase on its terminal
+	StateRunning    State = "running"
+	StateNoAPI      State = "running-without-api"
+	StateStopping   State = "stopping"
+)
+
+// lockTries and lockRetry let a node starting on the home get past other
+// commands that look at the lock (Status holds it for a moment).
+const (
+	lockTries = 20
+	lockRetry = 10 * time.Millisecond
+)
+
+// Lock takes the home's lock, creating the home if needed, and says that
+// a node is starting.
+func (h Home) Lock() (*Lock, error) {
+	if err := os.MkdirAll(string(h), 0o700); err != nil {
+		return nil, fmt.Errorf("create home: %w", err)
+	}
 	f, err := os.OpenFile(h.LockFile(), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock file: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	for i := 0; ; i++ {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if !errors.Is(err, syscall.EWOULDBLOCK) || i == lockTries {
+			break
+		}
+		time.Sleep(lockRetry)
+	}
+	if err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, fmt.Errorf("%s: %w", h, ErrHomeInUse)
 		}
 		return nil, fmt.Errorf("lock %s: %w", h, err)
 	}
-	return func() { f.Close() }, nil
+	l := &Lock{f: f}
+	if err := l.SetState(StateStarting); err != nil {
+		l.Release()
+		return nil, err
+	}
+	return l, nil
+}
+
+// SetState records what the node is doing, for other commands to read.
+func (l *Lock) SetState(s State) error {
+	line := fmt.Sprintf("%s %d\n", s, os.Getpid())
+	if err := l.f.Truncate(0); err != nil {
+		return fmt.Errorf("write lock file: %w", err)
+	}
+	if _, err := l.f.WriteAt([]byte(line), 0); err != nil {
+		return fmt.Errorf("write lock file: %w", err)
+	}
+	return nil
+}
+
+// Release gives the lock up.
+func (l *Lock) Release() { l.f.Close() }
+
+// Status is what a home's lock says of the node on it.
+type Status struct {
+	// Running is true while a node holds the lock; State and PID are what
+	// it last said.
+	Running bool
+	State   State
+	PID     int
+}
+
+// Status tells whether a node runs on the home, and what it is doing.
+func (h Home) Status() (Status, error) {
+	f, err := os.Open(h.LockFile())
+	if errors.Is(err, fs.ErrNotExist) {
+		return Status{}, nil
+	}
+	if err != nil {
+		return Status{}, fmt.Errorf("open lock file: %w", err)
+	}
+	defer f.Close()
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
+	if err == nil {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		return Status{}, nil
+	}
+	if !errors.Is(err, syscall.EWOULDBLOCK) {
+		return Status{}, fmt.Errorf("look at lock file: %w", err)
+	}
+	st := Status{Running: true, State: StateStarting}
+	b, err := io.ReadAll(io.LimitReader(f, 128))
+	if err != nil {
+		return st, nil
+	}
+	if state, pid, ok := strings.Cut(strings.TrimSpace(string(b)), " "); ok {
+		st.State = State(state)
+		st.PID, _ = strconv.Atoi(pid)
+	}
+	return st, nil
 }
 
 // WriteFileAtomic writes data to path through a temporary file and a

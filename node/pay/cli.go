@@ -42,8 +42,11 @@ func watchLine(ev api.Event) (string, bool) {
 	if ev.Type != StreamType || ev.Decode(&w) != nil {
 		return "", false
 	}
-	return fmt.Sprintf("%s [wallet] %s %s %d from %s to %s (%s) %s", cli.FormatTime(w.Time), w.Type, w.Entry[:8], w.Amount,
-		cli.ShortID(w.Author), cli.ShortID(w.Counterparty), w.Status, cli.CleanLine(w.Memo)), true
+	line := fmt.Sprintf("%s [wallet] %s (%s)", cli.FormatTime(w.Time), cli.CleanLine(w.Text), w.Status)
+	if w.Memo != "" {
+		line += ": " + cli.CleanLine(w.Memo)
+	}
+	return line + "  " + shortEntry(w.Entry), true
 }
 
 func walletCmd(a *cli.App) *cobra.Command {
@@ -102,8 +105,20 @@ func printEntry(a *cli.App, e *Entry, asJSON bool) error {
 	if e.Reason != "" {
 		status += " (" + e.Reason + ")"
 	}
-	fmt.Fprintf(a.Stdout, "%s %s #%d %s; balance %d\n", e.Type, e.ID, e.Seq, status, e.Balance)
+	fmt.Fprintf(a.Stdout, "%s: %s; your balance is %d (entry %s)\n", cli.CleanLine(e.Text), status, e.Balance, shortEntry(e.ID))
+	if e.Envelope != nil {
+		fmt.Fprintln(a.Stdout, cli.CleanLine(e.Envelope.Note))
+	}
 	return nil
+}
+
+// shortEntry shortens an entry ID for display; commands take any unique
+// prefix of at least 6 characters.
+func shortEntry(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
 }
 
 func walletBalanceCmd(a *cli.App) *cobra.Command {
@@ -140,7 +155,7 @@ func walletBalanceCmd(a *cli.App) *cobra.Command {
 				fmt.Fprintf(tw, "accept\tat most %d from anyone unconfirmed\n", w.AcceptCap)
 			}
 			for p, c := range w.AcceptCaps {
-				fmt.Fprintf(tw, "accept\tat most %d from %s unconfirmed\n", c, cli.ShortID(p))
+				fmt.Fprintf(tw, "accept\tat most %d from %s unconfirmed\n", c, cli.Person(w.CapPeople[p]))
 			}
 			if w.Frozen {
 				fmt.Fprintf(tw, "FROZEN\tthis account signed two conflicting entries (a copied device?)\n")
@@ -192,14 +207,14 @@ func walletHistoryCmd(a *cli.App) *cobra.Command {
 				return nil
 			}
 			tw := cli.NewTable(a.Stdout)
-			fmt.Fprintln(tw, "TIME\tTYPE\tWITH\tAMOUNT\tBALANCE\tSTATUS\tMEMO\tENTRY")
+			fmt.Fprintln(tw, "TIME\tWHAT\tAMOUNT\tBALANCE\tSTATUS\tMEMO\tENTRY")
 			for _, l := range lines {
 				status := l.Status
 				if l.Reason != "" {
 					status += " (" + l.Reason + ")"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%+d\t%d\t%s\t%s\t%s\n", cli.FormatTime(l.Time), l.Type, short(l.Counterparty),
-					l.Amount, l.Balance, status, cli.CleanLine(l.Memo), l.Entry)
+				fmt.Fprintf(tw, "%s\t%s\t%+d\t%d\t%s\t%s\t%s\n", cli.FormatTime(l.Time), cli.CleanLine(l.Text),
+					l.Amount, l.Balance, status, cli.CleanLine(l.Memo), shortEntry(l.Entry))
 			}
 			return tw.Flush()
 		},
@@ -207,14 +222,6 @@ func walletHistoryCmd(a *cli.App) *cobra.Command {
 	c.Flags().BoolVar(&asJSON, "json", false, "print the statement as JSON")
 	c.Flags().BoolVar(&asCSV, "csv", false, "print the statement as CSV (for a spreadsheet)")
 	return c
-}
-
-// short shortens a hex account for display.
-func short(s string) string {
-	if len(s) > 12 {
-		return s[:12]
-	}
-	return s
 }
 
 func walletPayCmd(a *cli.App) *cobra.Command {
@@ -331,7 +338,7 @@ func walletRefundCmd(a *cli.App) *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "refund ENTRY [AMOUNT]",
-		Short: "Refund a payment you received (all that is left of it without AMOUNT)",
+		Short: "Refund a payment you received (all that is left of it without AMOUNT); ENTRY may be its first 6 characters or more",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 2 {
 				return cli.Usagef(cmd, "too many arguments: refund takes ENTRY and an optional AMOUNT")
@@ -398,9 +405,13 @@ func walletLimitCmd(a *cli.App) *cobra.Command {
 func walletEnvelopeCmd(a *cli.App) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "envelope",
-		Short: "Send and claim red envelopes",
-		Args:  cli.SubcommandsOnly,
-		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+		Short: "Send, claim and look at red envelopes",
+		Long: `A red envelope puts an amount in a number of random shares for the members
+of a group to claim. It can be claimed for 24 hours. The shares are dealt
+once all are claimed, or when it expires; what nobody claimed by then goes
+back to the sender.`,
+		Args: cli.SubcommandsOnly,
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	var sendJSON, claimJSON bool
 	send := &cobra.Command{
@@ -431,7 +442,7 @@ func walletEnvelopeCmd(a *cli.App) *cobra.Command {
 	send.Flags().BoolVar(&sendJSON, "json", false, "print the entry as JSON")
 	claim := &cobra.Command{
 		Use:   "claim ID",
-		Short: "Claim a share of a red envelope (ID from its announcement)",
+		Short: "Claim a share of a red envelope (ID from its announcement, or its first 6 characters or more)",
 		Args:  cli.ExactArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := dial(cmd.Context(), a)
@@ -446,7 +457,30 @@ func walletEnvelopeCmd(a *cli.App) *cobra.Command {
 		},
 	}
 	claim.Flags().BoolVar(&claimJSON, "json", false, "print the entry as JSON")
-	c.AddCommand(send, claim)
+	var showJSON bool
+	show := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a red envelope: how much is claimed, until when, and what happens to the rest",
+		Args:  cli.ExactArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := dial(cmd.Context(), a)
+			if err != nil {
+				return err
+			}
+			st, err := cl.EnvelopeStatus(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if showJSON {
+				return cli.WriteJSON(a.Stdout, st)
+			}
+			fmt.Fprintf(a.Stdout, "red envelope %s from %s: %d in %d shares, claimable until %s\n%s\n",
+				shortEntry(st.ID), cli.Person(st.Sender), st.Total, st.Count, cli.FormatTime(st.Expires), cli.CleanLine(st.Note))
+			return nil
+		},
+	}
+	show.Flags().BoolVar(&showJSON, "json", false, "print the envelope as JSON")
+	c.AddCommand(send, claim, show)
 	return c
 }
 
@@ -511,9 +545,10 @@ alone with 'banyan wallet verify-proof', without a node.`,
 				return nil
 			}
 			for _, f := range fs {
-				fmt.Fprintf(a.Stdout, "%s forked at #%d: balance %d, limit %d, shortfall %d\n", f.Account, f.Seq, f.Balance, f.Limit, f.Shortfall)
+				fmt.Fprintf(a.Stdout, "%s spent the same money twice (two entries at #%d): balance %d, limit %d, %d not covered; account %s\n",
+					cli.Person(f.Person), f.Seq, f.Balance, f.Limit, f.Shortfall, f.Account)
 				for _, af := range f.Affected {
-					fmt.Fprintf(a.Stdout, "  credited %s %d\n", af.Account, af.Amount)
+					fmt.Fprintf(a.Stdout, "  paid %s %d after that\n", cli.Person(af.Person), af.Amount)
 				}
 			}
 			return nil
@@ -556,9 +591,9 @@ position, and fails if the proof does not hold.`,
 				return cli.WriteJSON(a.Stdout, infos)
 			}
 			for _, r := range infos {
-				how := fmt.Sprintf("two entries at #%d (%s and %s)", r.Seq, short(r.A), short(r.B))
+				how := fmt.Sprintf("two entries at #%d (%s and %s)", r.Seq, shortEntry(r.A), shortEntry(r.B))
 				if r.BrokenLink {
-					how = fmt.Sprintf("entry #%d (%s) does not follow entry #%d (%s)", r.Seq+1, short(r.B), r.Seq, short(r.A))
+					how = fmt.Sprintf("entry #%d (%s) does not follow entry #%d (%s)", r.Seq+1, shortEntry(r.B), r.Seq, shortEntry(r.A))
 				}
 				fmt.Fprintf(a.Stdout, "valid fraud proof: account %s (peer %s) forked its chain in unit %q at #%d: %s\n",
 					r.Account, r.Peer, r.Unit, r.Seq, how)

@@ -73,6 +73,13 @@ func (c Client) Envelope(ctx context.Context, in EnvelopeIn) (*Entry, error) {
 	return &v, c.c.Do(ctx, http.MethodPost, "/v1/wallet/envelopes", in, &v)
 }
 
+// EnvelopeStatus describes a red envelope: until when it can be claimed,
+// how far it is claimed, and what happens to what is not.
+func (c Client) EnvelopeStatus(ctx context.Context, envelope string) (*EnvelopeStatus, error) {
+	var v EnvelopeStatus
+	return &v, c.c.Do(ctx, http.MethodGet, "/v1/wallet/envelopes/"+url.PathEscape(envelope), nil, &v)
+}
+
 // Claim claims a share of a red envelope.
 func (c Client) Claim(ctx context.Context, envelope string) (*Entry, error) {
 	var v Entry

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/node/api"
+	"github.com/banyan-mesh/banyan/node/people"
 	"github.com/banyan-mesh/banyan/store"
 	"github.com/banyan-mesh/banyan/wallet"
 )
@@ -32,6 +34,8 @@ type Wallet struct {
 	// is unconfirmed (0: no bound); AcceptCaps are caps for given payers.
 	AcceptCap  uint64            `json:"accept_cap,omitempty"`
 	AcceptCaps map[string]uint64 `json:"accept_caps,omitempty"`
+	// CapPeople shows the payers of AcceptCaps, by the same keys.
+	CapPeople map[string]people.Person `json:"cap_people,omitempty"`
 	// CatchingUp is set while the node does not know its own chain's
 	// head: it writes nothing until it has synced with a peer.
 	CatchingUp bool `json:"catching_up,omitempty"`
@@ -58,6 +62,10 @@ type Line struct {
 	Ref          string    `json:"ref,omitempty"`
 	Status       string    `json:"status"`
 	Reason       string    `json:"reason,omitempty"`
+	// Text says what the entry did, as a person would ("bob paid you
+	// 250"); With is the other side, unless that is a red envelope.
+	Text string         `json:"text"`
+	With *people.Person `json:"with,omitempty"`
 }
 
 // Entry is an entry this node wrote.
@@ -75,6 +83,13 @@ type Entry struct {
 	// the payee has receipted it; Pending when the wait ended first.
 	Accepted bool `json:"accepted,omitempty"`
 	Pending  bool `json:"pending,omitempty"`
+	// Text says what the entry did, as a person would; With is the other
+	// side, unless that is a red envelope.
+	Text string         `json:"text"`
+	With *people.Person `json:"with,omitempty"`
+	// Envelope, for a red envelope or a claim of one, says until when it
+	// can be claimed and what happens to what is not.
+	Envelope *EnvelopeStatus `json:"envelope,omitempty"`
 }
 
 // PayIn is the body of POST /v1/wallet/pay.
@@ -135,13 +150,14 @@ type EnvelopeIn struct {
 
 // Fraud reports an account that forked its chain.
 type Fraud struct {
-	Account   string     `json:"account"`
-	Seq       uint64     `json:"seq"`
-	Balance   int64      `json:"balance"`
-	Limit     uint64     `json:"limit"`
-	Shortfall uint64     `json:"shortfall"`
-	Affected  []Affected `json:"affected,omitempty"`
-	Proofs    int        `json:"proofs"`
+	Account   string        `json:"account"`
+	Person    people.Person `json:"person"`
+	Seq       uint64        `json:"seq"`
+	Balance   int64         `json:"balance"`
+	Limit     uint64        `json:"limit"`
+	Shortfall uint64        `json:"shortfall"`
+	Affected  []Affected    `json:"affected,omitempty"`
+	Proofs    int           `json:"proofs"`
 }
 
 // FraudProofs are the fraud proofs against one account, as text that anyone
@@ -161,8 +177,9 @@ type FraudProof struct {
 
 // Affected is an account credited by a forked account after the fork.
 type Affected struct {
-	Account string `json:"account"`
-	Amount  uint64 `json:"amount"`
+	Account string        `json:"account"`
+	Person  people.Person `json:"person"`
+	Amount  uint64        `json:"amount"`
 }
 
 // maxQRLink bounds the link a QR code is drawn for on request; request
@@ -183,10 +200,14 @@ const StreamType = "wallet"
 //	POST   /v1/wallet/refund                RefundIn -> Entry
 //	POST   /v1/wallet/limits                LimitIn -> Entry (guarantors)
 //	POST   /v1/wallet/envelopes             EnvelopeIn -> Entry (a red envelope)
+//	GET    /v1/wallet/envelopes/{id}        EnvelopeStatus
 //	POST   /v1/wallet/envelopes/{id}/claim  -> Entry
 //	GET    /v1/wallet/frauds                []Fraud
 //	GET    /v1/wallet/frauds/{account}/proof FraudProofs (404 if none)
 //	PUT    /v1/wallet/accept-cap            AcceptCap -> Wallet
+//
+// An entry or envelope ID may be given as a unique prefix of at least 6
+// hex digits.
 func (w *Service) Routes(srv *api.Server) {
 	srv.Handle("GET /v1/wallet", api.Get(srv, func(r *http.Request) (*Wallet, error) { return w.info(), nil }))
 	srv.Handle("PUT /v1/wallet/accept-cap", api.Post(srv, func(r *http.Request, in AcceptCap) (*Wallet, error) {
@@ -222,6 +243,9 @@ func (w *Service) Routes(srv *api.Server) {
 		}
 		if err := checkAmount("amount", in.Amount); err != nil {
 			return nil, err
+		}
+		if a, err := w.resolve(in.To); err == nil && a == w.me {
+			return nil, api.BadRequest(errors.New("that is you: you cannot pay yourself"))
 		}
 		return w.entry(w.Pay(r.Context(), in.To, in.Amount, in.Memo))
 	}))
@@ -278,9 +302,12 @@ func (w *Service) Routes(srv *api.Server) {
 		return out, err
 	}))
 	srv.Handle("POST /v1/wallet/refund", api.Post(srv, func(r *http.Request, in RefundIn) (*Entry, error) {
-		id, err := event.ParseID(in.Entry)
+		id, err := w.findEntry(in.Entry, nil)
 		if err != nil {
-			return nil, api.BadRequest(fmt.Errorf("entry %q: %w (give the payment's entry ID from the history)", in.Entry, err))
+			return nil, err
+		}
+		if info, ok := w.ledger.Entry(id); ok && (info.Entry.Type != wallet.TypePay || info.Entry.Counterparty != w.me) {
+			return nil, api.BadRequest(fmt.Errorf("entry %s is not a payment to you: only a payment you received can be refunded", shortEntry(id.String())))
 		}
 		if in.Amount > wallet.MaxAmount {
 			return nil, checkAmount("amount", in.Amount)
@@ -293,6 +320,12 @@ func (w *Service) Routes(srv *api.Server) {
 		}
 		if in.Limit > wallet.MaxAmount {
 			return nil, api.BadRequest(fmt.Errorf("limit must be at most %d minor units", uint64(wallet.MaxAmount)))
+		}
+		if !slices.Contains(w.ledger.Config().Guarantors, w.me) {
+			return nil, api.BadRequest(fmt.Errorf("you are not a guarantor of the unit %q, so a credit limit you grant would not count: only the guarantors every node names with --wallet-guarantor can grant credit", w.Unit()))
+		}
+		if a, err := w.resolve(in.Account); err == nil && a == w.me {
+			return nil, api.BadRequest(errors.New("that is you: a guarantor cannot grant credit to themselves; another guarantor can"))
 		}
 		return w.entry(w.Grant(r.Context(), in.Account, in.Limit))
 	}))
@@ -309,11 +342,20 @@ func (w *Service) Routes(srv *api.Server) {
 		}
 		return w.entry(w.SendEnvelope(r.Context(), groupID, in.Total, in.Count))
 	}))
-	srv.Handle("POST /v1/wallet/envelopes/{id}/claim", api.Post(srv, func(r *http.Request, _ api.Empty) (*Entry, error) {
-		envelope := r.PathValue("id")
-		id, err := event.ParseID(envelope)
+	srv.Handle("GET /v1/wallet/envelopes/{id}", api.Get(srv, func(r *http.Request) (*EnvelopeStatus, error) {
+		id, err := w.findEntry(r.PathValue("id"), w.isEnvelope)
 		if err != nil {
-			return nil, api.BadRequest(fmt.Errorf("envelope %q: %w (give the ID from the announcement)", envelope, err))
+			return nil, err
+		}
+		return w.envelopeStatus(id)
+	}))
+	srv.Handle("POST /v1/wallet/envelopes/{id}/claim", api.Post(srv, func(r *http.Request, _ api.Empty) (*Entry, error) {
+		id, err := w.findEntry(r.PathValue("id"), w.isEnvelope)
+		if err != nil {
+			return nil, err
+		}
+		if env, ok := w.ledger.Envelope(id); ok && env.Sender == w.me {
+			return nil, api.BadRequest(errors.New("that is your own red envelope: the others claim its shares, and what they do not claim comes back to you"))
 		}
 		e, err := w.Claim(r.Context(), id)
 		if errors.Is(err, errEnvelopeUnknown) {
@@ -329,9 +371,9 @@ func (w *Service) Routes(srv *api.Server) {
 			if !ok {
 				continue
 			}
-			f := Fraud{Account: a.String(), Seq: rep.Seq, Balance: rep.Balance, Limit: rep.Limit, Shortfall: rep.Shortfall, Proofs: len(rep.Proofs)}
+			f := Fraud{Account: a.String(), Person: w.people.Key(a[:]), Seq: rep.Seq, Balance: rep.Balance, Limit: rep.Limit, Shortfall: rep.Shortfall, Proofs: len(rep.Proofs)}
 			for _, af := range rep.Affected {
-				f.Affected = append(f.Affected, Affected{Account: af.Account.String(), Amount: af.Amount})
+				f.Affected = append(f.Affected, Affected{Account: af.Account.String(), Person: w.people.Key(af.Account[:]), Amount: af.Amount})
 			}
 			out = append(out, f)
 		}
@@ -394,6 +436,13 @@ func (w *Service) entry(e *event.Event, err error) (*Entry, error) {
 		if info.Reason != nil {
 			out.Reason = info.Reason.Error()
 		}
+		out.Text, out.With = w.say(info)
+		switch info.Entry.Type {
+		case wallet.TypeEnvelope:
+			out.Envelope, _ = w.envelopeStatus(e.ID)
+		case wallet.TypeClaim:
+			out.Envelope, _ = w.envelopeStatus(info.Entry.Ref)
+		}
 	}
 	return out, nil
 }
@@ -413,9 +462,10 @@ func (w *Service) info() *Wallet {
 	pol := w.Policy()
 	out.AcceptCap = pol.DefaultCap
 	if len(pol.Caps) > 0 {
-		out.AcceptCaps = map[string]uint64{}
+		out.AcceptCaps, out.CapPeople = map[string]uint64{}, map[string]people.Person{}
 		for a, c := range pol.Caps {
 			out.AcceptCaps[a.String()] = c
+			out.CapPeople[a.String()] = w.people.Key(a[:])
 		}
 	}
 	return out
@@ -435,6 +485,9 @@ func (w *Service) history() []Line {
 		}
 		if l.Ref != (event.ID{}) {
 			al.Ref = l.Ref.String()
+		}
+		if info, ok := w.ledger.Entry(l.ID); ok {
+			al.Text, al.With = w.say(info)
 		}
 		out = append(out, al)
 	}
@@ -473,5 +526,6 @@ func (w *Service) Render(a store.Arrival) (api.Event, bool) {
 	if info.Reason != nil {
 		line.Reason = info.Reason.Error()
 	}
+	line.Text, line.With = w.say(info)
 	return api.Event{Seq: a.Seq, Type: StreamType, Data: line}, true
 }

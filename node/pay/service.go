@@ -26,6 +26,7 @@ import (
 	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/mesh"
 	"github.com/banyan-mesh/banyan/node/engine"
+	"github.com/banyan-mesh/banyan/node/people"
 	"github.com/banyan-mesh/banyan/store"
 	"github.com/banyan-mesh/banyan/wallet"
 )
@@ -106,7 +107,9 @@ type Options struct {
 	Groups   Groups
 	Wallet   WalletOptions
 	// Home, if set, tells whether the identity is new (head.go).
-	Home   Home
+	Home Home
+	// People shows the other side of wallet lines.
+	People *people.Directory
 	Logger *slog.Logger
 	Now    func() time.Time
 }
@@ -127,6 +130,7 @@ type Service struct {
 	peers    func() []peer.ID
 	contacts Contacts
 	groups   Groups
+	people   *people.Directory
 	seeds    *store.Table
 	caps     *store.Table
 	requests *store.Table
@@ -205,7 +209,7 @@ func New(opts Options) (*Service, error) {
 	w := &Service{
 		id: opts.Identity, me: me, store: opts.Store, log: opts.Logger, now: opts.Now,
 		ledger: l, scope: l.Scope(), syncer: opts.Syncer, peers: opts.Peers,
-		contacts: opts.Contacts, groups: opts.Groups, kick: make(chan struct{}, 1),
+		contacts: opts.Contacts, groups: opts.Groups, people: opts.People, kick: make(chan struct{}, 1),
 		uncounted: map[event.ID]time.Time{},
 		pool:      newPool(), proofSync: limiter{every: proofSyncEvery, last: map[peer.ID]time.Time{}},
 		changed: make(chan struct{}),

@@ -34,9 +34,9 @@ func watchLine(ev api.Event) (string, bool) {
 	if ev.Type != StreamType || ev.Decode(&m) != nil {
 		return "", false
 	}
-	t, who := cli.FormatTime(m.Time), "from "+cli.ShortID(m.PeerID)
+	t, who := cli.FormatTime(m.Time), "from "+cli.Person(m.With)
 	if m.Out {
-		who = "to " + cli.ShortID(m.PeerID)
+		who = "to " + cli.Person(m.With)
 	}
 	head := fmt.Sprintf("%s [private %s]", t, who)
 	return fmt.Sprintf("%s %s%s", head, cli.IndentLines(m.Text, len([]rune(head))+1), dmMark(m)), true
@@ -46,7 +46,7 @@ func contactCmd(a *cli.App) *cobra.Command {
 	c := &cobra.Command{
 		Use:     "contact",
 		Aliases: []string{"contacts"},
-		Short:   "Add, accept, block and list contacts for private messages",
+		Short:   "Add, accept, block, remove and list contacts for private messages",
 		Long: `Contacts are the people you exchange private messages with. Show your
 code with 'banyan contact invite' (text, link and QR code); the other person
 adds it with 'banyan contact add CODE', which sends you a request to accept.
@@ -59,7 +59,8 @@ A CONTACT argument is a peer ID or a contact's nickname.`,
 	c.AddCommand(contactInviteCmd(a), contactAddCmd(a), contactListCmd(a), contactNearbyCmd(a),
 		contactActionCmd(a, "accept", "Accept a contact request", Client.Accept),
 		contactActionCmd(a, "block", "Block a contact: their messages are dropped", Client.Block),
-		contactNickCmd(a))
+		contactActionCmd(a, "unblock", "Unblock a contact: their messages are taken again", Client.Unblock),
+		contactRemoveCmd(a), contactNickCmd(a))
 	return c
 }
 
@@ -114,7 +115,7 @@ func contactAddCmd(a *cli.App) *cobra.Command {
 			if asJSON {
 				return cli.WriteJSON(a.Stdout, ct)
 			}
-			fmt.Fprintf(a.Stdout, "added %s (%s); they will see your request\n", contactName(*ct), ct.State)
+			fmt.Fprintf(a.Stdout, "added %s (%s); they will see your request\n", cli.Person(ct.Person), ct.State)
 			return nil
 		},
 	}
@@ -152,7 +153,7 @@ func contactListCmd(a *cli.App) *cobra.Command {
 			tw := cli.NewTable(a.Stdout)
 			fmt.Fprintln(tw, "NAME\tPEER\tSTATE\tUNREAD\tONLINE")
 			for _, ct := range cs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%v\n", contactName(ct), ct.PeerID, ct.State, ct.Unread, ct.Online)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%v\n", cli.Person(ct.Person), ct.PeerID, ct.State, ct.Unread, ct.Online)
 			}
 			return tw.Flush()
 		},
@@ -187,9 +188,9 @@ func contactNearbyCmd(a *cli.App) *cobra.Command {
 				return nil
 			}
 			tw := cli.NewTable(a.Stdout)
-			fmt.Fprintln(tw, "PEER\tCONTACT")
+			fmt.Fprintln(tw, "NAME\tPEER\tCONTACT")
 			for _, n := range ns {
-				fmt.Fprintf(tw, "%s\t%v\n", n.PeerID, n.IsContact)
+				fmt.Fprintf(tw, "%s\t%s\t%v\n", cli.Person(n.Person), n.PeerID, n.IsContact)
 			}
 			return tw.Flush()
 		},
@@ -216,11 +217,39 @@ func contactActionCmd(a *cli.App, use, short string, call func(Client, context.C
 			if asJSON {
 				return cli.WriteJSON(a.Stdout, ct)
 			}
-			fmt.Fprintf(a.Stdout, "%s: %s\n", contactName(*ct), ct.State)
+			fmt.Fprintf(a.Stdout, "%s: %s\n", cli.Person(ct.Person), ct.State)
 			return nil
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func contactRemoveCmd(a *cli.App) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "remove CONTACT",
+		Short: "Remove a contact and delete your conversation with them from this node",
+		Long: `Remove a contact: forget them and delete your private conversation with
+them from this node. On a terminal, remove asks first (--yes does not). If
+they write again, they are someone new, whose request waits for you; to
+refuse their messages instead, block them.`,
+		Args: cli.ExactArgs("CONTACT"),
+	}
+	yes := cli.YesFlag(c)
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		cl, err := dial(cmd.Context(), a)
+		if err != nil {
+			return err
+		}
+		if err := a.Confirm(cmd.Context(), *yes, "Remove contact %s and delete your conversation with them from this computer?", cli.CleanLine(args[0])); err != nil {
+			return err
+		}
+		if err := cl.Remove(cmd.Context(), args[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.Stdout, "removed %s\n", cli.CleanLine(args[0]))
+		return nil
+	}
 	return c
 }
 
@@ -243,19 +272,6 @@ func contactNickCmd(a *cli.App) *cobra.Command {
 		},
 	}
 	return c
-}
-
-// contactName is how a contact is shown: the nickname the user gave them,
-// else the name they give themselves, marked as theirs, with the end of
-// their peer ID, else the end of their peer ID.
-func contactName(c ContactInfo) string {
-	switch {
-	case c.Nickname != "":
-		return cli.CleanLine(c.Nickname)
-	case c.Name != "":
-		return fmt.Sprintf("%s (says they are %q)", cli.ShortID(c.PeerID), c.Name)
-	}
-	return cli.ShortID(c.PeerID)
 }
 
 func dmCmd(a *cli.App) *cobra.Command {
@@ -355,9 +371,9 @@ read (and tells the contact, unless read receipts are off).`,
 				fmt.Fprintln(a.Stdout, "no messages")
 			}
 			for _, m := range p.Messages {
-				t, who := cli.FormatTime(m.Time), cli.ShortID(m.PeerID)
+				t, who := cli.FormatTime(m.Time), cli.Person(m.With)
 				if m.Out {
-					who = "me"
+					who = "you"
 				}
 				fmt.Fprintf(a.Stdout, "%s %s %s%s\n", t, who, cli.IndentLines(m.Text, len(t)+1+len([]rune(who))+1), dmMark(m))
 			}

@@ -50,6 +50,17 @@ func (c Client) Block(ctx context.Context, contact string) (*ContactInfo, error)
 	return &out, c.c.Do(ctx, http.MethodPost, contactPath(contact, "/block"), nil, &out)
 }
 
+// Unblock gives a blocked contact back the state it had.
+func (c Client) Unblock(ctx context.Context, contact string) (*ContactInfo, error) {
+	var out ContactInfo
+	return &out, c.c.Do(ctx, http.MethodPost, contactPath(contact, "/unblock"), nil, &out)
+}
+
+// Remove forgets a contact and deletes the conversation from this node.
+func (c Client) Remove(ctx context.Context, contact string) error {
+	return c.c.Do(ctx, http.MethodDelete, contactPath(contact, ""), nil, nil)
+}
+
 // SetNickname names a contact.
 func (c Client) SetNickname(ctx context.Context, contact, nickname string) (*ContactInfo, error) {
 	var out ContactInfo

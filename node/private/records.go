@@ -37,12 +37,15 @@ type Contact struct {
 	// Nickname is the name the user gave them (or that their contact code,
 	// which the user added, carried). Name is what they call themselves;
 	// it never names them in commands.
-	Nickname string    `json:"nickname,omitempty"`
-	Name     string    `json:"name,omitempty"`
-	State    string    `json:"state"`
-	Addrs    []string  `json:"addrs,omitempty"`
-	Added    time.Time `json:"added"`
-	ReadUpTo time.Time `json:"read_up_to,omitzero"`
+	Nickname string `json:"nickname,omitempty"`
+	Name     string `json:"name,omitempty"`
+	State    string `json:"state"`
+	// BlockedFrom is the state a blocked contact had, which unblocking
+	// gives back.
+	BlockedFrom string    `json:"blocked_from,omitempty"`
+	Addrs       []string  `json:"addrs,omitempty"`
+	Added       time.Time `json:"added"`
+	ReadUpTo    time.Time `json:"read_up_to,omitzero"`
 }
 
 // DMIDSize is the size of a private message's ID.

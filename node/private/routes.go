@@ -13,15 +13,18 @@ import (
 	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/node/api"
 	"github.com/banyan-mesh/banyan/node/content"
+	"github.com/banyan-mesh/banyan/node/people"
 	"github.com/banyan-mesh/banyan/store"
 )
 
 // ContactInfo is a contact as the API shows it. {contact} in routes is a
 // peer ID or a unique nickname.
 type ContactInfo struct {
-	PeerID   string `json:"peer_id"`
-	Nickname string `json:"nickname,omitempty"`
-	Name     string `json:"name,omitempty"` // the name they gave themselves
+	PeerID string `json:"peer_id"`
+	// Person is the contact as every output shows people.
+	Person   people.Person `json:"person"`
+	Nickname string        `json:"nickname,omitempty"`
+	Name     string        `json:"name,omitempty"` // the name they gave themselves
 	// State is "requested" (waiting for them), "pending" (waiting for this
 	// user to accept), "accepted" or "blocked".
 	State  string    `json:"state"`
@@ -51,9 +54,9 @@ type CodeInfo struct {
 
 // Nearby is a connected peer that could be added as a contact.
 type Nearby struct {
-	PeerID    string `json:"peer_id"`
-	Name      string `json:"name,omitempty"`
-	IsContact bool   `json:"is_contact"`
+	PeerID    string        `json:"peer_id"`
+	Person    people.Person `json:"person"`
+	IsContact bool          `json:"is_contact"`
 }
 
 // SendMessage is the body of POST /v1/dm/{contact}.
@@ -63,11 +66,14 @@ type SendMessage struct {
 
 // DMInfo is a private message as the API shows it.
 type DMInfo struct {
-	ID     string    `json:"id"`
-	PeerID string    `json:"peer_id"`
-	Out    bool      `json:"out"`
-	Text   string    `json:"text"`
-	Time   time.Time `json:"time"`
+	ID     string `json:"id"`
+	PeerID string `json:"peer_id"`
+	// With is the other end of the conversation, as every output shows
+	// people.
+	With people.Person `json:"with"`
+	Out  bool          `json:"out"`
+	Text string        `json:"text"`
+	Time time.Time     `json:"time"`
 	// Status of an outgoing message: "stored" (only here), "held" (HeldBy
 	// peers carry it for the recipient), "delivered", "read".
 	Status string `json:"status,omitempty"`
@@ -91,6 +97,8 @@ const StreamType = "dm"
 //	GET    /v1/contacts/invite.png         the code as a QR code (PNG)
 //	POST   /v1/contacts/{contact}/accept   -> ContactInfo
 //	POST   /v1/contacts/{contact}/block    -> ContactInfo
+//	POST   /v1/contacts/{contact}/unblock  -> ContactInfo
+//	DELETE /v1/contacts/{contact}          remove the contact and the conversation
 //	PUT    /v1/contacts/{contact}/nickname SetNickname -> ContactInfo
 //	GET    /v1/nearby                      []Nearby (connected peers, to add)
 //	GET    /v1/dm/{contact}                ?limit=N&before=TIME -> DMPage
@@ -151,7 +159,7 @@ func (s *Service) Routes(srv *api.Server) {
 			return nil, err
 		}
 		if c.State == ContactBlocked {
-			return nil, api.BadRequest(errors.New("this contact is blocked"))
+			return nil, api.BadRequest(errors.New("this contact is blocked: unblock them first (banyan contact unblock)"))
 		}
 		if c, err = s.Accept(r.Context(), c); err != nil {
 			return nil, err
@@ -168,6 +176,23 @@ func (s *Service) Routes(srv *api.Server) {
 		}
 		return s.contactInfo(c), nil
 	}))
+	srv.Handle("POST /v1/contacts/{contact}/unblock", api.Post(srv, func(r *http.Request, _ api.Empty) (*ContactInfo, error) {
+		c, err := s.contactOf(r)
+		if err != nil {
+			return nil, err
+		}
+		if c, err = s.Unblock(c); err != nil {
+			return nil, err
+		}
+		return s.contactInfo(c), nil
+	}))
+	srv.Handle("DELETE /v1/contacts/{contact}", api.Get(srv, func(r *http.Request) (api.Empty, error) {
+		c, err := s.contactOf(r)
+		if err != nil {
+			return api.Empty{}, err
+		}
+		return api.Empty{}, s.Remove(c)
+	}))
 	srv.Handle("PUT /v1/contacts/{contact}/nickname", api.Post(srv, func(r *http.Request, in SetNickname) (*ContactInfo, error) {
 		c, err := s.contactOf(r)
 		if err != nil {
@@ -182,7 +207,7 @@ func (s *Service) Routes(srv *api.Server) {
 		var out []Nearby
 		for _, p := range s.host.Network().Peers() {
 			_, err := s.rec.contact(p)
-			out = append(out, Nearby{PeerID: p.String(), IsContact: err == nil})
+			out = append(out, Nearby{PeerID: p.String(), Person: s.people.Person(p), IsContact: err == nil})
 		}
 		return out, nil
 	}))
@@ -252,7 +277,7 @@ func (s *Service) contactOf(r *http.Request) (*Contact, error) {
 
 func (s *Service) contactInfo(c *Contact) *ContactInfo {
 	out := &ContactInfo{
-		PeerID: c.ID.String(), Nickname: c.Nickname, Name: c.Name, State: c.State, Added: c.Added,
+		PeerID: c.ID.String(), Person: s.people.Person(c.ID), Nickname: c.Nickname, Name: c.Name, State: c.State, Added: c.Added,
 		Online: s.host.Network().Connectedness(c.ID) == network.Connected,
 	}
 	if unread, err := s.Unread(c); err == nil {
@@ -264,7 +289,7 @@ func (s *Service) contactInfo(c *Contact) *ContactInfo {
 // dmInfo converts a private message; marks caches the mailboxes' sync
 // marks (nil to skip the carrier count).
 func (s *Service) dmInfo(m *DM, marks map[event.Scope]map[peer.ID]uint64) *DMInfo {
-	out := &DMInfo{ID: hex.EncodeToString(m.ID[:]), PeerID: m.Peer.String(), Out: m.Out, Text: m.Text, Time: m.Time, Status: m.Status}
+	out := &DMInfo{ID: hex.EncodeToString(m.ID[:]), PeerID: m.Peer.String(), With: s.people.Person(m.Peer), Out: m.Out, Text: m.Text, Time: m.Time, Status: m.Status}
 	if !m.Out || m.Status != StatusStored || marks == nil || len(m.Envelope) != event.IDSize {
 		return out
 	}

@@ -7,6 +7,7 @@ package private
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -30,6 +31,7 @@ import (
 	"github.com/banyan-mesh/banyan/mesh"
 	"github.com/banyan-mesh/banyan/node/content"
 	"github.com/banyan-mesh/banyan/node/engine"
+	"github.com/banyan-mesh/banyan/node/people"
 	"github.com/banyan-mesh/banyan/store"
 )
 
@@ -71,6 +73,8 @@ type Options struct {
 	Limiter  Limiter
 	// Addrs returns this node's addresses, most useful first, for codes.
 	Addrs func() []peer.AddrInfo
+	// People shows contacts and correspondents.
+	People *people.Directory
 	// Name is how this person calls themselves in contact requests.
 	Name string
 	// NoReadReceipts stops telling contacts which messages were read.
@@ -91,6 +95,7 @@ type Service struct {
 	connect Connector
 	limiter Limiter
 	addrs   func() []peer.AddrInfo
+	people  *people.Directory
 	log     *slog.Logger
 	now     func() time.Time
 	// name is how this person calls themselves in contact requests.
@@ -132,7 +137,7 @@ func New(opts Options) (*Service, error) {
 	keys := ratchet.NewKeys(opts.Identity)
 	s := &Service{
 		id: opts.Identity, keys: keys, rec: rec, host: opts.Host, connect: opts.Connect, limiter: opts.Limiter,
-		addrs: opts.Addrs, log: opts.Logger, now: opts.Now,
+		addrs: opts.Addrs, people: opts.People, log: opts.Logger, now: opts.Now,
 		name: opts.Name, readReceipts: !opts.NoReadReceipts,
 		work: make(chan func(context.Context), maxWork), arrived: make(chan struct{}, 1),
 		receipts: receipts{pending: map[peer.ID]*pendingReceipts{}, wake: make(chan struct{}, 1), minWait: receiptMinWait, maxWait: receiptMaxWait},
@@ -427,7 +432,33 @@ func (s *Service) Accept(ctx context.Context, c *Contact) (*Contact, error) {
 
 // Block drops every message from a contact from now on.
 func (s *Service) Block(c *Contact) (*Contact, error) {
-	return c, s.setState(c, ContactBlocked)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.State != ContactBlocked {
+		c.BlockedFrom, c.State = c.State, ContactBlocked
+	}
+	return c, s.rec.putContact(c)
+}
+
+// Unblock gives a blocked contact back the state it had: accepted, asked
+// or waiting for the user. A contact blocked before that was recorded
+// waits for the user to accept it again.
+func (s *Service) Unblock(c *Contact) (*Contact, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.State != ContactBlocked {
+		return c, nil
+	}
+	c.State, c.BlockedFrom = cmp.Or(c.BlockedFrom, ContactPending), ""
+	return c, s.rec.putContact(c)
+}
+
+// Remove forgets a contact: the record, the session and the conversation.
+// Someone removed who writes again is someone new.
+func (s *Service) Remove(c *Contact) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rec.deleteContact(c.ID)
 }
 
 func (s *Service) setState(c *Contact, state string) error {
@@ -463,7 +494,7 @@ func (s *Service) Send(ctx context.Context, c *Contact, text string) (*DM, error
 		return nil, err
 	}
 	if c.State == ContactBlocked {
-		return nil, errors.New("this contact is blocked")
+		return nil, errors.New("this contact is blocked: unblock them first (banyan contact unblock)")
 	}
 	return s.send(ctx, c, &dmBody{Type: dmText, Text: text})
 }
@@ -732,6 +763,16 @@ func (s *Service) Resolve(ref string) (peer.ID, error) {
 		return "", err
 	}
 	return c.ID, nil
+}
+
+// Names tells people (node/people) what contacts are called: the nickname
+// the user gave them, and the name they give themselves.
+func (s *Service) Names(p peer.ID) people.Names {
+	c, err := s.rec.contact(p)
+	if err != nil {
+		return people.Names{}
+	}
+	return people.Names{Nickname: c.Nickname, Claimed: c.Name}
 }
 
 // Contact returns the contact with peer ID p.

@@ -25,7 +25,7 @@ function lastLine(it) {
   const m = it.last;
   if (!m) return 'No messages yet';
   const mine = it.group ? m.mine : m.out;
-  const who = mine ? 'You' : it.group ? nameOf(m.author) : '';
+  const who = mine ? 'You' : it.group ? nameOf(m.author, m.by) : '';
   const env = it.group ? parseEnvelope(m.text) : null;
   const shown = env ? `Red envelope: ${money(env.total, env.unit)} in ${plural(env.shares, 'share')}` : m.text;
   const text = shown.length > 80 ? shown.slice(0, 80) + '…' : shown;
@@ -44,7 +44,7 @@ export function ChatList({ current }) {
     <ul class="chats">
       ${items.map((it) => html`<li key=${it.key}>
         <a href=${it.href} class=${'chat' + (current === it.key ? ' current' : '')} aria-current=${current === it.key ? 'page' : undefined}>
-          <span class=${'avatar' + (it.group ? ' group' : '')} aria-hidden="true">${(it.name || '?').slice(0, 1).toUpperCase()}</span>
+          <span class=${'avatar' + (it.group ? ' group' : '')} aria-hidden="true">${(it.name || '?').replace(/^~/, '').slice(0, 1).toUpperCase()}</span>
           <span class="chat-main">
             <span class="chat-top">
               <span class="chat-name">${it.name}${it.group ? '' : html`<span class="sr-only">, private</span>`}</span>

@@ -55,7 +55,7 @@ export function Conversation({ kind, id, stream }) {
       const fresh = !msgsRef.current.some((x) => x.id === m.id);
       merge([m]);
       const mine = kind === 'g' ? m.mine : m.out;
-      if (fresh && !mine) setAnnounce(`New message from ${kind === 'g' ? nameOf(m.author) : title}: ${m.text}`);
+      if (fresh && !mine) setAnnounce(`New message from ${kind === 'g' ? nameOf(m.author, m.by) : title}: ${m.text}`);
     });
     const poll = setInterval(() => { if (!document.hidden) loadNewest(50).catch(() => {}); }, 10000);
     return () => { live = false; off(); clearInterval(poll); };
@@ -128,7 +128,7 @@ function SyncState({ g }) {
 function Row({ m, prev, kind, first }) {
   const day = !prev || new Date(prev.time).toDateString() !== new Date(m.time).toDateString();
   const env = kind === 'g' ? parseEnvelope(m.text) : null;
-  const who = m.mine ? 'You' : kind === 'g' ? nameOf(m.author) : '';
+  const who = m.mine ? 'You' : kind === 'g' ? nameOf(m.author, m.by) : '';
   return html`<div class=${'msg' + (m.mine ? ' mine' : '')}>
     ${first && html`<p class="start">This is the start of the conversation.</p>`}
     ${day && html`<p class="day"><span>${formatDay(m.time)}</span></p>`}

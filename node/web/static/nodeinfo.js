@@ -51,7 +51,7 @@ export function NodeInfo({ stream }) {
     <${Section} title="Connected computers" id="peers-title">
       ${peers.length === 0 ? html`<p class="empty">None right now. Messages wait on this computer until someone is reachable.</p>`
         : html`<ul class="people">${peers.map((p) => html`<li key=${p.peer_id} class="person">
-            <span class="person-name">${nameOf(p.peer_id)}</span>
+            <span class="person-name">${nameOf(p.peer_id, p.person)}</span>
             <span class="person-note">${p.latency ? 'answers in ' + p.latency : ''}</span>
           </li>`)}</ul>`}
     </${Section}>

@@ -34,18 +34,26 @@ export function useStore() {
   return state;
 }
 
-// nameOf says who a peer is: "You", a contact's nickname or name, or a
-// short form of their ID.
-export function nameOf(peerID) {
+// personName shows a person as the node shows every person (the API's
+// person objects: a nickname, else "~name (…ID)" for a name they give
+// themselves, else the short ID), with "You" for oneself.
+export function personName(p) {
+  return p.me ? 'You' : p.label;
+}
+
+// nameOf says who a peer is: the person the API gave with it, else the
+// contact's, else "Someone" and a short form of their ID.
+export function nameOf(peerID, person) {
+  if (person) return personName(person);
   if (state.me && peerID === state.me.peer_id) return 'You';
   const c = state.contacts.find((c) => c.peer_id === peerID);
-  if (c) return c.nickname || c.name || shortID(peerID);
+  if (c) return contactName(c);
   return 'Someone ' + shortID(peerID);
 }
 
 // contactName is nameOf without the "You".
 export function contactName(c) {
-  return c.nickname || c.name || shortID(c.peer_id);
+  return c.person ? c.person.label : c.nickname || c.name || shortID(c.peer_id);
 }
 
 export async function refreshGroups() {

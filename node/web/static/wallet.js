@@ -3,7 +3,7 @@
 // refunds, red envelopes, credit (for guarantors) and fraud alerts.
 import { html, useState, useEffect } from './lib.js';
 import { get, post, esc } from './api.js';
-import { useStore, contactName, refreshWallet } from './store.js';
+import { useStore, contactName, personName, refreshWallet } from './store.js';
 import { money, signedMoney, parseAmount, formatTime, entryLabel, lineStatus, accountOfPeer, shortID, plural } from './util.js';
 import { Field, CopyText, QR, Confirm, ErrorText, Done, useAction, Section } from './ui.js';
 
@@ -79,7 +79,7 @@ function Frauds({ frauds, who, me, unit }) {
     <ul class="frauds">${frauds.map((f) => {
       const mine = (f.affected || []).find((a) => a.account === me);
       return html`<li key=${f.account}>
-        <p><strong>${who(f.account)}</strong> spent the same money twice. Their account is frozen${f.shortfall ? html`; ${money(f.shortfall, unit)} is not covered` : ''}.</p>
+        <p><strong>${f.person ? personName(f.person) : who(f.account)}</strong> spent the same money twice. Their account is frozen${f.shortfall ? html`; ${money(f.shortfall, unit)} is not covered` : ''}.</p>
         ${mine && html`<p class="error">You are affected: ${money(mine.amount, unit)} you received from them may not be worth anything.</p>`}
         ${(f.affected || []).length > 0 && html`<p>Who received money from them after that:</p>
           <ul>${f.affected.map((a) => html`<li key=${a.account}>${who(a.account)}: ${money(a.amount, unit)}</li>`)}</ul>`}
@@ -290,7 +290,7 @@ function Line({ l, who, me, unit, onDone }) {
     if (e.status === 'invalid' || e.status === 'void') throw new Error('The refund was refused: ' + (e.reason || e.status) + '.');
     onDone();
   });
-  const whoName = l.type === 'envelope' || l.type === 'settle' && l.author === me ? 'Red envelope' : l.type === 'limit' && l.author !== me ? who(l.author) : who(other);
+  const whoName = l.type === 'envelope' || l.type === 'settle' && l.author === me ? 'Red envelope' : l.with ? personName(l.with) : l.type === 'limit' && l.author !== me ? who(l.author) : who(other);
   return html`<tr class=${l.status !== 'ok' ? 'muted' : ''}>
     <td data-label="When"><time datetime=${l.time}>${formatTime(l.time)}</time></td>
     <td data-label="What">${entryLabel(l, me)}${l.memo && html`<span class="memo">“${l.memo}”</span>`}${status && html`<span class="memo">${status}</span>`}</td>
