@@ -257,19 +257,6 @@ func (n *Node) Serve(ctx context.Context) error {
 			return err
 		}
 	}
-	state := home.StateRunning
-	if n.api == nil {
-		state = home.StateNoAPI
-	}
-	if err := n.lock.SetState(state); err != nil {
-		return err
-	}
-	logArgs := []any{"peer", n.host.ID(), "addrs", n.host.Addrs(), "api", n.APIAddr()}
-	if n.metricsAddr != nil {
-		logArgs = append(logArgs, "metrics", n.metricsAddr.String())
-	}
-	n.log.Info("node running", logArgs...)
-	close(n.ready)
 	// Two phases: the features (and the API) stop first, while the engine,
 	// the store and the network still run, so that what they do on the
 	// way out (receipts due, a last write) can still be done; then the
@@ -304,6 +291,21 @@ func (n *Node) Serve(ctx context.Context) error {
 	if n.metrics != nil {
 		feats.Go(func() error { return n.metrics.Serve(fctx) })
 	}
+	if n.awaitStarted(fctx) {
+		state := home.StateRunning
+		if n.api == nil {
+			state = home.StateNoAPI
+		}
+		if err := n.lock.SetState(state); err != nil {
+			fail(err)
+		}
+		logArgs := []any{"peer", n.host.ID(), "addrs", n.host.Addrs(), "api", n.APIAddr()}
+		if n.metricsAddr != nil {
+			logArgs = append(logArgs, "metrics", n.metricsAddr.String())
+		}
+		n.log.Info("node running", logArgs...)
+		close(n.ready)
+	}
 	<-fctx.Done()
 	if err := n.lock.SetState(home.StateStopping); err != nil {
 		n.log.Warn("say the node is stopping", "err", err)
@@ -313,6 +315,28 @@ func (n *Node) Serve(ctx context.Context) error {
 	err = errors.Join(err, core.Wait())
 	n.log.Info("node stopped")
 	return err
+}
+
+// starter is a service that answers peers only some time after its Serve
+// begins (it registers stream handlers there).
+type starter interface {
+	Started() <-chan struct{}
+}
+
+// awaitStarted waits until every service that is a starter has started,
+// so that Ready means peers are answered; it reports false if ctx ended
+// first.
+func (n *Node) awaitStarted(ctx context.Context) bool {
+	for _, s := range append([]Service{n.engine}, n.feats.list()...) {
+		if st, ok := s.(starter); ok {
+			select {
+			case <-st.Started():
+			case <-ctx.Done():
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // namedService is a core service with the name its errors carry.
@@ -353,7 +377,8 @@ func cmpOr(v, def string) string {
 	return v
 }
 
-// Ready is closed once a served node listens and runs its services.
+// Ready is closed once a served node listens, runs its services and
+// answers peers on every protocol.
 func (n *Node) Ready() <-chan struct{} { return n.ready }
 
 // Close releases everything New built, in reverse order of dependency:

@@ -10,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/banyan-mesh/banyan/mesh"
+	"github.com/banyan-mesh/banyan/mesh/reconcile"
 	"github.com/banyan-mesh/banyan/node"
 	"github.com/banyan-mesh/banyan/node/api"
 	"github.com/banyan-mesh/banyan/node/engine"
@@ -17,6 +21,7 @@ import (
 	"github.com/banyan-mesh/banyan/node/home"
 	"github.com/banyan-mesh/banyan/node/nodetest"
 	"github.com/banyan-mesh/banyan/node/pay"
+	"github.com/banyan-mesh/banyan/node/private"
 )
 
 func TestMain(m *testing.M) { nodetest.VerifyNoLeaks(m) }
@@ -218,5 +223,20 @@ func TestQRRoutes(t *testing.T) {
 		case want != 200 && !api.IsStatus(err, want):
 			t.Errorf("%s: %v, want %d", path, err, want)
 		}
+	}
+}
+
+// Once a node is ready it answers peers on every protocol: a peer that
+// connects at once must not be told a protocol is not supported.
+func TestReadyMeansAnswering(t *testing.T) {
+	for range 5 {
+		n := nodetest.Start(t, "")
+		protos := n.Host().Mux().Protocols()
+		for _, want := range []protocol.ID{mesh.DirectProtocol, mesh.ForwardProtocol, reconcile.ProtocolID, private.CodeProtocol} {
+			if !slices.Contains(protos, want) {
+				t.Fatalf("ready, but %s is not answered: %v", want, protos)
+			}
+		}
+		n.Stop()
 	}
 }

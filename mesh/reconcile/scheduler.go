@@ -107,6 +107,8 @@ type Syncer struct {
 	// set, no new one starts.
 	handlers sync.WaitGroup
 	stopping bool
+	// started is closed once Serve answers syncs.
+	started chan struct{}
 }
 
 // delayed is a request for a sync with a peer from a given time on.
@@ -188,8 +190,12 @@ func New(h host.Host, opts Options) *Syncer {
 		lastStart: map[peer.ID]time.Time{},
 		lastLazy:  map[peer.ID]time.Time{},
 		failures:  map[peer.ID]int{},
+		started:   make(chan struct{}),
 	}
 }
+
+// Started is closed once Serve answers syncs.
+func (s *Syncer) Started() <-chan struct{} { return s.started }
 
 // Serve answers syncs and starts them until ctx is done.
 func (s *Syncer) Serve(ctx context.Context) error {
@@ -221,6 +227,7 @@ func (s *Syncer) Serve(ctx context.Context) error {
 	}}
 	s.h.Network().Notify(nb)
 	defer s.h.Network().StopNotify(nb)
+	close(s.started)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	start := func(p peer.ID) {

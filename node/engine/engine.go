@@ -138,8 +138,10 @@ type Engine struct {
 	log    *slog.Logger
 	now    func() time.Time
 	syncer *reconcile.Syncer
-	stats  Counters
-	gate   gate
+	// started is closed once Serve takes input from peers.
+	started chan struct{}
+	stats   Counters
+	gate    gate
 
 	mu       sync.Mutex
 	replicas map[event.Scope]*Replica
@@ -177,7 +179,7 @@ func New(opts Options) *Engine {
 		id: opts.Identity, store: opts.Store, host: opts.Host, gossip: opts.Gossip, guard: opts.Guard,
 		log: opts.Logger, now: opts.Now, authors: map[string]*rate.Limiter{},
 		replicas: map[event.Scope]*Replica{}, topics: map[string]*topicRef{},
-		confirm: map[event.Scope]time.Time{},
+		confirm: map[event.Scope]time.Time{}, started: make(chan struct{}),
 	}
 	e.syncer = reconcile.New(opts.Host, reconcile.Options{
 		Store:    syncStore{e},
@@ -186,6 +188,9 @@ func New(opts Options) *Engine {
 	})
 	return e
 }
+
+// Started is closed once Serve takes envelopes and syncs from peers.
+func (e *Engine) Started() <-chan struct{} { return e.started }
 
 // Syncer returns the engine's sync scheduler.
 func (e *Engine) Syncer() *reconcile.Syncer { return e.syncer }
@@ -222,6 +227,11 @@ func (e *Engine) Serve(ctx context.Context) error {
 	defer e.host.RemoveStreamHandler(mesh.ForwardProtocol)
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return e.syncer.Serve(ctx) })
+	select {
+	case <-e.syncer.Started():
+		close(e.started)
+	case <-ctx.Done():
+	}
 	g.Go(func() error {
 		t := time.NewTicker(followUpTick)
 		defer t.Stop()

@@ -107,6 +107,8 @@ type Service struct {
 	arrived  chan struct{}
 	receipts receipts
 	pace     pacer
+	// started is closed once Serve answers contact-code requests.
+	started chan struct{}
 	// syncer carries what goes beyond pace.
 	syncer interface{ Trigger(peer.ID) }
 
@@ -144,6 +146,7 @@ func New(opts Options) (*Service, error) {
 	}
 	bundle := keys.Bundle()
 	s.syncer = opts.Engine.Syncer()
+	s.started = make(chan struct{})
 	if s.mail, err = newMailbox(opts.Engine, opts.Store, opts.Logger, opts.Now, MailboxBucket(bundle.DHKey[:]), opts.Mailbox, s.wakeDelivery); err != nil {
 		return nil, err
 	}
@@ -164,6 +167,7 @@ func (s *Service) Serve(ctx context.Context) error {
 		st.Write(append(binary.AppendUvarint(nil, uint64(len(code))), code...))
 	})
 	defer s.host.RemoveStreamHandler(CodeProtocol)
+	close(s.started)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.mail.serve(gctx) })
 	g.Go(func() error {
@@ -244,6 +248,9 @@ func (s *Service) later(what string, job func(context.Context)) {
 		s.log.Warn("too much to do: dropped "+what, "queued", maxWork)
 	}
 }
+
+// Started is closed once Serve answers contact-code requests.
+func (s *Service) Started() <-chan struct{} { return s.started }
 
 // MailboxBytes returns the bytes of sealed mail this node holds, its own
 // and what it carries for others.
