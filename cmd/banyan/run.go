@@ -137,8 +137,16 @@ func (m minLevel) WithGroup(name string) slog.Handler {
 }
 
 // nodeOptions are the node's options from the configuration.
-func nodeOptions(cfg *config.Config) node.Options {
+func nodeOptions(l *config.Loaded) node.Options {
+	cfg := &l.Config
+	fixed := map[string]string{}
+	for _, key := range config.AppKeys {
+		if src := l.From(key); src.Kind >= config.FromEnv {
+			fixed[key] = src.Setting(key)
+		}
+	}
 	return node.Options{
+		FixedSettings:  fixed,
 		Home:           home.Home(cfg.Home),
 		Listen:         cfg.Listen,
 		Peers:          cfg.Peers,
@@ -163,7 +171,7 @@ func (a *app) runNode(cmd *cobra.Command) error {
 	if err != nil {
 		return &cli.UsageError{Cmd: cmd, Err: err}
 	}
-	opts := nodeOptions(&cfg.Config)
+	opts := nodeOptions(cfg)
 	opts.Logger = log
 	if err := node.CheckOptions(opts); err != nil {
 		return err

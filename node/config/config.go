@@ -163,6 +163,7 @@ type SourceKind int
 const (
 	FromDefault SourceKind = iota
 	FromFile
+	FromApp
 	FromEnv
 	FromFlag
 )
@@ -171,6 +172,8 @@ func (s Source) String() string {
 	switch s.Kind {
 	case FromFile:
 		return "file " + s.Name
+	case FromApp:
+		return "app " + s.Name
 	case FromEnv:
 		return "env " + s.Name
 	case FromFlag:
@@ -183,7 +186,7 @@ func (s Source) String() string {
 // "listen in /etc/banyan/config.toml", or just its key for a default.
 func (s Source) Setting(key string) string {
 	switch s.Kind {
-	case FromFile:
+	case FromFile, FromApp:
 		return fmt.Sprintf("%s in %s", key, s.Name)
 	case FromEnv:
 		return s.Name
@@ -253,6 +256,7 @@ func (l *Loaded) Errorf(key string, err error) error {
 
 // Load builds the configuration: defaults, then the file (--config,
 // $BANYAN_CONFIG or DefaultFile; only a file that was named must exist),
+// then the settings changed in the app (AppFile in the data directory),
 // then the environment, then the flags given.
 func Load(in Input) (*Loaded, error) {
 	getenv := in.Getenv
@@ -313,6 +317,9 @@ func Load(in Input) (*Loaded, error) {
 			return nil, err
 		}
 		l.Home = d
+	}
+	if err := l.readApp(); err != nil {
+		return nil, err
 	}
 	return l, nil
 }

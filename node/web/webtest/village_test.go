@@ -247,6 +247,29 @@ fetch('` + api + `/v1/groups', {method: 'POST', mode: 'no-cors', credentials: 'i
 		}
 	})
 
+	t.Run("settings", func(t *testing.T) {
+		pa.t = t
+		pa.goTo("#/node")
+		pa.wait("the settings", `!!document.querySelector('#read-receipts')`)
+		// The name came from --name: the page says so and does not offer
+		// to change it.
+		if got := evalJS[string](pa, `document.querySelector('#my-name').disabled + '|' + document.querySelector('form[aria-labelledby="settings-title"]').innerText`); !strings.HasPrefix(got, "true|") || !strings.Contains(got, "Set by --name") {
+			t.Errorf("a name set by a flag: %q", got)
+		}
+		pa.wait("storage to be shown", `!/^0 bytes/.test(document.querySelector('#store-bytes').textContent)`)
+		pa.click("#read-receipts")
+		pa.click(`form[aria-labelledby="settings-title"] button[type="submit"]`)
+		pa.wait("the change to be saved", `document.querySelector('form[aria-labelledby="settings-title"] .done')?.textContent === 'Saved.'`)
+		var got api.Settings
+		if err := amina.client.Do(amina.ctx(), "GET", "/v1/settings", nil, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.ReadReceipts || got.Name != "Amina" {
+			t.Errorf("after turning read receipts off: %+v", got)
+		}
+		pa.checkConsole()
+	})
+
 	t.Run("screenshots", func(t *testing.T) {
 		pa.t = t
 		screens := []struct{ name, route, ready string }{
@@ -291,6 +314,13 @@ fetch('` + api + `/v1/groups', {method: 'POST', mode: 'no-cors', credentials: 'i
 			t.Fatal(err)
 		}
 		pa.wait("a live message after the restart", hasMessage("and after"))
+		var set api.Settings
+		if err := amina.client.Do(amina.ctx(), "GET", "/v1/settings", nil, &set); err != nil {
+			t.Fatal(err)
+		}
+		if set.ReadReceipts {
+			t.Error("read receipts turned off in the page are on again after a restart")
+		}
 		if !evalJS[bool](pa, `window.sameDocument === true`) {
 			t.Error("the page was reloaded")
 		}
