@@ -196,7 +196,7 @@ func TestBrowserVillage(t *testing.T) {
 		pa.goTo("#/chat/g/" + groupID)
 		pa.wait("the red envelope in the group", `[...document.querySelectorAll('#messages .envelope button')].some(b => b.textContent === 'Claim a share')`)
 		pa.click(`#messages .envelope button`)
-		pa.wait("the claim to be made", `document.querySelector('#messages .envelope .done')?.textContent.startsWith('Claimed')`)
+		pa.wait("the claim to be counted, with when the shares are dealt", `/1 of 2 shares claimed/.test(document.querySelector('#messages .envelope .env-note')?.textContent) && !document.querySelector('#messages .envelope button')`)
 		pa.checkConsole()
 		pb.checkConsole()
 	})
