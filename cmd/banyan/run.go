@@ -145,6 +145,12 @@ func nodeOptions(l *config.Loaded) node.Options {
 			fixed[key] = src.Setting(key)
 		}
 	}
+	// A unit left at its default is no choice: the node keeps using the
+	// unit it kept (node/pay/unit.go).
+	unit := cfg.Wallet.Unit
+	if l.From("wallet.unit").Kind == config.FromDefault {
+		unit = ""
+	}
 	return node.Options{
 		FixedSettings:  fixed,
 		Home:           home.Home(cfg.Home),
@@ -156,7 +162,8 @@ func nodeOptions(l *config.Loaded) node.Options {
 		Name:           cfg.Name,
 		NoReadReceipts: !cfg.ReadReceipts,
 		Mailbox:        private.MailboxOptions{NoCarry: !cfg.CarryMail},
-		Wallet:         pay.WalletOptions{Unit: cfg.Wallet.Unit, Guarantors: cfg.Wallet.Guarantors, OfflineCap: cfg.Wallet.OfflineCap},
+		Wallet: pay.WalletOptions{Unit: unit, Guarantors: cfg.Wallet.Guarantors, OfflineCap: cfg.Wallet.OfflineCap,
+			Redefine: cfg.Wallet.Redefine},
 	}
 }
 

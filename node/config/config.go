@@ -49,6 +49,7 @@ type Wallet struct {
 	Unit       string   `toml:"unit"`
 	Guarantors []string `toml:"guarantors"`
 	OfflineCap uint64   `toml:"offline_cap"`
+	Redefine   bool     `toml:"redefine"`
 }
 
 // Option is one setting: its key in the file (a dotted key is in a
@@ -109,6 +110,9 @@ var Options = []*Option{
 	{Key: "wallet.offline_cap", Flag: "wallet-offline-cap", Env: "BANYAN_WALLET_OFFLINE_CAP",
 		Help:  "the most unconfirmed spending accepted from one payer, in minor units; 0 for no cap",
 		field: func(c *Config) any { return &c.Wallet.OfflineCap }},
+	{Key: "wallet.redefine", Flag: "wallet-redefine", Env: "BANYAN_WALLET_REDEFINE",
+		Help:  "replace the unit's definition this node keeps (its name and guarantors) with the one the other wallet options give",
+		field: func(c *Config) any { return &c.Wallet.Redefine }},
 }
 
 // Lookup returns the option with the given key, or nil.

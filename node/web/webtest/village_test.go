@@ -267,6 +267,12 @@ fetch('` + api + `/v1/groups', {method: 'POST', mode: 'no-cors', credentials: 'i
 		if got.ReadReceipts || got.Name != "Amina" {
 			t.Errorf("after turning read receipts off: %+v", got)
 		}
+		// Both count credit by Bo: the unit's code is shown, no warning.
+		pa.goTo("#/wallet")
+		pa.wait("the unit's code", `(document.querySelector('#unit-code')||{}).value?.startsWith('banyan:unit1.')`)
+		if evalJS[bool](pa, `!!document.querySelector('#disagree')`) {
+			t.Error("nodes of one unit are shown as disagreeing")
+		}
 		pa.checkConsole()
 	})
 
