@@ -60,9 +60,12 @@ type testStore struct {
 	itemCalls, itemsRead atomic.Int64 // Items calls, items returned
 	envLookups, envsRead atomic.Int64 // IDs looked up, envelopes returned
 	accepted, rejected   atomic.Int64
+	// dups counts envelopes accepted that the store already held.
+	dups atomic.Int64
 
-	// gate, if set, runs at the start of every Items call.
-	gate func()
+	// gate, if set, runs at the start of every Items call; acceptGate at
+	// the start of every Accept call.
+	gate, acceptGate func()
 }
 
 func newTestStore() *testStore {
@@ -92,7 +95,11 @@ func (s *testStore) add(sc event.Scope, raw []byte) bool {
 	}
 	it := Item{Time: binary.BigEndian.Uint64(raw[65:]), ID: id}
 	ts := s.scopes[sc]
-	if _, dup := ts.envs[id]; dup || ts.floor.Below(it) {
+	if _, dup := ts.envs[id]; dup {
+		s.dups.Add(1)
+		return true
+	}
+	if ts.floor.Below(it) {
 		return true
 	}
 	ts.envs[id] = raw
@@ -160,6 +167,9 @@ func (s *testStore) Envelopes(sc event.Scope, ids []event.ID) ([][]byte, error) 
 }
 
 func (s *testStore) Accept(sc event.Scope, _ peer.ID, raws [][]byte) (int, error) {
+	if s.acceptGate != nil {
+		s.acceptGate()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rejected := 0

@@ -109,6 +109,8 @@ type Syncer struct {
 	stopping bool
 	// started is closed once Serve answers syncs.
 	started chan struct{}
+	// claims keeps two syncs off one scope at once (claims.go).
+	claims *claims
 }
 
 // delayed is a request for a sync with a peer from a given time on.
@@ -178,7 +180,7 @@ func New(h host.Host, opts Options) *Syncer {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Syncer{
+	s := &Syncer{
 		h: h, opts: opts, log: opts.Logger, now: opts.Now,
 		out:       make(chan struct{}, opts.Concurrency),
 		inbound:   map[peer.ID]*inSlot{},
@@ -192,6 +194,8 @@ func New(h host.Host, opts Options) *Syncer {
 		failures:  map[peer.ID]int{},
 		started:   make(chan struct{}),
 	}
+	s.claims = newClaims(s.scopeFreed)
+	return s
 }
 
 // Started is closed once Serve answers syncs.
@@ -232,7 +236,7 @@ func (s *Syncer) Serve(ctx context.Context) error {
 	defer wg.Wait()
 	start := func(p peer.ID) {
 		wg.Go(func() {
-			_, err := s.syncIfIdle(ctx, p)
+			_, err := s.syncIfIdle(ctx, p, false)
 			switch {
 			case err == nil:
 				s.clearFailures(p)
@@ -442,7 +446,7 @@ var ErrBusy = errors.New("a sync with this peer is already running")
 // before the call is reconciled.
 func (s *Syncer) SyncPeer(ctx context.Context, p peer.ID) (*Stats, error) {
 	for {
-		stats, err := s.syncIfIdle(ctx, p)
+		stats, err := s.syncIfIdle(ctx, p, true)
 		if !errors.Is(err, ErrBusy) {
 			return stats, err
 		}
@@ -460,8 +464,10 @@ func (s *Syncer) SyncPeer(ctx context.Context, p peer.ID) (*Stats, error) {
 	}
 }
 
-// syncIfIdle runs one sync with p unless one is running (ErrBusy).
-func (s *Syncer) syncIfIdle(ctx context.Context, p peer.ID) (*Stats, error) {
+// syncIfIdle runs one sync with p unless one is running (ErrBusy). With
+// wait, it waits for the scopes other syncs hold, rather than leave them
+// out.
+func (s *Syncer) syncIfIdle(ctx context.Context, p peer.ID, wait bool) (*Stats, error) {
 	s.mu.Lock()
 	if s.running[p] != nil {
 		s.mu.Unlock()
@@ -491,7 +497,9 @@ func (s *Syncer) syncIfIdle(ctx context.Context, p peer.ID) (*Stats, error) {
 		return nil, fmt.Errorf("open sync stream: %w", err)
 	}
 	defer st.Close()
-	stats, err := s.session().run(ctx, st, true)
+	x := s.session()
+	x.wait = wait
+	stats, err := x.run(ctx, st, true)
 	s.countSession(stats, err)
 	if err != nil {
 		s.countFailure(err)
@@ -503,7 +511,17 @@ func (s *Syncer) syncIfIdle(ctx context.Context, p peer.ID) (*Stats, error) {
 }
 
 func (s *Syncer) session() *session {
-	return &session{store: s.opts.Store, timeout: s.opts.StreamTimeout, progress: s, cancelled: s.testHookCancelled}
+	return &session{store: s.opts.Store, timeout: s.opts.StreamTimeout, progress: s, cancelled: s.testHookCancelled, claims: s.claims}
+}
+
+// scopeFreed asks again for a sync with a peer that a sync left without
+// a scope another sync held, now that it is free.
+func (s *Syncer) scopeFreed(p peer.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.stopping && s.h.Network().Connectedness(p) == network.Connected {
+		s.wanted[p] = true
+	}
 }
 
 // inSlot is a sync a peer runs with this node.

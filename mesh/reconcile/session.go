@@ -19,6 +19,10 @@ type session struct {
 	peer     peer.ID // set by run
 	timeout  time.Duration
 	progress progressSink
+	// claims, if set, keeps other syncs off the scopes this one
+	// reconciles; wait makes it wait for them rather than leave them out.
+	claims *claims
+	wait   bool
 	// cancelled, if set, is called when a sync is cancelled before it
 	// ends (tests).
 	cancelled func()
@@ -119,6 +123,19 @@ func (x *session) run(parent context.Context, st network.Stream, initiator bool)
 	mine := map[event.Scope]Bound{}
 	for _, sc := range x.store.Scopes() {
 		mine[sc.ID] = sc.Floor
+	}
+	// Only syncs this node starts claim scopes: a peer that holds an
+	// answering sync open must not keep the node's scopes from others.
+	if x.claims != nil && initiator {
+		var held []event.Scope
+		if x.wait {
+			if held, err = x.claims.takeAll(ctx, x, mine); err != nil {
+				return stats, err
+			}
+		} else {
+			held = x.claims.take(x, mine)
+		}
+		defer x.claims.release(x, held)
 	}
 	sessions := map[event.Scope]*scopeState{}
 	defer x.progress.clearProgress(sessions)

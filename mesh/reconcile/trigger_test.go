@@ -3,6 +3,8 @@ package reconcile
 import (
 	"context"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -186,5 +188,47 @@ func TestServeWaitsForAnsweringSyncs(t *testing.T) {
 	<-done
 	if n := s.answering(); n != 0 {
 		t.Fatalf("%d answering syncs outlived Serve", n)
+	}
+}
+
+// A node syncing one scope with two peers at once takes each event once:
+// the second sync leaves the scope out while the first holds it, and the
+// node syncs with that peer again once it is free.
+func TestOneSyncPerScope(t *testing.T) {
+	sc := scopeOf(1)
+	stA, stC, stB := newTestStore(), newTestStore(), newTestStore()
+	stA.addScope(sc, 3000, 200, 1)
+	stC.addScope(sc, 3000, 200, 1)
+	stB.addScope(sc, 0, 200, 2)
+	release := make(chan struct{})
+	var entered atomic.Bool
+	stB.acceptGate = func() {
+		entered.Store(true)
+		<-release
+	}
+	a, c, b := startNode(t, stA), startNode(t, stC), startNode(t, stB)
+	// Cleanups run last first: the gate opens before the nodes stop.
+	var once sync.Once
+	open := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(open)
+	connect(t, b.h, a.h)
+	connect(t, b.h, c.h)
+	b.s.Trigger(a.h.ID())
+	b.s.Trigger(c.h.ID())
+	running := func() int {
+		b.s.mu.Lock()
+		defer b.s.mu.Unlock()
+		return len(b.s.running)
+	}
+	waitFor(t, "one sync to bring events", entered.Load)
+	// The other sync ends without the scope, rather than bring it too.
+	waitFor(t, "the second sync to leave the scope out", func() bool { return running() == 1 })
+	open()
+	waitFor(t, "B to hold everything", func() bool { return stB.count(sc) == 3000 })
+	waitFor(t, "B to be synced with both", func() bool {
+		return stB.syncedWith(sc, a.h.ID()) && stB.syncedWith(sc, c.h.ID())
+	})
+	if d := stB.dups.Load(); d != 0 {
+		t.Errorf("B was sent %d events it already had", d)
 	}
 }
