@@ -3,6 +3,7 @@ package node
 import (
 	"github.com/banyan-mesh/banyan/node/cli"
 	"github.com/banyan-mesh/banyan/node/groupchat"
+	"github.com/banyan-mesh/banyan/node/moments"
 	"github.com/banyan-mesh/banyan/node/pay"
 	"github.com/banyan-mesh/banyan/node/private"
 	"github.com/banyan-mesh/banyan/node/profile"
@@ -14,6 +15,7 @@ type features struct {
 	groups  *groupchat.Service
 	private *private.Service
 	profile *profile.Service
+	moments *moments.Service
 	wallet  *pay.Service
 }
 
@@ -40,6 +42,12 @@ func newFeatures(n *Node) (f features, err error) {
 	}); err != nil {
 		return f, err
 	}
+	if f.moments, err = moments.New(moments.Options{
+		Identity: n.id, Store: n.store, Engine: n.engine, Syncer: n.engine.Syncer(), Contacts: f.private,
+		People: n.people, Logger: log.With("sys", "moments"),
+	}); err != nil {
+		return f, err
+	}
 	// Names come from profiles and contacts; a contact's nickname wins
 	// over both, a profile's name over the name in a contact request.
 	n.people.Add(f.profile)
@@ -55,11 +63,11 @@ func newFeatures(n *Node) (f features, err error) {
 }
 
 // list returns the features in the order they were built.
-func (f features) list() []Service { return []Service{f.groups, f.private, f.profile, f.wallet} }
+func (f features) list() []Service { return []Service{f.groups, f.private, f.profile, f.moments, f.wallet} }
 
 // Commands lists every feature's part of the command line, in the order
 // 'banyan help' shows them.
-var Commands = []cli.Feature{groupchat.CLI, private.CLI, profile.CLI, pay.CLI}
+var Commands = []cli.Feature{groupchat.CLI, private.CLI, profile.CLI, moments.CLI, pay.CLI}
 
 // Groups returns the group-chat service.
 func (n *Node) Groups() *groupchat.Service { return n.feats.groups }
@@ -69,6 +77,9 @@ func (n *Node) DMs() *private.Service { return n.feats.private }
 
 // Profiles returns the profile service.
 func (n *Node) Profiles() *profile.Service { return n.feats.profile }
+
+// Moments returns the moments service.
+func (n *Node) Moments() *moments.Service { return n.feats.moments }
 
 // Wallet returns the wallet service.
 func (n *Node) Wallet() *pay.Service { return n.feats.wallet }
