@@ -63,7 +63,9 @@ func newFeatures(n *Node) (f features, err error) {
 }
 
 // list returns the features in the order they were built.
-func (f features) list() []Service { return []Service{f.groups, f.private, f.profile, f.moments, f.wallet} }
+func (f features) list() []Service {
+	return []Service{f.groups, f.private, f.profile, f.moments, f.wallet}
+}
 
 // Commands lists every feature's part of the command line, in the order
 // 'banyan help' shows them.
