@@ -37,6 +37,9 @@ func (s *Service) Post(ctx context.Context, text string, image []byte) (*Post, e
 	if err != nil {
 		return nil, err
 	}
+	if err := s.rec.setReadMark(store.CursorOf(e)); err != nil {
+		s.log.Warn("mark read", "err", err)
+	}
 	return s.rec.post(e.ID)
 }
 

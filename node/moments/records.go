@@ -244,6 +244,19 @@ func (r *records) feed(before store.Cursor, limit int) ([]*Post, store.Cursor, e
 	return out, next, nil
 }
 
+// countAfter counts the posts after cursor c, from their keys alone.
+func (r *records) countAfter(c store.Cursor) (int, error) {
+	from := postKey(c.Time, c.ID)
+	n := 0
+	err := r.posts.Scan(store.Range{From: from}, func(k, _ []byte) error {
+		if !bytes.Equal(k, from) {
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
 // postsBy lists the posts of one author.
 func (r *records) postsBy(author []byte) ([]*Post, error) {
 	all, err := store.ListJSON[Post](r.posts, nil)

@@ -45,7 +45,8 @@ type CommentInfo struct {
 }
 
 // Feed is a page of the feed, newest first. Next, if set, fetches the
-// older page; Unread counts the contacts' moments after the read mark.
+// older page; Unread counts the moments after the read mark (posting
+// moves it).
 type Feed struct {
 	Moments []Info `json:"moments"`
 	Next    string `json:"next,omitempty"`
@@ -283,29 +284,9 @@ func (s *Service) info(p *Post, mark store.Cursor) (*Info, error) {
 	return out, nil
 }
 
-// unread counts contacts' moments after the read mark.
-func (s *Service) unread(mark store.Cursor) (int, error) {
-	n := 0
-	before := store.Cursor{}
-	for {
-		ps, next, err := s.rec.feed(before, 200)
-		if err != nil {
-			return 0, err
-		}
-		for _, p := range ps {
-			if p.cursor().Compare(mark) <= 0 {
-				return n, nil
-			}
-			if !bytes.Equal(p.Author, s.id.PublicKey()) {
-				n++
-			}
-		}
-		if next.IsZero() {
-			return n, nil
-		}
-		before = next
-	}
-}
+// unread counts the moments after the read mark. Posting moves the mark,
+// so the user's own moments are never unread.
+func (s *Service) unread(mark store.Cursor) (int, error) { return s.rec.countAfter(mark) }
 
 // Render shows moments, reactions and deletions on the event stream.
 func (s *Service) Render(a store.Arrival) (api.Event, bool) {
