@@ -20,7 +20,7 @@ import (
 
 // Sizes of the benchmark's village.
 const (
-	benchContacts = 100
+	benchContacts  = 100
 	benchPerPerson = 10
 )
 
