@@ -107,7 +107,7 @@ func profileSetCmd(a *cli.App) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "set",
 		Short: "Change your profile (only the fields given)",
-		Example: `  banyan profile set --name "Asha" --place "Lower well"
+		Example: `  banyan profile set --display-name "Asha" --place "Lower well"
   banyan profile set --avatar ~/photo.jpg
   banyan profile set --bio ""`,
 		Args: cli.ExactArgs(),
@@ -118,7 +118,7 @@ func profileSetCmd(a *cli.App) *cobra.Command {
 				flag string
 				v    *string
 				dst  **string
-			}{{"name", &name, &in.Name}, {"bio", &bio, &in.Bio}, {"place", &place, &in.Place}} {
+			}{{"display-name", &name, &in.Name}, {"bio", &bio, &in.Bio}, {"place", &place, &in.Place}} {
 				if fl.Changed(f.flag) {
 					*f.dst = f.v
 				}
@@ -136,7 +136,7 @@ func profileSetCmd(a *cli.App) *cobra.Command {
 				}
 			}
 			if in.Name == nil && in.Bio == nil && in.Place == nil && in.Avatar == nil && !in.RemoveAvatar {
-				return cli.Usagef(cmd, "give at least one of --name, --bio, --place, --avatar, --no-avatar")
+				return cli.Usagef(cmd, "give at least one of --display-name, --bio, --place, --avatar, --no-avatar")
 			}
 			cl, err := dial(cmd.Context(), a)
 			if err != nil {
@@ -153,7 +153,7 @@ func profileSetCmd(a *cli.App) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&name, "name", "", "the name you go by")
+	c.Flags().StringVar(&name, "display-name", "", "the name you go by (--name names the node when it starts)")
 	c.Flags().StringVar(&bio, "bio", "", "a few words about you")
 	c.Flags().StringVar(&place, "place", "", "where to find you: a village, a shop")
 	c.Flags().StringVar(&avatar, "avatar", "", "a JPEG or PNG file, shrunk to at most 32 KiB")
