@@ -11,6 +11,7 @@ import (
 
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/crypto/event"
+	"github.com/banyan-mesh/banyan/crypto/ratchet"
 	"github.com/banyan-mesh/banyan/mesh"
 	"github.com/banyan-mesh/banyan/node/engine"
 	"github.com/banyan-mesh/banyan/node/moments"
@@ -119,5 +120,61 @@ func TestHostileMomentsRefused(t *testing.T) {
 	}
 	if m := info(t, b, p.ID); m == nil || m.Likes != 0 || len(m.Comments) != 0 {
 		t.Errorf("the attack changed a's moment on b: %+v", m)
+	}
+}
+
+// A moment that arrives before the audience key it is sealed with is kept
+// sealed, and opens as soon as the key arrives.
+func TestMomentBeforeItsKeyOpensLater(t *testing.T) {
+	a := nodetest.Start(t, "")
+	b := nodetest.Start(t, "", a.Info())
+	nodetest.Befriend(t, a, b)
+	aid, err := a.Home.Identity(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bid, err := b.Home.Identity(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scope := moments.ScopeOf(aid.PublicKey())
+	key, err := crypto.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UnixMilli()
+	const epoch = 50
+	sign := func(seq uint64, kind event.Kind, payload []byte) *event.Event {
+		e, err := event.Sign(aid, event.Body{Scope: scope[:], Seq: seq, Prev: make([]byte, event.IDSize), Time: now + int64(seq), Kind: kind, Payload: payload})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	dh := ratchet.NewKeys(bid).Bundle().DHKey
+	kp, err := moments.KeyPayload(scope, epoch, key, [][]byte{dh[:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp, err := moments.PostPayload(key, scope, aid.PublicKey(), 901, epoch, "sent before its key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyEv, postEv := sign(900, moments.KindKey, kp), sign(901, moments.KindPost, pp)
+	raw := rawPeer(t, b)
+	if err := mesh.SendDirect(context.Background(), raw, mesh.DirectProtocol, b.ID(), postEv.Raw); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := b.Store().HasEvent(postEv.ID); !ok {
+		t.Fatal("b did not keep the sealed moment")
+	}
+	if m := info(t, b, postEv.ID); m != nil {
+		t.Fatalf("b shows a moment it has no key for: %+v", m)
+	}
+	if err := mesh.SendDirect(context.Background(), raw, mesh.DirectProtocol, b.ID(), keyEv.Raw); err != nil {
+		t.Fatal(err)
+	}
+	if m := info(t, b, postEv.ID); m == nil || m.Text != "sent before its key" {
+		t.Fatalf("after the key b shows %+v", m)
 	}
 }
