@@ -117,7 +117,7 @@ func TestMomentsReachContactsOnly(t *testing.T) {
 	}
 }
 
-// A contact removed cannot read what is posted after the removal, though
+// A contact removed (or blocked) cannot read what is posted after that, though
 // their node is still connected and receives it; the others can. What
 // they had received before stays readable to them.
 func TestRemovedContactCannotReadNewMoments(t *testing.T) {
@@ -155,6 +155,26 @@ func TestRemovedContactCannotReadNewMoments(t *testing.T) {
 	}
 	if m := info(t, b, before.ID); m == nil {
 		t.Error("b lost the moment received before the removal")
+	}
+
+	// Blocking renews the key too.
+	cd, err := a.DMs().Contact(d.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.DMs().Block(cd); err != nil {
+		t.Fatal(err)
+	}
+	blocked := post(t, a, "after blocking d", nil)
+	if blocked.Epoch == after.Epoch {
+		t.Fatalf("the audience key was not renewed on blocking (epoch %d)", blocked.Epoch)
+	}
+	nodetest.Eventually(t, wait, "d's node to receive the sealed moment", func() (bool, string) {
+		ok, err := d.Store().HasEvent(blocked.ID)
+		return ok, fmt.Sprint(err)
+	})
+	if m := info(t, d, blocked.ID); m != nil {
+		t.Errorf("d reads the moment posted after d was blocked: %+v", m)
 	}
 }
 
