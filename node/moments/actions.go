@@ -127,9 +127,6 @@ func (s *Service) Feed(before store.Cursor, limit int) ([]*Post, store.Cursor, e
 	return s.rec.feed(before, limit)
 }
 
-// Reactions returns the reactions to a post, oldest first.
-func (s *Service) Reactions(post event.ID) ([]*Reaction, error) { return s.rec.reactionsTo(post) }
-
 // MarkRead marks the feed read up to c, or up to its newest moment when c
 // is zero. The mark never moves back.
 func (s *Service) MarkRead(c store.Cursor) error {

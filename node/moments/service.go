@@ -419,6 +419,9 @@ func (s *Service) open(e *event.Event) error {
 	if s.rec.isDeleted(post) {
 		return s.forgetEvents(e.ScopeID(), []store.Cursor{store.CursorOf(e)}, [][]byte{e.Author})
 	}
+	if s.rec.hasReaction(post, e.ID, e.Time) {
+		return nil // opened before, when another epoch's key came
+	}
 	return s.rec.putReaction(&Reaction{ID: e.ID, Post: post, Author: e.Author, Time: e.Time, Type: b.Type, Text: b.Text})
 }
 
