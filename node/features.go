@@ -38,7 +38,7 @@ func newFeatures(n *Node) (f features, err error) {
 	}
 	if f.profile, err = profile.New(profile.Options{
 		Identity: n.id, Store: n.store, Engine: n.engine, Syncer: n.engine.Syncer(), Contacts: f.private,
-		People: n.people, Logger: log.With("sys", "profile"),
+		Host: n.host, Limiter: n.guard, People: n.people, Logger: log.With("sys", "profile"),
 	}); err != nil {
 		return f, err
 	}

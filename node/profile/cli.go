@@ -94,6 +94,12 @@ func printInfo(a *cli.App, in *Info) {
 	if in.Avatar != "" {
 		fmt.Fprintln(a.Stdout, "avatar: yes")
 	}
+	if in.Public {
+		fmt.Fprintln(a.Stdout, "people nearby see your name and avatar")
+	}
+	if in.Nearby {
+		fmt.Fprintln(a.Stdout, "not a contact: this is what they show people nearby")
+	}
 	if in.Updated.IsZero() {
 		fmt.Fprintln(a.Stdout, "no profile yet")
 		return
@@ -102,7 +108,7 @@ func printInfo(a *cli.App, in *Info) {
 }
 
 func profileSetCmd(a *cli.App) *cobra.Command {
-	var asJSON, noAvatar bool
+	var asJSON, noAvatar, nearby bool
 	var name, bio, place, avatar string
 	c := &cobra.Command{
 		Use:   "set",
@@ -124,6 +130,9 @@ func profileSetCmd(a *cli.App) *cobra.Command {
 				}
 			}
 			in.RemoveAvatar = noAvatar
+			if fl.Changed("show-nearby") {
+				in.Public = &nearby
+			}
 			if avatar != "" {
 				raw, err := os.ReadFile(avatar)
 				if err != nil {
@@ -135,8 +144,8 @@ func profileSetCmd(a *cli.App) *cobra.Command {
 					return fmt.Errorf("%s: %w", avatar, err)
 				}
 			}
-			if in.Name == nil && in.Bio == nil && in.Place == nil && in.Avatar == nil && !in.RemoveAvatar {
-				return cli.Usagef(cmd, "give at least one of --display-name, --bio, --place, --avatar, --no-avatar")
+			if in.Name == nil && in.Bio == nil && in.Place == nil && in.Avatar == nil && !in.RemoveAvatar && in.Public == nil {
+				return cli.Usagef(cmd, "give at least one of --display-name, --bio, --place, --avatar, --no-avatar, --show-nearby")
 			}
 			cl, err := dial(cmd.Context(), a)
 			if err != nil {
@@ -158,6 +167,7 @@ func profileSetCmd(a *cli.App) *cobra.Command {
 	c.Flags().StringVar(&place, "place", "", "where to find you: a village, a shop")
 	c.Flags().StringVar(&avatar, "avatar", "", "a JPEG or PNG file, shrunk to at most 32 KiB")
 	c.Flags().BoolVar(&noAvatar, "no-avatar", false, "remove your avatar")
+	c.Flags().BoolVar(&nearby, "show-nearby", false, "show your name and avatar to people nearby who are not contacts (--show-nearby=false to stop)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
 }

@@ -91,6 +91,13 @@ func TestProfileReachesContactsOnly(t *testing.T) {
 // rawPeer is a libp2p host that speaks no Banyan but the direct stream.
 func rawPeer(t *testing.T, target *nodetest.Node) host.Host {
 	t.Helper()
+	h, _ := rawPeerWith(t, target)
+	return h
+}
+
+// rawPeerWith is rawPeer, with the identity of its host.
+func rawPeerWith(t *testing.T, target *nodetest.Node) (host.Host, *crypto.Identity) {
+	t.Helper()
 	id, err := crypto.NewIdentity()
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +110,7 @@ func rawPeer(t *testing.T, target *nodetest.Node) host.Host {
 	if err := h.Connect(context.Background(), target.Info()); err != nil {
 		t.Fatal(err)
 	}
-	return h
+	return h, id
 }
 
 func profileEvent(t *testing.T, id *crypto.Identity, seq uint64, at int64, f *profile.Fields) *event.Event {

@@ -30,6 +30,12 @@ type Info struct {
 	Avatar  string    `json:"avatar,omitempty"`
 	Updated time.Time `json:"updated,omitzero"`
 	Mine    bool      `json:"mine,omitempty"`
+	// Public, on this node's own profile, says that people nearby may see
+	// its name and avatar.
+	Public bool `json:"public,omitempty"`
+	// Nearby marks the public part of the profile of someone who is not a
+	// contact, asked from their node just now.
+	Nearby bool `json:"nearby,omitempty"`
 }
 
 // SetProfile is the body of PUT /v1/profile: the fields to change (absent
@@ -41,6 +47,9 @@ type SetProfile struct {
 	Place        *string `json:"place,omitempty"`
 	Avatar       []byte  `json:"avatar,omitempty"`
 	RemoveAvatar bool    `json:"remove_avatar,omitempty"`
+	// Public chooses whether people nearby who are not contacts may see
+	// the name and avatar.
+	Public *bool `json:"public,omitempty"`
 }
 
 // StreamType is the type of profiles on the event stream.
@@ -53,7 +62,8 @@ const StreamType = "profile"
 //	GET /v1/profiles/{person}         Info
 //	GET /v1/profiles/{person}/avatar  the avatar (image/jpeg)
 //
-// {person} is a peer ID or a contact's nickname.
+// {person} is a peer ID or a contact's nickname. For a connected peer who
+// is not a contact, the profile is the card they show people nearby.
 func (s *Service) Routes(srv *api.Server) {
 	srv.Handle("GET /v1/profile", api.Get(srv, func(r *http.Request) (*Info, error) {
 		return s.info(s.id.PeerID()), nil
@@ -84,8 +94,15 @@ func (s *Service) Routes(srv *api.Server) {
 		if err := f.Check(); err != nil {
 			return nil, api.BadRequest(err)
 		}
-		if _, err := s.Set(r.Context(), f); err != nil {
-			return nil, err
+		if in.Public != nil {
+			if err := s.SetPublic(*in.Public); err != nil {
+				return nil, err
+			}
+		}
+		if in.Name != nil || in.Bio != nil || in.Place != nil || in.Avatar != nil || in.RemoveAvatar {
+			if _, err := s.Set(r.Context(), f); err != nil {
+				return nil, err
+			}
 		}
 		return s.info(s.id.PeerID()), nil
 	}))
@@ -93,6 +110,17 @@ func (s *Service) Routes(srv *api.Server) {
 		p, err := s.person(r)
 		if err != nil {
 			return nil, err
+		}
+		if _, err := s.record(p); err != nil && p != s.id.PeerID() {
+			// Not a contact's: what they show people nearby, if anything.
+			if f, err := s.Card(r.Context(), p); err == nil {
+				out := s.info(p)
+				out.Name, out.Nearby = f.Name, true
+				if len(f.Avatar) > 0 {
+					out.Avatar = "/v1/profiles/" + p.String() + "/avatar"
+				}
+				return out, nil
+			}
 		}
 		return s.info(p), nil
 	}))
@@ -102,15 +130,20 @@ func (s *Service) Routes(srv *api.Server) {
 			api.WriteError(w, err)
 			return
 		}
-		rec, err := s.record(p)
-		if err != nil || len(rec.Avatar) == 0 {
+		var avatar []byte
+		if rec, err := s.record(p); err == nil {
+			avatar = rec.Avatar
+		} else if f, err := s.Card(r.Context(), p); err == nil {
+			avatar = f.Avatar
+		}
+		if len(avatar) == 0 {
 			api.WriteError(w, api.NotFound(errors.New("no avatar")))
 			return
 		}
 		w.Header().Set("Content-Type", "image/jpeg")
 		w.Header().Set("Cache-Control", "no-cache")
-		w.Header().Set("Content-Length", strconv.Itoa(len(rec.Avatar)))
-		_, _ = w.Write(rec.Avatar)
+		w.Header().Set("Content-Length", strconv.Itoa(len(avatar)))
+		_, _ = w.Write(avatar)
 	}))
 }
 
@@ -130,11 +163,11 @@ func (s *Service) person(r *http.Request) (peer.ID, error) {
 // info shows p's profile; a person without one has only their ID.
 func (s *Service) info(p peer.ID) *Info {
 	out := &Info{PeerID: p.String(), Person: s.people.Person(p), Mine: p == s.id.PeerID()}
-	rec, err := s.record(p)
-	if err != nil {
-		return out
+	if rec, err := s.record(p); err == nil {
+		out = s.recordInfo(p, rec)
 	}
-	return s.recordInfo(p, rec)
+	out.Public = out.Mine && s.public()
+	return out
 }
 
 func (s *Service) recordInfo(p peer.ID, rec *Record) *Info {

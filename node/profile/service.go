@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/banyan-mesh/banyan/crypto"
@@ -45,7 +46,11 @@ type Options struct {
 	Syncer   Syncer
 	Contacts Contacts
 	People   *people.Directory
-	Logger   *slog.Logger
+	// Host answers and asks for profile cards (CardProtocol); Limiter
+	// bounds how often a peer may ask.
+	Host    host.Host
+	Limiter Limiter
+	Logger  *slog.Logger
 }
 
 // authorRate bounds how often one author's profile may change: people
@@ -64,6 +69,12 @@ type Service struct {
 	// records is the "profiles" table: peer ID -> JSON Record, the latest
 	// profile of each person.
 	records *store.Table
+	// settings is the "profile-settings" table: "public" -> 1 when people
+	// nearby may see the card.
+	settings *store.Table
+	host     host.Host
+	limiter  Limiter
+	cards    cards
 
 	// mu serialises changes of records.
 	mu sync.Mutex
@@ -92,9 +103,14 @@ func New(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	settings, err := opts.Store.Table("profile-settings")
+	if err != nil {
+		return nil, err
+	}
 	s := &Service{
 		id: opts.Identity, st: opts.Store, eng: opts.Engine, syncer: opts.Syncer, contacts: opts.Contacts,
-		people: opts.People, log: opts.Logger, records: t, kept: map[peer.ID]*engine.Replica{},
+		people: opts.People, log: opts.Logger, records: t, settings: settings, host: opts.Host, limiter: opts.Limiter,
+		cards: cards{m: map[peer.ID]card{}}, kept: map[peer.ID]*engine.Replica{},
 	}
 	if err := s.follow(); err != nil {
 		return nil, err
@@ -102,8 +118,13 @@ func New(opts Options) (*Service, error) {
 	return s, nil
 }
 
-// Serve follows the list of contacts until ctx is done.
+// Serve answers requests for this node's profile card and follows the
+// list of contacts until ctx is done.
 func (s *Service) Serve(ctx context.Context) error {
+	if s.host != nil {
+		s.host.SetStreamHandler(CardProtocol, s.serveCard)
+		defer s.host.RemoveStreamHandler(CardProtocol)
+	}
 	for {
 		changed := s.contacts.FriendsChanged()
 		if err := s.follow(); err != nil {
