@@ -42,6 +42,10 @@ function MyProfile() {
     });
   };
   const remove = () => save.run(async () => fill(await put('/v1/profile', { remove_avatar: true })));
+  const nearby = (e) => {
+    const on = e.currentTarget.checked;
+    save.run(async () => fill(await put('/v1/profile', { public: on })));
+  };
   return html`<div class="page">
     <header class="page-head"><h1>Your profile</h1></header>
     <${ErrorText} error=${load.error} />
@@ -60,7 +64,11 @@ function MyProfile() {
         <${Field} id="profile-name" label="Your name" value=${name} onInput=${setName} maxlength="64" />
         <${Field} id="profile-place" label="Your place (village, shop)" value=${place} onInput=${setPlace} maxlength="128" />
         <${Field} id="profile-bio" label="About you" value=${bio} onInput=${setBio} multiline maxlength="512" />
-        <p class="hint">Only your contacts get your profile. They see you by the name they gave you, or else by this name, marked with ~ because you chose it.</p>
+        <label class="choice">
+          <input type="checkbox" id="profile-public" checked=${!!(p && p.public)} onChange=${nearby} />
+          Show my name and avatar to people nearby who are not my contacts
+        </label>
+        <p class="hint">Only your contacts get your profile (people nearby get only your name and avatar, and only if you tick the box). Contacts see you by the name they gave you, or else by this name, marked with ~ because you chose it.</p>
         <${ErrorText} error=${save.error} />
         <${Done} text=${done} />
         <button type="submit" id="profile-save" disabled=${save.busy}>${save.busy ? 'Saving…' : 'Save profile'}</button>
@@ -86,6 +94,7 @@ function TheirProfile({ person, stream }) {
         <div>
           <p class="profile-name">${p.name || 'No profile yet'}</p>
           ${p.place && html`<p class="person-note">${p.place}</p>`}
+          ${p.nearby && html`<p class="person-note">Not a contact: this is what they show people nearby.</p>`}
           <p class="person-note">${p.peer_id}</p>
         </div>
       </div>

@@ -16,6 +16,7 @@ import (
 	"github.com/banyan-mesh/banyan/node/api"
 	"github.com/banyan-mesh/banyan/node/moments"
 	"github.com/banyan-mesh/banyan/node/private"
+	"github.com/banyan-mesh/banyan/node/profile"
 )
 
 // befriend makes two running nodes contacts through their APIs.
@@ -97,6 +98,11 @@ func TestBrowserProfileAndMoments(t *testing.T) {
 		pa.wait("the saved name", `document.querySelector('#profile-shown').textContent === 'Amina of the well'`)
 		pa.do("choose an avatar", chromedp.SetUploadFiles("#avatar-file", []string{pic}))
 		pa.wait("the avatar", `document.querySelector('img.avatar')?.complete && document.querySelector('img.avatar').naturalWidth > 0`)
+		pa.click("#profile-public")
+		waitFor(t, "Amina's choice to show her card nearby", func() (bool, string) {
+			p, err := profile.NewClient(amina.client).Mine(amina.ctx())
+			return err == nil && p.Public, fmt.Sprint(p, err)
+		})
 		pa.screenshot("profile-1280")
 		pa.resize(360, 780)
 		pa.fullScreenshot("profile-360")
