@@ -68,6 +68,11 @@ func TestProcessProfileAndMoments(t *testing.T) {
 	if r := runCLI("profile", "show", infoB.PeerID, "--home", a.home); r.code != 0 || !strings.Contains(r.stdout, "place:  Market") {
 		t.Fatalf("profile show: %s", r)
 	}
+	var shown profile.Info
+	mustJSON(t, b, &shown, "profile", "set", "--show-nearby")
+	if !shown.Public || shown.Name != "Bo the baker" {
+		t.Fatalf("profile set --show-nearby: %+v", shown)
+	}
 	if r := runCLI("profile", "set", "--home", a.home); r.code != 2 {
 		t.Fatalf("profile set without a field: %s", r)
 	}
