@@ -37,6 +37,11 @@ func (n *Node) routes() {
 			return nil, err
 		}
 		out.Addrs = n.Addrs()
+		lsm, vlog := n.store.DiskSize()
+		out.Storage = api.Storage{Dir: string(n.opts.Home), StoreBytes: lsm + vlog}
+		if out.Storage.MailboxBytes, err = n.feats.private.MailboxBytes(); err != nil {
+			return nil, err
+		}
 		return out, nil
 	}))
 	s.Handle("GET /v1/peers", api.Get(s, func(r *http.Request) ([]api.Peer, error) {
@@ -59,6 +64,7 @@ func (n *Node) routes() {
 		return out, nil
 	}))
 	s.Handle("GET /v1/events", s.Events(stream{n}))
+	n.settingsRoutes()
 }
 
 // listenAddrsOf says where peer p can be reached through connection c: the
