@@ -4,6 +4,7 @@
 import { html, useState, useEffect } from './lib.js';
 import { get, post, del, esc } from './api.js';
 import { formatTime, plural } from './util.js';
+import { later } from './store.js';
 import { Field, ErrorText, Confirm, useAction } from './ui.js';
 import { shrinkPicture } from './picture.js';
 
@@ -22,8 +23,10 @@ export function Moments({ stream }) {
   });
   useEffect(() => {
     refresh();
+    // A burst of likes or a catch-up reloads the page once.
+    const soon = later(refresh);
     return stream.on((ev) => {
-      if (ev.type === 'resumed' || ev.moment || ev.moment_reaction || ev.moment_deleted) refresh();
+      if (ev.type === 'resumed' || ev.moment || ev.moment_reaction || ev.moment_deleted) soon();
     });
   }, []);
   const more = () => load.run(async () => {
