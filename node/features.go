@@ -3,8 +3,10 @@ package node
 import (
 	"github.com/banyan-mesh/banyan/node/cli"
 	"github.com/banyan-mesh/banyan/node/groupchat"
+	"github.com/banyan-mesh/banyan/node/moments"
 	"github.com/banyan-mesh/banyan/node/pay"
 	"github.com/banyan-mesh/banyan/node/private"
+	"github.com/banyan-mesh/banyan/node/profile"
 )
 
 // features are the node's features, built in order: a feature may use the
@@ -12,6 +14,8 @@ import (
 type features struct {
 	groups  *groupchat.Service
 	private *private.Service
+	profile *profile.Service
+	moments *moments.Service
 	wallet  *pay.Service
 }
 
@@ -32,7 +36,21 @@ func newFeatures(n *Node) (f features, err error) {
 	}); err != nil {
 		return f, err
 	}
-	// Contacts are where names come from (profiles will be too).
+	if f.profile, err = profile.New(profile.Options{
+		Identity: n.id, Store: n.store, Engine: n.engine, Syncer: n.engine.Syncer(), Contacts: f.private,
+		Host: n.host, Limiter: n.guard, People: n.people, Logger: log.With("sys", "profile"),
+	}); err != nil {
+		return f, err
+	}
+	if f.moments, err = moments.New(moments.Options{
+		Identity: n.id, Store: n.store, Engine: n.engine, Syncer: n.engine.Syncer(), Contacts: f.private,
+		People: n.people, Logger: log.With("sys", "moments"),
+	}); err != nil {
+		return f, err
+	}
+	// Names come from profiles and contacts; a contact's nickname wins
+	// over both, a profile's name over the name in a contact request.
+	n.people.Add(f.profile)
 	n.people.Add(f.private)
 	if f.wallet, err = pay.New(pay.Options{
 		Identity: n.id, Store: n.store, Engine: n.engine, Gossip: n.gossip, Syncer: n.engine.Syncer(),
@@ -45,17 +63,25 @@ func newFeatures(n *Node) (f features, err error) {
 }
 
 // list returns the features in the order they were built.
-func (f features) list() []Service { return []Service{f.groups, f.private, f.wallet} }
+func (f features) list() []Service {
+	return []Service{f.groups, f.private, f.profile, f.moments, f.wallet}
+}
 
 // Commands lists every feature's part of the command line, in the order
 // 'banyan help' shows them.
-var Commands = []cli.Feature{groupchat.CLI, private.CLI, pay.CLI}
+var Commands = []cli.Feature{groupchat.CLI, private.CLI, profile.CLI, moments.CLI, pay.CLI}
 
 // Groups returns the group-chat service.
 func (n *Node) Groups() *groupchat.Service { return n.feats.groups }
 
 // DMs returns the private-message service.
 func (n *Node) DMs() *private.Service { return n.feats.private }
+
+// Profiles returns the profile service.
+func (n *Node) Profiles() *profile.Service { return n.feats.profile }
+
+// Moments returns the moments service.
+func (n *Node) Moments() *moments.Service { return n.feats.moments }
 
 // Wallet returns the wallet service.
 func (n *Node) Wallet() *pay.Service { return n.feats.wallet }

@@ -418,7 +418,7 @@ func (s *Store) DeleteScope(scope event.Scope) error {
 	if _, _, err := s.deleteOldest(scope, func(int64, int64) bool { return true }); err != nil {
 		return err
 	}
-	return s.dropPrefix(key('w', scope[:]))
+	return s.deletePrefix(key('w', scope[:]))
 }
 
 // Prune deletes a scope's oldest events: those older than minTime (Unix
@@ -544,9 +544,30 @@ func eventKeys(e *event.Event, meta []byte) [][]byte {
 	return ks
 }
 
-func (s *Store) dropPrefix(prefix []byte) error {
-	if err := s.db.DropPrefix(prefix); err != nil {
-		return fmt.Errorf("drop %x: %w", prefix, err)
+// deletePrefix deletes every key under prefix. Badger's DropPrefix would
+// block every other write while it runs, failing them.
+func (s *Store) deletePrefix(prefix []byte) error {
+	var keys [][]byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			keys = append(keys, it.Item().KeyCopy(nil))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete %x: %w", prefix, err)
+	}
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	for _, k := range keys {
+		if err := wb.Delete(k); err != nil {
+			return fmt.Errorf("delete %x: %w", prefix, err)
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return fmt.Errorf("delete %x: %w", prefix, err)
 	}
 	return nil
 }

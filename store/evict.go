@@ -165,3 +165,43 @@ func (s *Store) ghost(scope event.Scope, oKeys [][]byte) error {
 	}
 	return nil
 }
+
+// Forget deletes the events at the given positions of a scope, stored or
+// not yet, and leaves their ghosts, so that sync neither sends them again
+// nor takes them back (a post its author deleted). The caller must not
+// forget the head of this node's own chain in the scope: the next event
+// it writes would take the same sequence number.
+func (s *Store) Forget(scope event.Scope, at []Cursor) error {
+	s.putMu.Lock()
+	defer s.putMu.Unlock()
+	err := s.db.Update(func(txn *badger.Txn) error {
+		for _, c := range at {
+			e, err := getEvent(txn, c.ID[:])
+			switch {
+			case errors.Is(err, ErrNotFound):
+			case err != nil:
+				return err
+			case e.ScopeID() != scope || e.Time != c.Time:
+				return fmt.Errorf("event %s is not at %s in scope %s", c.ID, c, scope)
+			default:
+				meta, err := getValue(txn, key('m', c.ID[:]))
+				if err != nil {
+					return err
+				}
+				for _, k := range eventKeys(e, meta) {
+					if err := txn.Delete(k); err != nil {
+						return err
+					}
+				}
+			}
+			if err := txn.Set(key('t', scope[:], timeKey(c.Time), c.ID[:]), ghostValue); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("forget: %w", err)
+	}
+	return nil
+}

@@ -2,7 +2,9 @@ package ratchet
 
 import (
 	"bytes"
+	"crypto/ecdh"
 	"crypto/hkdf"
+	"crypto/hpke"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
@@ -215,4 +217,16 @@ func parseBundle(raw []byte) (Bundle, error) {
 		return Bundle{}, fmt.Errorf("%w: bundle is not canonical CBOR", ErrMalformed)
 	}
 	return b, nil
+}
+
+// HPKEKey returns the static X25519 key as an HPKE (RFC 9180) DHKEM
+// private key, for keys sealed to many people at once (an audience's key
+// of moments). Every use of it with HPKE names its own info string, so
+// that nothing sealed for one purpose opens for another.
+func (k *Keys) HPKEKey() (hpke.PrivateKey, error) {
+	priv, err := ecdh.X25519().NewPrivateKey(k.priv[:])
+	if err != nil {
+		return nil, fmt.Errorf("hpke key: %w", err)
+	}
+	return hpke.NewDHKEMPrivateKey(priv)
 }

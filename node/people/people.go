@@ -3,7 +3,7 @@
 // A person is their nickname if this node's user gave them one (a
 // contact), else the name they give themselves, marked as unverified and
 // with the end of their peer ID, else the end of their peer ID. Names come
-// from sources (contacts; later profiles), which plug in through Source.
+// from sources (profiles, contacts), which plug in through Source.
 package people
 
 import (

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -68,10 +69,28 @@ type DM struct {
 type records struct {
 	st                                     *store.Store
 	contacts, sessions, dms, ids, delivery *store.Table
+	// changed is closed, and replaced, at every change of a contact.
+	changedMu sync.Mutex
+	changed   chan struct{}
+}
+
+// contactsChanged returns a channel closed at the next change of a
+// contact record.
+func (r *records) contactsChanged() <-chan struct{} {
+	r.changedMu.Lock()
+	defer r.changedMu.Unlock()
+	return r.changed
+}
+
+func (r *records) notifyChanged() {
+	r.changedMu.Lock()
+	defer r.changedMu.Unlock()
+	close(r.changed)
+	r.changed = make(chan struct{})
 }
 
 func openRecords(st *store.Store) (*records, error) {
-	r := &records{st: st}
+	r := &records{st: st, changed: make(chan struct{})}
 	for _, t := range []struct {
 		name string
 		dst  **store.Table
@@ -84,7 +103,13 @@ func openRecords(st *store.Store) (*records, error) {
 	return r, nil
 }
 
-func (r *records) putContact(c *Contact) error { return store.PutJSON(r.contacts, []byte(c.ID), c) }
+func (r *records) putContact(c *Contact) error {
+	if err := store.PutJSON(r.contacts, []byte(c.ID), c); err != nil {
+		return err
+	}
+	r.notifyChanged()
+	return nil
+}
 
 func (r *records) contact(p peer.ID) (*Contact, error) {
 	c, err := store.GetJSON[Contact](r.contacts, []byte(p))
@@ -179,6 +204,7 @@ func (r *records) deleteContact(p peer.ID) error {
 	if err != nil {
 		return err
 	}
+	defer r.notifyChanged()
 	return r.st.Write(func(b *store.Batch) error {
 		for _, m := range ms {
 			if err := b.Delete(r.dms, dmKey(m.Peer, m.Time, m.ID)); err != nil {

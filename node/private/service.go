@@ -820,6 +820,32 @@ func (s *Service) Names(p peer.ID) people.Names {
 	return people.Names{Nickname: c.Nickname, Claimed: c.Name}
 }
 
+// Friends returns the DM key bundles of the accepted contacts: the
+// audience of what this node shares with its contacts only.
+func (s *Service) Friends() ([]ratchet.Bundle, error) {
+	cs, err := s.rec.allContacts()
+	if err != nil {
+		return nil, err
+	}
+	var out []ratchet.Bundle
+	for _, c := range cs {
+		if c.State != ContactAccepted {
+			continue
+		}
+		b, err := ratchet.DecodeBundle(c.Bundle)
+		if err != nil {
+			s.log.Warn("contact's bundle does not decode", "peer", c.ID, "err", err)
+			continue
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// FriendsChanged returns a channel closed at the next change of a contact
+// (added, accepted, blocked, removed, renamed).
+func (s *Service) FriendsChanged() <-chan struct{} { return s.rec.contactsChanged() }
+
 // Contact returns the contact with peer ID p.
 func (s *Service) Contact(p peer.ID) (*Contact, error) { return s.rec.contact(p) }
 

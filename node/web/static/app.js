@@ -10,6 +10,8 @@ import { Conversation } from './conversation.js';
 import { GroupDetails } from './groups.js';
 import { People } from './contacts.js';
 import { Wallet } from './wallet.js';
+import { Moments } from './moments.js';
+import { Profile } from './profile.js';
 import { NodeInfo } from './nodeinfo.js';
 import { money } from './util.js';
 
@@ -20,6 +22,9 @@ function parseRoute(hash) {
     case 'chats': return { tab: 'chats', sub: p[1] || '' };
     case 'group': return { tab: 'chats', group: p[1] || '' };
     case 'people': return { tab: 'people' };
+    case 'moments': return { tab: 'moments' };
+    case 'profile': return { tab: 'moments', profile: 'me' };
+    case 'person': return { tab: 'moments', profile: p[1] || 'me' };
     case 'wallet': return { tab: 'wallet' };
     case 'node': return { tab: 'node' };
     default: return { tab: 'chats' };
@@ -38,6 +43,7 @@ function useRoute() {
 
 const TABS = [
   ['chats', '#/chats', 'Chats'],
+  ['moments', '#/moments', 'Moments'],
   ['people', '#/people', 'People'],
   ['wallet', '#/wallet', 'Wallet'],
   ['node', '#/node', 'This computer'],
@@ -54,7 +60,7 @@ function App({ stream }) {
   useEffect(() => {
     const h = document.querySelector('main h1');
     if (h) { h.setAttribute('tabindex', '-1'); h.focus({ preventScroll: true }); }
-  }, [route.tab, route.id, route.group, route.sub]);
+  }, [route.tab, route.id, route.group, route.sub, route.profile]);
 
   if (st.stream === 'signed-out') return html`<${SignedOut} />`;
 
@@ -71,7 +77,11 @@ function App({ stream }) {
       <div class="detail">${right}</div>
     </div>`;
   } else if (route.tab === 'people') screen = html`<${People} stream=${stream} />`;
-  else if (route.tab === 'wallet') screen = html`<${Wallet} stream=${stream} />`;
+  else if (route.tab === 'moments') {
+    screen = route.profile
+      ? html`<${Profile} key=${route.profile} person=${route.profile === 'me' ? '' : route.profile} stream=${stream} />`
+      : html`<${Moments} stream=${stream} />`;
+  } else if (route.tab === 'wallet') screen = html`<${Wallet} stream=${stream} />`;
   else screen = html`<${NodeInfo} stream=${stream} />`;
 
   return html`<div class=${'shell' + (inChat ? ' in-chat' : '')}>

@@ -1,0 +1,296 @@
+// Package profile is people's profiles: a display name, a short bio, a
+// place and a small avatar, which each person signs as one replaceable
+// record (the latest wins on every node, whatever the order it arrives
+// in), replicated to their contacts by the engine. Profiles are a source
+// of names for node/people. The package owns its API routes, command-line
+// commands and how profiles appear on the event stream.
+package profile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/banyan-mesh/banyan/crypto"
+	"github.com/banyan-mesh/banyan/crypto/event"
+	"github.com/banyan-mesh/banyan/crypto/ratchet"
+	"github.com/banyan-mesh/banyan/mesh"
+	"github.com/banyan-mesh/banyan/node/engine"
+	"github.com/banyan-mesh/banyan/node/people"
+	"github.com/banyan-mesh/banyan/store"
+)
+
+// Contacts is what profiles ask of contacts: who they are (their profiles
+// are kept), when that changes, and who a reference names.
+type Contacts interface {
+	Friends() ([]ratchet.Bundle, error)
+	FriendsChanged() <-chan struct{}
+	Resolve(ref string) (peer.ID, error)
+}
+
+// Syncer starts a sync with a peer.
+type Syncer interface {
+	Trigger(p peer.ID)
+}
+
+// Options configures New.
+type Options struct {
+	Identity *crypto.Identity
+	Store    *store.Store
+	Engine   *engine.Engine
+	Syncer   Syncer
+	Contacts Contacts
+	People   *people.Directory
+	// Host answers and asks for profile cards (CardProtocol); Limiter
+	// bounds how often a peer may ask.
+	Host    host.Host
+	Limiter Limiter
+	Logger  *slog.Logger
+}
+
+// authorRate bounds how often one author's profile may change: people
+// edit a profile now and then.
+var authorRate = mesh.Rate{Per: 1, Burst: 20}
+
+// Service keeps this node's profile and its contacts'.
+type Service struct {
+	id       *crypto.Identity
+	st       *store.Store
+	eng      *engine.Engine
+	syncer   Syncer
+	contacts Contacts
+	people   *people.Directory
+	log      *slog.Logger
+	// records is the "profiles" table: peer ID -> JSON Record, the latest
+	// profile of each person.
+	records *store.Table
+	// settings is the "profile-settings" table: "public" -> 1 when people
+	// nearby may see the card.
+	settings *store.Table
+	host     host.Host
+	limiter  Limiter
+	cards    cards
+
+	// mu serialises changes of records.
+	mu sync.Mutex
+	// keptMu guards kept: the scopes kept, by their owner's peer ID.
+	keptMu sync.Mutex
+	kept   map[peer.ID]*engine.Replica
+}
+
+// Record is the latest profile of a person, as this node keeps it.
+type Record struct {
+	Name   string   `json:"name,omitempty"`
+	Bio    string   `json:"bio,omitempty"`
+	Place  string   `json:"place,omitempty"`
+	Avatar []byte   `json:"avatar,omitempty"`
+	Author []byte   `json:"author"`
+	Time   int64    `json:"time"`
+	ID     event.ID `json:"id"`
+}
+
+func (r *Record) cursor() store.Cursor { return store.Cursor{Time: r.Time, ID: r.ID} }
+
+// New builds the service and keeps the profile scopes of this node and of
+// every contact.
+func New(opts Options) (*Service, error) {
+	t, err := opts.Store.Table("profiles")
+	if err != nil {
+		return nil, err
+	}
+	settings, err := opts.Store.Table("profile-settings")
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{
+		id: opts.Identity, st: opts.Store, eng: opts.Engine, syncer: opts.Syncer, contacts: opts.Contacts,
+		people: opts.People, log: opts.Logger, records: t, settings: settings, host: opts.Host, limiter: opts.Limiter,
+		cards: cards{m: map[peer.ID]card{}}, kept: map[peer.ID]*engine.Replica{},
+	}
+	if err := s.follow(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Serve answers requests for this node's profile card and follows the
+// list of contacts until ctx is done.
+func (s *Service) Serve(ctx context.Context) error {
+	if s.host != nil {
+		s.host.SetStreamHandler(CardProtocol, s.serveCard)
+		defer s.host.RemoveStreamHandler(CardProtocol)
+	}
+	for {
+		changed := s.contacts.FriendsChanged()
+		if err := s.follow(); err != nil {
+			s.log.Warn("follow contacts' profiles", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changed:
+		}
+	}
+}
+
+// follow keeps the profile scopes of this node and its contacts, and drops
+// those of people who are no longer contacts, with their profiles.
+func (s *Service) follow() error {
+	friends, err := s.contacts.Friends()
+	if err != nil {
+		return err
+	}
+	want := map[peer.ID][]byte{s.id.PeerID(): s.id.PublicKey()}
+	for _, b := range friends {
+		p, err := crypto.PeerIDFromPublicKey(b.IdentityKey[:])
+		if err != nil {
+			continue
+		}
+		want[p] = b.IdentityKey[:]
+	}
+	s.keptMu.Lock()
+	defer s.keptMu.Unlock()
+	for p, pub := range want {
+		if s.kept[p] != nil {
+			continue
+		}
+		scope := ScopeOf(pub)
+		r, err := s.eng.Keep(engine.Spec{
+			Scope: scope, Topic: TopicName(scope), Kinds: []event.Kind{Kind},
+			Feature: s, AuthorRate: authorRate,
+		})
+		if err != nil {
+			return err
+		}
+		s.kept[p] = r
+		if p != s.id.PeerID() && s.syncer != nil {
+			s.syncer.Trigger(p)
+		}
+	}
+	for p, r := range s.kept {
+		if _, ok := want[p]; ok {
+			continue
+		}
+		r.Close()
+		delete(s.kept, p)
+		if err := s.st.DeleteScope(r.Scope()); err != nil {
+			return err
+		}
+		if err := s.records.Delete([]byte(p)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Check accepts a profile written by the owner of its scope, with valid
+// fields in canonical form.
+func (s *Service) Check(e *event.Event) error {
+	if ScopeOf(e.Author) != e.ScopeID() {
+		return engine.Reject(engine.ReasonBody, errors.New("profile written by someone else than its owner"))
+	}
+	if _, err := Decode(e.Payload); err != nil {
+		return engine.Reject(engine.ReasonBody, err)
+	}
+	return nil
+}
+
+// Stored keeps the latest of each person's profiles and forgets the
+// others.
+func (s *Service) Stored(evs []*event.Event, _ engine.Origin) {
+	for _, e := range evs {
+		if err := s.take(e); err != nil {
+			s.log.Warn("keep profile", "id", e.ID, "err", err)
+		}
+	}
+}
+
+// take makes e its author's profile if it is later than the one kept:
+// later by time, then by event ID, so that every node chooses the same.
+func (s *Service) take(e *event.Event) error {
+	f, err := Decode(e.Payload)
+	if err != nil {
+		return err
+	}
+	p, err := crypto.PeerIDFromPublicKey(e.Author)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, err := s.record(p)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	at := store.CursorOf(e)
+	scope := e.ScopeID()
+	if cur != nil && cur.cursor().Compare(at) >= 0 {
+		if cur.ID == e.ID {
+			return nil
+		}
+		// An older version: it is never shown, so it is not kept.
+		return s.st.Forget(scope, []store.Cursor{at})
+	}
+	rec := &Record{Name: f.Name, Bio: f.Bio, Place: f.Place, Avatar: f.Avatar, Author: e.Author, Time: e.Time, ID: e.ID}
+	err = s.st.Write(func(b *store.Batch) error {
+		if err := b.PutJSON(s.records, []byte(p), rec); err != nil {
+			return err
+		}
+		return b.Log(s.records, []byte(p))
+	})
+	if err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	if cur != nil {
+		return s.st.Forget(scope, []store.Cursor{cur.cursor()})
+	}
+	return nil
+}
+
+func (s *Service) record(p peer.ID) (*Record, error) {
+	return store.GetJSON[Record](s.records, []byte(p))
+}
+
+// Profile returns the latest profile of p known here.
+func (s *Service) Profile(p peer.ID) (*Record, error) {
+	r, err := s.record(p)
+	if err != nil {
+		return nil, fmt.Errorf("profile of %s: %w", p, err)
+	}
+	return r, nil
+}
+
+// Set replaces this node's profile. It is durable when Set returns.
+func (s *Service) Set(ctx context.Context, f *Fields) (*Record, error) {
+	payload, err := Encode(f)
+	if err != nil {
+		return nil, err
+	}
+	s.keptMu.Lock()
+	r := s.kept[s.id.PeerID()]
+	s.keptMu.Unlock()
+	if r == nil {
+		return nil, errors.New("profile: own scope is not kept")
+	}
+	if _, err := r.Write(ctx, func(pos engine.Position) (event.Body, error) {
+		return pos.Body(Kind, payload), nil
+	}); err != nil {
+		return nil, fmt.Errorf("profile: %w", err)
+	}
+	return s.Profile(s.id.PeerID())
+}
+
+// Names tells people (node/people) the name a person gives themselves in
+// their profile.
+func (s *Service) Names(p peer.ID) people.Names {
+	r, err := s.record(p)
+	if err != nil {
+		return people.Names{}
+	}
+	return people.Names{Claimed: r.Name}
+}
