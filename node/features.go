@@ -3,6 +3,7 @@ package node
 import (
 	"github.com/banyan-mesh/banyan/node/cli"
 	"github.com/banyan-mesh/banyan/node/groupchat"
+	"github.com/banyan-mesh/banyan/node/lists"
 	"github.com/banyan-mesh/banyan/node/pay"
 	"github.com/banyan-mesh/banyan/node/private"
 )
@@ -13,6 +14,7 @@ type features struct {
 	groups  *groupchat.Service
 	private *private.Service
 	wallet  *pay.Service
+	lists   *lists.Service
 }
 
 // newFeatures builds every feature of node n. A new feature is one line
@@ -41,15 +43,20 @@ func newFeatures(n *Node) (f features, err error) {
 	}); err != nil {
 		return f, err
 	}
+	if f.lists, err = lists.New(lists.Options{
+		Identity: n.id, Store: n.store, Engine: n.engine, Groups: f.groups, People: n.people, Logger: log.With("sys", "lists"),
+	}); err != nil {
+		return f, err
+	}
 	return f, nil
 }
 
 // list returns the features in the order they were built.
-func (f features) list() []Service { return []Service{f.groups, f.private, f.wallet} }
+func (f features) list() []Service { return []Service{f.groups, f.private, f.wallet, f.lists} }
 
 // Commands lists every feature's part of the command line, in the order
 // 'banyan help' shows them.
-var Commands = []cli.Feature{groupchat.CLI, private.CLI, pay.CLI}
+var Commands = []cli.Feature{groupchat.CLI, private.CLI, pay.CLI, lists.CLI}
 
 // Groups returns the group-chat service.
 func (n *Node) Groups() *groupchat.Service { return n.feats.groups }
@@ -59,3 +66,6 @@ func (n *Node) DMs() *private.Service { return n.feats.private }
 
 // Wallet returns the wallet service.
 func (n *Node) Wallet() *pay.Service { return n.feats.wallet }
+
+// Lists returns the shared-lists service.
+func (n *Node) Lists() *lists.Service { return n.feats.lists }
