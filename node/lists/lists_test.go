@@ -194,3 +194,35 @@ func merged(t *testing.T, n *nodetest.Node, g *groupchat.Group, evs []*event.Eve
 func ptr[T any](v T) *T { return &v }
 
 func hexID(g *groupchat.Group) string { return fmt.Sprintf("%x", g.ID) }
+
+// Lists travel and are stored sealed: no store, a member's or a
+// non-member's, holds an item's text, and a non-member holds nothing of
+// the lists at all.
+func TestListsAreSealed(t *testing.T) {
+	ctx := context.Background()
+	a := nodetest.Start(t, "")
+	b := nodetest.Start(t, "", a.Info())
+	outsider := nodetest.Start(t, "", a.Info())
+	g := nodetest.JoinAll(t, []*nodetest.Node{a, b})
+	must[*lists.ListInfo](t)(client(t, a).Create(ctx, g.Name, "secret-plans", "todo"))
+	must[*lists.ListInfo](t)(client(t, a).Add(ctx, g.Name, "secret-plans", "mangoes-for-the-feast"))
+	nodetest.Eventually(t, 20*time.Second, "b to get the item", func() (bool, string) {
+		l, err := client(t, b).List(ctx, g.Name, "secret-plans")
+		return err == nil && len(l.Items) == 1, fmt.Sprint(l, err)
+	})
+	needles := map[string][]byte{"title": []byte("secret-plans"), "item": []byte("mangoes-for-the-feast")}
+	for name, n := range map[string]*nodetest.Node{"a": a, "b": b, "outsider": outsider} {
+		if found := nodetest.ScanFor(t, n, needles); len(found) != 0 {
+			t.Errorf("%s's store holds %v in the clear", name, found)
+		}
+	}
+	evs := scopeEvents(t, a, g)
+	if len(evs) != 2 {
+		t.Fatalf("a holds %d list operations, want 2", len(evs))
+	}
+	for _, e := range evs {
+		if has, err := outsider.Store().HasEvent(e.ID); has || err != nil {
+			t.Fatalf("the outsider holds a list operation (%v)", err)
+		}
+	}
+}
