@@ -2,6 +2,7 @@ package node
 
 import (
 	"github.com/banyan-mesh/banyan/node/cli"
+	"github.com/banyan-mesh/banyan/node/events"
 	"github.com/banyan-mesh/banyan/node/groupchat"
 	"github.com/banyan-mesh/banyan/node/lists"
 	"github.com/banyan-mesh/banyan/node/pay"
@@ -15,6 +16,7 @@ type features struct {
 	private *private.Service
 	wallet  *pay.Service
 	lists   *lists.Service
+	events  *events.Service
 }
 
 // newFeatures builds every feature of node n. A new feature is one line
@@ -48,15 +50,22 @@ func newFeatures(n *Node) (f features, err error) {
 	}); err != nil {
 		return f, err
 	}
+	if f.events, err = events.New(events.Options{
+		Identity: n.id, Store: n.store, Engine: n.engine, Groups: f.groups, People: n.people, Logger: log.With("sys", "events"),
+	}); err != nil {
+		return f, err
+	}
 	return f, nil
 }
 
 // list returns the features in the order they were built.
-func (f features) list() []Service { return []Service{f.groups, f.private, f.wallet, f.lists} }
+func (f features) list() []Service {
+	return []Service{f.groups, f.private, f.wallet, f.lists, f.events}
+}
 
 // Commands lists every feature's part of the command line, in the order
 // 'banyan help' shows them.
-var Commands = []cli.Feature{groupchat.CLI, private.CLI, pay.CLI, lists.CLI}
+var Commands = []cli.Feature{groupchat.CLI, private.CLI, pay.CLI, lists.CLI, events.CLI}
 
 // Groups returns the group-chat service.
 func (n *Node) Groups() *groupchat.Service { return n.feats.groups }
@@ -66,6 +75,9 @@ func (n *Node) DMs() *private.Service { return n.feats.private }
 
 // Wallet returns the wallet service.
 func (n *Node) Wallet() *pay.Service { return n.feats.wallet }
+
+// Events returns the events service.
+func (n *Node) Events() *events.Service { return n.feats.events }
 
 // Lists returns the shared-lists service.
 func (n *Node) Lists() *lists.Service { return n.feats.lists }
