@@ -436,7 +436,8 @@ type Reminder struct {
 }
 
 // Serve gives reminders: an event starting within RemindBefore that the
-// user has not declined gets one, once, on the event stream.
+// user posted, or answered going or maybe, gets one, once, on the event
+// stream.
 func (s *Service) Serve(ctx context.Context) error {
 	t := time.NewTicker(15 * time.Second)
 	defer t.Stop()
@@ -455,9 +456,15 @@ func (s *Service) Serve(ctx context.Context) error {
 
 func (s *Service) remind() error {
 	now := s.now()
+	me := [32]byte(s.id.PublicKey())
 	for _, o := range s.Schedule() {
 		start := time.UnixMilli(o.Start)
 		if start.Before(now) || start.Sub(now) > RemindBefore {
+			continue
+		}
+		// Only what the user plans to attend: their own events and those
+		// they answered going or maybe.
+		if a := o.Answers[me]; !bytes.Equal(o.Author, me[:]) && a != Going && a != Maybe {
 			continue
 		}
 		if has, err := s.reminders.Has(o.ID[:]); err != nil || has {

@@ -2,63 +2,17 @@ package lists_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"testing"
 	"time"
 
-	pubsub "github.com/libp2p/go-libp2p-pubsub"
-	pb "github.com/libp2p/go-libp2p-pubsub/pb"
-	ma "github.com/multiformats/go-multiaddr"
-
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/crypto/event"
-	"github.com/banyan-mesh/banyan/mesh"
 	"github.com/banyan-mesh/banyan/node/engine"
 	"github.com/banyan-mesh/banyan/node/lists"
 	"github.com/banyan-mesh/banyan/node/lists/crdt"
 	"github.com/banyan-mesh/banyan/node/nodetest"
 )
-
-// rawPeer is a gossipsub peer with no Banyan validation that publishes
-// whatever it is told to on a lists topic.
-func rawPeer(t *testing.T, target *nodetest.Node, topic string) (*crypto.Identity, *pubsub.Topic) {
-	t.Helper()
-	id, err := crypto.NewIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := mesh.NewHost(mesh.HostOptions{Identity: id, ListenAddrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	ps, err := pubsub.NewGossipSub(ctx, h,
-		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
-		pubsub.WithNoAuthor(),
-		pubsub.WithMessageIdFn(func(m *pb.Message) string { s := sha256.Sum256(m.Data); return string(s[:]) }),
-		pubsub.WithFloodPublish(true),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp, err := ps.Join(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tp.Subscribe(); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Connect(ctx, target.Info()); err != nil {
-		t.Fatal(err)
-	}
-	nodetest.Eventually(t, 20*time.Second, "the raw peer to see the target in the topic", func() (bool, string) {
-		return len(tp.ListPeers()) > 0, "no topic peers"
-	})
-	return id, tp
-}
 
 // Hostile list operations from a raw peer that knows the group's key (a
 // member gone bad) are rejected by reason and never reach the lists; a
@@ -126,7 +80,7 @@ func TestHostileListOperations(t *testing.T) {
 	for _, tc := range cases {
 		// A peer of its own for each: invalid input soon gets a peer
 		// ignored altogether.
-		id, tp := rawPeer(t, a, lists.TopicName(scope))
+		id, tp := nodetest.RawPeer(t, a, lists.TopicName(scope))
 		want[tc.reason]++
 		if err := tp.Publish(context.Background(), tc.raw(id)); err != nil {
 			t.Fatal(err)
@@ -144,7 +98,7 @@ func TestHostileListOperations(t *testing.T) {
 	if ls, err := a.Lists().Lists(hexID(g)); err != nil || len(ls) != 0 {
 		t.Fatalf("hostile operations reached the lists: %v, %v", ls, err)
 	}
-	id, tp := rawPeer(t, a, lists.TopicName(scope))
+	id, tp := nodetest.RawPeer(t, a, lists.TopicName(scope))
 	if err := tp.Publish(context.Background(), sealed(id, g.Key, valid, nil)); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,81 @@
+package events
+
+import (
+	"testing"
+
+	"github.com/banyan-mesh/banyan/crypto"
+)
+
+func TestDecode(t *testing.T) {
+	good, err := cborEnc.Marshal(Post{Title: "feast", Start: minStart + 1, Place: "school", About: "bring\na dish"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := decodePost(good); err != nil || p.Title != "feast" || p.About != "bring\na dish" {
+		t.Fatalf("%+v, %v", p, err)
+	}
+	rsvp, err := cborEnc.Marshal(RSVP{Event: make([]byte, 32), Answer: Maybe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := decodeRSVP(rsvp); err != nil || r.Answer != Maybe {
+		t.Fatalf("%+v, %v", r, err)
+	}
+	badPosts := map[string]any{
+		"no title":      map[int]any{2: minStart + 1},
+		"early":         map[int]any{1: "x", 2: minStart - 1},
+		"late":          map[int]any{1: "x", 2: maxStart + 1},
+		"title newline": map[int]any{1: "a\nb", 2: minStart + 1},
+		"long about":    map[int]any{1: "x", 2: minStart + 1, 4: string(make([]byte, MaxAbout+1))},
+		"unknown key":   map[int]any{1: "x", 2: minStart + 1, 9: 1},
+		"empty place":   map[int]any{1: "x", 2: minStart + 1, 3: ""},
+	}
+	for name, v := range badPosts {
+		b, _ := crypto.CanonicalCBOR.Marshal(v)
+		if _, err := decodePost(b); err == nil {
+			t.Errorf("post %s: accepted", name)
+		}
+	}
+	badRSVPs := map[string]any{
+		"short event": map[int]any{1: make([]byte, 31), 2: 1},
+		"no answer":   map[int]any{1: make([]byte, 32)},
+		"bad answer":  map[int]any{1: make([]byte, 32), 2: 4},
+		"zero answer": map[int]any{1: make([]byte, 32), 2: 0},
+	}
+	for name, v := range badRSVPs {
+		b, _ := crypto.CanonicalCBOR.Marshal(v)
+		if _, err := decodeRSVP(b); err == nil {
+			t.Errorf("rsvp %s: accepted", name)
+		}
+	}
+}
+
+func FuzzDecodePost(f *testing.F) {
+	b, _ := cborEnc.Marshal(Post{Title: "feast", Start: minStart + 1, Place: "school", About: "bring a dish"})
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := decodePost(b)
+		if err != nil {
+			return
+		}
+		again, err := cborEnc.Marshal(p)
+		if err != nil || string(again) != string(b) {
+			t.Fatalf("%x does not re-encode: %x", b, again)
+		}
+	})
+}
+
+func FuzzDecodeRSVP(f *testing.F) {
+	b, _ := cborEnc.Marshal(RSVP{Event: make([]byte, 32), Answer: Going})
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := decodeRSVP(b)
+		if err != nil {
+			return
+		}
+		again, err := cborEnc.Marshal(r)
+		if err != nil || string(again) != string(b) {
+			t.Fatalf("%x does not re-encode: %x", b, again)
+		}
+	})
+}
