@@ -2,6 +2,7 @@ package node
 
 import (
 	"github.com/banyan-mesh/banyan/node/cli"
+	"github.com/banyan-mesh/banyan/node/diary"
 	"github.com/banyan-mesh/banyan/node/events"
 	"github.com/banyan-mesh/banyan/node/groupchat"
 	"github.com/banyan-mesh/banyan/node/lists"
@@ -17,6 +18,7 @@ type features struct {
 	wallet  *pay.Service
 	lists   *lists.Service
 	events  *events.Service
+	diary   *diary.Service
 }
 
 // newFeatures builds every feature of node n. A new feature is one line
@@ -55,17 +57,20 @@ func newFeatures(n *Node) (f features, err error) {
 	}); err != nil {
 		return f, err
 	}
+	if f.diary, err = diary.New(diary.Options{Identity: n.id, Store: n.store, Logger: log.With("sys", "diary")}); err != nil {
+		return f, err
+	}
 	return f, nil
 }
 
 // list returns the features in the order they were built.
 func (f features) list() []Service {
-	return []Service{f.groups, f.private, f.wallet, f.lists, f.events}
+	return []Service{f.groups, f.private, f.wallet, f.lists, f.events, f.diary}
 }
 
 // Commands lists every feature's part of the command line, in the order
 // 'banyan help' shows them.
-var Commands = []cli.Feature{groupchat.CLI, private.CLI, pay.CLI, lists.CLI, events.CLI}
+var Commands = []cli.Feature{groupchat.CLI, private.CLI, pay.CLI, lists.CLI, events.CLI, diary.CLI}
 
 // Groups returns the group-chat service.
 func (n *Node) Groups() *groupchat.Service { return n.feats.groups }
@@ -75,6 +80,9 @@ func (n *Node) DMs() *private.Service { return n.feats.private }
 
 // Wallet returns the wallet service.
 func (n *Node) Wallet() *pay.Service { return n.feats.wallet }
+
+// Diary returns the diary service.
+func (n *Node) Diary() *diary.Service { return n.feats.diary }
 
 // Events returns the events service.
 func (n *Node) Events() *events.Service { return n.feats.events }

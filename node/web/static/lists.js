@@ -49,7 +49,7 @@ function OneList({ group, list, onChange }) {
   return html`<${Section} title=${list.title} id=${titleID} className=${'shared-list ' + list.kind}>
     <p class="hint">${list.kind === 'shopping' ? 'Shopping list' : 'To-do list'} · ${n === 0 ? 'empty' : n + (n === 1 ? ' item' : ' items') + ', ' + list.items.filter((i) => i.done).length + ' done'}</p>
     <ul class="items" aria-labelledby=${titleID}>
-      ${list.items.map((it, i) => html`<li key=${it.id} class=${'item' + (it.done ? ' done' : '')} data-id=${it.id}>
+      ${list.items.map((it, i) => html`<li key=${it.id} class=${'item' + (it.done ? ' ticked' : '')} data-id=${it.id}>
         <label class="choice">
           <input type="checkbox" checked=${it.done} onChange=${(e) => edit(it, { done: e.currentTarget.checked })} />
           <span class="item-text">${it.text}</span>
