@@ -13,6 +13,7 @@ import { Wallet } from './wallet.js';
 import { NodeInfo } from './nodeinfo.js';
 import { GroupLists } from './lists.js';
 import { Schedule } from './schedule.js';
+import { Diary } from './diary.js';
 import { money } from './util.js';
 
 function parseRoute(hash) {
@@ -23,6 +24,7 @@ function parseRoute(hash) {
     case 'group': return { tab: 'chats', group: p[1] || '' };
     case 'lists': return { tab: 'chats', lists: p[1] || '' };
     case 'schedule': return { tab: 'schedule' };
+    case 'diary': return { tab: 'schedule', diary: true };
     case 'people': return { tab: 'people' };
     case 'wallet': return { tab: 'wallet' };
     case 'node': return { tab: 'node' };
@@ -59,7 +61,7 @@ function App({ stream }) {
   useEffect(() => {
     const h = document.querySelector('main h1');
     if (h) { h.setAttribute('tabindex', '-1'); h.focus({ preventScroll: true }); }
-  }, [route.tab, route.id, route.group, route.sub, route.lists]);
+  }, [route.tab, route.id, route.group, route.sub, route.lists, route.diary]);
 
   if (st.stream === 'signed-out') return html`<${SignedOut} />`;
 
@@ -78,6 +80,7 @@ function App({ stream }) {
     </div>`;
   } else if (route.tab === 'people') screen = html`<${People} stream=${stream} />`;
   else if (route.tab === 'wallet') screen = html`<${Wallet} stream=${stream} />`;
+  else if (route.diary) screen = html`<${Diary} />`;
   else if (route.tab === 'schedule') screen = html`<${Schedule} stream=${stream} />`;
   else screen = html`<${NodeInfo} stream=${stream} />`;
 

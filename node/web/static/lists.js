@@ -35,14 +35,20 @@ export function GroupLists({ id, stream }) {
 const setList = (setLists) => (l) => setLists((ls) => (ls || []).map((x) => (x.id === l.id ? l : x)));
 
 function OneList({ group, list, onChange }) {
-  const [text, setText] = useState('');
   const act = useAction();
   const path = `${base(group)}/${esc(list.id)}`;
   const edit = (item, body) => act.run(async () => onChange(await request('PATCH', `${path}/items/${esc(item.id)}`, body)));
+  // The field is left to the browser and read on submit, so that edits
+  // arriving meanwhile never touch what is being typed.
   const add = (e) => {
     e.preventDefault();
-    if (!text.trim()) return;
-    act.run(async () => { onChange(await post(`${path}/items`, { text })); setText(''); });
+    const field = e.currentTarget.elements.text;
+    const t = field.value;
+    if (!t.trim()) return;
+    field.value = '';
+    act.run(async () => {
+      try { onChange(await post(`${path}/items`, { text: t })); } catch (err) { field.value = t; throw err; }
+    });
   };
   const n = list.items.length;
   const titleID = 'list-' + list.id;
@@ -63,7 +69,7 @@ function OneList({ group, list, onChange }) {
     </ul>
     <form class="inline-form add-item" onSubmit=${add}>
       <div class="field"><label for=${'add-' + list.id}>Add to ${list.title}</label>
-        <input id=${'add-' + list.id} value=${text} maxlength="1024" onInput=${(e) => setText(e.currentTarget.value)} /></div>
+        <input id=${'add-' + list.id} name="text" maxlength="1024" /></div>
       <button type="submit" disabled=${act.busy}>Add</button>
     </form>
     <${ErrorText} error=${act.error} />

@@ -23,7 +23,7 @@ export function Schedule({ stream }) {
   }, []);
   const soon = (events || []).filter((e) => e.soon && e.you !== 'not-going');
   return html`<div class="page">
-    <header class="page-head"><h1>Schedule</h1></header>
+    <header class="page-head"><h1>Schedule</h1><a class="button secondary small-link" id="to-diary" href="#/diary">Diary</a></header>
     ${soon.length > 0 && html`<div class="card reminder" role="status" id="reminders">
       ${soon.map((e) => html`<p key=${e.id}><strong>Starting soon:</strong> ${e.title}, ${when(e.start)}${e.place ? ' at ' + e.place : ''}</p>`)}
     </div>`}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/banyan-mesh/banyan/node/api"
+	"github.com/banyan-mesh/banyan/node/diary"
 	"github.com/banyan-mesh/banyan/node/events"
 	"github.com/banyan-mesh/banyan/node/groupchat"
 	"github.com/banyan-mesh/banyan/node/lists"
@@ -134,5 +135,48 @@ func TestBrowserListsAndSchedule(t *testing.T) {
 		pa.resize(1280, 900)
 		pa.checkConsole()
 		pb.checkConsole()
+	})
+
+	t.Run("diary", func(t *testing.T) {
+		pa.t = t
+		pa.goTo("#/schedule")
+		pa.click("#to-diary")
+		pa.wait("the empty diary", `!!document.querySelector('#no-entries')`)
+		entries := `[...document.querySelectorAll('.entry .entry-text')].map(e => e.textContent).join('|')`
+		pa.typeInto("#diary-text", "The mango tree flowered")
+		pa.click(`form[aria-labelledby="diary-write"] button[type="submit"]`)
+		pa.wait("the first entry", entries+` === 'The mango tree flowered'`)
+		pa.typeInto("#diary-text", "<i>rain</i> all day")
+		pa.click(`form[aria-labelledby="diary-write"] button[type="submit"]`)
+		pa.wait("both entries", `document.querySelectorAll('.entry').length === 2`)
+		if n := evalJS[int](pa, `document.querySelectorAll('.entry i').length`); n != 0 {
+			t.Errorf("an entry's text made %d elements", n)
+		}
+		pa.typeInto("#diary-q", "MANGO")
+		pa.click(`form[role="search"] button[type="submit"]`)
+		pa.wait("the search to find one entry", entries+` === 'The mango tree flowered'`)
+		for _, w := range []struct {
+			name string
+			w, h int64
+		}{{"diary-1280", 1280, 900}, {"diary-360", 360, 740}} {
+			pa.resize(w.w, w.h)
+			pa.wait("the diary at "+w.name, `document.querySelector('.entry').getBoundingClientRect().width > 0`)
+			if over := evalJS[bool](pa, `document.documentElement.scrollWidth > innerWidth`); over {
+				t.Errorf("%s: the page is wider than the window", w.name)
+			}
+			pa.fullScreenshot(w.name)
+		}
+		pa.resize(1280, 900)
+		pa.click(".entry button.secondary")
+		pa.click("dialog[open] button.danger")
+		pa.wait("the entry deleted", `!!document.querySelector('#no-entries')`)
+		mine, err := diary.NewClient(amina.client).List(amina.ctx(), "", 10)
+		if err != nil || len(mine) != 1 || mine[0].Text != "<i>rain</i> all day" {
+			t.Fatalf("Amina's diary: %+v, %v", mine, err)
+		}
+		if bos, err := diary.NewClient(bo.client).List(bo.ctx(), "", 10); err != nil || len(bos) != 0 {
+			t.Fatalf("Bo's diary: %+v, %v", bos, err)
+		}
+		pa.checkConsole()
 	})
 }
