@@ -77,9 +77,11 @@ func run(a *cli.App, c *cobra.Command, do func(ctx context.Context, cl Client, a
 			}
 			return cli.WriteJSON(a.Stdout, l)
 		}
-		if l != nil {
-			printList(a, *l)
+		if l == nil {
+			fmt.Fprintln(a.Stdout, "deleted the list for everyone in the group")
+			return nil
 		}
+		printList(a, *l)
 		return nil
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the list as JSON")
@@ -87,7 +89,7 @@ func run(a *cli.App, c *cobra.Command, do func(ctx context.Context, cl Client, a
 }
 
 func printList(a *cli.App, l ListInfo) {
-	fmt.Fprintf(a.Stdout, "%s (%s list in %s, id %s)\n", cli.CleanLine(l.Title), l.Kind, cli.CleanLine(l.GroupName), cli.ShortID(l.ID))
+	fmt.Fprintf(a.Stdout, "%s (%s list in %s, id %s)\n", cli.CleanLine(l.Title), l.Kind, cli.CleanLine(l.GroupName), l.ID[:8])
 	if len(l.Items) == 0 {
 		fmt.Fprintln(a.Stdout, "  (empty)")
 	}
