@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
+	"github.com/banyan-mesh/banyan/node/api"
 	"github.com/banyan-mesh/banyan/node/groupchat"
 	"github.com/banyan-mesh/banyan/node/lists"
 	"github.com/banyan-mesh/banyan/node/lists/crdt"
@@ -224,5 +225,40 @@ func TestListsAreSealed(t *testing.T) {
 		if has, err := outsider.Store().HasEvent(e.ID); has || err != nil {
 			t.Fatalf("the outsider holds a list operation (%v)", err)
 		}
+	}
+}
+
+// Every edit appears on the event stream, saying what it did to what.
+func TestEditsOnTheStream(t *testing.T) {
+	ctx := context.Background()
+	a := nodetest.Start(t, "")
+	g, err := a.Groups().Create("family")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := client(t, a)
+	must[*lists.ListInfo](t)(cl.Create(ctx, g.Name, "market", "shopping"))
+	must[*lists.ListInfo](t)(cl.Add(ctx, g.Name, "market", "rice"))
+	must[*lists.ListInfo](t)(cl.Edit(ctx, g.Name, "market", "1", lists.EditItem{Done: ptr(true)}))
+	must[*lists.ListInfo](t)(cl.Remove(ctx, g.Name, "market", "rice"))
+	var got []string
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	a.Client(t).Events(sctx, 0, func(ev api.Event) error {
+		var e lists.ListEvent
+		if ev.Type == lists.StreamType && ev.Decode(&e) == nil {
+			if !e.Mine || e.List != "market" || e.GroupName != "family" {
+				t.Errorf("stream event %+v", e)
+			}
+			got = append(got, e.What+" "+e.Item)
+		}
+		if len(got) == 4 {
+			cancel()
+		}
+		return nil
+	})
+	want := []string{"created the list ", "added rice", "ticked rice", "removed rice"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("stream %q, want %q", got, want)
 	}
 }

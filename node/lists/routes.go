@@ -351,26 +351,20 @@ func (s *Service) Render(a store.Arrival) (api.Event, bool) {
 		By: s.people.Key(a.Event.Author), Mine: a.Event.SameAuthor(s.id.PublicKey()),
 		Time: time.UnixMilli(a.Event.Time).UTC(),
 	}
-	gl.mu.Lock()
-	ls := gl.doc.Lists()
-	gl.mu.Unlock()
 	listID := op.Target
 	if op.List != nil {
 		listID = *op.List
 		out.ItemID = hex.EncodeToString(op.Target[:])
 	}
 	out.ListID = hex.EncodeToString(listID[:])
-	for _, l := range ls {
-		if l.ID != listID {
-			continue
-		}
-		out.List = l.Title
-		for _, it := range l.Items {
-			if it.ID == op.Target {
-				out.Item = it.Text
-			}
-		}
+	// Constant work per event, however long the lists: the stream
+	// replays every edit.
+	gl.mu.Lock()
+	out.List, _ = gl.doc.Text(listID)
+	if op.List != nil {
+		out.Item, _ = gl.doc.Text(op.Target)
 	}
+	gl.mu.Unlock()
 	if op.Text != nil && op.List != nil && out.Item == "" {
 		out.Item = *op.Text
 	}

@@ -113,9 +113,10 @@ func (d *Doc) Apply(op Op) {
 		d.objs[op.Target] = o
 	}
 	if op.Delete {
-		// The content is dropped: a tombstone keeps only that the
-		// target existed, so that late edits do not bring it back.
-		*o = object{deleted: true, item: o.item || op.List != nil}
+		// A tombstone keeps only that the target existed, so that late
+		// edits do not bring it back, and its last text, to say what
+		// was removed.
+		*o = object{deleted: true, item: o.item || op.List != nil, text: o.text}
 		return
 	}
 	if o.deleted {
@@ -173,6 +174,18 @@ func (d *Doc) Lists() []List {
 		return cmp.Or(cmp.Compare(a.Title, b.Title), bytes.Compare(a.ID[:], b.ID[:]))
 	})
 	return out
+}
+
+// Text returns the title of a list or the text of an item, in constant
+// time, and whether it is live. A removed one reads as it last read here,
+// which depends on what this replica had heard when it was removed: for
+// saying what was removed, never for the lists themselves.
+func (d *Doc) Text(id ID) (text string, live bool) {
+	o := d.objs[id]
+	if o == nil || !o.text.set {
+		return "", false
+	}
+	return o.text.v, !o.deleted
 }
 
 // Deleted says whether id is tombstoned.

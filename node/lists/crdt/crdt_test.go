@@ -248,6 +248,12 @@ func TestTombstoneIsPermanent(t *testing.T) {
 	if !d.Deleted(item) {
 		t.Fatal("item not tombstoned")
 	}
+	if _, live := d.Text(item); live {
+		t.Fatal("a deleted item is live")
+	}
+	if title, ok := d.Text(list); !ok || title != "shopping" {
+		t.Fatalf("the list reads %q, %v", title, ok)
+	}
 }
 
 func TestBetweenKeepsOrder(t *testing.T) {
