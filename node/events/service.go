@@ -116,17 +116,24 @@ func New(opts Options) (*Service, error) {
 		log: opts.Logger, now: opts.Now, reminders: t, wake: make(chan struct{}, 1),
 		byScope: map[event.Scope]*groupEvents{}, byGroup: map[event.Scope]*groupEvents{},
 	}
+	// The groups this node is in now are kept before New returns, and
+	// fail it; a group joined later that cannot be kept is logged.
+	var failed []error
+	starting := true
 	opts.Groups.WatchGroups(func(group event.Scope, id string, in bool) {
 		if !in {
 			s.drop(group)
 			return
 		}
-		if e := s.keep(group, id); e != nil {
-			s.log.Error("keep a group's events", "group", id, "err", e)
-			err = errors.Join(err, e)
+		if err := s.keep(group, id); err != nil {
+			s.log.Error("keep a group's events", "group", id, "err", err)
+			if starting {
+				failed = append(failed, err)
+			}
 		}
 	})
-	return s, err
+	starting = false
+	return s, errors.Join(failed...)
 }
 
 func (s *Service) keep(group event.Scope, id string) error {

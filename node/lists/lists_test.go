@@ -12,6 +12,7 @@ import (
 
 	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/node/api"
+	"github.com/banyan-mesh/banyan/node/engine"
 	"github.com/banyan-mesh/banyan/node/groupchat"
 	"github.com/banyan-mesh/banyan/node/lists"
 	"github.com/banyan-mesh/banyan/node/lists/crdt"
@@ -260,5 +261,38 @@ func TestEditsOnTheStream(t *testing.T) {
 	want := []string{"created the list ", "added rice", "ticked rice", "removed rice"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("stream %q, want %q", got, want)
+	}
+}
+
+// Leaving a group deletes its lists here and stops keeping their scope;
+// the others keep theirs.
+func TestLeavingDropsLists(t *testing.T) {
+	ctx := context.Background()
+	a := nodetest.Start(t, "")
+	b := nodetest.Start(t, "", a.Info())
+	g := nodetest.JoinAll(t, []*nodetest.Node{a, b})
+	must[*lists.ListInfo](t)(client(t, a).Create(ctx, g.Name, "chores", "todo"))
+	must[*lists.ListInfo](t)(client(t, a).Add(ctx, g.Name, "chores", "sweep"))
+	nodetest.Eventually(t, 20*time.Second, "b to get the list", func() (bool, string) {
+		return len(scopeEvents(t, b, g)) == 2, fmt.Sprint(len(scopeEvents(t, b, g)))
+	})
+	scope, _ := lists.Scope(b.Groups(), nodetest.GroupOn(t, b, g).Scope())
+	if err := b.Groups().Leave(nodetest.GroupOn(t, b, g)); err != nil {
+		t.Fatal(err)
+	}
+	if evs, _, err := b.Store().History(scope, store.Cursor{}, 10); err != nil || len(evs) != 0 {
+		t.Fatalf("b still holds %d list operations (%v)", len(evs), err)
+	}
+	if _, err := b.Lists().Lists(hexID(g)); err == nil {
+		t.Fatal("b still shows the group's lists")
+	}
+	// The engine no longer keeps the scope: it can be kept anew.
+	r, err := b.Engine().Keep(engine.Spec{Scope: scope})
+	if err != nil {
+		t.Fatalf("b's engine still keeps the lists: %v", err)
+	}
+	r.Close()
+	if got := must[[]crdt.List](t)(a.Lists().Lists(hexID(g))); len(got) != 1 || len(got[0].Items) != 1 {
+		t.Fatalf("a's lists after b left: %+v", got)
 	}
 }

@@ -92,18 +92,24 @@ func New(opts Options) (*Service, error) {
 		id: opts.Identity, store: opts.Store, eng: opts.Engine, groups: opts.Groups, people: opts.People, log: opts.Logger,
 		byScope: map[event.Scope]*groupLists{}, byGroup: map[event.Scope]*groupLists{},
 	}
-	var err error
+	// The groups this node is in now are kept before New returns, and
+	// fail it; a group joined later that cannot be kept is logged.
+	var failed []error
+	starting := true
 	opts.Groups.WatchGroups(func(group event.Scope, id string, in bool) {
-		if in {
-			if e := s.keep(group, id); e != nil {
-				s.log.Error("keep a group's lists", "group", id, "err", e)
-				err = errors.Join(err, e)
-			}
+		if !in {
+			s.drop(group)
 			return
 		}
-		s.drop(group)
+		if err := s.keep(group, id); err != nil {
+			s.log.Error("keep a group's lists", "group", id, "err", err)
+			if starting {
+				failed = append(failed, err)
+			}
+		}
 	})
-	return s, err
+	starting = false
+	return s, errors.Join(failed...)
 }
 
 // keep replicates a group's lists and reads what is stored of them.
