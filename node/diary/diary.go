@@ -31,7 +31,7 @@ const DateLayout = "2006-01-02"
 type Entry struct {
 	ID string `json:"id"`
 	// Date is the day the entry is about (DateLayout), which the writer
-	// chooses; Written when it was written or last changed.
+	// chooses; Written when it was written.
 	Date    string    `json:"date"`
 	Text    string    `json:"text"`
 	Written time.Time `json:"written"`

@@ -1,6 +1,8 @@
 package events
 
 import (
+	"encoding/hex"
+	"strings"
 	"testing"
 
 	"github.com/banyan-mesh/banyan/crypto"
@@ -78,4 +80,19 @@ func FuzzDecodeRSVP(f *testing.F) {
 			t.Fatalf("%x does not re-encode: %x", b, again)
 		}
 	})
+}
+
+// The example of PROTOCOL.md section 18.3: "going" to event ab…ab.
+func TestRSVPVector(t *testing.T) {
+	ev := make([]byte, 32)
+	for i := range ev {
+		ev[i] = 0xab
+	}
+	b, err := cborEnc.Marshal(RSVP{Event: ev, Answer: Going})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := hex.EncodeToString(b), "a2015820"+strings.Repeat("ab", 32)+"0201"; got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
 }

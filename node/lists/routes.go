@@ -1,6 +1,7 @@
 package lists
 
 import (
+	"cmp"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -117,7 +118,7 @@ func (s *Service) Routes(srv *api.Server) {
 		if err := content.CheckName("list title", in.Title, MaxTitle); err != nil {
 			return nil, api.BadRequest(err)
 		}
-		k, ok := kinds[cmpOr(in.Kind, "todo")]
+		k, ok := kinds[cmp.Or(in.Kind, "todo")]
 		if !ok {
 			return nil, api.BadRequest(fmt.Errorf("list kind %q: want todo or shopping", in.Kind))
 		}
@@ -202,13 +203,6 @@ func (s *Service) Routes(srv *api.Server) {
 		}
 		return s.show(g, l.ID)
 	}))
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // moveTo returns a position that puts item i at place n (from 1) of items.

@@ -1,6 +1,7 @@
 package lists
 
 import (
+	"encoding/hex"
 	"testing"
 
 	"github.com/banyan-mesh/banyan/crypto"
@@ -83,4 +84,21 @@ func FuzzDecodeOp(f *testing.F) {
 			t.Fatalf("decoded %x does not re-encode: %x, %v", b, again, err)
 		}
 	})
+}
+
+// The example of PROTOCOL.md section 17.2: ticking item 22…22 of list
+// 07…07 at clock 5.
+func TestTickVector(t *testing.T) {
+	item, list := crdt.ID{}, crdt.ID{}
+	for i := range item {
+		item[i], list[i] = 0x22, 0x07
+	}
+	b, err := encodeOp(crdt.Op{Stamp: crdt.Stamp{Clock: 5}, Target: item, List: &list, Done: ptr(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "a40105025022222222222222222222222222222222035007070707070707070707070707070707" + "06f5"
+	if got := hex.EncodeToString(b); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
 }
