@@ -72,6 +72,15 @@ func TestHostileListOperations(t *testing.T) {
 		{engine.ReasonDecrypt, func(id *crypto.Identity) []byte {
 			return sealed(id, g.Key, valid, func(b *event.Body) { b.Seq, b.Prev = 2, make([]byte, 32) })
 		}},
+		// A clock beyond the event's time, which would leave nobody a
+		// clock to win with.
+		{engine.ReasonBody, func(id *crypto.Identity) []byte {
+			huge, err := lists.EncodeOp(crdt.Op{Stamp: crdt.Stamp{Clock: 1 << 62}, Target: crdt.ID{9}, Text: &title})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return sealed(id, g.Key, huge, nil)
+		}},
 		{engine.ReasonKind, func(id *crypto.Identity) []byte {
 			return sealed(id, g.Key, valid, func(b *event.Body) { b.Kind = event.KindGroupMessage })
 		}},

@@ -189,9 +189,18 @@ func openOp(gs Groups, group event.Scope, e *event.Event) (crdt.Op, error) {
 	if err != nil {
 		return op, err
 	}
+	// A clock may not run ahead of its event's time: otherwise one member
+	// could set it so high that nobody's next edit fits (or wins) again.
+	// Honest clocks count edits and stay far below the time in
+	// milliseconds.
+	if e.Time < 0 || op.Stamp.Clock > uint64(e.Time) {
+		return op, errClockAhead
+	}
 	op.Stamp.Author, op.Stamp.Seq, op.Stamp.Event = [32]byte(e.Author), e.Seq, e.ID
 	return op, nil
 }
+
+var errClockAhead = errors.New("list operation: clock ahead of its event's time")
 
 func (s *Service) lists(scope event.Scope) *groupLists {
 	s.mu.Lock()
@@ -294,7 +303,11 @@ func (s *Service) Write(ctx context.Context, groupID string, op crdt.Op) error {
 		if err != nil {
 			return event.Body{}, err
 		}
-		return pos.Body(Kind, payload), nil
+		b := pos.Body(Kind, payload)
+		// Only if a member pushed the clock near the time: the event
+		// then goes a little ahead, which receivers accept.
+		b.Time = max(b.Time, int64(op.Stamp.Clock))
+		return b, nil
 	})
 	if err != nil {
 		return fmt.Errorf("list: %w", err)
