@@ -54,7 +54,7 @@ show', its ID or its exact text.`,
 		Args: cli.SubcommandsOnly,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
-	c.AddCommand(createCmd(a), addCmd(a), tickCmd(a, "tick", true), tickCmd(a, "untick", false), moveCmd(a), removeCmd(a), showCmd(a))
+	c.AddCommand(createCmd(a), addCmd(a), editCmd(a), tickCmd(a, "tick", true), tickCmd(a, "untick", false), moveCmd(a), removeCmd(a), showCmd(a))
 	return c
 }
 
@@ -129,6 +129,18 @@ func addCmd(a *cli.App) *cobra.Command {
 		Args:    cli.MinArgs("GROUP", "LIST", "TEXT"),
 	}, func(ctx context.Context, cl Client, args []string) (*ListInfo, error) {
 		return cl.Add(ctx, args[0], args[1], strings.Join(args[2:], " "))
+	})
+}
+
+func editCmd(a *cli.App) *cobra.Command {
+	return run(a, &cobra.Command{
+		Use:     "edit GROUP LIST ITEM TEXT...",
+		Short:   "Change an item's text",
+		Example: `  banyan list edit family market 1 3 kg rice`,
+		Args:    cli.MinArgs("GROUP", "LIST", "ITEM", "TEXT"),
+	}, func(ctx context.Context, cl Client, args []string) (*ListInfo, error) {
+		text := strings.Join(args[3:], " ")
+		return cl.Edit(ctx, args[0], args[1], args[2], EditItem{Text: &text})
 	})
 }
 

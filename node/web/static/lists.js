@@ -55,17 +55,9 @@ function OneList({ group, list, onChange }) {
   return html`<${Section} title=${list.title} id=${titleID} className=${'shared-list ' + list.kind}>
     <p class="hint">${list.kind === 'shopping' ? 'Shopping list' : 'To-do list'} · ${n === 0 ? 'empty' : n + (n === 1 ? ' item' : ' items') + ', ' + list.items.filter((i) => i.done).length + ' done'}</p>
     <ul class="items" aria-labelledby=${titleID}>
-      ${list.items.map((it, i) => html`<li key=${it.id} class=${'item' + (it.done ? ' ticked' : '')} data-id=${it.id}>
-        <label class="choice">
-          <input type="checkbox" checked=${it.done} onChange=${(e) => edit(it, { done: e.currentTarget.checked })} />
-          <span class="item-text">${it.text}</span>
-        </label>
-        <span class="item-actions">
-          <button type="button" class="secondary small up" disabled=${i === 0 || act.busy} aria-label=${'Move ' + it.text + ' up'} onClick=${() => edit(it, { position: i })}>↑</button>
-          <button type="button" class="secondary small down" disabled=${i === n - 1 || act.busy} aria-label=${'Move ' + it.text + ' down'} onClick=${() => edit(it, { position: i + 2 })}>↓</button>
-          <button type="button" class="secondary small remove" aria-label=${'Remove ' + it.text} onClick=${() => act.run(async () => onChange(await del(`${path}/items/${esc(it.id)}`)))}>✕</button>
-        </span>
-      </li>`)}
+      ${list.items.map((it, i) => html`<${ItemRow} key=${it.id} it=${it} first=${i === 0} last=${i === n - 1} busy=${act.busy}
+        onEdit=${(body) => edit(it, body)} onMove=${(d) => edit(it, { position: i + 1 + d })}
+        onRemove=${() => act.run(async () => onChange(await del(`${path}/items/${esc(it.id)}`)))} />`)}
     </ul>
     <form class="inline-form add-item" onSubmit=${add}>
       <div class="field"><label for=${'add-' + list.id}>Add to ${list.title}</label>
@@ -74,6 +66,37 @@ function OneList({ group, list, onChange }) {
     </form>
     <${ErrorText} error=${act.error} />
   </${Section}>`;
+}
+
+// ItemRow is one item: its tick box and text, or, while editing, a field
+// for its text; and buttons to edit, move and remove it.
+function ItemRow({ it, first, last, busy, onEdit, onMove, onRemove }) {
+  const [editing, setEditing] = useState(false);
+  const save = (e) => {
+    e.preventDefault();
+    const t = e.currentTarget.elements.text.value;
+    setEditing(false);
+    if (t.trim() && t !== it.text) onEdit({ text: t });
+  };
+  return html`<li class=${'item' + (it.done ? ' ticked' : '')} data-id=${it.id}>
+    ${editing
+      ? html`<form class="inline-form edit-item" onSubmit=${save}>
+          <div class="field"><label for=${'edit-' + it.id}>New text</label>
+            <input id=${'edit-' + it.id} name="text" maxlength="1024" value=${it.text} /></div>
+          <button type="submit" class="small">Save</button>
+          <button type="button" class="secondary small" onClick=${() => setEditing(false)}>Cancel</button>
+        </form>`
+      : html`<label class="choice">
+          <input type="checkbox" checked=${it.done} onChange=${(e) => onEdit({ done: e.currentTarget.checked })} />
+          <span class="item-text">${it.text}</span>
+        </label>
+        <span class="item-actions">
+          <button type="button" class="secondary small edit" aria-label=${'Edit ' + it.text} onClick=${() => setEditing(true)}>✎</button>
+          <button type="button" class="secondary small up" disabled=${first || busy} aria-label=${'Move ' + it.text + ' up'} onClick=${() => onMove(-1)}>↑</button>
+          <button type="button" class="secondary small down" disabled=${last || busy} aria-label=${'Move ' + it.text + ' down'} onClick=${() => onMove(1)}>↓</button>
+          <button type="button" class="secondary small remove" aria-label=${'Remove ' + it.text} onClick=${onRemove}>✕</button>
+        </span>`}
+  </li>`;
 }
 
 function NewList({ group, onCreated }) {

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/chromedp/chromedp/kb"
+
 	"github.com/banyan-mesh/banyan/node/api"
 	"github.com/banyan-mesh/banyan/node/diary"
 	"github.com/banyan-mesh/banyan/node/events"
@@ -73,8 +75,13 @@ func TestBrowserListsAndSchedule(t *testing.T) {
 		pb.wait("Amina's move on Bo's page", itemTexts("Market")+` === '<b>soap</b>|+rice|palm oil'`)
 		pb.click(`li.item:nth-child(3) button.remove`)
 		pa.wait("Bo's removal on Amina's page", itemTexts("Market")+` === '<b>soap</b>|+rice'`)
+		// Amina renames rice.
+		pa.click(`li.item:nth-child(2) button.edit`)
+		evalJS[bool](pa, `(document.querySelector('li.item:nth-child(2) input[name=text]').value = '', true)`)
+		pa.typeInto(`li.item:nth-child(2) input[name=text]`, "brown rice"+kb.Enter)
+		pb.wait("Amina's edit on Bo's page", itemTexts("Market")+` === '<b>soap</b>|+brown rice'`)
 		got, err := lists.NewClient(bo.client).List(bo.ctx(), g.ID, "Market")
-		if err != nil || len(got.Items) != 2 || !got.Items[1].Done {
+		if err != nil || len(got.Items) != 2 || !got.Items[1].Done || got.Items[1].Text != "brown rice" {
 			t.Fatalf("Bo's node: %+v, %v", got, err)
 		}
 		for _, w := range []struct {
