@@ -83,7 +83,8 @@ type groupEvents struct {
 	group   event.Scope
 	groupID string
 	scope   event.Scope
-	r       *engine.Replica
+	// r is set, under the service's lock, once the engine keeps the scope.
+	r *engine.Replica
 
 	mu    sync.Mutex
 	posts map[event.ID]*postAt
@@ -157,7 +158,9 @@ func (s *Service) keep(group event.Scope, id string) error {
 		s.mu.Unlock()
 		return fmt.Errorf("events: %w", err)
 	}
+	s.mu.Lock()
 	ge.r = r
+	s.mu.Unlock()
 	// Posts and answers merge in any order: reading the store after
 	// keeping the scope loses nothing.
 	var before store.Cursor
@@ -181,12 +184,16 @@ func (s *Service) drop(group event.Scope) {
 	if ge != nil {
 		delete(s.byScope, ge.scope)
 	}
+	var r *engine.Replica
+	if ge != nil {
+		r = ge.r
+	}
 	s.mu.Unlock()
 	if ge == nil {
 		return
 	}
-	if ge.r != nil {
-		ge.r.Close()
+	if r != nil {
+		r.Close()
 	}
 	if err := s.store.DeleteScope(ge.scope); err != nil {
 		s.log.Warn("delete a left group's events", "err", err)
@@ -371,7 +378,8 @@ func (s *Service) group(id string) (*groupEvents, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ge := s.byGroup[scope]
-	if ge == nil {
+	// Without a replica yet, the group is still being opened.
+	if ge == nil || ge.r == nil {
 		return nil, fmt.Errorf("events: group %s is not kept here", id)
 	}
 	return ge, nil

@@ -80,7 +80,8 @@ type groupLists struct {
 	group   event.Scope
 	groupID string
 	scope   event.Scope
-	r       *engine.Replica
+	// r is set, under the service's lock, once the engine keeps the scope.
+	r *engine.Replica
 
 	mu  sync.Mutex
 	doc crdt.Doc
@@ -136,7 +137,9 @@ func (s *Service) keep(group event.Scope, id string) error {
 		s.mu.Unlock()
 		return fmt.Errorf("lists: %w", err)
 	}
+	s.mu.Lock()
 	gl.r = r
+	s.mu.Unlock()
 	// Operations commute, so reading the store after keeping the scope
 	// loses nothing: what arrives meanwhile is applied twice, harmlessly.
 	var before store.Cursor
@@ -161,12 +164,16 @@ func (s *Service) drop(group event.Scope) {
 	if gl != nil {
 		delete(s.byScope, gl.scope)
 	}
+	var r *engine.Replica
+	if gl != nil {
+		r = gl.r
+	}
 	s.mu.Unlock()
 	if gl == nil {
 		return
 	}
-	if gl.r != nil {
-		gl.r.Close()
+	if r != nil {
+		r.Close()
 	}
 	if err := s.store.DeleteScope(gl.scope); err != nil {
 		s.log.Warn("delete a left group's lists", "err", err)
@@ -266,7 +273,8 @@ func (s *Service) group(id string) (*groupLists, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	gl := s.byGroup[scope]
-	if gl == nil {
+	// Without a replica yet, the group is still being opened.
+	if gl == nil || gl.r == nil {
 		return nil, fmt.Errorf("lists: group %s is not kept here", id)
 	}
 	return gl, nil
