@@ -91,4 +91,17 @@ func TestHostileEvents(t *testing.T) {
 		es := a.Events().Schedule()
 		return len(es) == 1 && es[0].Title == "feast" && len(es[0].Answers) == 0, fmt.Sprint(es)
 	})
+	// Another member's cancellation is stored but calls nothing off.
+	postID := a.Events().Schedule()[0].ID
+	accepted := a.Stats().Accepted()
+	other, tp := nodetest.RawPeer(t, a, events.TopicName(scope))
+	if err := tp.Publish(ctx, sealed(other, g.Key, events.KindCancel, events.Cancel{Event: postID[:]})); err != nil {
+		t.Fatal(err)
+	}
+	nodetest.Eventually(t, 20*time.Second, "the stranger's cancellation stored", func() (bool, string) {
+		return a.Stats().Accepted() > accepted, fmt.Sprint(a.Stats().Accepted())
+	})
+	if es := a.Events().Schedule(); len(es) != 1 || es[0].Cancelled {
+		t.Fatalf("a member cancelled another's event: %+v", es)
+	}
 }

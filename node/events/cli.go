@@ -36,8 +36,11 @@ func watchLine(ev api.Event) (string, bool) {
 			return "", false
 		}
 		what := "new event"
-		if ev.Type == StreamReminder {
+		switch {
+		case ev.Type == StreamReminder:
 			what = "reminder: starts soon"
+		case e.Cancelled:
+			what = "cancelled"
 		}
 		return fmt.Sprintf("[%s] %s: %s", cli.CleanLine(e.GroupName), what, line(e)), true
 	case StreamRSVP:
@@ -71,7 +74,7 @@ stream ('banyan watch') an hour before each one you have not declined.`,
 		Args: cli.SubcommandsOnly,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
-	c.AddCommand(createCmd(a), rsvpCmd(a), listCmd(a))
+	c.AddCommand(createCmd(a), rsvpCmd(a), cancelCmd(a), listCmd(a))
 	return c
 }
 
@@ -159,6 +162,33 @@ func rsvpCmd(a *cli.App) *cobra.Command {
 	return c
 }
 
+func cancelCmd(a *cli.App) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:     "cancel EVENT",
+		Short:   "Call off an event you posted",
+		Example: `  banyan event cancel 3f9a8c`,
+		Args:    cli.ExactArgs("EVENT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := dial(cmd.Context(), a)
+			if err != nil {
+				return err
+			}
+			e, err := cl.Cancel(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return cli.WriteJSON(a.Stdout, e)
+			}
+			fmt.Fprintf(a.Stdout, "cancelled %s; everyone in %s is told\n", line(*e), cli.CleanLine(e.GroupName))
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the event as JSON")
+	return c
+}
+
 func listCmd(a *cli.App) *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
@@ -192,7 +222,10 @@ func listCmd(a *cli.App) *cobra.Command {
 			}
 			for _, e := range es {
 				mark := "  "
-				if e.Soon {
+				switch {
+				case e.Cancelled:
+					mark = "x "
+				case e.Soon:
 					mark = "! "
 				}
 				you := ""

@@ -37,3 +37,9 @@ func (c Client) RSVP(ctx context.Context, event, answer string) (*EventInfo, err
 	var out EventInfo
 	return &out, c.c.Do(ctx, http.MethodPost, "/v1/schedule/"+url.PathEscape(event)+"/rsvp", RSVPIn{Answer: answer}, &out)
 }
+
+// Cancel calls off an event one posted.
+func (c Client) Cancel(ctx context.Context, event string) (*EventInfo, error) {
+	var out EventInfo
+	return &out, c.c.Do(ctx, http.MethodDelete, "/v1/schedule/"+url.PathEscape(event), nil, &out)
+}

@@ -150,3 +150,32 @@ func TestReminders(t *testing.T) {
 		t.Fatalf("schedule %+v", es)
 	}
 }
+
+// Whoever posted an event can call it off, and nobody else: it leaves
+// every schedule, and a group's events show it cancelled.
+func TestCancel(t *testing.T) {
+	ctx := context.Background()
+	a := nodetest.Start(t, "")
+	b := nodetest.Start(t, "", a.Info())
+	g := nodetest.JoinAll(t, []*nodetest.Node{a, b})
+	ev := must[*events.EventInfo](t)(client(t, a).Create(ctx, g.Name, events.CreateEvent{Title: "market day", Start: time.Now().Add(48 * time.Hour)}))
+	nodetest.Eventually(t, 20*time.Second, "the event on b", func() (bool, string) {
+		es, err := client(t, b).Schedule(ctx)
+		return err == nil && len(es) == 1, fmt.Sprint(es, err)
+	})
+	_, err := client(t, b).Cancel(ctx, ev.ID)
+	if !api.IsStatus(err, 403) {
+		t.Fatalf("b cancelled a's event: %v", err)
+	}
+	got := must[*events.EventInfo](t)(client(t, a).Cancel(ctx, ev.ID))
+	if !got.Cancelled {
+		t.Fatalf("cancelled event reads %+v", got)
+	}
+	nodetest.Eventually(t, 20*time.Second, "the event off b's schedule", func() (bool, string) {
+		es, err := client(t, b).Schedule(ctx)
+		return err == nil && len(es) == 0, fmt.Sprint(es, err)
+	})
+	if es := must[[]events.EventInfo](t)(client(t, b).Events(ctx, g.Name)); len(es) != 1 || !es[0].Cancelled {
+		t.Fatalf("b's group events: %+v", es)
+	}
+}

@@ -3,6 +3,7 @@ package events
 import (
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -33,6 +34,8 @@ type EventInfo struct {
 	You string `json:"you,omitempty"`
 	// Soon says the event starts within the hour.
 	Soon bool `json:"soon,omitempty"`
+	// Cancelled says whoever posted it called it off.
+	Cancelled bool `json:"cancelled,omitempty"`
 }
 
 // CreateEvent is the body of POST /v1/groups/{group}/events.
@@ -73,6 +76,7 @@ const (
 //	POST /v1/groups/{group}/events   CreateEvent -> EventInfo
 //	GET  /v1/schedule                []EventInfo: upcoming, every group
 //	POST /v1/schedule/{event}/rsvp   RSVPIn -> EventInfo
+//	DELETE /v1/schedule/{event}      cancel one's own event -> EventInfo
 //
 // {event} is an event's ID or a unique prefix of at least 6 hex digits.
 func (s *Service) Routes(srv *api.Server) {
@@ -120,6 +124,20 @@ func (s *Service) Routes(srv *api.Server) {
 		}
 		return s.info(o), nil
 	}))
+	srv.Handle("DELETE /v1/schedule/{event}", api.Get(srv, func(r *http.Request) (*EventInfo, error) {
+		id, err := s.resolve(r.PathValue("event"))
+		if err != nil {
+			return nil, err
+		}
+		o, err := s.CancelEvent(r.Context(), id)
+		if errors.Is(err, ErrNotYours) {
+			return nil, api.Errorf(http.StatusForbidden, "%v", err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return s.info(o), nil
+	}))
 }
 
 // resolve finds an event by ID or unique prefix.
@@ -159,7 +177,7 @@ func (s *Service) info(o Occasion) *EventInfo {
 		ID: o.ID.String(), GroupID: o.GroupID, GroupName: name, Title: o.Title, Start: start, Place: o.Place,
 		Description: o.About, By: s.people.Key(o.Author), Mine: string(o.Author) == string(s.id.PublicKey()),
 		Going: []people.Person{}, Maybe: []people.Person{}, NotGoing: []people.Person{},
-		Soon: !start.Before(now) && start.Sub(now) <= RemindBefore,
+		Soon: !o.Cancelled && !start.Before(now) && start.Sub(now) <= RemindBefore, Cancelled: o.Cancelled,
 	}
 	// Answers in a stable order, by key.
 	who := make([][32]byte, 0, len(o.Answers))
@@ -202,7 +220,7 @@ func (s *Service) Render(a store.Arrival) (api.Event, bool) {
 		}
 		return api.Event{Seq: a.Seq, Type: StreamReminder, Data: s.info(o)}, true
 	}
-	if a.Event == nil || (a.Event.Kind != KindPost && a.Event.Kind != KindRSVP) {
+	if a.Event == nil || (a.Event.Kind != KindPost && a.Event.Kind != KindRSVP && a.Event.Kind != KindCancel) {
 		return api.Event{}, false
 	}
 	ge := s.events(a.Event.ScopeID())
@@ -213,9 +231,14 @@ func (s *Service) Render(a store.Arrival) (api.Event, bool) {
 	if err != nil {
 		return api.Event{}, false
 	}
-	if op.post != nil {
-		o, ok := s.Find(a.Event.ID)
-		if !ok {
+	if op.post != nil || op.cancel != nil {
+		id := a.Event.ID
+		if op.cancel != nil {
+			id = event.ID(op.cancel.Event)
+		}
+		o, ok := s.Find(id)
+		// A cancellation shows only if it counts: from the post's author.
+		if !ok || (op.cancel != nil && !(o.Cancelled && a.Event.SameAuthor(o.Author))) {
 			return api.Event{}, false
 		}
 		return api.Event{Seq: a.Seq, Type: StreamPost, Data: s.info(o)}, true

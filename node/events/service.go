@@ -91,6 +91,9 @@ type groupEvents struct {
 	// rsvps holds, per post and member, the member's latest answer: the
 	// one furthest along the member's chain.
 	rsvps map[event.ID]map[[32]byte]answerAt
+	// cancels holds, per post, who sent a cancellation; only the post's
+	// author's counts, decided when both are known.
+	cancels map[event.ID]map[[32]byte]bool
 }
 
 type postAt struct {
@@ -147,10 +150,10 @@ func (s *Service) keep(group event.Scope, id string) error {
 		s.mu.Unlock()
 		return nil
 	}
-	ge := &groupEvents{group: group, groupID: id, scope: scope, posts: map[event.ID]*postAt{}, rsvps: map[event.ID]map[[32]byte]answerAt{}}
+	ge := &groupEvents{group: group, groupID: id, scope: scope, posts: map[event.ID]*postAt{}, rsvps: map[event.ID]map[[32]byte]answerAt{}, cancels: map[event.ID]map[[32]byte]bool{}}
 	s.byScope[scope], s.byGroup[group] = ge, ge
 	s.mu.Unlock()
-	r, err := s.eng.Keep(engine.Spec{Scope: scope, Topic: TopicName(scope), Kinds: []event.Kind{KindPost, KindRSVP}, Feature: s})
+	r, err := s.eng.Keep(engine.Spec{Scope: scope, Topic: TopicName(scope), Kinds: []event.Kind{KindPost, KindRSVP, KindCancel}, Feature: s})
 	if err != nil {
 		s.mu.Lock()
 		delete(s.byScope, scope)
@@ -208,8 +211,9 @@ func (s *Service) events(scope event.Scope) *groupEvents {
 
 // opened is a decoded post or answer.
 type opened struct {
-	post *Post
-	rsvp *RSVP
+	post   *Post
+	rsvp   *RSVP
+	cancel *Cancel
 }
 
 // open decrypts and decodes an event of a group's events scope.
@@ -225,6 +229,9 @@ func (s *Service) open(ge *groupEvents, e *event.Event) (opened, error) {
 	case KindRSVP:
 		r, err := decodeRSVP(pt)
 		return opened{rsvp: &r}, err
+	case KindCancel:
+		c, err := decodeCancel(pt)
+		return opened{cancel: &c}, err
 	}
 	return opened{}, fmt.Errorf("events: kind %d", e.Kind)
 }
@@ -273,6 +280,14 @@ func (s *Service) apply(ge *groupEvents, evs []*event.Event) {
 			ge.posts[e.ID] = &postAt{Post: *o.post, ev: e}
 			continue
 		}
+		if o.cancel != nil {
+			id := event.ID(o.cancel.Event)
+			if ge.cancels[id] == nil {
+				ge.cancels[id] = map[[32]byte]bool{}
+			}
+			ge.cancels[id][[32]byte(e.Author)] = true
+			continue
+		}
 		id := event.ID(o.rsvp.Event)
 		m := ge.rsvps[id]
 		if m == nil {
@@ -294,10 +309,13 @@ type Occasion struct {
 	Post
 	Author  []byte
 	Answers map[[32]byte]Answer
+	// Cancelled says its author called it off.
+	Cancelled bool
 }
 
 func (ge *groupEvents) occasion(id event.ID, p *postAt) Occasion {
-	o := Occasion{ID: id, GroupID: ge.groupID, Post: p.Post, Author: p.ev.Author, Answers: map[[32]byte]Answer{}}
+	o := Occasion{ID: id, GroupID: ge.groupID, Post: p.Post, Author: p.ev.Author, Answers: map[[32]byte]Answer{},
+		Cancelled: ge.cancels[id][[32]byte(p.ev.Author)]}
 	for who, a := range ge.rsvps[id] {
 		o.Answers[who] = a.a
 	}
@@ -325,7 +343,8 @@ func sortOccasions(os []Occasion) {
 }
 
 // Schedule returns the events of every group that have not started more
-// than an hour ago, by start, except those this node's user will not go to.
+// than an hour ago, by start, except those cancelled and those this node's
+// user will not go to.
 func (s *Service) Schedule() []Occasion {
 	from := s.now().Add(-time.Hour).UnixMilli()
 	me := [32]byte(s.id.PublicKey())
@@ -333,8 +352,8 @@ func (s *Service) Schedule() []Occasion {
 	for _, ge := range s.all() {
 		ge.mu.Lock()
 		for id, p := range ge.posts {
-			if p.Start >= from && ge.rsvps[id][me].a != NotGoing {
-				out = append(out, ge.occasion(id, p))
+			if o := ge.occasion(id, p); p.Start >= from && !o.Cancelled && ge.rsvps[id][me].a != NotGoing {
+				out = append(out, o)
 			}
 		}
 		ge.mu.Unlock()
@@ -433,6 +452,29 @@ func (s *Service) Answer(ctx context.Context, id event.ID, a Answer) (Occasion, 
 		return o, err
 	}
 	if _, err := s.write(ctx, ge, KindRSVP, RSVP{Event: id[:], Answer: a}); err != nil {
+		return o, err
+	}
+	o, _ = s.Find(id)
+	return o, nil
+}
+
+// ErrNotYours refuses to cancel another person's event.
+var ErrNotYours = errors.New("only whoever posted an event can cancel it")
+
+// CancelEvent calls off an event this node's user posted.
+func (s *Service) CancelEvent(ctx context.Context, id event.ID) (Occasion, error) {
+	o, ok := s.Find(id)
+	if !ok {
+		return o, ErrNoEvent
+	}
+	if !bytes.Equal(o.Author, s.id.PublicKey()) {
+		return o, ErrNotYours
+	}
+	ge, err := s.group(o.GroupID)
+	if err != nil {
+		return o, err
+	}
+	if _, err := s.write(ctx, ge, KindCancel, Cancel{Event: id[:]}); err != nil {
 		return o, err
 	}
 	o, _ = s.Find(id)

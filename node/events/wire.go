@@ -13,8 +13,9 @@ import (
 
 // Event kinds of a group's events scope (PROTOCOL.md section 18).
 const (
-	KindPost event.Kind = 33
-	KindRSVP event.Kind = 34
+	KindPost   event.Kind = 33
+	KindRSVP   event.Kind = 34
+	KindCancel event.Kind = 35
 )
 
 // Limits of an event post.
@@ -65,6 +66,13 @@ type RSVP struct {
 	// Event is the envelope ID of the post answered.
 	Event  []byte `cbor:"1,keyasint"`
 	Answer Answer `cbor:"2,keyasint"`
+}
+
+// Cancel is the plaintext of a cancellation, which counts only from the
+// post's own author.
+type Cancel struct {
+	// Event is the envelope ID of the post cancelled.
+	Event []byte `cbor:"1,keyasint"`
 }
 
 // Bounds of an event's start: not before 2020, not after 2100.
@@ -133,6 +141,17 @@ func decodeRSVP(b []byte) (RSVP, error) {
 		return r, fmt.Errorf("rsvp: unknown answer %d", r.Answer)
 	}
 	return r, nil
+}
+
+func decodeCancel(b []byte) (Cancel, error) {
+	var c Cancel
+	if err := decodeStrict(b, &c); err != nil {
+		return c, fmt.Errorf("cancel: %w", err)
+	}
+	if len(c.Event) != len(event.ID{}) {
+		return c, fmt.Errorf("cancel: event is %d bytes, not 32", len(c.Event))
+	}
+	return c, nil
 }
 
 // ad binds a ciphertext to its event, as a group message's (PROTOCOL.md

@@ -38,6 +38,17 @@ func TestDecode(t *testing.T) {
 			t.Errorf("post %s: accepted", name)
 		}
 	}
+	if _, err := decodeCancel(rsvp); err == nil {
+		t.Error("an answer decoded as a cancellation")
+	}
+	c, _ := cborEnc.Marshal(Cancel{Event: make([]byte, 32)})
+	if _, err := decodeCancel(c); err != nil {
+		t.Errorf("cancel: %v", err)
+	}
+	short, _ := cborEnc.Marshal(Cancel{Event: make([]byte, 8)})
+	if _, err := decodeCancel(short); err == nil {
+		t.Error("a cancellation of an 8-byte ID accepted")
+	}
 	badRSVPs := map[string]any{
 		"short event": map[int]any{1: make([]byte, 31), 2: 1},
 		"no answer":   map[int]any{1: make([]byte, 32)},
@@ -95,4 +106,19 @@ func TestRSVPVector(t *testing.T) {
 	if got, want := hex.EncodeToString(b), "a2015820"+strings.Repeat("ab", 32)+"0201"; got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
+}
+
+func FuzzDecodeCancel(f *testing.F) {
+	b, _ := cborEnc.Marshal(Cancel{Event: make([]byte, 32)})
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := decodeCancel(b)
+		if err != nil {
+			return
+		}
+		again, err := cborEnc.Marshal(c)
+		if err != nil || string(again) != string(b) {
+			t.Fatalf("%x does not re-encode: %x", b, again)
+		}
+	})
 }
