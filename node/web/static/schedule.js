@@ -2,9 +2,9 @@
 // them (going, maybe, not going), who else goes, posting a new event, and
 // a reminder for what starts within the hour.
 import { html, useState, useEffect } from './lib.js';
-import { get, post, esc } from './api.js';
+import { get, post, del, esc } from './api.js';
 import { useStore, personName } from './store.js';
-import { ErrorText, useAction, Section } from './ui.js';
+import { ErrorText, useAction, Section, Confirm } from './ui.js';
 
 const ANSWERS = [['going', 'Going'], ['maybe', 'Maybe'], ['not-going', 'Not going']];
 
@@ -31,15 +31,17 @@ export function Schedule({ stream }) {
     <${Section} title="Coming up" id="upcoming-title">
       ${events && events.length === 0 && html`<p class="empty" id="no-events">Nothing planned. Post an event below, or wait for one in your groups.</p>`}
       <ul class="events" aria-labelledby="upcoming-title">
-        ${(events || []).map((e) => html`<${EventRow} key=${e.id} e=${e} onChange=${(n) => setEvents((es) => es.map((x) => (x.id === n.id ? n : x)))} />`)}
+        ${(events || []).map((e) => html`<${EventRow} key=${e.id} e=${e} onCancelled=${reload} onChange=${(n) => setEvents((es) => es.map((x) => (x.id === n.id ? n : x)))} />`)}
       </ul>
     </${Section}>
     <${NewEvent} onCreated=${reload} />
   </div>`;
 }
 
-function EventRow({ e, onChange }) {
+function EventRow({ e, onChange, onCancelled }) {
   const act = useAction();
+  const [confirm, setConfirm] = useState(false);
+  const cancel = () => act.run(async () => { await del(`/v1/schedule/${esc(e.id)}`); setConfirm(false); onCancelled(); });
   const answer = (a) => act.run(async () => onChange(await post(`/v1/schedule/${esc(e.id)}/rsvp`, { answer: a })));
   const names = (ps) => ps.map(personName).join(', ');
   return html`<li class=${'event' + (e.soon ? ' soon' : '')} data-id=${e.id}>
@@ -54,6 +56,10 @@ function EventRow({ e, onChange }) {
       ${ANSWERS.map(([a, label]) => html`<button type="button" key=${a} class=${'small ' + (e.you === a ? '' : 'secondary')} data-answer=${a}
         aria-pressed=${e.you === a ? 'true' : 'false'} disabled=${act.busy} onClick=${() => answer(a)}>${label}</button>`)}
     </div>
+    ${e.mine && html`<button type="button" class="secondary small cancel-event" onClick=${() => setConfirm(true)}>Cancel the event…</button>
+      <${Confirm} open=${confirm} title=${'Cancel ' + e.title + '?'} confirmLabel="Cancel the event" danger onConfirm=${cancel} onCancel=${() => setConfirm(false)}>
+        <p>Everyone in ${e.group_name} will see that it is off.</p>
+      </${Confirm}>`}
     <${ErrorText} error=${act.error} />
   </li>`;
 }

@@ -71,6 +71,7 @@ func TestBrowserListsAndSchedule(t *testing.T) {
 		pb.click(`li.item:first-child input[type=checkbox]`)
 		pa.wait("Bo's tick on Amina's page", itemTexts("Market")+` === '+rice|palm oil|<b>soap</b>'`)
 		pa.click(`li.item:nth-child(3) button.up`)
+		pa.wait("the first move done", itemTexts("Market")+` === '+rice|<b>soap</b>|palm oil' && !document.querySelector('li.item:nth-child(2) button.up').disabled`)
 		pa.click(`li.item:nth-child(2) button.up`)
 		pb.wait("Amina's move on Bo's page", itemTexts("Market")+` === '<b>soap</b>|+rice|palm oil'`)
 		pb.click(`li.item:nth-child(3) button.remove`)
@@ -140,6 +141,12 @@ func TestBrowserListsAndSchedule(t *testing.T) {
 			pa.fullScreenshot(w.name)
 		}
 		pa.resize(1280, 900)
+		// Amina calls it off; it leaves Bo's schedule.
+		pa.click(".event button.cancel-event")
+		pa.click("dialog[open] button.danger")
+		pa.wait("the event off Amina's schedule", `!!document.querySelector('#no-events')`)
+		pb.goTo("#/schedule")
+		pb.wait("the event off Bo's schedule", `!!document.querySelector('#no-events')`)
 		pa.checkConsole()
 		pb.checkConsole()
 	})
