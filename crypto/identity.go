@@ -3,7 +3,9 @@ package crypto
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -215,4 +217,18 @@ func ReadKeyFile(path string, passphrase []byte) (*Identity, error) {
 
 func passphraseKey(passphrase, salt []byte) []byte {
 	return argon2.IDKey(passphrase, salt, argonTime, argonMemory, argonThreads, chacha20poly1305.KeySize)
+}
+
+// LocalKey derives a key from the identity's private key, under a label of
+// its own, for data that never leaves this node (the diary):
+// HKDF-SHA256(seed, no salt, "banyan/local-key/v1" || 0x00 || label, 32
+// bytes). Whoever restores the identity can read that data again.
+func (id *Identity) LocalKey(label string) ([KeySize]byte, error) {
+	var k [KeySize]byte
+	b, err := hkdf.Key(sha256.New, id.priv.Seed(), nil, "banyan/local-key/v1\x00"+label, KeySize)
+	if err != nil {
+		return k, fmt.Errorf("local key: %w", err)
+	}
+	copy(k[:], b)
+	return k, nil
 }

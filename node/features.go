@@ -2,7 +2,10 @@ package node
 
 import (
 	"github.com/banyan-mesh/banyan/node/cli"
+	"github.com/banyan-mesh/banyan/node/diary"
+	"github.com/banyan-mesh/banyan/node/events"
 	"github.com/banyan-mesh/banyan/node/groupchat"
+	"github.com/banyan-mesh/banyan/node/lists"
 	"github.com/banyan-mesh/banyan/node/moments"
 	"github.com/banyan-mesh/banyan/node/pay"
 	"github.com/banyan-mesh/banyan/node/private"
@@ -17,6 +20,9 @@ type features struct {
 	profile *profile.Service
 	moments *moments.Service
 	wallet  *pay.Service
+	lists   *lists.Service
+	events  *events.Service
+	diary   *diary.Service
 }
 
 // newFeatures builds every feature of node n. A new feature is one line
@@ -59,17 +65,30 @@ func newFeatures(n *Node) (f features, err error) {
 	}); err != nil {
 		return f, err
 	}
+	if f.lists, err = lists.New(lists.Options{
+		Identity: n.id, Store: n.store, Engine: n.engine, Groups: f.groups, People: n.people, Logger: log.With("sys", "lists"),
+	}); err != nil {
+		return f, err
+	}
+	if f.events, err = events.New(events.Options{
+		Identity: n.id, Store: n.store, Engine: n.engine, Groups: f.groups, People: n.people, Logger: log.With("sys", "events"),
+	}); err != nil {
+		return f, err
+	}
+	if f.diary, err = diary.New(diary.Options{Identity: n.id, Store: n.store, Logger: log.With("sys", "diary")}); err != nil {
+		return f, err
+	}
 	return f, nil
 }
 
 // list returns the features in the order they were built.
 func (f features) list() []Service {
-	return []Service{f.groups, f.private, f.profile, f.moments, f.wallet}
+	return []Service{f.groups, f.private, f.profile, f.moments, f.wallet, f.lists, f.events, f.diary}
 }
 
 // Commands lists every feature's part of the command line, in the order
 // 'banyan help' shows them.
-var Commands = []cli.Feature{groupchat.CLI, private.CLI, profile.CLI, moments.CLI, pay.CLI}
+var Commands = []cli.Feature{groupchat.CLI, private.CLI, profile.CLI, moments.CLI, pay.CLI, lists.CLI, events.CLI, diary.CLI}
 
 // Groups returns the group-chat service.
 func (n *Node) Groups() *groupchat.Service { return n.feats.groups }
@@ -85,3 +104,12 @@ func (n *Node) Moments() *moments.Service { return n.feats.moments }
 
 // Wallet returns the wallet service.
 func (n *Node) Wallet() *pay.Service { return n.feats.wallet }
+
+// Diary returns the diary service.
+func (n *Node) Diary() *diary.Service { return n.feats.diary }
+
+// Events returns the events service.
+func (n *Node) Events() *events.Service { return n.feats.events }
+
+// Lists returns the shared-lists service.
+func (n *Node) Lists() *lists.Service { return n.feats.lists }

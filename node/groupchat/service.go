@@ -72,8 +72,9 @@ type Service struct {
 	now     func() time.Time
 	groups  groups
 
-	mu     sync.Mutex
-	joined map[event.Scope]*joinedGroup
+	mu       sync.Mutex
+	joined   map[event.Scope]*joinedGroup
+	watchers []func(scope event.Scope, id string, in bool)
 }
 
 type joinedGroup struct {
@@ -120,9 +121,9 @@ func New(opts Options) (*Service, error) {
 func (s *Service) keep(g *Group) error {
 	scope := g.Scope()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if j, ok := s.joined[scope]; ok {
 		j.g = g
+		s.mu.Unlock()
 		return nil
 	}
 	j := &joinedGroup{g: g}
@@ -137,10 +138,13 @@ func (s *Service) keep(g *Group) error {
 		Feature: s,
 	})
 	if err != nil {
+		s.mu.Unlock()
 		return err
 	}
 	j.r = r
 	s.joined[scope] = j
+	s.mu.Unlock()
+	s.tell(g, true)
 	return nil
 }
 
@@ -245,6 +249,7 @@ func (s *Service) Leave(g *Group) error {
 	s.mu.Unlock()
 	if j != nil {
 		j.r.Close()
+		s.tell(g, false)
 	}
 	if err := s.groups.delete(g.ID); err != nil {
 		return err

@@ -13,6 +13,9 @@ import { Wallet } from './wallet.js';
 import { Moments } from './moments.js';
 import { Profile } from './profile.js';
 import { NodeInfo } from './nodeinfo.js';
+import { GroupLists } from './lists.js';
+import { Schedule } from './schedule.js';
+import { Diary } from './diary.js';
 import { money } from './util.js';
 
 function parseRoute(hash) {
@@ -21,6 +24,9 @@ function parseRoute(hash) {
     case 'chat': return { tab: 'chats', kind: p[1] === 'd' ? 'd' : 'g', id: p[2] || '' };
     case 'chats': return { tab: 'chats', sub: p[1] || '' };
     case 'group': return { tab: 'chats', group: p[1] || '' };
+    case 'lists': return { tab: 'chats', lists: p[1] || '' };
+    case 'schedule': return { tab: 'schedule' };
+    case 'diary': return { tab: 'schedule', diary: true };
     case 'people': return { tab: 'people' };
     case 'moments': return { tab: 'moments' };
     case 'profile': return { tab: 'moments', profile: 'me' };
@@ -45,6 +51,7 @@ const TABS = [
   ['chats', '#/chats', 'Chats'],
   ['moments', '#/moments', 'Moments'],
   ['people', '#/people', 'People'],
+  ['schedule', '#/schedule', 'Schedule'],
   ['wallet', '#/wallet', 'Wallet'],
   ['node', '#/node', 'This computer'],
 ];
@@ -60,20 +67,21 @@ function App({ stream }) {
   useEffect(() => {
     const h = document.querySelector('main h1');
     if (h) { h.setAttribute('tabindex', '-1'); h.focus({ preventScroll: true }); }
-  }, [route.tab, route.id, route.group, route.sub, route.profile]);
+  }, [route.tab, route.id, route.group, route.sub, route.profile, route.lists, route.diary]);
 
   if (st.stream === 'signed-out') return html`<${SignedOut} />`;
 
   let screen;
-  const inChat = route.tab === 'chats' && (route.id || route.group || route.sub);
+  const inChat = route.tab === 'chats' && (route.id || route.group || route.sub || route.lists);
   if (route.tab === 'chats') {
     let right;
     if (route.id) right = html`<${Conversation} key=${route.kind + route.id} kind=${route.kind} id=${route.id} stream=${stream} />`;
     else if (route.group) right = html`<${GroupDetails} id=${route.group} />`;
+    else if (route.lists) right = html`<${GroupLists} key=${route.lists} id=${route.lists} stream=${stream} />`;
     else if (route.sub === 'new') right = html`<${NewGroup} />`;
     else right = html`<div class="placeholder"><p>Choose a chat on the left, or start a new group.</p></div>`;
     screen = html`<div class=${'split' + (inChat ? ' has-detail' : '')}>
-      <${ChatList} current=${route.id ? route.kind + ':' + route.id : route.group ? 'g:' + route.group : ''} />
+      <${ChatList} current=${route.id ? route.kind + ':' + route.id : route.group || route.lists ? 'g:' + (route.group || route.lists) : ''} />
       <div class="detail">${right}</div>
     </div>`;
   } else if (route.tab === 'people') screen = html`<${People} stream=${stream} />`;
@@ -82,6 +90,8 @@ function App({ stream }) {
       ? html`<${Profile} key=${route.profile} person=${route.profile === 'me' ? '' : route.profile} stream=${stream} />`
       : html`<${Moments} stream=${stream} />`;
   } else if (route.tab === 'wallet') screen = html`<${Wallet} stream=${stream} />`;
+  else if (route.diary) screen = html`<${Diary} />`;
+  else if (route.tab === 'schedule') screen = html`<${Schedule} stream=${stream} />`;
   else screen = html`<${NodeInfo} stream=${stream} />`;
 
   return html`<div class=${'shell' + (inChat ? ' in-chat' : '')}>
@@ -98,6 +108,7 @@ function App({ stream }) {
     </nav>
     <main id="main">
       ${st.stream === 'reconnecting' && html`<p class="banner" role="status" id="reconnecting">Reconnecting to your Banyan node…</p>`}
+      ${st.reminder && route.tab !== 'schedule' && html`<p class="banner" role="status" id="reminder">Starting soon: ${st.reminder.title} (${st.reminder.group_name}). <a href="#/schedule">See your schedule</a></p>`}
       ${screen}
     </main>
   </div>`;
@@ -144,6 +155,7 @@ async function boot() {
     if (ev.dm) { noteLast('d:' + ev.dm.peer_id, ev.dm); contactsLater(); }
     if (ev.contact) contactsLater();
     if (ev.wallet) walletLater();
+    if (ev.reminder) setState({ reminder: ev.reminder });
   });
   await refreshAll();
   show(html`<${App} stream=${stream} />`);

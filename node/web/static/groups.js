@@ -28,6 +28,7 @@ export function GroupDetails({ id }) {
       <a class="back" href=${'#/chat/g/' + id} aria-label="Back to the conversation">‹</a>
       <h1>${g.name}</h1>
     </header>
+    <p><a class="button secondary" id="group-lists" href=${'#/lists/' + id}>Shared lists</a></p>
     <${Section} title="Invite people" id="invite-title">
       <p>Show this QR code, or send the link. Anyone who has it can join and read the group.</p>
       <${ErrorText} error=${inv.error} />

@@ -48,7 +48,7 @@ export class Stream {
         this.setState('reconnecting');
       }
     };
-    for (const type of ['message', 'dm', 'wallet', 'contact', 'profile', 'moment', 'moment_reaction', 'moment_deleted']) {
+    for (const type of ['message', 'dm', 'wallet', 'contact', 'profile', 'moment', 'moment_reaction', 'moment_deleted', 'list', 'event', 'rsvp', 'reminder']) {
       es.addEventListener(type, (e) => {
         let ev;
         try { ev = JSON.parse(e.data); } catch (err) { return; }

@@ -1,0 +1,4 @@
+package events
+
+// AD is the associated data of a post's or an answer's ciphertext.
+var AD = ad

@@ -1,0 +1,57 @@
+package nodetest
+
+import (
+	"context"
+	"crypto/sha256"
+	"testing"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/banyan-mesh/banyan/crypto"
+	"github.com/banyan-mesh/banyan/mesh"
+)
+
+// RawPeer is a gossipsub peer with no Banyan validation, connected to
+// target and in topic, that publishes whatever it is told to: for tests
+// that send hostile input through the wire. It returns its identity, to
+// sign events with, and the topic.
+func RawPeer(t *testing.T, target *Node, topic string) (*crypto.Identity, *pubsub.Topic) {
+	t.Helper()
+	id, err := crypto.NewIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := mesh.NewHost(mesh.HostOptions{Identity: id, ListenAddrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	ps, err := pubsub.NewGossipSub(ctx, h,
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
+		pubsub.WithNoAuthor(),
+		pubsub.WithMessageIdFn(func(m *pb.Message) string { s := sha256.Sum256(m.Data); return string(s[:]) }),
+		pubsub.WithFloodPublish(true),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := ps.Join(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tp.Subscribe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Connect(ctx, target.Info()); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, 20*time.Second, "the raw peer to see the target in the topic", func() (bool, string) {
+		return len(tp.ListPeers()) > 0, "no topic peers"
+	})
+	return id, tp
+}
