@@ -53,7 +53,7 @@ const TABS = [
   ['people', '#/people', 'People'],
   ['schedule', '#/schedule', 'Schedule'],
   ['wallet', '#/wallet', 'Wallet'],
-  ['node', '#/node', 'This computer'],
+  ['node', '#/node', 'This computer', 'Computer'],
 ];
 
 function App({ stream }) {
@@ -98,9 +98,9 @@ function App({ stream }) {
     <a class="skip" href="#main">Skip to content</a>
     <nav class="tabs" aria-label="Main">
       <span class="brand" aria-hidden="true">Banyan</span>
-      ${TABS.map(([tab, href, label]) => html`<a key=${tab} href=${href} class=${'tab' + (route.tab === tab ? ' current' : '')} aria-current=${route.tab === tab ? 'page' : undefined}>
+      ${TABS.map(([tab, href, label, short]) => html`<a key=${tab} href=${href} class=${'tab' + (route.tab === tab ? ' current' : '')} aria-current=${route.tab === tab ? 'page' : undefined}>
         <span class=${'icon icon-' + tab} aria-hidden="true"></span>
-        <span class="tab-label">${label}</span>
+        <span class="tab-label">${short ? html`<span class="long">${label}</span><span class="short">${short}</span>` : label}</span>
         ${tab === 'chats' && unread > 0 && html`<span class="badge" aria-label=${unread + ' unread'}>${unread}</span>`}
         ${tab === 'people' && requests > 0 && html`<span class="badge" aria-label=${requests + ' waiting'}>${requests}</span>`}
         ${tab === 'wallet' && st.wallet && html`<span class="tab-extra">${money(st.wallet.balance)}</span>`}
