@@ -176,8 +176,11 @@ func (l *Lock) SetState(s State) error {
 	return nil
 }
 
-// Release gives the lock up.
-func (l *Lock) Release() { l.f.Close() }
+// Release gives the lock up, saying nothing more of the node.
+func (l *Lock) Release() {
+	l.f.Truncate(0)
+	l.f.Close()
+}
 
 // Status is what a home's lock says of the node on it.
 type Status struct {
@@ -214,6 +217,11 @@ func (h Home) Status() (Status, error) {
 	if state, pid, ok := strings.Cut(strings.TrimSpace(string(b)), " "); ok {
 		st.State = State(state)
 		st.PID, _ = strconv.Atoi(pid)
+	}
+	// A node that has just taken the lock has not yet replaced what the
+	// one before it last said ("stopping", by a process now gone).
+	if st.PID > 0 && st.PID != os.Getpid() && syscall.Kill(st.PID, 0) == syscall.ESRCH {
+		st.State, st.PID = StateStarting, 0
 	}
 	return st, nil
 }
