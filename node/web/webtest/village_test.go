@@ -256,7 +256,7 @@ fetch('` + api + `/v1/groups', {method: 'POST', mode: 'no-cors', credentials: 'i
 		if got := evalJS[string](pa, `document.querySelector('#my-name').disabled + '|' + document.querySelector('form[aria-labelledby="settings-title"]').innerText`); !strings.HasPrefix(got, "true|") || !strings.Contains(got, "Set by --name") {
 			t.Errorf("a name set by a flag: %q", got)
 		}
-		pa.wait("storage to be shown", `!/^0 bytes/.test(document.querySelector('#store-bytes').textContent)`)
+		pa.wait("storage to be shown", `!!document.querySelector('#store-bytes') && !/^0 bytes/.test(document.querySelector('#store-bytes').textContent)`)
 		pa.click("#read-receipts")
 		pa.click(`form[aria-labelledby="settings-title"] button[type="submit"]`)
 		pa.wait("the change to be saved", `document.querySelector('form[aria-labelledby="settings-title"] .done')?.textContent === 'Saved.'`)
