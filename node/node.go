@@ -180,7 +180,12 @@ func New(opts Options) (_ *Node, err error) {
 		}
 	}
 	n.gossip = mesh.NewGossip(n.host, mesh.GossipOptions{Logger: opts.Logger.With("sys", "gossip"), Guard: n.guard})
+	marks := opts.Home.ChainsDir()
+	if opts.InMemory {
+		marks = ""
+	}
 	n.engine = engine.New(engine.Options{
+		Marks:        marks,
 		Identity:     n.id,
 		Store:        n.store,
 		Host:         n.host,

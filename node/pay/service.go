@@ -226,6 +226,14 @@ func New(opts Options) (*Service, error) {
 	if w.chain, err = opts.Store.Table("chain"); err != nil {
 		return nil, err
 	}
+	// Kept before loading: the engine restores this node's newest entry
+	// if the store lost it, and the ledger must see it.
+	if w.replica, err = opts.Engine.Keep(engine.Spec{
+		Scope: w.scope, Topic: walletTopicPrefix + w.scope.String(),
+		Kinds: []event.Kind{wallet.KindWalletEntry}, Feature: w,
+	}); err != nil {
+		return nil, err
+	}
 	if err := w.load(); err != nil {
 		return nil, err
 	}
@@ -237,12 +245,6 @@ func New(opts Options) (*Service, error) {
 		return nil, err
 	}
 	w.policy = wallet.Policy{DefaultCap: anyone, Caps: payers}
-	if w.replica, err = opts.Engine.Keep(engine.Spec{
-		Scope: w.scope, Topic: walletTopicPrefix + w.scope.String(),
-		Kinds: []event.Kind{wallet.KindWalletEntry}, Feature: w,
-	}); err != nil {
-		return nil, err
-	}
 	if w.proofs, err = opts.Gossip.Join(walletProofPrefix+w.scope.String(), func(ctx context.Context, from peer.ID, raw []byte) error {
 		return w.receiveProof(raw)
 	}); err != nil {
