@@ -37,6 +37,11 @@ func (n *Node) routes() {
 			return nil, err
 		}
 		out.Addrs = n.Addrs()
+		sp := n.store.Space()
+		out.Storage = api.Storage{FreeBytes: sp.Free, ReserveBytes: sp.Reserve}
+		if sp.Refused != nil {
+			out.Storage.WritesRefused = sp.Refused.Error()
+		}
 		return out, nil
 	}))
 	s.Handle("GET /v1/peers", api.Get(s, func(r *http.Request) ([]api.Peer, error) {

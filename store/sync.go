@@ -96,6 +96,9 @@ func (s *Store) ArrivalOf(id event.ID) (seq uint64, local bool, err error) {
 // SetSynced records that peer p held every event of scope up to arrival.
 // It never moves a peer's mark backwards.
 func (s *Store) SetSynced(scope event.Scope, p peer.ID, arrival uint64) error {
+	if err := s.Writable(); err != nil {
+		return fmt.Errorf("set synced: %w", err)
+	}
 	k := key('w', scope[:], []byte(p))
 	err := s.db.Update(func(txn *badger.Txn) error {
 		if item, err := txn.Get(k); err == nil {

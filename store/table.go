@@ -314,6 +314,9 @@ func (b *Batch) Get(t *Table, k []byte) ([]byte, error) {
 
 // Put stores v under k in table t.
 func (b *Batch) Put(t *Table, k, v []byte) error {
+	if err := b.s.Writable(); err != nil {
+		return t.wrap("put", err)
+	}
 	if err := b.txn.Set(t.key(k), v); err != nil {
 		return t.wrap("put", err)
 	}
@@ -341,6 +344,9 @@ func (b *Batch) Delete(t *Table, k []byte) error {
 // streams show it (a private message written or updated, say). The stream
 // reads the record's value when it reaches the entry.
 func (b *Batch) Log(t *Table, k []byte) error {
+	if err := b.s.Writable(); err != nil {
+		return t.wrap("log", err)
+	}
 	n, err := b.s.arrSeq.Next()
 	if err != nil {
 		return fmt.Errorf("arrival sequence: %w", err)

@@ -35,6 +35,11 @@ func (a *app) idCmd() *cobra.Command {
 			tw := cli.NewTable(a.Stdout)
 			fmt.Fprintf(tw, "peer id\t%s\n", n.PeerID)
 			fmt.Fprintf(tw, "version\t%s\n", n.Version)
+			if n.Storage.WritesRefused != "" {
+				fmt.Fprintf(tw, "storage\tWRITES REFUSED: %s\n", n.Storage.WritesRefused)
+			} else if n.Storage.ReserveBytes > 0 {
+				fmt.Fprintf(tw, "storage\t%.0f MiB free\n", float64(n.Storage.FreeBytes)/(1<<20))
+			}
 			rejected := uint64(0)
 			for _, v := range n.Stats.Rejected {
 				rejected += v

@@ -31,6 +31,19 @@ type Node struct {
 	// EventSeq is the newest event's sequence number: a client that wants
 	// only new events streams from here.
 	EventSeq uint64 `json:"event_seq"`
+	// Storage is the state of the disk the node's store is on.
+	Storage Storage `json:"storage"`
+}
+
+// Storage is the state of the disk the node's store is on.
+type Storage struct {
+	// FreeBytes is what the disk has free; ReserveBytes what the store
+	// keeps free to write safely (0 for a store in memory).
+	FreeBytes    uint64 `json:"free_bytes"`
+	ReserveBytes uint64 `json:"reserve_bytes"`
+	// WritesRefused says why new writes are refused; empty when they are
+	// not.
+	WritesRefused string `json:"writes_refused,omitempty"`
 }
 
 // Stats counts what the node has received from the network.

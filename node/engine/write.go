@@ -65,6 +65,9 @@ func (r *Replica) writeLocked(build func(Position) (event.Body, error)) (*event.
 	if r.markErr != nil {
 		return nil, fmt.Errorf("write: %w", r.markErr)
 	}
+	if err := e.store.Writable(); err != nil {
+		return nil, fmt.Errorf("write: %w", err)
+	}
 	seq, prev, err := r.restoreMarked(true)
 	if err != nil {
 		return nil, fmt.Errorf("write: %w", err)
