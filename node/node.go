@@ -27,6 +27,7 @@ import (
 
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/mesh"
+	"github.com/banyan-mesh/banyan/mesh/clock"
 	"github.com/banyan-mesh/banyan/mesh/reconcile"
 	"github.com/banyan-mesh/banyan/node/api"
 	"github.com/banyan-mesh/banyan/node/engine"
@@ -75,6 +76,9 @@ type Options struct {
 	// a mocknet host to cut and heal links). It must carry the home's
 	// identity and already listen; the node closes it.
 	Host host.Host
+	// Now is the node's clock; nil means time.Now (tests give a wrong
+	// one).
+	Now func() time.Time
 	// SyncInterval is the mean time between periodic syncs with each
 	// peer; 0 means 20 seconds.
 	SyncInterval time.Duration
@@ -104,6 +108,7 @@ type Node struct {
 	guard  *mesh.Guard
 	peers  *peerBook
 	engine *engine.Engine
+	clock  *clock.Clock
 	disc   *mesh.Discovery
 	people *people.Directory
 	feats  features
@@ -117,6 +122,9 @@ type Node struct {
 
 	closeOnce sync.Once
 }
+
+// clockRate bounds how often a peer may ask this node for the time.
+var clockRate = mesh.Rate{Per: 0.2, Burst: 5}
 
 // New opens the data directory and builds every part of the node. Nothing
 // starts on the network until Serve; a node that is never served must be
@@ -180,12 +188,18 @@ func New(opts Options) (_ *Node, err error) {
 		}
 	}
 	n.gossip = mesh.NewGossip(n.host, mesh.GossipOptions{Logger: opts.Logger.With("sys", "gossip"), Guard: n.guard})
+	n.clock = clock.New(n.host, clock.Options{
+		Now: opts.Now, Tolerance: engine.MaxClockSkew, Logger: opts.Logger.With("sys", "clock"),
+		Allow: func(p peer.ID) bool { return n.guard.Allow(p, "clock", clockRate) },
+	})
 	marks := opts.Home.ChainsDir()
 	if opts.InMemory {
 		marks = ""
 	}
 	n.engine = engine.New(engine.Options{
 		Marks:        marks,
+		Now:          opts.Now,
+		PeerClock:    n.clock.Offset,
 		Identity:     n.id,
 		Store:        n.store,
 		Host:         n.host,
@@ -271,7 +285,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	coreCtx, stopCore := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopCore()
 	var core errgroup.Group
-	for _, s := range []namedService{{"store", n.store}, {"guard", guardService{n}}, {"discovery", n.disc}, {"engine", n.engine}} {
+	for _, s := range []namedService{{"store", n.store}, {"guard", guardService{n}}, {"discovery", n.disc}, {"clock", n.clock}, {"engine", n.engine}} {
 		core.Go(func() error {
 			if err := s.s.Serve(coreCtx); err != nil && coreCtx.Err() == nil {
 				err = fmt.Errorf("%s: %w", s.name, err)
@@ -419,6 +433,9 @@ func (n *Node) Host() host.Host { return n.host }
 
 // Engine returns the replication engine.
 func (n *Node) Engine() *engine.Engine { return n.engine }
+
+// Clock returns how the node's clock compares with its peers'.
+func (n *Node) Clock() *clock.Clock { return n.clock }
 
 // Syncer returns the catch-up sync scheduler.
 func (n *Node) Syncer() *reconcile.Syncer { return n.engine.Syncer() }

@@ -42,6 +42,8 @@ func (n *Node) routes() {
 		if sp.Refused != nil {
 			out.Storage.WritesRefused = sp.Refused.Error()
 		}
+		sk := n.clock.Skew()
+		out.Clock = api.Clock{AheadMS: sk.Ahead.Milliseconds(), Peers: sk.Peers, Warning: sk.Warning}
 		return out, nil
 	}))
 	s.Handle("GET /v1/peers", api.Get(s, func(r *http.Request) ([]api.Peer, error) {

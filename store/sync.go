@@ -181,3 +181,37 @@ func (s *Store) Missing(scope event.Scope) (int, error) {
 	}
 	return missing, nil
 }
+
+// FirstArrivalAfter returns the lowest arrival position of the scope's
+// events later than ms (Unix milliseconds), and whether there is one: a
+// peer whose clock refuses them does not hold what arrived from there on.
+func (s *Store) FirstArrivalAfter(scope event.Scope, ms int64) (first uint64, ok bool, err error) {
+	prefix := key('t', scope[:])
+	err = s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Seek(key('t', scope[:], timeKey(ms+1))); it.Valid(); it.Next() {
+			k := it.Item().Key()
+			item, err := txn.Get(key('m', k[len(k)-event.IDSize:]))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			err = item.Value(func(v []byte) error {
+				if a := binary.BigEndian.Uint64(v[:8]); !ok || a < first {
+					first, ok = a, true
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("first arrival after %d: %w", ms, err)
+	}
+	return first, ok, nil
+}

@@ -35,6 +35,9 @@ func (a *app) idCmd() *cobra.Command {
 			tw := cli.NewTable(a.Stdout)
 			fmt.Fprintf(tw, "peer id\t%s\n", n.PeerID)
 			fmt.Fprintf(tw, "version\t%s\n", n.Version)
+			if n.Clock.Warning != "" {
+				fmt.Fprintf(tw, "clock\tWARNING: %s\n", n.Clock.Warning)
+			}
 			if n.Storage.WritesRefused != "" {
 				fmt.Fprintf(tw, "storage\tWRITES REFUSED: %s\n", n.Storage.WritesRefused)
 			} else if n.Storage.ReserveBytes > 0 {

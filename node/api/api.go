@@ -33,6 +33,20 @@ type Node struct {
 	EventSeq uint64 `json:"event_seq"`
 	// Storage is the state of the disk the node's store is on.
 	Storage Storage `json:"storage"`
+	// Clock is how the node's clock compares with its peers'.
+	Clock Clock `json:"clock"`
+}
+
+// Clock is how the node's clock compares with its connected peers'.
+type Clock struct {
+	// AheadMS is how far the node's clock is ahead of its peers' (the
+	// median; negative: behind), in milliseconds; Peers counts the peers
+	// that said their time.
+	AheadMS int64 `json:"ahead_ms"`
+	Peers   int   `json:"peers"`
+	// Warning tells the user what is wrong; empty when the clock agrees
+	// with most peers.
+	Warning string `json:"warning,omitempty"`
 }
 
 // Storage is the state of the disk the node's store is on.

@@ -126,6 +126,10 @@ type Options struct {
 	// SyncInterval is the mean time between periodic syncs with each
 	// peer; 0 means the syncer's default.
 	SyncInterval time.Duration
+	// PeerClock returns a peer's clock minus this node's, if known: sync
+	// holds back from a peer what its clock would refuse as from the
+	// future, until it would not.
+	PeerClock func(peer.ID) (time.Duration, bool)
 	// Marks is the directory of the marks of this node's own chains
 	// (marks.go); empty keeps none (a store in memory).
 	Marks string
@@ -142,6 +146,7 @@ type Engine struct {
 	now    func() time.Time
 	syncer *reconcile.Syncer
 	marks  string
+	clock  func(peer.ID) (time.Duration, bool)
 	// started is closed once Serve takes input from peers.
 	started chan struct{}
 	stats   Counters
@@ -181,7 +186,7 @@ func New(opts Options) *Engine {
 	}
 	e := &Engine{
 		id: opts.Identity, store: opts.Store, host: opts.Host, gossip: opts.Gossip, guard: opts.Guard,
-		log: opts.Logger, now: opts.Now, marks: opts.Marks, authors: map[string]*rate.Limiter{},
+		log: opts.Logger, now: opts.Now, marks: opts.Marks, clock: opts.PeerClock, authors: map[string]*rate.Limiter{},
 		replicas: map[event.Scope]*Replica{}, topics: map[string]*topicRef{},
 		confirm: map[event.Scope]time.Time{}, started: make(chan struct{}),
 	}
