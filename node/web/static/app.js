@@ -88,6 +88,8 @@ function App({ stream }) {
     </nav>
     <main id="main">
       ${st.stream === 'reconnecting' && html`<p class="banner" role="status" id="reconnecting">Reconnecting to your Banyan node…</p>`}
+      ${st.me?.clock?.warning && html`<p class="banner error" role="alert" id="clock-warning">${st.me.clock.warning}</p>`}
+      ${st.me?.storage?.writes_refused && html`<p class="banner error" role="alert" id="disk-full">${st.me.storage.writes_refused}</p>`}
       ${screen}
     </main>
   </div>`;
@@ -139,7 +141,13 @@ async function boot() {
   show(html`<${App} stream=${stream} />`);
   stream.start(node.event_seq);
   // Peers come and go without events: refresh the lists now and then.
-  setInterval(() => { if (!document.hidden && getState().stream === 'live') { refreshGroups().catch(() => {}); refreshContacts().catch(() => {}); } }, 15000);
+  // So do the node's warnings (its clock, a full disk).
+  setInterval(() => {
+    if (!document.hidden && getState().stream === 'live') {
+      refreshGroups().catch(() => {}); refreshContacts().catch(() => {});
+      get('/v1/node').then((me) => setState({ me })).catch(() => {});
+    }
+  }, 15000);
 }
 
 boot();
