@@ -90,7 +90,14 @@ func Open(opts Options) (s *Store, err error) {
 		WithValueLogFileSize(16 << 20).
 		WithNumCompactors(2).
 		WithCompression(options.Snappy).
+		// Damaged blocks are errors when read, never wrong data.
+		WithChecksumVerificationMode(options.OnBlockRead).
 		WithSyncWrites(false)
+	if !opts.InMemory {
+		if err := checkManifest(opts.Dir); err != nil {
+			return nil, err
+		}
+	}
 	sp, err := newSpace(opts, bo)
 	if err != nil {
 		return nil, err
