@@ -159,9 +159,14 @@ func New(opts Options) (_ *Node, err error) {
 			return nil, err
 		}
 	}
+	vault := opts.Home.VaultFile()
+	if opts.InMemory {
+		vault = ""
+	}
 	n.store, err = store.Open(store.Options{
 		Dir:      opts.Home.StoreDir(),
 		InMemory: opts.InMemory,
+		Vault:    vault,
 		Logger:   opts.Logger.With("sys", "store"),
 	})
 	if err != nil {

@@ -49,6 +49,9 @@ type Options struct {
 	Reserve uint64
 	// FreeSpace tells the disk's free space; nil means Statfs.
 	FreeSpace FreeSpaceFunc
+	// Vault is the file that keeps the vault tables' records apart from
+	// the store (vault.go); empty keeps none.
+	Vault string
 }
 
 // Store is a node's durable state. It is safe for concurrent use.
@@ -63,6 +66,7 @@ type Store struct {
 	maxBatch int64
 	// space refuses writes when the disk is nearly full; nil in memory.
 	space *space
+	vault *vault
 	tableRegistry
 }
 
@@ -127,7 +131,7 @@ func Open(opts Options) (s *Store, err error) {
 	}
 	return &Store{
 		db: db, arrSeq: seq, log: opts.Logger, gcEvery: gc, events: newEventHub(),
-		maxBatch: bo.MemTableSize / 10, space: sp,
+		maxBatch: bo.MemTableSize / 10, space: sp, vault: newVault(opts.Vault),
 		tableRegistry: tableRegistry{tables: map[string]*Table{}, byPrefix: map[string]*Table{}},
 	}, nil
 }

@@ -214,15 +214,17 @@ func New(opts Options) (*Service, error) {
 		pool:      newPool(), proofSync: limiter{every: proofSyncEvery, last: map[peer.ID]time.Time{}},
 		changed: make(chan struct{}),
 	}
-	if w.seeds, err = opts.Store.Table("envelope-seeds"); err != nil {
+	if w.seeds, err = opts.Store.VaultTable("envelope-seeds"); err != nil {
 		return nil, err
 	}
-	if w.caps, err = opts.Store.Table("accept-caps"); err != nil {
+	if w.caps, err = opts.Store.VaultTable("accept-caps"); err != nil {
 		return nil, err
 	}
-	if w.requests, err = opts.Store.Table("requests"); err != nil {
+	if w.requests, err = opts.Store.VaultTable("requests"); err != nil {
 		return nil, err
 	}
+	// Not a vault table: its origin mark says this store holds the chain
+	// from its start, which a store started afresh does not.
 	if w.chain, err = opts.Store.Table("chain"); err != nil {
 		return nil, err
 	}
