@@ -42,6 +42,7 @@ func (n *Node) routes() {
 		if sp.Refused != nil {
 			out.Storage.WritesRefused = sp.Refused.Error()
 		}
+		out.Storage.Damage = n.store.LastScrub().Found()
 		sk := n.clock.Skew()
 		out.Clock = api.Clock{AheadMS: sk.Ahead.Milliseconds(), Peers: sk.Peers, Warning: sk.Warning}
 		return out, nil

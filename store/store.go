@@ -21,6 +21,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -49,6 +50,9 @@ type Options struct {
 	Reserve uint64
 	// FreeSpace tells the disk's free space; nil means Statfs.
 	FreeSpace FreeSpaceFunc
+	// ScrubInterval is how often the whole store is read and checked
+	// (scrub.go); 0 means every day, the first an hour after start.
+	ScrubInterval time.Duration
 	// Vault is the file that keeps the vault tables' records apart from
 	// the store (vault.go); empty keeps none.
 	Vault string
@@ -67,6 +71,9 @@ type Store struct {
 	// space refuses writes when the disk is nearly full; nil in memory.
 	space *space
 	vault *vault
+	// scrubEvery is how often the whole store is read and checked.
+	scrubEvery time.Duration
+	scrub      scrubState
 	tableRegistry
 }
 
@@ -131,7 +138,7 @@ func Open(opts Options) (s *Store, err error) {
 	}
 	return &Store{
 		db: db, arrSeq: seq, log: opts.Logger, gcEvery: gc, events: newEventHub(),
-		maxBatch: bo.MemTableSize / 10, space: sp, vault: newVault(opts.Vault),
+		maxBatch: bo.MemTableSize / 10, space: sp, vault: newVault(opts.Vault), scrubEvery: cmp.Or(opts.ScrubInterval, 24*time.Hour),
 		tableRegistry: tableRegistry{tables: map[string]*Table{}, byPrefix: map[string]*Table{}},
 	}, nil
 }
@@ -152,7 +159,7 @@ func (s *Store) Close() error {
 }
 
 // Serve runs background maintenance until ctx is done: value-log garbage
-// collection, and a look at the disk's free space every few seconds, so
+// collection, a scrub of the whole store (scrub.go), and a look at the disk's free space every few seconds, so
 // that a full disk is reported, and writing resumes once space is freed,
 // also while nothing is written.
 func (s *Store) Serve(ctx context.Context) error {
@@ -160,10 +167,17 @@ func (s *Store) Serve(ctx context.Context) error {
 	defer t.Stop()
 	disk := time.NewTicker(spaceWatchEvery)
 	defer disk.Stop()
+	scrub := time.NewTimer(min(time.Hour, s.scrubEvery))
+	defer scrub.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-scrub.C:
+			if _, err := s.Scrub(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("scrub", "err", err)
+			}
+			scrub.Reset(s.scrubEvery)
 		case <-t.C:
 			if s.Writable() == nil {
 				s.collectGarbage()

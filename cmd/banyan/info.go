@@ -38,6 +38,9 @@ func (a *app) idCmd() *cobra.Command {
 			if n.Clock.Warning != "" {
 				fmt.Fprintf(tw, "clock\tWARNING: %s\n", n.Clock.Warning)
 			}
+			if n.Storage.Damage != "" {
+				fmt.Fprintf(tw, "store\tDAMAGED: %s\n", n.Storage.Damage)
+			}
 			if n.Storage.WritesRefused != "" {
 				fmt.Fprintf(tw, "storage\tWRITES REFUSED: %s\n", n.Storage.WritesRefused)
 			} else if n.Storage.ReserveBytes > 0 {

@@ -58,6 +58,9 @@ type Storage struct {
 	// WritesRefused says why new writes are refused; empty when they are
 	// not.
 	WritesRefused string `json:"writes_refused,omitempty"`
+	// Damage is what the last scrub of the store found; empty when it
+	// found nothing (or none has run yet).
+	Damage string `json:"damage,omitempty"`
 }
 
 // Stats counts what the node has received from the network.

@@ -89,6 +89,7 @@ function App({ stream }) {
     <main id="main">
       ${st.stream === 'reconnecting' && html`<p class="banner" role="status" id="reconnecting">Reconnecting to your Banyan node…</p>`}
       ${st.me?.clock?.warning && html`<p class="banner error" role="alert" id="clock-warning">${st.me.clock.warning}</p>`}
+      ${st.me?.storage?.damage && html`<p class="banner error" role="alert" id="store-damage">${st.me.storage.damage}</p>`}
       ${st.me?.storage?.writes_refused && html`<p class="banner error" role="alert" id="disk-full">${st.me.storage.writes_refused}</p>`}
       ${screen}
     </main>
