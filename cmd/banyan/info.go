@@ -41,10 +41,9 @@ func (a *app) idCmd() *cobra.Command {
 			if n.Storage.Damage != "" {
 				fmt.Fprintf(tw, "store\tDAMAGED: %s\n", n.Storage.Damage)
 			}
+			// Only what needs the user's attention: a full disk.
 			if n.Storage.WritesRefused != "" {
 				fmt.Fprintf(tw, "storage\tWRITES REFUSED: %s\n", n.Storage.WritesRefused)
-			} else if n.Storage.ReserveBytes > 0 {
-				fmt.Fprintf(tw, "storage\t%.0f MiB free\n", float64(n.Storage.FreeBytes)/(1<<20))
 			}
 			rejected := uint64(0)
 			for _, v := range n.Stats.Rejected {
