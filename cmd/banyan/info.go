@@ -15,7 +15,9 @@ func (a *app) idCmd() *cobra.Command {
 		Use:   "id",
 		Short: "Show the running node's peer ID and addresses",
 		Long: `Show the running node's peer ID, the addresses other nodes can reach it on
-(give one to another node's --peer) and what it has received.`,
+(give one to another node's --peer) and what it has received, and what
+needs your attention: a clock that disagrees with the peers' clocks, a
+disk too full to write, damage found in the store.`,
 		Args: cli.ExactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := a.Client(cmd.Context())
