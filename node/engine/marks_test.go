@@ -140,3 +140,21 @@ func TestDamagedMarkRefusesWrites(t *testing.T) {
 		t.Fatalf("another chain: %v, %v", e, err)
 	}
 }
+
+// BenchmarkOwnWrite measures one write of the node's own chain on disk:
+// sign, mark (fsynced), store (fsynced), publish to no one.
+func BenchmarkOwnWrite(b *testing.B) {
+	n := nodetest.Start(b, "")
+	scope := randomScope(b)
+	r, err := n.Engine().Keep(engine.Spec{Scope: scope, Topic: groupchat.TopicName(scope), Kinds: []event.Kind{testKind}, Feature: &recorder{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := r.Write(ctx, func(p engine.Position) (event.Body, error) { return p.Body(testKind, []byte("ok")), nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
