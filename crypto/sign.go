@@ -17,6 +17,7 @@ type Domain string
 const (
 	DomainEvent      Domain = "banyan/event/v1"
 	DomainPayRequest Domain = "banyan/pay-request/v1"
+	DomainUnit       Domain = "banyan/wallet-unit/v1"
 )
 
 // PublicKeySize is the size of an Ed25519 public key.

@@ -36,7 +36,7 @@ func newFeatures(n *Node) (f features, err error) {
 	n.people.Add(f.private)
 	if f.wallet, err = pay.New(pay.Options{
 		Identity: n.id, Store: n.store, Engine: n.engine, Gossip: n.gossip, Syncer: n.engine.Syncer(),
-		Peers: n.host.Network().Peers, Contacts: f.private, Groups: f.groups, Wallet: n.opts.Wallet,
+		Peers: n.host.Network().Peers, Host: n.host, Contacts: f.private, Groups: f.groups, Wallet: n.opts.Wallet,
 		Home: n.opts.Home, People: n.people, Now: n.opts.Now, Logger: log.With("sys", "wallet"),
 	}); err != nil {
 		return f, err

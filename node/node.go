@@ -72,6 +72,10 @@ type Options struct {
 	NoReadReceipts bool
 	// Mailbox configures carrying sealed private messages for others.
 	Mailbox private.MailboxOptions
+	// FixedSettings are the settings (by config key) that a flag or
+	// environment variable sets, with that flag or variable: the app may
+	// not change them, since the next start would undo the change.
+	FixedSettings map[string]string
 	// Host, if set, is used instead of building a libp2p host (tests use
 	// a mocknet host to cut and heal links). It must carry the home's
 	// identity and already listen; the node closes it.
@@ -112,9 +116,12 @@ type Node struct {
 	disc   *mesh.Discovery
 	people *people.Directory
 	feats  features
-	api    *api.Server
-	apiLn  net.Listener
-	ready  chan struct{}
+	// carrySaved is carry_mail as kept for the next start.
+	settingsMu sync.Mutex
+	carrySaved bool
+	api        *api.Server
+	apiLn      net.Listener
+	ready      chan struct{}
 	// registry, metrics and metricsAddr exist when Options.Metrics is set.
 	registry    *prometheus.Registry
 	metrics     *metrics.Server
@@ -221,6 +228,7 @@ func New(opts Options) (_ *Node, err error) {
 		OnConnect: n.engine.Syncer().Met,
 	})
 	n.people = people.New(n.host.ID())
+	n.carrySaved = !opts.Mailbox.NoCarry
 	if n.feats, err = newFeatures(n); err != nil {
 		return nil, err
 	}

@@ -37,12 +37,18 @@ func (n *Node) routes() {
 			return nil, err
 		}
 		out.Addrs = n.Addrs()
+		lsm, vlog := n.store.DiskSize()
 		sp := n.store.Space()
-		out.Storage = api.Storage{FreeBytes: sp.Free, ReserveBytes: sp.Reserve}
+		out.Storage = api.Storage{
+			Dir: string(n.opts.Home), StoreBytes: lsm + vlog,
+			FreeBytes: sp.Free, ReserveBytes: sp.Reserve, Damage: n.store.LastScrub().Found(),
+		}
 		if sp.Refused != nil {
 			out.Storage.WritesRefused = sp.Refused.Error()
 		}
-		out.Storage.Damage = n.store.LastScrub().Found()
+		if out.Storage.MailboxBytes, err = n.feats.private.MailboxBytes(); err != nil {
+			return nil, err
+		}
 		sk := n.clock.Skew()
 		out.Clock = api.Clock{AheadMS: sk.Ahead.Milliseconds(), Peers: sk.Peers, Warning: sk.Warning}
 		return out, nil
@@ -67,6 +73,7 @@ func (n *Node) routes() {
 		return out, nil
 	}))
 	s.Handle("GET /v1/events", s.Events(stream{n}))
+	n.settingsRoutes()
 }
 
 // listenAddrsOf says where peer p can be reached through connection c: the

@@ -137,8 +137,22 @@ func (m minLevel) WithGroup(name string) slog.Handler {
 }
 
 // nodeOptions are the node's options from the configuration.
-func nodeOptions(cfg *config.Config) node.Options {
+func nodeOptions(l *config.Loaded) node.Options {
+	cfg := &l.Config
+	fixed := map[string]string{}
+	for _, key := range config.AppKeys {
+		if src := l.From(key); src.Kind >= config.FromEnv {
+			fixed[key] = src.Setting(key)
+		}
+	}
+	// A unit left at its default is no choice: the node keeps using the
+	// unit it kept (node/pay/unit.go).
+	unit := cfg.Wallet.Unit
+	if l.From("wallet.unit").Kind == config.FromDefault {
+		unit = ""
+	}
 	return node.Options{
+		FixedSettings:  fixed,
 		Home:           home.Home(cfg.Home),
 		Listen:         cfg.Listen,
 		Peers:          cfg.Peers,
@@ -148,7 +162,8 @@ func nodeOptions(cfg *config.Config) node.Options {
 		Name:           cfg.Name,
 		NoReadReceipts: !cfg.ReadReceipts,
 		Mailbox:        private.MailboxOptions{NoCarry: !cfg.CarryMail},
-		Wallet:         pay.WalletOptions{Unit: cfg.Wallet.Unit, Guarantors: cfg.Wallet.Guarantors, OfflineCap: cfg.Wallet.OfflineCap},
+		Wallet: pay.WalletOptions{Unit: unit, Guarantors: cfg.Wallet.Guarantors, OfflineCap: cfg.Wallet.OfflineCap,
+			Redefine: cfg.Wallet.Redefine},
 	}
 }
 
@@ -163,7 +178,7 @@ func (a *app) runNode(cmd *cobra.Command) error {
 	if err != nil {
 		return &cli.UsageError{Cmd: cmd, Err: err}
 	}
-	opts := nodeOptions(&cfg.Config)
+	opts := nodeOptions(cfg)
 	opts.Logger = log
 	if err := node.CheckOptions(opts); err != nil {
 		return err

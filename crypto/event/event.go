@@ -139,6 +139,40 @@ func Sign(id *crypto.Identity, b Body) (*Event, error) {
 // Decode parses and verifies an envelope. The returned event keeps a
 // reference to raw.
 func Decode(raw []byte) (*Event, error) {
+	ev, err := decodeUnverified(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := crypto.Verify(ev.Author, crypto.DomainEvent, raw[headerSize:], ev.Sig); err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+// DecodeAll is Decode for each envelope of raws, checking the signatures
+// as one batch (crypto.Batch: faster, and exactly as strict). It returns,
+// for each envelope, the event or why it was refused.
+func DecodeAll(raws [][]byte) ([]*Event, []error) {
+	evs := make([]*Event, len(raws))
+	errs := make([]error, len(raws))
+	b := crypto.NewBatch(len(raws))
+	var parsed []int
+	for i, raw := range raws {
+		if evs[i], errs[i] = decodeUnverified(raw); errs[i] == nil {
+			b.Add(evs[i].Author, crypto.DomainEvent, raw[headerSize:], evs[i].Sig)
+			parsed = append(parsed, i)
+		}
+	}
+	for j, err := range b.Verify() {
+		if i := parsed[j]; err != nil {
+			evs[i], errs[i] = nil, err
+		}
+	}
+	return evs, errs
+}
+
+// decodeUnverified is Decode up to, not including, the signature check.
+func decodeUnverified(raw []byte) (*Event, error) {
 	if len(raw) > MaxEnvelopeSize {
 		return nil, ErrTooLarge
 	}
@@ -160,9 +194,6 @@ func Decode(raw []byte) (*Event, error) {
 	// event several IDs by re-encoding its body.
 	if canon, err := encMode.Marshal(&b); err != nil || !bytes.Equal(canon, body) {
 		return nil, fmt.Errorf("%w: body is not in canonical CBOR form", ErrMalformed)
-	}
-	if err := crypto.Verify(b.Author, crypto.DomainEvent, body, sig); err != nil {
-		return nil, err
 	}
 	return &Event{Body: b, ID: sha256.Sum256(body), Sig: sig, Raw: raw}, nil
 }

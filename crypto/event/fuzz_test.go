@@ -112,11 +112,20 @@ func addSeeds(f *testing.F) {
 // is a consistent, re-decodable event.
 func FuzzDecode(f *testing.F) {
 	addSeeds(f)
+	good := corpusSeeds(f)["valid-second"]
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		in := bytes.Clone(raw)
 		e, err := event.Decode(raw)
 		if !bytes.Equal(raw, in) {
 			t.Fatal("Decode modified its input")
+		}
+		// In a batch, beside a good envelope, it is judged the same.
+		evs, errs := event.DecodeAll([][]byte{good, raw, good})
+		if (errs[1] == nil) != (err == nil) || errs[0] != nil || errs[2] != nil {
+			t.Fatalf("Decode says %v, DecodeAll says %v", err, errs)
+		}
+		if err == nil && evs[1].ID != e.ID {
+			t.Fatal("DecodeAll gave another event")
 		}
 		if err != nil {
 			if e != nil {

@@ -28,11 +28,10 @@ type Node struct {
 	Addrs     []string `json:"addrs"`      // full multiaddrs including /p2p/
 	Version   string   `json:"version"`
 	Stats     Stats    `json:"stats"`
+	Storage   Storage  `json:"storage"`
 	// EventSeq is the newest event's sequence number: a client that wants
 	// only new events streams from here.
 	EventSeq uint64 `json:"event_seq"`
-	// Storage is the state of the disk the node's store is on.
-	Storage Storage `json:"storage"`
 	// Clock is how the node's clock compares with its peers'.
 	Clock Clock `json:"clock"`
 }
@@ -49,8 +48,14 @@ type Clock struct {
 	Warning string `json:"warning,omitempty"`
 }
 
-// Storage is the state of the disk the node's store is on.
+// Storage is what the node keeps on disk, and the state of that disk.
 type Storage struct {
+	// Dir is the data directory.
+	Dir string `json:"dir"`
+	// StoreBytes is the event store's size on disk; MailboxBytes the
+	// sealed mail it holds, its own and what it carries for others.
+	StoreBytes   int64 `json:"store_bytes"`
+	MailboxBytes int64 `json:"mailbox_bytes"`
 	// FreeBytes is what the disk has free; ReserveBytes what the store
 	// keeps free to write safely (0 for a store in memory).
 	FreeBytes    uint64 `json:"free_bytes"`
@@ -61,6 +66,30 @@ type Storage struct {
 	// Damage is what the last scrub of the store found; empty when it
 	// found nothing (or none has run yet).
 	Damage string `json:"damage,omitempty"`
+}
+
+// Settings are what a person may change while the node runs (GET and PUT
+// /v1/settings).
+type Settings struct {
+	// Name is how this person calls themselves in contact codes and
+	// requests.
+	Name         string `json:"name"`
+	ReadReceipts bool   `json:"read_receipts"`
+	// CarryMail is the choice kept for the next start; CarryingMail what
+	// the node does now (it changes when Banyan restarts).
+	CarryMail    bool `json:"carry_mail"`
+	CarryingMail bool `json:"carrying_mail"`
+	// Fixed are the settings a flag or environment variable sets, by key
+	// ("name", "read_receipts", "carry_mail"), with that flag or variable:
+	// the app cannot change them.
+	Fixed map[string]string `json:"fixed,omitempty"`
+}
+
+// SettingsChange changes the settings it names (PUT /v1/settings).
+type SettingsChange struct {
+	Name         *string `json:"name,omitempty"`
+	ReadReceipts *bool   `json:"read_receipts,omitempty"`
+	CarryMail    *bool   `json:"carry_mail,omitempty"`
 }
 
 // Stats counts what the node has received from the network.

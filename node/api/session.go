@@ -9,10 +9,13 @@ import (
 	"errors"
 	"net"
 	"net/http"
+
 	"os"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/banyan-mesh/banyan/node/home"
 )
 
 // The browser side of the API. A page cannot keep a secret in a header the
@@ -97,11 +100,7 @@ func (ss *sessions) save() error {
 	if err != nil {
 		return err
 	}
-	tmp := ss.file + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, ss.file)
+	return home.WriteFileAtomic(ss.file, b, 0o600)
 }
 
 // create returns a new session's cookie value, evicting the oldest session

@@ -49,6 +49,7 @@ type Wallet struct {
 	Unit       string   `toml:"unit"`
 	Guarantors []string `toml:"guarantors"`
 	OfflineCap uint64   `toml:"offline_cap"`
+	Redefine   bool     `toml:"redefine"`
 }
 
 // Option is one setting: its key in the file (a dotted key is in a
@@ -109,6 +110,9 @@ var Options = []*Option{
 	{Key: "wallet.offline_cap", Flag: "wallet-offline-cap", Env: "BANYAN_WALLET_OFFLINE_CAP",
 		Help:  "the most unconfirmed spending accepted from one payer, in minor units; 0 for no cap",
 		field: func(c *Config) any { return &c.Wallet.OfflineCap }},
+	{Key: "wallet.redefine", Flag: "wallet-redefine", Env: "BANYAN_WALLET_REDEFINE",
+		Help:  "replace the unit's definition this node keeps (its name and guarantors) with the one the other wallet options give",
+		field: func(c *Config) any { return &c.Wallet.Redefine }},
 }
 
 // Lookup returns the option with the given key, or nil.
@@ -163,6 +167,7 @@ type SourceKind int
 const (
 	FromDefault SourceKind = iota
 	FromFile
+	FromApp
 	FromEnv
 	FromFlag
 )
@@ -171,6 +176,8 @@ func (s Source) String() string {
 	switch s.Kind {
 	case FromFile:
 		return "file " + s.Name
+	case FromApp:
+		return "app " + s.Name
 	case FromEnv:
 		return "env " + s.Name
 	case FromFlag:
@@ -183,7 +190,7 @@ func (s Source) String() string {
 // "listen in /etc/banyan/config.toml", or just its key for a default.
 func (s Source) Setting(key string) string {
 	switch s.Kind {
-	case FromFile:
+	case FromFile, FromApp:
 		return fmt.Sprintf("%s in %s", key, s.Name)
 	case FromEnv:
 		return s.Name
@@ -253,6 +260,7 @@ func (l *Loaded) Errorf(key string, err error) error {
 
 // Load builds the configuration: defaults, then the file (--config,
 // $BANYAN_CONFIG or DefaultFile; only a file that was named must exist),
+// then the settings changed in the app (AppFile in the data directory),
 // then the environment, then the flags given.
 func Load(in Input) (*Loaded, error) {
 	getenv := in.Getenv
@@ -313,6 +321,9 @@ func Load(in Input) (*Loaded, error) {
 			return nil, err
 		}
 		l.Home = d
+	}
+	if err := l.readApp(); err != nil {
+		return nil, err
 	}
 	return l, nil
 }

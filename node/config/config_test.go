@@ -20,6 +20,7 @@ func load(t *testing.T, file string, env map[string]string, args ...string) (*Lo
 	dir := t.TempDir()
 	// The user's own config file plays no part.
 	t.Setenv("XDG_CONFIG_HOME", dir)
+	t.Setenv("XDG_STATE_HOME", dir)
 	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
 	AddFileFlag(fs)
 	AddFlags(fs, "home")

@@ -379,53 +379,100 @@ func (e *Engine) replica(scope event.Scope) *Replica {
 // check; decoding and the signature; the scope (kept here, and on the
 // topic it came by, if any); kind; time; floor; then the feature's own.
 func (e *Engine) check(raw []byte, topic string) (*event.Event, *Replica, error) {
+	if err := e.precheck(raw); err != nil {
+		return nil, nil, err
+	}
+	ev, err := event.Decode(raw)
+	if err != nil {
+		return nil, nil, decodeErr(err)
+	}
+	r, err := e.checkEvent(ev, topic)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ev, r, nil
+}
+
+// precheck is what check does before decoding: the size, and an early
+// look for a duplicate.
+func (e *Engine) precheck(raw []byte) error {
 	if len(raw) > event.MaxEnvelopeSize {
-		return nil, nil, Reject(ReasonTooLarge, event.ErrTooLarge)
+		return Reject(ReasonTooLarge, event.ErrTooLarge)
 	}
 	if id, ok := event.PeekID(raw); ok {
 		if has, err := e.store.HasEvent(id); err == nil && has {
-			return nil, nil, fmt.Errorf("event %s: %w", id, mesh.ErrIgnore)
+			return fmt.Errorf("event %s: %w", id, mesh.ErrIgnore)
 		}
 	}
-	ev, err := event.Decode(raw)
+	return nil
+}
+
+// decodeErr gives a decoding failure its reason.
+func decodeErr(err error) error {
 	switch {
 	case errors.Is(err, event.ErrTooLarge):
-		return nil, nil, Reject(ReasonTooLarge, err)
+		return Reject(ReasonTooLarge, err)
 	case errors.Is(err, crypto.ErrBadSignature):
-		return nil, nil, Reject(ReasonSignature, err)
-	case err != nil:
-		return nil, nil, Reject(ReasonMalformed, err)
+		return Reject(ReasonSignature, err)
 	}
+	return Reject(ReasonMalformed, err)
+}
+
+// checkEvent is what check does after decoding.
+func (e *Engine) checkEvent(ev *event.Event, topic string) (*Replica, error) {
 	r := e.replica(ev.ScopeID())
 	switch {
 	case r == nil:
-		return nil, nil, Reject(ReasonScope, fmt.Errorf("scope %s is not kept here", ev.ScopeID()))
+		return nil, Reject(ReasonScope, fmt.Errorf("scope %s is not kept here", ev.ScopeID()))
 	case topic != "" && r.spec.Topic != topic:
-		return nil, nil, Reject(ReasonScope, fmt.Errorf("event of scope %s on topic %s", ev.ScopeID(), topic))
+		return nil, Reject(ReasonScope, fmt.Errorf("event of scope %s on topic %s", ev.ScopeID(), topic))
 	case !slices.Contains(r.spec.Kinds, ev.Kind):
-		return nil, nil, Reject(ReasonKind, fmt.Errorf("kind %d", ev.Kind))
+		return nil, Reject(ReasonKind, fmt.Errorf("kind %d", ev.Kind))
 	case ev.Time > e.now().Add(MaxClockSkew).UnixMilli():
 		// This node's clock may be the one that is wrong.
-		return nil, nil, notTheSendersFault(ReasonFuture, fmt.Errorf("timestamp %s is in the future", time.UnixMilli(ev.Time).UTC()))
+		return nil, notTheSendersFault(ReasonFuture, fmt.Errorf("timestamp %s is in the future", time.UnixMilli(ev.Time).UTC()))
 	case ev.Time < MinTime:
-		return nil, nil, Reject(ReasonTime, fmt.Errorf("timestamp %d is before 2020", ev.Time))
+		return nil, Reject(ReasonTime, fmt.Errorf("timestamp %d is before 2020", ev.Time))
 	}
 	if f := r.floor(); !f.IsZero() && store.CursorOf(ev).Compare(f) < 0 {
-		return nil, nil, fmt.Errorf("event %s: %w", ev.ID, errBelowFloor)
+		return nil, fmt.Errorf("event %s: %w", ev.ID, errBelowFloor)
 	}
 	if ghost, err := e.store.IsGhost(ev.ScopeID(), ev.Time, ev.ID); err == nil && ghost {
 		// A quota evicted it here: it is not taken back.
-		return nil, nil, fmt.Errorf("event %s was evicted here: %w", ev.ID, mesh.ErrIgnore)
+		return nil, fmt.Errorf("event %s was evicted here: %w", ev.ID, mesh.ErrIgnore)
 	}
 	if r.spec.Discard {
-		return nil, nil, fmt.Errorf("scope %s is not kept here: %w", ev.ScopeID(), mesh.ErrIgnore)
+		return nil, fmt.Errorf("scope %s is not kept here: %w", ev.ScopeID(), mesh.ErrIgnore)
 	}
 	if r.spec.Feature != nil {
 		if err := r.spec.Feature.Check(ev); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	return ev, r, nil
+	return r, nil
+}
+
+// checkBatch is check for a batch from one sync: the signatures of what
+// passes the first checks are verified together (event.DecodeAll).
+func (e *Engine) checkBatch(raws [][]byte, evs []*event.Event, reps []*Replica, errs []error) {
+	idx := make([]int, 0, len(raws))
+	todo := make([][]byte, 0, len(raws))
+	for i, raw := range raws {
+		if errs[i] = e.precheck(raw); errs[i] == nil {
+			idx = append(idx, i)
+			todo = append(todo, raw)
+		}
+	}
+	decoded, derrs := event.DecodeAll(todo)
+	for j, i := range idx {
+		if derrs[j] != nil {
+			errs[i] = decodeErr(derrs[j])
+			continue
+		}
+		if reps[i], errs[i] = e.checkEvent(decoded[j], ""); errs[i] == nil {
+			evs[i] = decoded[j]
+		}
+	}
 }
 
 // receive takes one envelope from gossip (topic set) or the direct stream:
@@ -535,8 +582,13 @@ func (e *Engine) Accept(scope event.Scope, raws [][]byte) (stored, rejected int,
 	return len(evs), rejected, err
 }
 
+// verifyBatch is how many signatures of a sync batch are verified at once:
+// ed25519consensus's batch check costs least per signature at about 16
+// (docs/BENCHMARKS.md), and a chunk is also one worker's share.
+const verifyBatch = 16
+
 // accept checks a batch of envelopes for one scope, given by from if it
-// came from a peer, on every core
+// came from a peer, on every core and in batches of signatures
 // (signature checks bound catch-up speed), stores the valid ones in one
 // write, counts every outcome and tells the feature. It returns the
 // events newly stored, in batch order, and how many envelopes were
@@ -551,22 +603,28 @@ func (e *Engine) accept(scope event.Scope, from peer.ID, raws [][]byte, origin O
 		return nil, 0, fmt.Errorf("scope %s is not kept here", scope)
 	}
 	evs := make([]*event.Event, len(raws))
+	reps := make([]*Replica, len(raws))
 	errs := make([]error, len(raws))
+	// Workers take chunks of verifyBatch envelopes and check each chunk's
+	// signatures at once.
+	chunks := (len(raws) + verifyBatch - 1) / verifyBatch
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(raws)) {
+	for range min(runtime.GOMAXPROCS(0), chunks) {
 		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < len(raws); i = int(next.Add(1) - 1) {
-				var er *Replica
-				evs[i], er, errs[i] = e.check(raws[i], "")
-				if errs[i] == nil && er != r {
-					errs[i] = Reject(ReasonScope, fmt.Errorf("event of scope %s in a batch of %s", evs[i].ScopeID(), scope))
-					evs[i] = nil
-				}
+			for c := int(next.Add(1) - 1); c < chunks; c = int(next.Add(1) - 1) {
+				lo, hi := c*verifyBatch, min((c+1)*verifyBatch, len(raws))
+				e.checkBatch(raws[lo:hi], evs[lo:hi], reps[lo:hi], errs[lo:hi])
 			}
 		})
 	}
 	wg.Wait()
+	for i := range raws {
+		if errs[i] == nil && reps[i] != r {
+			errs[i] = Reject(ReasonScope, fmt.Errorf("event of scope %s in a batch of %s", evs[i].ScopeID(), scope))
+			evs[i] = nil
+		}
+	}
 	var valid []*event.Event
 	for i, ev := range evs {
 		if errs[i] == nil {

@@ -142,6 +142,17 @@ func TestAcceptChecksEveryEnvelope(t *testing.T) {
 	if stored, rejected, err := r.Accept(batch[:1]); err != nil || stored != 0 || rejected != 0 {
 		t.Fatalf("second accept: %d stored, %d rejected, %v", stored, rejected, err)
 	}
+	// Signatures are checked in chunks: one bad signature spoils no other
+	// event of its chunk or of the batch.
+	var long [][]byte
+	for i := range 40 {
+		long = append(long, body(func(b *event.Body) { b.Payload = fmt.Appendf(nil, "ok %d", i) }))
+	}
+	long[33] = bytes.Clone(long[33])
+	long[33][12] ^= 1
+	if stored, rejected, err := r.Accept(long); err != nil || stored != 39 || rejected != 1 {
+		t.Fatalf("a long batch with one bad signature: %d stored, %d rejected, %v", stored, rejected, err)
+	}
 }
 
 // Write appends to this node's chain: sequence numbers follow each other,

@@ -227,14 +227,35 @@ func (h Home) Status() (Status, error) {
 	return st, nil
 }
 
-// WriteFileAtomic writes data to path through a temporary file and a
-// rename, so that a reader never sees half a file.
+// WriteFileAtomic writes data to path through a temporary file, synced
+// and then renamed over path, and syncs the directory: a reader never sees
+// half a file, and a crash leaves the old file or the new one.
 func WriteFileAtomic(path string, data []byte, mode fs.FileMode) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // APISessionsFile holds the hashes of the browser sessions of the web

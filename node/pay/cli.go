@@ -77,7 +77,7 @@ A CONTACT is a contact's nickname or peer ID, or a hex account.`,
 	})
 	c.AddCommand(walletBalanceCmd(a), walletHistoryCmd(a), walletPayCmd(a), walletRequestCmd(a),
 		walletPayRequestCmd(a), walletRefundCmd(a), walletLimitCmd(a), walletEnvelopeCmd(a), walletFraudsCmd(a),
-		walletVerifyProofCmd(a), walletAcceptCapCmd(a))
+		walletVerifyProofCmd(a), walletAcceptCapCmd(a), walletUnitCmd(a))
 	return c
 }
 
@@ -162,6 +162,9 @@ func walletBalanceCmd(a *cli.App) *cobra.Command {
 			}
 			if w.CatchingUp {
 				fmt.Fprintf(tw, "catching up\tyour own history is not synced from the network yet: nothing is written until it is\n")
+			}
+			for _, d := range w.Disagree {
+				fmt.Fprintf(tw, "DISAGREES\t%s counts credit by other guarantors: your balances differ (see 'banyan wallet unit')\n", cli.Person(d.Peer))
 			}
 			return tw.Flush()
 		},
@@ -482,6 +485,92 @@ back to the sender.`,
 	show.Flags().BoolVar(&showJSON, "json", false, "print the envelope as JSON")
 	c.AddCommand(send, claim, show)
 	return c
+}
+
+func walletUnitCmd(a *cli.App) *cobra.Command {
+	var asJSON bool
+	show := func(cmd *cobra.Command, u *UnitInfo) error {
+		if asJSON {
+			return cli.WriteJSON(a.Stdout, u)
+		}
+		tw := cli.NewTable(a.Stdout)
+		printUnit(tw, "", u)
+		if u.Next != nil {
+			printUnit(tw, "from the next start: ", u.Next)
+		}
+		for _, d := range u.Disagree {
+			names := make([]string, len(d.Guarantors))
+			for i, g := range d.Guarantors {
+				names[i] = cli.Person(g)
+			}
+			fmt.Fprintf(tw, "DISAGREES\t%s names guarantors %s: balances differ until you agree\n", cli.Person(d.Peer), orNone(names))
+		}
+		return tw.Flush()
+	}
+	c := &cobra.Command{
+		Use:   "unit",
+		Short: "Show the unit's definition (its name and guarantors) and the code that passes it on",
+		Long: `Every node of a unit must count credit by the same guarantors. The unit's
+definition is kept by the node from its first start (made from --wallet-unit
+and --wallet-guarantor), and its code passes it on: 'banyan wallet unit adopt
+CODE' on another node keeps it for that node's next start. Connected peers
+that define the unit with other guarantors are listed.`,
+		Args: cli.ExactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := dial(cmd.Context(), a)
+			if err != nil {
+				return err
+			}
+			u, err := cl.Unit(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return show(cmd, u)
+		},
+	}
+	c.PersistentFlags().BoolVar(&asJSON, "json", false, "print the definition as JSON")
+	adopt := &cobra.Command{
+		Use:   "adopt CODE",
+		Short: "Keep a unit's definition from its code; the node uses it from its next start",
+		Args:  cli.ExactArgs("CODE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := dial(cmd.Context(), a)
+			if err != nil {
+				return err
+			}
+			u, err := cl.AdoptUnit(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if err := show(cmd, u); err != nil {
+				return err
+			}
+			if !asJSON && u.Next != nil {
+				fmt.Fprintln(a.Stdout, "Restart Banyan (without --wallet-unit and --wallet-guarantor) to count credit by the adopted definition.")
+			}
+			return nil
+		},
+	}
+	c.AddCommand(adopt)
+	return c
+}
+
+func printUnit(tw io.Writer, prefix string, u *UnitInfo) {
+	names := make([]string, len(u.Guarantors))
+	for i, g := range u.Guarantors {
+		names[i] = cli.Person(g)
+	}
+	fmt.Fprintf(tw, "%sunit\t%s\n", prefix, u.Unit)
+	fmt.Fprintf(tw, "%sguarantors\t%s\n", prefix, orNone(names))
+	fmt.Fprintf(tw, "%sdefined by\t%s, %s\n", prefix, cli.Person(u.DefinedBy), u.Defined.Local().Format("2006-01-02 15:04"))
+	fmt.Fprintf(tw, "%scode\t%s\n", prefix, u.Code)
+}
+
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
 }
 
 func walletFraudsCmd(a *cli.App) *cobra.Command {

@@ -20,6 +20,18 @@ func (c Client) Wallet(ctx context.Context) (*Wallet, error) {
 	return &v, c.c.Do(ctx, http.MethodGet, "/v1/wallet", nil, &v)
 }
 
+// Unit returns the unit's definition.
+func (c Client) Unit(ctx context.Context) (*UnitInfo, error) {
+	var v UnitInfo
+	return &v, c.c.Do(ctx, http.MethodGet, "/v1/wallet/unit", nil, &v)
+}
+
+// AdoptUnit keeps the unit definition of a code for the node's next start.
+func (c Client) AdoptUnit(ctx context.Context, code string) (*UnitInfo, error) {
+	var v UnitInfo
+	return &v, c.c.Do(ctx, http.MethodPost, "/v1/wallet/unit", AdoptUnit{Code: code}, &v)
+}
+
 // History returns this node's statement.
 func (c Client) History(ctx context.Context) ([]Line, error) {
 	var v []Line

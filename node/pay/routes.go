@@ -39,6 +39,37 @@ type Wallet struct {
 	// CatchingUp is set while the node does not know its own chain's
 	// head: it writes nothing until it has synced with a peer.
 	CatchingUp bool `json:"catching_up,omitempty"`
+	// Disagree lists the connected peers that define the unit with other
+	// guarantors: their balances and this node's differ.
+	Disagree []UnitPeer `json:"disagree,omitempty"`
+}
+
+// UnitInfo is the unit's definition (GET /v1/wallet/unit).
+type UnitInfo struct {
+	Unit       string          `json:"unit"`
+	Guarantors []people.Person `json:"guarantors"`
+	DefinedBy  people.Person   `json:"defined_by"`
+	Defined    time.Time       `json:"defined"`
+	// Code passes the definition on: a node that adopts it counts credit
+	// alike.
+	Code string `json:"code"`
+	// Next is a definition adopted for the next start, if any.
+	Next *UnitInfo `json:"next,omitempty"`
+	// Disagree lists the connected peers that define the unit otherwise.
+	Disagree []UnitPeer `json:"disagree,omitempty"`
+	// BadAnswers counts peers' answers that were not a valid definition.
+	BadAnswers uint64 `json:"bad_answers,omitempty"`
+}
+
+// UnitPeer is a peer that defines the unit with other guarantors.
+type UnitPeer struct {
+	Peer       people.Person   `json:"peer"`
+	Guarantors []people.Person `json:"guarantors"`
+}
+
+// AdoptUnit adopts a unit definition (POST /v1/wallet/unit).
+type AdoptUnit struct {
+	Code string `json:"code"`
 }
 
 // AcceptCap is the body of PUT /v1/wallet/accept-cap: Payer empty sets the
@@ -210,6 +241,17 @@ const StreamType = "wallet"
 // hex digits.
 func (w *Service) Routes(srv *api.Server) {
 	srv.Handle("GET /v1/wallet", api.Get(srv, func(r *http.Request) (*Wallet, error) { return w.info(), nil }))
+	srv.Handle("GET /v1/wallet/unit", api.Get(srv, func(r *http.Request) (*UnitInfo, error) { return w.unitInfo(), nil }))
+	srv.Handle("POST /v1/wallet/unit", api.Post(srv, func(r *http.Request, in AdoptUnit) (*UnitInfo, error) {
+		def, err := wallet.ParseUnitLink(in.Code)
+		if err != nil {
+			return nil, api.BadRequest(fmt.Errorf("%w: copy the whole code, starting with banyan:unit1.", err))
+		}
+		if err := w.Adopt(def); err != nil {
+			return nil, err
+		}
+		return w.unitInfo(), nil
+	}))
 	srv.Handle("PUT /v1/wallet/accept-cap", api.Post(srv, func(r *http.Request, in AcceptCap) (*Wallet, error) {
 		var payer *wallet.Account
 		if in.Payer != "" {
@@ -459,6 +501,7 @@ func (w *Service) info() *Wallet {
 			out.Guarantor = true
 		}
 	}
+	out.Disagree = w.unitPeers()
 	pol := w.Policy()
 	out.AcceptCap = pol.DefaultCap
 	if len(pol.Caps) > 0 {
@@ -468,6 +511,44 @@ func (w *Service) info() *Wallet {
 			out.CapPeople[a.String()] = w.people.Key(a[:])
 		}
 	}
+	return out
+}
+
+func (w *Service) persons(as []wallet.Account) []people.Person {
+	out := make([]people.Person, 0, len(as))
+	for _, a := range as {
+		out = append(out, w.people.Key(a[:]))
+	}
+	return out
+}
+
+func (w *Service) unitPeers() []UnitPeer {
+	var out []UnitPeer
+	for _, d := range w.units.disagreements() {
+		out = append(out, UnitPeer{Peer: w.people.Person(d.Peer), Guarantors: w.persons(d.Guarantors)})
+	}
+	return out
+}
+
+func (w *Service) defInfo(d *wallet.UnitDef) *UnitInfo {
+	return &UnitInfo{
+		Unit: d.Unit, Guarantors: w.persons(d.Guarantors), DefinedBy: w.people.Key(d.Author[:]),
+		Defined: time.UnixMilli(d.Time).UTC(), Code: d.Link(),
+	}
+}
+
+func (w *Service) unitInfo() *UnitInfo {
+	out := w.defInfo(w.units.def)
+	w.units.mu.Lock()
+	next := w.units.adopted
+	w.units.mu.Unlock()
+	if next != nil && !next.Same(w.units.def) {
+		out.Next = w.defInfo(next)
+	}
+	out.Disagree = w.unitPeers()
+	w.units.mu.Lock()
+	out.BadAnswers = w.units.malformed
+	w.units.mu.Unlock()
 	return out
 }
 

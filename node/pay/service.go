@@ -7,7 +7,6 @@
 package pay
 
 import (
-	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
@@ -20,7 +19,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/crypto/event"
@@ -53,6 +54,9 @@ type WalletOptions struct {
 	// OfflineCap bounds the unconfirmed spending accepted from a payer
 	// (0: no cap).
 	OfflineCap uint64
+	// Redefine replaces the unit definition this node keeps with the one
+	// Unit and Guarantors give (unit.go).
+	Redefine bool
 }
 
 // Contacts resolves a person given by the user to their peer ID.
@@ -102,7 +106,9 @@ type Options struct {
 	Gossip   Topics
 	Syncer   Syncer
 	// Peers lists the connected peers.
-	Peers    func() []peer.ID
+	Peers func() []peer.ID
+	// Host, if set, compares the unit's definition with every peer's.
+	Host     host.Host
 	Contacts Contacts
 	Groups   Groups
 	Wallet   WalletOptions
@@ -117,6 +123,13 @@ type Options struct {
 // Service replicates one unit's ledger and writes this node's chain: it
 // pays, receipts what it is paid, and settles its red envelopes.
 type Service struct {
+	// unitTable keeps the unit's definition; units compares it with
+	// peers' (unit.go).
+	unitTable *store.Table
+	units     *unitPeers
+	// started is closed once Serve answers peers.
+	started chan struct{}
+
 	id       *crypto.Identity
 	me       wallet.Account
 	store    *store.Store
@@ -187,18 +200,15 @@ func New(opts Options) (*Service, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	cfg := wallet.Config{Unit: cmp.Or(opts.Wallet.Unit, DefaultWalletUnit), OfflineCap: opts.Wallet.OfflineCap}
-	if err := wallet.ValidUnit(cfg.Unit); err != nil {
-		return nil, fmt.Errorf("wallet unit: %w", err)
+	unitTable, err := opts.Store.VaultTable("unit")
+	if err != nil {
+		return nil, err
 	}
-	for _, g := range opts.Wallet.Guarantors {
-		a, err := ParseWalletAccount(g)
-		if err != nil {
-			return nil, fmt.Errorf("wallet guarantor: %w", err)
-		}
-		cfg.Guarantors = append(cfg.Guarantors, a)
+	def, err := chooseUnit(opts.Identity, unitTable, opts.Wallet, opts.Now())
+	if err != nil {
+		return nil, err
 	}
-	l, err := wallet.NewLedger(cfg)
+	l, err := wallet.NewLedger(wallet.Config{Unit: def.Unit, Guarantors: def.Guarantors, OfflineCap: opts.Wallet.OfflineCap})
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +222,8 @@ func New(opts Options) (*Service, error) {
 		contacts: opts.Contacts, groups: opts.Groups, people: opts.People, kick: make(chan struct{}, 1),
 		uncounted: map[event.ID]time.Time{},
 		pool:      newPool(), proofSync: limiter{every: proofSyncEvery, last: map[peer.ID]time.Time{}},
-		changed: make(chan struct{}),
+		changed: make(chan struct{}), unitTable: unitTable, units: newUnitPeers(def, opts.Host),
+		started: make(chan struct{}),
 	}
 	if w.seeds, err = opts.Store.VaultTable("envelope-seeds"); err != nil {
 		return nil, err
@@ -725,22 +736,31 @@ func (w *Service) Claim(ctx context.Context, envelope event.ID) (*event.Event, e
 }
 
 // Serve receipts incoming transfers and settles red envelopes as entries
-// arrive and every 30 seconds.
+// arrive and every 30 seconds, and compares the unit's definition with
+// every peer's.
 func (w *Service) Serve(ctx context.Context) error {
-	t := time.NewTicker(walletInterval)
-	defer t.Stop()
-	for {
-		w.admitHeld()
-		w.receiptAll(ctx)
-		w.settleAll(ctx)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		case <-w.kick:
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return w.units.serve(ctx, w) })
+	g.Go(func() error {
+		t := time.NewTicker(walletInterval)
+		defer t.Stop()
+		for {
+			w.admitHeld()
+			w.receiptAll(ctx)
+			w.settleAll(ctx)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			case <-w.kick:
+			}
 		}
-	}
+	})
+	return g.Wait()
 }
+
+// Started is closed once Serve answers peers' questions.
+func (w *Service) Started() <-chan struct{} { return w.started }
 
 // receiptAll receipts every transfer to this node the ledger counts and
 // (for payments) the offline checks accept; of payments of requests, only

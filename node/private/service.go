@@ -98,7 +98,9 @@ type Service struct {
 	people  *people.Directory
 	log     *slog.Logger
 	now     func() time.Time
+	// settingsMu guards what the person may change while the node runs:
 	// name is how this person calls themselves in contact requests.
+	settingsMu   sync.Mutex
 	name         string
 	readReceipts bool
 	// work holds what is done after answering (sending mail), run by
@@ -249,6 +251,42 @@ func (s *Service) later(what string, job func(context.Context)) {
 	}
 }
 
+// Name returns how this person calls themselves in contact codes and
+// requests.
+func (s *Service) Name() string {
+	s.settingsMu.Lock()
+	defer s.settingsMu.Unlock()
+	return s.name
+}
+
+// SetName changes how this person calls themselves from now on; contacts
+// keep the nickname they gave.
+func (s *Service) SetName(name string) error {
+	if name != "" {
+		if err := content.CheckName("your name", name, MaxNickname); err != nil {
+			return err
+		}
+	}
+	s.settingsMu.Lock()
+	defer s.settingsMu.Unlock()
+	s.name = name
+	return nil
+}
+
+// ReadReceipts reports whether contacts are told which messages were read.
+func (s *Service) ReadReceipts() bool {
+	s.settingsMu.Lock()
+	defer s.settingsMu.Unlock()
+	return s.readReceipts
+}
+
+// SetReadReceipts turns read receipts on or off from now on.
+func (s *Service) SetReadReceipts(on bool) {
+	s.settingsMu.Lock()
+	defer s.settingsMu.Unlock()
+	s.readReceipts = on
+}
+
 // Started is closed once Serve answers contact-code requests.
 func (s *Service) Started() <-chan struct{} { return s.started }
 
@@ -264,7 +302,7 @@ func (s *Service) Bucket() int {
 
 // Code returns this node's contact code.
 func (s *Service) Code() *ContactCode {
-	c := &ContactCode{Bundle: s.keys.Bundle().Encode(), Name: s.name}
+	c := &ContactCode{Bundle: s.keys.Bundle().Encode(), Name: s.Name()}
 	if ais := s.addrs(); len(ais) > 0 {
 		c.Peer = ais[0]
 	}
@@ -352,7 +390,7 @@ func (s *Service) Add(ctx context.Context, code *ContactCode) (*Contact, error) 
 	if len(code.Peer.Addrs) > 0 && s.connect != nil {
 		s.connect.ConnectSoon(code.Peer, nil)
 	}
-	if _, err := s.send(ctx, c, &dmBody{Type: send, Name: s.name}); err != nil {
+	if _, err := s.send(ctx, c, &dmBody{Type: send, Name: s.Name()}); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -419,7 +457,7 @@ func (s *Service) Accept(ctx context.Context, c *Contact) (*Contact, error) {
 	if err := s.setState(c, ContactAccepted); err != nil {
 		return nil, err
 	}
-	if _, err := s.send(ctx, c, &dmBody{Type: dmContactAccept, Name: s.name}); err != nil {
+	if _, err := s.send(ctx, c, &dmBody{Type: dmContactAccept, Name: s.Name()}); err != nil {
 		return nil, err
 	}
 	if wasPending {
@@ -752,7 +790,7 @@ func (s *Service) MarkRead(c *Contact) error {
 	if err != nil {
 		return err
 	}
-	if s.readReceipts {
+	if s.ReadReceipts() {
 		refs := make([][]byte, len(unread))
 		for i, m := range unread {
 			refs[i] = m.ID[:]

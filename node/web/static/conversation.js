@@ -6,7 +6,7 @@ import { get, post, esc } from './api.js';
 import { VList } from './vlist.js';
 import { useStore, nameOf, contactName, noteLast, refreshGroups, refreshContacts, refreshWallet } from './store.js';
 import { formatTime, formatDay, statusShort, statusLabel, plural, count, parseEnvelope, money, mergeMessages } from './util.js';
-import { ErrorText } from './ui.js';
+import { ErrorText, useAction } from './ui.js';
 
 const FIRST_PAGE = 100;
 const OLDER_PAGE = 200;
@@ -140,32 +140,30 @@ function Row({ m, prev, kind, first }) {
   </div>`;
 }
 
-// Envelope is a red envelope announced in a group, with a button to claim
-// a share. How many shares are left is not known to this node until the
-// sender settles the envelope; the statement shows what was received.
+// Envelope is a red envelope announced in a group: what this node knows
+// of it (shares claimed, when it expires, what came of it, in the node's
+// words) and a button to claim a share while one can.
 function Envelope({ env, mine }) {
-  const [state, setState] = useState(null);
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
-  const claim = async () => {
-    setBusy(true); setError(null);
-    try {
-      const e = await post(`/v1/wallet/envelopes/${env.id}/claim`);
-      setState(e.status === 'ok' || e.status === 'pending' ? 'Claimed: your share arrives when the sender’s computer shares it out.' : 'Not claimed: ' + (e.reason || e.status));
-      refreshWallet().catch(() => {});
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const st = useStore();
+  const [info, setInfo] = useState(null);
+  const act = useAction();
+  const load = () => get(`/v1/wallet/envelopes/${env.id}`).then(setInfo, () => setInfo(null));
+  // The wallet's balance changes when the envelope is claimed or dealt.
+  useEffect(() => { load(); }, [env.id, st.wallet && st.wallet.balance]);
+  const claim = () => act.run(async () => {
+    const e = await post(`/v1/wallet/envelopes/${env.id}/claim`);
+    if (e.status !== 'ok' && e.status !== 'pending') throw new Error('Not claimed: ' + (e.reason || e.status) + '.');
+    await load();
+    refreshWallet().catch(() => {});
+  });
+  const open = info ? !info.settled && !info.your_claim && new Date(info.expires) > new Date() : true;
   return html`<div class="envelope">
     <p class="env-title"><span aria-hidden="true">🧧 </span>Red envelope</p>
-    <p>${money(env.total, env.unit)} in ${plural(env.shares, 'share')}.</p>
-    ${mine ? html`<p class="hint">You sent this. Shares left over come back to you.</p>`
-      : state ? html`<p class="done" role="status">${state}</p>`
-      : html`<button type="button" onClick=${claim} disabled=${busy}>Claim a share</button>`}
-    <${ErrorText} error=${error} />
+    <p>${money(env.total, env.unit)} in ${plural(env.shares, 'share')}${info ? `, ${count(info.claimed)} claimed that this computer knows of` : ''}.</p>
+    ${info && html`<p class="hint env-note">${info.note}</p>`}
+    ${!info && mine && html`<p class="hint">You sent this. Shares left over come back to you.</p>`}
+    ${!mine && open && html`<button type="button" onClick=${claim} disabled=${act.busy}>Claim a share</button>`}
+    <${ErrorText} error=${act.error} />
   </div>`;
 }
 

@@ -1,11 +1,11 @@
 // This computer: who it is on the network, the computers it is connected
-// to, how complete each group's history is, what it received, and the
-// settings that are chosen when the node starts.
+// to, how complete each group's history is, what it received, the space
+// it uses, and the settings a person may change.
 import { html, useState, useEffect } from './lib.js';
-import { get, del } from './api.js';
+import { get, put, del } from './api.js';
 import { useStore, refreshGroups, nameOf } from './store.js';
-import { count, plural } from './util.js';
-import { CopyText, ErrorText, Section } from './ui.js';
+import { bytesLabel, count, plural } from './util.js';
+import { CopyText, Done, ErrorText, Field, Section, useAction } from './ui.js';
 
 export function NodeInfo({ stream }) {
   const st = useStore();
@@ -61,15 +61,67 @@ export function NodeInfo({ stream }) {
         <span class="person-note">${plural(g.messages, 'message')}${g.catching_up ? `, catching up: ${count(g.catching_up.received)} of ${count(g.catching_up.expected)}` : ''}${g.missing ? `, ${plural(g.missing, 'message')} not here yet` : ', complete'}</span>
       </li>`)}</ul>`}
     </${Section}>
-    <${Section} title="Settings" id="settings-title">
-      <p>These are chosen when Banyan starts on this computer. To change one, stop Banyan and start it again with the option shown.</p>
+    ${node && html`<${Section} title="Space on this computer" id="storage-title">
       <dl class="facts">
-        <dt>Your name</dt><dd>The name others see when you add them: <code>banyan run --name "Your name"</code></dd>
-        <dt>Read receipts</dt><dd>On unless started with <code>--no-read-receipts</code>: people you write with can see when you have read their messages.</dd>
-        <dt>Carrying mail for others</dt><dd>On unless started with <code>--no-carry-mail</code>: this computer keeps other people’s sealed private messages for a while, to pass them on. It cannot read them.</dd>
-        <dt>Wallet unit</dt><dd>${st.wallet ? st.wallet.unit : ''} (<code>--wallet-unit</code>)</dd>
+        <dt>History and wallet</dt><dd id="store-bytes">${bytesLabel(node.storage.store_bytes)}</dd>
+        <dt>Sealed private messages</dt><dd>${bytesLabel(node.storage.mailbox_bytes)}, yours and those carried for others</dd>
+        <dt>Kept in</dt><dd class="mono">${node.storage.dir}</dd>
       </dl>
+      <p>How long each group's history is kept is chosen on the group's page.</p>
+    </${Section}>`}
+    <${Settings} />
+    <${Section} title="This browser" id="browser-title">
       <button type="button" class="secondary" onClick=${signOut}>Sign out of this browser</button>
     </${Section}>
   </div>`;
+}
+
+// Settings are what a person may change while Banyan runs. A setting
+// given as an option when Banyan started cannot be changed here, and says
+// where it was set.
+function Settings() {
+  const st = useStore();
+  const [cur, setCur] = useState(null);
+  const [name, setName] = useState('');
+  const [receipts, setReceipts] = useState(true);
+  const [carry, setCarry] = useState(true);
+  const [done, setDone] = useState('');
+  const act = useAction();
+  const show = (s) => { setCur(s); setName(s.name); setReceipts(s.read_receipts); setCarry(s.carry_mail); };
+  useEffect(() => { act.run(async () => show(await get('/v1/settings'))); }, []);
+  if (!cur) return html`<${Section} title="Settings" id="settings-title"><${ErrorText} error=${act.error} /></${Section}>`;
+  const fixed = cur.fixed || {};
+  const save = (e) => {
+    e.preventDefault();
+    setDone('');
+    act.run(async () => {
+      const change = {};
+      if (name.trim() !== cur.name && !fixed.name) change.name = name.trim();
+      if (receipts !== cur.read_receipts && !fixed.read_receipts) change.read_receipts = receipts;
+      if (carry !== cur.carry_mail && !fixed.carry_mail) change.carry_mail = carry;
+      const s = await put('/v1/settings', change);
+      show(s);
+      setDone(s.carry_mail !== s.carrying_mail ? 'Saved. Carrying mail changes when Banyan starts again.' : 'Saved.');
+    });
+  };
+  const setBy = (key) => fixed[key] && html`<p class="hint">Set by ${fixed[key]} when Banyan started; change it there.</p>`;
+  return html`<form class="card" onSubmit=${save} aria-labelledby="settings-title">
+    <h2 id="settings-title">Settings</h2>
+    <${Field} id="my-name" label="Your name" hint="The name others see when you add them or they add you." value=${name}
+      onInput=${setName} disabled=${!!fixed.name} maxlength="64" />
+    ${setBy('name')}
+    <label class="choice"><input type="checkbox" id="read-receipts" checked=${receipts} disabled=${!!fixed.read_receipts}
+      onChange=${(e) => setReceipts(e.currentTarget.checked)} /> Tell people you write with when you have read their messages</label>
+    ${setBy('read_receipts')}
+    <label class="choice"><input type="checkbox" id="carry-mail" checked=${carry} disabled=${!!fixed.carry_mail}
+      onChange=${(e) => setCarry(e.currentTarget.checked)} /> Carry other people's sealed private messages, to pass them on (this computer cannot read them)</label>
+    ${setBy('carry_mail')}
+    ${cur.carry_mail !== cur.carrying_mail && html`<p class="hint">Carrying mail is ${cur.carrying_mail ? 'on' : 'off'} until Banyan starts again.</p>`}
+    <dl class="facts">
+      <dt>Wallet unit</dt><dd>${st.wallet ? st.wallet.unit : ''}</dd>
+    </dl>
+    <${ErrorText} error=${act.error} />
+    <${Done} text=${done} />
+    <button type="submit" disabled=${act.busy}>Save settings</button>
+  </form>`;
 }

@@ -61,6 +61,10 @@ export function Wallet({ stream }) {
       ${!w.limit && w.balance <= 0 && html`<p class="hint">To pay before you have been paid, ask a guarantor of the village for credit.</p>`}
     </section>
     <${Frauds} frauds=${frauds} who=${who} me=${w.account} unit=${w.unit} />
+    ${w.disagree && w.disagree.length > 0 && html`<section class="card attention" aria-labelledby="disagree-title" id="disagree">
+      <h2 id="disagree-title">Your balances differ from some people's</h2>
+      <p>${w.disagree.map((d) => personName(d.peer)).join(', ')} ${w.disagree.length === 1 ? 'counts' : 'count'} credit in ${w.unit} by other guarantors than yours, so you and they see different balances. Agree on one set of guarantors: see "The village's unit" below.</p>
+    </section>`}
     <div class="columns">
       <${Pay} st=${st} unit=${w.unit} onDone=${load} />
       <${Ask} unit=${w.unit} />
@@ -69,7 +73,41 @@ export function Wallet({ stream }) {
       ${w.guarantor && html`<${Grant} st=${st} unit=${w.unit} onDone=${load} />`}
     </div>
     <${Statement} lines=${lines} who=${who} me=${w.account} unit=${w.unit} onDone=${load} />
+    <${Unit} />
   </div>`;
+}
+
+// Unit shows who guarantees credit in the village's unit, the code that
+// gives another computer the same unit, and takes such a code.
+function Unit() {
+  const [u, setU] = useState(null);
+  const [code, setCode] = useState('');
+  const [done, setDone] = useState('');
+  const act = useAction();
+  useEffect(() => { act.run(async () => setU(await get('/v1/wallet/unit'))); }, []);
+  if (!u) return html`<${ErrorText} error=${act.error} />`;
+  const adopt = (e) => {
+    e.preventDefault();
+    setDone('');
+    act.run(async () => {
+      const next = await post('/v1/wallet/unit', { code: code.trim() });
+      setU(next); setCode('');
+      setDone(next.next ? 'Kept. Banyan counts credit this way once it starts again: restart it.' : 'This computer already counts credit this way.');
+    });
+  };
+  const names = (ps) => ps.length ? ps.map((p) => personName(p)).join(', ') : 'nobody yet';
+  return html`<section class="card" aria-labelledby="unit-title">
+    <h2 id="unit-title">The village's unit</h2>
+    <p>${u.unit}: credit is granted by ${names(u.guarantors)}.</p>
+    ${u.next && html`<p class="note">From the next start: ${u.next.unit}, credit granted by ${names(u.next.guarantors)}.</p>`}
+    <${CopyText} id="unit-code" label="Give this code to others so that their computers count credit the same way" text=${u.code} />
+    <form onSubmit=${adopt}>
+      <${Field} id="unit-adopt" label="Use someone else's unit: paste their code" value=${code} onInput=${setCode} />
+      <${ErrorText} error=${act.error} />
+      <${Done} text=${done} />
+      <button type="submit" class="secondary" disabled=${act.busy || !code.trim()}>Use this unit</button>
+    </form>
+  </section>`;
 }
 
 function Frauds({ frauds, who, me, unit }) {

@@ -196,7 +196,7 @@ func TestBrowserVillage(t *testing.T) {
 		pa.goTo("#/chat/g/" + groupID)
 		pa.wait("the red envelope in the group", `[...document.querySelectorAll('#messages .envelope button')].some(b => b.textContent === 'Claim a share')`)
 		pa.click(`#messages .envelope button`)
-		pa.wait("the claim to be made", `document.querySelector('#messages .envelope .done')?.textContent.startsWith('Claimed')`)
+		pa.wait("the claim to be counted, with when the shares are dealt", `/1 of 2 shares claimed/.test(document.querySelector('#messages .envelope .env-note')?.textContent) && !document.querySelector('#messages .envelope button')`)
 		pa.checkConsole()
 		pb.checkConsole()
 	})
@@ -247,6 +247,35 @@ fetch('` + api + `/v1/groups', {method: 'POST', mode: 'no-cors', credentials: 'i
 		}
 	})
 
+	t.Run("settings", func(t *testing.T) {
+		pa.t = t
+		pa.goTo("#/node")
+		pa.wait("the settings", `!!document.querySelector('#read-receipts')`)
+		// The name came from --name: the page says so and does not offer
+		// to change it.
+		if got := evalJS[string](pa, `document.querySelector('#my-name').disabled + '|' + document.querySelector('form[aria-labelledby="settings-title"]').innerText`); !strings.HasPrefix(got, "true|") || !strings.Contains(got, "Set by --name") {
+			t.Errorf("a name set by a flag: %q", got)
+		}
+		pa.wait("storage to be shown", `!/^0 bytes/.test(document.querySelector('#store-bytes').textContent)`)
+		pa.click("#read-receipts")
+		pa.click(`form[aria-labelledby="settings-title"] button[type="submit"]`)
+		pa.wait("the change to be saved", `document.querySelector('form[aria-labelledby="settings-title"] .done')?.textContent === 'Saved.'`)
+		var got api.Settings
+		if err := amina.client.Do(amina.ctx(), "GET", "/v1/settings", nil, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.ReadReceipts || got.Name != "Amina" {
+			t.Errorf("after turning read receipts off: %+v", got)
+		}
+		// Both count credit by Bo: the unit's code is shown, no warning.
+		pa.goTo("#/wallet")
+		pa.wait("the unit's code", `(document.querySelector('#unit-code')||{}).value?.startsWith('banyan:unit1.')`)
+		if evalJS[bool](pa, `!!document.querySelector('#disagree')`) {
+			t.Error("nodes of one unit are shown as disagreeing")
+		}
+		pa.checkConsole()
+	})
+
 	t.Run("screenshots", func(t *testing.T) {
 		pa.t = t
 		screens := []struct{ name, route, ready string }{
@@ -291,6 +320,13 @@ fetch('` + api + `/v1/groups', {method: 'POST', mode: 'no-cors', credentials: 'i
 			t.Fatal(err)
 		}
 		pa.wait("a live message after the restart", hasMessage("and after"))
+		var set api.Settings
+		if err := amina.client.Do(amina.ctx(), "GET", "/v1/settings", nil, &set); err != nil {
+			t.Fatal(err)
+		}
+		if set.ReadReceipts {
+			t.Error("read receipts turned off in the page are on again after a restart")
+		}
 		if !evalJS[bool](pa, `window.sameDocument === true`) {
 			t.Error("the page was reloaded")
 		}
