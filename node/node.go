@@ -182,7 +182,7 @@ func New(opts Options) (_ *Node, err error) {
 	if n.peers, err = newPeerBook(n.store); err != nil {
 		return nil, err
 	}
-	if n.ports, err = n.store.Table("ports"); err != nil {
+	if n.ports, err = n.store.VaultTable("ports"); err != nil {
 		return nil, err
 	}
 	n.guard = mesh.NewGuard(opts.Logger.With("sys", "guard"))

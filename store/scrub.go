@@ -68,6 +68,9 @@ func (s *Store) LastScrub() Damage {
 // the rest between batches, so that a scrub never crowds out the node's
 // own work.
 const (
+	// scrubFirst is when the first scrub runs after start: soon, so that
+	// damage left by a crash or a bad disk is found while it is fresh.
+	scrubFirst = 2 * time.Minute
 	scrubBatch = 1000
 	scrubPause = 50 * time.Millisecond
 )

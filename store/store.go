@@ -51,7 +51,7 @@ type Options struct {
 	// FreeSpace tells the disk's free space; nil means Statfs.
 	FreeSpace FreeSpaceFunc
 	// ScrubInterval is how often the whole store is read and checked
-	// (scrub.go); 0 means every day, the first an hour after start.
+	// (scrub.go); 0 means every day, the first two minutes after start.
 	ScrubInterval time.Duration
 	// Vault is the file that keeps the vault tables' records apart from
 	// the store (vault.go); empty keeps none.
@@ -167,7 +167,7 @@ func (s *Store) Serve(ctx context.Context) error {
 	defer t.Stop()
 	disk := time.NewTicker(spaceWatchEvery)
 	defer disk.Stop()
-	scrub := time.NewTimer(min(time.Hour, s.scrubEvery))
+	scrub := time.NewTimer(min(scrubFirst, s.scrubEvery))
 	defer scrub.Stop()
 	for {
 		select {

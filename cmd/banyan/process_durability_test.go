@@ -122,3 +122,62 @@ func TestProcessLostMemtableTail(t *testing.T) {
 		}
 	}
 }
+
+// A node whose store lost its MANIFEST refuses to start, and says why,
+// instead of starting empty; with the damaged store moved aside it starts
+// with its group's key from the vault and gets the history back from its
+// peer.
+func TestProcessLostManifest(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	a := startNode(t, "A", filepath.Join(dir, "a"))
+	infoA := waitUp(t, a)
+	b := startNode(t, "B", filepath.Join(dir, "b"), infoA.Addrs...)
+	infoB := waitUp(t, b)
+	waitFor(t, "A to connect to B", func() (bool, string) { return hasPeers(a, infoB.PeerID) })
+	var g groupchat.GroupInfo
+	mustJSON(t, a, &g, "group", "create", "square")
+	var inv groupchat.InviteInfo
+	mustJSON(t, a, &inv, "group", "invite", "square")
+	var jg groupchat.GroupInfo
+	mustJSON(t, b, &jg, "group", "join", inv.Code)
+	waitGroupMesh(t, "A and B to see each other in the group", g.ID, map[*nodeProc]int{a: 1, b: 1})
+	var sent []string
+	for i := range 3 {
+		sent = append(sent, mustSend(t, a, g.ID, fmt.Sprintf("from A %d", i)), mustSend(t, b, g.ID, fmt.Sprintf("from B %d", i)))
+	}
+	waitHave(t, b, g.ID, sent)
+	if err := a.stop(waitTimeout); err != nil {
+		t.Fatal(err)
+	}
+	storeDir := filepath.Join(a.home, "store")
+	if err := os.Remove(filepath.Join(storeDir, "MANIFEST")); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := a.start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "A to refuse its store", func() (bool, string) {
+		done, err := a.exited()
+		return done && err != nil, fmt.Sprint(done, err)
+	})
+	if log := tail(a.logPath, 5); !strings.Contains(log, "MANIFEST") || !strings.Contains(log, "empty store") {
+		t.Fatalf("A's refusal does not say why:\n%s", log)
+	}
+
+	if err := os.Rename(storeDir, storeDir+".damaged"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.start(); err != nil {
+		t.Fatal(err)
+	}
+	waitUp(t, a)
+	var gs []groupchat.GroupInfo
+	mustJSON(t, a, &gs, "group", "list")
+	if len(gs) != 1 || gs[0].ID != g.ID {
+		t.Fatalf("A's groups on a fresh store: %+v", gs)
+	}
+	waitFor(t, "A and B to meet again", func() (bool, string) { return hasPeers(a, infoB.PeerID) })
+	waitHave(t, a, g.ID, sent)
+}

@@ -58,7 +58,7 @@ func (r *Replica) loadMark() {
 	}
 	if err != nil {
 		r.markErr = fmt.Errorf("%w (%s: %v); writes to this chain are refused until it is restored from a backup or removed", ErrChainMark, path, err)
-		e.log.Error("chain mark unreadable: this chain will not be written", "scope", r.spec.Scope, "err", err)
+		e.log.Error("chain mark unreadable: this chain will not be written", "scope", r.spec.Scope.String(), "err", err)
 		return
 	}
 	r.mark = ev
@@ -113,7 +113,7 @@ func (r *Replica) restoreMarked(tell bool) (seq uint64, prev event.ID, err error
 	}
 	if added {
 		e.log.Warn("the store had lost this node's newest events; the newest is restored from the chain mark and the rest will come back from peers",
-			"scope", r.spec.Scope, "store_head", seq, "mark", m.Seq)
+			"scope", r.spec.Scope.String(), "store_head", seq, "mark", m.Seq)
 		if tell && r.spec.Feature != nil {
 			r.spec.Feature.Stored([]*event.Event{m}, Local)
 		}

@@ -107,7 +107,7 @@ func (r *Replica) writeLocked(build func(Position) (event.Body, error)) (*event.
 	if err := r.storeLocal(ev); err != nil {
 		// Nothing was published: give the sequence number back.
 		if rerr := r.saveMark(r.mark); rerr != nil {
-			e.log.Error("chain mark not rolled back; the refused event will be stored and sent later", "scope", scope, "seq", ev.Seq, "err", rerr)
+			e.log.Error("chain mark not rolled back; the refused event will be stored and sent later", "scope", scope.String(), "seq", ev.Seq, "err", rerr)
 			r.mark = ev
 		}
 		return nil, err
