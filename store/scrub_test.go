@@ -83,4 +83,23 @@ func TestScrubReportsDamagedTables(t *testing.T) {
 	if err != nil || d.Tables == "" || !strings.Contains(d.Found(), "cannot be read") {
 		t.Fatalf("scrub of a damaged table: %+v, %v", d, err)
 	}
+	if d.Removed == 0 {
+		t.Fatalf("the events in the damaged block were not removed to be fetched again: %+v", d)
+	}
+	t.Logf("scrub: %+v", d)
+	// Sync brings them back: whatever was removed is taken again.
+	a2 := newAuthor(t, a.scope)
+	a2.id = a.id
+	again := 0
+	for i := range 2000 {
+		e := a2.next(1_700_000_000_000+int64(i), strings.Repeat("x", 200))
+		if added, _, err := s.PutEvent(e, store.PutOptions{}); err != nil {
+			t.Fatal(err)
+		} else if added {
+			again++
+		}
+	}
+	if again != d.Removed {
+		t.Errorf("%d events taken again, %d were removed", again, d.Removed)
+	}
 }
