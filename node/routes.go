@@ -19,6 +19,7 @@ import (
 // routes registers the node's own API:
 //
 //	GET /v1/node    api.Node
+//	POST /v1/node/check  api.Check
 //	GET /v1/peers   []api.Peer
 //	GET /v1/events  server-sent events, see api.Event
 func (n *Node) routes() {
@@ -52,6 +53,13 @@ func (n *Node) routes() {
 		sk := n.clock.Skew()
 		out.Clock = api.Clock{AheadMS: sk.Ahead.Milliseconds(), Peers: sk.Peers, Warning: sk.Warning}
 		return out, nil
+	}))
+	s.Handle("POST /v1/node/check", api.Post(s, func(r *http.Request, _ api.Empty) (*api.Check, error) {
+		d, err := n.store.Scrub(r.Context())
+		if err != nil {
+			return nil, err
+		}
+		return &api.Check{Events: d.Events, Removed: d.Removed, Found: d.Found()}, nil
 	}))
 	s.Handle("GET /v1/peers", api.Get(s, func(r *http.Request) ([]api.Peer, error) {
 		h := n.host

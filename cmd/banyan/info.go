@@ -69,6 +69,39 @@ disk too full to write, damage found in the store.`,
 	return c
 }
 
+func (a *app) checkCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "check",
+		Short: "Read and check the whole store now",
+		Long: `Read every table and every message of the running node's store, as the node
+does by itself once a day. Damaged messages are removed, so that peers send
+them again at the next sync; damage that cannot be repaired here is named.`,
+		Args: cli.ExactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := a.Client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			ch, err := cl.Check(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return cli.WriteJSON(a.Stdout, ch)
+			}
+			if ch.Found == "" {
+				fmt.Fprintf(a.Stdout, "the store is whole: %d events checked\n", ch.Events)
+				return nil
+			}
+			fmt.Fprintf(a.Stdout, "DAMAGED: %s\n", ch.Found)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
 func (a *app) peersCmd() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{

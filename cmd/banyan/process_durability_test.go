@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/banyan-mesh/banyan/node/api"
 	"github.com/banyan-mesh/banyan/node/groupchat"
 )
 
@@ -179,5 +181,81 @@ func TestProcessLostManifest(t *testing.T) {
 		t.Fatalf("A's groups on a fresh store: %+v", gs)
 	}
 	waitFor(t, "A and B to meet again", func() (bool, string) { return hasPeers(a, infoB.PeerID) })
+	waitHave(t, a, g.ID, sent)
+}
+
+// Bytes flipped in a table of a node's store do not hide messages in
+// silence: 'banyan check' reports the damage, removes what it cannot read,
+// and the peer gives those messages back by sync.
+func TestProcessDamagedTable(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	a := startNode(t, "A", filepath.Join(dir, "a"))
+	infoA := waitUp(t, a)
+	b := startNode(t, "B", filepath.Join(dir, "b"), infoA.Addrs...)
+	infoB := waitUp(t, b)
+	waitFor(t, "A to connect to B", func() (bool, string) { return hasPeers(a, infoB.PeerID) })
+	var g groupchat.GroupInfo
+	mustJSON(t, a, &g, "group", "create", "square")
+	var inv groupchat.InviteInfo
+	mustJSON(t, a, &inv, "group", "invite", "square")
+	var jg groupchat.GroupInfo
+	mustJSON(t, b, &jg, "group", "join", inv.Code)
+	waitGroupMesh(t, "A and B to see each other in the group", g.ID, map[*nodeProc]int{a: 1, b: 1})
+	ctx := context.Background()
+	cl, err := api.Dial(ctx, filepath.Join(b.home, "api.addr"), filepath.Join(b.home, "api.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent []string
+	for i := range 200 {
+		m, err := groupchat.NewClient(cl).Send(ctx, g.ID, fmt.Sprintf("%d %s", i, strings.Repeat("y", 2000)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent = append(sent, m.ID)
+	}
+	waitHave(t, a, g.ID, sent)
+	if err := a.stop(waitTimeout); err != nil { // flushes the store into tables
+		t.Fatal(err)
+	}
+	tables, _ := filepath.Glob(filepath.Join(a.home, "store", "*.sst"))
+	var biggest string
+	var size int64
+	for _, p := range tables {
+		if fi, err := os.Stat(p); err == nil && fi.Size() > size {
+			biggest, size = p, fi.Size()
+		}
+	}
+	if biggest == "" {
+		t.Fatal("no table in A's store")
+	}
+	raw, err := os.ReadFile(biggest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 64 {
+		raw[len(raw)/3+i] ^= 0xff
+	}
+	if err := os.WriteFile(biggest, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := a.start(); err != nil {
+		t.Fatal(err)
+	}
+	waitUp(t, a)
+	var ch api.Check
+	mustJSON(t, a, &ch, "check")
+	if ch.Removed == 0 || !strings.Contains(ch.Found, "fetched again from peers") {
+		t.Fatalf("check of a damaged table: %+v", ch)
+	}
+	t.Logf("check: %+v", ch)
+	var n api.Node
+	mustJSON(t, a, &n, "id")
+	if n.Storage.Damage == "" {
+		t.Fatal("banyan id does not show the damage")
+	}
+	waitFor(t, "A to hold B's messages again", func() (bool, string) { return hasPeers(a, infoB.PeerID) })
 	waitHave(t, a, g.ID, sent)
 }

@@ -36,6 +36,16 @@ type Node struct {
 	Clock Clock `json:"clock"`
 }
 
+// Check is what a check of the whole store found (POST /v1/node/check).
+type Check struct {
+	// Events counts the events read; Removed those found damaged and
+	// removed, to be fetched again from peers by sync.
+	Events  int `json:"events"`
+	Removed int `json:"removed"`
+	// Found says what was wrong in a sentence; empty when nothing was.
+	Found string `json:"found,omitempty"`
+}
+
 // Clock is how the node's clock compares with its connected peers'.
 type Clock struct {
 	// AheadMS is how far the node's clock is ahead of its peers' (the
