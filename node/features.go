@@ -31,14 +31,14 @@ func newFeatures(n *Node) (f features, err error) {
 	log := n.log
 	if f.groups, err = groupchat.New(groupchat.Options{
 		Identity: n.id, Store: n.store, Engine: n.engine, Syncer: n.engine.Syncer(), Connect: n.disc,
-		Addrs: n.addrInfos, People: n.people, Logger: log.With("sys", "groups"),
+		Addrs: n.addrInfos, People: n.people, Now: n.opts.Now, Logger: log.With("sys", "groups"),
 	}); err != nil {
 		return f, err
 	}
 	if f.private, err = private.New(private.Options{
 		Identity: n.id, Store: n.store, Engine: n.engine, Host: n.host, Connect: n.disc, Addrs: n.addrInfos, Limiter: n.guard,
 		Name: n.opts.Name, NoReadReceipts: n.opts.NoReadReceipts, Mailbox: n.opts.Mailbox, People: n.people,
-		Logger: log.With("sys", "dm"),
+		Now: n.opts.Now, Logger: log.With("sys", "dm"),
 	}); err != nil {
 		return f, err
 	}
@@ -61,7 +61,7 @@ func newFeatures(n *Node) (f features, err error) {
 	if f.wallet, err = pay.New(pay.Options{
 		Identity: n.id, Store: n.store, Engine: n.engine, Gossip: n.gossip, Syncer: n.engine.Syncer(),
 		Peers: n.host.Network().Peers, Host: n.host, Contacts: f.private, Groups: f.groups, Wallet: n.opts.Wallet,
-		Home: n.opts.Home, People: n.people, Logger: log.With("sys", "wallet"),
+		Home: n.opts.Home, People: n.people, Now: n.opts.Now, Logger: log.With("sys", "wallet"),
 	}); err != nil {
 		return f, err
 	}

@@ -88,8 +88,8 @@ func TestLayering(t *testing.T) {
 			switch {
 			case under(pkg, "mesh") && (under(d, "store") || under(d, "node") || under(d, "wallet")):
 				why = "the network layer must not know the store, the node or the wallet"
-			case under(pkg, "store") && !under(d, "crypto"):
-				why = "the store may use only crypto"
+			case under(pkg, "store") && !under(d, "crypto") && !under(d, "store/safefile"):
+				why = "the store may use only crypto (and its safe files)"
 			case under(pkg, "crypto") && !under(d, "crypto"):
 				why = "crypto may use only crypto"
 			case under(pkg, "wallet") && !under(d, "crypto"):

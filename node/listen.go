@@ -67,7 +67,10 @@ func (n *Node) listenAll() error {
 		if want := tries[0]; mesh.Port(want) != 0 && mesh.Port(got) != mesh.Port(want) {
 			moved = append(moved, fmt.Sprintf("%s instead of %s", got, want))
 		}
-		if err := ports.Put([]byte(a.String()), []byte(strconv.Itoa(mesh.Port(got)))); err != nil {
+		if err := ports.Put([]byte(a.String()), []byte(strconv.Itoa(mesh.Port(got)))); errors.Is(err, store.ErrDiskFull) {
+			// A node on a full disk still runs; it forgets the port.
+			n.log.Warn("listen port not remembered", "addr", got, "err", err)
+		} else if err != nil {
 			return fmt.Errorf("remember listen port: %w", err)
 		}
 	}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/mesh"
+	"github.com/banyan-mesh/banyan/mesh/clock"
 	"github.com/banyan-mesh/banyan/mesh/reconcile"
 	"github.com/banyan-mesh/banyan/node/api"
 	"github.com/banyan-mesh/banyan/node/engine"
@@ -79,6 +80,9 @@ type Options struct {
 	// a mocknet host to cut and heal links). It must carry the home's
 	// identity and already listen; the node closes it.
 	Host host.Host
+	// Now is the node's clock; nil means time.Now (tests give a wrong
+	// one).
+	Now func() time.Time
 	// SyncInterval is the mean time between periodic syncs with each
 	// peer; 0 means 20 seconds.
 	SyncInterval time.Duration
@@ -108,6 +112,7 @@ type Node struct {
 	guard  *mesh.Guard
 	peers  *peerBook
 	engine *engine.Engine
+	clock  *clock.Clock
 	disc   *mesh.Discovery
 	people *people.Directory
 	feats  features
@@ -124,6 +129,9 @@ type Node struct {
 
 	closeOnce sync.Once
 }
+
+// clockRate bounds how often a peer may ask this node for the time.
+var clockRate = mesh.Rate{Per: 0.2, Burst: 5}
 
 // New opens the data directory and builds every part of the node. Nothing
 // starts on the network until Serve; a node that is never served must be
@@ -158,9 +166,14 @@ func New(opts Options) (_ *Node, err error) {
 			return nil, err
 		}
 	}
+	vault := opts.Home.VaultFile()
+	if opts.InMemory {
+		vault = ""
+	}
 	n.store, err = store.Open(store.Options{
 		Dir:      opts.Home.StoreDir(),
 		InMemory: opts.InMemory,
+		Vault:    vault,
 		Logger:   opts.Logger.With("sys", "store"),
 	})
 	if err != nil {
@@ -169,7 +182,7 @@ func New(opts Options) (_ *Node, err error) {
 	if n.peers, err = newPeerBook(n.store); err != nil {
 		return nil, err
 	}
-	if n.ports, err = n.store.Table("ports"); err != nil {
+	if n.ports, err = n.store.VaultTable("ports"); err != nil {
 		return nil, err
 	}
 	n.guard = mesh.NewGuard(opts.Logger.With("sys", "guard"))
@@ -187,7 +200,18 @@ func New(opts Options) (_ *Node, err error) {
 		}
 	}
 	n.gossip = mesh.NewGossip(n.host, mesh.GossipOptions{Logger: opts.Logger.With("sys", "gossip"), Guard: n.guard})
+	n.clock = clock.New(n.host, clock.Options{
+		Now: opts.Now, Tolerance: engine.MaxClockSkew, Logger: opts.Logger.With("sys", "clock"),
+		Allow: func(p peer.ID) bool { return n.guard.Allow(p, "clock", clockRate) },
+	})
+	marks := opts.Home.ChainsDir()
+	if opts.InMemory {
+		marks = ""
+	}
 	n.engine = engine.New(engine.Options{
+		Marks:        marks,
+		Now:          opts.Now,
+		PeerClock:    n.clock.Offset,
 		Identity:     n.id,
 		Store:        n.store,
 		Host:         n.host,
@@ -274,7 +298,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	coreCtx, stopCore := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopCore()
 	var core errgroup.Group
-	for _, s := range []namedService{{"store", n.store}, {"guard", guardService{n}}, {"discovery", n.disc}, {"engine", n.engine}} {
+	for _, s := range []namedService{{"store", n.store}, {"guard", guardService{n}}, {"discovery", n.disc}, {"clock", n.clock}, {"engine", n.engine}} {
 		core.Go(func() error {
 			if err := s.s.Serve(coreCtx); err != nil && coreCtx.Err() == nil {
 				err = fmt.Errorf("%s: %w", s.name, err)
@@ -422,6 +446,9 @@ func (n *Node) Host() host.Host { return n.host }
 
 // Engine returns the replication engine.
 func (n *Node) Engine() *engine.Engine { return n.engine }
+
+// Clock returns how the node's clock compares with its peers'.
+func (n *Node) Clock() *clock.Clock { return n.clock }
 
 // Syncer returns the catch-up sync scheduler.
 func (n *Node) Syncer() *reconcile.Syncer { return n.engine.Syncer() }

@@ -19,6 +19,7 @@ import (
 // routes registers the node's own API:
 //
 //	GET /v1/node    api.Node
+//	POST /v1/node/check  api.Check
 //	GET /v1/peers   []api.Peer
 //	GET /v1/events  server-sent events, see api.Event
 func (n *Node) routes() {
@@ -38,11 +39,27 @@ func (n *Node) routes() {
 		}
 		out.Addrs = n.Addrs()
 		lsm, vlog := n.store.DiskSize()
-		out.Storage = api.Storage{Dir: string(n.opts.Home), StoreBytes: lsm + vlog}
+		sp := n.store.Space()
+		out.Storage = api.Storage{
+			Dir: string(n.opts.Home), StoreBytes: lsm + vlog,
+			FreeBytes: sp.Free, ReserveBytes: sp.Reserve, Damage: n.store.LastScrub().Found(),
+		}
+		if sp.Refused != nil {
+			out.Storage.WritesRefused = sp.Refused.Error()
+		}
 		if out.Storage.MailboxBytes, err = n.feats.private.MailboxBytes(); err != nil {
 			return nil, err
 		}
+		sk := n.clock.Skew()
+		out.Clock = api.Clock{AheadMS: sk.Ahead.Milliseconds(), Peers: sk.Peers, Warning: sk.Warning}
 		return out, nil
+	}))
+	s.Handle("POST /v1/node/check", api.Post(s, func(r *http.Request, _ api.Empty) (*api.Check, error) {
+		d, err := n.store.Scrub(r.Context())
+		if err != nil {
+			return nil, err
+		}
+		return &api.Check{Events: d.Events, Removed: d.Removed, Found: d.Found()}, nil
 	}))
 	s.Handle("GET /v1/peers", api.Get(s, func(r *http.Request) ([]api.Peer, error) {
 		h := n.host

@@ -43,6 +43,9 @@ func (s *Store) PutEvents(evs []*event.Event, opts PutOptions) ([]uint64, error)
 	// One writer at a time: arrival numbers must commit in the order they
 	// are taken, or a reader resuming from n+1 would never see n; and two
 	// deliveries of one event (gossip and sync) must not conflict.
+	if err := s.Writable(); err != nil {
+		return nil, fmt.Errorf("put events: %w", err)
+	}
 	s.putMu.Lock()
 	defer s.putMu.Unlock()
 	arrivals := make([]uint64, len(evs))

@@ -21,6 +21,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -44,6 +45,17 @@ type Options struct {
 	// every 10 minutes.
 	GCInterval time.Duration
 	Logger     *slog.Logger
+	// Reserve is the free space below which writes are refused (space.go);
+	// 0 means what Badger may still allocate with this profile.
+	Reserve uint64
+	// FreeSpace tells the disk's free space; nil means Statfs.
+	FreeSpace FreeSpaceFunc
+	// ScrubInterval is how often the whole store is read and checked
+	// (scrub.go); 0 means every day, the first two minutes after start.
+	ScrubInterval time.Duration
+	// Vault is the file that keeps the vault tables' records apart from
+	// the store (vault.go); empty keeps none.
+	Vault string
 }
 
 // Store is a node's durable state. It is safe for concurrent use.
@@ -56,6 +68,12 @@ type Store struct {
 	events  *eventHub
 	// maxBatch is the byte budget of one write transaction.
 	maxBatch int64
+	// space refuses writes when the disk is nearly full; nil in memory.
+	space *space
+	vault *vault
+	// scrubEvery is how often the whole store is read and checked.
+	scrubEvery time.Duration
+	scrub      scrubState
 	tableRegistry
 }
 
@@ -83,15 +101,19 @@ func Open(opts Options) (s *Store, err error) {
 		WithValueLogFileSize(16 << 20).
 		WithNumCompactors(2).
 		WithCompression(options.Snappy).
+		// Damaged blocks are errors when read, never wrong data.
+		WithChecksumVerificationMode(options.OnBlockRead).
 		WithSyncWrites(false)
-	// Badger panics on some kinds of on-disk damage; a damaged directory must
-	// give the user an error, never a crash.
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("open store %s: damaged database: %v", opts.Dir, r)
+	if !opts.InMemory {
+		if err := checkManifest(opts.Dir); err != nil {
+			return nil, err
 		}
-	}()
-	db, err := badger.Open(bo)
+	}
+	sp, err := newSpace(opts, bo)
+	if err != nil {
+		return nil, err
+	}
+	db, err := openBadger(bo, sp)
 	if err != nil {
 		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
 			return nil, fmt.Errorf("open store %s: %w", opts.Dir, ErrLocked)
@@ -102,10 +124,13 @@ func Open(opts Options) (s *Store, err error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
 	}
-	seq, err := db.GetSequence([]byte("qarrival"), 256)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open store: arrival sequence: %w", err)
+	var seq *badger.Sequence
+	if !db.Opts().ReadOnly {
+		// Leasing numbers writes; a read-only store takes none.
+		if seq, err = db.GetSequence([]byte("qarrival"), 256); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open store: arrival sequence: %w", err)
+		}
 	}
 	gc := opts.GCInterval
 	if gc <= 0 {
@@ -113,14 +138,17 @@ func Open(opts Options) (s *Store, err error) {
 	}
 	return &Store{
 		db: db, arrSeq: seq, log: opts.Logger, gcEvery: gc, events: newEventHub(),
-		maxBatch:      bo.MemTableSize / 10,
+		maxBatch: bo.MemTableSize / 10, space: sp, vault: newVault(opts.Vault), scrubEvery: cmp.Or(opts.ScrubInterval, 24*time.Hour),
 		tableRegistry: tableRegistry{tables: map[string]*Table{}, byPrefix: map[string]*Table{}},
 	}, nil
 }
 
 // Close flushes and closes the store.
 func (s *Store) Close() error {
-	relErr := s.arrSeq.Release()
+	var relErr error
+	if s.arrSeq != nil {
+		relErr = s.arrSeq.Release()
+	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}
@@ -130,17 +158,32 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Serve runs background maintenance (value-log garbage collection) until ctx
-// is done.
+// Serve runs background maintenance until ctx is done: value-log garbage
+// collection, a scrub of the whole store (scrub.go), and a look at the disk's free space every few seconds, so
+// that a full disk is reported, and writing resumes once space is freed,
+// also while nothing is written.
 func (s *Store) Serve(ctx context.Context) error {
 	t := time.NewTicker(s.gcEvery)
 	defer t.Stop()
+	disk := time.NewTicker(spaceWatchEvery)
+	defer disk.Stop()
+	scrub := time.NewTimer(min(scrubFirst, s.scrubEvery))
+	defer scrub.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-scrub.C:
+			if _, err := s.Scrub(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("scrub", "err", err)
+			}
+			scrub.Reset(s.scrubEvery)
 		case <-t.C:
-			s.collectGarbage()
+			if s.Writable() == nil {
+				s.collectGarbage()
+			}
+		case <-disk.C:
+			s.space.check(true)
 		}
 	}
 }

@@ -96,6 +96,9 @@ func (s *Store) ArrivalOf(id event.ID) (seq uint64, local bool, err error) {
 // SetSynced records that peer p held every event of scope up to arrival.
 // It never moves a peer's mark backwards.
 func (s *Store) SetSynced(scope event.Scope, p peer.ID, arrival uint64) error {
+	if err := s.Writable(); err != nil {
+		return fmt.Errorf("set synced: %w", err)
+	}
 	k := key('w', scope[:], []byte(p))
 	err := s.db.Update(func(txn *badger.Txn) error {
 		if item, err := txn.Get(k); err == nil {
@@ -177,4 +180,38 @@ func (s *Store) Missing(scope event.Scope) (int, error) {
 		return 0, fmt.Errorf("missing: %w", err)
 	}
 	return missing, nil
+}
+
+// FirstArrivalAfter returns the lowest arrival position of the scope's
+// events later than ms (Unix milliseconds), and whether there is one: a
+// peer whose clock refuses them does not hold what arrived from there on.
+func (s *Store) FirstArrivalAfter(scope event.Scope, ms int64) (first uint64, ok bool, err error) {
+	prefix := key('t', scope[:])
+	err = s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Seek(key('t', scope[:], timeKey(ms+1))); it.Valid(); it.Next() {
+			k := it.Item().Key()
+			item, err := txn.Get(key('m', k[len(k)-event.IDSize:]))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			err = item.Value(func(v []byte) error {
+				if a := binary.BigEndian.Uint64(v[:8]); !ok || a < first {
+					first, ok = a, true
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("first arrival after %d: %w", ms, err)
+	}
+	return first, ok, nil
 }

@@ -30,6 +30,8 @@ type Table struct {
 	s      *Store
 	name   string
 	prefix []byte
+	// vault is set for a vault table (vault.go).
+	vault bool
 }
 
 var tableName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
@@ -175,6 +177,9 @@ func (t *Table) DeletePrefix(prefix []byte) error {
 	if err := wb.Flush(); err != nil {
 		return t.wrap("delete", err)
 	}
+	if t.vault {
+		t.s.saveVault()
+	}
 	return nil
 }
 
@@ -280,6 +285,8 @@ type Batch struct {
 	s      *Store
 	txn    *badger.Txn
 	logged bool
+	// vaulted is set once the batch changed a vault table.
+	vaulted bool
 }
 
 // Write runs fn with a batch and commits what it wrote, atomically; if fn
@@ -296,6 +303,9 @@ func (s *Store) Write(fn func(b *Batch) error) error {
 	}
 	if err := txn.Commit(); err != nil {
 		return fmt.Errorf("write: %w", err)
+	}
+	if b.vaulted {
+		s.saveVault()
 	}
 	if b.logged {
 		s.events.notify()
@@ -314,9 +324,13 @@ func (b *Batch) Get(t *Table, k []byte) ([]byte, error) {
 
 // Put stores v under k in table t.
 func (b *Batch) Put(t *Table, k, v []byte) error {
+	if err := b.s.Writable(); err != nil {
+		return t.wrap("put", err)
+	}
 	if err := b.txn.Set(t.key(k), v); err != nil {
 		return t.wrap("put", err)
 	}
+	b.vaulted = b.vaulted || t.vault
 	return nil
 }
 
@@ -334,6 +348,7 @@ func (b *Batch) Delete(t *Table, k []byte) error {
 	if err := b.txn.Delete(t.key(k)); err != nil {
 		return t.wrap("delete", err)
 	}
+	b.vaulted = b.vaulted || t.vault
 	return nil
 }
 
@@ -341,6 +356,9 @@ func (b *Batch) Delete(t *Table, k []byte) error {
 // streams show it (a private message written or updated, say). The stream
 // reads the record's value when it reaches the entry.
 func (b *Batch) Log(t *Table, k []byte) error {
+	if err := b.s.Writable(); err != nil {
+		return t.wrap("log", err)
+	}
 	n, err := b.s.arrSeq.Next()
 	if err != nil {
 		return fmt.Errorf("arrival sequence: %w", err)

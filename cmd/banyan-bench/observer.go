@@ -186,7 +186,7 @@ func (ob *observer) Items(sc event.Scope, lo, hi reconcile.Bound) ([]reconcile.I
 	return out, nil
 }
 
-func (ob *observer) Envelopes(sc event.Scope, ids []event.ID) ([][]byte, error) {
+func (ob *observer) Envelopes(sc event.Scope, _ peer.ID, ids []event.ID) ([][]byte, error) {
 	ob.mu.Lock()
 	defer ob.mu.Unlock()
 	var out [][]byte

@@ -15,7 +15,9 @@ func (a *app) idCmd() *cobra.Command {
 		Use:   "id",
 		Short: "Show the running node's peer ID and addresses",
 		Long: `Show the running node's peer ID, the addresses other nodes can reach it on
-(give one to another node's --peer) and what it has received.`,
+(give one to another node's --peer) and what it has received, and what
+needs your attention: a clock that disagrees with the peers' clocks, a
+disk too full to write, damage found in the store.`,
 		Args: cli.ExactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := a.Client(cmd.Context())
@@ -35,6 +37,16 @@ func (a *app) idCmd() *cobra.Command {
 			tw := cli.NewTable(a.Stdout)
 			fmt.Fprintf(tw, "peer id\t%s\n", n.PeerID)
 			fmt.Fprintf(tw, "version\t%s\n", n.Version)
+			if n.Clock.Warning != "" {
+				fmt.Fprintf(tw, "clock\tWARNING: %s\n", n.Clock.Warning)
+			}
+			if n.Storage.Damage != "" {
+				fmt.Fprintf(tw, "store\tDAMAGED: %s\n", n.Storage.Damage)
+			}
+			// Only what needs the user's attention: a full disk.
+			if n.Storage.WritesRefused != "" {
+				fmt.Fprintf(tw, "storage\tWRITES REFUSED: %s\n", n.Storage.WritesRefused)
+			}
 			rejected := uint64(0)
 			for _, v := range n.Stats.Rejected {
 				rejected += v
@@ -51,6 +63,39 @@ func (a *app) idCmd() *cobra.Command {
 				fmt.Fprintf(tw, "address\t%s\n", ad)
 			}
 			return tw.Flush()
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func (a *app) checkCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "check",
+		Short: "Read and check the whole store now",
+		Long: `Read every table and every message of the running node's store, as the node
+does by itself once a day. Damaged messages are removed, so that peers send
+them again at the next sync; damage that cannot be repaired here is named.`,
+		Args: cli.ExactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := a.Client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			ch, err := cl.Check(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return cli.WriteJSON(a.Stdout, ch)
+			}
+			if ch.Found == "" {
+				fmt.Fprintf(a.Stdout, "the store is whole: %d events checked\n", ch.Events)
+				return nil
+			}
+			fmt.Fprintf(a.Stdout, "DAMAGED: %s\n", ch.Found)
+			return nil
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")

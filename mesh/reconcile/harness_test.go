@@ -150,7 +150,7 @@ func (s *testStore) Items(sc event.Scope, lo, hi Bound) ([]Item, error) {
 	return slices.Clone(items), nil
 }
 
-func (s *testStore) Envelopes(sc event.Scope, ids []event.ID) ([][]byte, error) {
+func (s *testStore) Envelopes(sc event.Scope, _ peer.ID, ids []event.ID) ([][]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.envLookups.Add(int64(len(ids)))

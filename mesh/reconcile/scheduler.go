@@ -28,8 +28,9 @@ type Store interface {
 	// Items returns a scope's items in [lo, hi), in order.
 	Items(scope event.Scope, lo, hi Bound) ([]Item, error)
 	// Envelopes returns the stored envelopes of the given IDs in scope,
-	// skipping those it does not have there.
-	Envelopes(scope event.Scope, ids []event.ID) ([][]byte, error)
+	// to send to peer to, skipping those it does not have there (and may
+	// skip those it knows the peer would refuse now).
+	Envelopes(scope event.Scope, to peer.ID, ids []event.ID) ([][]byte, error)
 	// Accept validates envelopes received for scope from peer and stores
 	// the valid ones, with the same checks gossip applies. It returns how
 	// many were invalid (duplicates are not).

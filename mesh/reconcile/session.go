@@ -489,7 +489,7 @@ func (x *session) sendEvents(ctx context.Context, c *conn, scope event.Scope, ss
 		if len(todo) == 0 {
 			continue
 		}
-		envs, err := x.store.Envelopes(scope, todo)
+		envs, err := x.store.Envelopes(scope, x.peer, todo)
 		if err != nil {
 			return sent, err
 		}

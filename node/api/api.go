@@ -32,9 +32,33 @@ type Node struct {
 	// EventSeq is the newest event's sequence number: a client that wants
 	// only new events streams from here.
 	EventSeq uint64 `json:"event_seq"`
+	// Clock is how the node's clock compares with its peers'.
+	Clock Clock `json:"clock"`
 }
 
-// Storage is what the node keeps on disk.
+// Check is what a check of the whole store found (POST /v1/node/check).
+type Check struct {
+	// Events counts the events read; Removed those found damaged and
+	// removed, to be fetched again from peers by sync.
+	Events  int `json:"events"`
+	Removed int `json:"removed"`
+	// Found says what was wrong in a sentence; empty when nothing was.
+	Found string `json:"found,omitempty"`
+}
+
+// Clock is how the node's clock compares with its connected peers'.
+type Clock struct {
+	// AheadMS is how far the node's clock is ahead of its peers' (the
+	// median; negative: behind), in milliseconds; Peers counts the peers
+	// that said their time.
+	AheadMS int64 `json:"ahead_ms"`
+	Peers   int   `json:"peers"`
+	// Warning tells the user what is wrong; empty when the clock agrees
+	// with most peers.
+	Warning string `json:"warning,omitempty"`
+}
+
+// Storage is what the node keeps on disk, and the state of that disk.
 type Storage struct {
 	// Dir is the data directory.
 	Dir string `json:"dir"`
@@ -42,6 +66,16 @@ type Storage struct {
 	// sealed mail it holds, its own and what it carries for others.
 	StoreBytes   int64 `json:"store_bytes"`
 	MailboxBytes int64 `json:"mailbox_bytes"`
+	// FreeBytes is what the disk has free; ReserveBytes what the store
+	// keeps free to write safely (0 for a store in memory).
+	FreeBytes    uint64 `json:"free_bytes"`
+	ReserveBytes uint64 `json:"reserve_bytes"`
+	// WritesRefused says why new writes are refused; empty when they are
+	// not.
+	WritesRefused string `json:"writes_refused,omitempty"`
+	// Damage is what the last scrub of the store found; empty when it
+	// found nothing (or none has run yet).
+	Damage string `json:"damage,omitempty"`
 }
 
 // Settings are what a person may change while the node runs (GET and PUT

@@ -126,6 +126,12 @@ func (c *Client) Node(ctx context.Context) (*Node, error) {
 	return &n, c.Do(ctx, http.MethodGet, "/v1/node", nil, &n)
 }
 
+// Check reads and checks the node's whole store, now.
+func (c *Client) Check(ctx context.Context) (*Check, error) {
+	var ch Check
+	return &ch, c.Do(ctx, http.MethodPost, "/v1/node/check", nil, &ch)
+}
+
 // Peers lists connected peers.
 func (c *Client) Peers(ctx context.Context) ([]Peer, error) {
 	var p []Peer

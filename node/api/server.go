@@ -163,14 +163,32 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// WriteError answers with err as JSON: its status if it is a StatusError,
-// 500 otherwise.
+// StatusCoder is an error from below the API that knows its answer (the
+// store's full disk is a 507): the answer carries its status and its own
+// message, without the context it was wrapped in.
+type StatusCoder interface {
+	error
+	HTTPStatus() int
+}
+
+// WriteError answers with err as JSON: its status if it is a StatusError
+// or wraps a StatusCoder, 500 otherwise.
 func WriteError(w http.ResponseWriter, err error) {
-	var se *StatusError
-	if !errors.As(err, &se) {
-		se = &StatusError{Status: http.StatusInternalServerError, Message: err.Error()}
-	}
+	se := statusOf(err)
 	writeJSON(w, se.Status, Error{Error: se.Message})
+}
+
+// statusOf returns the answer to err.
+func statusOf(err error) *StatusError {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se
+	}
+	var sc StatusCoder
+	if errors.As(err, &sc) {
+		return &StatusError{Status: sc.HTTPStatus(), Message: sc.Error()}
+	}
+	return &StatusError{Status: http.StatusInternalServerError, Message: err.Error()}
 }
 
 // Empty is the result of a request that answers nothing (204).
@@ -179,8 +197,7 @@ type Empty struct{}
 // reply answers with v as JSON, or with err.
 func reply(w http.ResponseWriter, log *slog.Logger, v any, err error) {
 	if err != nil {
-		var se *StatusError
-		if !errors.As(err, &se) {
+		if statusOf(err).Status == http.StatusInternalServerError {
 			log.Error("request failed", "err", err)
 		}
 		WriteError(w, err)

@@ -126,6 +126,13 @@ type Options struct {
 	// SyncInterval is the mean time between periodic syncs with each
 	// peer; 0 means the syncer's default.
 	SyncInterval time.Duration
+	// PeerClock returns a peer's clock minus this node's, if known: sync
+	// holds back from a peer what its clock would refuse as from the
+	// future, until it would not.
+	PeerClock func(peer.ID) (time.Duration, bool)
+	// Marks is the directory of the marks of this node's own chains
+	// (marks.go); empty keeps none (a store in memory).
+	Marks string
 }
 
 // Engine replicates every kept scope.
@@ -138,6 +145,8 @@ type Engine struct {
 	log    *slog.Logger
 	now    func() time.Time
 	syncer *reconcile.Syncer
+	marks  string
+	clock  func(peer.ID) (time.Duration, bool)
 	// started is closed once Serve takes input from peers.
 	started chan struct{}
 	stats   Counters
@@ -177,7 +186,7 @@ func New(opts Options) *Engine {
 	}
 	e := &Engine{
 		id: opts.Identity, store: opts.Store, host: opts.Host, gossip: opts.Gossip, guard: opts.Guard,
-		log: opts.Logger, now: opts.Now, authors: map[string]*rate.Limiter{},
+		log: opts.Logger, now: opts.Now, marks: opts.Marks, clock: opts.PeerClock, authors: map[string]*rate.Limiter{},
 		replicas: map[event.Scope]*Replica{}, topics: map[string]*topicRef{},
 		confirm: map[event.Scope]time.Time{}, started: make(chan struct{}),
 	}
@@ -259,14 +268,21 @@ func (e *Engine) Serve(ctx context.Context) error {
 }
 
 // Keep starts replicating a scope. It joins the scope's topic; before the
-// node runs, the topic is joined when gossip starts.
+// node runs, the topic is joined when gossip starts. If the store lost
+// this node's newest event of the scope, Keep puts it back from the
+// chain's mark (marks.go) before it returns, so that a feature reading the
+// store afterwards sees its chain whole.
 func (e *Engine) Keep(s Spec) (*Replica, error) {
+	r := &Replica{e: e, spec: s}
+	r.loadMark()
+	if _, _, err := r.restoreMarked(false); err != nil {
+		return nil, fmt.Errorf("keep %s: %w", s.Scope, err)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if _, ok := e.replicas[s.Scope]; ok {
 		return nil, fmt.Errorf("scope %s is already kept", s.Scope)
 	}
-	r := &Replica{e: e, spec: s}
 	if s.Topic != "" {
 		ref := e.topics[s.Topic]
 		if ref == nil {
@@ -301,9 +317,12 @@ type Replica struct {
 	spec  Spec
 	topic *mesh.Topic
 	// chain serialises this node's writes to the scope, so that its chain
-	// never forks.
-	chain  sync.Mutex
-	closed atomic.Bool
+	// never forks; mark is the chain's newest event as its mark holds it,
+	// markErr why the mark cannot be read (marks.go). Both under chain.
+	chain   sync.Mutex
+	mark    *event.Event
+	markErr error
+	closed  atomic.Bool
 }
 
 // Scope returns the replica's scope.

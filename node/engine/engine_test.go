@@ -55,7 +55,7 @@ func (r *recorder) count() int {
 
 const testKind event.Kind = 900
 
-func randomScope(t *testing.T) event.Scope {
+func randomScope(t testing.TB) event.Scope {
 	t.Helper()
 	key, err := crypto.NewKey()
 	if err != nil {

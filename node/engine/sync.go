@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/binary"
+	"math"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -64,7 +65,7 @@ func (s syncStore) Items(scope event.Scope, lo, hi reconcile.Bound) ([]reconcile
 	return out, err
 }
 
-func (s syncStore) Envelopes(scope event.Scope, ids []event.ID) ([][]byte, error) {
+func (s syncStore) Envelopes(scope event.Scope, to peer.ID, ids []event.ID) ([][]byte, error) {
 	if !s.e.gate.enter() {
 		return nil, ErrStopped
 	}
@@ -73,12 +74,23 @@ func (s syncStore) Envelopes(scope event.Scope, ids []event.ID) ([][]byte, error
 	if err != nil {
 		return nil, err
 	}
+	// What the peer's clock would refuse as from the future waits until it
+	// would not: offering it again every sync only piles up refusals.
+	limit := s.e.acceptsUpTo(to)
 	out := make([][]byte, 0, len(evs))
+	held := 0
 	for _, e := range evs {
 		// A peer learns IDs of one scope; it gets nothing from another.
-		if e.ScopeID() == scope {
+		switch {
+		case e.ScopeID() != scope:
+		case e.Time > limit:
+			held++
+		default:
 			out = append(out, e.Raw)
 		}
+	}
+	if held > 0 {
+		s.e.log.Debug("held back events the peer's clock would refuse", "peer", to, "events", held)
 	}
 	return out, nil
 }
@@ -95,6 +107,18 @@ func (s syncStore) Synced(scope event.Scope, p peer.ID, arrival uint64) {
 		return
 	}
 	defer s.e.gate.exit()
+	// The peer does not hold what its clock refused (or what was held
+	// back from it for that): it never counts as "held by" that peer.
+	if limit := s.e.acceptsUpTo(p); limit < math.MaxInt64 {
+		first, ok, err := s.e.store.FirstArrivalAfter(scope, limit)
+		if err != nil {
+			s.e.log.Warn("record sync", "err", err)
+			return
+		}
+		if ok && first <= arrival {
+			arrival = first - 1
+		}
+	}
 	if err := s.e.store.SetSynced(scope, p, arrival); err != nil {
 		s.e.log.Warn("record sync", "err", err)
 	}
@@ -115,4 +139,17 @@ func (s syncStore) Arrival() uint64 {
 		s.e.log.Warn("last arrival", "err", err)
 	}
 	return seq
+}
+
+// acceptsUpTo returns the latest event time peer p's clock takes now (its
+// clock plus MaxClockSkew), or math.MaxInt64 when its clock is unknown.
+func (e *Engine) acceptsUpTo(p peer.ID) int64 {
+	if e.clock == nil {
+		return math.MaxInt64
+	}
+	off, ok := e.clock(p)
+	if !ok {
+		return math.MaxInt64
+	}
+	return e.now().Add(off + MaxClockSkew).UnixMilli()
 }

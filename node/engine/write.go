@@ -37,9 +37,11 @@ func (p Position) Body(kind event.Kind, payload []byte) event.Body {
 var ErrPosition = errors.New("event built for another chain position")
 
 // Write appends an event to this node's own chain in the scope. Under the
-// chain's lock it reads the chain's head, asks build for the body at the
-// next position, signs it and stores it; the event is on disk (fsynced)
-// before it is handed to the feature, published and returned. This is the
+// chain's lock it reads the chain's head (the later of the store's and the
+// chain mark's, marks.go), asks build for the body at the next position,
+// signs it, saves it as the chain's mark and stores it; the mark and the
+// event are on disk (fsynced) before the event is handed to the feature,
+// published and returned. This is the
 // one durability policy of every kind: nothing is published that this
 // node could lose in a crash. build's errors are returned as they are.
 func (r *Replica) Write(ctx context.Context, build func(Position) (event.Body, error)) (*event.Event, error) {
@@ -60,34 +62,57 @@ func (r *Replica) Write(ctx context.Context, build func(Position) (event.Body, e
 func (r *Replica) writeLocked(build func(Position) (event.Body, error)) (*event.Event, error) {
 	e := r.e
 	scope := r.spec.Scope
-	seq, prev, err := e.store.Head(scope, e.id.PublicKey())
+	if r.markErr != nil {
+		return nil, fmt.Errorf("write: %w", r.markErr)
+	}
+	if err := e.store.Writable(); err != nil {
+		return nil, fmt.Errorf("write: %w", err)
+	}
+	seq, prev, err := r.restoreMarked(true)
 	if err != nil {
 		return nil, fmt.Errorf("write: %w", err)
 	}
 	pos := Position{Scope: scope, Seq: seq + 1, Prev: prev, Time: e.now().UnixMilli()}
 	var prevTime int64
-	if seq > 0 {
+	switch m := r.mark; {
+	case m != nil && m.Seq >= seq:
+		// The mark is the head (or, pruned from the store, ahead of it).
+		pos.Seq, pos.Prev, prevTime = m.Seq+1, m.ID, m.Time
+	case seq > 0:
 		pe, err := e.store.Event(prev)
 		if err != nil {
 			return nil, fmt.Errorf("write: previous event: %w", err)
 		}
 		prevTime = pe.Time
+	}
+	if pos.Seq > 1 {
 		pos.Time = max(pos.Time, prevTime+1)
 	}
 	b, err := build(pos)
 	if err != nil {
 		return nil, err
 	}
-	if !bytes.Equal(b.Scope, scope[:]) || b.Seq != pos.Seq || (pos.Seq > 1 && !bytes.Equal(b.Prev, prev[:])) || (seq > 0 && b.Time <= prevTime) {
+	if !bytes.Equal(b.Scope, scope[:]) || b.Seq != pos.Seq || (pos.Seq > 1 && !bytes.Equal(b.Prev, pos.Prev[:])) || (pos.Seq > 1 && b.Time <= prevTime) {
 		return nil, fmt.Errorf("write: %w (seq %d, want %d)", ErrPosition, b.Seq, pos.Seq)
 	}
 	ev, err := event.Sign(e.id, b)
 	if err != nil {
 		return nil, fmt.Errorf("write: %w", err)
 	}
+	// The mark goes first: whatever the store loses, the node never uses
+	// this sequence number again.
+	if err := r.saveMark(ev); err != nil {
+		return nil, fmt.Errorf("write: %w", err)
+	}
 	if err := r.storeLocal(ev); err != nil {
+		// Nothing was published: give the sequence number back.
+		if rerr := r.saveMark(r.mark); rerr != nil {
+			e.log.Error("chain mark not rolled back; the refused event will be stored and sent later", "scope", scope.String(), "seq", ev.Seq, "err", rerr)
+			r.mark = ev
+		}
 		return nil, err
 	}
+	r.mark = ev
 	return ev, nil
 }
 

@@ -97,7 +97,7 @@ func New(opts Options) (*Service, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	t, err := opts.Store.Table("groups")
+	t, err := opts.Store.VaultTable("groups")
 	if err != nil {
 		return nil, err
 	}

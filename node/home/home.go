@@ -47,6 +47,15 @@ func (h Home) LockFile() string     { return filepath.Join(string(h), "lock") }
 func (h Home) APIAddrFile() string  { return filepath.Join(string(h), "api.addr") }
 func (h Home) APITokenFile() string { return filepath.Join(string(h), "api.token") }
 
+// VaultFile keeps what cannot be fetched again from peers (group keys,
+// contacts, wallet settings) apart from the store.
+func (h Home) VaultFile() string { return filepath.Join(string(h), "vault") }
+
+// ChainsDir holds the marks of the node's own chains: the newest event of
+// each, kept apart from the store so that a store that lost its newest
+// writes cannot make the node reuse a sequence number.
+func (h Home) ChainsDir() string { return filepath.Join(string(h), "chains") }
+
 // ErrNoIdentity reports a home without an identity.
 var ErrNoIdentity = errors.New("no identity: run 'banyan init' first")
 

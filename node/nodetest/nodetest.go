@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -265,6 +266,28 @@ func ScanFor(t testing.TB, n *Node, needles map[string][]byte, skipTables ...str
 		out = append(out, name)
 	}
 	return out
+}
+
+// SnapshotStore copies the store directory of a stopped node's home. The
+// function it returns puts the copy back in place of the store, as though
+// the store had lost every write made after the snapshot (a power cut
+// losing Badger's memtable log, a disk that lost its newest blocks), while
+// everything else in the home stays as it is.
+func SnapshotStore(t testing.TB, h home.Home) (restore func()) {
+	t.Helper()
+	snap := filepath.Join(t.TempDir(), "store")
+	if err := os.CopyFS(snap, os.DirFS(h.StoreDir())); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		t.Helper()
+		if err := os.RemoveAll(h.StoreDir()); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.CopyFS(h.StoreDir(), os.DirFS(snap)); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // VerifyNoLeaks runs a package's tests and fails if any goroutine is left

@@ -200,7 +200,7 @@ func New(opts Options) (*Service, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	unitTable, err := opts.Store.Table("unit")
+	unitTable, err := opts.Store.VaultTable("unit")
 	if err != nil {
 		return nil, err
 	}
@@ -225,16 +225,26 @@ func New(opts Options) (*Service, error) {
 		changed: make(chan struct{}), unitTable: unitTable, units: newUnitPeers(def, opts.Host),
 		started: make(chan struct{}),
 	}
-	if w.seeds, err = opts.Store.Table("envelope-seeds"); err != nil {
+	if w.seeds, err = opts.Store.VaultTable("envelope-seeds"); err != nil {
 		return nil, err
 	}
-	if w.caps, err = opts.Store.Table("accept-caps"); err != nil {
+	if w.caps, err = opts.Store.VaultTable("accept-caps"); err != nil {
 		return nil, err
 	}
-	if w.requests, err = opts.Store.Table("requests"); err != nil {
+	if w.requests, err = opts.Store.VaultTable("requests"); err != nil {
 		return nil, err
 	}
+	// Not a vault table: its origin mark says this store holds the chain
+	// from its start, which a store started afresh does not.
 	if w.chain, err = opts.Store.Table("chain"); err != nil {
+		return nil, err
+	}
+	// Kept before loading: the engine restores this node's newest entry
+	// if the store lost it, and the ledger must see it.
+	if w.replica, err = opts.Engine.Keep(engine.Spec{
+		Scope: w.scope, Topic: walletTopicPrefix + w.scope.String(),
+		Kinds: []event.Kind{wallet.KindWalletEntry}, Feature: w,
+	}); err != nil {
 		return nil, err
 	}
 	if err := w.load(); err != nil {
@@ -248,12 +258,6 @@ func New(opts Options) (*Service, error) {
 		return nil, err
 	}
 	w.policy = wallet.Policy{DefaultCap: anyone, Caps: payers}
-	if w.replica, err = opts.Engine.Keep(engine.Spec{
-		Scope: w.scope, Topic: walletTopicPrefix + w.scope.String(),
-		Kinds: []event.Kind{wallet.KindWalletEntry}, Feature: w,
-	}); err != nil {
-		return nil, err
-	}
 	if w.proofs, err = opts.Gossip.Join(walletProofPrefix+w.scope.String(), func(ctx context.Context, from peer.ID, raw []byte) error {
 		return w.receiveProof(raw)
 	}); err != nil {

@@ -95,8 +95,15 @@ func openRecords(st *store.Store) (*records, error) {
 		name string
 		dst  **store.Table
 	}{{"contacts", &r.contacts}, {"sessions", &r.sessions}, {"dms", &r.dms}, {"dm-ids", &r.ids}, {"delivery", &r.delivery}} {
+		// Contacts cannot be fetched again from peers; the rest can, or
+		// must not come back stale (a ratchet session restored from an
+		// older copy would reuse message keys).
+		open := st.Table
+		if t.name == "contacts" {
+			open = st.VaultTable
+		}
 		var err error
-		if *t.dst, err = st.Table(t.name); err != nil {
+		if *t.dst, err = open(t.name); err != nil {
 			return nil, err
 		}
 	}

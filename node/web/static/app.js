@@ -109,6 +109,9 @@ function App({ stream }) {
     <main id="main">
       ${st.stream === 'reconnecting' && html`<p class="banner" role="status" id="reconnecting">Reconnecting to your Banyan node…</p>`}
       ${st.reminder && route.tab !== 'schedule' && html`<p class="banner" role="status" id="reminder">Starting soon: ${st.reminder.title} (${st.reminder.group_name}). <a href="#/schedule">See your schedule</a></p>`}
+      ${st.me?.clock?.warning && html`<p class="banner error" role="alert" id="clock-warning">${st.me.clock.warning}</p>`}
+      ${st.me?.storage?.damage && html`<p class="banner error" role="alert" id="store-damage">${st.me.storage.damage}</p>`}
+      ${st.me?.storage?.writes_refused && html`<p class="banner error" role="alert" id="disk-full">${st.me.storage.writes_refused}</p>`}
       ${screen}
     </main>
   </div>`;
@@ -161,7 +164,13 @@ async function boot() {
   show(html`<${App} stream=${stream} />`);
   stream.start(node.event_seq);
   // Peers come and go without events: refresh the lists now and then.
-  setInterval(() => { if (!document.hidden && getState().stream === 'live') { refreshGroups().catch(() => {}); refreshContacts().catch(() => {}); } }, 15000);
+  // So do the node's warnings (its clock, a full disk).
+  setInterval(() => {
+    if (!document.hidden && getState().stream === 'live') {
+      refreshGroups().catch(() => {}); refreshContacts().catch(() => {});
+      get('/v1/node').then((me) => setState({ me })).catch(() => {});
+    }
+  }, 15000);
 }
 
 boot();

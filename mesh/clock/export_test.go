@@ -1,0 +1,4 @@
+package clock
+
+// SkewOf judges a set of peers' offsets.
+var SkewOf = skewOf

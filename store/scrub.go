@@ -1,0 +1,283 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/banyan-mesh/banyan/crypto/event"
+)
+
+// Scrubbing.
+//
+// Damage on disk must not stay silent. Badger checks each block's
+// checksum when it reads it (OnBlockRead), so damaged data is an error,
+// never wrong data; but data nobody reads is never checked. So the store
+// reads all of itself now and then (Scrub): every table's every block
+// (Badger's VerifyChecksum), and every event, whose ID must still be the
+// hash of its bytes and whose signature must still hold. An event whose
+// bytes are damaged is removed with all its index keys, so that the next
+// sync fetches it again from a peer that holds it whole; damage in a table
+// is reported with the table's name (Badger cannot read past it, and only
+// a copy can repair it).
+
+// Damage is what a scrub found.
+type Damage struct {
+	At time.Time
+	// Events counts the events checked; Removed those whose bytes were
+	// damaged and were removed to be fetched again.
+	Events, Removed int
+	// Tables is Badger's report of a table that fails its checksums;
+	// empty when all passed.
+	Tables string
+}
+
+// Found says in a sentence what the scrub found, or "" when nothing.
+func (d Damage) Found() string {
+	var out string
+	if d.Removed > 0 {
+		out = fmt.Sprintf("%d stored events were damaged on disk and were removed, to be fetched again from peers", d.Removed)
+	}
+	if d.Tables != "" {
+		if out != "" {
+			out += "; "
+		}
+		out += "part of the store cannot be read (" + d.Tables + "): what it held is lost here unless peers have it"
+	}
+	return out
+}
+
+// scrubState keeps the last scrub's result.
+type scrubState struct {
+	mu   sync.Mutex
+	last Damage
+}
+
+// LastScrub returns what the last scrub found (zero before the first).
+func (s *Store) LastScrub() Damage {
+	s.scrub.mu.Lock()
+	defer s.scrub.mu.Unlock()
+	return s.scrub.last
+}
+
+// scrubBatch is how many events one read transaction checks; scrubPause
+// the rest between batches, so that a scrub never crowds out the node's
+// own work.
+const (
+	// scrubFirst is when the first scrub runs after start: soon, so that
+	// damage left by a crash or a bad disk is found while it is fresh.
+	scrubFirst = 2 * time.Minute
+	scrubBatch = 1000
+	scrubPause = 50 * time.Millisecond
+)
+
+// Scrub reads the whole store, checking every block and every event, and
+// removes events whose bytes are damaged (see above). Its result is kept
+// for LastScrub and logged when it found anything.
+func (s *Store) Scrub(ctx context.Context) (d Damage, err error) {
+	defer func() {
+		// A damaged table can make Badger panic while it reads it; this
+		// goroutine is ours to guard.
+		if r := recover(); r != nil {
+			d.Tables, err = fmt.Sprint(r), nil
+		}
+		if err == nil {
+			d.At = time.Now()
+			s.scrub.mu.Lock()
+			s.scrub.last = d
+			s.scrub.mu.Unlock()
+			if f := d.Found(); f != "" {
+				s.log.Error("store damage found", "what", f, "events_checked", d.Events)
+			}
+		}
+	}()
+	d.Tables = s.verifyTables()
+	var damaged []event.ID
+	var from []byte
+	for {
+		if err := ctx.Err(); err != nil {
+			return d, err
+		}
+		var n int
+		err := s.db.View(func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{'e'}, PrefetchValues: true, PrefetchSize: 64})
+			defer it.Close()
+			it.Seek(key('e', from))
+			for ; it.Valid() && n < scrubBatch; it.Next() {
+				k := it.Item().KeyCopy(nil)
+				if len(from) > 0 && string(k[1:]) == string(from) {
+					continue
+				}
+				from = k[1:]
+				n++
+				var id event.ID
+				copy(id[:], k[1:])
+				err := it.Item().Value(func(raw []byte) error {
+					if got, ok := event.PeekID(raw); !ok || got != id {
+						damaged = append(damaged, id)
+						return nil
+					}
+					if _, err := event.Decode(raw); err != nil {
+						damaged = append(damaged, id)
+					}
+					return nil
+				})
+				if err != nil {
+					damaged = append(damaged, id)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return d, fmt.Errorf("scrub: %w", err)
+		}
+		d.Events += n
+		if n < scrubBatch {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return d, ctx.Err()
+		case <-time.After(scrubPause):
+		}
+	}
+	// An envelope in a damaged block cannot be read at all, so the pass
+	// above may never meet it; the history index, elsewhere on disk, still
+	// names it.
+	unreadable, err := s.unreadableEvents(ctx)
+	if err != nil {
+		return d, err
+	}
+	damaged = append(damaged, unreadable...)
+	if len(damaged) > 0 {
+		if err := s.removeDamaged(damaged); err != nil {
+			return d, fmt.Errorf("scrub: %w", err)
+		}
+		d.Removed = len(damaged)
+	}
+	return d, nil
+}
+
+// verifyTables checks every block of every table, and says what fails.
+func (s *Store) verifyTables() (failed string) {
+	defer func() {
+		// Badger's VerifyChecksum dereferences the block it failed to read
+		// while it words the error (v4.9.6), so damage arrives as a panic.
+		if r := recover(); r != nil {
+			failed = "a table fails its checksums"
+		}
+	}()
+	if err := s.db.VerifyChecksum(); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// unreadableEvents returns the events the history index names whose
+// envelopes cannot be read, or are gone.
+func (s *Store) unreadableEvents(ctx context.Context) ([]event.ID, error) {
+	var out []event.ID
+	seen := 0
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{'t'}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if seen++; seen%scrubBatch == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			k := it.Item().Key()
+			if len(k) < 1+event.ScopeSize+8+event.IDSize {
+				continue
+			}
+			ghost := false
+			if err := it.Item().Value(func(v []byte) error { ghost = bytes.Equal(v, ghostValue); return nil }); err != nil {
+				return err
+			}
+			if ghost {
+				continue
+			}
+			var id event.ID
+			copy(id[:], k[len(k)-event.IDSize:])
+			// Badger answers "not found" for a key in a block it cannot
+			// read: an indexed event without its envelope is damage.
+			item, err := txn.Get(key('e', id[:]))
+			if err == nil {
+				err = item.Value(func([]byte) error { return nil })
+			}
+			if err != nil {
+				out = append(out, id)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scrub: %w", err)
+	}
+	return out, nil
+}
+
+// removeDamaged deletes every key of events whose envelopes are damaged:
+// found by their IDs, since their bytes cannot be trusted to say their
+// scope, time or author.
+func (s *Store) removeDamaged(ids []event.ID) error {
+	bad := make(map[event.ID]bool, len(ids))
+	for _, id := range ids {
+		bad[id] = true
+	}
+	var keys [][]byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		for id := range bad {
+			keys = append(keys, key('e', id[:]))
+			item, err := txn.Get(key('m', id[:]))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			keys = append(keys, key('m', id[:]))
+			err = item.Value(func(v []byte) error {
+				if len(v) >= 8 {
+					keys = append(keys, key('l', v[:8]))
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		// The index keys all end with the event's ID.
+		for _, p := range []byte{'t', 'a', 'o'} {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{p}})
+			for it.Rewind(); it.Valid(); it.Next() {
+				k := it.Item().Key()
+				var id event.ID
+				if len(k) > event.IDSize {
+					copy(id[:], k[len(k)-event.IDSize:])
+				}
+				if bad[id] {
+					keys = append(keys, it.Item().KeyCopy(nil))
+				}
+			}
+			it.Close()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.putMu.Lock()
+	defer s.putMu.Unlock()
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	for _, k := range keys {
+		if err := wb.Delete(k); err != nil {
+			return err
+		}
+	}
+	return wb.Flush()
+}

@@ -1,0 +1,105 @@
+package store_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/banyan-mesh/banyan/crypto/event"
+	"github.com/banyan-mesh/banyan/store"
+)
+
+// A scrub finds an event whose bytes were damaged and removes it with its
+// indexes, so that sync can bring it back whole; the others stay.
+func TestScrubRemovesDamagedEvents(t *testing.T) {
+	s, _ := openTemp(t)
+	a := newAuthor(t, randomScope(t))
+	e1, e2, e3 := a.next(1_700_000_000_000, "one"), a.next(1_700_000_000_001, "two"), a.next(1_700_000_000_002, "three")
+	for _, e := range []*event.Event{e1, e2, e3} {
+		mustPut(t, s, e, store.PutOptions{})
+	}
+	if d, err := s.Scrub(context.Background()); err != nil || d.Events != 3 || d.Found() != "" {
+		t.Fatalf("scrub of a whole store: %+v, %v", d, err)
+	}
+	if err := s.DamageEvent(e2.ID); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.Scrub(context.Background())
+	if err != nil || d.Removed != 1 || !strings.Contains(d.Found(), "fetched again from peers") {
+		t.Fatalf("scrub of a damaged event: %+v, %v", d, err)
+	}
+	if s.LastScrub().Removed != 1 {
+		t.Fatalf("last scrub: %+v", s.LastScrub())
+	}
+	if has, _ := s.HasEvent(e2.ID); has {
+		t.Fatal("the damaged event is still there")
+	}
+	evs, _, err := s.History(a.scope, store.Cursor{}, 10)
+	if err != nil || len(evs) != 2 {
+		t.Fatalf("history after the scrub: %d events, %v", len(evs), err)
+	}
+	// Sync brings it back.
+	mustPut(t, s, e2, store.PutOptions{})
+	if d, err := s.Scrub(context.Background()); err != nil || d.Found() != "" || d.Events != 3 {
+		t.Fatalf("scrub after the repair: %+v, %v", d, err)
+	}
+}
+
+// Bytes flipped in a table on disk never go unnoticed: the store either
+// refuses to open, or its scrub names the table.
+func TestScrubReportsDamagedTables(t *testing.T) {
+	dir := t.TempDir()
+	s := openAt(t, dir)
+	a := newAuthor(t, randomScope(t))
+	for i := range 2000 {
+		mustPut(t, s, a.next(1_700_000_000_000+int64(i), strings.Repeat("x", 200)), store.PutOptions{})
+	}
+	if err := s.Close(); err != nil { // flushes the memtable into a table
+		t.Fatal(err)
+	}
+	tables, _ := filepath.Glob(filepath.Join(dir, "*.sst"))
+	if len(tables) == 0 {
+		t.Fatal("no table on disk")
+	}
+	b, err := os.ReadFile(tables[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 64 {
+		b[len(b)/3+i] ^= 0xff
+	}
+	if err := os.WriteFile(tables[0], b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err = store.Open(store.Options{Dir: dir, Logger: quietLogger})
+	if err != nil {
+		t.Logf("refused to open: %v", err)
+		return
+	}
+	defer s.Close()
+	d, err := s.Scrub(context.Background())
+	if err != nil || d.Tables == "" || !strings.Contains(d.Found(), "cannot be read") {
+		t.Fatalf("scrub of a damaged table: %+v, %v", d, err)
+	}
+	if d.Removed == 0 {
+		t.Fatalf("the events in the damaged block were not removed to be fetched again: %+v", d)
+	}
+	t.Logf("scrub: %+v", d)
+	// Sync brings them back: whatever was removed is taken again.
+	a2 := newAuthor(t, a.scope)
+	a2.id = a.id
+	again := 0
+	for i := range 2000 {
+		e := a2.next(1_700_000_000_000+int64(i), strings.Repeat("x", 200))
+		if added, _, err := s.PutEvent(e, store.PutOptions{}); err != nil {
+			t.Fatal(err)
+		} else if added {
+			again++
+		}
+	}
+	if again != d.Removed {
+		t.Errorf("%d events taken again, %d were removed", again, d.Removed)
+	}
+}

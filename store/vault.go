@@ -1,0 +1,137 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"sync"
+
+	"github.com/banyan-mesh/banyan/store/safefile"
+)
+
+// The vault.
+//
+// Some records cannot be fetched again from peers: a group's key (without
+// it no peer's copy of the history can be read), the contacts, the
+// wallet's settings. Features keep them in vault tables (VaultTable): the
+// store keeps every record of every vault table also in one small file
+// beside the store (Options.Vault, written with safefile: checksummed,
+// fsynced), rewritten after every write to a vault table. A vault table
+// found empty in the store while the vault holds records for it (the
+// store was lost, damaged beyond opening and moved aside, or started
+// afresh) gets them back when it is opened.
+
+// vault is the store's copy of its vault tables.
+type vault struct {
+	path string
+	mu   sync.Mutex
+	// tables are the open vault tables; loaded what the file held when it
+	// was first read (nil until then).
+	tables []*Table
+	loaded map[string][][2][]byte
+}
+
+func newVault(path string) *vault {
+	if path == "" {
+		return nil
+	}
+	return &vault{path: path}
+}
+
+// vaultFile is the vault's format: every record of every vault table.
+type vaultFile struct {
+	Tables map[string][][2][]byte `json:"tables"`
+}
+
+// VaultTable is Table for records that cannot be fetched again from
+// peers: they are kept in the vault as well, and restored from it when
+// the table is found empty.
+func (s *Store) VaultTable(name string) (*Table, error) {
+	t, err := s.Table(name)
+	if err != nil || s.vault == nil {
+		return t, err
+	}
+	t.vault = true
+	v := s.vault
+	v.mu.Lock()
+	v.tables = append(v.tables, t)
+	if v.loaded == nil {
+		v.loaded = map[string][][2][]byte{}
+		b, err := safefile.Read(v.path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			s.log.Error("the vault cannot be read; it is written again from the store", "err", err)
+		default:
+			var f vaultFile
+			if err := json.Unmarshal(b, &f); err != nil {
+				s.log.Error("the vault cannot be read; it is written again from the store", "path", v.path, "err", err)
+			} else {
+				v.loaded = f.Tables
+			}
+		}
+	}
+	saved := v.loaded[name]
+	v.mu.Unlock()
+	if len(saved) == 0 {
+		return t, nil
+	}
+	empty := true
+	if err := t.Scan(Range{}, func(_, _ []byte) error { empty = false; return ErrStop }); err != nil {
+		return nil, err
+	}
+	if !empty {
+		return t, nil
+	}
+	err = s.Write(func(b *Batch) error {
+		for _, kv := range saved {
+			if err := b.Put(t, kv[0], kv[1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("restore %s from the vault: %w", name, err)
+	}
+	s.log.Warn("the store had lost a table that cannot be fetched from peers: restored it from the vault", "table", name, "records", len(saved))
+	return t, nil
+}
+
+// saveVault writes every record of every vault table to the vault.
+func (s *Store) saveVault() {
+	v := s.vault
+	if v == nil {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	// Tables not opened (yet) in this run keep what the vault held.
+	f := vaultFile{Tables: maps.Clone(v.loaded)}
+	if f.Tables == nil {
+		f.Tables = map[string][][2][]byte{}
+	}
+	for _, t := range v.tables {
+		recs := [][2][]byte{}
+		err := t.Scan(Range{}, func(k, val []byte) error {
+			recs = append(recs, [2][]byte{append([]byte(nil), k...), append([]byte(nil), val...)})
+			return nil
+		})
+		if err != nil {
+			s.log.Error("vault not written", "table", t.name, "err", err)
+			return
+		}
+		f.Tables[t.name] = recs
+	}
+	b, err := json.Marshal(f)
+	if err == nil {
+		err = safefile.Write(v.path, b, 0o600)
+	}
+	if err != nil {
+		s.log.Error("vault not written: it is behind the store until the next change", "err", err)
+		return
+	}
+	v.loaded = f.Tables
+}
