@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -186,5 +187,18 @@ func TestServeWaitsForAnsweringSyncs(t *testing.T) {
 	<-done
 	if n := s.answering(); n != 0 {
 		t.Fatalf("%d answering syncs outlived Serve", n)
+	}
+}
+
+func TestDuePrefersRelays(t *testing.T) {
+	relay := peer.ID("relay")
+	s := New(nil, Options{Prefer: func(p peer.ID) bool { return p == relay }})
+	for i := range 20 {
+		s.wanted[peer.ID(fmt.Sprint("p", i))] = true
+	}
+	s.wanted[relay] = true
+	got := s.due()
+	if len(got) != 21 || got[0] != relay {
+		t.Fatalf("due = %v, want the relay first of 21", got)
 	}
 }

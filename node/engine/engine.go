@@ -185,6 +185,8 @@ func New(opts Options) *Engine {
 		Store:    syncStore{e},
 		Logger:   opts.Logger.With("sys", "sync"),
 		Interval: opts.SyncInterval,
+		// Relays hold the most: sync with them first.
+		Prefer: func(p peer.ID) bool { return mesh.IsRelay(opts.Host, p) },
 	})
 	return e
 }
