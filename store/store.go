@@ -162,6 +162,35 @@ func (s *Store) collectGarbage() {
 	}
 }
 
+// Reclaim gives back the disk space of what was deleted, at once rather
+// than when Badger gets round to it: envelopes live in the LSM tree
+// (they are under Badger's value threshold), whose deleted keys go only
+// when the tables holding them are compacted, so it writes the memtable
+// out and compacts every level into the last; then it collects the value
+// log.
+func (s *Store) Reclaim() {
+	if s.db.Opts().InMemory {
+		return
+	}
+	// Badger writes its memtable out, deletions included, when a prefix
+	// that holds something is dropped: one key, written to be dropped.
+	mark := []byte{metaPrefix, metaReclaim}
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(mark, nil) }); err != nil {
+		s.log.Warn("reclaim", "err", err)
+		return
+	}
+	if err := s.db.DropPrefix(mark); err != nil {
+		s.log.Warn("flush memtable", "err", err)
+	}
+	// Compaction drops only versions older than every transaction still
+	// reading: one that starts after the deletions lets them count.
+	s.db.View(func(*badger.Txn) error { return nil })
+	if err := s.db.Flatten(1); err != nil {
+		s.log.Warn("compact", "err", err)
+	}
+	s.collectGarbage()
+}
+
 // Sync forces everything written so far to stable storage.
 func (s *Store) Sync() error {
 	if err := s.db.Sync(); err != nil {

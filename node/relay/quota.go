@@ -1,0 +1,148 @@
+package relay
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/banyan-mesh/banyan/crypto/event"
+)
+
+// Eviction brings a group over its quota down to 9/10 of it (and the
+// relay, over its total, to 9/10 of that), so that a full group is not
+// scanned again for every event stored.
+const (
+	slackNum, slackDen = 9, 10
+)
+
+func slack(q int64) int64 { return q / slackDen * slackNum }
+
+// Enforce applies the quotas now: every author of a group that grew by a
+// quarter of the author quota since it was last looked at is brought
+// down to that quota, every group over its quota to below it, and, while
+// the relay holds more than its total, the heaviest group loses the
+// oldest events of its heaviest author. Evicted events become ghosts,
+// never taken back; the disk space is given back at once. It returns how
+// many events were evicted.
+func (s *Service) Enforce() (int, error) {
+	q := s.quotas
+	s.mu.Lock()
+	type due struct {
+		scope event.Scope
+		g     *group
+	}
+	var check []due
+	for sc, g := range s.kept {
+		if g.held > q.Group || g.grown >= q.Author/4 {
+			check = append(check, due{sc, g})
+		}
+	}
+	s.mu.Unlock()
+	evicted := 0
+	for _, d := range check {
+		target := q.Group
+		if s.held(d.g) > q.Group {
+			target = slack(q.Group)
+		}
+		n, err := s.store.EvictAuthors(d.scope, target, q.Author)
+		evicted += n
+		if err != nil {
+			return evicted, err
+		}
+		if err := s.recount(d.scope, d.g); err != nil {
+			return evicted, err
+		}
+	}
+	for {
+		heaviest, g, total := s.heaviest()
+		if g == nil || total <= q.Total {
+			break
+		}
+		over := total - slack(q.Total)
+		n, err := s.store.EvictAuthors(heaviest, max(s.held(g)-over, 1), q.Author)
+		evicted += n
+		if err != nil {
+			return evicted, err
+		}
+		if err := s.recount(heaviest, g); err != nil {
+			return evicted, err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	if evicted > 0 {
+		s.log.Info("quota: evicted the oldest events of the heaviest authors", "events", evicted)
+		s.store.Reclaim()
+	}
+	return evicted, nil
+}
+
+func (s *Service) held(g *group) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return g.held
+}
+
+// recount reads a group's stored bytes again after an eviction.
+func (s *Service) recount(scope event.Scope, g *group) error {
+	held, err := s.store.ScopeBytes(scope)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	g.held, g.grown = held, 0
+	s.mu.Unlock()
+	return nil
+}
+
+// heaviest returns the group that holds the most, and what every group
+// holds together.
+func (s *Service) heaviest() (event.Scope, *group, int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var total int64
+	scopes := make([]event.Scope, 0, len(s.kept))
+	for sc, g := range s.kept {
+		total += g.held
+		scopes = append(scopes, sc)
+	}
+	if len(scopes) == 0 {
+		return event.Scope{}, nil, 0
+	}
+	sc := slices.MaxFunc(scopes, func(a, b event.Scope) int {
+		return cmp.Or(cmp.Compare(s.kept[a].held, s.kept[b].held), slices.Compare(b[:], a[:]))
+	})
+	return sc, s.kept[sc], total
+}
+
+// expire deletes what is older than the retention, in every group.
+func (s *Service) expire() {
+	s.mu.Lock()
+	scopes := make([]event.Scope, 0, len(s.kept))
+	for sc := range s.kept {
+		scopes = append(scopes, sc)
+	}
+	s.mu.Unlock()
+	minTime := s.floor().Time
+	deleted := 0
+	for _, sc := range scopes {
+		n, _, err := s.store.Prune(sc, minTime, 0)
+		if err != nil {
+			s.log.Warn("retention", "scope", sc, "err", err)
+			continue
+		}
+		deleted += n
+		s.mu.Lock()
+		g := s.kept[sc]
+		s.mu.Unlock()
+		if n > 0 && g != nil {
+			if err := s.recount(sc, g); err != nil {
+				s.log.Warn("retention", "scope", sc, "err", err)
+			}
+		}
+	}
+	if deleted > 0 {
+		s.log.Info("retention: deleted old events", "events", deleted)
+		s.store.Reclaim()
+	}
+}
