@@ -5,6 +5,7 @@ import (
 	"github.com/banyan-mesh/banyan/node/groupchat"
 	"github.com/banyan-mesh/banyan/node/pay"
 	"github.com/banyan-mesh/banyan/node/private"
+	"github.com/banyan-mesh/banyan/node/relay"
 )
 
 // features are the node's features, built in order: a feature may use the
@@ -13,6 +14,8 @@ type features struct {
 	groups  *groupchat.Service
 	private *private.Service
 	wallet  *pay.Service
+	// relay is set on a relay only.
+	relay *relay.Service
 }
 
 // newFeatures builds every feature of node n. A new feature is one line
@@ -41,21 +44,38 @@ func newFeatures(n *Node) (f features, err error) {
 	}); err != nil {
 		return f, err
 	}
+	if n.opts.Relay {
+		if f.relay, err = relay.New(relay.Options{
+			Store: n.store, Engine: n.engine, Host: n.host, Limiter: n.guard, Quotas: n.opts.RelayQuotas,
+			Logger: log.With("sys", "relay"),
+		}); err != nil {
+			return f, err
+		}
+	}
 	return f, nil
 }
 
 // list returns the features in the order they were built.
-func (f features) list() []Service { return []Service{f.groups, f.private, f.wallet} }
+func (f features) list() []Service {
+	l := []Service{f.groups, f.private, f.wallet}
+	if f.relay != nil {
+		l = append(l, f.relay)
+	}
+	return l
+}
 
 // Commands lists every feature's part of the command line, in the order
 // 'banyan help' shows them.
-var Commands = []cli.Feature{groupchat.CLI, private.CLI, pay.CLI}
+var Commands = []cli.Feature{groupchat.CLI, private.CLI, pay.CLI, relay.CLI}
 
 // Groups returns the group-chat service.
 func (n *Node) Groups() *groupchat.Service { return n.feats.groups }
 
 // DMs returns the private-message service.
 func (n *Node) DMs() *private.Service { return n.feats.private }
+
+// Relay returns the relay service, or nil if the node is not a relay.
+func (n *Node) Relay() *relay.Service { return n.feats.relay }
 
 // Wallet returns the wallet service.
 func (n *Node) Wallet() *pay.Service { return n.feats.wallet }

@@ -8,6 +8,7 @@ import (
 	"log"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/libp2p/go-libp2p/gologshim"
 	"github.com/spf13/cobra"
@@ -20,6 +21,7 @@ import (
 	"github.com/banyan-mesh/banyan/node/home"
 	"github.com/banyan-mesh/banyan/node/pay"
 	"github.com/banyan-mesh/banyan/node/private"
+	"github.com/banyan-mesh/banyan/node/relay"
 )
 
 func (a *app) runCmd() *cobra.Command {
@@ -149,7 +151,32 @@ func nodeOptions(cfg *config.Config) node.Options {
 		NoReadReceipts: !cfg.ReadReceipts,
 		Mailbox:        private.MailboxOptions{NoCarry: !cfg.CarryMail},
 		Wallet:         pay.WalletOptions{Unit: cfg.Wallet.Unit, Guarantors: cfg.Wallet.Guarantors, OfflineCap: cfg.Wallet.OfflineCap},
+		Relay:          cfg.Relay.Enabled,
+		RelayQuotas: relay.Quotas{
+			Total: mib(cfg.Relay.Quota), Group: mib(cfg.Relay.GroupQuota), Author: mib(cfg.Relay.AuthorQuota),
+			Retention: time.Duration(min(cfg.Relay.RetentionDays, maxDays)) * 24 * time.Hour,
+		},
 	}
+}
+
+// maxDays keeps a retention in days within a time.Duration.
+const maxDays = 100 * 365
+
+func mib(n uint64) int64 { return int64(min(n, 1<<40)) << 20 }
+
+// relayCmd makes 'banyan relay' (whose subcommands relay.CLI gives) run a
+// relay: 'banyan run --relay'.
+func (a *app) relayCmd(c *cobra.Command) {
+	c.Example = `  banyan relay
+  banyan relay --no-mdns --listen /ip4/0.0.0.0/tcp/7341 --metrics 127.0.0.1:9341
+  banyan relay status`
+	c.Args = cli.ExactArgs()
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		a.cfg.Relay.Enabled = true
+		return a.runNode(cmd)
+	}
+	config.AddFlags(c.Flags(), config.RunKeys()...)
+	_ = c.MarkFlagFilename("passphrase-file")
 }
 
 // runNode runs a node until ctx is done. Every option is checked first,
