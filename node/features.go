@@ -23,7 +23,7 @@ type features struct {
 func newFeatures(n *Node) (f features, err error) {
 	log := n.log
 	if f.groups, err = groupchat.New(groupchat.Options{
-		Identity: n.id, Store: n.store, Engine: n.engine, Syncer: n.engine.Syncer(), Connect: n.disc,
+		Identity: n.id, Store: n.store, Engine: n.engine, Syncer: n.engine.Syncer(), Connect: n.disc, Host: n.host,
 		Addrs: n.addrInfos, People: n.people, Logger: log.With("sys", "groups"),
 	}); err != nil {
 		return f, err

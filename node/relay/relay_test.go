@@ -1,0 +1,192 @@
+package relay_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/banyan-mesh/banyan/mesh"
+	"github.com/banyan-mesh/banyan/node"
+	"github.com/banyan-mesh/banyan/node/groupchat"
+	"github.com/banyan-mesh/banyan/node/nodetest"
+	"github.com/banyan-mesh/banyan/node/relay"
+	"github.com/banyan-mesh/banyan/store"
+)
+
+func TestMain(m *testing.M) { nodetest.VerifyNoLeaks(m) }
+
+// logBuffer collects a node's logs, at debug level, for a test to read.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startRelay starts a relay that logs everything, at debug level, to logs.
+func startRelay(t *testing.T, logs *logBuffer, q relay.Quotas) *nodetest.Node {
+	t.Helper()
+	return nodetest.StartWith(t, "", func(o *node.Options) {
+		o.Relay, o.RelayQuotas = true, q
+		if logs != nil {
+			o.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		}
+	})
+}
+
+func fullAddr(t *testing.T, n *nodetest.Node) string {
+	t.Helper()
+	ai := n.Info()
+	as, err := peer.AddrInfoToP2pAddrs(&ai)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return as[0].String()
+}
+
+// Two members of a group who are never online together talk through a
+// relay that cannot read them: A writes while B is away and leaves; B
+// comes, gets everything from the relay alone, and answers; A, back, gets
+// the answer from the relay alone. The relay's store and its logs (at
+// debug level) hold neither the texts nor the group's key.
+func TestMembersTalkThroughTheRelay(t *testing.T) {
+	ctx := context.Background()
+	logs := &logBuffer{}
+	r := startRelay(t, logs, relay.Quotas{})
+	a := nodetest.Start(t, "", r.Info())
+	nodetest.Eventually(t, 20*time.Second, "A to see the relay's role in identify", func() (bool, string) {
+		return mesh.IsRelay(a.Host(), r.ID()), "not a relay yet"
+	})
+	if mesh.IsRelay(r.Host(), a.ID()) {
+		t.Fatal("the relay takes a plain node for a relay")
+	}
+	g, err := a.Groups().Create("family")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Groups().AddRelay(ctx, g, fullAddr(t, r)); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := a.Groups().Relays(ctx, g)
+	if err != nil || len(rs) != 1 || rs[0].Registered == nil || !*rs[0].Registered {
+		t.Fatalf("A's relays of the group: %+v, %v", rs, err)
+	}
+	texts := []string{"the spare key is under the blue pot", "grandma lands at six", "bring the ledger"}
+	var ids []string
+	for _, text := range texts[:2] {
+		m, err := a.Groups().Send(ctx, g, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, m.Event.ID.String())
+	}
+	scope := g.Scope()
+	nodetest.Eventually(t, 20*time.Second, "the relay to keep A's messages", func() (bool, string) {
+		n, err := r.Store().CountAfter(scope, store.Cursor{})
+		return n == 2, fmt.Sprint(n, err)
+	})
+	invite := a.Groups().Invite(g).String()
+	a.Stop()
+
+	b := nodetest.Start(t, "", r.Info())
+	in, err := groupchat.ParseInvite(invite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gb, err := b.Groups().Join(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodetest.Eventually(t, 30*time.Second, "B to get A's messages from the relay", func() (bool, string) {
+		return nodetest.HasAll(t, b, gb, ids)
+	})
+	m, err := b.Groups().Send(ctx, gb, texts[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodetest.Eventually(t, 20*time.Second, "the relay to keep B's answer", func() (bool, string) {
+		has, err := r.Store().HasEvent(m.Event.ID)
+		return has, fmt.Sprint(err)
+	})
+	b.Stop()
+
+	a = nodetest.Start(t, a.Home, r.Info())
+	nodetest.Eventually(t, 30*time.Second, "A to get B's answer from the relay", func() (bool, string) {
+		return nodetest.HasAll(t, a, g, []string{m.Event.ID.String()})
+	})
+	if a.Host().Network().Connectedness(b.ID()) == network.Connected {
+		t.Fatal("A and B were connected")
+	}
+
+	needles := map[string][]byte{
+		"group key":     g.Key[:],
+		"group key hex": []byte(hex.EncodeToString(g.Key[:])),
+		"group key b64": []byte(base64.StdEncoding.EncodeToString(g.Key[:])),
+		"group ID":      g.ID[:],
+		"group ID hex":  []byte(hex.EncodeToString(g.ID[:])),
+	}
+	for i, text := range texts {
+		needles[fmt.Sprint("text ", i)] = []byte(text)
+	}
+	if found := nodetest.ScanFor(t, r, needles); len(found) > 0 {
+		t.Fatalf("the relay's store holds %v", found)
+	}
+	// The scan does find what is there: the scope, and the sealed
+	// envelopes.
+	if found := nodetest.ScanFor(t, r, map[string][]byte{"scope": scope[:]}); len(found) != 1 {
+		t.Fatal("the scan does not find the group's scope in the relay's store")
+	}
+	if n, err := r.Store().CountAfter(scope, store.Cursor{}); n != 3 {
+		t.Fatalf("the relay keeps %d of the group's 3 events (%v)", n, err)
+	}
+	r.Stop()
+	log := logs.String()
+	if !strings.Contains(log, "group registered") || !strings.Contains(log, scope.String()) {
+		t.Fatalf("the relay's log does not show the registration:\n%.2000s", log)
+	}
+	for name, b := range needles {
+		if strings.Contains(log, string(b)) {
+			t.Fatalf("the relay's log holds the %s", name)
+		}
+	}
+}
+
+// A relay serves no web UI; a plain node does.
+func TestRelayHasNoWebUI(t *testing.T) {
+	r := startRelay(t, nil, relay.Quotas{})
+	n := nodetest.Start(t, "")
+	for _, c := range []struct {
+		n    *nodetest.Node
+		want int
+	}{{r, http.StatusNotFound}, {n, http.StatusOK}} {
+		resp, err := http.Get("http://" + c.n.APIAddr() + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Fatalf("GET / on %s: %d, want %d", c.n.ID(), resp.StatusCode, c.want)
+		}
+	}
+}
