@@ -220,11 +220,24 @@ func (a *app) runNode(cmd *cobra.Command) error {
 		<-ctx.Done()
 		a.stopSignals()
 	}()
+	served := make(chan struct{})
+	defer close(served)
 	go func() {
 		select {
 		case <-n.Ready():
+			if err := sdNotify("READY=1"); err != nil {
+				log.Warn("tell systemd the node is ready", "err", err)
+			}
 			a.printNextSteps(n)
+		case <-served:
+			return
+		}
+		select {
 		case <-ctx.Done():
+			if err := sdNotify("STOPPING=1"); err != nil {
+				log.Warn("tell systemd the node is stopping", "err", err)
+			}
+		case <-served:
 		}
 	}()
 	return n.Serve(ctx)
