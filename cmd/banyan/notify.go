@@ -7,7 +7,7 @@ import (
 )
 
 // sdNotify tells systemd how the service is doing (a unit of Type=notify,
-// dist/systemd): "READY=1" once the node answers, "STOPPING=1" when it
+// ops/systemd): "READY=1" once the node answers, "STOPPING=1" when it
 // begins to stop. Outside systemd ($NOTIFY_SOCKET unset) it does nothing.
 func sdNotify(state string) error {
 	path := os.Getenv("NOTIFY_SOCKET")
