@@ -77,6 +77,17 @@ func (s *Service) Enforce() (int, error) {
 	return evicted, nil
 }
 
+// Usage returns how many groups the relay keeps, what they hold together
+// and the quota for them all: cheap, for metrics.
+func (s *Service) Usage() (groups int, held, quota int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, g := range s.kept {
+		held += g.held
+	}
+	return len(s.kept), held, s.quotas.Total
+}
+
 func (s *Service) held(g *group) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()

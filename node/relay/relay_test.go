@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -48,7 +49,7 @@ func (b *logBuffer) String() string {
 func startRelay(t *testing.T, logs *logBuffer, q relay.Quotas) *nodetest.Node {
 	t.Helper()
 	return nodetest.StartWith(t, "", func(o *node.Options) {
-		o.Relay, o.RelayQuotas = true, q
+		o.Relay, o.RelayQuotas, o.Metrics = true, q, "127.0.0.1:0"
 		if logs != nil {
 			o.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		}
@@ -159,6 +160,17 @@ func TestMembersTalkThroughTheRelay(t *testing.T) {
 	}
 	if n, err := r.Store().CountAfter(scope, store.Cursor{}); n != 3 {
 		t.Fatalf("the relay keeps %d of the group's 3 events (%v)", n, err)
+	}
+	resp, err := http.Get("http://" + r.MetricsAddr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"banyan_relay_groups 1", `banyan_relay_bytes{of="held"}`, `banyan_relay_bytes{of="quota"} 2.147483648e+09`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 	r.Stop()
 	log := logs.String()
