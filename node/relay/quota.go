@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"cmp"
 	"slices"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
@@ -18,9 +17,9 @@ func slack(q int64) int64 { return q / slackDen * slackNum }
 
 // Enforce applies the quotas now: every author of a group that grew by a
 // quarter of the author quota since it was last looked at is brought
-// down to that quota, every group over its quota to below it, and, while
-// the relay holds more than its total, the heaviest group loses the
-// oldest events of its heaviest author. Evicted events become ghosts,
+// down to that quota, every group over its quota to below it, and, if
+// the relay holds more than its total, the heaviest groups are cut to one
+// level, each losing the oldest events of its heaviest authors. Evicted events become ghosts,
 // never taken back; the disk space is given back at once. It returns how
 // many events were evicted.
 func (s *Service) Enforce() (int, error) {
@@ -52,23 +51,10 @@ func (s *Service) Enforce() (int, error) {
 			return evicted, err
 		}
 	}
-	for {
-		heaviest, g, total := s.heaviest()
-		if g == nil || total <= q.Total {
-			break
-		}
-		over := total - slack(q.Total)
-		n, err := s.store.EvictAuthors(heaviest, max(s.held(g)-over, 1), q.Author)
-		evicted += n
-		if err != nil {
-			return evicted, err
-		}
-		if err := s.recount(heaviest, g); err != nil {
-			return evicted, err
-		}
-		if n == 0 {
-			break
-		}
+	n, err := s.enforceTotal()
+	evicted += n
+	if err != nil {
+		return evicted, err
 	}
 	if evicted > 0 {
 		s.log.Info("quota: evicted the oldest events of the heaviest authors", "events", evicted)
@@ -106,24 +92,62 @@ func (s *Service) recount(scope event.Scope, g *group) error {
 	return nil
 }
 
-// heaviest returns the group that holds the most, and what every group
-// holds together.
-func (s *Service) heaviest() (event.Scope, *group, int64) {
+// enforceTotal brings a relay over its total down to 9/10 of it, the
+// heaviest groups first: they are cut to one level, the most each may
+// hold so that all fit, and within each the heaviest authors first.
+func (s *Service) enforceTotal() (int, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	var total int64
-	scopes := make([]event.Scope, 0, len(s.kept))
-	for sc, g := range s.kept {
+	helds := make([]int64, 0, len(s.kept))
+	for _, g := range s.kept {
 		total += g.held
-		scopes = append(scopes, sc)
+		helds = append(helds, g.held)
 	}
-	if len(scopes) == 0 {
-		return event.Scope{}, nil, 0
+	if total <= s.quotas.Total {
+		s.mu.Unlock()
+		return 0, nil
 	}
-	sc := slices.MaxFunc(scopes, func(a, b event.Scope) int {
-		return cmp.Or(cmp.Compare(s.kept[a].held, s.kept[b].held), slices.Compare(b[:], a[:]))
-	})
-	return sc, s.kept[sc], total
+	lvl := level(helds, slack(s.quotas.Total))
+	over := map[event.Scope]*group{}
+	for sc, g := range s.kept {
+		if g.held > lvl {
+			over[sc] = g
+		}
+	}
+	s.mu.Unlock()
+	evicted := 0
+	for sc, g := range over {
+		n, err := s.store.EvictAuthors(sc, max(lvl, 1), s.quotas.Author)
+		evicted += n
+		if err != nil {
+			return evicted, err
+		}
+		if err := s.recount(sc, g); err != nil {
+			return evicted, err
+		}
+	}
+	return evicted, nil
+}
+
+// level returns the most each of helds may keep so that together they
+// keep at most target: the largest such level.
+func level(helds []int64, target int64) int64 {
+	sum := func(l int64) (n int64) {
+		for _, h := range helds {
+			n += min(h, l)
+		}
+		return n
+	}
+	lo, hi := int64(0), slices.Max(helds)
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		if sum(mid) <= target {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo
 }
 
 // expire deletes what is older than the retention, in every group.
