@@ -82,6 +82,10 @@ func TestMembersTalkThroughTheRelay(t *testing.T) {
 	if mesh.IsRelay(r.Host(), a.ID()) {
 		t.Fatal("the relay takes a plain node for a relay")
 	}
+	peers, err := a.Client(t).Peers(ctx)
+	if err != nil || len(peers) != 1 || !peers[0].Relay {
+		t.Fatalf("A's API does not show the relay as one: %+v, %v", peers, err)
+	}
 	g, err := a.Groups().Create("family")
 	if err != nil {
 		t.Fatal(err)
