@@ -260,13 +260,17 @@ func (e *Engine) Serve(ctx context.Context) error {
 	return err
 }
 
+// ErrKept reports a scope kept already: by another feature, or by a relay
+// that is also a member of the group.
+var ErrKept = errors.New("scope is already kept")
+
 // Keep starts replicating a scope. It joins the scope's topic; before the
 // node runs, the topic is joined when gossip starts.
 func (e *Engine) Keep(s Spec) (*Replica, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if _, ok := e.replicas[s.Scope]; ok {
-		return nil, fmt.Errorf("scope %s is already kept", s.Scope)
+		return nil, fmt.Errorf("scope %s: %w", s.Scope, ErrKept)
 	}
 	r := &Replica{e: e, spec: s}
 	if s.Topic != "" {

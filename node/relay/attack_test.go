@@ -14,6 +14,7 @@ import (
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/mesh"
+	"github.com/banyan-mesh/banyan/node"
 	"github.com/banyan-mesh/banyan/node/engine"
 	"github.com/banyan-mesh/banyan/node/nodetest"
 	"github.com/banyan-mesh/banyan/node/relay"
@@ -211,5 +212,24 @@ func TestRelayChecksWhatItCannotOpen(t *testing.T) {
 	}
 	if has, _ := r.Store().HasEvent(ev.ID); !has {
 		t.Fatal("a well-signed event of a registered group was not kept")
+	}
+}
+
+// A relay that is a member of a group itself (group chat keeps it) still
+// takes its registration, and starts again with it.
+func TestRelayThatIsAMember(t *testing.T) {
+	r := startRelay(t, nil, relay.Quotas{})
+	g, err := r.Groups().Create("the relay's own")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := rawPeer(t, r)
+	if _, err := mesh.AskRelay(context.Background(), h, r.ID(), mesh.RelayAdd, g.Scope()); err != nil {
+		t.Fatal(err)
+	}
+	r.Stop()
+	r = nodetest.StartWith(t, r.Home, func(o *node.Options) { o.Relay = true })
+	if st, err := r.Relay().Status(); err != nil || len(st.Groups) != 1 || st.Groups[0].Scope != g.Scope().String() {
+		t.Fatalf("after a restart the relay shows %+v, %v", st, err)
 	}
 }

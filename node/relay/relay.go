@@ -101,8 +101,11 @@ type Service struct {
 	now     func() time.Time
 	regs    *store.Table
 	started chan struct{}
-	// wake tells the quota loop that something was stored.
-	wake chan struct{}
+	// wake tells the quota loop that something was stored; reclaim, that
+	// a group was deleted.
+	wake, reclaim chan struct{}
+	// regMu serialises changes to the registrations.
+	regMu sync.Mutex
 
 	mu   sync.Mutex
 	kept map[event.Scope]*group
@@ -139,7 +142,7 @@ func New(opts Options) (*Service, error) {
 	s := &Service{
 		store: opts.Store, eng: opts.Engine, host: opts.Host, limiter: opts.Limiter,
 		quotas: opts.Quotas.withDefaults(), log: opts.Logger, now: opts.Now, regs: t,
-		started: make(chan struct{}), wake: make(chan struct{}, 1), kept: map[event.Scope]*group{},
+		started: make(chan struct{}), wake: make(chan struct{}, 1), reclaim: make(chan struct{}, 1), kept: map[event.Scope]*group{},
 	}
 	err = t.Scan(store.Range{}, func(k, _ []byte) error {
 		if len(k) != event.ScopeSize {
@@ -172,6 +175,12 @@ func (s *Service) keep(scope event.Scope) error {
 		// No content check: the relay has no key. keeper only counts.
 		Feature: keeper{s},
 	})
+	if errors.Is(err, engine.ErrKept) {
+		// This relay is a member of the group too: group chat keeps it,
+		// and checks what it can open.
+		s.log.Info("a registered group is one of this node's own", "scope", scope)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("keep group %s: %w", scope, err)
 	}
@@ -241,6 +250,8 @@ func (s *Service) Serve(ctx context.Context) error {
 			}
 		case <-retention.C:
 			s.expire()
+		case <-s.reclaim:
+			s.store.Reclaim()
 		}
 	}
 }
@@ -272,6 +283,8 @@ var errRefused = errors.New("refused")
 
 // Register records that peer p asks the relay to keep scope, and keeps it.
 func (s *Service) Register(p peer.ID, scope event.Scope) error {
+	s.regMu.Lock()
+	defer s.regMu.Unlock()
 	all, err := s.registrations()
 	if err != nil {
 		return err
@@ -309,6 +322,8 @@ func (s *Service) Register(p peer.ID, scope event.Scope) error {
 // left who asked for it, the relay stops keeping the group and deletes
 // what it held of it.
 func (s *Service) Unregister(p peer.ID, scope event.Scope) error {
+	s.regMu.Lock()
+	defer s.regMu.Unlock()
 	reg, err := store.GetJSON[registration](s.regs, scope[:])
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
@@ -334,7 +349,11 @@ func (s *Service) Unregister(p peer.ID, scope event.Scope) error {
 	if err := s.store.DeleteScope(scope); err != nil {
 		return err
 	}
-	s.store.Reclaim()
+	// Giving the space back can take a while: not while the peer waits.
+	select {
+	case s.reclaim <- struct{}{}:
+	default:
+	}
 	return nil
 }
 
