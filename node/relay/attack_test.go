@@ -18,6 +18,7 @@ import (
 	"github.com/banyan-mesh/banyan/node/engine"
 	"github.com/banyan-mesh/banyan/node/nodetest"
 	"github.com/banyan-mesh/banyan/node/relay"
+	"github.com/banyan-mesh/banyan/store"
 )
 
 // rawPeer is a bare libp2p host, with no Banyan node behind it, connected
@@ -227,9 +228,20 @@ func TestRelayThatIsAMember(t *testing.T) {
 	if _, err := mesh.AskRelay(context.Background(), h, r.ID(), mesh.RelayAdd, g.Scope()); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := r.Groups().Send(context.Background(), g, "kept by the relay as a member"); err != nil {
+		t.Fatal(err)
+	}
 	r.Stop()
 	r = nodetest.StartWith(t, r.Home, func(o *node.Options) { o.Relay = true })
 	if st, err := r.Relay().Status(); err != nil || len(st.Groups) != 1 || st.Groups[0].Scope != g.Scope().String() {
 		t.Fatalf("after a restart the relay shows %+v, %v", st, err)
+	}
+	h, _ = rawPeer(t, r)
+	if _, err := mesh.AskRelay(context.Background(), h, r.ID(), mesh.RelayRemove, g.Scope()); err != nil {
+		t.Fatal(err)
+	}
+	// Withdrawing the registration leaves the member's own history.
+	if n, err := r.Store().CountAfter(g.Scope(), store.Cursor{}); n != 1 {
+		t.Fatalf("after the registration was withdrawn the relay holds %d of its own 1 message (%v)", n, err)
 	}
 }

@@ -339,12 +339,14 @@ func (s *Service) Unregister(p peer.ID, scope event.Scope) error {
 	g := s.kept[scope]
 	delete(s.kept, scope)
 	s.mu.Unlock()
-	if g != nil {
-		g.r.Close()
-	}
 	if err := s.regs.Delete(scope[:]); err != nil {
 		return err
 	}
+	if g == nil {
+		// One of this node's own groups: group chat keeps it.
+		return nil
+	}
+	g.r.Close()
 	s.log.Info("group unregistered: its history is deleted here", "scope", scope)
 	if err := s.store.DeleteScope(scope); err != nil {
 		return err
