@@ -253,7 +253,7 @@ type syncPair struct {
 	// gHigh is high's record of the group; with --relay, the members'
 	// (the relay has none), which signs the history it holds.
 	gHigh *groupchat.Group
-	dirs      *scratch
+	dirs  *scratch
 }
 
 func newSyncPair(ctx context.Context, o *catchupOptions) (_ *syncPair, err error) {
