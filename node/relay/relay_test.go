@@ -206,3 +206,64 @@ func TestRelayHasNoWebUI(t *testing.T) {
 		}
 	}
 }
+
+// Several groups through one relay: in each, a writer registers the group
+// and writes while its readers are away, then goes; the readers come,
+// connected to the relay alone, and each gets its own group's history
+// from it, complete.
+func TestGroupsThroughOneRelay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs seven nodes")
+	}
+	ctx := context.Background()
+	r := startRelay(t, nil, relay.Quotas{})
+	const groups, messages = 3, 20
+	type written struct {
+		invite string
+		ids    []string
+	}
+	var ws []written
+	for i := range groups {
+		w := nodetest.Start(t, "", r.Info())
+		nodetest.Eventually(t, 20*time.Second, "the writer to reach the relay, its static peer", func() (bool, string) {
+			return mesh.IsRelay(w.Host(), r.ID()), "not yet"
+		})
+		g, err := w.Groups().Create(fmt.Sprint("group ", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Groups().AddRelay(ctx, g, r.ID().String()); err != nil {
+			t.Fatal(err)
+		}
+		ids := nodetest.SendN(t, w, g, messages, fmt.Sprintf("group %d says %%d", i))
+		nodetest.Eventually(t, 30*time.Second, "the relay to keep the group", func() (bool, string) {
+			n, err := r.Store().CountAfter(g.Scope(), store.Cursor{})
+			return n == messages, fmt.Sprint(n, err)
+		})
+		ws = append(ws, written{w.Groups().Invite(g).String(), ids})
+		w.Stop()
+	}
+	for i, w := range ws {
+		rd := nodetest.Start(t, "", r.Info())
+		in, err := groupchat.ParseInvite(w.invite)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := rd.Groups().Join(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodetest.Eventually(t, 30*time.Second, fmt.Sprint("reader ", i, " to get its group from the relay"), func() (bool, string) {
+			return nodetest.HasAll(t, rd, g, w.ids)
+		})
+		if got := nodetest.HistoryIDs(t, rd, g); len(got) != messages {
+			t.Fatalf("reader %d holds %d messages of its group, want %d", i, len(got), messages)
+		}
+		if peers := rd.Host().Network().Peers(); len(peers) != 1 || peers[0] != r.ID() {
+			t.Fatalf("reader %d is connected to %v, not the relay alone", i, peers)
+		}
+	}
+	if st, err := r.Relay().Status(); err != nil || len(st.Groups) != groups {
+		t.Fatalf("the relay shows %d groups (%v)", len(st.Groups), err)
+	}
+}
