@@ -40,6 +40,9 @@ func (s *Store) PutEvent(e *event.Event, opts PutOptions) (added bool, arrival u
 // Badger allows. For each event it returns its arrival position, or 0 if it
 // was already stored.
 func (s *Store) PutEvents(evs []*event.Event, opts PutOptions) ([]uint64, error) {
+	if err := s.space.check(); err != nil {
+		return nil, fmt.Errorf("put events: %w", err)
+	}
 	// One writer at a time: arrival numbers must commit in the order they
 	// are taken, or a reader resuming from n+1 would never see n; and two
 	// deliveries of one event (gossip and sync) must not conflict.

@@ -11,7 +11,7 @@ import (
 // and small values) and its value log (large values).
 func (s *Store) DiskSize() (lsm, vlog int64) { return s.db.Size() }
 
-// Healthy reports whether the store can be read.
+// Healthy reports whether the store can be read, and has room to write.
 func (s *Store) Healthy() error {
 	if s.db.IsClosed() {
 		return errors.New("store is closed")
@@ -23,5 +23,5 @@ func (s *Store) Healthy() error {
 	if err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
 		return fmt.Errorf("store cannot be read: %w", err)
 	}
-	return nil
+	return s.space.check()
 }

@@ -43,7 +43,10 @@ type Options struct {
 	// GCInterval is how often value-log garbage collection runs; 0 means
 	// every 10 minutes.
 	GCInterval time.Duration
-	Logger     *slog.Logger
+	// MinFree is the disk space below which new data is refused
+	// (ErrDiskFull); 0 means DefaultMinFree, a negative value no guard.
+	MinFree int64
+	Logger  *slog.Logger
 }
 
 // Store is a node's durable state. It is safe for concurrent use.
@@ -56,6 +59,7 @@ type Store struct {
 	events  *eventHub
 	// maxBatch is the byte budget of one write transaction.
 	maxBatch int64
+	space    *spaceGuard
 	tableRegistry
 }
 
@@ -111,8 +115,16 @@ func Open(opts Options) (s *Store, err error) {
 	if gc <= 0 {
 		gc = 10 * time.Minute
 	}
+	var space *spaceGuard
+	if !opts.InMemory {
+		minFree := opts.MinFree
+		if minFree == 0 {
+			minFree = DefaultMinFree
+		}
+		space = &spaceGuard{dir: opts.Dir, min: minFree}
+	}
 	return &Store{
-		db: db, arrSeq: seq, log: opts.Logger, gcEvery: gc, events: newEventHub(),
+		db: db, arrSeq: seq, log: opts.Logger, gcEvery: gc, events: newEventHub(), space: space,
 		maxBatch:      bo.MemTableSize / 10,
 		tableRegistry: tableRegistry{tables: map[string]*Table{}, byPrefix: map[string]*Table{}},
 	}, nil

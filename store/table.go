@@ -316,6 +316,9 @@ func (b *Batch) Get(t *Table, k []byte) ([]byte, error) {
 
 // Put stores v under k in table t.
 func (b *Batch) Put(t *Table, k, v []byte) error {
+	if err := b.s.space.check(); err != nil {
+		return t.wrap("put", err)
+	}
 	if err := b.txn.Set(t.key(k), v); err != nil {
 		return t.wrap("put", err)
 	}
