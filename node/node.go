@@ -195,8 +195,9 @@ func New(opts Options) (_ *Node, err error) {
 		Logger:       opts.Logger.With("sys", "engine"),
 		SyncInterval: opts.SyncInterval,
 	})
-	if opts.Relay {
+	if opts.Relay && opts.Mailbox.NoCarry {
 		// A relay is there for everyone's mail.
+		n.log.Warn("a relay carries everyone's mail: carry_mail = false is ignored")
 		n.opts.Mailbox.NoCarry = false
 	}
 	n.disc = mesh.NewDiscovery(n.host, mesh.DiscoveryOptions{

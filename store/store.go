@@ -6,7 +6,7 @@
 //
 // Key layout (the store's own prefixes; features' tables are in table.go):
 //
-//	0x00 ...                                 -> metadata: format version, table catalog
+//	0x00 ...                                 -> metadata: format version, table catalog, Reclaim's mark
 //	e <id:32>                                -> envelope bytes
 //	m <id:32>                                -> meta: arrival seq (8) || local flag (1) [|| source (8)]
 //	t <scope:32> <time:8> <id:32>            -> empty       history order ('g': a ghost, evict.go)
