@@ -13,7 +13,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	ma "github.com/multiformats/go-multiaddr"
+	"github.com/multiformats/go-multistream"
 	"github.com/spf13/cobra"
 
 	"github.com/banyan-mesh/banyan/crypto"
@@ -106,7 +108,7 @@ func relayErr(p peer.ID, err error) error {
 	switch {
 	case errors.Is(err, mesh.ErrRelayRefused):
 		return api.Errorf(http.StatusConflict, "%s: %v", p, err)
-	case strings.Contains(err.Error(), "protocols not supported"):
+	case errors.Is(err, multistream.ErrNotSupported[protocol.ID]{}):
 		return api.BadRequest(fmt.Errorf("%s is not a relay (it does not answer %s)", p, mesh.RelayProtocol))
 	}
 	return api.Errorf(http.StatusBadGateway, "%v", err)

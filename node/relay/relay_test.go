@@ -267,3 +267,42 @@ func TestGroupsThroughOneRelay(t *testing.T) {
 		t.Fatalf("the relay shows %d groups (%v)", len(st.Groups), err)
 	}
 }
+
+// A member registers a group with a relay and withdraws it: the relay
+// then deletes what it kept. A plain node is no relay.
+func TestAddAndRemoveRelay(t *testing.T) {
+	ctx := context.Background()
+	r := startRelay(t, nil, relay.Quotas{})
+	plain := nodetest.Start(t, "")
+	a := nodetest.Start(t, "")
+	g, err := a.Groups().Create("family")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Groups().AddRelay(ctx, g, fullAddr(t, plain)); err == nil || !strings.Contains(err.Error(), "is not a relay") {
+		t.Fatalf("registering with a plain node: %v", err)
+	}
+	if _, err := a.Groups().AddRelay(ctx, g, fullAddr(t, r)); err != nil {
+		t.Fatal(err)
+	}
+	ids := nodetest.SendN(t, a, g, 3, "hello %d")
+	nodetest.Eventually(t, 20*time.Second, "the relay to keep the messages", func() (bool, string) {
+		n, err := r.Store().CountAfter(g.Scope(), store.Cursor{})
+		return n == len(ids), fmt.Sprint(n, err)
+	})
+	if err := a.Groups().RemoveRelay(ctx, g, r.ID().String()); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := r.Store().CountAfter(g.Scope(), store.Cursor{}); n != 0 {
+		t.Fatalf("the relay still keeps %d messages of a group nobody registers", n)
+	}
+	if st, _ := r.Relay().Status(); len(st.Groups) != 0 {
+		t.Fatalf("the relay still shows %d groups", len(st.Groups))
+	}
+	if rs, err := a.Groups().Relays(ctx, g); err != nil || len(rs) != 0 {
+		t.Fatalf("A still lists relays %+v (%v)", rs, err)
+	}
+	if err := a.Groups().RemoveRelay(ctx, g, r.ID().String()); err == nil {
+		t.Fatal("withdrawing twice: no error")
+	}
+}
