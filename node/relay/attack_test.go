@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/banyan-mesh/banyan/crypto"
@@ -244,4 +246,61 @@ func TestRelayThatIsAMember(t *testing.T) {
 	if n, err := r.Store().CountAfter(g.Scope(), store.Cursor{}); n != 1 {
 		t.Fatalf("after the registration was withdrawn the relay holds %d of its own 1 message (%v)", n, err)
 	}
+}
+
+// A client flooding a registered group with well-signed events the relay
+// cannot tell from real ones is throttled, then disconnected, while a
+// member's messages keep arriving; what it got in before that is bounded
+// by its rate.
+func TestFloodingClientIsCutOff(t *testing.T) {
+	ctx := context.Background()
+	r := startRelay(t, nil, relay.Quotas{})
+	member := nodetest.Start(t, "", r.Info())
+	nodetest.Eventually(t, 20*time.Second, "the member to reach the relay", func() (bool, string) {
+		return mesh.IsRelay(member.Host(), r.ID()), "not yet"
+	})
+	g, err := member.Groups().Create("family")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := member.Groups().AddRelay(ctx, g, r.ID().String()); err != nil {
+		t.Fatal(err)
+	}
+	scope := g.Scope()
+	h, id := rawPeer(t, r)
+	w := &writer{id: id, scope: scope}
+	sent := 0
+	var honest []string
+	for ; sent < 2000; sent++ {
+		if sent%100 == 0 {
+			honest = append(honest, nodetest.SendN(t, member, g, 1, fmt.Sprint("still here ", sent, " %d"))...)
+		}
+		raw := w.write(t, 1, time.Now())[0]
+		if err := mesh.SendDirect(ctx, h, mesh.DirectProtocol, r.ID(), raw); err != nil && !errors.Is(err, mesh.ErrRefused) {
+			break // disconnected
+		}
+	}
+	if sent == 2000 {
+		t.Fatal("a client sent 2000 events in a row and was not disconnected")
+	}
+	nodetest.Eventually(t, 20*time.Second, "the member's messages to reach the relay", func() (bool, string) {
+		missing := 0
+		for _, s := range honest {
+			id, err := event.ParseID(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if has, _ := r.Store().HasEvent(id); !has {
+				missing++
+			}
+		}
+		return missing == 0, fmt.Sprint(missing, " of ", len(honest), " missing")
+	})
+	if k := w.kept(t, r); k > 200 {
+		t.Fatalf("the flood got %d events into the relay before it was cut off", k)
+	}
+	if member.Host().Network().Connectedness(r.ID()) != network.Connected {
+		t.Fatal("the member lost its connection to the relay")
+	}
+	t.Logf("cut off after %d events, %d of them kept", sent, w.kept(t, r))
 }
