@@ -4,6 +4,7 @@ package ops_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -122,5 +123,44 @@ func TestDockerImageBuilds(t *testing.T) {
 	out, err = exec.CommandContext(ctx, docker, "image", "inspect", "-f", "{{.Config.User}}", tag).CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) == "" || strings.HasPrefix(string(out), "0") || strings.HasPrefix(string(out), "root") {
 		t.Fatalf("the image runs as user %q (%v): want a non-root user", out, err)
+	}
+}
+
+// The Grafana dashboard is valid JSON and asks only for metrics the node
+// serves.
+func TestGrafanaDashboard(t *testing.T) {
+	b, err := os.ReadFile("grafana/banyan-relay.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	served, err := os.ReadFile("../node/observe.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metric := regexp.MustCompile(`\bbanyan_[a-z_]+`)
+	n := 0
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			for _, m := range metric.FindAllString(tg.Expr, -1) {
+				n++
+				if !strings.Contains(string(served), `"`+m+`"`) {
+					t.Errorf("panel %q asks for %s, which the node does not serve", p.Title, m)
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("the dashboard asks for no Banyan metric")
 	}
 }
