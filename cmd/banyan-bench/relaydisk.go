@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -40,6 +41,15 @@ type relayDiskResult struct {
 	EvictSeconds float64 `json:"evict_s"`
 	HeldAfter    int64   `json:"held_after_bytes"`
 	DiskAfter    int64   `json:"disk_after_bytes"`
+	// StatusSeconds is the time of one 'banyan relay status' (it reads
+	// every group's index) on the reopened relay.
+	StatusSeconds float64 `json:"status_s"`
+	// RSSMB and PeakRSSMB are this process's resident memory after the
+	// relay was reopened, quotas enforced and its status read, and its
+	// peak since it was reopened (0 where the peak cannot be reset);
+	// what writing left on the heap was given back first.
+	RSSMB     float64 `json:"rss_mb"`
+	PeakRSSMB float64 `json:"peak_rss_mb"`
 }
 
 func newRelayDiskCmd() *cobra.Command {
@@ -53,7 +63,9 @@ authors per group, with no quota; close it and measure the store on disk.
 Then open it again with a total quota of --quota-mib, enforce the quotas
 once (evict the oldest events of the heaviest authors, then give the space
 back: store.Reclaim) and measure again. Sizes are allocated blocks, as du
-counts them.`,
+counts them. With a quota above what was written, nothing is evicted:
+the figures are then those of a relay that holds it all (its memory, and
+the time of 'banyan relay status').`,
 		Example: `  banyan-bench relay-disk --groups 5 --events 20000 --quota-mib 20`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -146,6 +158,8 @@ func runRelayDisk(cmd *cobra.Command, o *relayDiskOptions) (*relayDiskResult, er
 		return nil, err
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "banyan-bench: wrote %d events, %d bytes on disk; evicting to %d MiB\n", res.Events, res.DiskWritten, o.quotaMiB)
+	debug.FreeOSMemory()
+	peakReset := resetPeakRSS()
 	if n, err = openRelay(h, relay.Quotas{Total: res.QuotaBytes, Group: unbounded, Author: unbounded}); err != nil {
 		return nil, err
 	}
@@ -157,6 +171,18 @@ func runRelayDisk(cmd *cobra.Command, o *relayDiskOptions) (*relayDiskResult, er
 		return nil, err
 	}
 	_, res.HeldAfter, _ = n.Relay().Usage()
+	start = time.Now()
+	if _, err := n.Relay().Status(); err != nil {
+		n.Close()
+		return nil, err
+	}
+	res.StatusSeconds = time.Since(start).Seconds()
+	if hwm, rss, err := procStatusMB(0); err == nil {
+		res.RSSMB = rss
+		if peakReset {
+			res.PeakRSSMB = hwm
+		}
+	}
 	n.Close()
 	res.DiskAfter, err = diskBlocks(h.StoreDir())
 	return res, err
