@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -50,6 +51,11 @@ type relayDiskResult struct {
 	// what writing left on the heap was given back first.
 	RSSMB     float64 `json:"rss_mb"`
 	PeakRSSMB float64 `json:"peak_rss_mb"`
+	// AnonMB and FileMB split RSSMB: memory of the process's own, and
+	// pages of files it maps (Badger's tables), which the kernel takes
+	// back when it needs them.
+	AnonMB float64 `json:"rss_anon_mb"`
+	FileMB float64 `json:"rss_file_mb"`
 }
 
 func newRelayDiskCmd() *cobra.Command {
@@ -177,6 +183,7 @@ func runRelayDisk(cmd *cobra.Command, o *relayDiskOptions) (*relayDiskResult, er
 		return nil, err
 	}
 	res.StatusSeconds = time.Since(start).Seconds()
+	res.AnonMB, res.FileMB = rssParts()
 	if hwm, rss, err := procStatusMB(0); err == nil {
 		res.RSSMB = rss
 		if peakReset {
@@ -206,4 +213,22 @@ func diskBlocks(dir string) (int64, error) {
 		return nil
 	})
 	return n, err
+}
+
+// rssParts reads RssAnon and RssFile (in MiB) from /proc/self/status.
+func rssParts() (anon, file float64) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var kb float64
+		if _, err := fmt.Sscanf(line, "RssAnon: %f kB", &kb); err == nil {
+			anon = round2(kb / 1024)
+		}
+		if _, err := fmt.Sscanf(line, "RssFile: %f kB", &kb); err == nil {
+			file = round2(kb / 1024)
+		}
+	}
+	return anon, file
 }
