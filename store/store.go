@@ -186,13 +186,17 @@ func (s *Store) Reclaim() {
 	}
 	// Badger writes its memtable out, deletions included, when a prefix
 	// that holds something is dropped: one key, written to be dropped.
+	// Badger refuses writes while it drops a prefix: the store's own wait
+	// for it instead of failing.
 	mark := []byte{metaPrefix, metaReclaim}
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(mark, nil) }); err != nil {
-		s.log.Warn("reclaim", "err", err)
-		return
+	s.putMu.Lock()
+	err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(mark, nil) })
+	if err == nil {
+		err = s.db.DropPrefix(mark)
 	}
-	if err := s.db.DropPrefix(mark); err != nil {
-		s.log.Warn("flush memtable", "err", err)
+	s.putMu.Unlock()
+	if err != nil {
+		s.log.Warn("reclaim: flush memtable", "err", err)
 	}
 	// Compaction drops only versions older than every transaction still
 	// reading: one that starts after the deletions lets them count.
