@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"maps"
 	"slices"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
@@ -23,6 +24,11 @@ func slack(q int64) int64 { return q / slackDen * slackNum }
 // never taken back; the disk space is given back at once. It returns how
 // many events were evicted.
 func (s *Service) Enforce() (int, error) {
+	if !s.counted.Load() {
+		if err := s.countAll(); err != nil {
+			return 0, err
+		}
+	}
 	q := s.quotas
 	s.mu.Lock()
 	type due struct {
@@ -78,6 +84,25 @@ func (s *Service) held(g *group) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return g.held
+}
+
+// countAll counts what every kept group holds, and has each checked by
+// the next Enforce.
+func (s *Service) countAll() error {
+	s.mu.Lock()
+	kept := maps.Clone(s.kept)
+	s.mu.Unlock()
+	for sc, g := range kept {
+		held, err := s.store.ScopeBytes(sc)
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		g.held, g.grown = held, held
+		s.mu.Unlock()
+	}
+	s.counted.Store(true)
+	return nil
 }
 
 // recount reads a group's stored bytes again after an eviction.

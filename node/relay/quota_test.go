@@ -11,6 +11,7 @@ import (
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/mesh"
+	"github.com/banyan-mesh/banyan/node"
 	"github.com/banyan-mesh/banyan/node/nodetest"
 	"github.com/banyan-mesh/banyan/node/relay"
 )
@@ -179,5 +180,32 @@ func TestRetentionRefusesOldEvents(t *testing.T) {
 	}
 	if stored, _, _ := r.Engine().Accept(scope, fresh.write(t, 3, time.Now().Add(-30*time.Minute))); stored != 3 {
 		t.Fatalf("%d of 3 events within the retention were kept", stored)
+	}
+}
+
+// A relay started again with a lower quota counts what it holds once it
+// serves, and evicts down to the new quota by itself.
+func TestLowerQuotaAtRestart(t *testing.T) {
+	r := startRelay(t, nil, relay.Quotas{})
+	h, _ := rawPeer(t, r)
+	scope := randomScope(t)
+	if _, err := mesh.AskRelay(context.Background(), h, r.ID(), mesh.RelayAdd, scope); err != nil {
+		t.Fatal(err)
+	}
+	w := newWriter(t, scope)
+	if stored, _, err := r.Engine().Accept(scope, w.write(t, 200, time.Now().Add(-time.Hour))); err != nil || stored != 200 {
+		t.Fatalf("stored %d of 200 (%v)", stored, err)
+	}
+	r.Stop()
+	const quota = 50 << 10
+	r = nodetest.StartWith(t, r.Home, func(o *node.Options) {
+		o.Relay, o.RelayQuotas = true, relay.Quotas{Group: quota}
+	})
+	nodetest.Eventually(t, 20*time.Second, "the relay to evict down to its new quota", func() (bool, string) {
+		_, held, _ := r.Relay().Usage()
+		return held > 0 && held <= quota, fmt.Sprint(held, " held")
+	})
+	if has, _ := r.Store().HasEvent(w.evs[199].ID); !has {
+		t.Fatal("the newest event went")
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -109,6 +110,8 @@ type Service struct {
 
 	mu   sync.Mutex
 	kept map[event.Scope]*group
+	// counted is set once what the groups kept at start hold is counted.
+	counted atomic.Bool
 }
 
 // group is a registered group's scope, as kept.
@@ -158,10 +161,6 @@ func New(opts Options) (*Service, error) {
 
 // keep replicates a registered scope without opening it.
 func (s *Service) keep(scope event.Scope) error {
-	held, err := s.store.ScopeBytes(scope)
-	if err != nil {
-		return err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.kept[scope]; ok {
@@ -184,7 +183,9 @@ func (s *Service) keep(scope event.Scope) error {
 	if err != nil {
 		return fmt.Errorf("keep group %s: %w", scope, err)
 	}
-	s.kept[scope] = &group{r: r, held: held, grown: held}
+	// What it holds is counted when the relay serves (countAll): not
+	// here, where it would hold up the node's start.
+	s.kept[scope] = &group{r: r}
 	return nil
 }
 
@@ -224,6 +225,11 @@ func (s *Service) Serve(ctx context.Context) error {
 	mesh.HandleRelay(s.host, s.handle)
 	defer s.host.RemoveStreamHandler(mesh.RelayProtocol)
 	close(s.started)
+	// Counting reads every group's index: done now, not before the
+	// node answers.
+	if err := s.countAll(); err != nil {
+		return err
+	}
 	// Quotas are enforced shortly after events are stored, at most once a
 	// second (each check reads the group's index); retention every ten
 	// minutes.
