@@ -52,6 +52,9 @@ func (p KnownPeer) AddrInfo() peer.AddrInfo {
 type DiscoveryOptions struct {
 	// MDNS enables multicast DNS discovery on the LAN.
 	MDNS bool
+	// Relay also advertises this node over mDNS as a relay
+	// (MDNSRelayService).
+	Relay bool
 	// Static peers are kept connected whatever happens.
 	Static []peer.AddrInfo
 	Book   PeerBook
@@ -444,17 +447,30 @@ func (d *Discovery) runMDNS(ctx context.Context) {
 		return
 	}
 	defer sub.Close()
+	names := []string{MDNSService}
+	if d.opts.Relay {
+		names = append(names, MDNSRelayService)
+	}
 	for {
-		svc := mdns.NewMdnsService(d.h, MDNSService, mdnsNotifee{d: d})
-		if err := svc.Start(); err != nil {
-			d.log.Warn("mdns start", "err", err)
+		var svcs []mdns.Service
+		for _, name := range names {
+			svc := mdns.NewMdnsService(d.h, name, mdnsNotifee{d: d})
+			if err := svc.Start(); err != nil {
+				d.log.Warn("mdns start", "service", name, "err", err)
+			}
+			svcs = append(svcs, svc)
+		}
+		closeAll := func() {
+			for _, svc := range svcs {
+				svc.Close()
+			}
 		}
 		select {
 		case <-ctx.Done():
-			svc.Close()
+			closeAll()
 			return
 		case <-sub.Out():
-			svc.Close()
+			closeAll()
 			d.log.Debug("mdns: addresses changed, restarting")
 		}
 	}

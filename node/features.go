@@ -10,6 +10,7 @@ import (
 	"github.com/banyan-mesh/banyan/node/pay"
 	"github.com/banyan-mesh/banyan/node/private"
 	"github.com/banyan-mesh/banyan/node/profile"
+	"github.com/banyan-mesh/banyan/node/relay"
 )
 
 // features are the node's features, built in order: a feature may use the
@@ -23,6 +24,8 @@ type features struct {
 	lists   *lists.Service
 	events  *events.Service
 	diary   *diary.Service
+	// relay is set on a relay only.
+	relay *relay.Service
 }
 
 // newFeatures builds every feature of node n. A new feature is one line
@@ -30,7 +33,7 @@ type features struct {
 func newFeatures(n *Node) (f features, err error) {
 	log := n.log
 	if f.groups, err = groupchat.New(groupchat.Options{
-		Identity: n.id, Store: n.store, Engine: n.engine, Syncer: n.engine.Syncer(), Connect: n.disc,
+		Identity: n.id, Store: n.store, Engine: n.engine, Syncer: n.engine.Syncer(), Connect: n.disc, Host: n.host,
 		Addrs: n.addrInfos, People: n.people, Now: n.opts.Now, Logger: log.With("sys", "groups"),
 	}); err != nil {
 		return f, err
@@ -78,17 +81,29 @@ func newFeatures(n *Node) (f features, err error) {
 	if f.diary, err = diary.New(diary.Options{Identity: n.id, Store: n.store, Logger: log.With("sys", "diary")}); err != nil {
 		return f, err
 	}
+	if n.opts.Relay {
+		if f.relay, err = relay.New(relay.Options{
+			Store: n.store, Engine: n.engine, Host: n.host, Limiter: n.guard, Quotas: n.opts.RelayQuotas,
+			Logger: log.With("sys", "relay"),
+		}); err != nil {
+			return f, err
+		}
+	}
 	return f, nil
 }
 
 // list returns the features in the order they were built.
 func (f features) list() []Service {
-	return []Service{f.groups, f.private, f.profile, f.moments, f.wallet, f.lists, f.events, f.diary}
+	l := []Service{f.groups, f.private, f.profile, f.moments, f.wallet, f.lists, f.events, f.diary}
+	if f.relay != nil {
+		l = append(l, f.relay)
+	}
+	return l
 }
 
 // Commands lists every feature's part of the command line, in the order
 // 'banyan help' shows them.
-var Commands = []cli.Feature{groupchat.CLI, private.CLI, profile.CLI, moments.CLI, pay.CLI, lists.CLI, events.CLI, diary.CLI}
+var Commands = []cli.Feature{groupchat.CLI, private.CLI, profile.CLI, moments.CLI, pay.CLI, lists.CLI, events.CLI, diary.CLI, relay.CLI}
 
 // Groups returns the group-chat service.
 func (n *Node) Groups() *groupchat.Service { return n.feats.groups }
@@ -101,6 +116,9 @@ func (n *Node) Profiles() *profile.Service { return n.feats.profile }
 
 // Moments returns the moments service.
 func (n *Node) Moments() *moments.Service { return n.feats.moments }
+
+// Relay returns the relay service, or nil if the node is not a relay.
+func (n *Node) Relay() *relay.Service { return n.feats.relay }
 
 // Wallet returns the wallet service.
 func (n *Node) Wallet() *pay.Service { return n.feats.wallet }

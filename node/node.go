@@ -36,6 +36,7 @@ import (
 	"github.com/banyan-mesh/banyan/node/pay"
 	"github.com/banyan-mesh/banyan/node/people"
 	"github.com/banyan-mesh/banyan/node/private"
+	"github.com/banyan-mesh/banyan/node/relay"
 	"github.com/banyan-mesh/banyan/node/web"
 	"github.com/banyan-mesh/banyan/store"
 )
@@ -91,6 +92,11 @@ type Options struct {
 	// Metrics, if set, is the address that serves Prometheus metrics
 	// (/metrics) and the node's health (/healthz); empty means off.
 	Metrics string
+	// Relay runs the node as a headless relay: no web UI; it says so in
+	// identify and over mDNS, keeps the groups members register with it
+	// within RelayQuotas, and carries every mailbox bucket.
+	Relay       bool
+	RelayQuotas relay.Quotas
 }
 
 // Service is a long-lived part of the node: it runs until ctx is done.
@@ -220,8 +226,14 @@ func New(opts Options) (_ *Node, err error) {
 		Logger:       opts.Logger.With("sys", "engine"),
 		SyncInterval: opts.SyncInterval,
 	})
+	if opts.Relay && opts.Mailbox.NoCarry {
+		// A relay is there for everyone's mail.
+		n.log.Warn("a relay carries everyone's mail: carry_mail = false is ignored")
+		n.opts.Mailbox.NoCarry = false
+	}
 	n.disc = mesh.NewDiscovery(n.host, mesh.DiscoveryOptions{
 		MDNS:      !opts.NoMDNS,
+		Relay:     opts.Relay,
 		Static:    static,
 		Book:      n.peers,
 		Logger:    opts.Logger.With("sys", "discovery"),
@@ -237,10 +249,11 @@ func New(opts Options) (_ *Node, err error) {
 		if err != nil {
 			return nil, err
 		}
-		n.api = api.NewServer(api.ServerOptions{
-			Token: token, Logger: n.log.With("sys", "api"),
-			UI: web.Handler(), SessionFile: opts.Home.APISessionsFile(),
-		})
+		so := api.ServerOptions{Token: token, Logger: n.log.With("sys", "api"), SessionFile: opts.Home.APISessionsFile()}
+		if !opts.Relay {
+			so.UI = web.Handler()
+		}
+		n.api = api.NewServer(so)
 		n.routes()
 		for _, f := range n.feats.list() {
 			if r, ok := f.(interface{ Routes(*api.Server) }); ok {

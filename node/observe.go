@@ -65,6 +65,8 @@ var (
 	descSyncBusy   = prometheus.NewDesc("banyan_sync_refused_total", "Syncs from peers turned away because others were syncing.", nil, nil)
 	descStore      = prometheus.NewDesc("banyan_store_bytes", "Bytes the store takes on disk, by part.", []string{"part"}, nil)
 	descMailbox    = prometheus.NewDesc("banyan_mailbox_bytes", "Bytes of sealed private mail held, this node's own and carried for others.", nil, nil)
+	descRelay      = prometheus.NewDesc("banyan_relay_groups", "Groups registered with this relay.", nil, nil)
+	descRelayBytes = prometheus.NewDesc("banyan_relay_bytes", "Bytes of envelopes this relay keeps of registered groups, and its quota for them all.", []string{"of"}, nil)
 )
 
 // scoreBuckets bound the histogram of peer scores around gossipsub's
@@ -76,7 +78,7 @@ var scoreBuckets = []float64{mesh.GraylistThreshold, -1000, -500, 0, 1, 10, 100}
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descPeers, descBanned, descAccepted, descRejected, descDropped, descScores, descSyncs,
-		descSyncEvents, descSyncBytes, descSyncBad, descSyncBusy, descStore, descMailbox,
+		descSyncEvents, descSyncBytes, descSyncBad, descSyncBusy, descStore, descMailbox, descRelay, descRelayBytes,
 	} {
 		ch <- d
 	}
@@ -125,5 +127,11 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descStore, float64(vlog), "vlog")
 	if b, err := n.feats.private.MailboxBytes(); err == nil {
 		gauge(descMailbox, float64(b))
+	}
+	if r := n.feats.relay; r != nil {
+		groups, held, quota := r.Usage()
+		gauge(descRelay, float64(groups))
+		gauge(descRelayBytes, float64(held), "held")
+		gauge(descRelayBytes, float64(quota), "quota")
 	}
 }

@@ -65,7 +65,7 @@ func (n *Node) routes() {
 		h := n.host
 		var out []api.Peer
 		for _, p := range h.Network().Peers() {
-			ap := api.Peer{PeerID: p.String(), Person: n.people.Person(p)}
+			ap := api.Peer{PeerID: p.String(), Person: n.people.Person(p), Relay: mesh.IsRelay(h, p)}
 			for _, c := range h.Network().ConnsToPeer(p) {
 				for _, a := range n.listenAddrsOf(p, c) {
 					if !slices.Contains(ap.Addrs, a) {

@@ -42,7 +42,7 @@ func (s *Store) DiskSize() (lsm, vlog int64) {
 	return lsm, vlog
 }
 
-// Healthy reports whether the store can be read.
+// Healthy reports whether the store can be read, and has room to write.
 func (s *Store) Healthy() error {
 	if s.db.IsClosed() {
 		return errors.New("store is closed")
@@ -54,5 +54,5 @@ func (s *Store) Healthy() error {
 	if err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
 		return fmt.Errorf("store cannot be read: %w", err)
 	}
-	return nil
+	return s.Writable()
 }

@@ -6,7 +6,7 @@
 //
 // Key layout (the store's own prefixes; features' tables are in table.go):
 //
-//	0x00 ...                                 -> metadata: format version, table catalog
+//	0x00 ...                                 -> metadata: format version, table catalog, Reclaim's mark
 //	e <id:32>                                -> envelope bytes
 //	m <id:32>                                -> meta: arrival seq (8) || local flag (1) [|| source (8)]
 //	t <scope:32> <time:8> <id:32>            -> empty       history order ('g': a ghost, evict.go)
@@ -203,6 +203,39 @@ func (s *Store) collectGarbage() {
 	if n > 0 {
 		s.log.Debug("value log gc", "rewritten", n)
 	}
+}
+
+// Reclaim gives back the disk space of what was deleted, at once rather
+// than when Badger gets round to it: envelopes live in the LSM tree
+// (they are under Badger's value threshold), whose deleted keys go only
+// when the tables holding them are compacted, so it writes the memtable
+// out and compacts every level into the last; then it collects the value
+// log.
+func (s *Store) Reclaim() {
+	if s.db.Opts().InMemory {
+		return
+	}
+	// Badger writes its memtable out, deletions included, when a prefix
+	// that holds something is dropped: one key, written to be dropped.
+	// Badger refuses writes while it drops a prefix: the store's own wait
+	// for it instead of failing.
+	mark := []byte{metaPrefix, metaReclaim}
+	s.putMu.Lock()
+	err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(mark, nil) })
+	if err == nil {
+		err = s.db.DropPrefix(mark)
+	}
+	s.putMu.Unlock()
+	if err != nil {
+		s.log.Warn("reclaim: flush memtable", "err", err)
+	}
+	// Compaction drops only versions older than every transaction still
+	// reading: one that starts after the deletions lets them count.
+	s.db.View(func(*badger.Txn) error { return nil })
+	if err := s.db.Flatten(1); err != nil {
+		s.log.Warn("compact", "err", err)
+	}
+	s.collectGarbage()
 }
 
 // Sync forces everything written so far to stable storage.

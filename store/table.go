@@ -77,9 +77,11 @@ func (s *Store) Table(name string) (*Table, error) {
 func (t *Table) Name() string { return t.name }
 
 const (
-	metaPrefix      = 0x00
-	metaFormat      = 'F'
-	metaTable       = 'T'
+	metaPrefix = 0x00
+	metaFormat = 'F'
+	metaTable  = 'T'
+	// metaReclaim is written only to be dropped at once (Reclaim).
+	metaReclaim     = 'R'
 	allocatedPrefix = 0xf0
 )
 

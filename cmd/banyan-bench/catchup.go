@@ -34,6 +34,8 @@ type catchupOptions struct {
 	size     int
 	insync   int
 	carry    bool
+	// relay makes the holder a relay that keeps the group without its key.
+	relay bool
 	// syncProfile, if set, is where to write a CPU profile of each
 	// measured catch-up sync alone.
 	syncProfile string
@@ -58,7 +60,10 @@ address) and holds nothing. L connects to P and runs one sync; the result
 says how long until L's store held every event, the bytes on the wire, and
 the rate at which L validated (signature, decryption) and stored events.
 Each value of --messages is a separate run on fresh nodes; with several, the
-linearity section compares the first and the last.
+linearity section compares the first and the last. With --relay, P is a
+relay ('banyan relay') that L registered the group with: it holds the
+history sealed, without the key, as a relay does for a member back from a
+week away.
 
 In-sync: both nodes hold the same --insync events; one sync between them
 costs what an idle periodic sync costs (--insync 0 skips it).
@@ -103,6 +108,7 @@ SyncPeer itself and reads its statistics. Periodic syncs are an hour apart.`,
 	f.IntSliceVar(&o.messages, "messages", []int{10000}, "messages in the history; several values (10000,100000) run once each and are compared")
 	f.IntVar(&o.size, "size", 256, "text size in bytes")
 	f.IntVar(&o.insync, "insync", 100000, "events both nodes hold in the in-sync scenario; 0 skips it")
+	f.BoolVar(&o.relay, "relay", false, "the node that holds the history is a relay ('banyan relay') the group is registered with: it holds it sealed, without the key")
 	f.BoolVar(&o.carry, "carry", true, "nodes carry mail of every mailbox bucket, as nodes do by default (16 mailbox scopes take part in every sync); false keeps only their own bucket")
 	f.StringVar(&o.syncProfile, "sync-cpuprofile", "", "write a CPU profile of each measured catch-up sync alone (no setup) to this file, suffixed with .MESSAGES when --messages has several values")
 	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "bound on each run, setup included")
@@ -244,8 +250,10 @@ func runCatchupScenario(ctx context.Context, o *catchupOptions) (*CatchupOutput,
 type syncPair struct {
 	low, high *soloNode
 	gLow      *groupchat.Group // low's record of the group
-	gHigh     *groupchat.Group
-	dirs      *scratch
+	// gHigh is high's record of the group; with --relay, the members'
+	// (the relay has none), which signs the history it holds.
+	gHigh *groupchat.Group
+	dirs  *scratch
 }
 
 func newSyncPair(ctx context.Context, o *catchupOptions) (_ *syncPair, err error) {
@@ -266,8 +274,19 @@ func newSyncPair(ctx context.Context, o *catchupOptions) (_ *syncPair, err error
 	if p.low, err = startSoloNode(homes[0], o.log.With("node", "low"), opts); err != nil {
 		return nil, err
 	}
-	if p.high, err = startSoloNode(homes[1], o.log.With("node", "high"), opts); err != nil {
+	highOpts := opts
+	if o.relay {
+		highOpts = func(no *node.Options) { opts(no); no.Relay = true }
+	}
+	if p.high, err = startSoloNode(homes[1], o.log.With("node", "high"), highOpts); err != nil {
 		return nil, err
+	}
+	if o.relay {
+		if p.gLow, err = p.low.Groups().Create("bench"); err != nil {
+			return nil, err
+		}
+		p.gHigh = p.gLow
+		return p, p.high.Relay().Register(p.low.ID(), p.gLow.Scope())
 	}
 	if p.gHigh, err = p.high.Groups().Create("bench"); err != nil {
 		return nil, err

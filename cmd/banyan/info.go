@@ -141,7 +141,11 @@ func (a *app) peersCmd() *cobra.Command {
 				if lat == "" {
 					lat = "-"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.PeerID, cli.Person(p.Person), lat, addr)
+				name := cli.Person(p.Person)
+				if p.Relay {
+					name += " (relay)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.PeerID, name, lat, addr)
 			}
 			return tw.Flush()
 		},

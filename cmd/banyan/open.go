@@ -99,6 +99,17 @@ func (a *app) printNextSteps(n *node.Node) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Banyan is running on %s.\n", h)
+	addr := "ADDRESS"
+	if ais := n.Addrs(); len(ais) > 0 {
+		addr = ais[0]
+	}
+	if cfg.Relay.Enabled {
+		fmt.Fprintf(&b, "\nIt runs as a relay. Members register a group with it with\n  banyan group relay add GROUP %s\n", addr)
+		fmt.Fprintf(&b, "and see what it keeps with 'banyan relay status%s'.\n", where)
+		fmt.Fprintf(&b, "\nStop the relay with Ctrl-C.\n")
+		fmt.Fprint(a.Stdout, b.String())
+		return
+	}
 	if n.APIAddr() == "" {
 		fmt.Fprintf(&b, "Its local API is off (api = \"off\"), so the app and the other banyan commands cannot reach it.\n")
 	} else if u, err := uiURL(h); err == nil {
@@ -107,10 +118,6 @@ func (a *app) printNextSteps(n *node.Node) {
 		fmt.Fprintf(&b, "  banyan group create family%s    start a group chat\n", where)
 		fmt.Fprintf(&b, "  banyan group invite family%s    an invite for the others to join it\n", where)
 		fmt.Fprintf(&b, "  banyan contact invite%s         your code, for private messages\n", where)
-	}
-	addr := "ADDRESS"
-	if ais := n.Addrs(); len(ais) > 0 {
-		addr = ais[0]
 	}
 	if cfg.MDNS {
 		fmt.Fprintf(&b, "\nOthers on this network find this node by themselves. From another network, they start with\n  banyan run --peer %s\n", addr)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,6 +17,8 @@ type proc struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed when cmd has exited
 	err  error         // cmd.Wait's result
+	// env is added to the test environment (testEnv).
+	env []string
 }
 
 // launch starts name with args (again, if it ran before), appending the
@@ -28,7 +31,7 @@ func (p *proc) launch(logPath, header, name string, args ...string) error {
 	defer log.Close()
 	fmt.Fprintln(log, header)
 	cmd := exec.Command(name, args...)
-	cmd.Env = testEnv
+	cmd.Env = append(slices.Clone(testEnv), p.env...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", strings.Join(args, " "), err)

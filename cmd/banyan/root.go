@@ -152,6 +152,9 @@ wins over the file.`,
 	for _, f := range node.Commands {
 		for _, c := range f.Commands(a.App) {
 			c.GroupID = f.Group
+			if c.Name() == "relay" {
+				a.relayCmd(c)
+			}
 			root.AddCommand(c)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"log"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/libp2p/go-libp2p/gologshim"
 	"github.com/spf13/cobra"
@@ -20,6 +21,7 @@ import (
 	"github.com/banyan-mesh/banyan/node/home"
 	"github.com/banyan-mesh/banyan/node/pay"
 	"github.com/banyan-mesh/banyan/node/private"
+	"github.com/banyan-mesh/banyan/node/relay"
 )
 
 func (a *app) runCmd() *cobra.Command {
@@ -164,7 +166,32 @@ func nodeOptions(l *config.Loaded) node.Options {
 		Mailbox:        private.MailboxOptions{NoCarry: !cfg.CarryMail},
 		Wallet: pay.WalletOptions{Unit: unit, Guarantors: cfg.Wallet.Guarantors, OfflineCap: cfg.Wallet.OfflineCap,
 			Redefine: cfg.Wallet.Redefine},
+		Relay: cfg.Relay.Enabled,
+		RelayQuotas: relay.Quotas{
+			Total: mib(cfg.Relay.Quota), Group: mib(cfg.Relay.GroupQuota), Author: mib(cfg.Relay.AuthorQuota),
+			Retention: time.Duration(min(cfg.Relay.RetentionDays, maxDays)) * 24 * time.Hour,
+		},
 	}
+}
+
+// maxDays keeps a retention in days within a time.Duration.
+const maxDays = 100 * 365
+
+func mib(n uint64) int64 { return int64(min(n, 1<<40)) << 20 }
+
+// relayCmd makes 'banyan relay' (whose subcommands relay.CLI gives) run a
+// relay: 'banyan run --relay'.
+func (a *app) relayCmd(c *cobra.Command) {
+	c.Example = `  banyan relay
+  banyan relay --no-mdns --listen /ip4/0.0.0.0/tcp/7341 --metrics 127.0.0.1:9341
+  banyan relay status`
+	c.Args = cli.ExactArgs()
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		a.cfg.Relay.Enabled = true
+		return a.runNode(cmd)
+	}
+	config.AddFlags(c.Flags(), config.RunKeys()...)
+	_ = c.MarkFlagFilename("passphrase-file")
 }
 
 // runNode runs a node until ctx is done. Every option is checked first,
@@ -208,11 +235,24 @@ func (a *app) runNode(cmd *cobra.Command) error {
 		<-ctx.Done()
 		a.stopSignals()
 	}()
+	served := make(chan struct{})
+	defer close(served)
 	go func() {
 		select {
 		case <-n.Ready():
+			if err := sdNotify("READY=1"); err != nil {
+				log.Warn("tell systemd the node is ready", "err", err)
+			}
 			a.printNextSteps(n)
+		case <-served:
+			return
+		}
+		select {
 		case <-ctx.Done():
+			if err := sdNotify("STOPPING=1"); err != nil {
+				log.Warn("tell systemd the node is stopping", "err", err)
+			}
+		case <-served:
 		}
 	}()
 	return n.Serve(ctx)

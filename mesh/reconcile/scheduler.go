@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -66,6 +67,9 @@ type Options struct {
 	// when to sync reads it, so a test can drive the scheduler with a
 	// clock of its own.
 	Now func() time.Time
+	// Prefer, if set, names peers whose syncs start before the others'
+	// when several are due: relays, which hold the most.
+	Prefer func(peer.ID) bool
 }
 
 // Syncer schedules syncs: it answers peers' syncs and starts its own on
@@ -271,7 +275,7 @@ func (s *Syncer) Serve(ctx context.Context) error {
 			s.mu.Unlock()
 		case <-t.C:
 			if s.roundDue() {
-				for _, p := range s.h.Network().Peers() {
+				for _, p := range s.preferred(s.h.Network().Peers()) {
 					start(p)
 				}
 			}
@@ -369,7 +373,25 @@ func (s *Syncer) due() []peer.ID {
 		delete(s.wanted, p)
 		out = append(out, p)
 	}
-	return out
+	return s.preferred(out)
+}
+
+// preferred orders peers with the preferred ones first; the syncs started
+// first take the outbound slots first.
+func (s *Syncer) preferred(ps []peer.ID) []peer.ID {
+	if s.opts.Prefer != nil {
+		slices.SortStableFunc(ps, func(a, b peer.ID) int {
+			pa, pb := s.opts.Prefer(a), s.opts.Prefer(b)
+			switch {
+			case pa && !pb:
+				return -1
+			case pb && !pa:
+				return 1
+			}
+			return 0
+		})
+	}
+	return ps
 }
 
 // Met asks for a sync with a peer just met, and for a second one once

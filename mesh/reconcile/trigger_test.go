@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -230,5 +231,20 @@ func TestOneSyncPerScope(t *testing.T) {
 	})
 	if d := stB.dups.Load(); d != 0 {
 		t.Errorf("B was sent %d events it already had", d)
+	}
+}
+
+// Relays, which hold the most, are synced first when several peers are
+// due.
+func TestDuePrefersRelays(t *testing.T) {
+	relay := peer.ID("relay")
+	s := New(nil, Options{Prefer: func(p peer.ID) bool { return p == relay }})
+	for i := range 20 {
+		s.wanted[peer.ID(fmt.Sprint("p", i))] = true
+	}
+	s.wanted[relay] = true
+	got := s.due()
+	if len(got) != 21 || got[0] != relay {
+		t.Fatalf("due = %v, want the relay first of 21", got)
 	}
 }

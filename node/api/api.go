@@ -127,6 +127,8 @@ type Peer struct {
 	Person  people.Person `json:"person"`
 	Addrs   []string      `json:"addrs"`
 	Latency string        `json:"latency,omitempty"`
+	// Relay says the peer announced itself as a relay.
+	Relay bool `json:"relay,omitempty"`
 }
 
 // Error is the body of every error response.

@@ -36,6 +36,18 @@ type Config struct {
 	PassphraseFile string   `toml:"passphrase_file"`
 	Log            Log      `toml:"log"`
 	Wallet         Wallet   `toml:"wallet"`
+	Relay          Relay    `toml:"relay"`
+}
+
+// Relay configures a headless relay ('banyan relay', or relay.enabled).
+type Relay struct {
+	Enabled bool `toml:"enabled"`
+	// Quotas, in MiB: every registered group together, each group, each
+	// author in a group; and how many days events are kept.
+	Quota         uint64 `toml:"quota_mib"`
+	GroupQuota    uint64 `toml:"group_quota_mib"`
+	AuthorQuota   uint64 `toml:"author_quota_mib"`
+	RetentionDays uint64 `toml:"retention_days"`
 }
 
 // Log configures the node's logs.
@@ -113,6 +125,17 @@ var Options = []*Option{
 	{Key: "wallet.redefine", Flag: "wallet-redefine", Env: "BANYAN_WALLET_REDEFINE",
 		Help:  "replace the unit's definition this node keeps (its name and guarantors) with the one the other wallet options give",
 		field: func(c *Config) any { return &c.Wallet.Redefine }},
+	{Key: "relay.enabled", Flag: "relay", Env: "BANYAN_RELAY", Default: false,
+		Help:  "run as a headless relay: no web UI; keeps the groups members register with it, and everyone's mail ('banyan relay' sets it)",
+		field: func(c *Config) any { return &c.Relay.Enabled }},
+	{Key: "relay.quota_mib", Flag: "relay-quota-mib", Env: "BANYAN_RELAY_QUOTA_MIB", Default: uint64(2048),
+		Help: "a relay's quota for every registered group together, in MiB", field: func(c *Config) any { return &c.Relay.Quota }},
+	{Key: "relay.group_quota_mib", Flag: "relay-group-quota-mib", Env: "BANYAN_RELAY_GROUP_QUOTA_MIB", Default: uint64(256),
+		Help: "a relay's quota for each registered group, in MiB", field: func(c *Config) any { return &c.Relay.GroupQuota }},
+	{Key: "relay.author_quota_mib", Flag: "relay-author-quota-mib", Env: "BANYAN_RELAY_AUTHOR_QUOTA_MIB", Default: uint64(64),
+		Help: "a relay's quota for each author within a group, in MiB", field: func(c *Config) any { return &c.Relay.AuthorQuota }},
+	{Key: "relay.retention_days", Flag: "relay-retention-days", Env: "BANYAN_RELAY_RETENTION_DAYS", Default: uint64(365),
+		Help: "how many days a relay keeps group events", field: func(c *Config) any { return &c.Relay.RetentionDays }},
 }
 
 // Lookup returns the option with the given key, or nil.

@@ -194,6 +194,8 @@ func New(opts Options) *Engine {
 		Store:    syncStore{e},
 		Logger:   opts.Logger.With("sys", "sync"),
 		Interval: opts.SyncInterval,
+		// Relays hold the most: sync with them first.
+		Prefer: func(p peer.ID) bool { return mesh.IsRelay(opts.Host, p) },
 	})
 	return e
 }
@@ -267,6 +269,10 @@ func (e *Engine) Serve(ctx context.Context) error {
 	return err
 }
 
+// ErrKept reports a scope kept already: by another feature, or by a relay
+// that is also a member of the group.
+var ErrKept = errors.New("scope is already kept")
+
 // Keep starts replicating a scope. It joins the scope's topic; before the
 // node runs, the topic is joined when gossip starts. If the store lost
 // this node's newest event of the scope, Keep puts it back from the
@@ -281,7 +287,7 @@ func (e *Engine) Keep(s Spec) (*Replica, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if _, ok := e.replicas[s.Scope]; ok {
-		return nil, fmt.Errorf("scope %s is already kept", s.Scope)
+		return nil, fmt.Errorf("scope %s: %w", s.Scope, ErrKept)
 	}
 	if s.Topic != "" {
 		ref := e.topics[s.Topic]

@@ -56,7 +56,7 @@ same name.`,
 		},
 	}
 	c.SuggestionsMinimumDistance = 2
-	c.AddCommand(groupCreateCmd(a), groupInviteCmd(a), groupJoinCmd(a), groupLeaveCmd(a), groupListCmd(a), groupReadCmd(a), groupRetentionCmd(a))
+	c.AddCommand(groupCreateCmd(a), groupInviteCmd(a), groupJoinCmd(a), groupLeaveCmd(a), groupListCmd(a), groupReadCmd(a), groupRetentionCmd(a), groupRelayCmd(a))
 	return c
 }
 

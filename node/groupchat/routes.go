@@ -120,6 +120,7 @@ const StreamType = "message"
 //	POST   /v1/groups/{group}/messages    SendMessage -> MessageInfo
 //	POST   /v1/groups/{group}/read        MarkReadIn (empty: everything)
 //	PUT    /v1/groups/{group}/retention   SetRetention -> GroupInfo
+//	.../relays                            see relayRoutes
 //
 // {group} is a group ID (hex), a unique prefix of it, or a group's unique
 // name, URL-escaped.
@@ -255,6 +256,7 @@ func (s *Service) Routes(srv *api.Server) {
 		}
 		return s.info(g)
 	}))
+	s.relayRoutes(srv)
 }
 
 // group resolves the {group} of a request.

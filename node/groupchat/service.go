@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/banyan-mesh/banyan/crypto"
@@ -50,6 +51,8 @@ type Options struct {
 	Engine   *engine.Engine
 	Syncer   Syncer
 	Connect  Connector
+	// Host asks relays to keep groups (relays.go).
+	Host host.Host
 	// Addrs returns this node's addresses, most useful first, for invites.
 	Addrs func() []peer.AddrInfo
 	// People shows authors.
@@ -66,11 +69,13 @@ type Service struct {
 	eng     *engine.Engine
 	syncer  Syncer
 	connect Connector
+	host    host.Host
 	addrs   func() []peer.AddrInfo
 	people  *people.Directory
 	log     *slog.Logger
 	now     func() time.Time
 	groups  groups
+	relays  *store.Table
 
 	mu       sync.Mutex
 	joined   map[event.Scope]*joinedGroup
@@ -101,9 +106,14 @@ func New(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	relays, err := opts.Store.Table("group-relays")
+	if err != nil {
+		return nil, err
+	}
 	s := &Service{
-		id: opts.Identity, store: opts.Store, eng: opts.Engine, syncer: opts.Syncer, connect: opts.Connect,
-		addrs: opts.Addrs, people: opts.People, log: opts.Logger, now: opts.Now, groups: groups{t}, joined: map[event.Scope]*joinedGroup{},
+		id: opts.Identity, store: opts.Store, eng: opts.Engine, syncer: opts.Syncer, connect: opts.Connect, host: opts.Host,
+		addrs: opts.Addrs, people: opts.People, log: opts.Logger, now: opts.Now, groups: groups{t}, relays: relays,
+		joined: map[event.Scope]*joinedGroup{},
 	}
 	all, err := s.groups.list()
 	if err != nil {
@@ -252,6 +262,9 @@ func (s *Service) Leave(g *Group) error {
 		s.tell(g, false)
 	}
 	if err := s.groups.delete(g.ID); err != nil {
+		return err
+	}
+	if err := s.forgetRelays(g.ID); err != nil {
 		return err
 	}
 	return s.store.DeleteScope(scope)

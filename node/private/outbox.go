@@ -22,9 +22,11 @@ import (
 //
 //   - If the recipient is connected, the envelope goes to the recipient
 //     alone (the direct stream). Nobody gossips it; carriers get it by sync.
-//   - Otherwise it is handed to one neighbour chosen at random, which
-//     publishes it on the mailbox topic for the author (the forward
-//     stream): the first node to gossip it is not its author.
+//   - Otherwise it is handed to one neighbour, a relay if one is connected
+//     (it is always on), else one chosen at random, which publishes it on
+//     the mailbox topic for the author (the forward stream): the first
+//     node to gossip it is not its author. A relay taking it learns who
+//     wrote it, as any first hop does (docs/RELAY.md).
 //   - With no neighbour, it waits on disk; sync carries it on the next
 //     contact.
 //   - Beyond pace (a burst faster than a peer takes on these streams),
@@ -53,6 +55,8 @@ func (s *Service) dispatch(ctx context.Context, recipient peer.ID, e *event.Even
 	}
 	peers := s.host.Network().Peers()
 	rand.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
+	// A relay is always there to carry it on.
+	peers = mesh.RelaysFirst(s.host, peers)
 	tries := 0
 	for _, p := range peers {
 		if p == recipient {

@@ -1,0 +1,149 @@
+package store
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"slices"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/banyan-mesh/banyan/crypto/event"
+)
+
+// AuthorUsage is what one author holds in a scope.
+type AuthorUsage struct {
+	Author []byte
+	Events int
+	Bytes  int64
+	// Oldest and Newest are the times (Unix ms) of the author's first and
+	// last event kept.
+	Oldest, Newest int64
+}
+
+// authorEvent is one event of a scope found through the chain index.
+type authorEvent struct {
+	k    []byte // the a key: scope, author, seq, id
+	size int64
+}
+
+// scopeAuthors reads a scope's chain index: every author's events, in
+// the order of their chains (oldest first), with their sizes.
+func (s *Store) scopeAuthors(scope event.Scope, fn func(author []byte, evs []authorEvent) error) error {
+	prefix := key('a', scope[:])
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		var cur []byte
+		var evs []authorEvent
+		flush := func() error {
+			if cur == nil {
+				return nil
+			}
+			return fn(cur, evs)
+		}
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().KeyCopy(nil)
+			author := k[len(prefix) : len(k)-8-event.IDSize]
+			if !bytes.Equal(author, cur) {
+				if err := flush(); err != nil {
+					return err
+				}
+				cur, evs = author, nil
+			}
+			item, err := txn.Get(key('e', k[len(k)-event.IDSize:]))
+			if err != nil {
+				return err
+			}
+			evs = append(evs, authorEvent{k: k, size: item.ValueSize()})
+		}
+		return flush()
+	})
+}
+
+// ScopeAuthors returns what each author holds in a scope, the heaviest
+// first.
+func (s *Store) ScopeAuthors(scope event.Scope) ([]AuthorUsage, error) {
+	var out []AuthorUsage
+	err := s.scopeAuthors(scope, func(author []byte, evs []authorEvent) error {
+		u := AuthorUsage{Author: bytes.Clone(author), Events: len(evs)}
+		for _, e := range evs {
+			u.Bytes += e.size
+		}
+		first, err := s.Event(event.ID(evs[0].k[len(evs[0].k)-event.IDSize:]))
+		if err != nil {
+			return err
+		}
+		last, err := s.Event(event.ID(evs[len(evs)-1].k[len(evs[len(evs)-1].k)-event.IDSize:]))
+		if err != nil {
+			return err
+		}
+		u.Oldest, u.Newest = first.Time, last.Time
+		out = append(out, u)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scope authors: %w", err)
+	}
+	slices.SortFunc(out, func(a, b AuthorUsage) int {
+		return cmp.Or(cmp.Compare(b.Bytes, a.Bytes), bytes.Compare(a.Author, b.Author))
+	})
+	return out, nil
+}
+
+// EvictAuthors brings every author of a scope down to authorQuota bytes
+// and then the scope down to scopeQuota, taking the oldest events of the
+// heaviest author each time (0: no quota). Events of the scope's
+// authors weigh alike wherever they came from, so an author who floods a
+// group pushes out their own history first, not everyone else's.
+// Evicted events leave ghosts, as with EvictFairly. It returns how many
+// events it evicted.
+func (s *Store) EvictAuthors(scope event.Scope, scopeQuota, authorQuota int64) (int, error) {
+	type chain struct {
+		evs  []authorEvent
+		held int64
+	}
+	var chains []*chain
+	var total int64
+	err := s.scopeAuthors(scope, func(_ []byte, evs []authorEvent) error {
+		c := &chain{evs: evs}
+		for _, e := range evs {
+			c.held += e.size
+		}
+		total += c.held
+		chains = append(chains, c)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("evict: %w", err)
+	}
+	var victims [][]byte
+	take := func(c *chain) {
+		v := c.evs[0]
+		c.evs, c.held, total = c.evs[1:], c.held-v.size, total-v.size
+		victims = append(victims, v.k)
+	}
+	if authorQuota > 0 {
+		for _, c := range chains {
+			for c.held > authorQuota {
+				take(c)
+			}
+		}
+	}
+	for scopeQuota > 0 && total > scopeQuota {
+		heaviest := slices.MaxFunc(chains, func(a, b *chain) int {
+			return cmp.Or(cmp.Compare(a.held, b.held), -bytes.Compare(keyOf(a.evs), keyOf(b.evs)))
+		})
+		take(heaviest)
+	}
+	return len(victims), s.ghost(scope, victims)
+}
+
+// keyOf is the first key of a chain, to break ties between equal chains
+// the same way every time.
+func keyOf(evs []authorEvent) []byte {
+	if len(evs) == 0 {
+		return nil
+	}
+	return evs[0].k
+}

@@ -1,0 +1,78 @@
+package store_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/banyan-mesh/banyan/crypto/event"
+	"github.com/banyan-mesh/banyan/store"
+)
+
+// An author over the per-author quota loses their own oldest events; a
+// scope over its quota then loses the oldest events of its heaviest
+// author, again and again, so that a quiet author keeps everything.
+func TestEvictAuthors(t *testing.T) {
+	s, _ := openTemp(t)
+	scope := randomScope(t)
+	quiet, loud, flood := newAuthor(t, scope), newAuthor(t, scope), newAuthor(t, scope)
+	var quietEvs, loudEvs, floodEvs []*event.Event
+	for i := range 5 {
+		e := quiet.next(int64(1000+i), "quiet")
+		mustPut(t, s, e, store.PutOptions{})
+		quietEvs = append(quietEvs, e)
+	}
+	for i := range 20 {
+		e := loud.next(int64(1000+i), "loud")
+		mustPut(t, s, e, store.PutOptions{})
+		loudEvs = append(loudEvs, e)
+	}
+	for i := range 60 {
+		e := flood.next(int64(2000+i), "flood")
+		mustPut(t, s, e, store.PutOptions{})
+		floodEvs = append(floodEvs, e)
+	}
+	per := int64(len(floodEvs[0].Raw))
+	// Each author may hold 30 events; the scope 40.
+	n, err := s.EvictAuthors(scope, 40*per, 30*per)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := func(evs []*event.Event) (k int) {
+		for _, e := range evs {
+			if has, _ := s.HasEvent(e.ID); has {
+				k++
+			}
+		}
+		return k
+	}
+	if k := kept(quietEvs); k != 5 {
+		t.Fatalf("the quiet author kept %d of 5", k)
+	}
+	// The flood is cut to about 30 for the author quota, then the
+	// heaviest of the loud and the flood is taken from until the scope
+	// fits: they end about even.
+	kl, kf := kept(loudEvs), kept(floodEvs)
+	if n != 80-kl-kf || kf > 30 || kl < 12 || kf-kl > 2 || kl-kf > 2 {
+		t.Fatalf("evicted %d; loud kept %d of 20, flood %d of 60", n, kl, kf)
+	}
+	if has, _ := s.HasEvent(floodEvs[59].ID); !has {
+		t.Fatal("the flood's newest event went before its oldest")
+	}
+	if ghost, _ := s.IsGhost(scope, floodEvs[0].Time, floodEvs[0].ID); !ghost {
+		t.Fatal("an evicted event is not a ghost")
+	}
+	us, err := s.ScopeAuthors(scope)
+	if err != nil || len(us) != 3 {
+		t.Fatalf("ScopeAuthors = %v, %v", us, err)
+	}
+	if !bytes.Equal(us[2].Author, quiet.id.PublicKey()) || us[2].Events != 5 || us[2].Oldest != 1000 || us[2].Newest != 1004 {
+		t.Fatalf("the quiet author's usage: %+v", us[2])
+	}
+	var sum int64
+	for _, u := range us {
+		sum += u.Bytes
+	}
+	if total, _ := s.ScopeBytes(scope); total != sum || total > 40*per {
+		t.Fatalf("authors hold %d, scope %d, quota %d", sum, total, 40*per)
+	}
+}
