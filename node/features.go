@@ -78,7 +78,7 @@ func newFeatures(n *Node) (f features, err error) {
 	}); err != nil {
 		return f, err
 	}
-	if f.diary, err = diary.New(diary.Options{Identity: n.id, Store: n.store, Logger: log.With("sys", "diary")}); err != nil {
+	if f.diary, err = diary.New(diary.Options{Identity: n.id, Store: n.store, Moments: f.moments, Logger: log.With("sys", "diary")}); err != nil {
 		return f, err
 	}
 	if n.opts.Relay {

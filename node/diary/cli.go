@@ -22,7 +22,7 @@ key derived from your identity. Nothing of it is sent to anyone.`,
 			Args: cli.SubcommandsOnly,
 			RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 		}
-		c.AddCommand(addCmd(a), listCmd(a, "list", "Show diary entries, newest first"), listCmd(a, "search", "Show the entries that hold every word given"))
+		c.AddCommand(addCmd(a), listCmd(a, "list", "Show diary entries, newest first"), listCmd(a, "search", "Show the entries that hold every word given"), shareCmd(a))
 		return []*cobra.Command{c}
 	},
 }
@@ -33,6 +33,32 @@ func dial(ctx context.Context, a *cli.App) (Client, error) {
 		return Client{}, err
 	}
 	return NewClient(c), nil
+}
+
+func shareCmd(a *cli.App) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "share ID",
+		Short: "Share a diary entry with your contacts as a moment (it stays in the diary)",
+		Args:  cli.ExactArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := dial(cmd.Context(), a)
+			if err != nil {
+				return err
+			}
+			sh, err := cl.Share(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return cli.WriteJSON(a.Stdout, sh)
+			}
+			fmt.Fprintf(a.Stdout, "shared the entry of %s with your contacts (moment %s)\n", sh.Entry.Date, sh.Moment[:min(8, len(sh.Moment))])
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the entry and the moment's ID as JSON")
+	return c
 }
 
 func addCmd(a *cli.App) *cobra.Command {

@@ -9,6 +9,7 @@ package diary
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -37,20 +38,29 @@ type Entry struct {
 	Written time.Time `json:"written"`
 }
 
+// Moments shares a text with this person's contacts as a moment (package
+// moments), returning the moment's ID.
+type Moments interface {
+	ShareText(ctx context.Context, text string) (string, error)
+}
+
 // Options configures New.
 type Options struct {
 	Identity *crypto.Identity
 	Store    *store.Store
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// Moments, if set, lets an entry be shared as a moment.
+	Moments Moments
 }
 
 // Service keeps the diary.
 type Service struct {
-	t   *store.Table
-	key [crypto.KeySize]byte
-	log *slog.Logger
-	now func() time.Time
+	moments Moments
+	t       *store.Table
+	key     [crypto.KeySize]byte
+	log     *slog.Logger
+	now     func() time.Time
 }
 
 // New opens the diary's table ("diary": entry ID -> sealed entry).
@@ -66,7 +76,7 @@ func New(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{t: t, key: key, log: opts.Logger, now: opts.Now}, nil
+	return &Service{t: t, key: key, log: opts.Logger, now: opts.Now, moments: opts.Moments}, nil
 }
 
 // ad binds a sealed entry to its ID, so that entries cannot be swapped.
@@ -101,6 +111,53 @@ func (s *Service) Add(date, text string) (*Entry, error) {
 	return e, nil
 }
 
+// ErrNotShared reports a diary that cannot share: the node has no moments.
+var ErrNotShared = errors.New("diary entries cannot be shared as moments here")
+
+// Share posts the entry with the given ID, or a unique start of it, as a
+// moment for this person's contacts; the entry stays in the diary. It
+// returns the entry and the moment's ID.
+func (s *Service) Share(ctx context.Context, ref string) (*Entry, string, error) {
+	if s.moments == nil {
+		return nil, "", ErrNotShared
+	}
+	e, err := s.find(ref)
+	if err != nil {
+		return nil, "", err
+	}
+	id, err := s.moments.ShareText(ctx, e.Text)
+	if err != nil {
+		return nil, "", fmt.Errorf("share diary entry: %w", err)
+	}
+	return e, id, nil
+}
+
+// find returns the entry whose ID is ref or starts with it, if only one
+// does.
+func (s *Service) find(ref string) (*Entry, error) {
+	ref = strings.ToLower(strings.TrimSpace(ref))
+	if ref == "" {
+		return nil, fmt.Errorf("%w: give its ID", ErrNoEntry)
+	}
+	all, err := s.List("", 0)
+	if err != nil {
+		return nil, err
+	}
+	var found *Entry
+	for i := range all {
+		if strings.HasPrefix(all[i].ID, ref) {
+			if found != nil {
+				return nil, fmt.Errorf("%q starts more than one diary entry's ID: give more of it", ref)
+			}
+			found = &all[i]
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("%w %q", ErrNoEntry, ref)
+	}
+	return found, nil
+}
+
 // ErrNoEntry reports an entry ID that matches nothing.
 var ErrNoEntry = errors.New("no such diary entry")
 
@@ -116,7 +173,7 @@ func (s *Service) Delete(id string) error {
 	return s.t.Delete(b)
 }
 
-// List returns up to limit entries whose text holds every word of query
+// List returns up to limit (0: every) entries whose text holds every word of query
 // (ignoring case; an empty query matches all), newest date first.
 func (s *Service) List(query string, limit int) ([]Entry, error) {
 	words := strings.Fields(strings.ToLower(query))
@@ -144,7 +201,7 @@ func (s *Service) List(query string, limit int) ([]Entry, error) {
 	slices.SortFunc(out, func(a, b Entry) int {
 		return cmp.Or(-strings.Compare(a.Date, b.Date), -a.Written.Compare(b.Written), bytes.Compare([]byte(a.ID), []byte(b.ID)))
 	})
-	if len(out) > limit {
+	if limit > 0 && len(out) > limit {
 		out = out[:limit]
 	}
 	return out, nil

@@ -3,10 +3,14 @@ package diary_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"testing"
+	"time"
 
+	"github.com/banyan-mesh/banyan/node/api"
 	"github.com/banyan-mesh/banyan/node/diary"
 	"github.com/banyan-mesh/banyan/node/nodetest"
+	"github.com/banyan-mesh/banyan/store"
 )
 
 func TestMain(m *testing.M) { nodetest.VerifyNoLeaks(m) }
@@ -90,5 +94,44 @@ func TestDiaryStaysHome(t *testing.T) {
 	}
 	if found := nodetest.ScanFor(t, b, sealed); len(found) != 0 {
 		t.Errorf("b's store holds %v", found)
+	}
+}
+
+// An entry shared as a moment reaches a contact's feed and stays in the
+// diary; a start of its ID is enough, one that fits nothing is not found.
+func TestShareAsMoment(t *testing.T) {
+	ctx := context.Background()
+	a := nodetest.Start(t, "")
+	b := nodetest.Start(t, "", a.Info())
+	nodetest.Befriend(t, a, b)
+	cl := diary.NewClient(a.Client(t))
+	e, err := cl.Add(ctx, "2026-12-01", "the mango tree flowered")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh, err := cl.Share(ctx, e.ID[:6])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sh.Entry.ID != e.ID || sh.Moment == "" {
+		t.Fatalf("shared %+v", sh)
+	}
+	nodetest.Eventually(t, 15*time.Second, "the moment in the contact's feed", func() (bool, string) {
+		posts, _, err := b.Moments().Feed(store.Cursor{}, 10)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, p := range posts {
+			if p.Text == "the mango tree flowered" {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%d posts", len(posts))
+	})
+	if left, err := cl.List(ctx, "mango", 10); err != nil || len(left) != 1 {
+		t.Errorf("after sharing, the diary holds %v (%v)", left, err)
+	}
+	if _, err := cl.Share(ctx, "ffffffffff"); !api.IsStatus(err, http.StatusNotFound) {
+		t.Errorf("sharing an entry that is not there: %v", err)
 	}
 }

@@ -17,6 +17,12 @@ type AddEntry struct {
 	Text string `json:"text"`
 }
 
+// Shared is an entry shared as a moment (POST /v1/diary/{id}/share).
+type Shared struct {
+	Entry  Entry  `json:"entry"`
+	Moment string `json:"moment"`
+}
+
 // Serve has nothing to run: the diary changes only when its writer writes.
 func (s *Service) Serve(ctx context.Context) error {
 	<-ctx.Done()
@@ -28,7 +34,20 @@ func (s *Service) Serve(ctx context.Context) error {
 //	GET    /v1/diary        ?q=WORDS&limit=N -> []Entry, newest date first
 //	POST   /v1/diary        AddEntry -> Entry
 //	DELETE /v1/diary/{id}   delete an entry
+//	POST   /v1/diary/{id}/share -> Shared: the entry posted as a moment
 func (s *Service) Routes(srv *api.Server) {
+	srv.Handle("POST /v1/diary/{id}/share", api.Post(srv, func(r *http.Request, _ api.Empty) (*Shared, error) {
+		e, moment, err := s.Share(r.Context(), r.PathValue("id"))
+		switch {
+		case errors.Is(err, ErrNoEntry):
+			return nil, api.NotFound(err)
+		case errors.Is(err, ErrNotShared):
+			return nil, api.Errorf(http.StatusConflict, "%v", err)
+		case err != nil:
+			return nil, err
+		}
+		return &Shared{Entry: *e, Moment: moment}, nil
+	}))
 	srv.Handle("GET /v1/diary", api.Get(srv, func(r *http.Request) ([]Entry, error) {
 		limit, err := api.Limit(r)
 		if err != nil {
@@ -73,6 +92,12 @@ func (c Client) List(ctx context.Context, query string, limit int) ([]Entry, err
 		q += "&q=" + url.QueryEscape(query)
 	}
 	return out, c.c.Do(ctx, http.MethodGet, q, nil, &out)
+}
+
+// Share posts an entry, by its ID or a unique start of it, as a moment.
+func (c Client) Share(ctx context.Context, id string) (*Shared, error) {
+	var out Shared
+	return &out, c.c.Do(ctx, http.MethodPost, "/v1/diary/"+url.PathEscape(id)+"/share", nil, &out)
 }
 
 // Delete deletes an entry.

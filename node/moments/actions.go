@@ -16,6 +16,16 @@ import (
 // ErrNotMine reports an attempt to delete someone else's moment.
 var ErrNotMine = errors.New("only its author can delete a moment")
 
+// ShareText posts text alone as a moment and returns its ID (the diary
+// shares entries this way).
+func (s *Service) ShareText(ctx context.Context, text string) (string, error) {
+	p, err := s.Post(ctx, text, nil)
+	if err != nil {
+		return "", err
+	}
+	return p.ID.String(), nil
+}
+
 // Post shares a moment (a text, a JPEG of at most 32 KiB, or both) with
 // this node's contacts as they are now. It is durable when Post returns.
 func (s *Service) Post(ctx context.Context, text string, image []byte) (*Post, error) {

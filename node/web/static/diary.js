@@ -60,13 +60,27 @@ function Write({ onWritten }) {
 
 function EntryRow({ e, onDeleted }) {
   const [open, setOpen] = useState(false);
+  const [sharing, setSharing] = useState(false);
+  const [shared, setShared] = useState('');
   const act = useAction();
   const remove = () => act.run(async () => { await del('/v1/diary/' + esc(e.id)); setOpen(false); onDeleted(); });
+  const share = () => act.run(async () => {
+    await post('/v1/diary/' + esc(e.id) + '/share');
+    setSharing(false);
+    setShared('Shared with your contacts as a moment. It stays in your diary too.');
+  });
   return html`<li class="card entry" data-id=${e.id}>
     <h3 class="entry-date">${formatDay(e.date + 'T12:00:00')}</h3>
     <p class="entry-text">${e.text}</p>
     <${ErrorText} error=${act.error} />
-    <button type="button" class="secondary small" onClick=${() => setOpen(true)}>Delete…</button>
+    ${shared && html`<p class="done" role="status">${shared}</p>`}
+    <div class="actions">
+      <button type="button" class="secondary small share" onClick=${() => setSharing(true)}>Share as a moment…</button>
+      <button type="button" class="secondary small" onClick=${() => setOpen(true)}>Delete…</button>
+    </div>
+    <${Confirm} open=${sharing} title="Share this entry?" confirmLabel="Share with my contacts" onConfirm=${share} onCancel=${() => setSharing(false)}>
+      <p>Your contacts will see it in their moments. Once they have it, you cannot take it back from their computers' memory of it, only delete the moment.</p>
+    </${Confirm}>
     <${Confirm} open=${open} title="Delete this entry?" confirmLabel="Delete" danger onConfirm=${remove} onCancel=${() => setOpen(false)}>
       <p>It is only on this computer, so it will be gone for good.</p>
     </${Confirm}>

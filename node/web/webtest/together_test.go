@@ -12,6 +12,7 @@ import (
 	"github.com/banyan-mesh/banyan/node/events"
 	"github.com/banyan-mesh/banyan/node/groupchat"
 	"github.com/banyan-mesh/banyan/node/lists"
+	"github.com/banyan-mesh/banyan/node/moments"
 )
 
 // itemTexts is an expression: the texts of a list's items on the page, in
@@ -181,7 +182,15 @@ func TestBrowserListsAndSchedule(t *testing.T) {
 			pa.fullScreenshot(w.name)
 		}
 		pa.resize(1280, 900)
-		pa.click(".entry button.secondary")
+		// Shared as a moment, the entry stays in the diary.
+		pa.click(".entry button.share")
+		pa.click("dialog[open] .actions button:not(.secondary)")
+		pa.wait("the entry to be shared", `document.querySelector('.entry .done')?.textContent.startsWith('Shared with your contacts')`)
+		feed, err := moments.NewClient(amina.client).Feed(amina.ctx(), 10, "")
+		if err != nil || len(feed.Moments) != 1 || feed.Moments[0].Text != "The mango tree flowered" {
+			t.Fatalf("Amina's moments after sharing an entry: %+v, %v", feed, err)
+		}
+		pa.click(".entry button.secondary:not(.share)")
 		pa.click("dialog[open] button.danger")
 		pa.wait("the entry deleted", `!!document.querySelector('#no-entries')`)
 		mine, err := diary.NewClient(amina.client).List(amina.ctx(), "", 10)
