@@ -41,6 +41,9 @@ func (n *Node) health(ctx context.Context) map[string]string {
 	problems := map[string]string{}
 	if err := n.store.Healthy(); err != nil {
 		problems["store"] = err.Error()
+	} else if err := n.store.Writable(); err != nil {
+		// It still serves what it has, but an operator must know.
+		problems["disk"] = err.Error()
 	}
 	if len(n.host.Network().ListenAddresses()) == 0 {
 		problems["host"] = "not listening on any address"
