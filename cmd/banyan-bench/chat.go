@@ -27,6 +27,8 @@ type chatOptions struct {
 	setup, drain      time.Duration
 	baseline, compare bool
 	seed              uint64
+	// load is how many threads of other work run meanwhile (--load).
+	load int
 	// edges, if set, replace the ring lattice; senders, if set, are the
 	// only nodes that send.
 	edges   [][2]int
@@ -58,7 +60,8 @@ to that moment, for every (message, receiving node) pair.
 
 --baseline runs the same topology and workload on bare libp2p hosts with
 plain gossipsub (default options) instead; --compare runs both, baseline
-first, and prints both with banyan/baseline ratios.`,
+first, and prints both with banyan/baseline ratios. --load N keeps N threads
+busy in another process meanwhile: "one core of background load" is --load 1.`,
 		Example: `  banyan-bench chat
   banyan-bench chat --compare --nodes 10 --degree 4 --size 256 --rate 500 --duration 10s
   banyan-bench chat --cpuprofile chat.prof && go tool pprof -top chat.prof`,
@@ -74,6 +77,11 @@ first, and prints both with banyan/baseline ratios.`,
 				return err
 			}
 			o.log, o.progress = scenarioOutput(cmd, rf)
+			stop, _, err := startLoad(o.load)
+			if err != nil {
+				return fmt.Errorf("--load: %w", err)
+			}
+			defer stop()
 			out, err := runChatScenario(cmd.Context(), o)
 			if err != nil {
 				return err
@@ -93,6 +101,7 @@ first, and prints both with banyan/baseline ratios.`,
 	f.BoolVar(&o.baseline, "baseline", false, "run only the baseline: plain gossipsub on bare libp2p hosts")
 	f.BoolVar(&o.compare, "compare", false, "run the baseline, then Banyan, and print both with ratios")
 	f.Uint64Var(&o.seed, "seed", 1, "seed for message contents")
+	f.IntVar(&o.load, "load", 0, "threads of other work kept busy meanwhile, in a process of their own (0: none), so that a run under load is reproducible")
 	return c
 }
 

@@ -96,7 +96,7 @@ stdout (progress on stderr).`,
 	root.PersistentFlags().StringVar(&rf.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	root.PersistentFlags().StringVar(&rf.memProfile, "memprofile", "", "write an allocation profile at the end of the run to this file")
 	root.PersistentFlags().BoolVarP(&rf.verbose, "verbose", "v", false, "log progress and node logs to stderr")
-	root.AddCommand(newChatCmd(rf), newRSSCmd(rf), newCatchupCmd(rf), newDMCmd(rf), newWalletCmd(rf), newFloodCmd(rf), newFloodPeerCmd(), newObserverCmd(rf), newRelayDiskCmd())
+	root.AddCommand(newChatCmd(rf), newRSSCmd(rf), newCatchupCmd(rf), newDMCmd(rf), newWalletCmd(rf), newFloodCmd(rf), newFloodPeerCmd(), newLoadPeerCmd(), newObserverCmd(rf), newRelayDiskCmd())
 	return root
 }
 
