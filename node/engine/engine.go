@@ -358,6 +358,35 @@ func (r *Replica) Close() {
 	}
 }
 
+// Forget stops replicating the scope and deletes what is stored of it:
+// for a scope this node no longer belongs to (a group it left).
+func (r *Replica) Forget() error {
+	r.Close()
+	return r.e.store.DeleteScope(r.spec.Scope)
+}
+
+// Replay calls fn with every stored event of the scope, a page at a time
+// (newest first), for a feature whose state is derived from the events:
+// called once the scope is kept, it misses nothing, and what arrives
+// meanwhile the feature hears twice.
+func (r *Replica) Replay(fn func([]*event.Event)) error {
+	var before store.Cursor
+	for {
+		evs, next, err := r.e.store.History(r.spec.Scope, before, replayPage)
+		if err != nil {
+			return err
+		}
+		fn(evs)
+		if next.IsZero() {
+			return nil
+		}
+		before = next
+	}
+}
+
+// replayPage is how many events Replay reads at a time.
+const replayPage = 1000
+
 // TopicPeers counts the connected peers in the replica's gossip topic, and
 // those of them in this node's gossipsub mesh.
 func (r *Replica) TopicPeers() (peers, meshPeers int) {

@@ -166,39 +166,30 @@ func (s *Service) keep(group event.Scope, id string) error {
 	s.mu.Unlock()
 	// Posts and answers merge in any order: reading the store after
 	// keeping the scope loses nothing.
-	var before store.Cursor
-	for {
-		evs, next, err := s.store.History(scope, before, 1000)
-		if err != nil {
-			return fmt.Errorf("events: %w", err)
-		}
-		s.apply(ge, evs)
-		if next.IsZero() {
-			return nil
-		}
-		before = next
+	if err := r.Replay(func(evs []*event.Event) { s.apply(ge, evs) }); err != nil {
+		return fmt.Errorf("events: %w", err)
 	}
+	return nil
 }
 
 func (s *Service) drop(group event.Scope) {
 	s.mu.Lock()
 	ge := s.byGroup[group]
 	delete(s.byGroup, group)
-	if ge != nil {
-		delete(s.byScope, ge.scope)
-	}
-	var r *engine.Replica
-	if ge != nil {
-		r = ge.r
-	}
-	s.mu.Unlock()
 	if ge == nil {
+		s.mu.Unlock()
 		return
 	}
+	delete(s.byScope, ge.scope)
+	r := ge.r
+	s.mu.Unlock()
+	var err error
 	if r != nil {
-		r.Close()
+		err = r.Forget()
+	} else {
+		err = s.store.DeleteScope(ge.scope)
 	}
-	if err := s.store.DeleteScope(ge.scope); err != nil {
+	if err != nil {
 		s.log.Warn("delete a left group's events", "err", err)
 	}
 }

@@ -142,18 +142,10 @@ func (s *Service) keep(group event.Scope, id string) error {
 	s.mu.Unlock()
 	// Operations commute, so reading the store after keeping the scope
 	// loses nothing: what arrives meanwhile is applied twice, harmlessly.
-	var before store.Cursor
-	for {
-		evs, next, err := s.store.History(scope, before, 1000)
-		if err != nil {
-			return fmt.Errorf("lists: %w", err)
-		}
-		s.apply(gl, evs)
-		if next.IsZero() {
-			return nil
-		}
-		before = next
+	if err := r.Replay(func(evs []*event.Event) { s.apply(gl, evs) }); err != nil {
+		return fmt.Errorf("lists: %w", err)
 	}
+	return nil
 }
 
 // drop stops keeping a group's lists and deletes them here.
@@ -161,21 +153,20 @@ func (s *Service) drop(group event.Scope) {
 	s.mu.Lock()
 	gl := s.byGroup[group]
 	delete(s.byGroup, group)
-	if gl != nil {
-		delete(s.byScope, gl.scope)
-	}
-	var r *engine.Replica
-	if gl != nil {
-		r = gl.r
-	}
-	s.mu.Unlock()
 	if gl == nil {
+		s.mu.Unlock()
 		return
 	}
+	delete(s.byScope, gl.scope)
+	r := gl.r
+	s.mu.Unlock()
+	var err error
 	if r != nil {
-		r.Close()
+		err = r.Forget()
+	} else {
+		err = s.store.DeleteScope(gl.scope)
 	}
-	if err := s.store.DeleteScope(gl.scope); err != nil {
+	if err != nil {
 		s.log.Warn("delete a left group's lists", "err", err)
 	}
 }

@@ -176,9 +176,8 @@ func (s *Service) follow() error {
 		if _, ok := want[p]; ok {
 			continue
 		}
-		r.Close()
 		delete(s.kept, p)
-		if err := s.st.DeleteScope(r.Scope()); err != nil {
+		if err := r.Forget(); err != nil {
 			return err
 		}
 		if err := s.records.Delete([]byte(p)); err != nil {
