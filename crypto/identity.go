@@ -53,6 +53,10 @@ func (id *Identity) Sign(d Domain, msg []byte) []byte {
 	return ed25519.Sign(id.priv, signedBytes(d, msg))
 }
 
+// Seed returns the identity's Ed25519 seed, from which IdentityFromSeed
+// makes it again (a backup keeps it).
+func (id *Identity) Seed() []byte { return id.priv.Seed() }
+
 // Libp2pKey returns the identity as a libp2p private key.
 func (id *Identity) Libp2pKey() crypto.PrivKey {
 	k, err := crypto.UnmarshalEd25519PrivateKey(id.priv)
@@ -150,20 +154,54 @@ func (id *Identity) keyBlock(passphrase []byte) (*pem.Block, error) {
 	if len(passphrase) == 0 {
 		return &pem.Block{Type: pemPlain, Bytes: id.priv.Seed()}, nil
 	}
+	sealed, err := SealWithPassphrase(passphrase, id.priv.Seed(), []byte(pemEncrypted))
+	if err != nil {
+		return nil, err
+	}
+	return &pem.Block{Type: pemEncrypted, Bytes: sealed}, nil
+}
+
+// SealWithPassphrase encrypts plaintext under a key derived from a
+// passphrase: salt (16) || nonce (24) || XChaCha20-Poly1305(key, nonce,
+// plaintext, ad), key = argon2id(passphrase, salt, time 3, memory 64 MiB,
+// threads 2, 32 bytes). ad names what is sealed, so that one kind of file
+// cannot be passed off as another.
+func SealWithPassphrase(passphrase, plaintext, ad []byte) ([]byte, error) {
 	salt := make([]byte, saltSize)
 	if _, err := rand.Read(salt); err != nil {
 		return nil, fmt.Errorf("salt: %w", err)
 	}
 	aead, err := chacha20poly1305.NewX(passphraseKey(passphrase, salt))
 	if err != nil {
-		return nil, fmt.Errorf("key cipher: %w", err)
+		return nil, fmt.Errorf("passphrase cipher: %w", err)
 	}
 	nonce := make([]byte, aead.NonceSize())
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("nonce: %w", err)
 	}
-	out := append(append(salt, nonce...), aead.Seal(nil, nonce, id.priv.Seed(), []byte(pemEncrypted))...)
-	return &pem.Block{Type: pemEncrypted, Bytes: out}, nil
+	return append(append(salt, nonce...), aead.Seal(nil, nonce, plaintext, ad)...), nil
+}
+
+// ErrTruncated reports sealed bytes too short to hold a salt and a nonce.
+var ErrTruncated = errors.New("truncated")
+
+// OpenWithPassphrase opens what SealWithPassphrase sealed with the same ad;
+// a wrong passphrase, or bytes changed, is ErrWrongPassphrase.
+func OpenWithPassphrase(passphrase, sealed, ad []byte) ([]byte, error) {
+	if len(sealed) < saltSize+chacha20poly1305.NonceSizeX {
+		return nil, ErrTruncated
+	}
+	salt := sealed[:saltSize]
+	nonce := sealed[saltSize : saltSize+chacha20poly1305.NonceSizeX]
+	aead, err := chacha20poly1305.NewX(passphraseKey(passphrase, salt))
+	if err != nil {
+		return nil, fmt.Errorf("passphrase cipher: %w", err)
+	}
+	plain, err := aead.Open(nil, nonce, sealed[saltSize+len(nonce):], ad)
+	if err != nil {
+		return nil, ErrWrongPassphrase
+	}
+	return plain, nil
 }
 
 // KeyFileEncrypted reports whether the key file at path needs a passphrase.
@@ -196,18 +234,12 @@ func ReadKeyFile(path string, passphrase []byte) (*Identity, error) {
 		if len(passphrase) == 0 {
 			return nil, ErrPassphraseRequired
 		}
-		if len(blk.Bytes) < saltSize+chacha20poly1305.NonceSizeX {
+		seed, err := OpenWithPassphrase(passphrase, blk.Bytes, []byte(pemEncrypted))
+		if errors.Is(err, ErrTruncated) {
 			return nil, fmt.Errorf("key file %s: truncated", path)
 		}
-		salt := blk.Bytes[:saltSize]
-		nonce := blk.Bytes[saltSize : saltSize+chacha20poly1305.NonceSizeX]
-		aead, err := chacha20poly1305.NewX(passphraseKey(passphrase, salt))
 		if err != nil {
-			return nil, fmt.Errorf("key cipher: %w", err)
-		}
-		seed, err := aead.Open(nil, nonce, blk.Bytes[saltSize+len(nonce):], []byte(pemEncrypted))
-		if err != nil {
-			return nil, ErrWrongPassphrase
+			return nil, err
 		}
 		return IdentityFromSeed(seed)
 	default:
