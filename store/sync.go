@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -146,11 +147,18 @@ func (s *Store) SyncedMarks(scope event.Scope) (map[peer.ID]uint64, error) {
 // not have: gaps in each author's sequence numbers between the lowest and
 // the highest it holds. (Events below the lowest may have been pruned, or
 // were never sent to a member who joined late.)
-func (s *Store) Missing(scope event.Scope) (int, error) {
+func (s *Store) Missing(scope event.Scope) (int, error) { return s.missing(scope, nil) }
+
+// MissingOf is Missing for one author's events.
+func (s *Store) MissingOf(scope event.Scope, author []byte) (int, error) {
+	return s.missing(scope, author)
+}
+
+func (s *Store) missing(scope event.Scope, of []byte) (int, error) {
 	prefix := key('a', scope[:])
 	missing := 0
 	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: append(bytes.Clone(prefix), of...)})
 		defer it.Close()
 		var author []byte
 		var count, minSeq, maxSeq uint64

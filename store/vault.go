@@ -30,7 +30,7 @@ type vault struct {
 	// tables are the open vault tables; loaded what the file held when it
 	// was first read (nil until then).
 	tables []*Table
-	loaded map[string][][2][]byte
+	loaded VaultRecords
 }
 
 func newVault(path string) *vault {
@@ -42,7 +42,7 @@ func newVault(path string) *vault {
 
 // vaultFile is the vault's format: every record of every vault table.
 type vaultFile struct {
-	Tables map[string][][2][]byte `json:"tables"`
+	Tables VaultRecords `json:"tables"`
 }
 
 // VaultTable is Table for records that cannot be fetched again from
@@ -58,19 +58,14 @@ func (s *Store) VaultTable(name string) (*Table, error) {
 	v.mu.Lock()
 	v.tables = append(v.tables, t)
 	if v.loaded == nil {
-		v.loaded = map[string][][2][]byte{}
-		b, err := safefile.Read(v.path)
+		v.loaded = VaultRecords{}
+		recs, err := ReadVault(v.path)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 		case err != nil:
 			s.log.Error("the vault cannot be read; it is written again from the store", "err", err)
 		default:
-			var f vaultFile
-			if err := json.Unmarshal(b, &f); err != nil {
-				s.log.Error("the vault cannot be read; it is written again from the store", "path", v.path, "err", err)
-			} else {
-				v.loaded = f.Tables
-			}
+			v.loaded = recs
 		}
 	}
 	saved := v.loaded[name]
@@ -111,7 +106,7 @@ func (s *Store) saveVault() {
 	// Tables not opened (yet) in this run keep what the vault held.
 	f := vaultFile{Tables: maps.Clone(v.loaded)}
 	if f.Tables == nil {
-		f.Tables = map[string][][2][]byte{}
+		f.Tables = VaultRecords{}
 	}
 	for _, t := range v.tables {
 		recs := [][2][]byte{}
@@ -134,4 +129,36 @@ func (s *Store) saveVault() {
 		return
 	}
 	v.loaded = f.Tables
+}
+
+// VaultRecords are the records of vault tables, by table name.
+type VaultRecords map[string][][2][]byte
+
+// ReadVault reads the vault file at path, as a backup does: it is written
+// whole and checksummed, so a running node's vault can be read at any
+// time.
+func ReadVault(path string) (VaultRecords, error) {
+	b, err := safefile.Read(path)
+	if err != nil {
+		return nil, fmt.Errorf("read the vault: %w", err)
+	}
+	var f vaultFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("read the vault %s: %w", path, err)
+	}
+	return f.Tables, nil
+}
+
+// WriteVault writes a vault file at path for a store not yet opened (a
+// restore): the store's vault tables get the records when it first opens
+// them, as they do after the loss of a store.
+func WriteVault(path string, recs VaultRecords) error {
+	b, err := json.Marshal(vaultFile{Tables: recs})
+	if err != nil {
+		return fmt.Errorf("write the vault: %w", err)
+	}
+	if err := safefile.Write(path, b, 0o600); err != nil {
+		return fmt.Errorf("write the vault: %w", err)
+	}
+	return nil
 }
