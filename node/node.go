@@ -214,8 +214,15 @@ func New(opts Options) (_ *Node, err error) {
 	if opts.InMemory {
 		marks = ""
 	}
+	var restoredAt time.Time
+	if !opts.InMemory {
+		if restoredAt, _, err = opts.Home.RestoredAt(); err != nil {
+			return nil, err
+		}
+	}
 	n.engine = engine.New(engine.Options{
 		Marks:        marks,
+		RestoredAt:   restoredAt,
 		Now:          opts.Now,
 		PeerClock:    n.clock.Offset,
 		Identity:     n.id,

@@ -52,6 +52,7 @@ func (n *Node) routes() {
 		}
 		sk := n.clock.Skew()
 		out.Clock = api.Clock{AheadMS: sk.Ahead.Milliseconds(), Peers: sk.Peers, Warning: sk.Warning}
+		out.CatchingUp = n.engine.CatchingUp()
 		return out, nil
 	}))
 	s.Handle("POST /v1/node/check", api.Post(s, func(r *http.Request, _ api.Empty) (*api.Check, error) {

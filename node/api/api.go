@@ -34,6 +34,11 @@ type Node struct {
 	EventSeq uint64 `json:"event_seq"`
 	// Clock is how the node's clock compares with its peers'.
 	Clock Clock `json:"clock"`
+	// CatchingUp counts the node's own chains (its messages in a group,
+	// its wallet, its profile, ...) it writes nothing to yet: its identity
+	// was restored from a backup and peers have not brought back what it
+	// wrote before.
+	CatchingUp int `json:"catching_up,omitempty"`
 }
 
 // Check is what a check of the whole store found (POST /v1/node/check).

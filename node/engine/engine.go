@@ -103,6 +103,11 @@ type Spec struct {
 	// defaults; a negative Per, no bound (for scopes written by one-time
 	// keys, where an author writes once).
 	PeerRate, AuthorRate mesh.Rate
+	// NoPriorChain, if set, reports that no earlier copy of this
+	// identity can have written to the scope (restored.go): a group
+	// created after the identity was restored, a scope written only by
+	// one-time keys.
+	NoPriorChain func() bool
 }
 
 // Default rates: far above what people write, far below a flood.
@@ -133,6 +138,10 @@ type Options struct {
 	// Marks is the directory of the marks of this node's own chains
 	// (marks.go); empty keeps none (a store in memory).
 	Marks string
+	// RestoredAt is when this node's identity was restored from a
+	// backup, zero if it was not: until it knows the heads of its
+	// chains, it writes nothing to them (restored.go).
+	RestoredAt time.Time
 }
 
 // Engine replicates every kept scope.
@@ -147,6 +156,8 @@ type Engine struct {
 	syncer *reconcile.Syncer
 	marks  string
 	clock  func(peer.ID) (time.Duration, bool)
+	// restoredAt is Options.RestoredAt.
+	restoredAt time.Time
 	// started is closed once Serve takes input from peers.
 	started chan struct{}
 	stats   Counters
@@ -186,7 +197,7 @@ func New(opts Options) *Engine {
 	}
 	e := &Engine{
 		id: opts.Identity, store: opts.Store, host: opts.Host, gossip: opts.Gossip, guard: opts.Guard,
-		log: opts.Logger, now: opts.Now, marks: opts.Marks, clock: opts.PeerClock, authors: map[string]*rate.Limiter{},
+		log: opts.Logger, now: opts.Now, marks: opts.Marks, clock: opts.PeerClock, restoredAt: opts.RestoredAt, authors: map[string]*rate.Limiter{},
 		replicas: map[event.Scope]*Replica{}, topics: map[string]*topicRef{},
 		confirm: map[event.Scope]time.Time{}, started: make(chan struct{}),
 	}
@@ -284,6 +295,7 @@ func (e *Engine) Keep(s Spec) (*Replica, error) {
 	if _, _, err := r.restoreMarked(false); err != nil {
 		return nil, fmt.Errorf("keep %s: %w", s.Scope, err)
 	}
+	r.initHead()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if _, ok := e.replicas[s.Scope]; ok {
@@ -329,6 +341,9 @@ type Replica struct {
 	mark    *event.Event
 	markErr error
 	closed  atomic.Bool
+	// head says whether the node knows its chain's head (restored.go).
+	headMu sync.Mutex
+	head   headState
 }
 
 // Scope returns the replica's scope.

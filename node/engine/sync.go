@@ -123,6 +123,7 @@ func (s syncStore) Synced(scope event.Scope, p peer.ID, arrival uint64) {
 		s.e.log.Warn("record sync", "err", err)
 	}
 	if r := s.e.replica(scope); r != nil {
+		r.synced(p)
 		if w, ok := r.spec.Feature.(SyncWatcher); ok {
 			w.Synced(scope, p)
 		}

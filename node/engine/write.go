@@ -49,6 +49,9 @@ func (r *Replica) Write(ctx context.Context, build func(Position) (event.Body, e
 		return nil, ErrStopped
 	}
 	defer r.e.gate.exit()
+	if err := r.awaitHead(ctx); err != nil {
+		return nil, fmt.Errorf("write: %w", err)
+	}
 	r.chain.Lock()
 	ev, err := r.writeLocked(build)
 	r.chain.Unlock()

@@ -34,6 +34,9 @@ type Groups interface {
 	WatchGroups(fn func(group event.Scope, id string, in bool))
 	Lookup(ref string) (id, name string, err error)
 	GroupScope(id string) (event.Scope, error)
+	// NoPriorChain reports that no earlier copy of this identity can
+	// have written in the group (engine.Spec.NoPriorChain).
+	NoPriorChain(group event.Scope) bool
 	GroupMAC(group event.Scope, label string, data []byte) ([32]byte, bool)
 	SealFor(group event.Scope, plaintext, ad []byte) ([]byte, error)
 	OpenFor(group event.Scope, sealed, ad []byte) ([]byte, error)
@@ -153,7 +156,10 @@ func (s *Service) keep(group event.Scope, id string) error {
 	ge := &groupEvents{group: group, groupID: id, scope: scope, posts: map[event.ID]*postAt{}, rsvps: map[event.ID]map[[32]byte]answerAt{}, cancels: map[event.ID]map[[32]byte]bool{}}
 	s.byScope[scope], s.byGroup[group] = ge, ge
 	s.mu.Unlock()
-	r, err := s.eng.Keep(engine.Spec{Scope: scope, Topic: TopicName(scope), Kinds: []event.Kind{KindPost, KindRSVP, KindCancel}, Feature: s})
+	r, err := s.eng.Keep(engine.Spec{
+		Scope: scope, Topic: TopicName(scope), Kinds: []event.Kind{KindPost, KindRSVP, KindCancel}, Feature: s,
+		NoPriorChain: func() bool { return s.groups.NoPriorChain(group) },
+	})
 	if err != nil {
 		s.mu.Lock()
 		delete(s.byScope, scope)

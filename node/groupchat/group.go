@@ -19,6 +19,8 @@ type Group struct {
 	Name   string                   `json:"name"`
 	Key    [crypto.KeySize]byte     `json:"key"`
 	Joined time.Time                `json:"joined"`
+	// Created says this node created the group (at Joined).
+	Created bool `json:"created,omitempty"`
 	// ReadUpTo is the history position the user has read up to.
 	ReadUpTo string `json:"read_up_to,omitempty"`
 	// Retention and Quota bound what this node keeps of the group's

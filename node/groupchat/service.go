@@ -146,6 +146,9 @@ func (s *Service) keep(g *Group) error {
 		Kinds:   []event.Kind{event.KindGroupMessage},
 		Floor:   j.currentFloor,
 		Feature: s,
+		// A group this node created after its identity was restored has
+		// no history of it anywhere else.
+		NoPriorChain: func() bool { return s.createdSinceRestore(g) },
 	})
 	if err != nil {
 		s.mu.Unlock()
@@ -193,7 +196,7 @@ func (s *Service) Create(name string) (*Group, error) {
 	if _, err := s.groups.find(name); err == nil {
 		return nil, fmt.Errorf("a group named %q already exists; choose another name", name)
 	}
-	g := &Group{Name: name, Joined: s.now().UTC()}
+	g := &Group{Name: name, Joined: s.now().UTC(), Created: true}
 	if _, err := rand.Read(g.ID[:]); err != nil {
 		return nil, fmt.Errorf("group id: %w", err)
 	}
@@ -433,6 +436,19 @@ func (s *Service) MarkRead(g *Group, c store.Cursor) error {
 	}
 	g.ReadUpTo = c.String()
 	return s.groups.put(g)
+}
+
+// NoPriorChain reports that no earlier copy of this node's identity can
+// have written in the group: this node created it after the identity was
+// restored from a backup (engine.Spec.NoPriorChain).
+func (s *Service) NoPriorChain(group event.Scope) bool {
+	g, ok := s.ByScope(group)
+	return ok && s.createdSinceRestore(g)
+}
+
+func (s *Service) createdSinceRestore(g *Group) bool {
+	at := s.eng.RestoredAt()
+	return g.Created && !at.IsZero() && g.Joined.After(at)
 }
 
 // ByScope returns the joined group with the given scope.

@@ -100,6 +100,46 @@ func (h Home) ClearNewIdentity() error {
 	return nil
 }
 
+// Restore writes an identity restored from a backup into the home, and
+// marks it restored (RestoredAt). It refuses to replace an existing
+// identity.
+func (h Home) Restore(id *crypto.Identity, passphrase []byte, at time.Time) error {
+	if err := os.MkdirAll(string(h), 0o700); err != nil {
+		return fmt.Errorf("create home: %w", err)
+	}
+	if h.Initialized() {
+		return fmt.Errorf("%s already has an identity; refusing to replace it", h)
+	}
+	// The mark goes first: a key without it would pass for one that
+	// knows its chains.
+	if err := WriteFileAtomic(h.restoredFile(), []byte(at.UTC().Format(time.RFC3339Nano)+"\n"), 0o600); err != nil {
+		return fmt.Errorf("mark the restored identity: %w", err)
+	}
+	return id.WriteKeyFile(h.KeyFile(), passphrase)
+}
+
+func (h Home) restoredFile() string { return filepath.Join(string(h), "identity.restored") }
+
+// RestoredAt returns when the home's identity was restored from a backup,
+// and whether it was. A restored node does not know the heads of its own
+// chains until its peers tell it (engine.Options.RestoredAt).
+func (h Home) RestoredAt() (time.Time, bool, error) {
+	b, err := os.ReadFile(h.restoredFile())
+	if errors.Is(err, fs.ErrNotExist) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("restored mark: %w", err)
+	}
+	t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(string(b)))
+	if err != nil {
+		// Unreadable, it still says the identity was restored: the
+		// careful answer.
+		return time.Now(), true, nil
+	}
+	return t, true, nil
+}
+
 // Initialized reports whether the home has an identity.
 func (h Home) Initialized() bool {
 	_, err := os.Stat(h.KeyFile())

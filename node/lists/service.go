@@ -33,6 +33,9 @@ type Groups interface {
 	// errors are API answers.
 	Lookup(ref string) (id, name string, err error)
 	GroupScope(id string) (event.Scope, error)
+	// NoPriorChain reports that no earlier copy of this identity can
+	// have written in the group (engine.Spec.NoPriorChain).
+	NoPriorChain(group event.Scope) bool
 	// GroupMAC is a MAC under a key only members hold.
 	GroupMAC(group event.Scope, label string, data []byte) ([32]byte, bool)
 	SealFor(group event.Scope, plaintext, ad []byte) ([]byte, error)
@@ -129,7 +132,10 @@ func (s *Service) keep(group event.Scope, id string) error {
 	// finds it for the first event.
 	s.byScope[scope], s.byGroup[group] = gl, gl
 	s.mu.Unlock()
-	r, err := s.eng.Keep(engine.Spec{Scope: scope, Topic: TopicName(scope), Kinds: []event.Kind{Kind}, Feature: s})
+	r, err := s.eng.Keep(engine.Spec{
+		Scope: scope, Topic: TopicName(scope), Kinds: []event.Kind{Kind}, Feature: s,
+		NoPriorChain: func() bool { return s.groups.NoPriorChain(group) },
+	})
 	if err != nil {
 		s.mu.Lock()
 		delete(s.byScope, scope)

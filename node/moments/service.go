@@ -142,7 +142,7 @@ func (s *Service) follow() ([]ratchet.Bundle, error) {
 		}
 		r, err := s.eng.Keep(engine.Spec{
 			Scope: scope, Topic: TopicName(scope), Kinds: []event.Kind{KindKey, KindPost, KindReaction, KindDelete},
-			Feature: s, AuthorRate: authorRate,
+			Feature: s, AuthorRate: authorRate, NoPriorChain: s.noContacts,
 		})
 		if err != nil {
 			return nil, err
@@ -492,4 +492,11 @@ func (s *Service) forgetEvents(scope event.Scope, at []store.Cursor, authors [][
 		drop = append(drop, c)
 	}
 	return s.st.Forget(scope, drop)
+}
+
+// noContacts reports that nobody keeps this node's chains in the moments
+// scopes: only contacts do (engine.Spec.NoPriorChain).
+func (s *Service) noContacts() bool {
+	friends, err := s.contacts.Friends()
+	return err == nil && len(friends) == 0
 }

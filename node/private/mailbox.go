@@ -93,6 +93,8 @@ func newMailbox(eng *engine.Engine, st *store.Store, log *slog.Logger, now func(
 			// write once each.
 			PeerRate:   mesh.Rate{Per: 50, Burst: 200},
 			AuthorRate: mesh.Rate{Per: -1},
+			// This node writes mail under one-time keys, in no chain.
+			NoPriorChain: func() bool { return true },
 		})
 		if err != nil {
 			return nil, err

@@ -162,7 +162,7 @@ func (s *Service) follow() error {
 		scope := ScopeOf(pub)
 		r, err := s.eng.Keep(engine.Spec{
 			Scope: scope, Topic: TopicName(scope), Kinds: []event.Kind{Kind},
-			Feature: s, AuthorRate: authorRate,
+			Feature: s, AuthorRate: authorRate, NoPriorChain: s.noContacts,
 		})
 		if err != nil {
 			return err
@@ -292,4 +292,11 @@ func (s *Service) Names(p peer.ID) people.Names {
 		return people.Names{}
 	}
 	return people.Names{Claimed: r.Name}
+}
+
+// noContacts reports that nobody keeps this node's profile chain: only
+// contacts do (engine.Spec.NoPriorChain).
+func (s *Service) noContacts() bool {
+	friends, err := s.contacts.Friends()
+	return err == nil && len(friends) == 0
 }
