@@ -145,7 +145,7 @@ wins over the file.`,
 		&cobra.Group{ID: "chat", Title: "Chat:"},
 		&cobra.Group{ID: "wallet", Title: "Wallet:"},
 	)
-	for _, c := range []*cobra.Command{a.initCmd(), a.runCmd(), a.openCmd(), a.idCmd(), a.checkCmd(), a.peersCmd(), a.watchCmd(), a.configCmd(), a.versionCmd()} {
+	for _, c := range []*cobra.Command{a.initCmd(), a.runCmd(), a.openCmd(), a.idCmd(), a.checkCmd(), a.peersCmd(), a.watchCmd(), a.configCmd(), a.backupCmd(), a.restoreCmd(), a.versionCmd()} {
 		c.GroupID = "node"
 		root.AddCommand(c)
 	}

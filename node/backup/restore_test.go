@@ -1,0 +1,98 @@
+package backup_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/banyan-mesh/banyan/crypto"
+	"github.com/banyan-mesh/banyan/node/backup"
+	"github.com/banyan-mesh/banyan/node/engine"
+	"github.com/banyan-mesh/banyan/node/home"
+	"github.com/banyan-mesh/banyan/node/nodetest"
+	"github.com/banyan-mesh/banyan/store"
+)
+
+func TestMain(m *testing.M) { nodetest.VerifyNoLeaks(m) }
+
+// A node restored from a backup onto a new data directory writes nothing
+// to a group it was in before until a peer has brought back what it wrote
+// there, and then continues its chain: no sequence number is used twice.
+// A group it creates after the restore it writes to at once.
+func TestRestoredNodeWritesNoForks(t *testing.T) {
+	aHome := home.Home(t.TempDir())
+	a := nodetest.Start(t, aHome)
+	b := nodetest.Start(t, "", a.Info())
+	g := nodetest.JoinAll(t, []*nodetest.Node{a, b})
+	sent := nodetest.SendN(t, a, g, 3, "before the backup %d")
+	id, err := aHome.Identity(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bk, err := backup.Create(backup.Options{Home: aHome}, id, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Written after the backup: the restored node must not write at
+	// these positions again.
+	sent = append(sent, nodetest.SendN(t, a, g, 2, "after the backup %d")...)
+	nodetest.Eventually(t, 20*time.Second, "b to hold all five", func() (bool, string) { return nodetest.HasAll(t, b, g, sent) })
+	a.Stop()
+
+	restored := home.Home(filepath.Join(t.TempDir(), "restored"))
+	if _, err := backup.Restore(backup.Options{Home: restored}, bk, nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+
+	// Alone, it knows the group (the key came back) but not its chain.
+	a2 := nodetest.Start(t, restored)
+	ga := nodetest.GroupOn(t, a2, g)
+	if _, err := a2.Groups().Send(context.Background(), ga, "too early"); !errors.Is(err, engine.ErrCatchingUp) {
+		t.Fatalf("a restored node alone wrote to its old group: %v", err)
+	}
+	if n := a2.Engine().CatchingUp(); n == 0 {
+		t.Fatal("the node does not say it is catching up")
+	}
+	fresh, err := a2.Groups().Create("after the restore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a2.Groups().Send(context.Background(), fresh, "a new group starts here"); err != nil {
+		t.Fatalf("a group created after the restore: %v", err)
+	}
+	a2.Stop()
+
+	// With b, it gets its five messages back and goes on after them.
+	a2 = nodetest.Start(t, restored, b.Info())
+	nodetest.Eventually(t, 20*time.Second, "the restored node to reach b", func() (bool, string) {
+		return len(a2.Host().Network().Peers()) > 0, "not connected"
+	})
+	next := nodetest.SendN(t, a2, g, 1, "after the restore %d")
+	nodetest.Eventually(t, 20*time.Second, "b to hold the new message", func() (bool, string) { return nodetest.HasAll(t, b, g, next) })
+	me, err := crypto.PublicKeyFromPeerID(a2.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, _, err := b.Groups().History(nodetest.GroupOn(t, b, g), store.Cursor{}, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seqs := map[uint64]int{}
+	for _, m := range msgs {
+		if string(m.Event.Author) == string(me) {
+			seqs[m.Event.Seq]++
+		}
+	}
+	for seq := uint64(1); seq <= 6; seq++ {
+		if seqs[seq] != 1 {
+			t.Fatalf("b holds %d messages at seq %d of the restored author (all: %v)", seqs[seq], seq, seqs)
+		}
+	}
+	nodetest.Eventually(t, 20*time.Second, "every chain caught up", func() (bool, string) {
+		n := a2.Engine().CatchingUp()
+		return n == 0, fmt.Sprintf("%d chains catching up", n)
+	})
+}
