@@ -109,6 +109,7 @@ function App({ stream }) {
     <main id="main">
       ${st.stream === 'reconnecting' && html`<p class="banner" role="status" id="reconnecting">Reconnecting to your Banyan node…</p>`}
       ${st.reminder && route.tab !== 'schedule' && html`<p class="banner" role="status" id="reminder">Starting soon: ${st.reminder.title} (${st.reminder.group_name}). <a href="#/schedule">See your schedule</a></p>`}
+      ${st.me?.catching_up > 0 && html`<p class="banner" role="status" id="catching-up">Restored from a backup: you can read, but you cannot send, pay or post until a neighbour's Banyan brings back what you wrote before.</p>`}
       ${st.me?.clock?.warning && html`<p class="banner error" role="alert" id="clock-warning">${st.me.clock.warning}</p>`}
       ${st.me?.storage?.damage && html`<p class="banner error" role="alert" id="store-damage">${st.me.storage.damage}</p>`}
       ${st.me?.storage?.writes_refused && html`<p class="banner error" role="alert" id="disk-full">${st.me.storage.writes_refused}</p>`}
@@ -164,7 +165,8 @@ async function boot() {
   show(html`<${App} stream=${stream} />`);
   stream.start(node.event_seq);
   // Peers come and go without events: refresh the lists now and then.
-  // So do the node's warnings (its clock, a full disk).
+  // So do the node's warnings (its clock, a full disk, catching up after
+  // a restore).
   setInterval(() => {
     if (!document.hidden && getState().stream === 'live') {
       refreshGroups().catch(() => {}); refreshContacts().catch(() => {});
