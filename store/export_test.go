@@ -22,3 +22,11 @@ func (s *Store) DamageEvent(id event.ID) error {
 		return txn.Set(key('e', id[:]), v)
 	})
 }
+
+// DropHistoryKey deletes an event's history index key, as a table lost
+// with it would.
+func (s *Store) DropHistoryKey(e *event.Event) error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		return txn.Delete(key('t', e.Scope, timeKey(e.Time), e.ID[:]))
+	})
+}

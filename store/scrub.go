@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,9 +33,15 @@ type Damage struct {
 	// Events counts the events checked; Removed those whose bytes were
 	// damaged and were removed to be fetched again.
 	Events, Removed int
+	// Reindexed counts whole events that had lost index keys and were
+	// indexed again.
+	Reindexed int
 	// Tables is Badger's report of a table that fails its checksums;
 	// empty when all passed.
 	Tables string
+	// SetAside names the tables set aside as damaged when the store
+	// opened (tables.go).
+	SetAside []string
 }
 
 // Found says in a sentence what the scrub found, or "" when nothing.
@@ -43,11 +50,17 @@ func (d Damage) Found() string {
 	if d.Removed > 0 {
 		out = fmt.Sprintf("%d stored events were damaged on disk and were removed, to be fetched again from peers", d.Removed)
 	}
-	if d.Tables != "" {
+	add := func(s string) {
 		if out != "" {
 			out += "; "
 		}
-		out += "part of the store cannot be read (" + d.Tables + "): what it held is lost here unless peers have it"
+		out += s
+	}
+	if d.Tables != "" {
+		add("part of the store cannot be read (" + d.Tables + "): what it held is lost here unless peers have it")
+	}
+	if len(d.SetAside) > 0 {
+		add(fmt.Sprintf("%d damaged tables were set aside when the store opened (%s): the events they held are fetched again from peers", len(d.SetAside), strings.Join(d.SetAside, "; ")))
 	}
 	return out
 }
@@ -86,6 +99,7 @@ func (s *Store) Scrub(ctx context.Context) (d Damage, err error) {
 		if r := recover(); r != nil {
 			d.Tables, err = fmt.Sprint(r), nil
 		}
+		d.SetAside = s.setAside
 		if err == nil {
 			d.At = time.Now()
 			s.scrub.mu.Lock()
@@ -98,6 +112,10 @@ func (s *Store) Scrub(ctx context.Context) (d Damage, err error) {
 	}()
 	d.Tables = s.verifyTables()
 	var damaged []event.ID
+	// Whole envelopes that lost index keys (a table set aside held them)
+	// by their local flag: sync, which sees events through the history
+	// index, would fetch them again and be told they are stored.
+	unindexed := map[bool][]*event.Event{}
 	var from []byte
 	for {
 		if err := ctx.Err(); err != nil {
@@ -122,8 +140,13 @@ func (s *Store) Scrub(ctx context.Context) (d Damage, err error) {
 						damaged = append(damaged, id)
 						return nil
 					}
-					if _, err := event.Decode(raw); err != nil {
+					ev, err := event.Decode(raw)
+					if err != nil {
 						damaged = append(damaged, id)
+					} else if local, whole := indexed(txn, ev); !whole {
+						// raw is Badger's, valid only here.
+						ev, _ = event.Decode(bytes.Clone(raw))
+						unindexed[local] = append(unindexed[local], ev)
 					}
 					return nil
 				})
@@ -160,7 +183,45 @@ func (s *Store) Scrub(ctx context.Context) (d Damage, err error) {
 		}
 		d.Removed = len(damaged)
 	}
+	for local, evs := range unindexed {
+		if err := s.reindex(evs, local); err != nil {
+			return d, fmt.Errorf("scrub: %w", err)
+		}
+		d.Reindexed += len(evs)
+	}
 	return d, nil
+}
+
+// indexed reports whether every index key of a stored event is there, and
+// whether it was written by this node.
+func indexed(txn *badger.Txn, e *event.Event) (local, whole bool) {
+	item, err := txn.Get(key('m', e.ID[:]))
+	if err != nil {
+		return false, false
+	}
+	_ = item.Value(func(v []byte) error {
+		local = len(v) > 8 && v[8] == 1
+		return nil
+	})
+	for _, k := range [][]byte{key('t', e.Scope, timeKey(e.Time), e.ID[:]), key('a', e.Scope, e.Author, u64(e.Seq), e.ID[:])} {
+		if _, err := txn.Get(k); err != nil {
+			return local, false
+		}
+	}
+	return local, true
+}
+
+// reindex stores whole events again with all their keys.
+func (s *Store) reindex(evs []*event.Event, local bool) error {
+	ids := make([]event.ID, len(evs))
+	for i, e := range evs {
+		ids[i] = e.ID
+	}
+	if err := s.removeDamaged(ids); err != nil {
+		return err
+	}
+	_, err := s.PutEvents(evs, PutOptions{Local: local})
+	return err
 }
 
 // verifyTables checks every block of every table, and says what fails.
