@@ -91,21 +91,7 @@ func Open(opts Options) (s *Store, err error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	bo := badger.DefaultOptions(opts.Dir).
-		WithInMemory(opts.InMemory).
-		WithLogger(badgerLogger{opts.Logger}).
-		WithMemTableSize(8 << 20).
-		WithNumMemtables(2).
-		WithNumLevelZeroTables(2).
-		WithNumLevelZeroTablesStall(8).
-		WithBlockCacheSize(8 << 20).
-		WithIndexCacheSize(16 << 20).
-		WithValueLogFileSize(16 << 20).
-		WithNumCompactors(2).
-		WithCompression(options.Snappy).
-		// Damaged blocks are errors when read, never wrong data.
-		WithChecksumVerificationMode(options.OnBlockRead).
-		WithSyncWrites(false)
+	bo := badgerOptions(opts)
 	var setAside []string
 	if !opts.InMemory {
 		if err := checkManifest(opts.Dir); err != nil {
@@ -152,6 +138,25 @@ func Open(opts Options) (s *Store, err error) {
 		tableRegistry: tableRegistry{tables: map[string]*Table{}, byPrefix: map[string]*Table{}},
 		setAside:      setAside,
 	}, nil
+}
+
+// badgerOptions is the low-memory Badger profile.
+func badgerOptions(opts Options) badger.Options {
+	return badger.DefaultOptions(opts.Dir).
+		WithInMemory(opts.InMemory).
+		WithLogger(badgerLogger{opts.Logger}).
+		WithMemTableSize(8 << 20).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(2).
+		WithNumLevelZeroTablesStall(8).
+		WithBlockCacheSize(8 << 20).
+		WithIndexCacheSize(16 << 20).
+		WithValueLogFileSize(16 << 20).
+		WithNumCompactors(2).
+		WithCompression(options.Snappy).
+		// Damaged blocks are errors when read, never wrong data.
+		WithChecksumVerificationMode(options.OnBlockRead).
+		WithSyncWrites(false)
 }
 
 // Close flushes and closes the store.
