@@ -189,8 +189,18 @@ func (s *Store) Scrub(ctx context.Context) (d Damage, err error) {
 		}
 		d.Reindexed += len(evs)
 	}
+	if d.Removed+d.Reindexed > 0 {
+		select {
+		case s.repaired <- struct{}{}:
+		default:
+		}
+	}
 	return d, nil
 }
+
+// Repaired is signalled after a scrub removed or indexed again events:
+// syncing with peers now brings back what was removed.
+func (s *Store) Repaired() <-chan struct{} { return s.repaired }
 
 // indexed reports whether every index key of a stored event is there, and
 // whether it was written by this node.

@@ -76,6 +76,7 @@ type Store struct {
 	scrub      scrubState
 	// setAside says which damaged tables were set aside at open.
 	setAside []string
+	repaired chan struct{}
 	tableRegistry
 }
 
@@ -136,7 +137,7 @@ func Open(opts Options) (s *Store, err error) {
 		db: db, arrSeq: seq, log: opts.Logger, gcEvery: gc, events: newEventHub(),
 		maxBatch: bo.MemTableSize / 10, space: sp, vault: newVault(opts.Vault), scrubEvery: cmp.Or(opts.ScrubInterval, 24*time.Hour),
 		tableRegistry: tableRegistry{tables: map[string]*Table{}, byPrefix: map[string]*Table{}},
-		setAside:      setAside,
+		setAside:      setAside, repaired: make(chan struct{}, 1),
 	}, nil
 }
 
