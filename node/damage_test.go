@@ -109,4 +109,3 @@ func texts(t *testing.T, n *nodetest.Node, g *groupchat.Group) map[string]string
 	}
 	return out
 }
-
