@@ -198,6 +198,15 @@ func (s *Store) Scrub(ctx context.Context) (d Damage, err error) {
 	return d, nil
 }
 
+// damageSeen has the scrub run now: a read met a damaged envelope, which
+// the scrub removes so that sync fetches it again.
+func (s *Store) damageSeen() {
+	select {
+	case s.scrubNow <- struct{}{}:
+	default:
+	}
+}
+
 // Repaired is signalled after a scrub removed or indexed again events:
 // syncing with peers now brings back what was removed.
 func (s *Store) Repaired() <-chan struct{} { return s.repaired }

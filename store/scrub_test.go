@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/store"
@@ -140,5 +141,40 @@ func TestScrubReindexesWholeEvents(t *testing.T) {
 	}
 	if _, local, err := s.ArrivalOf(e2.ID); err != nil || !local {
 		t.Fatalf("the reindexed event is no longer marked local: %v", err)
+	}
+}
+
+// A read that meets a damaged envelope leaves it out instead of failing
+// the whole page, and has the store check itself at once, which removes it
+// so that sync fetches it again.
+func TestReadOfDamagedEventStartsScrub(t *testing.T) {
+	s, _ := openTemp(t)
+	a := newAuthor(t, randomScope(t))
+	e1, e2, e3 := a.next(1_700_000_000_000, "one"), a.next(1_700_000_000_001, "two"), a.next(1_700_000_000_002, "three")
+	for _, e := range []*event.Event{e1, e2, e3} {
+		mustPut(t, s, e, store.PutOptions{})
+	}
+	if err := s.DamageEvent(e2.ID); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	evs, _, err := s.History(a.scope, store.Cursor{}, 10)
+	if err != nil || len(evs) != 2 {
+		t.Fatalf("history with a damaged event: %d events, %v", len(evs), err)
+	}
+	select {
+	case <-s.Repaired():
+	case <-time.After(20 * time.Second):
+		t.Fatal("no scrub removed the damaged event")
+	}
+	if has, _ := s.HasEvent(e2.ID); has {
+		t.Fatal("the damaged event is still stored")
+	}
+	if s.LastScrub().Removed != 1 {
+		t.Fatalf("last scrub: %+v", s.LastScrub())
 	}
 }

@@ -77,6 +77,8 @@ type Store struct {
 	// setAside says which damaged tables were set aside at open.
 	setAside []string
 	repaired chan struct{}
+	// scrubNow asks Serve for a scrub at once.
+	scrubNow chan struct{}
 	tableRegistry
 }
 
@@ -138,6 +140,7 @@ func Open(opts Options) (s *Store, err error) {
 		maxBatch: bo.MemTableSize / 10, space: sp, vault: newVault(opts.Vault), scrubEvery: cmp.Or(opts.ScrubInterval, 24*time.Hour),
 		tableRegistry: tableRegistry{tables: map[string]*Table{}, byPrefix: map[string]*Table{}},
 		setAside:      setAside, repaired: make(chan struct{}, 1),
+		scrubNow: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -201,6 +204,11 @@ func (s *Store) Serve(ctx context.Context) error {
 				s.log.Warn("scrub", "err", err)
 			}
 			scrub.Reset(s.scrubEvery)
+		case <-s.scrubNow:
+			s.log.Warn("a read met a damaged event; checking the whole store")
+			if _, err := s.Scrub(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("scrub", "err", err)
+			}
 		case <-t.C:
 			if s.Writable() == nil {
 				s.collectGarbage()
