@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/banyan-mesh/banyan/node/api"
 	"github.com/banyan-mesh/banyan/node/groupchat"
 	"github.com/banyan-mesh/banyan/node/home"
 	"github.com/banyan-mesh/banyan/node/nodetest"
@@ -54,7 +55,7 @@ func TestDamagedStoreIsRepairedFromAPeer(t *testing.T) {
 			damage(t, biggestTable(t, aHome.StoreDir()))
 
 			a = nodetest.Start(t, aHome, b.Info())
-			ch, err := a.Client(t).Check(context.Background())
+			ch, err := a.Client(t).Check(context.Background(), api.CheckRequest{})
 			if err != nil || ch.Found == "" {
 				t.Fatalf("check of the damaged store: %+v, %v", ch, err)
 			}
