@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -42,7 +41,7 @@ const damagedDir = "damaged"
 // aside those that fail, returning a sentence for each.
 func setAsideDamagedTables(dir string, bo badger.Options, log *slog.Logger) ([]string, error) {
 	mpath := filepath.Join(dir, "MANIFEST")
-	f, err := os.OpenFile(mpath, os.O_RDWR, 0)
+	f, err := os.Open(mpath)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	} else if err != nil {
@@ -65,9 +64,10 @@ func setAsideDamagedTables(dir string, bo badger.Options, log *slog.Logger) ([]s
 	if len(drop) == 0 {
 		return nil, nil
 	}
-	if bo.ReadOnly {
-		return nil, fmt.Errorf("check tables: %s", strings.Join(found, "; "))
+	if f, err = os.OpenFile(mpath, os.O_RDWR, 0); err != nil {
+		return nil, fmt.Errorf("check tables: %w", err)
 	}
+	defer f.Close()
 	if err := os.MkdirAll(filepath.Join(dir, damagedDir), 0o700); err != nil {
 		return nil, fmt.Errorf("check tables: %w", err)
 	}
