@@ -147,18 +147,8 @@ var ErrNoPeersToRepair = errors.New("no peer of this chain's scope could be sync
 // when none answers), then marks the newest of its chain the store then
 // holds. The damaged file is kept beside, with ".damaged" added.
 func (e *Engine) RepairMarks(ctx context.Context) []MarkRepair {
-	e.mu.Lock()
-	var damaged []*Replica
-	for _, r := range e.replicas {
-		r.chain.Lock()
-		if r.markErr != nil {
-			damaged = append(damaged, r)
-		}
-		r.chain.Unlock()
-	}
-	e.mu.Unlock()
-	out := make([]MarkRepair, 0, len(damaged))
-	for _, r := range damaged {
+	var out []MarkRepair
+	for _, r := range e.damagedMarks() {
 		out = append(out, r.repairMark(ctx))
 	}
 	return out
@@ -166,13 +156,32 @@ func (e *Engine) RepairMarks(ctx context.Context) []MarkRepair {
 
 // DamagedMarks says, for each chain whose mark cannot be read, why.
 func (e *Engine) DamagedMarks() []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	var out []string
-	for _, r := range e.replicas {
+	for _, r := range e.damagedMarks() {
 		r.chain.Lock()
 		if r.markErr != nil {
 			out = append(out, r.markErr.Error())
+		}
+		r.chain.Unlock()
+	}
+	return out
+}
+
+// damagedMarks returns the replicas whose marks cannot be read. A chain's
+// lock is taken without the engine's: a write holds the chain's while it
+// may take the engine's.
+func (e *Engine) damagedMarks() []*Replica {
+	e.mu.Lock()
+	all := make([]*Replica, 0, len(e.replicas))
+	for _, r := range e.replicas {
+		all = append(all, r)
+	}
+	e.mu.Unlock()
+	var out []*Replica
+	for _, r := range all {
+		r.chain.Lock()
+		if r.markErr != nil {
+			out = append(out, r)
 		}
 		r.chain.Unlock()
 	}
