@@ -243,21 +243,6 @@ func (s *Store) reindex(evs []*event.Event, local bool) error {
 	return err
 }
 
-// verifyTables checks every block of every table, and says what fails.
-func (s *Store) verifyTables() (failed string) {
-	defer func() {
-		// Badger's VerifyChecksum dereferences the block it failed to read
-		// while it words the error (v4.9.6), so damage arrives as a panic.
-		if r := recover(); r != nil {
-			failed = "a table fails its checksums"
-		}
-	}()
-	if err := s.db.VerifyChecksum(); err != nil {
-		return err.Error()
-	}
-	return ""
-}
-
 // unreadableEvents returns the events the history index names whose
 // envelopes cannot be read, or are gone.
 func (s *Store) unreadableEvents(ctx context.Context) ([]event.ID, error) {
