@@ -19,13 +19,14 @@ import (
 // Damage on disk must not stay silent. Badger checks each block's
 // checksum when it reads it (OnBlockRead), so damaged data is an error,
 // never wrong data; but data nobody reads is never checked. So the store
-// reads all of itself now and then (Scrub): every table's every block
-// (Badger's VerifyChecksum), and every event, whose ID must still be the
-// hash of its bytes and whose signature must still hold. An event whose
-// bytes are damaged is removed with all its index keys, so that the next
-// sync fetches it again from a peer that holds it whole; damage in a table
-// is reported with the table's name (Badger cannot read past it, and only
-// a copy can repair it).
+// reads all of itself now and then (Scrub), and at once when a read met a
+// damaged event: every table's every block (tables.go), and every event,
+// whose ID must still be the hash of its bytes and whose signature must
+// still hold. An event whose bytes are damaged is removed with all its
+// index keys, so that the next sync fetches it again from a peer that
+// holds it whole, and one whole but missing index keys is indexed again;
+// damage in a table is reported with the table's name (Badger cannot read
+// past it, and only a copy can repair it).
 
 // Damage is what a scrub found.
 type Damage struct {
@@ -36,7 +37,7 @@ type Damage struct {
 	// Reindexed counts whole events that had lost index keys and were
 	// indexed again.
 	Reindexed int
-	// Tables is Badger's report of a table that fails its checksums;
+	// Tables names the tables that fail their checksums, with the block;
 	// empty when all passed.
 	Tables string
 	// SetAside names the tables set aside as damaged when the store
