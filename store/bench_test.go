@@ -97,7 +97,8 @@ func BenchmarkHistoryPage(b *testing.B) {
 // BenchmarkOpen opens a store of 100,000 events (the page cache warm):
 // all of Open, the check of every table's footer alone, and Badger alone
 // with the checksum modes OnBlockRead (the store's) and OnTableRead
-// (every block of every table read at open).
+// (every block of every table read at open); and checks every block, as
+// the scrub does and as Badger's VerifyChecksum does.
 func BenchmarkOpen(b *testing.B) {
 	dir := b.TempDir()
 	s := openAt(b, dir)
@@ -129,6 +130,27 @@ func BenchmarkOpen(b *testing.B) {
 		for b.Loop() {
 			if bad, err := store.CheckTables(dir); err != nil || len(bad) > 0 {
 				b.Fatal(bad, err)
+			}
+		}
+	})
+	b.Run("scrub-tables", func(b *testing.B) {
+		s := openAt(b, dir)
+		defer s.Close()
+		for b.Loop() {
+			if bad := s.VerifyTables(); bad != "" {
+				b.Fatal(bad)
+			}
+		}
+	})
+	b.Run("badger-VerifyChecksum", func(b *testing.B) {
+		db, err := store.OpenBadger(dir, options.OnBlockRead)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		for b.Loop() {
+			if err := db.VerifyChecksum(); err != nil {
+				b.Fatal(err)
 			}
 		}
 	})

@@ -44,3 +44,6 @@ func CheckTables(dir string) ([]string, error) {
 func OpenBadger(dir string, mode options.ChecksumVerificationMode) (*badger.DB, error) {
 	return badger.Open(badgerOptions(Options{Dir: dir, Logger: slog.New(slog.DiscardHandler)}).WithChecksumVerificationMode(mode))
 }
+
+// VerifyTables runs the scrub's check of every table's blocks.
+func (s *Store) VerifyTables() string { return s.verifyTables() }
