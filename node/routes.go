@@ -55,12 +55,23 @@ func (n *Node) routes() {
 		out.CatchingUp = n.engine.CatchingUp()
 		return out, nil
 	}))
-	s.Handle("POST /v1/node/check", api.Post(s, func(r *http.Request, _ api.Empty) (*api.Check, error) {
+	s.Handle("POST /v1/node/check", api.Post(s, func(r *http.Request, req api.CheckRequest) (*api.Check, error) {
 		d, err := n.store.Scrub(r.Context())
 		if err != nil {
 			return nil, err
 		}
-		return &api.Check{Events: d.Events, Removed: d.Removed, Found: d.Found()}, nil
+		ch := &api.Check{Events: d.Events, Removed: d.Removed, Found: d.Found()}
+		if req.RepairMarks {
+			for _, m := range n.engine.RepairMarks(r.Context()) {
+				am := api.MarkRepair{Scope: m.Scope.String(), Seq: m.Seq, Peers: m.Peers}
+				if m.Err != nil {
+					am.Error = m.Err.Error()
+				}
+				ch.Marks = append(ch.Marks, am)
+			}
+		}
+		ch.DamagedMarks = n.engine.DamagedMarks()
+		return ch, nil
 	}))
 	s.Handle("GET /v1/peers", api.Get(s, func(r *http.Request) ([]api.Peer, error) {
 		h := n.host

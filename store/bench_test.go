@@ -2,7 +2,11 @@ package store_test
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/dgraph-io/badger/v4/options"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/store"
@@ -88,4 +92,90 @@ func BenchmarkHistoryPage(b *testing.B) {
 			b.Fatalf("History = %d events, %v", len(page), err)
 		}
 	}
+}
+
+// BenchmarkOpen opens a store of 100,000 events (the page cache warm):
+// all of Open, the check of every table's footer alone, and Badger alone
+// with the checksum modes OnBlockRead (the store's) and OnTableRead
+// (every block of every table read at open); and checks every block, as
+// the scrub does and as Badger's VerifyChecksum does.
+func BenchmarkOpen(b *testing.B) {
+	dir := b.TempDir()
+	s := openAt(b, dir)
+	src := newEventSource(b)
+	batch := make([]*event.Event, 0, 1000)
+	for range 100 {
+		batch = batch[:0]
+		for range 1000 {
+			batch = append(batch, src.next())
+		}
+		if _, err := s.PutEvents(batch, store.PutOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	tables, _ := filepath.Glob(filepath.Join(dir, "*.sst"))
+	lsm, _ := dirSize(dir)
+	b.Logf("%d tables, %d MB", len(tables), lsm>>20)
+	b.Run("store", func(b *testing.B) {
+		for b.Loop() {
+			if err := openAt(b, dir).Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("table-check", func(b *testing.B) {
+		for b.Loop() {
+			if bad, err := store.CheckTables(dir); err != nil || len(bad) > 0 {
+				b.Fatal(bad, err)
+			}
+		}
+	})
+	b.Run("scrub-tables", func(b *testing.B) {
+		s := openAt(b, dir)
+		defer s.Close()
+		for b.Loop() {
+			if bad := s.VerifyTables(); bad != "" {
+				b.Fatal(bad)
+			}
+		}
+	})
+	b.Run("badger-VerifyChecksum", func(b *testing.B) {
+		db, err := store.OpenBadger(dir, options.OnBlockRead)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		for b.Loop() {
+			if err := db.VerifyChecksum(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for name, mode := range map[string]options.ChecksumVerificationMode{"badger-OnBlockRead": options.OnBlockRead, "badger-OnTableRead": options.OnTableRead} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				db, err := store.OpenBadger(dir, mode)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := db.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func dirSize(dir string) (int64, error) {
+	ents, err := os.ReadDir(dir)
+	var n int64
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+	}
+	return n, err
 }

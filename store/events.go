@@ -155,6 +155,9 @@ func (s *Store) Event(id event.ID) (*event.Event, error) {
 		e, err = getEvent(txn, id[:])
 		return err
 	})
+	if errors.Is(err, ErrDamaged) {
+		s.damageSeen()
+	}
 	return e, err
 }
 
@@ -165,6 +168,10 @@ func (s *Store) Events(ids []event.ID) ([]*event.Event, error) {
 	err := s.db.View(func(txn *badger.Txn) error {
 		for _, id := range ids {
 			e, err := getEvent(txn, id[:])
+			if errors.Is(err, ErrDamaged) {
+				s.damageSeen()
+				continue
+			}
 			if errors.Is(err, ErrNotFound) {
 				continue
 			}
@@ -181,6 +188,10 @@ func (s *Store) Events(ids []event.ID) ([]*event.Event, error) {
 	return out, nil
 }
 
+// ErrDamaged reports a stored envelope whose bytes cannot be read or are
+// not the event they are stored as.
+var ErrDamaged = errors.New("stored event is damaged")
+
 func getEvent(txn *badger.Txn, id []byte) (*event.Event, error) {
 	item, err := txn.Get(key('e', id))
 	if errors.Is(err, badger.ErrKeyNotFound) {
@@ -191,11 +202,11 @@ func getEvent(txn *badger.Txn, id []byte) (*event.Event, error) {
 	}
 	raw, err := item.ValueCopy(nil)
 	if err != nil {
-		return nil, fmt.Errorf("get event: %w", err)
+		return nil, fmt.Errorf("event %x: %w (%v)", id, ErrDamaged, err)
 	}
 	e, err := event.Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("stored event %x: %w", id, err)
+	if err != nil || !bytes.Equal(e.ID[:], id) {
+		return nil, fmt.Errorf("event %x: %w (%v)", id, ErrDamaged, err)
 	}
 	return e, nil
 }
@@ -302,6 +313,12 @@ func (s *Store) History(scope event.Scope, before Cursor, limit int) ([]*event.E
 				break
 			}
 			e, err := getEvent(txn, id)
+			// Badger answers "not found" for a key in a block it cannot
+			// read: an indexed event without its envelope is damage too.
+			if errors.Is(err, ErrDamaged) || errors.Is(err, ErrNotFound) {
+				s.damageSeen()
+				continue
+			}
 			if err != nil {
 				return err
 			}
@@ -396,6 +413,10 @@ func (s *Store) ArrivalsSince(seq uint64, limit int) ([]Arrival, error) {
 			e, err := getEvent(txn, ref)
 			if errors.Is(err, ErrNotFound) {
 				continue // the scope was deleted since
+			}
+			if errors.Is(err, ErrDamaged) {
+				s.damageSeen()
+				continue
 			}
 			if err != nil {
 				return err

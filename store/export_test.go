@@ -1,7 +1,10 @@
 package store
 
 import (
+	"log/slog"
+
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
 )
@@ -22,3 +25,25 @@ func (s *Store) DamageEvent(id event.ID) error {
 		return txn.Set(key('e', id[:]), v)
 	})
 }
+
+// DropHistoryKey deletes an event's history index key, as a table lost
+// with it would.
+func (s *Store) DropHistoryKey(e *event.Event) error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		return txn.Delete(key('t', e.Scope, timeKey(e.Time), e.ID[:]))
+	})
+}
+
+// CheckTables runs the check of every table's footer that Open runs.
+func CheckTables(dir string) ([]string, error) {
+	return setAsideDamagedTables(dir, badgerOptions(Options{Dir: dir}), slog.New(slog.DiscardHandler))
+}
+
+// OpenBadger opens the store in dir as Badger alone, with the store's
+// profile but the given checksum mode.
+func OpenBadger(dir string, mode options.ChecksumVerificationMode) (*badger.DB, error) {
+	return badger.Open(badgerOptions(Options{Dir: dir, Logger: slog.New(slog.DiscardHandler)}).WithChecksumVerificationMode(mode))
+}
+
+// VerifyTables runs the scrub's check of every table's blocks.
+func (s *Store) VerifyTables() string { return s.verifyTables() }

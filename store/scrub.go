@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,13 +19,14 @@ import (
 // Damage on disk must not stay silent. Badger checks each block's
 // checksum when it reads it (OnBlockRead), so damaged data is an error,
 // never wrong data; but data nobody reads is never checked. So the store
-// reads all of itself now and then (Scrub): every table's every block
-// (Badger's VerifyChecksum), and every event, whose ID must still be the
-// hash of its bytes and whose signature must still hold. An event whose
-// bytes are damaged is removed with all its index keys, so that the next
-// sync fetches it again from a peer that holds it whole; damage in a table
-// is reported with the table's name (Badger cannot read past it, and only
-// a copy can repair it).
+// reads all of itself now and then (Scrub), and at once when a read met a
+// damaged event: every table's every block (tables.go), and every event,
+// whose ID must still be the hash of its bytes and whose signature must
+// still hold. An event whose bytes are damaged is removed with all its
+// index keys, so that the next sync fetches it again from a peer that
+// holds it whole, and one whole but missing index keys is indexed again;
+// damage in a table is reported with the table's name (Badger cannot read
+// past it, and only a copy can repair it).
 
 // Damage is what a scrub found.
 type Damage struct {
@@ -32,9 +34,15 @@ type Damage struct {
 	// Events counts the events checked; Removed those whose bytes were
 	// damaged and were removed to be fetched again.
 	Events, Removed int
-	// Tables is Badger's report of a table that fails its checksums;
+	// Reindexed counts whole events that had lost index keys and were
+	// indexed again.
+	Reindexed int
+	// Tables names the tables that fail their checksums, with the block;
 	// empty when all passed.
 	Tables string
+	// SetAside names the tables set aside as damaged when the store
+	// opened (tables.go).
+	SetAside []string
 }
 
 // Found says in a sentence what the scrub found, or "" when nothing.
@@ -43,11 +51,17 @@ func (d Damage) Found() string {
 	if d.Removed > 0 {
 		out = fmt.Sprintf("%d stored events were damaged on disk and were removed, to be fetched again from peers", d.Removed)
 	}
-	if d.Tables != "" {
+	add := func(s string) {
 		if out != "" {
 			out += "; "
 		}
-		out += "part of the store cannot be read (" + d.Tables + "): what it held is lost here unless peers have it"
+		out += s
+	}
+	if d.Tables != "" {
+		add("part of the store cannot be read (" + d.Tables + "): what it held is lost here unless peers have it")
+	}
+	if len(d.SetAside) > 0 {
+		add(fmt.Sprintf("%d damaged tables were set aside when the store opened (%s): the events they held are fetched again from peers", len(d.SetAside), strings.Join(d.SetAside, "; ")))
 	}
 	return out
 }
@@ -86,6 +100,7 @@ func (s *Store) Scrub(ctx context.Context) (d Damage, err error) {
 		if r := recover(); r != nil {
 			d.Tables, err = fmt.Sprint(r), nil
 		}
+		d.SetAside = s.setAside
 		if err == nil {
 			d.At = time.Now()
 			s.scrub.mu.Lock()
@@ -98,6 +113,10 @@ func (s *Store) Scrub(ctx context.Context) (d Damage, err error) {
 	}()
 	d.Tables = s.verifyTables()
 	var damaged []event.ID
+	// Whole envelopes that lost index keys (a table set aside held them)
+	// by their local flag: sync, which sees events through the history
+	// index, would fetch them again and be told they are stored.
+	unindexed := map[bool][]*event.Event{}
 	var from []byte
 	for {
 		if err := ctx.Err(); err != nil {
@@ -122,8 +141,13 @@ func (s *Store) Scrub(ctx context.Context) (d Damage, err error) {
 						damaged = append(damaged, id)
 						return nil
 					}
-					if _, err := event.Decode(raw); err != nil {
+					ev, err := event.Decode(raw)
+					if err != nil {
 						damaged = append(damaged, id)
+					} else if local, whole := indexed(txn, ev); !whole {
+						// raw is Badger's, valid only here.
+						ev, _ = event.Decode(bytes.Clone(raw))
+						unindexed[local] = append(unindexed[local], ev)
 					}
 					return nil
 				})
@@ -160,22 +184,64 @@ func (s *Store) Scrub(ctx context.Context) (d Damage, err error) {
 		}
 		d.Removed = len(damaged)
 	}
+	for local, evs := range unindexed {
+		if err := s.reindex(evs, local); err != nil {
+			return d, fmt.Errorf("scrub: %w", err)
+		}
+		d.Reindexed += len(evs)
+	}
+	if d.Removed+d.Reindexed > 0 {
+		select {
+		case s.repaired <- struct{}{}:
+		default:
+		}
+	}
 	return d, nil
 }
 
-// verifyTables checks every block of every table, and says what fails.
-func (s *Store) verifyTables() (failed string) {
-	defer func() {
-		// Badger's VerifyChecksum dereferences the block it failed to read
-		// while it words the error (v4.9.6), so damage arrives as a panic.
-		if r := recover(); r != nil {
-			failed = "a table fails its checksums"
-		}
-	}()
-	if err := s.db.VerifyChecksum(); err != nil {
-		return err.Error()
+// damageSeen has the scrub run now: a read met a damaged envelope, which
+// the scrub removes so that sync fetches it again.
+func (s *Store) damageSeen() {
+	select {
+	case s.scrubNow <- struct{}{}:
+	default:
 	}
-	return ""
+}
+
+// Repaired is signalled after a scrub removed or indexed again events:
+// syncing with peers now brings back what was removed.
+func (s *Store) Repaired() <-chan struct{} { return s.repaired }
+
+// indexed reports whether every index key of a stored event is there, and
+// whether it was written by this node.
+func indexed(txn *badger.Txn, e *event.Event) (local, whole bool) {
+	item, err := txn.Get(key('m', e.ID[:]))
+	if err != nil {
+		return false, false
+	}
+	_ = item.Value(func(v []byte) error {
+		local = len(v) > 8 && v[8] == 1
+		return nil
+	})
+	for _, k := range [][]byte{key('t', e.Scope, timeKey(e.Time), e.ID[:]), key('a', e.Scope, e.Author, u64(e.Seq), e.ID[:])} {
+		if _, err := txn.Get(k); err != nil {
+			return local, false
+		}
+	}
+	return local, true
+}
+
+// reindex stores whole events again with all their keys.
+func (s *Store) reindex(evs []*event.Event, local bool) error {
+	ids := make([]event.ID, len(evs))
+	for i, e := range evs {
+		ids[i] = e.ID
+	}
+	if err := s.removeDamaged(ids); err != nil {
+		return err
+	}
+	_, err := s.PutEvents(evs, PutOptions{Local: local})
+	return err
 }
 
 // unreadableEvents returns the events the history index names whose

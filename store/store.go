@@ -74,6 +74,11 @@ type Store struct {
 	// scrubEvery is how often the whole store is read and checked.
 	scrubEvery time.Duration
 	scrub      scrubState
+	// setAside says which damaged tables were set aside at open.
+	setAside []string
+	repaired chan struct{}
+	// scrubNow asks Serve for a scrub at once.
+	scrubNow chan struct{}
 	tableRegistry
 }
 
@@ -89,24 +94,14 @@ func Open(opts Options) (s *Store, err error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	bo := badger.DefaultOptions(opts.Dir).
-		WithInMemory(opts.InMemory).
-		WithLogger(badgerLogger{opts.Logger}).
-		WithMemTableSize(8 << 20).
-		WithNumMemtables(2).
-		WithNumLevelZeroTables(2).
-		WithNumLevelZeroTablesStall(8).
-		WithBlockCacheSize(8 << 20).
-		WithIndexCacheSize(16 << 20).
-		WithValueLogFileSize(16 << 20).
-		WithNumCompactors(2).
-		WithCompression(options.Snappy).
-		// Damaged blocks are errors when read, never wrong data.
-		WithChecksumVerificationMode(options.OnBlockRead).
-		WithSyncWrites(false)
+	bo := badgerOptions(opts)
+	var setAside []string
 	if !opts.InMemory {
 		if err := checkManifest(opts.Dir); err != nil {
 			return nil, err
+		}
+		if setAside, err = setAsideDamagedTables(opts.Dir, bo, opts.Logger); err != nil {
+			return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
 		}
 	}
 	sp, err := newSpace(opts, bo)
@@ -127,7 +122,11 @@ func Open(opts Options) (s *Store, err error) {
 	var seq *badger.Sequence
 	if !db.Opts().ReadOnly {
 		// Leasing numbers writes; a read-only store takes none.
-		if seq, err = db.GetSequence([]byte("qarrival"), 256); err != nil {
+		if err := raiseArrival(db); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open store: arrival sequence: %w", err)
+		}
+		if seq, err = db.GetSequence([]byte(arrivalKey), 256); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("open store: arrival sequence: %w", err)
 		}
@@ -140,7 +139,28 @@ func Open(opts Options) (s *Store, err error) {
 		db: db, arrSeq: seq, log: opts.Logger, gcEvery: gc, events: newEventHub(),
 		maxBatch: bo.MemTableSize / 10, space: sp, vault: newVault(opts.Vault), scrubEvery: cmp.Or(opts.ScrubInterval, 24*time.Hour),
 		tableRegistry: tableRegistry{tables: map[string]*Table{}, byPrefix: map[string]*Table{}},
+		setAside:      setAside, repaired: make(chan struct{}, 1),
+		scrubNow: make(chan struct{}, 1),
 	}, nil
+}
+
+// badgerOptions is the low-memory Badger profile.
+func badgerOptions(opts Options) badger.Options {
+	return badger.DefaultOptions(opts.Dir).
+		WithInMemory(opts.InMemory).
+		WithLogger(badgerLogger{opts.Logger}).
+		WithMemTableSize(8 << 20).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(2).
+		WithNumLevelZeroTablesStall(8).
+		WithBlockCacheSize(8 << 20).
+		WithIndexCacheSize(16 << 20).
+		WithValueLogFileSize(16 << 20).
+		WithNumCompactors(2).
+		WithCompression(options.Snappy).
+		// Damaged blocks are errors when read, never wrong data.
+		WithChecksumVerificationMode(options.OnBlockRead).
+		WithSyncWrites(false)
 }
 
 // Close flushes and closes the store.
@@ -167,7 +187,13 @@ func (s *Store) Serve(ctx context.Context) error {
 	defer t.Stop()
 	disk := time.NewTicker(spaceWatchEvery)
 	defer disk.Stop()
-	scrub := time.NewTimer(min(scrubFirst, s.scrubEvery))
+	first := min(scrubFirst, s.scrubEvery)
+	if len(s.setAside) > 0 {
+		// The tables set aside held index keys of events kept elsewhere,
+		// and envelopes still indexed elsewhere: sync needs both put right.
+		first = 0
+	}
+	scrub := time.NewTimer(first)
 	defer scrub.Stop()
 	for {
 		select {
@@ -178,6 +204,11 @@ func (s *Store) Serve(ctx context.Context) error {
 				s.log.Warn("scrub", "err", err)
 			}
 			scrub.Reset(s.scrubEvery)
+		case <-s.scrubNow:
+			s.log.Warn("a read met a damaged event; checking the whole store")
+			if _, err := s.Scrub(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("scrub", "err", err)
+			}
 		case <-t.C:
 			if s.Writable() == nil {
 				s.collectGarbage()
@@ -286,5 +317,42 @@ func (s *Store) Scan(fn func(k, v []byte) error) error {
 			}
 		}
 		return nil
+	})
+}
+
+// arrivalKey holds Badger's lease of arrival numbers.
+const arrivalKey = "qarrival"
+
+// raiseArrival makes the lease of arrival numbers start after the newest
+// in the arrival log: a table lost to damage may have held the lease's
+// newest value, and numbers taken again would hide events from readers
+// resuming past them.
+func raiseArrival(db *badger.DB) error {
+	return db.Update(func(txn *badger.Txn) error {
+		var last uint64
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{'l'}, Reverse: true})
+		it.Seek(key('l', u64(^uint64(0))))
+		if it.Valid() {
+			last = binary.BigEndian.Uint64(it.Item().Key()[1:])
+		}
+		it.Close()
+		var next uint64
+		item, err := txn.Get([]byte(arrivalKey))
+		if err == nil {
+			err = item.Value(func(v []byte) error {
+				if len(v) == 8 {
+					next = binary.BigEndian.Uint64(v)
+				}
+				return nil
+			})
+		}
+		if err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		// Arrival numbers are the sequence's plus one.
+		if next >= last {
+			return nil
+		}
+		return txn.Set([]byte(arrivalKey), u64(last))
 	})
 }

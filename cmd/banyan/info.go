@@ -73,20 +73,27 @@ disk too full to write, damage found in the store.`,
 }
 
 func (a *app) checkCmd() *cobra.Command {
-	var asJSON bool
+	var asJSON, repairMarks bool
 	c := &cobra.Command{
 		Use:   "check",
 		Short: "Read and check the whole store now",
 		Long: `Read every table and every message of the running node's store, as the node
 does by itself once a day. Damaged messages are removed, so that peers send
-them again at the next sync; damage that cannot be repaired here is named.`,
+them again at the next sync; damage that cannot be repaired here is named.
+
+A chain mark (the record of the newest message this node wrote in a group
+or its wallet) that cannot be read stops the node writing there, since it
+could reuse a number already sent. --repair-marks sets such marks again:
+it first syncs with the chain's peers, then marks the newest message the
+store holds. It refuses while no peer of the chain is connected; a message
+that reached only peers now away could still be written over.`,
 		Args: cli.ExactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := a.Client(cmd.Context())
 			if err != nil {
 				return err
 			}
-			ch, err := cl.Check(cmd.Context())
+			ch, err := cl.Check(cmd.Context(), api.CheckRequest{RepairMarks: repairMarks})
 			if err != nil {
 				return err
 			}
@@ -95,13 +102,24 @@ them again at the next sync; damage that cannot be repaired here is named.`,
 			}
 			if ch.Found == "" {
 				fmt.Fprintf(a.Stdout, "the store is whole: %d events checked\n", ch.Events)
-				return nil
+			} else {
+				fmt.Fprintf(a.Stdout, "DAMAGED: %s\n", ch.Found)
 			}
-			fmt.Fprintf(a.Stdout, "DAMAGED: %s\n", ch.Found)
+			for _, m := range ch.Marks {
+				if m.Error != "" {
+					fmt.Fprintf(a.Stdout, "chain mark of %s NOT set again: %s\n", m.Scope, m.Error)
+				} else {
+					fmt.Fprintf(a.Stdout, "chain mark of %s set again at message %d, after syncing with %d peers\n", m.Scope, m.Seq, m.Peers)
+				}
+			}
+			for _, m := range ch.DamagedMarks {
+				fmt.Fprintf(a.Stdout, "DAMAGED: %s\n", m)
+			}
 			return nil
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.Flags().BoolVar(&repairMarks, "repair-marks", false, "set again the chain marks that cannot be read, after syncing with their peers")
 	return c
 }
 

@@ -32,7 +32,15 @@ type nodeProc struct {
 
 func startNode(t *testing.T, name, home string, peers ...string) *nodeProc {
 	t.Helper()
+	return startNodeEnv(t, name, home, nil, peers...)
+}
+
+// startNodeEnv is startNode with variables added to the process's
+// environment.
+func startNodeEnv(t *testing.T, name, home string, env []string, peers ...string) *nodeProc {
+	t.Helper()
 	p := &nodeProc{
+		proc: proc{env: env},
 		name: name, home: home,
 		logPath: filepath.Join(filepath.Dir(home), name+".log"),
 		args: []string{"run", "--home", home, "--no-mdns", "--api", "127.0.0.1:0", "--log-level", "debug",

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -174,6 +175,24 @@ func nodeOptions(l *config.Loaded) node.Options {
 	}
 }
 
+// testClockEnv shifts the node's clock by a duration ("24h", "-24h"), for
+// process tests of a wrong clock that cannot change the machine's; it is
+// not a setting and is left out of the help on purpose.
+const testClockEnv = "BANYAN_TEST_CLOCK_OFFSET"
+
+func testClockOffset(opts *node.Options) error {
+	v := os.Getenv(testClockEnv)
+	if v == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("%s: %w", testClockEnv, err)
+	}
+	opts.Now = func() time.Time { return time.Now().Add(d) }
+	return nil
+}
+
 // maxDays keeps a retention in days within a time.Duration.
 const maxDays = 100 * 365
 
@@ -207,6 +226,9 @@ func (a *app) runNode(cmd *cobra.Command) error {
 	}
 	opts := nodeOptions(cfg)
 	opts.Logger = log
+	if err := testClockOffset(&opts); err != nil {
+		return &cli.UsageError{Cmd: cmd, Err: err}
+	}
 	if err := node.CheckOptions(opts); err != nil {
 		return err
 	}

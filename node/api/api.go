@@ -49,6 +49,27 @@ type Check struct {
 	Removed int `json:"removed"`
 	// Found says what was wrong in a sentence; empty when nothing was.
 	Found string `json:"found,omitempty"`
+	// DamagedMarks says, for each of this node's chains whose mark cannot
+	// be read (its writes refused), why; Marks how those were set again
+	// when asked to.
+	DamagedMarks []string     `json:"damaged_marks,omitempty"`
+	Marks        []MarkRepair `json:"marks,omitempty"`
+}
+
+// CheckRequest asks a check to also set again the chain marks that cannot
+// be read, from the store's head after a sync with the chain's peers.
+type CheckRequest struct {
+	RepairMarks bool `json:"repair_marks,omitempty"`
+}
+
+// MarkRepair is how one damaged chain mark was set again, or why not.
+type MarkRepair struct {
+	Scope string `json:"scope"`
+	// Seq is the head of the chain the mark now holds; Peers the peers
+	// synced first.
+	Seq   uint64 `json:"seq"`
+	Peers int    `json:"peers"`
+	Error string `json:"error,omitempty"`
 }
 
 // Clock is how the node's clock compares with its connected peers'.

@@ -139,9 +139,9 @@ func (c *Client) Node(ctx context.Context) (*Node, error) {
 }
 
 // Check reads and checks the node's whole store, now.
-func (c *Client) Check(ctx context.Context) (*Check, error) {
+func (c *Client) Check(ctx context.Context, req CheckRequest) (*Check, error) {
 	var ch Check
-	return &ch, c.Do(ctx, http.MethodPost, "/v1/node/check", nil, &ch)
+	return &ch, c.Do(ctx, http.MethodPost, "/v1/node/check", req, &ch)
 }
 
 // Peers lists connected peers.

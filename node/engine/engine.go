@@ -255,6 +255,19 @@ func (e *Engine) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	g.Go(func() error {
+		// What a scrub removed as damaged, peers give back.
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-e.store.Repaired():
+				for _, p := range e.host.Network().Peers() {
+					e.syncer.TriggerNow(p)
+				}
+			}
+		}
+	})
+	g.Go(func() error {
 		t := time.NewTicker(followUpTick)
 		defer t.Stop()
 		for {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -57,7 +58,7 @@ func (r *Replica) loadMark() {
 		err = fmt.Errorf("%s holds an event of another chain", path)
 	}
 	if err != nil {
-		r.markErr = fmt.Errorf("%w (%s: %v); writes to this chain are refused until it is restored from a backup or removed", ErrChainMark, path, err)
+		r.markErr = fmt.Errorf("%w (%s: %v); writes to this chain are refused until it is set again (banyan check --repair-marks) or restored from a backup", ErrChainMark, path, err)
 		e.log.Error("chain mark unreadable: this chain will not be written", "scope", r.spec.Scope.String(), "err", err)
 		return
 	}
@@ -119,4 +120,120 @@ func (r *Replica) restoreMarked(tell bool) (seq uint64, prev event.ID, err error
 		}
 	}
 	return m.Seq, m.ID, nil
+}
+
+// MarkRepair says how a damaged chain mark was set again.
+type MarkRepair struct {
+	Scope event.Scope
+	// Seq is the chain's head the mark now holds (0: the chain is empty
+	// everywhere it was looked for, and the mark was removed); Peers how
+	// many of the scope's peers were synced first.
+	Seq   uint64
+	Peers int
+	// Err says why the mark was left as it was.
+	Err error
+}
+
+// ErrNoPeersToRepair refuses to set a damaged mark again while no peer of
+// its scope could be synced: the store alone may be behind what the node
+// published.
+var ErrNoPeersToRepair = errors.New("no peer of this chain's scope could be synced")
+
+// RepairMarks sets again every chain mark that cannot be read. The
+// damaged mark said how far the node's chain went; without it the newest
+// event the node may have published is the newest of its chain that its
+// store or any peer holds. So, for each such chain, it first syncs with
+// every connected peer of the scope (refusing, with ErrNoPeersToRepair,
+// when none answers), then marks the newest of its chain the store then
+// holds. The damaged file is kept beside, with ".damaged" added.
+func (e *Engine) RepairMarks(ctx context.Context) []MarkRepair {
+	var out []MarkRepair
+	for _, r := range e.damagedMarks() {
+		out = append(out, r.repairMark(ctx))
+	}
+	return out
+}
+
+// DamagedMarks says, for each chain whose mark cannot be read, why.
+func (e *Engine) DamagedMarks() []string {
+	var out []string
+	for _, r := range e.damagedMarks() {
+		r.chain.Lock()
+		if r.markErr != nil {
+			out = append(out, r.markErr.Error())
+		}
+		r.chain.Unlock()
+	}
+	return out
+}
+
+// damagedMarks returns the replicas whose marks cannot be read. A chain's
+// lock is taken without the engine's: a write holds the chain's while it
+// may take the engine's.
+func (e *Engine) damagedMarks() []*Replica {
+	e.mu.Lock()
+	all := make([]*Replica, 0, len(e.replicas))
+	for _, r := range e.replicas {
+		all = append(all, r)
+	}
+	e.mu.Unlock()
+	var out []*Replica
+	for _, r := range all {
+		r.chain.Lock()
+		if r.markErr != nil {
+			out = append(out, r)
+		}
+		r.chain.Unlock()
+	}
+	return out
+}
+
+func (r *Replica) repairMark(ctx context.Context) MarkRepair {
+	e := r.e
+	rep := MarkRepair{Scope: r.spec.Scope}
+	if r.topic != nil {
+		for _, p := range r.topic.Peers() {
+			if _, err := e.syncer.SyncPeer(ctx, p); err == nil {
+				rep.Peers++
+			} else {
+				e.log.Warn("chain mark repair: sync", "scope", r.spec.Scope.String(), "peer", p, "err", err)
+			}
+		}
+	}
+	if rep.Peers == 0 {
+		rep.Err = ErrNoPeersToRepair
+		return rep
+	}
+	r.chain.Lock()
+	defer r.chain.Unlock()
+	if r.markErr == nil {
+		rep.Seq = r.markSeq()
+		return rep
+	}
+	seq, head, err := e.store.Head(r.spec.Scope, e.id.PublicKey())
+	var ev *event.Event
+	if err == nil && seq > 0 {
+		ev, err = e.store.Event(head)
+	}
+	path := e.markFile(r.spec.Scope)
+	if err == nil {
+		err = os.Rename(path, path+".damaged")
+	}
+	if err == nil {
+		err = r.saveMark(ev)
+	}
+	if err != nil {
+		rep.Err = fmt.Errorf("chain mark repair: %w", err)
+		return rep
+	}
+	r.mark, r.markErr, rep.Seq = ev, nil, seq
+	e.log.Warn("a damaged chain mark was set again from the store and peers", "scope", r.spec.Scope.String(), "seq", seq, "peers", rep.Peers)
+	return rep
+}
+
+func (r *Replica) markSeq() uint64 {
+	if r.mark == nil {
+		return 0
+	}
+	return r.mark.Seq
 }

@@ -6,11 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/crypto/event"
+	"github.com/banyan-mesh/banyan/node/api"
 	"github.com/banyan-mesh/banyan/node/engine"
 	"github.com/banyan-mesh/banyan/node/groupchat"
 	"github.com/banyan-mesh/banyan/node/home"
@@ -155,6 +157,81 @@ func BenchmarkOwnWrite(b *testing.B) {
 	for b.Loop() {
 		if _, err := r.Write(ctx, func(p engine.Position) (event.Body, error) { return p.Body(testKind, []byte("ok")), nil }); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// A damaged mark over a store that also lost its newest writes is set
+// again by 'check --repair-marks' only after a sync with a peer of the
+// chain: refused while none is connected, then set at the newest message
+// the peer gave back, so that the next message takes a number never used.
+func TestRepairMarksAfterSyncWithPeers(t *testing.T) {
+	aHome, bHome := home.Home(t.TempDir()), home.Home(t.TempDir())
+	a := nodetest.Start(t, aHome)
+	b := nodetest.Start(t, bHome, a.Info())
+	g := nodetest.JoinAll(t, []*nodetest.Node{a, b})
+	me, err := crypto.PublicKeyFromPeerID(a.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := nodetest.SendN(t, a, g, 3, "kept %d")
+	nodetest.Eventually(t, 20*time.Second, "b to hold three", func() (bool, string) { return nodetest.HasAll(t, b, g, sent) })
+	a.Stop()
+	restore := nodetest.SnapshotStore(t, aHome)
+	a = nodetest.Start(t, aHome, b.Info())
+	sent = append(sent, nodetest.SendN(t, a, g, 2, "lost from the store %d")...)
+	nodetest.Eventually(t, 20*time.Second, "b to hold five", func() (bool, string) { return nodetest.HasAll(t, b, g, sent) })
+	a.Stop()
+	b.Stop()
+	restore()
+	mark := filepath.Join(aHome.ChainsDir(), g.Scope().String())
+	raw, err := os.ReadFile(mark)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)/2] ^= 0x40
+	if err := os.WriteFile(mark, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx := context.Background()
+	repair := api.CheckRequest{RepairMarks: true}
+	a = nodetest.Start(t, aHome)
+	if _, err := a.Groups().Send(ctx, nodetest.GroupOn(t, a, g), "refused"); !errors.Is(err, engine.ErrChainMark) {
+		t.Fatalf("a write over a damaged mark: %v", err)
+	}
+	ch, err := a.Client(t).Check(ctx, repair)
+	if err != nil || len(ch.Marks) != 1 || !strings.Contains(ch.Marks[0].Error, "no peer") || len(ch.DamagedMarks) != 1 {
+		t.Fatalf("repair with no peer: %+v, %v", ch, err)
+	}
+	if _, err := a.Groups().Send(ctx, nodetest.GroupOn(t, a, g), "refused"); !errors.Is(err, engine.ErrChainMark) {
+		t.Fatalf("a write after a refused repair: %v", err)
+	}
+
+	b = nodetest.Start(t, bHome, a.Info())
+	nodetest.Eventually(t, 20*time.Second, "a to see b in the group", func() (bool, string) {
+		peers, _ := a.Groups().TopicPeers(nodetest.GroupOn(t, a, g))
+		return peers > 0, "no topic peer"
+	})
+	ch, err = a.Client(t).Check(ctx, repair)
+	if err != nil || len(ch.Marks) != 1 || ch.Marks[0].Error != "" || ch.Marks[0].Seq != 5 || ch.Marks[0].Peers != 1 || len(ch.DamagedMarks) != 0 {
+		t.Fatalf("repair with b: %+v, %v", ch, err)
+	}
+	if _, err := os.Stat(mark + ".damaged"); err != nil {
+		t.Fatalf("the damaged mark was not kept aside: %v", err)
+	}
+	next := nodetest.SendN(t, a, g, 1, "after the repair %d")
+	sent = append(sent, next...)
+	for name, n := range map[string]*nodetest.Node{"a": a, "b": b} {
+		nodetest.Eventually(t, 20*time.Second, name+" to hold all six", func() (bool, string) { return nodetest.HasAll(t, n, g, sent) })
+		s := seqsBy(t, n, g, me)
+		for seq := uint64(1); seq <= 6; seq++ {
+			if len(s[seq]) != 1 {
+				t.Errorf("%s holds %d messages at seq %d: %v", name, len(s[seq]), seq, s[seq])
+			}
+		}
+		if s[6][0] != next[0] {
+			t.Errorf("%s: the message after the repair is not at seq 6: %v", name, s)
 		}
 	}
 }

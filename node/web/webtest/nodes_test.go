@@ -23,6 +23,7 @@ type nodeProc struct {
 	home    home.Home
 	logPath string
 	args    []string
+	env     []string // added to testEnv
 	cmd     *exec.Cmd
 	done    chan struct{}
 	addr    string // API address, kept across restarts
@@ -46,8 +47,14 @@ func initHome(t testing.TB, home string) string {
 
 func startNode(t testing.TB, dir, name string, extra ...string) *nodeProc {
 	t.Helper()
+	return startNodeEnv(t, dir, name, nil, extra...)
+}
+
+// startNodeEnv is startNode with variables added to the environment.
+func startNodeEnv(t testing.TB, dir, name string, env []string, extra ...string) *nodeProc {
+	t.Helper()
 	n := &nodeProc{
-		t: t, name: name, home: home.Home(filepath.Join(dir, strings.ToLower(name))),
+		t: t, name: name, home: home.Home(filepath.Join(dir, strings.ToLower(name))), env: env,
 		logPath: filepath.Join(dir, strings.ToLower(name)+".log"),
 		args: append([]string{"run", "--home", filepath.Join(dir, strings.ToLower(name)), "--name", name,
 			"--no-mdns", "--log-level", "debug", "--listen", "/ip4/127.0.0.1/tcp/0"}, extra...),
@@ -72,7 +79,7 @@ func (n *nodeProc) start(apiAddr string) {
 	args := append(slices.Clone(n.args), "--api", apiAddr)
 	fmt.Fprintf(log, "=== test: banyan %s\n", strings.Join(args, " "))
 	n.cmd = exec.Command(banyanBin, args...)
-	n.cmd.Env = testEnv
+	n.cmd.Env = append(slices.Clone(testEnv), n.env...)
 	n.cmd.Stdout, n.cmd.Stderr = log, log
 	if err := n.cmd.Start(); err != nil {
 		n.t.Fatal(err)
