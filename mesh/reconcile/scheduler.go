@@ -43,6 +43,14 @@ type Store interface {
 	Arrival() uint64
 }
 
+// QuietStore is a Store that hears of the scopes a peer said nothing of
+// in a sync this node started and that completed: the peer holds the
+// same events of the scope, or does not replicate it (section 12.6 of
+// PROTOCOL.md: a peer whose fingerprints match has nothing to answer).
+type QuietStore interface {
+	Quiet(scope event.Scope, p peer.ID)
+}
+
 // Scope is a replicated set and its floor.
 type Scope struct {
 	ID    event.Scope

@@ -182,6 +182,8 @@ func (x *session) run(parent context.Context, st network.Stream, initiator bool)
 		if ss.engaged && !ss.missing && len(ss.outstanding) == 0 && len(ss.request) == 0 && ss.floor.Compare(mine[id]) == 0 {
 			x.store.Synced(id, peerID, arrival)
 			stats.ScopesSynced++
+		} else if q, ok := x.store.(QuietStore); ok && initiator && !ss.engaged {
+			q.Quiet(id, peerID)
 		}
 	}
 	return stats, nil

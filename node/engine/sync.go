@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -14,7 +15,10 @@ import (
 // syncStore gives the syncer every scope the engine keeps.
 type syncStore struct{ e *Engine }
 
-var _ reconcile.Store = syncStore{}
+var (
+	_ reconcile.Store      = syncStore{}
+	_ reconcile.QuietStore = syncStore{}
+)
 
 func (s syncStore) Scopes() []reconcile.Scope {
 	s.e.mu.Lock()
@@ -127,6 +131,19 @@ func (s syncStore) Synced(scope event.Scope, p peer.ID, arrival uint64) {
 		if w, ok := r.spec.Feature.(SyncWatcher); ok {
 			w.Synced(scope, p)
 		}
+	}
+}
+
+// Quiet hears that p said nothing of scope in a sync this node started:
+// if p keeps the scope (it is subscribed to its topic), it holds what
+// this node holds, which tells a restored node its chain's head.
+func (s syncStore) Quiet(scope event.Scope, p peer.ID) {
+	if !s.e.gate.enter() {
+		return
+	}
+	defer s.e.gate.exit()
+	if r := s.e.replica(scope); r != nil && !r.HeadKnown() && r.topic != nil && slices.Contains(r.topic.Peers(), p) {
+		r.synced(p)
 	}
 }
 
