@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/banyan-mesh/banyan/node/home"
 	"github.com/banyan-mesh/banyan/node/nodetest"
 	"github.com/banyan-mesh/banyan/store"
+	"github.com/banyan-mesh/banyan/store/safefile"
 )
 
 // seqsBy returns the sequence numbers of author's messages in g's history
@@ -157,4 +160,75 @@ func BenchmarkOwnWrite(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// The chain mark is the only durable copy of the newest event until the
+// store's next sync, so it may move on only once the store holds the
+// event it replaces on disk: at every moment, every event of the chain
+// below the mark's is covered by a store sync that completed. Writers run
+// concurrently, so that syncs are shared and the mark moves while one runs.
+func TestMarkMovesOnlyPastSyncedEvents(t *testing.T) {
+	h := home.Home(t.TempDir())
+	n := nodetest.Start(t, h)
+	scope := randomScope(t)
+	me, err := crypto.PublicKeyFromPeerID(n.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// durable is the head of the chain in the store when the newest
+	// completed sync began: what that sync made durable.
+	var durable atomic.Uint64
+	engine.WrapStoreSync(n.Engine(), func(sync func() error) func() error {
+		return func() error {
+			head, _, err := n.Store().Head(scope, me)
+			if err != nil {
+				return err
+			}
+			if err := sync(); err != nil {
+				return err
+			}
+			for {
+				d := durable.Load()
+				if head <= d || durable.CompareAndSwap(d, head) {
+					return nil
+				}
+			}
+		}
+	})
+	r, err := n.Engine().Keep(engine.Spec{Scope: scope, Topic: groupchat.TopicName(scope), Kinds: []event.Kind{testKind}, Feature: &recorder{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	markSeq := func() uint64 {
+		raw, err := safefile.Read(filepath.Join(h.ChainsDir(), scope.String()))
+		if err != nil {
+			t.Fatalf("no mark: %v", err)
+		}
+		ev, err := event.Decode(raw)
+		if err != nil {
+			t.Fatalf("mark: %v", err)
+		}
+		return ev.Seq
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 25 {
+				if _, err := r.Write(ctx, func(p engine.Position) (event.Body, error) { return p.Body(testKind, []byte("ok")), nil }); err != nil {
+					t.Error(err)
+					return
+				}
+				// The mark first: durable only grows, so a later reading
+				// of it is no smaller than it was when the mark was read.
+				m := markSeq()
+				if d := durable.Load(); d+1 < m {
+					t.Errorf("the mark is at %d while the store is synced only up to %d: event %d was durable nowhere", m, d, m-1)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -39,11 +39,13 @@ var ErrPosition = errors.New("event built for another chain position")
 // Write appends an event to this node's own chain in the scope. Under the
 // chain's lock it reads the chain's head (the later of the store's and the
 // chain mark's, marks.go), asks build for the body at the next position,
-// signs it, saves it as the chain's mark and stores it; the mark and the
-// event are on disk (fsynced) before the event is handed to the feature,
-// published and returned. This is the
-// one durability policy of every kind: nothing is published that this
-// node could lose in a crash. build's errors are returned as they are.
+// signs it, saves it as the chain's mark (fsynced) and stores it, then
+// publishes it and returns it. This is the one durability policy of every
+// kind: nothing is published that this node could lose in a crash. The
+// fsynced mark is the durable copy of the newest event; the store's copy
+// reaches the disk in a group sync shared with other writers, started
+// after the publish, and the chain's next write waits for that sync before
+// its mark replaces this one. build's errors are returned as they are.
 func (r *Replica) Write(ctx context.Context, build func(Position) (event.Body, error)) (*event.Event, error) {
 	if !r.e.gate.enter() {
 		return nil, ErrStopped
@@ -56,6 +58,9 @@ func (r *Replica) Write(ctx context.Context, build func(Position) (event.Body, e
 		return nil, err
 	}
 	r.publish(ctx, ev)
+	if r.e.marks != "" {
+		r.e.commit.Soon()
+	}
 	return ev, nil
 }
 
@@ -99,20 +104,31 @@ func (r *Replica) writeLocked(build func(Position) (event.Body, error)) (*event.
 	if err != nil {
 		return nil, fmt.Errorf("write: %w", err)
 	}
+	if r.unsynced {
+		// The mark is about to move past its event, whose only durable
+		// copy it may still be.
+		if err := e.commit.Sync(); err != nil {
+			return nil, fmt.Errorf("write: %w", err)
+		}
+		r.unsynced = false
+	}
 	// The mark goes first: whatever the store loses, the node never uses
 	// this sequence number again.
 	if err := r.saveMark(ev); err != nil {
 		return nil, fmt.Errorf("write: %w", err)
 	}
-	if err := r.storeLocal(ev); err != nil {
+	if _, _, err := e.store.PutEvent(ev, store.PutOptions{Local: true}); err != nil {
 		// Nothing was published: give the sequence number back.
 		if rerr := r.saveMark(r.mark); rerr != nil {
 			e.log.Error("chain mark not rolled back; the refused event will be stored and sent later", "scope", scope.String(), "seq", ev.Seq, "err", rerr)
 			r.mark = ev
 		}
-		return nil, err
+		return nil, fmt.Errorf("write: %w", err)
 	}
-	r.mark = ev
+	r.mark, r.unsynced = ev, e.marks != ""
+	if r.spec.Feature != nil {
+		r.spec.Feature.Stored([]*event.Event{ev}, Local)
+	}
 	return ev, nil
 }
 
@@ -134,14 +150,14 @@ func (r *Replica) Store(ev *event.Event) error {
 	return nil
 }
 
-// storeLocal stores an event made here, syncs it to disk and tells the
-// feature.
+// storeLocal stores an event made here, syncs it to disk (sharing the
+// fsync with other writers) and tells the feature.
 func (r *Replica) storeLocal(ev *event.Event) error {
 	e := r.e
 	if _, _, err := e.store.PutEvent(ev, store.PutOptions{Local: true}); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
-	if err := e.store.Sync(); err != nil {
+	if err := e.commit.Sync(); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
 	if r.spec.Feature != nil {
