@@ -16,7 +16,8 @@ type groupSync struct {
 	asked   uint64 // requests so far
 	synced  uint64 // requests covered by the last sync that ended
 	running bool
-	err     error // of the last sync that ended
+	err     error  // of the last sync that ended
+	durable uint64 // requests covered by the last sync that succeeded
 }
 
 func newGroupSync(sync func() error, spawn func(func())) *groupSync {
@@ -44,6 +45,21 @@ func (g *groupSync) Soon() {
 	g.mu.Unlock()
 }
 
+// ticket returns the number of the next request: what is written now is
+// on disk once Durable reaches it.
+func (g *groupSync) ticket() uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.asked + 1
+}
+
+// Durable returns how many requests a successful sync has covered.
+func (g *groupSync) Durable() uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.durable
+}
+
 // ask records a request and makes sure a sync loop runs; g.mu is held.
 func (g *groupSync) ask() uint64 {
 	g.asked++
@@ -64,6 +80,9 @@ func (g *groupSync) loop() {
 		err := sync()
 		g.mu.Lock()
 		g.synced, g.err = upto, err
+		if err == nil {
+			g.durable = upto
+		}
 		g.changed.Broadcast()
 	}
 	g.running = false

@@ -321,21 +321,25 @@ func (e *Engine) Keep(s Spec) (*Replica, error) {
 	return r, nil
 }
 
+// markedEvent is an event of this node's chain in its mark, with the
+// ticket of the store sync that makes the store's copy durable.
+type markedEvent struct {
+	ev     *event.Event
+	ticket uint64
+}
+
 // Replica is a scope the engine keeps.
 type Replica struct {
 	e     *Engine
 	spec  Spec
 	topic *mesh.Topic
 	// chain serialises this node's writes to the scope, so that its chain
-	// never forks; mark is the chain's newest event as its mark holds it,
+	// never forks; marked is what the chain's mark holds, oldest first,
 	// markErr why the mark cannot be read (marks.go). Both under chain.
 	chain   sync.Mutex
-	mark    *event.Event
+	marked  []markedEvent
 	markErr error
-	// unsynced is set while the store's copy of the marked event may not
-	// be on disk yet (write.go).
-	unsynced bool
-	closed   atomic.Bool
+	closed  atomic.Bool
 }
 
 // Scope returns the replica's scope.
