@@ -339,6 +339,9 @@ type Replica struct {
 	chain   sync.Mutex
 	marked  []markedEvent
 	markErr error
+	// inStore is set while the store holds the chain up to the marked
+	// head because this replica stored it (write.go). Under chain.
+	inStore bool
 	closed  atomic.Bool
 }
 

@@ -75,8 +75,16 @@ func (r *Replica) writeLocked(ctx context.Context, build func(Position) (event.B
 	if err := e.store.Writable(); err != nil {
 		return nil, fmt.Errorf("write: %w", err)
 	}
-	seq, prev, err := r.restoreMarked(true)
-	if err != nil {
+	var (
+		seq  uint64
+		prev event.ID
+		err  error
+	)
+	if m := r.head(); r.inStore && m != nil {
+		// This replica stored its newest event itself: the store's head
+		// is the mark's, and no read of it waits for other writes.
+		seq, prev = m.Seq, m.ID
+	} else if seq, prev, err = r.restoreMarked(true); err != nil {
 		return nil, fmt.Errorf("write: %w", err)
 	}
 	pos := Position{Scope: scope, Seq: seq + 1, Prev: prev, Time: e.now().UnixMilli()}
@@ -132,8 +140,10 @@ func (r *Replica) writeLocked(ctx context.Context, build func(Position) (event.B
 		// Published and marked: the next write or start puts it back
 		// from the mark.
 		e.log.Error("own event not stored; it is kept in the chain mark and stored again later", "scope", scope.String(), "seq", ev.Seq, "err", err)
+		r.inStore = false
 		return ev, nil
 	}
+	r.inStore = true
 	r.marked[len(r.marked)-1].ticket = e.commit.ticket()
 	if r.spec.Feature != nil {
 		r.spec.Feature.Stored([]*event.Event{ev}, Local)
