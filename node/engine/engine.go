@@ -530,8 +530,9 @@ func (e *Engine) checkBatch(raws [][]byte, evs []*event.Event, reps []*Replica, 
 // receive takes one envelope from gossip (topic set) or the direct stream.
 // It runs every check here, on the path before forwarding, then queues
 // the event to be stored with others (ingest.go): for gossip it returns
-// at once, so that gossipsub forwards without waiting for the disk; with
-// wait it returns once the event is stored and the feature told.
+// at once, so that gossipsub forwards without waiting for the disk, unless
+// too many events wait to be stored; with wait it returns once the event
+// is stored and the feature told.
 func (e *Engine) receive(topic string, from peer.ID, raw []byte, origin Origin, wait bool) error {
 	ev, r, err := e.check(raw, topic)
 	// Live traffic has a pace; history brought by sync does not.

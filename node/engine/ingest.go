@@ -37,6 +37,11 @@ type arrival struct {
 	done chan error
 }
 
+// maxQueued bounds the events waiting to be stored: beyond it a validator
+// waits for its event's batch, so that what the disk cannot keep up with
+// stays in gossipsub's own bounded queue instead of this one.
+const maxQueued = 1024
+
 // isPending reports whether an event is queued to be stored.
 func (e *Engine) isPending(id event.ID) bool {
 	e.in.mu.Lock()
@@ -46,12 +51,16 @@ func (e *Engine) isPending(id event.ID) bool {
 }
 
 // enqueue queues a checked event to be stored, unless a copy is queued
-// already; the caller is in the engine's gate.
+// already, and makes the caller wait for the commit (a.done) if the queue
+// is full; the caller is in the engine's gate.
 func (e *Engine) enqueue(a *arrival) error {
 	e.in.mu.Lock()
 	defer e.in.mu.Unlock()
 	if _, ok := e.in.pending[a.ev.ID]; ok {
 		return fmt.Errorf("event %s: %w", a.ev.ID, mesh.ErrIgnore)
+	}
+	if a.done == nil && len(e.in.queue) >= maxQueued {
+		a.done = make(chan error, 1)
 	}
 	e.in.pending[a.ev.ID] = struct{}{}
 	e.in.queue = append(e.in.queue, a)
