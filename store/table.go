@@ -295,24 +295,36 @@ type Batch struct {
 // fails nothing is written. A batch that logs a record (Log) is ordered
 // with every other write to the arrival log.
 func (s *Store) Write(fn func(b *Batch) error) error {
+	b, err := s.write(fn)
+	if err != nil {
+		return err
+	}
+	// After the store's lock is released, so that events are stored
+	// meanwhile: the vault's write takes fsyncs. It writes the tables as
+	// they are when it runs, this write included.
+	if b.vaulted {
+		s.saveVault()
+	}
+	return nil
+}
+
+// write is Write under the store's write lock, without the vault.
+func (s *Store) write(fn func(b *Batch) error) (*Batch, error) {
 	s.putMu.Lock()
 	defer s.putMu.Unlock()
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	b := &Batch{s: s, txn: txn}
 	if err := fn(b); err != nil {
-		return err
+		return nil, err
 	}
 	if err := txn.Commit(); err != nil {
-		return fmt.Errorf("write: %w", err)
-	}
-	if b.vaulted {
-		s.saveVault()
+		return nil, fmt.Errorf("write: %w", err)
 	}
 	if b.logged {
 		s.events.notify()
 	}
-	return nil
+	return b, nil
 }
 
 // Get reads k of table t as the batch sees it.

@@ -15,17 +15,29 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/banyan-mesh/banyan/crypto"
+	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/mesh"
 )
 
 // baselineTopic is the baseline's one gossip topic.
 const baselineTopic = "/banyan-bench/baseline"
 
+// baselineDifferences lists how the baseline's gossipsub differs from
+// Banyan's (mesh.Gossip); every other option is the same: flood publish,
+// message size limit, outbound and validation queue sizes.
+var baselineDifferences = []string{
+	"signing: gossipsub signs every message with the host key and checks it (Ed25519), where Banyan's gossipsub does not sign and the engine checks the event's own Ed25519 signature",
+	"message ID: gossipsub's default (author and sequence number), where Banyan hashes the whole message (SHA-256)",
+	"no peer scoring, no subscription filter and no topic validator in the baseline",
+	"no store, no encryption, no sync in the baseline",
+	"subscription buffer: 4,096 in the baseline, whose subscriber records deliveries; 256 in Banyan, whose validator stores them and whose subscriber only drains",
+}
+
 // baselineNet is the baseline: N bare libp2p hosts, built by mesh.NewHost
 // exactly as Banyan builds its own (same transports, security, muxer and
-// resource limits), running gossipsub with its default options (message
-// signing included) on one topic, with nothing on top: no store, no
-// validator, no encryption.
+// resource limits), running gossipsub with Banyan's options where they
+// apply (baselineDifferences) on one topic, with nothing on top: no store,
+// no validator, no encryption.
 type baselineNet struct {
 	hosts  []host.Host
 	topics []*pubsub.Topic
@@ -66,9 +78,15 @@ func newBaselineNet(ctx context.Context, o *chatOptions, edges [][2]int, rec *re
 		b.bw = append(b.bw, bw)
 		tr := &meshTracer{peers: map[peer.ID]bool{}}
 		b.tr = append(b.tr, tr)
-		// Default gossipsub; the tracer only observes (mesh membership,
-		// drops).
-		ps, err := pubsub.NewGossipSub(runCtx, h, pubsub.WithRawTracer(tr))
+		// Banyan's gossipsub options where they apply
+		// (baselineDifferences); the tracer only observes (mesh
+		// membership, drops).
+		ps, err := pubsub.NewGossipSub(runCtx, h, pubsub.WithRawTracer(tr),
+			pubsub.WithFloodPublish(true),
+			pubsub.WithMaxMessageSize(event.MaxEnvelopeSize+1024),
+			pubsub.WithPeerOutboundQueueSize(256),
+			pubsub.WithValidateQueueSize(1024),
+		)
 		if err != nil {
 			return nil, fmt.Errorf("gossipsub %d: %w", i, err)
 		}
@@ -77,6 +95,9 @@ func newBaselineNet(ctx context.Context, o *chatOptions, edges [][2]int, rec *re
 			return nil, err
 		}
 		b.topics = append(b.topics, t)
+		// The subscription is the baseline's delivery path (Banyan's is
+		// its validator): a deep buffer, so that a reader starved of CPU
+		// is measured as late rather than losing messages.
 		sub, err := t.Subscribe(pubsub.WithBufferSize(4096))
 		if err != nil {
 			return nil, err

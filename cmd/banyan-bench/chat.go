@@ -24,9 +24,14 @@ type chatOptions struct {
 	duration, warmup    time.Duration
 	// setup bounds starting, connecting and joining; drain bounds the wait
 	// for the last deliveries after the send phase.
-	setup, drain      time.Duration
-	baseline, compare bool
-	seed              uint64
+	setup, drain             time.Duration
+	baseline, compare, sweep bool
+	// rounds is how many baseline/Banyan pairs --compare runs; sweepSteps
+	// how many halvings --sweep makes between the highest rate that held
+	// and the lowest that did not, sweepMax the highest rate it tries.
+	rounds, sweepSteps int
+	sweepMax           float64
+	seed               uint64
 	// load is how many threads of other work run meanwhile (--load).
 	load int
 	// edges, if set, replace the ring lattice; senders, if set, are the
@@ -59,16 +64,26 @@ store's arrival log (stored, after validation). Latency is from the Send call
 to that moment, for every (message, receiving node) pair.
 
 --baseline runs the same topology and workload on bare libp2p hosts with
-plain gossipsub (default options) instead; --compare runs both, baseline
-first, and prints both with banyan/baseline ratios. --load N keeps N threads
-busy in another process meanwhile: "one core of background load" is --load 1.`,
+plain gossipsub instead (Banyan's gossipsub options where they apply; the
+differences are printed with every comparison); --compare runs both,
+alternating baseline and Banyan for --rounds rounds, and prints every
+round with banyan/baseline ratios, their medians and their spread.
+--sweep finds, for each side, the highest total rate at which p99 stays
+under 100 ms with every message delivered and the senders on schedule
+(send lag p99 under 100 ms): starting at --rate it doubles the rate until
+a run fails, then halves the interval --sweep-steps times; the two
+searches run alternately. --load N keeps N threads busy in another process
+meanwhile: "one core of background load" is --load 1.`,
 		Example: `  banyan-bench chat
   banyan-bench chat --compare --nodes 10 --degree 4 --size 256 --rate 500 --duration 10s
   banyan-bench chat --cpuprofile chat.prof && go tool pprof -top chat.prof`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.baseline && o.compare {
-				return errors.New("--baseline and --compare exclude each other (--compare runs both)")
+			if (o.baseline && o.compare) || (o.sweep && (o.baseline || o.compare)) {
+				return errors.New("--baseline, --compare and --sweep exclude each other (--compare and --sweep run both sides)")
+			}
+			if o.rounds < 1 || o.sweepSteps < 0 || o.sweepMax < o.rate {
+				return errors.New("--rounds must be at least 1, --sweep-steps not negative, --sweep-max at least --rate")
 			}
 			if o.rate <= 0 || o.duration <= 0 || o.warmup < 0 || o.size < 8 || o.size > maxTextSize {
 				return fmt.Errorf("--rate and --duration must be positive, --warmup not negative, --size between 8 (the baseline's sequence prefix) and %d", maxTextSize)
@@ -99,7 +114,11 @@ busy in another process meanwhile: "one core of background load" is --load 1.`,
 	f.DurationVar(&o.drain, "drain", 10*time.Second, "how long to wait for the last deliveries after sending")
 	f.DurationVar(&o.setup, "setup-timeout", 60*time.Second, "how long starting, connecting and forming the gossip mesh may take")
 	f.BoolVar(&o.baseline, "baseline", false, "run only the baseline: plain gossipsub on bare libp2p hosts")
-	f.BoolVar(&o.compare, "compare", false, "run the baseline, then Banyan, and print both with ratios")
+	f.BoolVar(&o.compare, "compare", false, "run the baseline and Banyan alternately for --rounds rounds and print ratios, their medians and spread")
+	f.IntVar(&o.rounds, "rounds", 3, "baseline/Banyan pairs that --compare runs")
+	f.BoolVar(&o.sweep, "sweep", false, "find each side's capacity: the highest rate with p99 under 100 ms and every message delivered")
+	f.IntVar(&o.sweepSteps, "sweep-steps", 3, "halvings of the interval between the highest rate that held and the lowest that did not")
+	f.Float64Var(&o.sweepMax, "sweep-max", 8000, "highest rate --sweep tries")
 	f.Uint64Var(&o.seed, "seed", 1, "seed for message contents")
 	f.IntVar(&o.load, "load", 0, "threads of other work kept busy meanwhile, in a process of their own (0: none), so that a run under load is reproducible")
 	return c
@@ -171,19 +190,67 @@ type ChatReport struct {
 	Attack *FloodPeerReport `json:"attack,omitempty"`
 }
 
-// CompareReport is the output of --compare.
-type CompareReport struct {
+// Ratios are banyan / baseline figures of one round.
+type Ratios struct {
+	P50       float64 `json:"p50_ratio"`
+	P90       float64 `json:"p90_ratio"`
+	P99       float64 `json:"p99_ratio"`
+	CPU       float64 `json:"cpu_ratio"`
+	CPUPerMsg float64 `json:"cpu_per_msg_ratio"`
+	BytesIn   float64 `json:"bytes_in_ratio"`
+	Delivered float64 `json:"delivery_ratio"`
+}
+
+// CompareRound is one baseline run and the Banyan run after it.
+type CompareRound struct {
 	Baseline *ChatReport `json:"baseline"`
 	Banyan   *ChatReport `json:"banyan"`
-	// Ratios are banyan / baseline.
-	Ratios struct {
-		P50       float64 `json:"p50_ratio"`
-		P90       float64 `json:"p90_ratio"`
-		P99       float64 `json:"p99_ratio"`
-		CPU       float64 `json:"cpu_ratio"`
-		BytesIn   float64 `json:"bytes_in_ratio"`
-		Delivered float64 `json:"delivery_ratio"`
-	} `json:"ratios"`
+	Ratios   Ratios      `json:"ratios"`
+}
+
+// CompareReport is the output of --compare.
+type CompareReport struct {
+	Rounds []CompareRound `json:"rounds"`
+	// Ratios are the medians over the rounds; RatiosMin and RatiosMax
+	// their spread.
+	Ratios    Ratios `json:"ratios"`
+	RatiosMin Ratios `json:"ratios_min"`
+	RatiosMax Ratios `json:"ratios_max"`
+	// BaselineDifferences lists how the baseline's gossipsub is set up
+	// unlike Banyan's.
+	BaselineDifferences []string `json:"baseline_differences"`
+}
+
+func roundRatios(base, ban *ChatReport) Ratios {
+	return Ratios{
+		P50:       ratio(ban.LatencyMS.P50, base.LatencyMS.P50),
+		P90:       ratio(ban.LatencyMS.P90, base.LatencyMS.P90),
+		P99:       ratio(ban.LatencyMS.P99, base.LatencyMS.P99),
+		CPU:       ratio(ban.CPUS, base.CPUS),
+		CPUPerMsg: ratio(ban.CPUMSPerMsg, base.CPUMSPerMsg),
+		BytesIn:   ratio(ban.BytesInPerNodePerMsg, base.BytesInPerNodePerMsg),
+		Delivered: ratio(ban.DeliveryRatio, base.DeliveryRatio),
+	}
+}
+
+// summarize sets the medians and spread of the rounds' ratios.
+func (c *CompareReport) summarize() {
+	fields := func(r *Ratios) []*float64 {
+		return []*float64{&r.P50, &r.P90, &r.P99, &r.CPU, &r.CPUPerMsg, &r.BytesIn, &r.Delivered}
+	}
+	med, lo, hi := fields(&c.Ratios), fields(&c.RatiosMin), fields(&c.RatiosMax)
+	for i := range med {
+		var vs []float64
+		for k := range c.Rounds {
+			vs = append(vs, *fields(&c.Rounds[k].Ratios)[i])
+		}
+		slices.Sort(vs)
+		*lo[i], *hi[i] = vs[0], vs[len(vs)-1]
+		*med[i] = vs[len(vs)/2]
+		if len(vs)%2 == 0 {
+			*med[i] = round3((vs[len(vs)/2-1] + vs[len(vs)/2]) / 2)
+		}
+	}
 }
 
 // runChatScenario runs the modes the options ask for and returns what to
@@ -193,23 +260,25 @@ func runChatScenario(ctx context.Context, o *chatOptions) (any, error) {
 	case o.baseline:
 		return runChat(ctx, o, "baseline")
 	case o.compare:
-		base, err := runChat(ctx, o, "baseline")
-		if err != nil {
-			return nil, fmt.Errorf("baseline: %w", err)
+		out := &CompareReport{BaselineDifferences: baselineDifferences}
+		for i := range o.rounds {
+			o.progress("round %d of %d", i+1, o.rounds)
+			base, err := runChat(ctx, o, "baseline")
+			if err != nil {
+				return nil, fmt.Errorf("baseline: %w", err)
+			}
+			runtime.GC()
+			ban, err := runChat(ctx, o, "banyan")
+			if err != nil {
+				return nil, fmt.Errorf("banyan: %w", err)
+			}
+			runtime.GC()
+			out.Rounds = append(out.Rounds, CompareRound{Baseline: base, Banyan: ban, Ratios: roundRatios(base, ban)})
 		}
-		runtime.GC()
-		ban, err := runChat(ctx, o, "banyan")
-		if err != nil {
-			return nil, fmt.Errorf("banyan: %w", err)
-		}
-		out := &CompareReport{Baseline: base, Banyan: ban}
-		out.Ratios.P50 = ratio(ban.LatencyMS.P50, base.LatencyMS.P50)
-		out.Ratios.P90 = ratio(ban.LatencyMS.P90, base.LatencyMS.P90)
-		out.Ratios.P99 = ratio(ban.LatencyMS.P99, base.LatencyMS.P99)
-		out.Ratios.CPU = ratio(ban.CPUS, base.CPUS)
-		out.Ratios.BytesIn = ratio(ban.BytesInPerNodePerMsg, base.BytesInPerNodePerMsg)
-		out.Ratios.Delivered = ratio(ban.DeliveryRatio, base.DeliveryRatio)
+		out.summarize()
 		return out, nil
+	case o.sweep:
+		return runSweep(ctx, o)
 	default:
 		return runChat(ctx, o, "banyan")
 	}

@@ -18,7 +18,7 @@ func TestChatCompareTiny(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	root := newRootCmd(&stdout, &stderr)
-	root.SetArgs([]string{"chat", "--compare", "--nodes", "3", "--degree", "2", "--rate", "50",
+	root.SetArgs([]string{"chat", "--compare", "--rounds", "1", "--nodes", "3", "--degree", "2", "--rate", "50",
 		"--duration", "1s", "--warmup", "300ms", "--drain", "20s", "--setup-timeout", "30s"})
 	if err := root.Execute(); err != nil {
 		t.Fatalf("chat: %v\nstderr: %s", err, stderr.String())
@@ -29,10 +29,13 @@ func TestChatCompareTiny(t *testing.T) {
 	if err := dec.Decode(&out); err != nil {
 		t.Fatalf("output is not a comparison report: %v\n%s", err, stdout.String())
 	}
+	if len(out.Rounds) != 1 || len(out.BaselineDifferences) == 0 {
+		t.Fatalf("%d rounds, %d differences listed; want 1 round and the differences", len(out.Rounds), len(out.BaselineDifferences))
+	}
 	for _, tc := range []struct {
 		mode string
 		r    *ChatReport
-	}{{"baseline", out.Baseline}, {"banyan", out.Banyan}} {
+	}{{"baseline", out.Rounds[0].Baseline}, {"banyan", out.Rounds[0].Banyan}} {
 		r := tc.r
 		if r == nil {
 			t.Fatalf("%s: missing", tc.mode)

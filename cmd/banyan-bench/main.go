@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 
@@ -44,10 +45,12 @@ func main() {
 
 // rootFlags are the flags every scenario shares.
 type rootFlags struct {
-	cpuProfile string
-	memProfile string
-	verbose    bool
-	stopProf   func()
+	cpuProfile   string
+	memProfile   string
+	blockProfile string
+	mutexProfile string
+	verbose      bool
+	stopProf     func()
 }
 
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -60,6 +63,14 @@ stdout (progress on stderr).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if rf.blockProfile != "" {
+				// Every blocking event: the waits that cost latency are
+				// few and long (fsync, locks held across a disk write).
+				runtime.SetBlockProfileRate(1)
+			}
+			if rf.mutexProfile != "" {
+				runtime.SetMutexProfileFraction(1)
+			}
 			if rf.cpuProfile == "" {
 				return nil
 			}
@@ -78,14 +89,11 @@ stdout (progress on stderr).`,
 			if rf.stopProf != nil {
 				rf.stopProf()
 			}
-			if rf.memProfile != "" {
-				f, err := os.Create(rf.memProfile)
-				if err != nil {
-					return fmt.Errorf("memory profile: %w", err)
-				}
-				defer f.Close()
-				if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
-					return fmt.Errorf("memory profile: %w", err)
+			for _, p := range []struct{ file, name string }{
+				{rf.memProfile, "allocs"}, {rf.blockProfile, "block"}, {rf.mutexProfile, "mutex"},
+			} {
+				if err := writeProfile(p.file, p.name); err != nil {
+					return err
 				}
 			}
 			return nil
@@ -95,9 +103,27 @@ stdout (progress on stderr).`,
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&rf.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	root.PersistentFlags().StringVar(&rf.memProfile, "memprofile", "", "write an allocation profile at the end of the run to this file")
+	root.PersistentFlags().StringVar(&rf.blockProfile, "blockprofile", "", "write a profile of where goroutines waited (channels, locks, select) to this file")
+	root.PersistentFlags().StringVar(&rf.mutexProfile, "mutexprofile", "", "write a profile of contended mutexes to this file")
 	root.PersistentFlags().BoolVarP(&rf.verbose, "verbose", "v", false, "log progress and node logs to stderr")
 	root.AddCommand(newChatCmd(rf), newRSSCmd(rf), newCatchupCmd(rf), newDMCmd(rf), newWalletCmd(rf), newFloodCmd(rf), newFloodPeerCmd(), newLoadPeerCmd(), newObserverCmd(rf), newRelayDiskCmd())
 	return root
+}
+
+// writeProfile writes the named runtime profile to file, if file is set.
+func writeProfile(file, name string) error {
+	if file == "" {
+		return nil
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return fmt.Errorf("%s profile: %w", name, err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
+		return fmt.Errorf("%s profile: %w", name, err)
+	}
+	return nil
 }
 
 // writeJSON prints v indented, followed by a newline.

@@ -162,6 +162,10 @@ type Engine struct {
 	started chan struct{}
 	stats   Counters
 	gate    gate
+	// commit shares store fsyncs among writers (group commit); in stores
+	// what arrives in batches.
+	commit *groupSync
+	in     ingest
 
 	mu       sync.Mutex
 	replicas map[event.Scope]*Replica
@@ -201,6 +205,8 @@ func New(opts Options) *Engine {
 		replicas: map[event.Scope]*Replica{}, topics: map[string]*topicRef{},
 		confirm: map[event.Scope]time.Time{}, started: make(chan struct{}),
 	}
+	e.commit = newGroupSync(opts.Store.Sync, e.gate.spawn)
+	e.in.pending = map[event.ID]struct{}{}
 	e.syncer = reconcile.New(opts.Host, reconcile.Options{
 		Store:    syncStore{e},
 		Logger:   opts.Logger.With("sys", "sync"),
@@ -232,8 +238,7 @@ func (e *Engine) Serve(ctx context.Context) error {
 		if !e.allowPeer(from, "direct", directRate) {
 			return nil, e.throttled(from)
 		}
-		_, err := e.receive("", from, raw, Direct)
-		return nil, err
+		return nil, e.receive("", from, raw, Direct, true)
 	})
 	defer e.host.RemoveStreamHandler(mesh.DirectProtocol)
 	mesh.HandleDirect(e.host, mesh.ForwardProtocol, func(from peer.ID, raw []byte) (func(), error) {
@@ -326,8 +331,7 @@ func (e *Engine) Keep(s Spec) (*Replica, error) {
 				if !e.allowPeer(from, s.Topic, peerRate) {
 					return e.throttled(from)
 				}
-				_, err := e.receive(s.Topic, from, raw, Gossip)
-				return err
+				return e.receive(s.Topic, from, raw, Gossip, false)
 			})
 			if err != nil {
 				return nil, err
@@ -342,21 +346,32 @@ func (e *Engine) Keep(s Spec) (*Replica, error) {
 	return r, nil
 }
 
+// markedEvent is an event of this node's chain in its mark, with the
+// ticket of the store sync that makes the store's copy durable.
+type markedEvent struct {
+	ev     *event.Event
+	ticket uint64
+}
+
 // Replica is a scope the engine keeps.
 type Replica struct {
 	e     *Engine
 	spec  Spec
 	topic *mesh.Topic
 	// chain serialises this node's writes to the scope, so that its chain
-	// never forks; mark is the chain's newest event as its mark holds it,
+	// never forks; marked is what the chain's mark holds, oldest first,
 	// markErr why the mark cannot be read (marks.go). Both under chain.
 	chain   sync.Mutex
-	mark    *event.Event
+	marked  []markedEvent
 	markErr error
+	// inStore is set while the store holds the chain up to the marked
+	// head because this replica stored it (write.go). Under chain.
+	inStore bool
 	closed  atomic.Bool
-	// head says whether the node knows its chain's head (restored.go).
-	headMu sync.Mutex
-	head   headState
+	// headKnown says whether the node knows its chain's head
+	// (restored.go).
+	headMu    sync.Mutex
+	headKnown headState
 }
 
 // Scope returns the replica's scope.
@@ -463,6 +478,9 @@ func (e *Engine) precheck(raw []byte) error {
 		return Reject(ReasonTooLarge, event.ErrTooLarge)
 	}
 	if id, ok := event.PeekID(raw); ok {
+		if e.isPending(id) {
+			return fmt.Errorf("event %s: %w", id, mesh.ErrIgnore)
+		}
 		if has, err := e.store.HasEvent(id); err == nil && has {
 			return fmt.Errorf("event %s: %w", id, mesh.ErrIgnore)
 		}
@@ -538,33 +556,33 @@ func (e *Engine) checkBatch(raws [][]byte, evs []*event.Event, reps []*Replica, 
 	}
 }
 
-// receive takes one envelope from gossip (topic set) or the direct stream:
-// it checks, stores and counts it, and tells the feature.
-func (e *Engine) receive(topic string, from peer.ID, raw []byte, origin Origin) (*event.Event, error) {
+// receive takes one envelope from gossip (topic set) or the direct stream.
+// It runs every check here, on the path before forwarding, then queues
+// the event to be stored with others (ingest.go): for gossip it returns
+// at once, so that gossipsub forwards without waiting for the disk, unless
+// too many events wait to be stored; with wait it returns once the event
+// is stored and the feature told.
+func (e *Engine) receive(topic string, from peer.ID, raw []byte, origin Origin, wait bool) error {
 	ev, r, err := e.check(raw, topic)
 	// Live traffic has a pace; history brought by sync does not.
 	if err == nil && !r.allowAuthor(ev.Author) {
 		err = notTheSendersFault(ReasonThrottled, fmt.Errorf("author %x writes too fast", ev.Author[:8]))
 	}
+	a := &arrival{ev: ev, r: r, from: from, origin: origin}
+	if err == nil && wait {
+		a.done = make(chan error, 1)
+	}
 	if err == nil {
-		var added bool
-		if added, _, err = e.store.PutEvent(ev, store.PutOptions{Source: from}); err != nil {
-			err = notTheSendersFault(ReasonStore, err)
-		} else if !added {
-			err = fmt.Errorf("event %s: %w", ev.ID, mesh.ErrIgnore)
-		}
+		err = e.enqueue(a)
 	}
-	e.stats.count(err)
 	if err != nil {
-		return nil, err
+		e.stats.count(err)
+		return err
 	}
-	if r.spec.Feature != nil {
-		r.spec.Feature.Stored([]*event.Event{ev}, origin)
+	if a.done != nil {
+		return <-a.done
 	}
-	if origin == Gossip {
-		e.watchGap(from, ev)
-	}
-	return ev, nil
+	return nil
 }
 
 // maxAuthors bounds the per-author limiters kept.
@@ -619,7 +637,7 @@ func (e *Engine) forward(ctx context.Context, from peer.ID, raw []byte) (func(),
 		e.stats.count(err)
 		return nil, err
 	}
-	if _, err := e.receive("", from, raw, Direct); err != nil {
+	if err := e.receive("", from, raw, Direct, true); err != nil {
 		// Held already: the first hop was taken before.
 		return nil, err
 	}

@@ -38,3 +38,14 @@ func (g *gate) close() {
 	g.mu.Unlock()
 	g.calls.Wait()
 }
+
+// spawn runs fn in a goroutine that close waits for. Only a call under way
+// (between enter and exit) may spawn, so that close cannot have begun
+// waiting.
+func (g *gate) spawn(fn func()) {
+	g.calls.Add(1)
+	go func() {
+		defer g.calls.Done()
+		fn()
+	}()
+}

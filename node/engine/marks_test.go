@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/banyan-mesh/banyan/node/home"
 	"github.com/banyan-mesh/banyan/node/nodetest"
 	"github.com/banyan-mesh/banyan/store"
+	"github.com/banyan-mesh/banyan/store/safefile"
 )
 
 // seqsBy returns the sequence numbers of author's messages in g's history
@@ -234,4 +237,81 @@ func TestRepairMarksAfterSyncWithPeers(t *testing.T) {
 			t.Errorf("%s: the message after the repair is not at seq 6: %v", name, s)
 		}
 	}
+}
+
+// Every event this node published is on disk at every moment: in its
+// chain's mark, or in the store, covered by a store sync that completed.
+// Writers run concurrently, so that syncs are shared and the mark moves
+// while one runs.
+func TestPublishedEventsAreAlwaysOnDisk(t *testing.T) {
+	h := home.Home(t.TempDir())
+	n := nodetest.Start(t, h)
+	scope := randomScope(t)
+	me, err := crypto.PublicKeyFromPeerID(n.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// durable is the head of the chain in the store when the newest
+	// completed sync began: what that sync made durable.
+	var durable atomic.Uint64
+	engine.WrapStoreSync(n.Engine(), func(sync func() error) func() error {
+		return func() error {
+			head, _, err := n.Store().Head(scope, me)
+			if err != nil {
+				return err
+			}
+			if err := sync(); err != nil {
+				return err
+			}
+			for {
+				d := durable.Load()
+				if head <= d || durable.CompareAndSwap(d, head) {
+					return nil
+				}
+			}
+		}
+	})
+	r, err := n.Engine().Keep(engine.Spec{Scope: scope, Topic: groupchat.TopicName(scope), Kinds: []event.Kind{testKind}, Feature: &recorder{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 25 {
+				ev, err := r.Write(ctx, func(p engine.Position) (event.Body, error) { return p.Body(testKind, []byte("ok")), nil })
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				// The mark first: durable only grows, so a later reading
+				// of it is no smaller than it was when the mark was read.
+				raw, err := safefile.Read(filepath.Join(h.ChainsDir(), scope.String()))
+				if err != nil {
+					t.Errorf("no mark: %v", err)
+					return
+				}
+				marked, err := engine.MarkSeqs(raw)
+				if err != nil {
+					t.Errorf("mark: %v", err)
+					return
+				}
+				d := durable.Load()
+				newest := marked[len(marked)-1]
+				if newest < ev.Seq {
+					t.Errorf("the mark ends at %d after event %d was written", newest, ev.Seq)
+					return
+				}
+				for seq := d + 1; seq <= newest; seq++ {
+					if !slices.Contains(marked, seq) {
+						t.Errorf("event %d is on disk nowhere: the store is synced up to %d, the mark holds %v", seq, d, marked)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

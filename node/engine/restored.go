@@ -56,12 +56,12 @@ type headState struct {
 // initHead decides, as the scope is kept, whether the chain's head is
 // known. The caller has loaded the mark.
 func (r *Replica) initHead() {
-	r.head.known = make(chan struct{})
+	r.headKnown.known = make(chan struct{})
 	e := r.e
 	switch {
 	case e.restoredAt.IsZero():
 		r.setKnown("")
-	case r.mark != nil || r.markErr != nil:
+	case len(r.marked) > 0 || r.markErr != nil:
 		r.setKnown("")
 	case r.spec.Feature == nil, r.spec.NoPriorChain != nil && r.spec.NoPriorChain():
 		r.setKnown("")
@@ -100,11 +100,11 @@ func (r *Replica) setKnown(why string) {
 	r.headMu.Lock()
 	defer r.headMu.Unlock()
 	select {
-	case <-r.head.known:
+	case <-r.headKnown.known:
 		return
 	default:
 	}
-	close(r.head.known)
+	close(r.headKnown.known)
 	if why != "" {
 		r.e.log.Info("caught up: this chain's head is known again and it is written to from now on", "scope", r.spec.Scope.String(), "why", why)
 	}
@@ -114,7 +114,7 @@ func (r *Replica) setKnown(why string) {
 // scope, and so may write to it.
 func (r *Replica) HeadKnown() bool {
 	select {
-	case <-r.head.known:
+	case <-r.headKnown.known:
 		return true
 	default:
 		return false
@@ -144,7 +144,7 @@ func (r *Replica) awaitHead(ctx context.Context) error {
 	t := time.NewTimer(catchUpWait)
 	defer t.Stop()
 	select {
-	case <-r.head.known:
+	case <-r.headKnown.known:
 		return nil
 	case <-t.C:
 	case <-ctx.Done():

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/store"
@@ -39,11 +40,14 @@ var ErrPosition = errors.New("event built for another chain position")
 // Write appends an event to this node's own chain in the scope. Under the
 // chain's lock it reads the chain's head (the later of the store's and the
 // chain mark's, marks.go), asks build for the body at the next position,
-// signs it, saves it as the chain's mark and stores it; the mark and the
-// event are on disk (fsynced) before the event is handed to the feature,
-// published and returned. This is the
-// one durability policy of every kind: nothing is published that this
-// node could lose in a crash. build's errors are returned as they are.
+// signs it, saves it in the chain's mark (fsynced), publishes it, stores
+// it and returns it. This is the one durability policy of every kind:
+// nothing is published that this node could lose in a crash. The mark
+// keeps the event, and any earlier ones whose store write no completed
+// store sync covers yet; the store's copy reaches the disk in a group
+// sync shared with other writers, in the background. Only a write that
+// finds its mark full waits for the disk's sync. build's errors are
+// returned as they are.
 func (r *Replica) Write(ctx context.Context, build func(Position) (event.Body, error)) (*event.Event, error) {
 	if !r.e.gate.enter() {
 		return nil, ErrStopped
@@ -53,16 +57,19 @@ func (r *Replica) Write(ctx context.Context, build func(Position) (event.Body, e
 		return nil, fmt.Errorf("write: %w", err)
 	}
 	r.chain.Lock()
-	ev, err := r.writeLocked(build)
+	ev, err := r.writeLocked(ctx, build)
 	r.chain.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	r.publish(ctx, ev)
+	if r.e.marks != "" {
+		r.e.commit.Soon()
+	}
+	r.e.confirmSoon(r.spec.Scope)
 	return ev, nil
 }
 
-func (r *Replica) writeLocked(build func(Position) (event.Body, error)) (*event.Event, error) {
+func (r *Replica) writeLocked(ctx context.Context, build func(Position) (event.Body, error)) (*event.Event, error) {
 	e := r.e
 	scope := r.spec.Scope
 	if r.markErr != nil {
@@ -71,13 +78,21 @@ func (r *Replica) writeLocked(build func(Position) (event.Body, error)) (*event.
 	if err := e.store.Writable(); err != nil {
 		return nil, fmt.Errorf("write: %w", err)
 	}
-	seq, prev, err := r.restoreMarked(true)
-	if err != nil {
+	var (
+		seq  uint64
+		prev event.ID
+		err  error
+	)
+	if m := r.head(); r.inStore && m != nil {
+		// This replica stored its newest event itself: the store's head
+		// is the mark's, and no read of it waits for other writes.
+		seq, prev = m.Seq, m.ID
+	} else if seq, prev, err = r.restoreMarked(true); err != nil {
 		return nil, fmt.Errorf("write: %w", err)
 	}
 	pos := Position{Scope: scope, Seq: seq + 1, Prev: prev, Time: e.now().UnixMilli()}
 	var prevTime int64
-	switch m := r.mark; {
+	switch m := r.head(); {
 	case m != nil && m.Seq >= seq:
 		// The mark is the head (or, pruned from the store, ahead of it).
 		pos.Seq, pos.Prev, prevTime = m.Seq+1, m.ID, m.Time
@@ -103,20 +118,66 @@ func (r *Replica) writeLocked(build func(Position) (event.Body, error)) (*event.
 		return nil, fmt.Errorf("write: %w", err)
 	}
 	// The mark goes first: whatever the store loses, the node never uses
-	// this sequence number again.
-	if err := r.saveMark(ev); err != nil {
+	// this sequence number again, and the event is on disk before it
+	// leaves the node.
+	marked, err := r.nextMark(ev)
+	if err != nil {
 		return nil, fmt.Errorf("write: %w", err)
 	}
-	if err := r.storeLocal(ev); err != nil {
-		// Nothing was published: give the sequence number back.
-		if rerr := r.saveMark(r.mark); rerr != nil {
-			e.log.Error("chain mark not rolled back; the refused event will be stored and sent later", "scope", scope.String(), "seq", ev.Seq, "err", rerr)
-			r.mark = ev
-		}
-		return nil, err
+	evs := make([]*event.Event, len(marked))
+	for i, m := range marked {
+		evs[i] = m.ev
 	}
-	r.mark = ev
+	if err := r.saveMark(evs); err != nil {
+		return nil, fmt.Errorf("write: %w", err)
+	}
+	r.marked = marked
+	// Published in chain order, under the lock.
+	if r.topic != nil {
+		if err := r.topic.Publish(ctx, ev.Raw); err != nil {
+			// Marked is sent: sync delivers it when gossip cannot.
+			e.log.Warn("publish failed; the event is kept and will sync", "err", err)
+		}
+	}
+	if _, _, err := e.store.PutEvent(ev, store.PutOptions{Local: true}); err != nil {
+		// Published and marked: the next write or start puts it back
+		// from the mark.
+		e.log.Error("own event not stored; it is kept in the chain mark and stored again later", "scope", scope.String(), "seq", ev.Seq, "err", err)
+		r.inStore = false
+		return ev, nil
+	}
+	r.inStore = true
+	r.marked[len(r.marked)-1].ticket = e.commit.ticket()
+	if r.spec.Feature != nil {
+		r.spec.Feature.Stored([]*event.Event{ev}, Local)
+	}
 	return ev, nil
+}
+
+// nextMark returns the mark that keeps ev: ev after the marked events
+// that no completed store sync covers yet, or ev alone once a sync (run
+// now if the mark is full) covers them all.
+func (r *Replica) nextMark(ev *event.Event) ([]markedEvent, error) {
+	e := r.e
+	if e.marks == "" {
+		return []markedEvent{{ev: ev}}, nil
+	}
+	durable := e.commit.Durable()
+	var next []markedEvent
+	size := len(ev.Raw)
+	for _, m := range r.marked {
+		if m.ticket > durable {
+			next = append(next, m)
+			size += len(m.ev.Raw)
+		}
+	}
+	if len(next) >= maxMarked || size > maxMarkedSize {
+		if err := e.commit.Sync(); err != nil {
+			return nil, err
+		}
+		next = nil
+	}
+	return append(next, markedEvent{ev: ev, ticket: math.MaxUint64}), nil
 }
 
 // Store stores an event this node made outside its own chain (sealed mail,
@@ -137,30 +198,18 @@ func (r *Replica) Store(ev *event.Event) error {
 	return nil
 }
 
-// storeLocal stores an event made here, syncs it to disk and tells the
-// feature.
+// storeLocal stores an event made here, syncs it to disk (sharing the
+// fsync with other writers) and tells the feature.
 func (r *Replica) storeLocal(ev *event.Event) error {
 	e := r.e
 	if _, _, err := e.store.PutEvent(ev, store.PutOptions{Local: true}); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
-	if err := e.store.Sync(); err != nil {
+	if err := e.commit.Sync(); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
 	if r.spec.Feature != nil {
 		r.spec.Feature.Stored([]*event.Event{ev}, Local)
 	}
 	return nil
-}
-
-// publish sends a stored event on the scope's topic and asks its peers a
-// moment later whether they hold it.
-func (r *Replica) publish(ctx context.Context, ev *event.Event) {
-	if r.topic != nil {
-		if err := r.topic.Publish(ctx, ev.Raw); err != nil {
-			// Stored is sent: sync delivers it when gossip cannot.
-			r.e.log.Warn("publish failed; the event is stored and will sync", "err", err)
-		}
-	}
-	r.e.confirmSoon(r.spec.Scope)
 }

@@ -34,8 +34,12 @@ type Group struct {
 // Scope returns the scope of the group's events.
 func (g *Group) Scope() event.Scope { return crypto.GroupScope(g.ID, g.Key) }
 
-// groups is the table of group records.
-type groups struct{ t *store.Table }
+// groups is the table of group records. The read mark, which moves with
+// every message the user sends, is kept in a table of its own (read; key:
+// the group ID, value: the cursor) and not in the vault, every write of
+// which rewrites the vault's file with fsyncs; a record's ReadUpTo is
+// the later of the two.
+type groups struct{ t, read *store.Table }
 
 func (gs groups) put(g *Group) error { return store.PutJSON(gs.t, g.ID[:], g) }
 
@@ -44,12 +48,47 @@ func (gs groups) get(id [crypto.GroupIDSize]byte) (*Group, error) {
 	if err != nil {
 		return nil, fmt.Errorf("group: %w", err)
 	}
-	return g, nil
+	return g, gs.withRead(g)
 }
 
-func (gs groups) list() ([]*Group, error) { return store.ListJSON[Group](gs.t, nil) }
+func (gs groups) list() ([]*Group, error) {
+	all, err := store.ListJSON[Group](gs.t, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range all {
+		if err := gs.withRead(g); err != nil {
+			return nil, err
+		}
+	}
+	return all, nil
+}
 
-func (gs groups) delete(id [crypto.GroupIDSize]byte) error { return gs.t.Delete(id[:]) }
+// withRead sets g's read mark to the one in the read table, if later.
+func (gs groups) withRead(g *Group) error {
+	v, err := gs.read.Get(g.ID[:])
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("group: %w", err)
+	}
+	c, err := store.ParseCursor(string(v))
+	if err != nil {
+		return nil
+	}
+	if cur, err := store.ParseCursor(g.ReadUpTo); err != nil || c.Compare(cur) > 0 {
+		g.ReadUpTo = c.String()
+	}
+	return nil
+}
+
+// setRead stores g's read mark.
+func (gs groups) setRead(g *Group) error { return gs.read.Put(g.ID[:], []byte(g.ReadUpTo)) }
+
+func (gs groups) delete(id [crypto.GroupIDSize]byte) error {
+	return errors.Join(gs.t.Delete(id[:]), gs.read.Delete(id[:]))
+}
 
 // ErrNoGroup reports a group reference that matches nothing.
 var ErrNoGroup = errors.New("no such group")

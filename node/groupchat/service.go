@@ -110,9 +110,13 @@ func New(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	read, err := opts.Store.Table("group-read")
+	if err != nil {
+		return nil, err
+	}
 	s := &Service{
 		id: opts.Identity, store: opts.Store, eng: opts.Engine, syncer: opts.Syncer, connect: opts.Connect, host: opts.Host,
-		addrs: opts.Addrs, people: opts.People, log: opts.Logger, now: opts.Now, groups: groups{t}, relays: relays,
+		addrs: opts.Addrs, people: opts.People, log: opts.Logger, now: opts.Now, groups: groups{t, read}, relays: relays,
 		joined: map[event.Scope]*joinedGroup{},
 	}
 	all, err := s.groups.list()
@@ -435,7 +439,7 @@ func (s *Service) MarkRead(g *Group, c store.Cursor) error {
 		return nil
 	}
 	g.ReadUpTo = c.String()
-	return s.groups.put(g)
+	return s.groups.setRead(g)
 }
 
 // NoPriorChain reports that no earlier copy of this node's identity can
