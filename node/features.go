@@ -74,7 +74,8 @@ func newFeatures(n *Node) (f features, err error) {
 		return f, err
 	}
 	if f.events, err = events.New(events.Options{
-		Identity: n.id, Store: n.store, Engine: n.engine, Groups: f.groups, People: n.people, Logger: log.With("sys", "events"),
+		Identity: n.id, Store: n.store, Engine: n.engine, Groups: f.groups, Contacts: f.private, Audience: f.moments,
+		People: n.people, Logger: log.With("sys", "events"),
 	}); err != nil {
 		return f, err
 	}
