@@ -25,7 +25,6 @@ import (
 	"github.com/banyan-mesh/banyan/crypto/ratchet"
 	"github.com/banyan-mesh/banyan/mesh"
 	"github.com/banyan-mesh/banyan/node/engine"
-	"github.com/banyan-mesh/banyan/node/moments"
 	"github.com/banyan-mesh/banyan/node/people"
 	"github.com/banyan-mesh/banyan/store"
 )
@@ -44,6 +43,9 @@ type Groups interface {
 	Lookup(ref string) (id, name string, err error)
 	GroupScope(id string) (event.Scope, error)
 	GroupMAC(group event.Scope, label string, data []byte) ([32]byte, bool)
+	// KeepBeside has relays keep the scope GroupMAC(group, label, nil) of
+	// each group registered with them.
+	KeepBeside(label string)
 	SealFor(group event.Scope, plaintext, ad []byte) ([]byte, error)
 	OpenFor(group event.Scope, sealed, ad []byte) ([]byte, error)
 }
@@ -59,15 +61,18 @@ type Contacts interface {
 // author's audience key (moments.Service).
 type Audience interface {
 	SealForContacts(ctx context.Context) (func(pt, ad []byte) ([]byte, error), error)
-	SealUnder(owner []byte, epoch uint64, pt, ad []byte) ([]byte, error)
-	OpenFromContact(owner []byte, payload, ad []byte) ([]byte, error)
+	SealLike(owner, payload, pt, ad []byte) ([]byte, error)
+	OpenFromContact(owner, payload, ad []byte) (pt []byte, known bool, err error)
 	KeysChanged() <-chan struct{}
 }
+
+// scopeLabel names the MAC that makes the scope from the group key.
+const scopeLabel = "events-scope"
 
 // Scope returns the scope of a group's events: a MAC under the group's
 // key, so that only members can name it or link it to the group.
 func Scope(gs Groups, group event.Scope) (event.Scope, bool) {
-	return gs.GroupMAC(group, "events-scope", nil)
+	return gs.GroupMAC(group, scopeLabel, nil)
 }
 
 // TopicName returns the gossip topic of an events scope: of the same form
@@ -167,6 +172,8 @@ func New(opts Options) (*Service, error) {
 	// fail it; a group joined later that cannot be kept is logged.
 	var failed []error
 	starting := true
+	// Relays that keep a group keep its events too.
+	opts.Groups.KeepBeside(scopeLabel)
 	opts.Groups.WatchGroups(func(group event.Scope, id string, in bool) {
 		if !in {
 			s.drop(group)
@@ -311,6 +318,10 @@ func (s *Service) events(scope event.Scope) *groupEvents {
 	return s.byScope[scope]
 }
 
+// errNoKey reports an event to contacts sealed under an audience key this
+// node does not hold (yet, or ever).
+var errNoKey = errors.New("audience key not known here")
+
 // opened is a decoded post or answer.
 type opened struct {
 	post   *Post
@@ -323,7 +334,11 @@ func (s *Service) open(ge *groupEvents, e *event.Event) (opened, error) {
 	var pt []byte
 	var err error
 	if ge.owner != nil {
-		pt, err = s.audience.OpenFromContact(ge.owner, e.Payload, contactsAD(ge.scope, e.Author, e.Seq, e.Kind))
+		var known bool
+		pt, known, err = s.audience.OpenFromContact(ge.owner, e.Payload, contactsAD(ge.scope, e.Author, e.Seq, e.Kind))
+		if !known {
+			return opened{}, errNoKey
+		}
 	} else {
 		pt, err = s.groups.OpenFor(ge.group, e.Payload, ad(ge.scope, e.Author, e.Seq))
 	}
@@ -359,7 +374,7 @@ func (s *Service) Check(e *event.Event) error {
 		return engine.Reject(engine.ReasonBody, fmt.Errorf("kind %d in events to contacts written by someone else than the owner", e.Kind))
 	}
 	_, err := s.open(ge, e)
-	if errors.Is(err, moments.ErrNoKey) {
+	if errors.Is(err, errNoKey) {
 		if byOwner {
 			return nil
 		}
@@ -393,7 +408,7 @@ func (s *Service) apply(ge *groupEvents, evs []*event.Event) {
 	defer ge.mu.Unlock()
 	for _, e := range evs {
 		o, err := s.open(ge, e)
-		if errors.Is(err, moments.ErrNoKey) {
+		if errors.Is(err, errNoKey) {
 			ge.sealed++
 			continue
 		}
@@ -644,12 +659,8 @@ func (s *Service) sealAsPost(ge *groupEvents, v any, pt []byte, kind event.Kind)
 	if p == nil {
 		return nil, ErrNoEvent
 	}
-	epoch, err := moments.EpochOf(p.ev.Payload)
-	if err != nil {
-		return nil, fmt.Errorf("event: %w", err)
-	}
 	return func(pos engine.Position) ([]byte, error) {
-		return s.audience.SealUnder(ge.owner, epoch, pt, contactsAD(pos.Scope, s.id.PublicKey(), pos.Seq, kind))
+		return s.audience.SealLike(ge.owner, p.ev.Payload, pt, contactsAD(pos.Scope, s.id.PublicKey(), pos.Seq, kind))
 	}, nil
 }
 

@@ -14,9 +14,9 @@ import (
 
 // Event kinds of an events scope (PROTOCOL.md section 20).
 const (
-	KindPost   event.Kind = 33
-	KindRSVP   event.Kind = 34
-	KindCancel event.Kind = 35
+	KindPost   = event.KindEventPost
+	KindRSVP   = event.KindEventRSVP
+	KindCancel = event.KindEventCancel
 )
 
 // Limits of an event post.

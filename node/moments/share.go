@@ -2,15 +2,11 @@ package moments
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/banyan-mesh/banyan/crypto"
 )
-
-// ErrNoKey reports a payload sealed under an audience key this node does
-// not hold (yet, or ever: it was not in that audience).
-var ErrNoKey = errors.New("audience key not known here")
 
 // Other features share with the same audience as moments (events to
 // contacts): their payloads are sealed as a post's, {1: epoch, 2: box},
@@ -25,16 +21,14 @@ func (s *Service) SealForContacts(ctx context.Context) (func(pt, ad []byte) ([]b
 		return nil, err
 	}
 	own := s.id.PublicKey()
-	return func(pt, ad []byte) ([]byte, error) { return s.SealUnder(own, aud.Epoch, pt, ad) }, nil
+	return func(pt, ad []byte) ([]byte, error) { return s.sealUnder(own, aud.Epoch, pt, ad) }, nil
 }
 
-// SealUnder seals a plaintext under the key of owner's audience at
-// epoch, which this node must hold (an answer to a contact's event is
-// sealed with the key of the event's epoch, as a reaction is).
-func (s *Service) SealUnder(owner []byte, epoch uint64, pt, ad []byte) ([]byte, error) {
+// sealUnder seals a plaintext under the key of owner's audience at epoch.
+func (s *Service) sealUnder(owner []byte, epoch uint64, pt, ad []byte) ([]byte, error) {
 	key, ok := s.rec.key(ScopeOf(owner), epoch)
 	if !ok {
-		return nil, ErrNoKey
+		return nil, fmt.Errorf("moments: no audience key of epoch %d", epoch)
 	}
 	box, err := crypto.Seal(key, pt, ad)
 	if err != nil {
@@ -43,28 +37,32 @@ func (s *Service) SealUnder(owner []byte, epoch uint64, pt, ad []byte) ([]byte, 
 	return enc.Marshal(&sealedPayload{Epoch: epoch, Box: box})
 }
 
-// EpochOf returns the epoch of a payload sealed for contacts.
-func EpochOf(payload []byte) (uint64, error) {
-	p, err := decodeSealed(payload)
-	if err != nil {
-		return 0, err
-	}
-	return p.Epoch, nil
-}
-
-// OpenFromContact opens a payload sealed by SealForContacts on owner's
-// node. It fails with ErrNoKey if this node has not got that epoch's key,
-// crypto.ErrDecrypt if the box does not open, or a decoding error.
-func (s *Service) OpenFromContact(owner []byte, payload, ad []byte) ([]byte, error) {
+// SealLike seals a plaintext under the audience key that sealed payload,
+// a payload of owner's: an answer to a contact's event goes under the
+// event's key, as a reaction goes under its moment's.
+func (s *Service) SealLike(owner, payload, pt, ad []byte) ([]byte, error) {
 	p, err := decodeSealed(payload)
 	if err != nil {
 		return nil, err
 	}
+	return s.sealUnder(owner, p.Epoch, pt, ad)
+}
+
+// OpenFromContact opens a payload sealed by SealForContacts on owner's
+// node. known is false if this node has not got the key of its epoch;
+// otherwise it fails with crypto.ErrDecrypt if the box does not open, or
+// with a decoding error.
+func (s *Service) OpenFromContact(owner, payload, ad []byte) (pt []byte, known bool, err error) {
+	p, err := decodeSealed(payload)
+	if err != nil {
+		return nil, true, err
+	}
 	key, ok := s.rec.key(ScopeOf(owner), p.Epoch)
 	if !ok {
-		return nil, ErrNoKey
+		return nil, false, nil
 	}
-	return crypto.Open(key, p.Box, ad)
+	pt, err = crypto.Open(key, p.Box, ad)
+	return pt, true, err
 }
 
 // KeysChanged returns a channel closed the next time this node learns an
