@@ -103,6 +103,9 @@ type Spec struct {
 	// defaults; a negative Per, no bound (for scopes written by one-time
 	// keys, where an author writes once).
 	PeerRate, AuthorRate mesh.Rate
+	// AuthorQuota bounds what one author may hold in the scope; beyond it
+	// their events are refused (ReasonQuota), their own writes too.
+	AuthorQuota Quota
 }
 
 // Default rates: far above what people write, far below a flood.
@@ -329,6 +332,8 @@ type Replica struct {
 	mark    *event.Event
 	markErr error
 	closed  atomic.Bool
+	// usage is what each author holds, for AuthorQuota.
+	usage usage
 }
 
 // Scope returns the replica's scope.
@@ -362,6 +367,7 @@ func (r *Replica) Close() {
 // for a scope this node no longer belongs to (a group it left).
 func (r *Replica) Forget() error {
 	r.Close()
+	r.forgetUsage()
 	return r.e.store.DeleteScope(r.spec.Scope)
 }
 
@@ -519,11 +525,17 @@ func (e *Engine) receive(topic string, from peer.ID, raw []byte, origin Origin) 
 		err = notTheSendersFault(ReasonThrottled, fmt.Errorf("author %x writes too fast", ev.Author[:8]))
 	}
 	if err == nil {
+		err = r.reserve(ev)
+	}
+	if err == nil {
 		var added bool
 		if added, _, err = e.store.PutEvent(ev, store.PutOptions{Source: from}); err != nil {
 			err = notTheSendersFault(ReasonStore, err)
 		} else if !added {
 			err = fmt.Errorf("event %s: %w", ev.ID, mesh.ErrIgnore)
+		}
+		if !added {
+			r.release(ev)
 		}
 	}
 	e.stats.count(err)
@@ -662,17 +674,26 @@ func (e *Engine) accept(scope event.Scope, from peer.ID, raws [][]byte, origin O
 	}
 	var valid []*event.Event
 	for i, ev := range evs {
+		// In order: the batch's events count against their authors'
+		// quotas one after another.
+		if errs[i] == nil {
+			errs[i] = r.reserve(ev)
+		}
 		if errs[i] == nil {
 			valid = append(valid, ev)
 		}
 	}
 	arrivals, err := e.store.PutEvents(valid, store.PutOptions{Source: from})
 	if err != nil {
+		for _, ev := range valid {
+			r.release(ev)
+		}
 		return nil, 0, err
 	}
 	for i, j := 0, 0; i < len(raws); i++ {
 		if errs[i] == nil {
 			if arrivals[j] == 0 {
+				r.release(evs[i])
 				errs[i] = fmt.Errorf("event %s: %w", evs[i].ID, mesh.ErrIgnore)
 			} else {
 				stored = append(stored, evs[i])

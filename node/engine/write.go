@@ -138,8 +138,14 @@ func (r *Replica) Store(ev *event.Event) error {
 // feature.
 func (r *Replica) storeLocal(ev *event.Event) error {
 	e := r.e
-	if _, _, err := e.store.PutEvent(ev, store.PutOptions{Local: true}); err != nil {
+	if err := r.reserve(ev); err != nil {
 		return fmt.Errorf("write: %w", err)
+	}
+	if added, _, err := e.store.PutEvent(ev, store.PutOptions{Local: true}); err != nil || !added {
+		r.release(ev)
+		if err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
 	}
 	if err := e.store.Sync(); err != nil {
 		return fmt.Errorf("write: %w", err)

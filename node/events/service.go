@@ -33,8 +33,12 @@ import (
 const RemindBefore = time.Hour
 
 // authorRate bounds what one author writes in one events scope: people
-// post and answer by hand.
-var authorRate = mesh.Rate{Per: 2, Burst: 100}
+// post and answer by hand; authorQuota what they may hold in it, far more
+// than years of events and answers.
+var (
+	authorRate  = mesh.Rate{Per: 2, Burst: 100}
+	authorQuota = engine.Quota{Events: 2_000, Bytes: 4 << 20}
+)
 
 // Groups is what events ask of group chat: the groups this node is in, and
 // their key, used without being seen.
@@ -216,7 +220,7 @@ func (s *Service) keep(group event.Scope, id string) error {
 
 // start keeps an events scope and merges what the store holds of it.
 func (s *Service) start(ge *groupEvents, topic string) error {
-	r, err := s.eng.Keep(engine.Spec{Scope: ge.scope, Topic: topic, Kinds: []event.Kind{KindPost, KindRSVP, KindCancel}, Feature: s, AuthorRate: authorRate})
+	r, err := s.eng.Keep(engine.Spec{Scope: ge.scope, Topic: topic, Kinds: []event.Kind{KindPost, KindRSVP, KindCancel}, Feature: s, AuthorRate: authorRate, AuthorQuota: authorQuota})
 	if err != nil {
 		return fmt.Errorf("events: %w", err)
 	}

@@ -42,6 +42,10 @@ type Groups interface {
 	OpenFor(group event.Scope, sealed, ad []byte) ([]byte, error)
 }
 
+// authorQuota bounds what one member may hold of a group's lists: far
+// more operations than years of shopping, far less than a flood.
+var authorQuota = engine.Quota{Events: 20_000, Bytes: 8 << 20}
+
 // scopeLabel names the MAC that makes the scope from the group key.
 const scopeLabel = "lists-scope"
 
@@ -137,7 +141,7 @@ func (s *Service) keep(group event.Scope, id string) error {
 	// finds it for the first event.
 	s.byScope[scope], s.byGroup[group] = gl, gl
 	s.mu.Unlock()
-	r, err := s.eng.Keep(engine.Spec{Scope: scope, Topic: TopicName(scope), Kinds: []event.Kind{Kind}, Feature: s})
+	r, err := s.eng.Keep(engine.Spec{Scope: scope, Topic: TopicName(scope), Kinds: []event.Kind{Kind}, Feature: s, AuthorQuota: authorQuota})
 	if err != nil {
 		s.mu.Lock()
 		delete(s.byScope, scope)
