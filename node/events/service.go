@@ -740,7 +740,13 @@ func (s *Service) Serve(ctx context.Context) error {
 	t := time.NewTicker(15 * time.Second)
 	defer t.Stop()
 	for {
+		// The channels are taken before what they announce is read, so
+		// that no change is missed between two rounds.
 		friends, keys := s.contacts.FriendsChanged(), s.audience.KeysChanged()
+		if err := s.follow(); err != nil {
+			s.log.Warn("follow contacts", "err", err)
+		}
+		s.reopen()
 		if err := s.remind(); err != nil {
 			s.log.Warn("reminders", "err", err)
 		}
@@ -750,11 +756,7 @@ func (s *Service) Serve(ctx context.Context) error {
 		case <-t.C:
 		case <-s.wake:
 		case <-friends:
-			if err := s.follow(); err != nil {
-				s.log.Warn("follow contacts", "err", err)
-			}
 		case <-keys:
-			s.reopen()
 		}
 	}
 }
