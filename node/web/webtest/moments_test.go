@@ -91,7 +91,7 @@ func TestBrowserProfileAndMoments(t *testing.T) {
 		pa.t, pb.t = t, t
 		pa.goTo("#/profile")
 		pa.wait("the profile form", `!!document.querySelector('#profile-name')`)
-		pa.wait("who can read a profile, said", `[...document.querySelectorAll('.hint')].some(e => e.textContent.includes('It is not sealed'))`)
+		pa.wait("who can read a profile, said", `[...document.querySelectorAll('.hint')].some(e => e.textContent.includes('Your bio and place are sealed to your contacts'))`)
 		pa.typeInto("#profile-name", "Amina of the well")
 		pa.typeInto("#profile-place", "Lower well")
 		pa.typeInto("#profile-bio", "I grow mangoes.\n<b>not bold</b>")
