@@ -199,7 +199,7 @@ func editCmd(a *cli.App) *cobra.Command {
 			if asJSON {
 				return cli.WriteJSON(a.Stdout, e)
 			}
-			fmt.Fprintf(a.Stdout, "changed %s; %s see the new version\n", line(*e), where(*e))
+			fmt.Fprintf(a.Stdout, "changed %s; the new version goes to %s\n", line(*e), where(*e))
 			return nil
 		},
 	}
@@ -287,7 +287,7 @@ func cancelCmd(a *cli.App) *cobra.Command {
 			if asJSON {
 				return cli.WriteJSON(a.Stdout, e)
 			}
-			fmt.Fprintf(a.Stdout, "cancelled %s; %s are told\n", line(*e), where(*e))
+			fmt.Fprintf(a.Stdout, "cancelled %s; word goes to %s\n", line(*e), where(*e))
 			return nil
 		},
 	}
