@@ -62,9 +62,10 @@ const (
 	relayRefused byte = 1
 )
 
-// MaxRelayScopes is the most scopes one peer may register with a relay,
+// MaxRelayScopes is the most scopes one peer may register with a relay
+// (16 groups with their lists and events),
 // and so the most a list answer holds.
-const MaxRelayScopes = 16
+const MaxRelayScopes = 48
 
 // ErrRelayRefused reports a registration the relay would not take: it is
 // full, or the peer registered MaxRelayScopes already.

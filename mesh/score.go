@@ -77,7 +77,7 @@ func (g *Gossip) scoreParams() *pubsub.PeerScoreParams {
 }
 
 // banyanTopic matches the names of Banyan's gossip topics.
-var banyanTopic = regexp.MustCompile(`^/banyan/((group|wallet|wallet-proofs|profile|moments)/1/[0-9a-f]{64}|mailbox/1)$`)
+var banyanTopic = regexp.MustCompile(`^/banyan/((group|wallet|wallet-proofs|profile|moments|contact-events)/1/[0-9a-f]{64}|mailbox/1)$`)
 
 // maxPeerTopics bounds the topics one peer may say it is in: far more
 // than a person's groups, far less than the flood of made-up topics that

@@ -45,15 +45,15 @@ func newFeatures(n *Node) (f features, err error) {
 	}); err != nil {
 		return f, err
 	}
-	if f.profile, err = profile.New(profile.Options{
-		Identity: n.id, Store: n.store, Engine: n.engine, Syncer: n.engine.Syncer(), Contacts: f.private,
-		Host: n.host, Limiter: n.guard, People: n.people, Logger: log.With("sys", "profile"),
-	}); err != nil {
-		return f, err
-	}
 	if f.moments, err = moments.New(moments.Options{
 		Identity: n.id, Store: n.store, Engine: n.engine, Syncer: n.engine.Syncer(), Contacts: f.private,
 		People: n.people, Logger: log.With("sys", "moments"),
+	}); err != nil {
+		return f, err
+	}
+	if f.profile, err = profile.New(profile.Options{
+		Identity: n.id, Store: n.store, Engine: n.engine, Syncer: n.engine.Syncer(), Contacts: f.private, Audience: f.moments,
+		Host: n.host, Limiter: n.guard, People: n.people, Logger: log.With("sys", "profile"),
 	}); err != nil {
 		return f, err
 	}
@@ -74,7 +74,8 @@ func newFeatures(n *Node) (f features, err error) {
 		return f, err
 	}
 	if f.events, err = events.New(events.Options{
-		Identity: n.id, Store: n.store, Engine: n.engine, Groups: f.groups, People: n.people, Logger: log.With("sys", "events"),
+		Identity: n.id, Store: n.store, Engine: n.engine, Groups: f.groups, Contacts: f.private, Audience: f.moments,
+		People: n.people, Logger: log.With("sys", "events"),
 	}); err != nil {
 		return f, err
 	}

@@ -77,7 +77,18 @@ const (
 	// KindWalletEntry is an entry of a wallet chain; its payload says
 	// which (package wallet).
 	KindWalletEntry Kind = 16
+	// KindListOp, KindEventPost, KindEventRSVP and KindEventCancel travel
+	// beside a group's messages, in scopes of their own sealed with the
+	// group's key (a group's lists and events): relays keep them too.
+	KindListOp      Kind = 32
+	KindEventPost   Kind = 33
+	KindEventRSVP   Kind = 34
+	KindEventCancel Kind = 35
 )
+
+// GroupTopicKinds are the kinds of the scopes whose topics have the form
+// of a group's.
+var GroupTopicKinds = []Kind{KindGroupMessage, KindListOp, KindEventPost, KindEventRSVP, KindEventCancel}
 
 // Body is the signed content of an event. Field numbers are the CBOR map
 // keys; they never change meaning.

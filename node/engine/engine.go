@@ -108,6 +108,9 @@ type Spec struct {
 	// created after the identity was restored, a scope written only by
 	// one-time keys.
 	NoPriorChain func() bool
+	// AuthorQuota bounds what one author may hold in the scope; beyond it
+	// their events are refused (ReasonQuota), their own writes too.
+	AuthorQuota Quota
 }
 
 // Default rates: far above what people write, far below a flood.
@@ -372,6 +375,8 @@ type Replica struct {
 	// (restored.go).
 	headMu    sync.Mutex
 	headKnown headState
+	// usage is what each author holds, for AuthorQuota.
+	usage usage
 }
 
 // Scope returns the replica's scope.
@@ -405,6 +410,7 @@ func (r *Replica) Close() {
 // for a scope this node no longer belongs to (a group it left).
 func (r *Replica) Forget() error {
 	r.Close()
+	r.forgetUsage()
 	return r.e.store.DeleteScope(r.spec.Scope)
 }
 
@@ -445,6 +451,9 @@ func (r *Replica) floor() store.Cursor {
 	}
 	return r.spec.Floor()
 }
+
+// Keeps reports whether the engine keeps the scope.
+func (e *Engine) Keeps(scope event.Scope) bool { return e.replica(scope) != nil }
 
 func (e *Engine) replica(scope event.Scope) *Replica {
 	e.mu.Lock()
@@ -573,7 +582,12 @@ func (e *Engine) receive(topic string, from peer.ID, raw []byte, origin Origin, 
 		a.done = make(chan error, 1)
 	}
 	if err == nil {
-		err = e.enqueue(a)
+		err = r.reserve(ev)
+	}
+	if err == nil {
+		if err = e.enqueue(a); err != nil {
+			r.release(ev)
+		}
 	}
 	if err != nil {
 		e.stats.count(err)
@@ -708,17 +722,26 @@ func (e *Engine) accept(scope event.Scope, from peer.ID, raws [][]byte, origin O
 	}
 	var valid []*event.Event
 	for i, ev := range evs {
+		// In order: the batch's events count against their authors'
+		// quotas one after another.
+		if errs[i] == nil {
+			errs[i] = r.reserve(ev)
+		}
 		if errs[i] == nil {
 			valid = append(valid, ev)
 		}
 	}
 	arrivals, err := e.store.PutEvents(valid, store.PutOptions{Source: from})
 	if err != nil {
+		for _, ev := range valid {
+			r.release(ev)
+		}
 		return nil, 0, err
 	}
 	for i, j := 0, 0; i < len(raws); i++ {
 		if errs[i] == nil {
 			if arrivals[j] == 0 {
+				r.release(evs[i])
 				errs[i] = fmt.Errorf("event %s: %w", evs[i].ID, mesh.ErrIgnore)
 			} else {
 				stored = append(stored, evs[i])

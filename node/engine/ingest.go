@@ -114,6 +114,9 @@ func (e *Engine) ingestBatch(batch []*arrival) {
 			case arrivals[j] == 0:
 				errs[i] = fmt.Errorf("event %s: %w", batch[i].ev.ID, mesh.ErrIgnore)
 			}
+			if errs[i] != nil {
+				batch[i].r.release(batch[i].ev)
+			}
 		}
 	}
 	// Stored (or refused): from now on the store answers for them.

@@ -117,6 +117,10 @@ func (r *Replica) writeLocked(ctx context.Context, build func(Position) (event.B
 	if err != nil {
 		return nil, fmt.Errorf("write: %w", err)
 	}
+	// The author's own quota holds for its own writes too.
+	if err := r.reserve(ev); err != nil {
+		return nil, fmt.Errorf("write: %w", err)
+	}
 	// The mark goes first: whatever the store loses, the node never uses
 	// this sequence number again, and the event is on disk before it
 	// leaves the node.
@@ -202,8 +206,14 @@ func (r *Replica) Store(ev *event.Event) error {
 // fsync with other writers) and tells the feature.
 func (r *Replica) storeLocal(ev *event.Event) error {
 	e := r.e
-	if _, _, err := e.store.PutEvent(ev, store.PutOptions{Local: true}); err != nil {
+	if err := r.reserve(ev); err != nil {
 		return fmt.Errorf("write: %w", err)
+	}
+	if added, _, err := e.store.PutEvent(ev, store.PutOptions{Local: true}); err != nil || !added {
+		r.release(ev)
+		if err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
 	}
 	if err := e.commit.Sync(); err != nil {
 		return fmt.Errorf("write: %w", err)

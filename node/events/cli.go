@@ -42,15 +42,23 @@ func watchLine(ev api.Event) (string, bool) {
 		case e.Cancelled:
 			what = "cancelled"
 		}
-		return fmt.Sprintf("[%s] %s: %s", cli.CleanLine(e.GroupName), what, line(e)), true
+		return fmt.Sprintf("[%s] %s: %s", label(e.Contacts, e.GroupName), what, line(e)), true
 	case StreamRSVP:
 		var r RSVPEvent
 		if ev.Decode(&r) != nil {
 			return "", false
 		}
-		return fmt.Sprintf("%s [%s] %s is %s: %s", cli.FormatTime(r.Time), cli.CleanLine(r.GroupName), cli.Person(r.By), r.Answer, cli.CleanLine(r.Title)), true
+		return fmt.Sprintf("%s [%s] %s is %s: %s", cli.FormatTime(r.Time), label(r.Contacts, r.GroupName), cli.Person(r.By), r.Answer, cli.CleanLine(r.Title)), true
 	}
 	return "", false
+}
+
+// label names where an event is: its group, or contacts.
+func label(contacts bool, group string) string {
+	if contacts {
+		return "contacts"
+	}
+	return cli.CleanLine(group)
 }
 
 // line is an event on one line: when, what, where, who goes.
@@ -66,15 +74,17 @@ func eventCmd(a *cli.App) *cobra.Command {
 	c := &cobra.Command{
 		Use:     "event",
 		Aliases: []string{"events"},
-		Short:   "Events in a group, answers, and your schedule",
-		Long: `Events in a group: a title, a time, a place and a description, which
-members answer (going, maybe, not-going). 'banyan event list' is your
-schedule: the upcoming events of every group, with a reminder on the event
-stream ('banyan watch') an hour before each one you have not declined.`,
+		Short:   "Events in a group or to your contacts, answers, and your schedule",
+		Long: `Events in a group or to your contacts: a title, a time, a place and a
+description, which members or contacts answer (going, maybe, not-going), and
+which whoever posted them can edit or cancel. 'banyan event list' is your
+schedule: the upcoming events of every group and of your contacts, with a
+reminder on the event stream ('banyan watch') an hour before each one you
+have not declined.`,
 		Args: cli.SubcommandsOnly,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
-	c.AddCommand(createCmd(a), rsvpCmd(a), cancelCmd(a), listCmd(a))
+	c.AddCommand(createCmd(a), editCmd(a), rsvpCmd(a), cancelCmd(a), listCmd(a))
 	return c
 }
 
@@ -93,16 +103,20 @@ func parseTime(s string) (time.Time, error) {
 
 func createCmd(a *cli.App) *cobra.Command {
 	var (
-		asJSON       bool
-		at           string
-		place, about string
+		asJSON, contacts bool
+		at               string
+		place, about     string
 	)
 	c := &cobra.Command{
-		Use:     "create GROUP TITLE...",
-		Short:   "Post an event in a group",
-		Example: `  banyan event create family --at "2026-12-24 18:00" --place "grandma's house" dinner`,
-		Args:    cli.MinArgs("GROUP", "TITLE"),
+		Use:   "create GROUP TITLE... | --contacts TITLE...",
+		Short: "Post an event in a group, or to your contacts",
+		Example: `  banyan event create family --at "2026-12-24 18:00" --place "grandma's house" dinner
+  banyan event create --contacts --at "2026-12-31 20:00" new year at the shop`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !contacts && len(args) < 2 {
+				return cli.Usagef(cmd, "name a GROUP and a TITLE, or give --contacts and a TITLE")
+			}
 			if at == "" {
 				return cli.Usagef(cmd, "say when with --at \"2026-12-24 18:00\"")
 			}
@@ -114,7 +128,12 @@ func createCmd(a *cli.App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			e, err := cl.Create(cmd.Context(), args[0], CreateEvent{Title: strings.Join(args[1:], " "), Start: start, Place: place, Description: about})
+			var e *EventInfo
+			if contacts {
+				e, err = cl.CreateForContacts(cmd.Context(), CreateEvent{Title: strings.Join(args, " "), Start: start, Place: place, Description: about})
+			} else {
+				e, err = cl.Create(cmd.Context(), args[0], CreateEvent{Title: strings.Join(args[1:], " "), Start: start, Place: place, Description: about})
+			}
 			if err != nil {
 				return err
 			}
@@ -128,8 +147,95 @@ func createCmd(a *cli.App) *cobra.Command {
 	c.Flags().StringVar(&at, "at", "", "when it starts: 2026-12-24 18:00 (local time) or RFC 3339")
 	c.Flags().StringVar(&place, "place", "", "where")
 	c.Flags().StringVar(&about, "about", "", "a description")
+	c.Flags().BoolVar(&contacts, "contacts", false, "post to your contacts rather than in a group")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the event as JSON")
 	return c
+}
+
+func editCmd(a *cli.App) *cobra.Command {
+	var (
+		asJSON           bool
+		title, at        string
+		place, about     string
+		noPlace, noAbout bool
+	)
+	c := &cobra.Command{
+		Use:     "edit EVENT",
+		Short:   "Change an event you posted: what you give replaces what it said",
+		Example: `  banyan event edit 3f9a8c --at "2026-12-24 19:00" --place "the school"`,
+		Args:    cli.ExactArgs("EVENT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := dial(cmd.Context(), a)
+			if err != nil {
+				return err
+			}
+			es, err := cl.Schedule(cmd.Context())
+			if err != nil {
+				return err
+			}
+			cur, ok := findInfo(es, args[0])
+			if !ok {
+				return fmt.Errorf("no upcoming event %q (see 'banyan event list')", args[0])
+			}
+			in := CreateEvent{Title: cur.Title, Start: cur.Start, Place: cur.Place, Description: cur.Description}
+			if title != "" {
+				in.Title = title
+			}
+			if at != "" {
+				if in.Start, err = parseTime(at); err != nil {
+					return cli.Usagef(cmd, "%v", err)
+				}
+			}
+			if place != "" || noPlace {
+				in.Place = place
+			}
+			if about != "" || noAbout {
+				in.Description = about
+			}
+			e, err := cl.Edit(cmd.Context(), cur.ID, in)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return cli.WriteJSON(a.Stdout, e)
+			}
+			fmt.Fprintf(a.Stdout, "changed %s; the new version goes to %s\n", line(*e), where(*e))
+			return nil
+		},
+	}
+	c.Flags().StringVar(&title, "title", "", "a new title")
+	c.Flags().StringVar(&at, "at", "", "a new start: 2026-12-24 18:00 (local time) or RFC 3339")
+	c.Flags().StringVar(&place, "place", "", "a new place")
+	c.Flags().BoolVar(&noPlace, "no-place", false, "remove the place")
+	c.Flags().StringVar(&about, "about", "", "a new description")
+	c.Flags().BoolVar(&noAbout, "no-about", false, "remove the description")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the event as JSON")
+	return c
+}
+
+// findInfo finds an event by ID or unique prefix among es.
+func findInfo(es []EventInfo, ref string) (EventInfo, bool) {
+	var found []EventInfo
+	for _, e := range es {
+		if e.ID == ref || (len(ref) >= 6 && strings.HasPrefix(e.ID, ref)) {
+			found = append(found, e)
+		}
+	}
+	if len(found) != 1 {
+		return EventInfo{}, false
+	}
+	return found[0], true
+}
+
+// where says who sees an event: a group's members or the author's contacts.
+func where(e EventInfo) string {
+	if e.Contacts {
+		if e.Mine {
+			return "your contacts"
+		}
+		return cli.Person(e.By) + "'s contacts"
+	}
+	return "everyone in " + cli.CleanLine(e.GroupName)
 }
 
 func rsvpCmd(a *cli.App) *cobra.Command {
@@ -181,7 +287,7 @@ func cancelCmd(a *cli.App) *cobra.Command {
 			if asJSON {
 				return cli.WriteJSON(a.Stdout, e)
 			}
-			fmt.Fprintf(a.Stdout, "cancelled %s; everyone in %s is told\n", line(*e), cli.CleanLine(e.GroupName))
+			fmt.Fprintf(a.Stdout, "cancelled %s; word goes to %s\n", line(*e), where(*e))
 			return nil
 		},
 	}
@@ -232,7 +338,7 @@ func listCmd(a *cli.App) *cobra.Command {
 				if e.You != "" {
 					you = " [you: " + e.You + "]"
 				}
-				fmt.Fprintf(a.Stdout, "%s%s  %s [%s]%s\n", mark, e.ID[:8], line(e), cli.CleanLine(e.GroupName), you)
+				fmt.Fprintf(a.Stdout, "%s%s  %s [%s]%s\n", mark, e.ID[:8], line(e), label(e.Contacts, e.GroupName), you)
 			}
 			return nil
 		},

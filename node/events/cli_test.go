@@ -25,6 +25,14 @@ func TestWatchLine(t *testing.T) {
 			t.Errorf("%s: %q, %v", typ, line, ok)
 		}
 	}
+	// An event to contacts is shown as such, with no group's name.
+	toContacts, _ := json.Marshal(EventInfo{Contacts: true, Title: "mango picking", Start: time.Now()})
+	if line, ok := watchLine(api.Event{Type: StreamPost, Raw: toContacts}); !ok || !strings.HasPrefix(line, "[contacts] new event") {
+		t.Errorf("an event to contacts: %q, %v", line, ok)
+	}
+	if got := where(EventInfo{Contacts: true, By: people.Person{Label: "~amina\x1b"}}); strings.ContainsAny(got, "\x1b") || !strings.HasSuffix(got, "'s contacts") {
+		t.Errorf("who sees a contact's event: %q", got)
+	}
 	if _, ok := watchLine(api.Event{Type: "list", Raw: post}); ok {
 		t.Error("another type rendered as an event")
 	}

@@ -26,6 +26,18 @@ func (c Client) Create(ctx context.Context, group string, in CreateEvent) (*Even
 	return &out, c.c.Do(ctx, http.MethodPost, "/v1/groups/"+url.PathEscape(group)+"/events", in, &out)
 }
 
+// CreateForContacts posts an event to one's contacts.
+func (c Client) CreateForContacts(ctx context.Context, in CreateEvent) (*EventInfo, error) {
+	var out EventInfo
+	return &out, c.c.Do(ctx, http.MethodPost, "/v1/events", in, &out)
+}
+
+// Edit replaces an event one posted with a new version.
+func (c Client) Edit(ctx context.Context, event string, in CreateEvent) (*EventInfo, error) {
+	var out EventInfo
+	return &out, c.c.Do(ctx, http.MethodPut, "/v1/schedule/"+url.PathEscape(event), in, &out)
+}
+
 // Schedule returns the upcoming events of every group.
 func (c Client) Schedule(ctx context.Context) ([]EventInfo, error) {
 	var out []EventInfo

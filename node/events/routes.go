@@ -18,9 +18,12 @@ import (
 
 // EventInfo is an event as the API shows it.
 type EventInfo struct {
-	ID          string          `json:"id"`
+	ID string `json:"id"`
+	// GroupID and GroupName are the group's, or empty for an event to the
+	// author's contacts (Contacts).
 	GroupID     string          `json:"group_id"`
 	GroupName   string          `json:"group_name"`
+	Contacts    bool            `json:"contacts,omitempty"`
 	Title       string          `json:"title"`
 	Start       time.Time       `json:"start"`
 	Place       string          `json:"place,omitempty"`
@@ -38,7 +41,8 @@ type EventInfo struct {
 	Cancelled bool `json:"cancelled,omitempty"`
 }
 
-// CreateEvent is the body of POST /v1/groups/{group}/events.
+// CreateEvent is the body of POST /v1/groups/{group}/events, POST
+// /v1/events (to contacts) and PUT /v1/schedule/{event} (an edit).
 type CreateEvent struct {
 	Title       string    `json:"title"`
 	Start       time.Time `json:"start"`
@@ -57,6 +61,7 @@ type RSVPEvent struct {
 	EventID   string        `json:"event_id"`
 	Title     string        `json:"title"`
 	GroupName string        `json:"group_name"`
+	Contacts  bool          `json:"contacts,omitempty"`
 	Answer    string        `json:"answer"`
 	By        people.Person `json:"by"`
 	Mine      bool          `json:"mine"`
@@ -74,8 +79,10 @@ const (
 //
 //	GET  /v1/groups/{group}/events   []EventInfo, by start
 //	POST /v1/groups/{group}/events   CreateEvent -> EventInfo
-//	GET  /v1/schedule                []EventInfo: upcoming, every group
+//	POST /v1/events                  CreateEvent -> EventInfo, to one's contacts
+//	GET  /v1/schedule                []EventInfo: upcoming, every group and contacts
 //	POST /v1/schedule/{event}/rsvp   RSVPIn -> EventInfo
+//	PUT  /v1/schedule/{event}        CreateEvent -> EventInfo: edit one's own event
 //	DELETE /v1/schedule/{event}      cancel one's own event -> EventInfo
 //
 // {event} is an event's ID or a unique prefix of at least 6 hex digits.
@@ -96,11 +103,24 @@ func (s *Service) Routes(srv *api.Server) {
 		if err != nil {
 			return nil, err
 		}
-		p := Post{Title: in.Title, Start: in.Start.UnixMilli(), Place: in.Place, About: in.Description}
+		return s.create(r, id, in)
+	}))
+	srv.Handle("POST /v1/events", api.Post(srv, func(r *http.Request, in CreateEvent) (*EventInfo, error) {
+		return s.create(r, "", in)
+	}))
+	srv.Handle("PUT /v1/schedule/{event}", api.Post(srv, func(r *http.Request, in CreateEvent) (*EventInfo, error) {
+		id, err := s.resolve(r.PathValue("event"))
+		if err != nil {
+			return nil, err
+		}
+		p := in.post()
 		if err := p.check(); err != nil {
 			return nil, api.BadRequest(err)
 		}
-		o, err := s.Create(r.Context(), id, p)
+		o, err := s.Edit(r.Context(), id, p)
+		if errors.Is(err, ErrNotYours) {
+			return nil, api.Errorf(http.StatusForbidden, "%v", err)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -140,13 +160,30 @@ func (s *Service) Routes(srv *api.Server) {
 	}))
 }
 
+func (in CreateEvent) post() Post {
+	return Post{Title: in.Title, Start: in.Start.UnixMilli(), Place: in.Place, About: in.Description}
+}
+
+// create posts an event in a group (its ID), or to contacts ("").
+func (s *Service) create(r *http.Request, groupID string, in CreateEvent) (*EventInfo, error) {
+	p := in.post()
+	if err := p.check(); err != nil {
+		return nil, api.BadRequest(err)
+	}
+	o, err := s.Create(r.Context(), groupID, p)
+	if err != nil {
+		return nil, err
+	}
+	return s.info(o), nil
+}
+
 // resolve finds an event by ID or unique prefix.
 func (s *Service) resolve(ref string) (event.ID, error) {
 	var found []event.ID
 	for _, ge := range s.all() {
 		ge.mu.Lock()
-		for id := range ge.posts {
-			if h := id.String(); h == ref || (len(ref) >= 6 && strings.HasPrefix(h, ref)) {
+		for id, p := range ge.posts {
+			if h := id.String(); p.Of == nil && h == ref || (len(ref) >= 6 && strings.HasPrefix(h, ref)) {
 				found = append(found, id)
 			}
 		}
@@ -170,11 +207,14 @@ func (s *Service) infos(os []Occasion) []EventInfo {
 }
 
 func (s *Service) info(o Occasion) *EventInfo {
-	_, name, _ := s.groups.Lookup(o.GroupID)
+	var name string
+	if o.GroupID != "" {
+		_, name, _ = s.groups.Lookup(o.GroupID)
+	}
 	start := time.UnixMilli(o.Start).UTC()
 	now := s.now()
 	out := &EventInfo{
-		ID: o.ID.String(), GroupID: o.GroupID, GroupName: name, Title: o.Title, Start: start, Place: o.Place,
+		ID: o.ID.String(), GroupID: o.GroupID, GroupName: name, Contacts: o.GroupID == "", Title: o.Title, Start: start, Place: o.Place,
 		Description: o.About, By: s.people.Key(o.Author), Mine: string(o.Author) == string(s.id.PublicKey()),
 		Going: []people.Person{}, Maybe: []people.Person{}, NotGoing: []people.Person{},
 		Soon: !o.Cancelled && !start.Before(now) && start.Sub(now) <= RemindBefore, Cancelled: o.Cancelled,
@@ -233,8 +273,11 @@ func (s *Service) Render(a store.Arrival) (api.Event, bool) {
 	}
 	if op.post != nil || op.cancel != nil {
 		id := a.Event.ID
-		if op.cancel != nil {
+		switch {
+		case op.cancel != nil:
 			id = event.ID(op.cancel.Event)
+		case op.post.Of != nil:
+			id = event.ID(op.post.Of) // an edit shows the event as it reads now
 		}
 		o, ok := s.Find(id)
 		// A cancellation shows only if it counts: from the post's author.
@@ -248,8 +291,8 @@ func (s *Service) Render(a store.Arrival) (api.Event, bool) {
 		By: s.people.Key(a.Event.Author), Mine: a.Event.SameAuthor(s.id.PublicKey()), Time: time.UnixMilli(a.Event.Time).UTC(),
 	}
 	if o, ok := s.Find(event.ID(op.rsvp.Event)); ok {
-		out.Title = o.Title
-		_, out.GroupName, _ = s.groups.Lookup(o.GroupID)
+		info := s.info(o)
+		out.Title, out.GroupName, out.Contacts = info.Title, info.GroupName, info.Contacts
 	}
 	return api.Event{Seq: a.Seq, Type: StreamRSVP, Data: out}, true
 }

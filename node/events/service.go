@@ -1,9 +1,11 @@
-// Package events is events in a group: a post with a title, a time, a
-// place and a description, answered by members (going, maybe, not going)
-// with RSVPs that merge on every node; a personal schedule of the upcoming
-// events of every group, with reminders on the event stream. A group's
-// events are a scope of their own, sealed with the group's key. The package
-// also holds their API routes, command-line commands and stream rendering.
+// Package events is events in a group or to one's contacts: a post with a
+// title, a time, a place and a description, which its author may edit,
+// answered (going, maybe, not going) with RSVPs that merge on every node; a
+// personal schedule of the upcoming events, with reminders on the event
+// stream. A group's events are a scope of their own, sealed with the
+// group's key; a person's events to contacts are a scope of their own too,
+// sealed with the audience key of their moments. The package also holds
+// their API routes, command-line commands and stream rendering.
 package events
 
 import (
@@ -20,6 +22,8 @@ import (
 
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/crypto/event"
+	"github.com/banyan-mesh/banyan/crypto/ratchet"
+	"github.com/banyan-mesh/banyan/mesh"
 	"github.com/banyan-mesh/banyan/node/engine"
 	"github.com/banyan-mesh/banyan/node/people"
 	"github.com/banyan-mesh/banyan/store"
@@ -27,6 +31,14 @@ import (
 
 // RemindBefore is how long before an event starts its reminder comes.
 const RemindBefore = time.Hour
+
+// authorRate bounds what one author writes in one events scope: people
+// post and answer by hand; authorQuota what they may hold in it, far more
+// than years of events and answers.
+var (
+	authorRate  = mesh.Rate{Per: 2, Burst: 100}
+	authorQuota = engine.Quota{Events: 2_000, Bytes: 4 << 20}
+)
 
 // Groups is what events ask of group chat: the groups this node is in, and
 // their key, used without being seen.
@@ -38,14 +50,36 @@ type Groups interface {
 	// have written in the group (engine.Spec.NoPriorChain).
 	NoPriorChain(group event.Scope) bool
 	GroupMAC(group event.Scope, label string, data []byte) ([32]byte, bool)
+	// KeepBeside has relays keep the scope GroupMAC(group, label, nil) of
+	// each group registered with them.
+	KeepBeside(label string)
 	SealFor(group event.Scope, plaintext, ad []byte) ([]byte, error)
 	OpenFor(group event.Scope, sealed, ad []byte) ([]byte, error)
 }
 
+// Contacts is what events to contacts ask of contacts: who they are, and
+// when that changes.
+type Contacts interface {
+	Friends() ([]ratchet.Bundle, error)
+	FriendsChanged() <-chan struct{}
+}
+
+// Audience seals events to contacts as moments are sealed, under the
+// author's audience key (moments.Service).
+type Audience interface {
+	SealForContacts(ctx context.Context) (func(pt, ad []byte) ([]byte, error), error)
+	SealLike(owner, payload, pt, ad []byte) ([]byte, error)
+	OpenFromContact(owner, payload, ad []byte) (pt []byte, known bool, err error)
+	KeysChanged() <-chan struct{}
+}
+
+// scopeLabel names the MAC that makes the scope from the group key.
+const scopeLabel = "events-scope"
+
 // Scope returns the scope of a group's events: a MAC under the group's
 // key, so that only members can name it or link it to the group.
 func Scope(gs Groups, group event.Scope) (event.Scope, bool) {
-	return gs.GroupMAC(group, "events-scope", nil)
+	return gs.GroupMAC(group, scopeLabel, nil)
 }
 
 // TopicName returns the gossip topic of an events scope: of the same form
@@ -58,6 +92,8 @@ type Options struct {
 	Store    *store.Store
 	Engine   *engine.Engine
 	Groups   Groups
+	Contacts Contacts
+	Audience Audience
 	People   *people.Directory
 	Logger   *slog.Logger
 	Now      func() time.Time
@@ -69,6 +105,8 @@ type Service struct {
 	store     *store.Store
 	eng       *engine.Engine
 	groups    Groups
+	contacts  Contacts
+	audience  Audience
 	people    *people.Directory
 	log       *slog.Logger
 	now       func() time.Time
@@ -79,13 +117,18 @@ type Service struct {
 	mu      sync.Mutex
 	byScope map[event.Scope]*groupEvents
 	byGroup map[event.Scope]*groupEvents
+	// byOwner holds the events to contacts of this node's user and of
+	// their contacts, by owner.
+	byOwner map[string]*groupEvents
 }
 
-// groupEvents are the events of one group.
+// groupEvents are the events of one group, or one person's to contacts.
 type groupEvents struct {
 	group   event.Scope
 	groupID string
-	scope   event.Scope
+	// owner is set for a person's events to contacts: only they post there.
+	owner []byte
+	scope event.Scope
 	// r is set, under the service's lock, once the engine keeps the scope.
 	r *engine.Replica
 
@@ -97,6 +140,12 @@ type groupEvents struct {
 	// cancels holds, per post, who sent a cancellation; only the post's
 	// author's counts, decided when both are known.
 	cancels map[event.ID]map[[32]byte]bool
+	// sealed counts events to contacts stored under a key not known yet.
+	sealed int
+}
+
+func newEvents(scope event.Scope) *groupEvents {
+	return &groupEvents{scope: scope, posts: map[event.ID]*postAt{}, rsvps: map[event.ID]map[[32]byte]answerAt{}, cancels: map[event.ID]map[[32]byte]bool{}}
 }
 
 type postAt struct {
@@ -120,13 +169,18 @@ func New(opts Options) (*Service, error) {
 	}
 	s := &Service{
 		id: opts.Identity, store: opts.Store, eng: opts.Engine, groups: opts.Groups, people: opts.People,
-		log: opts.Logger, now: opts.Now, reminders: t, wake: make(chan struct{}, 1),
-		byScope: map[event.Scope]*groupEvents{}, byGroup: map[event.Scope]*groupEvents{},
+		contacts: opts.Contacts, audience: opts.Audience, log: opts.Logger, now: opts.Now, reminders: t, wake: make(chan struct{}, 1),
+		byScope: map[event.Scope]*groupEvents{}, byGroup: map[event.Scope]*groupEvents{}, byOwner: map[string]*groupEvents{},
+	}
+	if err := s.follow(); err != nil {
+		return nil, err
 	}
 	// The groups this node is in now are kept before New returns, and
 	// fail it; a group joined later that cannot be kept is logged.
 	var failed []error
 	starting := true
+	// Relays that keep a group keep its events too.
+	opts.Groups.KeepBeside(scopeLabel)
 	opts.Groups.WatchGroups(func(group event.Scope, id string, in bool) {
 		if !in {
 			s.drop(group)
@@ -153,29 +207,98 @@ func (s *Service) keep(group event.Scope, id string) error {
 		s.mu.Unlock()
 		return nil
 	}
-	ge := &groupEvents{group: group, groupID: id, scope: scope, posts: map[event.ID]*postAt{}, rsvps: map[event.ID]map[[32]byte]answerAt{}, cancels: map[event.ID]map[[32]byte]bool{}}
+	ge := newEvents(scope)
+	ge.group, ge.groupID = group, id
 	s.byScope[scope], s.byGroup[group] = ge, ge
 	s.mu.Unlock()
-	r, err := s.eng.Keep(engine.Spec{
-		Scope: scope, Topic: TopicName(scope), Kinds: []event.Kind{KindPost, KindRSVP, KindCancel}, Feature: s,
-		NoPriorChain: func() bool { return s.groups.NoPriorChain(group) },
-	})
+	err := s.start(ge, TopicName(scope), func() bool { return s.groups.NoPriorChain(group) })
 	if err != nil {
 		s.mu.Lock()
 		delete(s.byScope, scope)
 		delete(s.byGroup, group)
 		s.mu.Unlock()
+	}
+	return err
+}
+
+// start keeps an events scope and merges what the store holds of it;
+// noPrior is the scope's engine.Spec.NoPriorChain.
+func (s *Service) start(ge *groupEvents, topic string, noPrior func() bool) error {
+	r, err := s.eng.Keep(engine.Spec{
+		Scope: ge.scope, Topic: topic, Kinds: []event.Kind{KindPost, KindRSVP, KindCancel}, Feature: s,
+		AuthorRate: authorRate, AuthorQuota: authorQuota, NoPriorChain: noPrior,
+	})
+	if err != nil {
 		return fmt.Errorf("events: %w", err)
 	}
 	s.mu.Lock()
 	ge.r = r
 	s.mu.Unlock()
-	// Posts and answers merge in any order: reading the store after
-	// keeping the scope loses nothing.
-	if err := r.Replay(func(evs []*event.Event) { s.apply(ge, evs) }); err != nil {
+	return s.replay(ge)
+}
+
+// replay merges every stored event of a scope: posts and answers merge in
+// any order, so reading the store after keeping the scope loses nothing,
+// and reading it again changes nothing but what opens now.
+func (s *Service) replay(ge *groupEvents) error {
+	ge.mu.Lock()
+	ge.sealed = 0
+	ge.mu.Unlock()
+	if err := ge.r.Replay(func(evs []*event.Event) { s.apply(ge, evs) }); err != nil {
 		return fmt.Errorf("events: %w", err)
 	}
 	return nil
+}
+
+// follow keeps the events to contacts of this node's user and of each of
+// their contacts, and forgets those of people who are no longer contacts.
+func (s *Service) follow() error {
+	friends, err := s.contacts.Friends()
+	if err != nil {
+		return fmt.Errorf("events: contacts: %w", err)
+	}
+	want := map[string][]byte{string(s.id.PublicKey()): s.id.PublicKey()}
+	for _, b := range friends {
+		want[string(b.IdentityKey[:])] = bytes.Clone(b.IdentityKey[:])
+	}
+	var failed []error
+	for k, owner := range want {
+		s.mu.Lock()
+		kept := s.byOwner[k] != nil
+		var ge *groupEvents
+		if !kept {
+			ge = newEvents(ContactsScope(owner))
+			ge.owner = owner
+			s.byOwner[k], s.byScope[ge.scope] = ge, ge
+		}
+		s.mu.Unlock()
+		if kept {
+			continue
+		}
+		if err := s.start(ge, ContactsTopic(ge.scope), s.noContacts); err != nil {
+			s.mu.Lock()
+			delete(s.byOwner, k)
+			delete(s.byScope, ge.scope)
+			s.mu.Unlock()
+			failed = append(failed, err)
+		}
+	}
+	s.mu.Lock()
+	var gone []*groupEvents
+	for k, ge := range s.byOwner {
+		if _, ok := want[k]; !ok {
+			gone = append(gone, ge)
+			delete(s.byOwner, k)
+			delete(s.byScope, ge.scope)
+		}
+	}
+	s.mu.Unlock()
+	for _, ge := range gone {
+		if err := ge.r.Forget(); err != nil {
+			failed = append(failed, fmt.Errorf("events: forget a former contact's: %w", err))
+		}
+	}
+	return errors.Join(failed...)
 }
 
 func (s *Service) drop(group event.Scope) {
@@ -206,6 +329,10 @@ func (s *Service) events(scope event.Scope) *groupEvents {
 	return s.byScope[scope]
 }
 
+// errNoKey reports an event to contacts sealed under an audience key this
+// node does not hold (yet, or ever).
+var errNoKey = errors.New("audience key not known here")
+
 // opened is a decoded post or answer.
 type opened struct {
 	post   *Post
@@ -213,9 +340,19 @@ type opened struct {
 	cancel *Cancel
 }
 
-// open decrypts and decodes an event of a group's events scope.
+// open decrypts and decodes an event of an events scope.
 func (s *Service) open(ge *groupEvents, e *event.Event) (opened, error) {
-	pt, err := s.groups.OpenFor(ge.group, e.Payload, ad(ge.scope, e.Author, e.Seq))
+	var pt []byte
+	var err error
+	if ge.owner != nil {
+		var known bool
+		pt, known, err = s.audience.OpenFromContact(ge.owner, e.Payload, contactsAD(ge.scope, e.Author, e.Seq, e.Kind))
+		if !known {
+			return opened{}, errNoKey
+		}
+	} else {
+		pt, err = s.groups.OpenFor(ge.group, e.Payload, ad(ge.scope, e.Author, e.Seq))
+	}
 	if err != nil {
 		return opened{}, err
 	}
@@ -233,14 +370,27 @@ func (s *Service) open(ge *groupEvents, e *event.Event) (opened, error) {
 	return opened{}, fmt.Errorf("events: kind %d", e.Kind)
 }
 
-// Check opens a post or an answer: it must decrypt with the group's key
-// and hold a valid body.
+// Check opens a post or an answer: it must decrypt with the group's key,
+// or the owner's audience key, and hold a valid body. In a person's events
+// to contacts, only they post and cancel; what is sealed under a key not
+// known here is kept sealed if it is theirs, and waits otherwise (sync
+// brings it again), as moments do.
 func (s *Service) Check(e *event.Event) error {
 	ge := s.events(e.ScopeID())
 	if ge == nil {
 		return engine.Reject(engine.ReasonScope, fmt.Errorf("no events of scope %s", e.ScopeID()))
 	}
+	byOwner := ge.owner == nil || e.SameAuthor(ge.owner)
+	if !byOwner && e.Kind != KindRSVP {
+		return engine.Reject(engine.ReasonBody, fmt.Errorf("kind %d in events to contacts written by someone else than the owner", e.Kind))
+	}
 	_, err := s.open(ge, e)
+	if errors.Is(err, errNoKey) {
+		if byOwner {
+			return nil
+		}
+		return engine.Ignore(err)
+	}
 	if errors.Is(err, crypto.ErrDecrypt) {
 		return engine.Reject(engine.ReasonDecrypt, err)
 	}
@@ -269,6 +419,10 @@ func (s *Service) apply(ge *groupEvents, evs []*event.Event) {
 	defer ge.mu.Unlock()
 	for _, e := range evs {
 		o, err := s.open(ge, e)
+		if errors.Is(err, errNoKey) {
+			ge.sealed++
+			continue
+		}
 		if err != nil {
 			s.log.Warn("stored event does not open", "id", e.ID, "err", err)
 			continue
@@ -299,9 +453,11 @@ func (s *Service) apply(ge *groupEvents, evs []*event.Event) {
 	}
 }
 
-// Occasion is an event as it reads now: the post, who answered what.
+// Occasion is an event as it reads now: the latest version of the post,
+// who answered what.
 type Occasion struct {
-	ID      event.ID
+	ID event.ID
+	// GroupID is the group's ID in hex, or "" for an event to contacts.
 	GroupID string
 	Post
 	Author  []byte
@@ -310,8 +466,18 @@ type Occasion struct {
 	Cancelled bool
 }
 
+// occasion returns the event p, an original post, as it reads now: of p
+// and its author's edits of it, the one with the greatest (time, id).
 func (ge *groupEvents) occasion(id event.ID, p *postAt) Occasion {
-	o := Occasion{ID: id, GroupID: ge.groupID, Post: p.Post, Author: p.ev.Author, Answers: map[[32]byte]Answer{},
+	latest := p
+	for _, q := range ge.posts {
+		if bytes.Equal(q.Of, id[:]) && q.ev.SameAuthor(p.ev.Author) && later(q.ev, latest.ev) {
+			latest = q
+		}
+	}
+	cur := latest.Post
+	cur.Of = nil
+	o := Occasion{ID: id, GroupID: ge.groupID, Post: cur, Author: p.ev.Author, Answers: map[[32]byte]Answer{},
 		Cancelled: ge.cancels[id][[32]byte(p.ev.Author)]}
 	for who, a := range ge.rsvps[id] {
 		o.Answers[who] = a.a
@@ -329,17 +495,24 @@ func (s *Service) Events(groupID string) ([]Occasion, error) {
 	defer ge.mu.Unlock()
 	var out []Occasion
 	for id, p := range ge.posts {
-		out = append(out, ge.occasion(id, p))
+		if p.Of == nil {
+			out = append(out, ge.occasion(id, p))
+		}
 	}
 	sortOccasions(out)
 	return out, nil
+}
+
+// later says whether a comes after b in history order: time, then ID.
+func later(a, b *event.Event) bool {
+	return cmp.Or(cmp.Compare(a.Time, b.Time), bytes.Compare(a.ID[:], b.ID[:])) > 0
 }
 
 func sortOccasions(os []Occasion) {
 	slices.SortFunc(os, func(a, b Occasion) int { return cmp.Or(cmp.Compare(a.Start, b.Start), bytes.Compare(a.ID[:], b.ID[:])) })
 }
 
-// Schedule returns the events of every group that have not started more
+// Schedule returns the events of every group, and to contacts, that have not started more
 // than an hour ago, by start, except those cancelled and those this node's
 // user will not go to.
 func (s *Service) Schedule() []Occasion {
@@ -349,7 +522,10 @@ func (s *Service) Schedule() []Occasion {
 	for _, ge := range s.all() {
 		ge.mu.Lock()
 		for id, p := range ge.posts {
-			if o := ge.occasion(id, p); p.Start >= from && !o.Cancelled && ge.rsvps[id][me].a != NotGoing {
+			if p.Of != nil {
+				continue
+			}
+			if o := ge.occasion(id, p); o.Start >= from && !o.Cancelled && ge.rsvps[id][me].a != NotGoing {
 				out = append(out, o)
 			}
 		}
@@ -369,21 +545,28 @@ func (s *Service) all() []*groupEvents {
 	return out
 }
 
-// Find returns the event with the given ID, in whatever group it is.
+// Find returns the event with the given ID (its original post's), in
+// whatever scope it is.
 func (s *Service) Find(id event.ID) (Occasion, bool) {
+	o, _, ok := s.find(id)
+	return o, ok
+}
+
+func (s *Service) find(id event.ID) (Occasion, *groupEvents, bool) {
 	for _, ge := range s.all() {
 		ge.mu.Lock()
 		p, ok := ge.posts[id]
+		ok = ok && p.Of == nil
 		var o Occasion
 		if ok {
 			o = ge.occasion(id, p)
 		}
 		ge.mu.Unlock()
 		if ok {
-			return o, true
+			return o, ge, true
 		}
 	}
-	return Occasion{}, false
+	return Occasion{}, nil, false
 }
 
 func (s *Service) group(id string) (*groupEvents, error) {
@@ -401,15 +584,33 @@ func (s *Service) group(id string) (*groupEvents, error) {
 	return ge, nil
 }
 
-// write signs, stores and publishes a post or an answer in a group's
-// events; it is durable when write returns.
+// write signs, stores and publishes a post or an answer in an events
+// scope; it is durable when write returns.
 func (s *Service) write(ctx context.Context, ge *groupEvents, kind event.Kind, v any) (*event.Event, error) {
 	pt, err := cborEnc.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("encode: %w", err)
 	}
+	seal := func(pos engine.Position) ([]byte, error) {
+		return s.groups.SealFor(ge.group, pt, ad(pos.Scope, s.id.PublicKey(), pos.Seq))
+	}
+	if ge.owner != nil {
+		// Sealed for the contacts the owner has now; an answer to a
+		// contact's event, under the key this node has of them.
+		if bytes.Equal(ge.owner, s.id.PublicKey()) {
+			sealFn, err := s.audience.SealForContacts(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("event: %w", err)
+			}
+			seal = func(pos engine.Position) ([]byte, error) {
+				return sealFn(pt, contactsAD(pos.Scope, s.id.PublicKey(), pos.Seq, kind))
+			}
+		} else if seal, err = s.sealAsPost(ge, v, pt, kind); err != nil {
+			return nil, err
+		}
+	}
 	e, err := ge.r.Write(ctx, func(pos engine.Position) (event.Body, error) {
-		payload, err := s.groups.SealFor(ge.group, pt, ad(pos.Scope, s.id.PublicKey(), pos.Seq))
+		payload, err := seal(pos)
 		if err != nil {
 			return event.Body{}, err
 		}
@@ -421,12 +622,19 @@ func (s *Service) write(ctx context.Context, ge *groupEvents, kind event.Kind, v
 	return e, nil
 }
 
-// Create posts an event in a group (its ID in hex).
+// Create posts an event in a group (its ID in hex), or to this node's
+// contacts if groupID is "".
 func (s *Service) Create(ctx context.Context, groupID string, p Post) (Occasion, error) {
 	if err := p.check(); err != nil {
 		return Occasion{}, err
 	}
-	ge, err := s.group(groupID)
+	if p.Of != nil {
+		return Occasion{}, errors.New("events: a new event replaces nothing")
+	}
+	ge, err := s.own()
+	if groupID != "" {
+		ge, err = s.group(groupID)
+	}
 	if err != nil {
 		return Occasion{}, err
 	}
@@ -438,15 +646,61 @@ func (s *Service) Create(ctx context.Context, groupID string, p Post) (Occasion,
 	return o, nil
 }
 
-// Answer answers an event for this node's user.
-func (s *Service) Answer(ctx context.Context, id event.ID, a Answer) (Occasion, error) {
-	o, ok := s.Find(id)
+// own returns this node's events to contacts.
+func (s *Service) own() (*groupEvents, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ge := s.byOwner[string(s.id.PublicKey())]
+	if ge == nil || ge.r == nil {
+		return nil, errors.New("events: events to contacts are not kept here")
+	}
+	return ge, nil
+}
+
+// sealAsPost returns how an answer to a contact's event is sealed: under
+// the audience key the answered post was sealed with.
+func (s *Service) sealAsPost(ge *groupEvents, v any, pt []byte, kind event.Kind) (func(engine.Position) ([]byte, error), error) {
+	r, ok := v.(RSVP)
+	if !ok {
+		return nil, errors.New("events: only answers go to a contact's events")
+	}
+	ge.mu.Lock()
+	p := ge.posts[event.ID(r.Event)]
+	ge.mu.Unlock()
+	if p == nil {
+		return nil, ErrNoEvent
+	}
+	return func(pos engine.Position) ([]byte, error) {
+		return s.audience.SealLike(ge.owner, p.ev.Payload, pt, contactsAD(pos.Scope, s.id.PublicKey(), pos.Seq, kind))
+	}, nil
+}
+
+// Edit replaces an event this node's user posted with a new version; its
+// answers stay. Everyone shows the version with the greatest (time, id).
+func (s *Service) Edit(ctx context.Context, id event.ID, p Post) (Occasion, error) {
+	if err := p.check(); err != nil {
+		return Occasion{}, err
+	}
+	o, ge, ok := s.find(id)
 	if !ok {
 		return o, ErrNoEvent
 	}
-	ge, err := s.group(o.GroupID)
-	if err != nil {
+	if !bytes.Equal(o.Author, s.id.PublicKey()) {
+		return o, ErrNotYours
+	}
+	p.Of = id[:]
+	if _, err := s.write(ctx, ge, KindPost, p); err != nil {
 		return o, err
+	}
+	o, _ = s.Find(id)
+	return o, nil
+}
+
+// Answer answers an event for this node's user.
+func (s *Service) Answer(ctx context.Context, id event.ID, a Answer) (Occasion, error) {
+	o, ge, ok := s.find(id)
+	if !ok {
+		return o, ErrNoEvent
 	}
 	if _, err := s.write(ctx, ge, KindRSVP, RSVP{Event: id[:], Answer: a}); err != nil {
 		return o, err
@@ -455,21 +709,17 @@ func (s *Service) Answer(ctx context.Context, id event.ID, a Answer) (Occasion, 
 	return o, nil
 }
 
-// ErrNotYours refuses to cancel another person's event.
-var ErrNotYours = errors.New("only whoever posted an event can cancel it")
+// ErrNotYours refuses to cancel or edit another person's event.
+var ErrNotYours = errors.New("only whoever posted an event can change it")
 
 // CancelEvent calls off an event this node's user posted.
 func (s *Service) CancelEvent(ctx context.Context, id event.ID) (Occasion, error) {
-	o, ok := s.Find(id)
+	o, ge, ok := s.find(id)
 	if !ok {
 		return o, ErrNoEvent
 	}
 	if !bytes.Equal(o.Author, s.id.PublicKey()) {
 		return o, ErrNotYours
-	}
-	ge, err := s.group(o.GroupID)
-	if err != nil {
-		return o, err
 	}
 	if _, err := s.write(ctx, ge, KindCancel, Cancel{Event: id[:]}); err != nil {
 		return o, err
@@ -491,11 +741,19 @@ type Reminder struct {
 
 // Serve gives reminders: an event starting within RemindBefore that the
 // user posted, or answered going or maybe, gets one, once, on the event
-// stream.
+// stream. It follows the contacts, and opens events to contacts whose
+// audience key arrives.
 func (s *Service) Serve(ctx context.Context) error {
 	t := time.NewTicker(15 * time.Second)
 	defer t.Stop()
 	for {
+		// The channels are taken before what they announce is read, so
+		// that no change is missed between two rounds.
+		friends, keys := s.contacts.FriendsChanged(), s.audience.KeysChanged()
+		if err := s.follow(); err != nil {
+			s.log.Warn("follow contacts", "err", err)
+		}
+		s.reopen()
 		if err := s.remind(); err != nil {
 			s.log.Warn("reminders", "err", err)
 		}
@@ -504,6 +762,23 @@ func (s *Service) Serve(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		case <-s.wake:
+		case <-friends:
+		case <-keys:
+		}
+	}
+}
+
+// reopen merges again the events to contacts kept sealed: a key came.
+func (s *Service) reopen() {
+	for _, ge := range s.all() {
+		ge.mu.Lock()
+		sealed := ge.owner != nil && ge.sealed > 0 && ge.r != nil
+		ge.mu.Unlock()
+		if !sealed {
+			continue
+		}
+		if err := s.replay(ge); err != nil {
+			s.log.Warn("open events to contacts", "err", err)
 		}
 	}
 }
@@ -542,4 +817,11 @@ func (s *Service) remind() error {
 		s.log.Info("reminder", "event", o.Title, "starts", start)
 	}
 	return nil
+}
+
+// noContacts reports that nobody else keeps this node's events to
+// contacts: only contacts do (engine.Spec.NoPriorChain).
+func (s *Service) noContacts() bool {
+	friends, err := s.contacts.Friends()
+	return err == nil && len(friends) == 0
 }

@@ -2,6 +2,7 @@ package events
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,11 +12,11 @@ import (
 	"github.com/banyan-mesh/banyan/node/content"
 )
 
-// Event kinds of a group's events scope (PROTOCOL.md section 20).
+// Event kinds of an events scope (PROTOCOL.md section 20).
 const (
-	KindPost   event.Kind = 33
-	KindRSVP   event.Kind = 34
-	KindCancel event.Kind = 35
+	KindPost   = event.KindEventPost
+	KindRSVP   = event.KindEventRSVP
+	KindCancel = event.KindEventCancel
 )
 
 // Limits of an event post.
@@ -59,6 +60,8 @@ type Post struct {
 	Start int64  `cbor:"2,keyasint"`
 	Place string `cbor:"3,keyasint,omitempty"`
 	About string `cbor:"4,keyasint,omitempty"`
+	// Of, in an edit, is the ID of the original post it replaces.
+	Of []byte `cbor:"5,keyasint,omitempty"`
 }
 
 // RSVP is the plaintext of an answer to an event post.
@@ -115,6 +118,9 @@ func (p Post) check() error {
 	if len(p.About) > MaxAbout {
 		return fmt.Errorf("event description is longer than %d bytes", MaxAbout)
 	}
+	if p.Of != nil && len(p.Of) != len(event.ID{}) {
+		return fmt.Errorf("event edit: names an event of %d bytes, not 32", len(p.Of))
+	}
 	if p.About != "" {
 		return content.CheckText(p.About)
 	}
@@ -162,4 +168,22 @@ func ad(scope event.Scope, author []byte, seq uint64) []byte {
 	ad = append(ad, scope[:]...)
 	ad = append(ad, author...)
 	return binary.BigEndian.AppendUint64(ad, seq)
+}
+
+// ContactsScope returns the scope of a person's events to their contacts:
+// SHA-256("banyan/contact-events/v1" || 0x00 || pub).
+func ContactsScope(pub []byte) event.Scope {
+	return sha256.Sum256(append([]byte("banyan/contact-events/v1\x00"), pub...))
+}
+
+// ContactsTopic returns the gossip topic of a person's events to contacts.
+func ContactsTopic(scope event.Scope) string { return "/banyan/contact-events/1/" + scope.String() }
+
+// contactsAD binds a box of events to contacts to its event:
+// "banyan/contact-event/v1" || 0x00 || scope || author || seq (8) || kind (2).
+func contactsAD(scope event.Scope, author []byte, seq uint64, kind event.Kind) []byte {
+	ad := append([]byte("banyan/contact-event/v1\x00"), scope[:]...)
+	ad = append(ad, author...)
+	ad = binary.BigEndian.AppendUint64(ad, seq)
+	return binary.BigEndian.AppendUint16(ad, uint16(kind))
 }

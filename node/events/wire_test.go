@@ -66,6 +66,8 @@ func TestDecode(t *testing.T) {
 func FuzzDecodePost(f *testing.F) {
 	b, _ := cborEnc.Marshal(Post{Title: "feast", Start: minStart + 1, Place: "school", About: "bring a dish"})
 	f.Add(b)
+	edit, _ := cborEnc.Marshal(Post{Title: "feast, moved", Start: minStart + 2, Of: make([]byte, 32)})
+	f.Add(edit)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := decodePost(b)
 		if err != nil {

@@ -72,8 +72,35 @@ func parseRelay(ref string) (peer.AddrInfo, error) {
 	return peer.AddrInfo{ID: id}, nil
 }
 
+// KeepBeside says that a feature keeps, beside each group, the scope
+// GroupMAC(group, label, nil) (a group's lists, its events): relays the
+// group is registered with are asked to keep it too.
+func (s *Service) KeepBeside(label string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !slices.Contains(s.beside, label) {
+		s.beside = append(s.beside, label)
+	}
+}
+
+// relayScopes are the scopes a relay keeps for a group: its own, then
+// those features keep beside it.
+func (s *Service) relayScopes(g *Group) []event.Scope {
+	s.mu.Lock()
+	labels := slices.Clone(s.beside)
+	s.mu.Unlock()
+	out := []event.Scope{g.Scope()}
+	for _, l := range labels {
+		if sc, ok := s.GroupMAC(g.Scope(), l, nil); ok {
+			out = append(out, sc)
+		}
+	}
+	return out
+}
+
 // AddRelay registers a group with a relay, which keeps its history (sealed)
-// from then on, and syncs it there at once.
+// from then on, with the scopes kept beside it, and syncs it there at once.
+// A relay that takes the group but not all of those is reported as refusing.
 func (s *Service) AddRelay(ctx context.Context, g *Group, ref string) (*GroupRelay, error) {
 	ai, err := parseRelay(ref)
 	if err != nil {
@@ -91,8 +118,10 @@ func (s *Service) AddRelay(ctx context.Context, g *Group, ref string) (*GroupRel
 			return nil, api.Errorf(http.StatusBadGateway, "cannot reach relay %s: %v", ai.ID, err)
 		}
 	}
-	if _, err := mesh.AskRelay(ctx, s.host, ai.ID, mesh.RelayAdd, g.Scope()); err != nil {
-		return nil, relayErr(ai.ID, err)
+	for _, sc := range s.relayScopes(g) {
+		if _, err := mesh.AskRelay(ctx, s.host, ai.ID, mesh.RelayAdd, sc); err != nil {
+			return nil, relayErr(ai.ID, err)
+		}
 	}
 	r := &GroupRelay{Relay: ai.ID.String(), Added: s.now().UTC(), Connected: true}
 	if err := store.PutJSON(s.relays, relayKey(g, ai.ID), r); err != nil {
@@ -129,8 +158,10 @@ func (s *Service) RemoveRelay(ctx context.Context, g *Group, ref string) error {
 	if len(ai.Addrs) > 0 {
 		s.host.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
 	}
-	if _, err := mesh.AskRelay(ctx, s.host, ai.ID, mesh.RelayRemove, g.Scope()); err != nil {
-		return relayErr(ai.ID, err)
+	for _, sc := range s.relayScopes(g) {
+		if _, err := mesh.AskRelay(ctx, s.host, ai.ID, mesh.RelayRemove, sc); err != nil {
+			return relayErr(ai.ID, err)
+		}
 	}
 	return s.relays.Delete(relayKey(g, ai.ID))
 }

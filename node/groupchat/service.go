@@ -80,6 +80,9 @@ type Service struct {
 	mu       sync.Mutex
 	joined   map[event.Scope]*joinedGroup
 	watchers []func(scope event.Scope, id string, in bool)
+	// beside are the labels of the scopes features keep beside each group
+	// (KeepBeside).
+	beside []string
 }
 
 type joinedGroup struct {

@@ -38,14 +38,24 @@ type Groups interface {
 	NoPriorChain(group event.Scope) bool
 	// GroupMAC is a MAC under a key only members hold.
 	GroupMAC(group event.Scope, label string, data []byte) ([32]byte, bool)
+	// KeepBeside has relays keep the scope GroupMAC(group, label, nil) of
+	// each group registered with them.
+	KeepBeside(label string)
 	SealFor(group event.Scope, plaintext, ad []byte) ([]byte, error)
 	OpenFor(group event.Scope, sealed, ad []byte) ([]byte, error)
 }
 
+// authorQuota bounds what one member may hold of a group's lists: far
+// more operations than years of shopping, far less than a flood.
+var authorQuota = engine.Quota{Events: 20_000, Bytes: 8 << 20}
+
+// scopeLabel names the MAC that makes the scope from the group key.
+const scopeLabel = "lists-scope"
+
 // Scope returns the scope of a group's lists: a MAC under the group's key,
 // so that only members can name it or link it to the group.
 func Scope(gs Groups, group event.Scope) (event.Scope, bool) {
-	return gs.GroupMAC(group, "lists-scope", nil)
+	return gs.GroupMAC(group, scopeLabel, nil)
 }
 
 // TopicName returns the gossip topic of a lists scope: of the same form as
@@ -100,6 +110,8 @@ func New(opts Options) (*Service, error) {
 	// fail it; a group joined later that cannot be kept is logged.
 	var failed []error
 	starting := true
+	// Relays that keep a group keep its lists too.
+	opts.Groups.KeepBeside(scopeLabel)
 	opts.Groups.WatchGroups(func(group event.Scope, id string, in bool) {
 		if !in {
 			s.drop(group)
@@ -133,7 +145,7 @@ func (s *Service) keep(group event.Scope, id string) error {
 	s.byScope[scope], s.byGroup[group] = gl, gl
 	s.mu.Unlock()
 	r, err := s.eng.Keep(engine.Spec{
-		Scope: scope, Topic: TopicName(scope), Kinds: []event.Kind{Kind}, Feature: s,
+		Scope: scope, Topic: TopicName(scope), Kinds: []event.Kind{Kind}, Feature: s, AuthorQuota: authorQuota,
 		NoPriorChain: func() bool { return s.groups.NoPriorChain(group) },
 	})
 	if err != nil {

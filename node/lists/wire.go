@@ -13,7 +13,7 @@ import (
 )
 
 // Kind is the event kind of a list operation (PROTOCOL.md section 19).
-const Kind event.Kind = 32
+const Kind = event.KindListOp
 
 // Limits of what a list operation may hold.
 const (

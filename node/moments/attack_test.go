@@ -138,6 +138,7 @@ func TestMomentBeforeItsKeyOpensLater(t *testing.T) {
 		t.Fatal(err)
 	}
 	scope := moments.ScopeOf(aid.PublicKey())
+	nodetest.WaitKeeps(t, b, scope)
 	key, err := crypto.NewKey()
 	if err != nil {
 		t.Fatal(err)

@@ -264,3 +264,37 @@ func TestDeletedMomentLeavesEveryStore(t *testing.T) {
 		t.Error("the deleted moment came back to b")
 	}
 }
+
+// A contact added later is given the current audience key: they read
+// what was shared since the last time someone left the audience (the
+// current epoch), and nothing from before that.
+func TestNewContactReadsTheCurrentEpoch(t *testing.T) {
+	a := nodetest.Start(t, "")
+	b := nodetest.Start(t, "", a.Info())
+	nodetest.Befriend(t, a, b)
+	old := post(t, a, "before b left: the well is dry", nil)
+	cb, err := a.DMs().Contact(b.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.DMs().Remove(cb); err != nil {
+		t.Fatal(err)
+	}
+	current := post(t, a, "after b left: the well is full again", nil)
+	if current.Epoch == old.Epoch {
+		t.Fatalf("the audience key was not renewed (epoch %d)", current.Epoch)
+	}
+	c := nodetest.Start(t, "", a.Info())
+	nodetest.Befriend(t, a, c)
+	waitFor(t, c, "the new contact to read the current epoch's moment", has, current.ID)
+	nodetest.Eventually(t, wait, "the new contact's node to hold the older moment, sealed", func() (bool, string) {
+		ok, err := c.Store().HasEvent(old.ID)
+		return ok, fmt.Sprint(err)
+	})
+	if m := info(t, c, old.ID); m != nil {
+		t.Errorf("the new contact reads a moment of an earlier epoch: %+v", m)
+	}
+	if ids := feedIDs(t, c); !slices.Equal(ids, []event.ID{current.ID}) {
+		t.Errorf("the new contact's feed shows %v, want only %s", ids, current.ID)
+	}
+}

@@ -77,6 +77,9 @@ type Service struct {
 	// keptMu guards kept: the scopes kept, with their owners.
 	keptMu sync.Mutex
 	kept   map[event.Scope]*kept
+	// keysChanged tells other features sealing with audience keys that
+	// one arrived.
+	keysChanged signal
 }
 
 type kept struct {
@@ -374,6 +377,7 @@ func (s *Service) take(e *event.Event) error {
 		if err := s.rec.keys.Put(epochKey(scope, p.Epoch), key[:]); err != nil {
 			return err
 		}
+		s.keysChanged.notify()
 		return s.reopen(scope)
 	case KindPost, KindReaction:
 		return s.open(e)

@@ -19,6 +19,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"go.uber.org/goleak"
 
+	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/node"
 	"github.com/banyan-mesh/banyan/node/api"
 	"github.com/banyan-mesh/banyan/node/groupchat"
@@ -238,6 +239,15 @@ func Befriend(t testing.TB, a, b *Node) {
 	Eventually(t, 20*time.Second, "b to see the acceptance", func() (bool, string) {
 		c, err := b.DMs().Contact(a.ID())
 		return err == nil && c.State == private.ContactAccepted, fmt.Sprint(c, err)
+	})
+}
+
+// WaitKeeps waits until n keeps the scope: a contact's scopes are kept a
+// moment after the contact is accepted.
+func WaitKeeps(t testing.TB, n *Node, scope event.Scope) {
+	t.Helper()
+	Eventually(t, 20*time.Second, "the scope to be kept", func() (bool, string) {
+		return n.Engine().Keeps(scope), "not kept"
 	})
 }
 

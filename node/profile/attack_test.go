@@ -31,9 +31,10 @@ func TestHostileProfilesRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	aScope := profile.ScopeOf(aid.PublicKey())
+	nodetest.WaitKeeps(t, b, aScope)
 	raw := rawPeer(t, b)
 	now := time.Now().UnixMilli()
-	aScope := profile.ScopeOf(aid.PublicKey())
 	sign := func(id *crypto.Identity, seq uint64, payload []byte) []byte {
 		e, err := event.Sign(id, event.Body{Scope: aScope[:], Seq: seq, Time: now + int64(seq), Kind: profile.Kind, Payload: payload, Prev: prevFor(seq)})
 		if err != nil {
@@ -53,12 +54,15 @@ func TestHostileProfilesRefused(t *testing.T) {
 			p, _ := profile.Encode(&profile.Fields{Name: "not really Asha"})
 			return sign(forger, 1, p)
 		}(),
-		"not CBOR":          sign(aid, 2, []byte("hello")),
-		"unknown field":     sign(aid, 3, mustCBOR(map[int]string{9: "x"})),
-		"name too long":     sign(aid, 4, mustCBOR(map[int]string{1: strings.Repeat("n", profile.MaxName+1)})),
-		"name with newline": sign(aid, 5, mustCBOR(map[int]string{1: "two\nlines"})),
-		"avatar not a JPEG": sign(aid, 6, mustCBOR(map[int][]byte{4: []byte("GIF89a not a jpeg")})),
-		"not canonical":     sign(aid, 7, []byte{0xa1, 0x01, 0x78, 0x01, 'x'}),
+		"not CBOR":                           sign(aid, 2, []byte("hello")),
+		"unknown field":                      sign(aid, 3, mustCBOR(map[int]string{9: "x"})),
+		"name too long":                      sign(aid, 4, mustCBOR(map[int]string{1: strings.Repeat("n", profile.MaxName+1)})),
+		"name with newline":                  sign(aid, 5, mustCBOR(map[int]string{1: "two\nlines"})),
+		"avatar not a JPEG":                  sign(aid, 6, mustCBOR(map[int][]byte{4: []byte("GIF89a not a jpeg")})),
+		"not canonical":                      sign(aid, 7, []byte{0xa1, 0x01, 0x78, 0x01, 'x'}),
+		"private part that is not sealed":    sign(aid, 8, mustCBOR(map[int][]byte{5: []byte("my bio, in clear")})),
+		"private part beside a bio in clear": sign(aid, 9, mustCBOR(map[int]any{2: "in clear", 5: mustCBOR(map[int]any{1: 1, 2: make([]byte, 64)})})),
+		"private part too long":              sign(aid, 10, mustCBOR(map[int][]byte{5: make([]byte, profile.MaxPrivate+1)})),
 	}
 	for name, env := range cases {
 		if err := mesh.SendDirect(context.Background(), raw, mesh.DirectProtocol, b.ID(), env); !errors.Is(err, mesh.ErrRefused) {

@@ -108,7 +108,7 @@ func ParseCard(p peer.ID, raw []byte) (*Fields, error) {
 	if err != nil {
 		return nil, fmt.Errorf("card: %w", err)
 	}
-	if f.Bio != "" || f.Place != "" {
+	if f.Bio != "" || f.Place != "" || f.Private != nil {
 		return nil, errors.New("card: more than a name and an avatar")
 	}
 	return f, nil

@@ -174,3 +174,37 @@ func TestLatestProfileWinsInEveryOrder(t *testing.T) {
 		}
 	}
 }
+
+// The bio and place travel sealed to the contacts; name and avatar do
+// not. A contact added later reads them too: the profile is sealed again
+// for the new audience.
+func TestBioAndPlaceSealedToContacts(t *testing.T) {
+	ctx := context.Background()
+	a := nodetest.Start(t, "")
+	b := nodetest.Start(t, "", a.Info())
+	nodetest.Befriend(t, a, b)
+	name, bio, place := "Asha", "I keep the key of the school", "the house behind the well"
+	if _, err := profile.NewClient(a.Client(t)).Set(ctx, profile.SetProfile{Name: &name, Bio: &bio, Place: &place}); err != nil {
+		t.Fatal(err)
+	}
+	nodetest.Eventually(t, 20*time.Second, "b to read a's bio and place", func() (bool, string) {
+		r, err := b.Profiles().Profile(a.ID())
+		return err == nil && r.Name == name && r.Bio == bio && r.Place == place && !r.Sealed, fmt.Sprint(r, err)
+	})
+	// What is on the wire, and in every store's events, is sealed; only
+	// the opened records hold the text.
+	for _, n := range []*nodetest.Node{a, b} {
+		if found := nodetest.ScanFor(t, n, map[string][]byte{"bio": []byte(bio), "place": []byte(place)}, "profiles"); len(found) > 0 {
+			t.Errorf("a profile event holds the %v in clear", found)
+		}
+		if found := nodetest.ScanFor(t, n, map[string][]byte{"name": []byte(name)}, "profiles"); len(found) == 0 {
+			t.Error("the scan does not find the name, which is in clear")
+		}
+	}
+	c := nodetest.Start(t, "", a.Info())
+	nodetest.Befriend(t, a, c)
+	nodetest.Eventually(t, 30*time.Second, "the new contact to read a's bio", func() (bool, string) {
+		r, err := c.Profiles().Profile(a.ID())
+		return err == nil && r.Bio == bio && r.Place == place, fmt.Sprint(r, err)
+	})
+}

@@ -8,6 +8,7 @@ package profile
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,6 +34,14 @@ type Contacts interface {
 	Resolve(ref string) (peer.ID, error)
 }
 
+// Audience seals a profile's private part (bio, place) to the contacts,
+// as moments are sealed, under the author's audience key (moments.Service).
+type Audience interface {
+	SealForContacts(ctx context.Context) (func(pt, ad []byte) ([]byte, error), error)
+	OpenFromContact(owner, payload, ad []byte) (pt []byte, known bool, err error)
+	KeysChanged() <-chan struct{}
+}
+
 // Syncer starts a sync with a peer.
 type Syncer interface {
 	Trigger(p peer.ID)
@@ -45,6 +54,7 @@ type Options struct {
 	Engine   *engine.Engine
 	Syncer   Syncer
 	Contacts Contacts
+	Audience Audience
 	People   *people.Directory
 	// Host answers and asks for profile cards (CardProtocol); Limiter
 	// bounds how often a peer may ask.
@@ -64,6 +74,7 @@ type Service struct {
 	eng      *engine.Engine
 	syncer   Syncer
 	contacts Contacts
+	audience Audience
 	people   *people.Directory
 	log      *slog.Logger
 	// records is the "profiles" table: peer ID -> JSON Record, the latest
@@ -85,10 +96,13 @@ type Service struct {
 
 // Record is the latest profile of a person, as this node keeps it.
 type Record struct {
-	Name   string   `json:"name,omitempty"`
-	Bio    string   `json:"bio,omitempty"`
-	Place  string   `json:"place,omitempty"`
-	Avatar []byte   `json:"avatar,omitempty"`
+	Name   string `json:"name,omitempty"`
+	Bio    string `json:"bio,omitempty"`
+	Place  string `json:"place,omitempty"`
+	Avatar []byte `json:"avatar,omitempty"`
+	// Sealed says the bio and place are sealed under a key this node does
+	// not hold (yet).
+	Sealed bool     `json:"sealed,omitempty"`
 	Author []byte   `json:"author"`
 	Time   int64    `json:"time"`
 	ID     event.ID `json:"id"`
@@ -108,7 +122,7 @@ func New(opts Options) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
-		id: opts.Identity, st: opts.Store, eng: opts.Engine, syncer: opts.Syncer, contacts: opts.Contacts,
+		id: opts.Identity, st: opts.Store, eng: opts.Engine, syncer: opts.Syncer, contacts: opts.Contacts, audience: opts.Audience,
 		people: opts.People, log: opts.Logger, records: t, settings: settings, host: opts.Host, limiter: opts.Limiter,
 		cards: cards{m: map[peer.ID]card{}}, kept: map[peer.ID]*engine.Replica{},
 	}
@@ -125,17 +139,92 @@ func (s *Service) Serve(ctx context.Context) error {
 		s.host.SetStreamHandler(CardProtocol, s.serveCard)
 		defer s.host.RemoveStreamHandler(CardProtocol)
 	}
+	friendsChanged := false
 	for {
-		changed := s.contacts.FriendsChanged()
+		changed, keys := s.contacts.FriendsChanged(), s.audience.KeysChanged()
 		if err := s.follow(); err != nil {
 			s.log.Warn("follow contacts' profiles", "err", err)
+		}
+		if err := s.reopen(); err != nil {
+			s.log.Warn("open profiles", "err", err)
+		}
+		if friendsChanged {
+			if err := s.reseal(ctx); err != nil {
+				s.log.Warn("seal the profile to the contacts", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-changed:
+			friendsChanged = true
+		case <-keys:
+			select {
+			case <-changed:
+				friendsChanged = true
+			default:
+				friendsChanged = false
+			}
 		}
 	}
+}
+
+// reseal writes this node's profile again when its private part is not
+// sealed for the audience as it is now: a contact added since could not
+// read it, or a contact gone still could. Writing it again is how.
+func (s *Service) reseal(ctx context.Context) error {
+	rec, err := s.record(s.id.PeerID())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil || (rec.Bio == "" && rec.Place == "") {
+		return err
+	}
+	_, err = s.Set(ctx, &Fields{Name: rec.Name, Bio: rec.Bio, Place: rec.Place, Avatar: rec.Avatar})
+	return err
+}
+
+// reopen takes again the profiles kept sealed: their key may have come.
+func (s *Service) reopen() error {
+	var sealed []event.ID
+	err := s.records.Scan(store.Range{}, func(_, v []byte) error {
+		var r Record
+		if json.Unmarshal(v, &r) == nil && r.Sealed {
+			sealed = append(sealed, r.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, id := range sealed {
+		e, err := s.st.Event(id)
+		if err != nil {
+			continue
+		}
+		if err := s.take(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// open decodes a profile event and opens its private part where this
+// node holds the key; sealed says it does not.
+func (s *Service) open(e *event.Event) (f *Fields, sealed bool, err error) {
+	if f, err = Decode(e.Payload); err != nil || f.Private == nil {
+		return f, false, err
+	}
+	pt, known, err := s.audience.OpenFromContact(e.Author, f.Private, privateAD(e.ScopeID(), e.Author, e.Seq))
+	if err != nil || !known {
+		return f, !known, err
+	}
+	p, err := decodePrivate(pt)
+	if err != nil {
+		return nil, false, err
+	}
+	f.Bio, f.Place = p.Bio, p.Place
+	return f, false, nil
 }
 
 // follow keeps the profile scopes of this node and its contacts, and drops
@@ -193,7 +282,9 @@ func (s *Service) Check(e *event.Event) error {
 	if ScopeOf(e.Author) != e.ScopeID() {
 		return engine.Reject(engine.ReasonBody, errors.New("profile written by someone else than its owner"))
 	}
-	if _, err := Decode(e.Payload); err != nil {
+	if _, _, err := s.open(e); errors.Is(err, crypto.ErrDecrypt) {
+		return engine.Reject(engine.ReasonDecrypt, err)
+	} else if err != nil {
 		return engine.Reject(engine.ReasonBody, err)
 	}
 	return nil
@@ -212,7 +303,7 @@ func (s *Service) Stored(evs []*event.Event, _ engine.Origin) {
 // take makes e its author's profile if it is later than the one kept:
 // later by time, then by event ID, so that every node chooses the same.
 func (s *Service) take(e *event.Event) error {
-	f, err := Decode(e.Payload)
+	f, sealed, err := s.open(e)
 	if err != nil {
 		return err
 	}
@@ -228,14 +319,16 @@ func (s *Service) take(e *event.Event) error {
 	}
 	at := store.CursorOf(e)
 	scope := e.ScopeID()
-	if cur != nil && cur.cursor().Compare(at) >= 0 {
+	// The same version is taken again once its private part opens.
+	reopened := cur != nil && cur.ID == e.ID && cur.Sealed && !sealed
+	if cur != nil && cur.cursor().Compare(at) >= 0 && !reopened {
 		if cur.ID == e.ID {
 			return nil
 		}
 		// An older version: it is never shown, so it is not kept.
 		return s.st.Forget(scope, []store.Cursor{at})
 	}
-	rec := &Record{Name: f.Name, Bio: f.Bio, Place: f.Place, Avatar: f.Avatar, Author: e.Author, Time: e.Time, ID: e.ID}
+	rec := &Record{Name: f.Name, Bio: f.Bio, Place: f.Place, Avatar: f.Avatar, Sealed: sealed, Author: e.Author, Time: e.Time, ID: e.ID}
 	err = s.st.Write(func(b *store.Batch) error {
 		if err := b.PutJSON(s.records, []byte(p), rec); err != nil {
 			return err
@@ -245,7 +338,7 @@ func (s *Service) take(e *event.Event) error {
 	if err != nil {
 		return fmt.Errorf("profile: %w", err)
 	}
-	if cur != nil {
+	if cur != nil && !reopened {
 		return s.st.Forget(scope, []store.Cursor{cur.cursor()})
 	}
 	return nil
@@ -264,11 +357,24 @@ func (s *Service) Profile(p peer.ID) (*Record, error) {
 	return r, nil
 }
 
-// Set replaces this node's profile. It is durable when Set returns.
+// Set replaces this node's profile: the name and avatar in clear, the bio
+// and place sealed to the contacts as they are now. It is durable when Set
+// returns.
 func (s *Service) Set(ctx context.Context, f *Fields) (*Record, error) {
-	payload, err := Encode(f)
-	if err != nil {
+	if err := f.Check(); err != nil {
 		return nil, err
+	}
+	pub := Fields{Name: f.Name, Avatar: f.Avatar}
+	var pt []byte
+	if f.Bio != "" || f.Place != "" {
+		var err error
+		if pt, err = enc.Marshal(&private{Bio: f.Bio, Place: f.Place}); err != nil {
+			return nil, err
+		}
+	}
+	seal, err := s.audience.SealForContacts(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("profile: %w", err)
 	}
 	s.keptMu.Lock()
 	r := s.kept[s.id.PeerID()]
@@ -277,6 +383,17 @@ func (s *Service) Set(ctx context.Context, f *Fields) (*Record, error) {
 		return nil, errors.New("profile: own scope is not kept")
 	}
 	if _, err := r.Write(ctx, func(pos engine.Position) (event.Body, error) {
+		w := pub
+		if pt != nil {
+			var err error
+			if w.Private, err = seal(pt, privateAD(pos.Scope, s.id.PublicKey(), pos.Seq)); err != nil {
+				return event.Body{}, err
+			}
+		}
+		payload, err := Encode(&w)
+		if err != nil {
+			return event.Body{}, err
+		}
 		return pos.Body(Kind, payload), nil
 	}); err != nil {
 		return nil, fmt.Errorf("profile: %w", err)

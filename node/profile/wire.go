@@ -3,6 +3,7 @@ package profile
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image/jpeg"
@@ -42,6 +43,46 @@ type Fields struct {
 	Place string `cbor:"3,keyasint,omitempty"`
 	// Avatar is a JPEG of at most content.MaxPicture bytes.
 	Avatar []byte `cbor:"4,keyasint,omitempty"`
+	// Private, on the wire, is the bio and place sealed to the author's
+	// contacts (sealPrivate); a profile that has it has neither in clear.
+	Private []byte `cbor:"5,keyasint,omitempty"`
+}
+
+// MaxPrivate bounds the sealed private part: a bio and a place, their
+// encoding and the seal's overhead.
+const MaxPrivate = 1024
+
+// private is the plaintext of a profile's private part: {2: bio, 3: place}.
+type private struct {
+	Bio   string `cbor:"2,keyasint,omitempty"`
+	Place string `cbor:"3,keyasint,omitempty"`
+}
+
+// privateAD binds a sealed private part to its event:
+// "banyan/profile-private/v1" || 0x00 || scope || author || seq (8).
+func privateAD(scope event.Scope, author []byte, seq uint64) []byte {
+	ad := append([]byte("banyan/profile-private/v1\x00"), scope[:]...)
+	ad = append(ad, author...)
+	return binary.BigEndian.AppendUint64(ad, seq)
+}
+
+// decodePrivate parses and checks an opened private part.
+func decodePrivate(b []byte) (*private, error) {
+	var p private
+	if err := dec.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("profile private part: %w", err)
+	}
+	if p == (private{}) {
+		return nil, errors.New("profile private part is empty")
+	}
+	f := Fields{Bio: p.Bio, Place: p.Place}
+	if err := f.Check(); err != nil {
+		return nil, fmt.Errorf("profile private part: %w", err)
+	}
+	if canon, err := enc.Marshal(&p); err != nil || !bytes.Equal(canon, b) {
+		return nil, errNotCanonical
+	}
+	return &p, nil
 }
 
 var (
@@ -63,6 +104,9 @@ func (f *Fields) Check() error {
 	}
 	if err := checkField("place", f.Place, MaxPlace, false); err != nil {
 		return err
+	}
+	if f.Private != nil && (len(f.Private) > MaxPrivate || f.Bio != "" || f.Place != "") {
+		return fmt.Errorf("private part of %d bytes, with a bio or place in clear beside it, or over %d", len(f.Private), MaxPrivate)
 	}
 	if len(f.Avatar) > 0 {
 		if len(f.Avatar) > content.MaxPicture {

@@ -88,8 +88,9 @@ type Options struct {
 	Now     func() time.Time
 }
 
-// requestRate is how often one peer may ask the relay anything.
-var requestRate = mesh.Rate{Per: 1, Burst: 20}
+// requestRate is how often one peer may ask the relay anything: in a
+// burst, a peer may register all the scopes it may.
+var requestRate = mesh.Rate{Per: 1, Burst: 64}
 
 // Service keeps the registered groups.
 type Service struct {
@@ -169,7 +170,9 @@ func (s *Service) keep(scope event.Scope) error {
 	r, err := s.eng.Keep(engine.Spec{
 		Scope: scope,
 		Topic: GroupTopicPrefix + scope.String(),
-		Kinds: []event.Kind{event.KindGroupMessage},
+		// A registered scope may be a group's, or its lists' or events'
+		// (kept beside it): the relay cannot tell them apart.
+		Kinds: event.GroupTopicKinds,
 		Floor: s.floor,
 		// No content check: the relay has no key. keeper only counts.
 		Feature: keeper{s},

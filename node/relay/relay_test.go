@@ -171,7 +171,7 @@ func TestMembersTalkThroughTheRelay(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{"banyan_relay_groups 1", `banyan_relay_bytes{of="held"}`, `banyan_relay_bytes{of="quota"} 2.147483648e+09`} {
+	for _, want := range []string{"banyan_relay_groups 3", `banyan_relay_bytes{of="held"}`, `banyan_relay_bytes{of="quota"} 2.147483648e+09`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
@@ -263,7 +263,8 @@ func TestGroupsThroughOneRelay(t *testing.T) {
 			t.Fatalf("reader %d is connected to %v, not the relay alone", i, peers)
 		}
 	}
-	if st, err := r.Relay().Status(); err != nil || len(st.Groups) != groups {
+	// Each group is kept with its lists and its events.
+	if st, err := r.Relay().Status(); err != nil || len(st.Groups) != 3*groups {
 		t.Fatalf("the relay shows %d groups (%v)", len(st.Groups), err)
 	}
 }

@@ -68,7 +68,7 @@ function MyProfile() {
           <input type="checkbox" id="profile-public" checked=${!!(p && p.public)} onChange=${nearby} />
           Show my name and avatar to people nearby who are not my contacts
         </label>
-        <p class="hint">Only your contacts get your profile (people nearby get only your name and avatar, and only if you tick the box). Contacts see you by the name they gave you, or else by this name, marked with ~ because you chose it.</p>
+        <p class="hint">Your contacts' computers keep your profile (people nearby get only your name and avatar, and only if you tick the box). Your name and avatar are not sealed: someone who knows your ID can still ask for them. Your bio and place are sealed to your contacts: a contact you add later can read them, one you remove cannot read what you change after. Contacts see you by the name they gave you, or else by this name, marked with ~ because you chose it.</p>
         <${ErrorText} error=${save.error} />
         <${Done} text=${done} />
         <button type="submit" id="profile-save" disabled=${save.busy}>${save.busy ? 'Saving…' : 'Save profile'}</button>

@@ -1,12 +1,26 @@
-// The personal schedule: the upcoming events of every group, answering
-// them (going, maybe, not going), who else goes, posting a new event, and
-// a reminder for what starts within the hour.
+// The personal schedule: the upcoming events of every group and of one's
+// contacts, answering them (going, maybe, not going), who else goes,
+// posting a new event in a group or to one's contacts, editing or
+// cancelling one's own, and a reminder for what starts within the hour.
 import { html, useState, useEffect } from './lib.js';
-import { get, post, del, esc } from './api.js';
+import { get, post, put, del, esc } from './api.js';
 import { useStore, personName } from './store.js';
 import { ErrorText, useAction, Section, Confirm } from './ui.js';
 
 const ANSWERS = [['going', 'Going'], ['maybe', 'Maybe'], ['not-going', 'Not going']];
+
+// where says who sees an event: a group, or its author's contacts.
+function where(e) {
+  if (!e.contacts) return e.group_name;
+  return e.mine ? 'your contacts' : personName(e.by) + "'s contacts";
+}
+
+// localInput writes a time as a datetime-local field holds it.
+function localInput(iso) {
+  const d = new Date(iso);
+  const p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+}
 
 // when shows an event's start in the reader's own words and time zone.
 function when(iso) {
@@ -41,11 +55,12 @@ export function Schedule({ stream }) {
 function EventRow({ e, onChange, onCancelled }) {
   const act = useAction();
   const [confirm, setConfirm] = useState(false);
+  const [editing, setEditing] = useState(false);
   const cancel = () => act.run(async () => { await del(`/v1/schedule/${esc(e.id)}`); setConfirm(false); onCancelled(); });
   const answer = (a) => act.run(async () => onChange(await post(`/v1/schedule/${esc(e.id)}/rsvp`, { answer: a })));
   const names = (ps) => ps.map(personName).join(', ');
   return html`<li class=${'event' + (e.soon ? ' soon' : '')} data-id=${e.id}>
-    <p class="event-when">${when(e.start)} · ${e.group_name}</p>
+    <p class="event-when">${when(e.start)} · ${where(e)}</p>
     <h3 class="event-title">${e.title}</h3>
     ${e.place && html`<p class="event-place">At ${e.place}</p>`}
     ${e.description && html`<p class="event-about">${e.description}</p>`}
@@ -56,49 +71,70 @@ function EventRow({ e, onChange, onCancelled }) {
       ${ANSWERS.map(([a, label]) => html`<button type="button" key=${a} class=${'small ' + (e.you === a ? '' : 'secondary')} data-answer=${a}
         aria-pressed=${e.you === a ? 'true' : 'false'} disabled=${act.busy} onClick=${() => answer(a)}>${label}</button>`)}
     </div>
+    ${e.mine && !editing && html`<button type="button" class="secondary small edit-event" onClick=${() => setEditing(true)}>Change…</button>`}
+    ${e.mine && editing && html`<${EventForm} id=${'edit-' + e.id} heading="Change the event" submit="Save" initial=${e}
+      note=${'Everyone who sees it (' + where(e) + ') gets the new version; their answers stay.'}
+      onSubmit=${async (body) => { onChange(await put(`/v1/schedule/${esc(e.id)}`, body)); setEditing(false); }}
+      onClose=${() => setEditing(false)} />`}
     ${e.mine && html`<button type="button" class="secondary small cancel-event" onClick=${() => setConfirm(true)}>Cancel the event…</button>
       <${Confirm} open=${confirm} title=${'Cancel ' + e.title + '?'} confirmLabel="Cancel the event" danger onConfirm=${cancel} onCancel=${() => setConfirm(false)}>
-        <p>Everyone in ${e.group_name} will see that it is off.</p>
+        <p>${e.contacts ? 'Your contacts' : 'Everyone in ' + e.group_name} will see that it is off.</p>
       </${Confirm}>`}
     <${ErrorText} error=${act.error} />
   </li>`;
 }
 
-function NewEvent({ onCreated }) {
-  const st = useStore();
-  const [group, setGroup] = useState('');
-  const [title, setTitle] = useState('');
-  const [start, setStart] = useState('');
-  const [place, setPlace] = useState('');
-  const [about, setAbout] = useState('');
+// EventForm is what an event says, to post it or change it.
+function EventForm({ id, heading, submit, initial, note, children, onSubmit, onClose }) {
+  const [title, setTitle] = useState(initial ? initial.title : '');
+  const [start, setStart] = useState(initial ? localInput(initial.start) : '');
+  const [place, setPlace] = useState(initial ? initial.place || '' : '');
+  const [about, setAbout] = useState(initial ? initial.description || '' : '');
   const act = useAction();
-  const g = group || (st.groups[0] && st.groups[0].id) || '';
-  const create = (ev) => {
+  const send = (ev) => {
     ev.preventDefault();
     act.run(async () => {
       const t = new Date(start);
       if (!start || isNaN(t)) throw new Error('Say when it starts.');
-      await post(`/v1/groups/${esc(g)}/events`, { title, start: t.toISOString(), place, description: about });
+      await onSubmit({ title, start: t.toISOString(), place, description: about });
       setTitle(''); setStart(''); setPlace(''); setAbout('');
-      onCreated();
     });
   };
-  if (st.groups.length === 0) return html`<p class="empty">Join or start a group to post events in it.</p>`;
-  return html`<form class="card" onSubmit=${create} aria-labelledby="new-event">
-    <h2 id="new-event">New event</h2>
-    <div class="field"><label for="event-group">In the group</label>
-      <select id="event-group" value=${g} onChange=${(e) => setGroup(e.currentTarget.value)}>
-        ${st.groups.map((x) => html`<option key=${x.id} value=${x.id}>${x.name}</option>`)}
-      </select></div>
-    <div class="field"><label for="event-title">What</label>
-      <input id="event-title" value=${title} maxlength="128" required onInput=${(e) => setTitle(e.currentTarget.value)} /></div>
-    <div class="field"><label for="event-start">When</label>
-      <input id="event-start" type="datetime-local" value=${start} required onInput=${(e) => setStart(e.currentTarget.value)} /></div>
-    <div class="field"><label for="event-place">Where (optional)</label>
-      <input id="event-place" value=${place} maxlength="128" onInput=${(e) => setPlace(e.currentTarget.value)} /></div>
-    <div class="field"><label for="event-about">More about it (optional)</label>
-      <textarea id="event-about" rows="3" value=${about} onInput=${(e) => setAbout(e.currentTarget.value)}></textarea></div>
+  return html`<form class="card event-form" id=${id} onSubmit=${send} aria-labelledby=${id + '-h'}>
+    <h2 id=${id + '-h'}>${heading}</h2>
+    ${children}
+    <div class="field"><label for=${id + '-title'}>What</label>
+      <input id=${id + '-title'} name="title" value=${title} maxlength="128" required onInput=${(e) => setTitle(e.currentTarget.value)} /></div>
+    <div class="field"><label for=${id + '-start'}>When</label>
+      <input id=${id + '-start'} name="start" type="datetime-local" value=${start} required onInput=${(e) => setStart(e.currentTarget.value)} /></div>
+    <div class="field"><label for=${id + '-place'}>Where (optional)</label>
+      <input id=${id + '-place'} name="place" value=${place} maxlength="128" onInput=${(e) => setPlace(e.currentTarget.value)} /></div>
+    <div class="field"><label for=${id + '-about'}>More about it (optional)</label>
+      <textarea id=${id + '-about'} name="about" rows="3" value=${about} onInput=${(e) => setAbout(e.currentTarget.value)}></textarea></div>
+    ${note && html`<p class="hint">${note}</p>`}
     <${ErrorText} error=${act.error} />
-    <button type="submit" disabled=${act.busy}>Post event</button>
+    <button type="submit" disabled=${act.busy}>${submit}</button>
+    ${onClose && html` <button type="button" class="secondary" onClick=${onClose}>Keep it as it is</button>`}
   </form>`;
+}
+
+// NewEvent posts an event in a group or to one's contacts.
+function NewEvent({ onCreated }) {
+  const st = useStore();
+  const [to, setTo] = useState('');
+  const dest = to || (st.groups[0] && st.groups[0].id) || 'contacts';
+  const create = async (body) => {
+    await post(dest === 'contacts' ? '/v1/events' : `/v1/groups/${esc(dest)}/events`, body);
+    onCreated();
+  };
+  const note = dest === 'contacts'
+    ? 'Your contacts see it as they see your moments: someone you add later sees it too; someone you remove or block does not see what you post after that.'
+    : '';
+  return html`<${EventForm} id="event" heading="New event" submit="Post event" note=${note} onSubmit=${create}>
+    <div class="field"><label for="event-group">For</label>
+      <select id="event-group" value=${dest} onChange=${(e) => setTo(e.currentTarget.value)}>
+        ${st.groups.map((x) => html`<option key=${x.id} value=${x.id}>${x.name}</option>`)}
+        <option value="contacts">My contacts</option>
+      </select></div>
+  </${EventForm}>`;
 }

@@ -112,7 +112,7 @@ func TestBrowserListsAndSchedule(t *testing.T) {
 			const el = document.querySelector('#event-start'); el.value = d.getFullYear() + '-' + p(d.getMonth()+1) + '-' + p(d.getDate()) + 'T' + p(d.getHours()) + ':' + p(d.getMinutes());
 			el.dispatchEvent(new Event('input', {bubbles: true})); return true })()`)
 		pa.typeInto("#event-place", "the school")
-		pa.click(`form[aria-labelledby="new-event"] button[type="submit"]`)
+		pa.click(`form#event button[type="submit"]`)
 		pa.wait("the event on Amina's schedule", `[...document.querySelectorAll('.event-title')].some(e => e.textContent === 'Harvest feast')`)
 		pa.wait("Amina's reminder on her schedule", `document.querySelector('#reminders')?.textContent.includes('Harvest feast')`)
 
@@ -201,5 +201,39 @@ func TestBrowserListsAndSchedule(t *testing.T) {
 			t.Fatalf("Bo's diary: %+v, %v", bos, err)
 		}
 		pa.checkConsole()
+	})
+
+	t.Run("event to contacts", func(t *testing.T) {
+		pa.t, pb.t = t, t
+		befriend(t, amina, bo)
+		pa.goTo("#/schedule")
+		pa.choose("#event-group", "contacts")
+		pa.wait("what contacts see, said", `document.querySelector('form#event .hint')?.textContent.includes('someone you add later sees it')`)
+		pa.typeInto("#event-title", "Mango picking")
+		evalJS[bool](pa, `(() => { const d = new Date(Date.now() + 48*3600000); const p = (n) => String(n).padStart(2, '0');
+			const el = document.querySelector('#event-start'); el.value = d.getFullYear() + '-' + p(d.getMonth()+1) + '-' + p(d.getDate()) + 'T' + p(d.getHours()) + ':' + p(d.getMinutes());
+			el.dispatchEvent(new Event('input', {bubbles: true})); return true })()`)
+		pa.click(`form#event button[type="submit"]`)
+		pa.wait("the event to contacts on Amina's schedule", `[...document.querySelectorAll('.event')].some(e => e.querySelector('.event-title').textContent === 'Mango picking' && e.querySelector('.event-when').textContent.includes('your contacts'))`)
+		pb.goTo("#/schedule")
+		pb.wait("the event on Bo's schedule, as Amina's contacts'", `[...document.querySelectorAll('.event')].some(e => e.querySelector('.event-title').textContent === 'Mango picking' && e.querySelector('.event-when').textContent.includes("'s contacts"))`)
+		if n := evalJS[int](pb, `document.querySelectorAll('.event button.edit-event').length`); n != 0 {
+			t.Errorf("Bo is offered to change Amina's event (%d buttons)", n)
+		}
+		// Amina changes it; Bo sees the new version.
+		pa.click(".event button.edit-event")
+		pa.wait("the edit form, filled in", `document.querySelector('.event form.event-form input[name=title]')?.value === 'Mango picking'`)
+		evalJS[bool](pa, `(document.querySelector('.event form.event-form input[name=title]').value = '', true)`)
+		pa.typeInto(".event form.event-form input[name=title]", "Mango picking at the upper orchard")
+		pa.click(`.event form.event-form button[type="submit"]`)
+		pa.wait("the new version on Amina's page", `[...document.querySelectorAll('.event-title')].some(e => e.textContent === 'Mango picking at the upper orchard')`)
+		pb.wait("the new version on Bo's page", `[...document.querySelectorAll('.event-title')].some(e => e.textContent === 'Mango picking at the upper orchard')`)
+		es, err := events.NewClient(bo.client).Schedule(bo.ctx())
+		if err != nil || len(es) != 1 || !es[0].Contacts || es[0].Title != "Mango picking at the upper orchard" {
+			t.Fatalf("Bo's node: %+v, %v", es, err)
+		}
+		pa.fullScreenshot("schedule-contacts")
+		pa.checkConsole()
+		pb.checkConsole()
 	})
 }
