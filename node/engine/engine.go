@@ -514,6 +514,9 @@ func (e *Engine) checkBatch(raws [][]byte, evs []*event.Event, reps []*Replica, 
 // it checks, stores and counts it, and tells the feature.
 func (e *Engine) receive(topic string, from peer.ID, raw []byte, origin Origin) (*event.Event, error) {
 	ev, r, err := e.check(raw, topic)
+	if err != nil && mesh.IsRelay(e.host, from) {
+		err = carried(err)
+	}
 	// Live traffic has a pace; history brought by sync does not.
 	if err == nil && !r.allowAuthor(ev.Author) {
 		err = notTheSendersFault(ReasonThrottled, fmt.Errorf("author %x writes too fast", ev.Author[:8]))
@@ -654,6 +657,11 @@ func (e *Engine) accept(scope event.Scope, from peer.ID, raws [][]byte, origin O
 		})
 	}
 	wg.Wait()
+	if mesh.IsRelay(e.host, from) {
+		for i := range errs {
+			errs[i] = carried(errs[i])
+		}
+	}
 	for i := range raws {
 		if errs[i] == nil && reps[i] != r {
 			errs[i] = Reject(ReasonScope, fmt.Errorf("event of scope %s in a batch of %s", evs[i].ScopeID(), scope))
