@@ -510,11 +510,15 @@ func (e *Engine) checkBatch(raws [][]byte, evs []*event.Event, reps []*Replica, 
 	}
 }
 
+// fromRelay reports whether p, which passed input on, is a relay (none
+// for the node's own input).
+func (e *Engine) fromRelay(p peer.ID) bool { return p != "" && mesh.IsRelay(e.host, p) }
+
 // receive takes one envelope from gossip (topic set) or the direct stream:
 // it checks, stores and counts it, and tells the feature.
 func (e *Engine) receive(topic string, from peer.ID, raw []byte, origin Origin) (*event.Event, error) {
 	ev, r, err := e.check(raw, topic)
-	if err != nil && mesh.IsRelay(e.host, from) {
+	if err != nil && e.fromRelay(from) {
 		err = carried(err)
 	}
 	// Live traffic has a pace; history brought by sync does not.
@@ -657,7 +661,7 @@ func (e *Engine) accept(scope event.Scope, from peer.ID, raws [][]byte, origin O
 		})
 	}
 	wg.Wait()
-	if mesh.IsRelay(e.host, from) {
+	if e.fromRelay(from) {
 		for i := range errs {
 			errs[i] = carried(errs[i])
 		}

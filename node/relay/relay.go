@@ -120,6 +120,36 @@ type group struct {
 	// held is the scope's stored bytes; grown, what was stored since
 	// the last check of its authors.
 	held, grown int64
+	// authors is what each author (by public key) holds, kept as events
+	// are stored and read again after an eviction, so that a status needs
+	// no scan of the group.
+	authors map[string]*store.AuthorUsage
+}
+
+// add counts a stored event.
+func (g *group) add(e *event.Event) {
+	g.held += int64(len(e.Raw))
+	g.grown += int64(len(e.Raw))
+	u := g.authors[string(e.Author)]
+	if u == nil {
+		if g.authors == nil {
+			g.authors = map[string]*store.AuthorUsage{}
+		}
+		u = &store.AuthorUsage{Author: e.Author, Oldest: e.Time, Newest: e.Time}
+		g.authors[string(e.Author)] = u
+	}
+	u.Events++
+	u.Bytes += int64(len(e.Raw))
+	u.Oldest, u.Newest = min(u.Oldest, e.Time), max(u.Newest, e.Time)
+}
+
+// set replaces the group's counts with what a read of the store found.
+func (g *group) set(authors []store.AuthorUsage) {
+	g.held, g.authors = 0, make(map[string]*store.AuthorUsage, len(authors))
+	for _, a := range authors {
+		g.held += a.Bytes
+		g.authors[string(a.Author)] = &a
+	}
 }
 
 // registration is a group's record in the "relay-groups" table (key: the
@@ -205,8 +235,7 @@ func (k keeper) Stored(evs []*event.Event, _ engine.Origin) {
 	s.mu.Lock()
 	for _, e := range evs {
 		if g := s.kept[e.ScopeID()]; g != nil {
-			g.held += int64(len(e.Raw))
-			g.grown += int64(len(e.Raw))
+			g.add(e)
 		}
 	}
 	s.mu.Unlock()
