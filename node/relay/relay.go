@@ -101,6 +101,9 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	regs    *store.Table
+	// counts holds what each group held when the relay last stopped
+	// cleanly: a restart then needs no scan of every group.
+	counts *store.Table
 	started chan struct{}
 	// wake tells the quota loop that something was stored; reclaim, that
 	// a group was deleted.
@@ -172,9 +175,13 @@ func New(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	counts, err := opts.Store.Table("relay-counts")
+	if err != nil {
+		return nil, err
+	}
 	s := &Service{
 		store: opts.Store, eng: opts.Engine, host: opts.Host, limiter: opts.Limiter,
-		quotas: opts.Quotas.withDefaults(), log: opts.Logger, now: opts.Now, regs: t,
+		quotas: opts.Quotas.withDefaults(), log: opts.Logger, now: opts.Now, regs: t, counts: counts,
 		started: make(chan struct{}), wake: make(chan struct{}, 1), reclaim: make(chan struct{}, 1), kept: map[event.Scope]*group{},
 	}
 	err = t.Scan(store.Range{}, func(k, _ []byte) error {
@@ -186,7 +193,74 @@ func New(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("relay groups: %w", err)
 	}
+	if err := s.loadCounts(); err != nil {
+		return nil, fmt.Errorf("relay counts: %w", err)
+	}
 	return s, nil
+}
+
+// loadCounts takes what the groups held from the counts saved at the last
+// clean stop, if there are counts for every group, and deletes them: after
+// a crash they would be stale, and the groups are counted again.
+func (s *Service) loadCounts() error {
+	saved := map[event.Scope][]store.AuthorUsage{}
+	err := s.counts.Scan(store.Range{}, func(k, v []byte) error {
+		var us []store.AuthorUsage
+		if err := json.Unmarshal(v, &us); err != nil {
+			return fmt.Errorf("counts of %x: %w", k, err)
+		}
+		saved[event.Scope(k)] = us
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(saved) == 0 {
+		return nil
+	}
+	if err := s.counts.DeletePrefix(nil); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for sc := range s.kept {
+		if _, ok := saved[sc]; !ok {
+			return nil
+		}
+	}
+	for sc, g := range s.kept {
+		g.set(saved[sc])
+		g.grown = g.held
+	}
+	s.counted.Store(true)
+	return nil
+}
+
+// SaveCounts keeps what each group holds for the next start. The relay
+// saves them when it stops; they are only right if nothing is stored
+// after.
+func (s *Service) SaveCounts() error {
+	if !s.counted.Load() {
+		return nil
+	}
+	s.mu.Lock()
+	counts := make(map[event.Scope][]store.AuthorUsage, len(s.kept))
+	for sc, g := range s.kept {
+		us := make([]store.AuthorUsage, 0, len(g.authors))
+		for _, a := range g.authors {
+			us = append(us, *a)
+		}
+		counts[sc] = us
+	}
+	s.mu.Unlock()
+	return s.store.Write(func(b *store.Batch) error {
+		for sc, us := range counts {
+			if err := b.PutJSON(s.counts, sc[:], us); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // keep replicates a registered scope without opening it.
@@ -255,10 +329,18 @@ func (s *Service) Serve(ctx context.Context) error {
 	defer s.host.RemoveStreamHandler(mesh.RelayProtocol)
 	close(s.started)
 	// Counting reads every group's index: done now, not before the
-	// node answers.
-	if err := s.countAll(); err != nil {
-		return err
+	// node answers, and only if the counts of the last clean stop are
+	// not there.
+	if !s.counted.Load() {
+		if err := s.countAll(); err != nil {
+			return err
+		}
 	}
+	defer func() {
+		if err := s.SaveCounts(); err != nil {
+			s.log.Warn("save relay counts", "err", err)
+		}
+	}()
 	// Quotas are enforced shortly after events are stored, at most once a
 	// second (each check reads the group's index); retention every ten
 	// minutes.
