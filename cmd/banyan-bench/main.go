@@ -12,6 +12,8 @@
 //	banyan-bench observer  what a carrier connected to everyone learns about
 //	                    who writes to whom
 //	banyan-bench relay-disk  a relay's disk before and after its quota evicts
+//	banyan-bench relay  a relay process serving in-process clients in several
+//	                    groups: its CPU and memory, and delivery latency
 //
 // Every scenario runs with deadlines and cleans up its temporary
 // directories and processes. Results go to stdout as JSON; progress goes to
@@ -96,7 +98,7 @@ stdout (progress on stderr).`,
 	root.PersistentFlags().StringVar(&rf.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	root.PersistentFlags().StringVar(&rf.memProfile, "memprofile", "", "write an allocation profile at the end of the run to this file")
 	root.PersistentFlags().BoolVarP(&rf.verbose, "verbose", "v", false, "log progress and node logs to stderr")
-	root.AddCommand(newChatCmd(rf), newRSSCmd(rf), newCatchupCmd(rf), newDMCmd(rf), newWalletCmd(rf), newFloodCmd(rf), newFloodPeerCmd(), newLoadPeerCmd(), newObserverCmd(rf), newRelayDiskCmd())
+	root.AddCommand(newChatCmd(rf), newRSSCmd(rf), newCatchupCmd(rf), newDMCmd(rf), newWalletCmd(rf), newFloodCmd(rf), newFloodPeerCmd(), newLoadPeerCmd(), newObserverCmd(rf), newRelayDiskCmd(), newRelayBenchCmd(rf))
 	return root
 }
 

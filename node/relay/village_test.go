@@ -178,11 +178,14 @@ func TestVillageThroughOneRelay(t *testing.T) {
 	var all []sent
 	send := func(c *client, i int, text string) sent {
 		t.Helper()
+		// Timed from before the call: others may hold the message before
+		// Send returns.
+		at := time.Now()
 		m, err := c.n.Groups().Send(ctx, c.g, text)
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := sent{group: c.group, from: i, id: m.Event.ID, text: text, at: time.Now()}
+		s := sent{group: c.group, from: i, id: m.Event.ID, text: text, at: at}
 		all = append(all, s)
 		return s
 	}
