@@ -103,7 +103,7 @@ type Service struct {
 	regs    *store.Table
 	// counts holds what each group held when the relay last stopped
 	// cleanly: a restart then needs no scan of every group.
-	counts *store.Table
+	counts  *store.Table
 	started chan struct{}
 	// wake tells the quota loop that something was stored; reclaim, that
 	// a group was deleted.
