@@ -15,10 +15,12 @@ import (
 // session is one sync with one peer over one stream, from either side. The
 // scheduler (Syncer) decides when syncs run; a session runs one.
 type session struct {
-	store    Store
-	peer     peer.ID // set by run
-	timeout  time.Duration
-	st       network.Stream // set by run
+	store   Store
+	peer    peer.ID // set by run
+	timeout time.Duration
+	st      network.Stream // set by run
+	// deadline is the stream's deadline, which busy moves on.
+	deadline time.Time
 	progress progressSink
 	// claims, if set, keeps other syncs off the scopes this one
 	// reconciles; wait makes it wait for them rather than leave them out.
@@ -151,7 +153,7 @@ func (x *session) run(parent context.Context, st network.Stream, initiator bool)
 			ss.reply = msg
 			sessions[id] = ss
 		}
-		st.SetDeadline(time.Now().Add(x.timeout))
+		x.setDeadline(time.Now().Add(x.timeout))
 		if _, err := x.sendTurn(ctx, c, rd, sessions, stats); err != nil {
 			return stats, err
 		}
@@ -163,7 +165,7 @@ func (x *session) run(parent context.Context, st network.Stream, initiator bool)
 		if turn > maxTurns {
 			return stats, bad(ReasonTurns, "sync did not finish in %d turns", maxTurns)
 		}
-		st.SetDeadline(time.Now().Add(x.timeout + checkTime(lastSent)))
+		x.setDeadline(time.Now().Add(x.timeout + checkTime(lastSent)))
 		empty, err := x.readTurn(ctx, rd, mine, sessions, stats)
 		if err != nil {
 			return stats, err
@@ -256,7 +258,7 @@ func (x *session) readTurn(ctx context.Context, rd *frameReader, mine map[event.
 			}
 			stats.Rejected += rejected
 			x.progress.addProgress(scope, uint64(len(f.Events)), 0)
-			x.busy()
+			x.busy(len(f.Events))
 			if stats.Rejected > maxRejected {
 				return false, bad(ReasonInvalid, "peer sent %d invalid events", stats.Rejected)
 			}
@@ -377,14 +379,17 @@ func allSkip(rs []Range) bool {
 	return true
 }
 
-// busy moves the stream's deadline on: a frame of events went out or was
-// stored, so the sync is not idle, however long the whole turn takes (a
-// week's history on a slow or busy machine takes longer than the timeout).
-func (x *session) busy() {
-	if x.st != nil {
-		x.st.SetDeadline(time.Now().Add(x.timeout))
-	}
+func (x *session) setDeadline(t time.Time) {
+	x.deadline = t
+	x.st.SetDeadline(t)
 }
+
+// busy moves the stream's deadline on by the time n events take to check:
+// a frame of them went out or was stored, so the sync is not idle however
+// long the whole turn takes (a week's history on a slow or busy machine
+// takes longer than the timeout), and a peer that trickles events holds
+// the stream only as long as the events it sends take to check.
+func (x *session) busy(n int) { x.setDeadline(x.deadline.Add(checkTime(n))) }
 
 // minCheckRate is the fewest events a second a peer is expected to check
 // and store: forty times below one core's rate of signature checks.
@@ -495,10 +500,10 @@ func (x *session) sendEvents(ctx context.Context, c *conn, scope event.Scope, ss
 		}
 		remaining -= min(remaining, uint64(len(batch)))
 		err := c.write(&frame{Type: frameEvents, Scope: scope[:], Events: batch, Remaining: remaining})
-		batch, size = nil, 0
 		if err == nil {
-			x.busy()
+			x.busy(len(batch))
 		}
+		batch, size = nil, 0
 		return err
 	}
 	for i := 0; i < len(ids); i += chunk {
