@@ -110,7 +110,9 @@ func (s *Store) putInTxn(txn *badger.Txn, evs []*event.Event, arrivals []uint64,
 			{key('m', e.ID[:]), append(append(u64(arrival), local), src...)},
 			{key('t', e.Scope, timeKey(e.Time), e.ID[:]), nil},
 			{key('a', e.Scope, e.Author, u64(e.Seq), e.ID[:]), nil},
-			{key('l', u64(arrival)), e.ID[:]},
+			// The scope beside the ID lets a reader of one scope's
+			// arrivals pass the others without reading them.
+			{key('l', u64(arrival)), append(e.ID[:len(e.ID):len(e.ID)], e.Scope...)},
 		}
 		if src != nil {
 			kvs = append(kvs, [2][]byte{key('o', e.Scope, src, timeKey(e.Time), e.ID[:]), u32(len(e.Raw))})
@@ -410,7 +412,7 @@ func (s *Store) ArrivalsSince(seq uint64, limit int) ([]Arrival, error) {
 				out = append(out, a)
 				continue
 			}
-			e, err := getEvent(txn, ref)
+			e, err := getEvent(txn, ref[:event.IDSize])
 			if errors.Is(err, ErrNotFound) {
 				continue // the scope was deleted since
 			}
@@ -430,6 +432,55 @@ func (s *Store) ArrivalsSince(seq uint64, limit int) ([]Arrival, error) {
 		return nil, fmt.Errorf("arrivals: %w", err)
 	}
 	return out, nil
+}
+
+// ScopeArrivalsSince returns the events of scope among the next limit
+// arrival-log entries after seq, and the position of the last entry it
+// looked at (seq if none): the cursor to go on from. Events of other
+// scopes are passed without being read.
+func (s *Store) ScopeArrivalsSince(scope event.Scope, seq uint64, limit int) ([]*event.Event, uint64, error) {
+	var out []*event.Event
+	last := seq
+	if seq == math.MaxUint64 {
+		return nil, seq, nil
+	}
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{'l'}})
+		defer it.Close()
+		n := 0
+		for it.Seek(key('l', u64(seq+1))); it.Valid() && n < limit; it.Next() {
+			n++
+			item := it.Item()
+			last = binary.BigEndian.Uint64(item.Key()[1:])
+			if item.UserMeta() == logRecord {
+				continue
+			}
+			ref, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			// Entries written before the scope was logged beside the ID
+			// are read to learn it.
+			if len(ref) == event.IDSize+event.ScopeSize && string(ref[event.IDSize:]) != string(scope[:]) {
+				continue
+			}
+			e, err := getEvent(txn, ref[:event.IDSize])
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if e.ScopeID() == scope {
+				out = append(out, e)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, seq, fmt.Errorf("arrivals of %s: %w", scope, err)
+	}
+	return out, last, nil
 }
 
 // Notify returns a channel that is closed at the next arrival. Readers of

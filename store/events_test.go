@@ -752,3 +752,44 @@ func TestEventsSkipsMissing(t *testing.T) {
 		t.Fatalf("Events = %d events, want only the stored one", len(got))
 	}
 }
+
+// ScopeArrivalsSince walks the arrival log in pages and returns one
+// scope's events only, in arrival order, with a cursor past the others.
+func TestScopeArrivalsSince(t *testing.T) {
+	s, _ := openTemp(t)
+	mine, other := newAuthor(t, randomScope(t)), newAuthor(t, randomScope(t))
+	var want []event.ID
+	var last uint64
+	for i := range 30 {
+		a := other
+		if i%3 == 0 {
+			a = mine
+		}
+		e := a.next(int64(-i), "m")
+		last = mustPut(t, s, e, store.PutOptions{})
+		if a == mine {
+			want = append(want, e.ID)
+		}
+	}
+	var got []event.ID
+	var since uint64
+	for range 100 {
+		evs, next, err := s.ScopeArrivalsSince(mine.scope, since, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next == since {
+			break
+		}
+		for _, e := range evs {
+			if e.ScopeID() != mine.scope {
+				t.Fatalf("an event of scope %s", e.ScopeID())
+			}
+			got = append(got, e.ID)
+		}
+		since = next
+	}
+	if !slices.Equal(got, want) || since != last {
+		t.Fatalf("walked %d events to %d, want %d to %d", len(got), since, len(want), last)
+	}
+}

@@ -9,8 +9,10 @@ import (
 
 // formatVersion is the layout this code reads and writes. Version 0 had no
 // catalog: every table had a one-letter prefix chosen in the code, and the
-// arrival log named private messages by their ID.
-const formatVersion = 1
+// arrival log named private messages by their ID. Version 1 logged an
+// event's arrival by its ID alone; version 2 logs its scope beside it
+// (both are read, but a version-1 binary would skip the new entries).
+const formatVersion = 2
 
 // legacyTables are the tables of a version-0 store and the prefixes they
 // had. Opening such a store records them in the catalog under these

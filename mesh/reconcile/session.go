@@ -15,9 +15,12 @@ import (
 // session is one sync with one peer over one stream, from either side. The
 // scheduler (Syncer) decides when syncs run; a session runs one.
 type session struct {
-	store    Store
-	peer     peer.ID // set by run
-	timeout  time.Duration
+	store   Store
+	peer    peer.ID // set by run
+	timeout time.Duration
+	st      network.Stream // set by run
+	// deadline is the stream's deadline, which busy moves on.
+	deadline time.Time
 	progress progressSink
 	// claims, if set, keeps other syncs off the scopes this one
 	// reconciles; wait makes it wait for them rather than leave them out.
@@ -96,7 +99,7 @@ func (ss *scopeState) newCheck() *msgCheck {
 // even in the middle of a turn's work; input that breaks the protocol's
 // rules stops it with an error for which reasonOf reports the reason.
 func (x *session) run(parent context.Context, st network.Stream, initiator bool) (stats *Stats, err error) {
-	x.peer = st.Conn().RemotePeer()
+	x.peer, x.st = st.Conn().RemotePeer(), st
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
 	// Once the sync is cancelled (the node stops, the peer's input is
@@ -150,16 +153,19 @@ func (x *session) run(parent context.Context, st network.Stream, initiator bool)
 			ss.reply = msg
 			sessions[id] = ss
 		}
-		st.SetDeadline(time.Now().Add(x.timeout))
+		x.setDeadline(time.Now().Add(x.timeout))
 		if _, err := x.sendTurn(ctx, c, rd, sessions, stats); err != nil {
 			return stats, err
 		}
 	}
+	// lastSent is how many events this side's last turn carried: the peer
+	// checks and stores them before it answers.
+	lastSent := stats.EventsSent
 	for turn := 0; ; turn++ {
 		if turn > maxTurns {
 			return stats, bad(ReasonTurns, "sync did not finish in %d turns", maxTurns)
 		}
-		st.SetDeadline(time.Now().Add(x.timeout))
+		x.setDeadline(time.Now().Add(x.timeout + checkTime(lastSent)))
 		empty, err := x.readTurn(ctx, rd, mine, sessions, stats)
 		if err != nil {
 			return stats, err
@@ -168,10 +174,12 @@ func (x *session) run(parent context.Context, st network.Stream, initiator bool)
 		if empty {
 			break
 		}
+		before := stats.EventsSent
 		sent, err := x.sendTurn(ctx, c, rd, sessions, stats)
 		if err != nil {
 			return stats, err
 		}
+		lastSent = stats.EventsSent - before
 		if !sent {
 			break
 		}
@@ -252,6 +260,7 @@ func (x *session) readTurn(ctx context.Context, rd *frameReader, mine map[event.
 			}
 			stats.Rejected += rejected
 			x.progress.addProgress(scope, uint64(len(f.Events)), 0)
+			x.busy(len(f.Events))
 			if stats.Rejected > maxRejected {
 				return false, bad(ReasonInvalid, "peer sent %d invalid events", stats.Rejected)
 			}
@@ -372,6 +381,27 @@ func allSkip(rs []Range) bool {
 	return true
 }
 
+func (x *session) setDeadline(t time.Time) {
+	x.deadline = t
+	x.st.SetDeadline(t)
+}
+
+// busy moves the stream's deadline on by the time n events take to check:
+// a frame of them went out or was stored, so the sync is not idle however
+// long the whole turn takes (a week's history on a slow or busy machine
+// takes longer than the timeout), and a peer that trickles events holds
+// the stream only as long as the events it sends take to check.
+func (x *session) busy(n int) { x.setDeadline(x.deadline.Add(checkTime(n))) }
+
+// minCheckRate is the fewest events a second a peer is expected to check
+// and store: forty times below one core's rate of signature checks.
+const minCheckRate = 1000
+
+// checkTime is how long a peer may take to check and store n events this
+// side sent it before it answers: bounded by what this side sent, not by
+// anything the peer says.
+func checkTime(n int) time.Duration { return time.Duration(n) * time.Second / minCheckRate }
+
 // maxRejected ends a sync with a peer that sends this many invalid events.
 const maxRejected = 100
 
@@ -472,6 +502,9 @@ func (x *session) sendEvents(ctx context.Context, c *conn, scope event.Scope, ss
 		}
 		remaining -= min(remaining, uint64(len(batch)))
 		err := c.write(&frame{Type: frameEvents, Scope: scope[:], Events: batch, Remaining: remaining})
+		if err == nil {
+			x.busy(len(batch))
+		}
 		batch, size = nil, 0
 		return err
 	}

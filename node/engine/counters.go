@@ -53,6 +53,19 @@ func Ignore(err error) error { return fmt.Errorf("%w: %w", mesh.ErrIgnore, err) 
 // (the guard already counts that).
 func notTheSendersFault(reason string, err error) error { return Reject(reason, Ignore(err)) }
 
+// carried is err for an event a relay passed on. A relay keeps groups it
+// cannot open, so a well-signed event of the group that does not open (a
+// member's client refuses it) is not its fault: it must neither end a sync
+// with the relay nor lower the relay's gossip score. The rejection is still
+// counted under its reason.
+func carried(err error) error {
+	var r *rejection
+	if errors.As(err, &r) && (r.reason == ReasonDecrypt || r.reason == ReasonBody) {
+		return notTheSendersFault(r.reason, r.err)
+	}
+	return err
+}
+
 // Counters counts accepted and rejected network input.
 type Counters struct {
 	accepted atomic.Uint64

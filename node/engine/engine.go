@@ -565,6 +565,10 @@ func (e *Engine) checkBatch(raws [][]byte, evs []*event.Event, reps []*Replica, 
 	}
 }
 
+// fromRelay reports whether p, which passed input on, is a relay (none
+// for the node's own input).
+func (e *Engine) fromRelay(p peer.ID) bool { return p != "" && mesh.IsRelay(e.host, p) }
+
 // receive takes one envelope from gossip (topic set) or the direct stream.
 // It runs every check here, on the path before forwarding, then queues
 // the event to be stored with others (ingest.go): for gossip it returns
@@ -573,6 +577,9 @@ func (e *Engine) checkBatch(raws [][]byte, evs []*event.Event, reps []*Replica, 
 // is stored and the feature told.
 func (e *Engine) receive(topic string, from peer.ID, raw []byte, origin Origin, wait bool) error {
 	ev, r, err := e.check(raw, topic)
+	if err != nil && e.fromRelay(from) {
+		err = carried(err)
+	}
 	// Live traffic has a pace; history brought by sync does not.
 	if err == nil && !r.allowAuthor(ev.Author) {
 		err = notTheSendersFault(ReasonThrottled, fmt.Errorf("author %x writes too fast", ev.Author[:8]))
@@ -714,6 +721,11 @@ func (e *Engine) accept(scope event.Scope, from peer.ID, raws [][]byte, origin O
 		})
 	}
 	wg.Wait()
+	if e.fromRelay(from) {
+		for i := range errs {
+			errs[i] = carried(errs[i])
+		}
+	}
 	for i := range raws {
 		if errs[i] == nil && reps[i] != r {
 			errs[i] = Reject(ReasonScope, fmt.Errorf("event of scope %s in a batch of %s", evs[i].ScopeID(), scope))

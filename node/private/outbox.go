@@ -190,16 +190,16 @@ func (s *Service) deliverPending(ctx context.Context) error {
 	}
 	own := MailboxScope(s.mail.own)
 	for ctx.Err() == nil {
-		arr, err := s.rec.st.ArrivalsSince(since, 256)
-		if err != nil || len(arr) == 0 {
+		// The bucket's mail only: what else arrives (a group's history
+		// coming back after a week away) is passed unread.
+		evs, last, err := s.rec.st.ScopeArrivalsSince(own, since, 4096)
+		if err != nil || last == since {
 			return err
 		}
-		for _, a := range arr {
-			if a.Event != nil && a.Event.ScopeID() == own {
-				s.deliver(a.Event)
-			}
-			since = a.Seq
+		for _, e := range evs {
+			s.deliver(e)
 		}
+		since = last
 		if err := s.rec.delivery.Put(cursorKey, binary.BigEndian.AppendUint64(nil, since)); err != nil {
 			return err
 		}

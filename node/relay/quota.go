@@ -93,12 +93,13 @@ func (s *Service) countAll() error {
 	kept := maps.Clone(s.kept)
 	s.mu.Unlock()
 	for sc, g := range kept {
-		held, err := s.store.ScopeBytes(sc)
+		authors, err := s.store.ScopeAuthors(sc)
 		if err != nil {
 			return err
 		}
 		s.mu.Lock()
-		g.held, g.grown = held, held
+		g.set(authors)
+		g.grown = g.held
 		s.mu.Unlock()
 	}
 	s.counted.Store(true)
@@ -107,12 +108,13 @@ func (s *Service) countAll() error {
 
 // recount reads a group's stored bytes again after an eviction.
 func (s *Service) recount(scope event.Scope, g *group) error {
-	held, err := s.store.ScopeBytes(scope)
+	authors, err := s.store.ScopeAuthors(scope)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
-	g.held, g.grown = held, 0
+	g.set(authors)
+	g.grown = 0
 	s.mu.Unlock()
 	return nil
 }

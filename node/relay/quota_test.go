@@ -209,3 +209,46 @@ func TestLowerQuotaAtRestart(t *testing.T) {
 		t.Fatal("the newest event went")
 	}
 }
+
+// A relay stopped cleanly keeps its counts for the next start, which
+// then reads no group's history: the status right after a restart is
+// what the store holds.
+func TestCountsSurviveARestart(t *testing.T) {
+	r := startRelay(t, nil, relay.Quotas{})
+	h, _ := rawPeer(t, r)
+	scope := randomScope(t)
+	if _, err := mesh.AskRelay(context.Background(), h, r.ID(), mesh.RelayAdd, scope); err != nil {
+		t.Fatal(err)
+	}
+	a, b := newWriter(t, scope), newWriter(t, scope)
+	now := time.Now().Add(-time.Hour)
+	for _, raws := range [][][]byte{a.write(t, 20, now), b.write(t, 10, now.Add(time.Minute))} {
+		if _, _, err := r.Engine().Accept(scope, raws); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := r.Store().ScopeAuthors(scope)
+	if err != nil || len(want) != 2 {
+		t.Fatalf("the store holds %d authors (%v)", len(want), err)
+	}
+	check := func(when string) {
+		t.Helper()
+		st, err := r.Relay().Status()
+		if err != nil || len(st.Groups) != 1 || st.Counting {
+			t.Fatalf("%s: status %+v, %v", when, st, err)
+		}
+		g := st.Groups[0]
+		if g.Events != 30 || g.Authors != 2 || g.Bytes != want[0].Bytes+want[1].Bytes || g.HeaviestBytes != want[0].Bytes ||
+			!g.Oldest.Equal(time.UnixMilli(min(want[0].Oldest, want[1].Oldest)).UTC()) || !g.Newest.Equal(time.UnixMilli(max(want[0].Newest, want[1].Newest)).UTC()) {
+			t.Fatalf("%s: the status shows %+v; the store holds %+v", when, g, want)
+		}
+	}
+	nodetest.Eventually(t, 20*time.Second, "the relay to have counted", func() (bool, string) {
+		st, err := r.Relay().Status()
+		return err == nil && !st.Counting, fmt.Sprint(err)
+	})
+	check("running")
+	r.Stop()
+	r = nodetest.StartWith(t, r.Home, func(o *node.Options) { o.Relay = true })
+	check("right after a restart")
+}

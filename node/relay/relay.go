@@ -102,6 +102,9 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	regs    *store.Table
+	// counts holds what each group held when the relay last stopped
+	// cleanly: a restart then needs no scan of every group.
+	counts  *store.Table
 	started chan struct{}
 	// wake tells the quota loop that something was stored; reclaim, that
 	// a group was deleted.
@@ -121,6 +124,36 @@ type group struct {
 	// held is the scope's stored bytes; grown, what was stored since
 	// the last check of its authors.
 	held, grown int64
+	// authors is what each author (by public key) holds, kept as events
+	// are stored and read again after an eviction, so that a status needs
+	// no scan of the group.
+	authors map[string]*store.AuthorUsage
+}
+
+// add counts a stored event.
+func (g *group) add(e *event.Event) {
+	g.held += int64(len(e.Raw))
+	g.grown += int64(len(e.Raw))
+	u := g.authors[string(e.Author)]
+	if u == nil {
+		if g.authors == nil {
+			g.authors = map[string]*store.AuthorUsage{}
+		}
+		u = &store.AuthorUsage{Author: e.Author, Oldest: e.Time, Newest: e.Time}
+		g.authors[string(e.Author)] = u
+	}
+	u.Events++
+	u.Bytes += int64(len(e.Raw))
+	u.Oldest, u.Newest = min(u.Oldest, e.Time), max(u.Newest, e.Time)
+}
+
+// set replaces the group's counts with what a read of the store found.
+func (g *group) set(authors []store.AuthorUsage) {
+	g.held, g.authors = 0, make(map[string]*store.AuthorUsage, len(authors))
+	for _, a := range authors {
+		g.held += a.Bytes
+		g.authors[string(a.Author)] = &a
+	}
 }
 
 // registration is a group's record in the "relay-groups" table (key: the
@@ -143,9 +176,13 @@ func New(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	counts, err := opts.Store.Table("relay-counts")
+	if err != nil {
+		return nil, err
+	}
 	s := &Service{
 		store: opts.Store, eng: opts.Engine, host: opts.Host, limiter: opts.Limiter,
-		quotas: opts.Quotas.withDefaults(), log: opts.Logger, now: opts.Now, regs: t,
+		quotas: opts.Quotas.withDefaults(), log: opts.Logger, now: opts.Now, regs: t, counts: counts,
 		started: make(chan struct{}), wake: make(chan struct{}, 1), reclaim: make(chan struct{}, 1), kept: map[event.Scope]*group{},
 	}
 	err = t.Scan(store.Range{}, func(k, _ []byte) error {
@@ -157,7 +194,74 @@ func New(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("relay groups: %w", err)
 	}
+	if err := s.loadCounts(); err != nil {
+		return nil, fmt.Errorf("relay counts: %w", err)
+	}
 	return s, nil
+}
+
+// loadCounts takes what the groups held from the counts saved at the last
+// clean stop, if there are counts for every group, and deletes them: after
+// a crash they would be stale, and the groups are counted again.
+func (s *Service) loadCounts() error {
+	saved := map[event.Scope][]store.AuthorUsage{}
+	err := s.counts.Scan(store.Range{}, func(k, v []byte) error {
+		var us []store.AuthorUsage
+		if err := json.Unmarshal(v, &us); err != nil {
+			return fmt.Errorf("counts of %x: %w", k, err)
+		}
+		saved[event.Scope(k)] = us
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(saved) == 0 {
+		return nil
+	}
+	if err := s.counts.DeletePrefix(nil); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for sc := range s.kept {
+		if _, ok := saved[sc]; !ok {
+			return nil
+		}
+	}
+	for sc, g := range s.kept {
+		g.set(saved[sc])
+		g.grown = g.held
+	}
+	s.counted.Store(true)
+	return nil
+}
+
+// SaveCounts keeps what each group holds for the next start. The relay
+// saves them when it stops; they are only right if nothing is stored
+// after.
+func (s *Service) SaveCounts() error {
+	if !s.counted.Load() {
+		return nil
+	}
+	s.mu.Lock()
+	counts := make(map[event.Scope][]store.AuthorUsage, len(s.kept))
+	for sc, g := range s.kept {
+		us := make([]store.AuthorUsage, 0, len(g.authors))
+		for _, a := range g.authors {
+			us = append(us, *a)
+		}
+		counts[sc] = us
+	}
+	s.mu.Unlock()
+	return s.store.Write(func(b *store.Batch) error {
+		for sc, us := range counts {
+			if err := b.PutJSON(s.counts, sc[:], us); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // keep replicates a registered scope without opening it.
@@ -208,8 +312,7 @@ func (k keeper) Stored(evs []*event.Event, _ engine.Origin) {
 	s.mu.Lock()
 	for _, e := range evs {
 		if g := s.kept[e.ScopeID()]; g != nil {
-			g.held += int64(len(e.Raw))
-			g.grown += int64(len(e.Raw))
+			g.add(e)
 		}
 	}
 	s.mu.Unlock()
@@ -229,10 +332,18 @@ func (s *Service) Serve(ctx context.Context) error {
 	defer s.host.RemoveStreamHandler(mesh.RelayProtocol)
 	close(s.started)
 	// Counting reads every group's index: done now, not before the
-	// node answers.
-	if err := s.countAll(); err != nil {
-		return err
+	// node answers, and only if the counts of the last clean stop are
+	// not there.
+	if !s.counted.Load() {
+		if err := s.countAll(); err != nil {
+			return err
+		}
 	}
+	defer func() {
+		if err := s.SaveCounts(); err != nil {
+			s.log.Warn("save relay counts", "err", err)
+		}
+	}()
 	// Quotas are enforced shortly after events are stored, at most once a
 	// second (each check reads the group's index); retention every ten
 	// minutes.

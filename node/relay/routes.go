@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/node/api"
+	"github.com/banyan-mesh/banyan/store"
 )
 
 // Status is what a relay keeps, as GET /v1/relay shows it.
@@ -21,6 +23,9 @@ type Status struct {
 	Quotas QuotasInfo `json:"quotas"`
 	// Disk is what the whole store takes on disk, as Badger counts it.
 	Disk DiskInfo `json:"disk"`
+	// Counting is set while the relay, just started, still counts what
+	// the groups hold: until then their figures are too low.
+	Counting bool `json:"counting,omitempty"`
 }
 
 // GroupStatus is one registered group.
@@ -91,7 +96,8 @@ func (s *Service) keeps(scope event.Scope) bool {
 	return ok
 }
 
-// Status reports what the relay keeps.
+// Status reports what the relay keeps, from the counts it keeps as events
+// are stored: it reads no group's history.
 func (s *Service) Status() (*Status, error) {
 	regs, err := s.registrations()
 	if err != nil {
@@ -100,12 +106,14 @@ func (s *Service) Status() (*Status, error) {
 	q := s.quotas
 	out := &Status{Quotas: QuotasInfo{Total: q.Total, Group: q.Group, Author: q.Author, Retention: q.Retention.String(), MaxGroups: q.MaxGroups}}
 	out.Disk.LSM, out.Disk.VLog = s.store.DiskSize()
+	out.Counting = !s.counted.Load()
 	for sc, reg := range regs {
-		authors, err := s.store.ScopeAuthors(sc)
+		gs := GroupStatus{Scope: sc.String(), Registrants: len(reg.By), Added: reg.Added}
+		authors, err := s.usage(sc)
 		if err != nil {
 			return nil, err
 		}
-		gs := GroupStatus{Scope: sc.String(), Registrants: len(reg.By), Added: reg.Added, Authors: len(authors)}
+		gs.Authors = len(authors)
 		for i, a := range authors {
 			gs.Events += a.Events
 			gs.Bytes += a.Bytes
@@ -124,6 +132,28 @@ func (s *Service) Status() (*Status, error) {
 		out.Groups = append(out.Groups, gs)
 	}
 	slices.SortFunc(out.Groups, func(a, b GroupStatus) int { return cmp.Compare(a.Scope, b.Scope) })
+	return out, nil
+}
+
+// usage returns what each author holds in a registered group.
+func (s *Service) usage(sc event.Scope) ([]store.AuthorUsage, error) {
+	s.mu.Lock()
+	g := s.kept[sc]
+	var out []store.AuthorUsage
+	if g != nil {
+		for _, a := range g.authors {
+			out = append(out, *a)
+		}
+	}
+	s.mu.Unlock()
+	if g == nil {
+		// A group this node is a member of is kept by group chat, outside
+		// the quotas and not counted here: it is read.
+		return s.store.ScopeAuthors(sc)
+	}
+	slices.SortFunc(out, func(a, b store.AuthorUsage) int {
+		return cmp.Or(cmp.Compare(b.Bytes, a.Bytes), bytes.Compare(a.Author, b.Author))
+	})
 	return out, nil
 }
 
