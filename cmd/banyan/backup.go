@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -186,21 +185,7 @@ func (a *app) backupPassphrase(ctx context.Context, file string, isNew bool) ([]
 		}
 		return p, err
 	}
-	p, err := a.prompt(ctx, "Passphrase to encrypt the backup (keep it apart from the file): ")
-	if err != nil {
-		return nil, err
-	}
-	if len(p) == 0 {
-		return nil, errors.New("a backup needs a passphrase")
-	}
-	again, err := a.prompt(ctx, "Repeat the passphrase: ")
-	if err != nil {
-		return nil, err
-	}
-	if !bytes.Equal(p, again) {
-		return nil, errors.New("the passphrases do not match")
-	}
-	return p, nil
+	return a.askTwice(ctx, "Passphrase to encrypt the backup (keep it apart from the file): ", true)
 }
 
 // keyIdentity opens the home's key file, with the passphrase from the

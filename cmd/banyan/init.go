@@ -128,11 +128,24 @@ func (a *app) prompt(ctx context.Context, msg string) ([]byte, error) {
 	}
 }
 
-// newPassphrase asks for a new passphrase twice; empty means none.
+// newPassphrase asks for a new passphrase of the key twice; empty means
+// none.
 func (a *app) newPassphrase(ctx context.Context) ([]byte, error) {
-	p, err := a.prompt(ctx, "Passphrase to encrypt the key (empty for none): ")
-	if err != nil || len(p) == 0 {
+	return a.askTwice(ctx, "Passphrase to encrypt the key (empty for none): ", false)
+}
+
+// askTwice asks for a new passphrase, then for it again; empty is an
+// error if required, else it means none.
+func (a *app) askTwice(ctx context.Context, msg string, required bool) ([]byte, error) {
+	p, err := a.prompt(ctx, msg)
+	if err != nil {
 		return nil, err
+	}
+	if len(p) == 0 {
+		if required {
+			return nil, errors.New("a passphrase is needed")
+		}
+		return nil, nil
 	}
 	again, err := a.prompt(ctx, "Repeat the passphrase: ")
 	if err != nil {
