@@ -336,9 +336,11 @@ func TestVillageThroughOneRelay(t *testing.T) {
 			t.Fatalf("client %d is connected to %v, not to the relay alone", i, peers)
 		}
 	}
+	// A group is registered with its lists and events scopes: three
+	// scopes each.
 	st, err := r.Relay().Status()
-	if err != nil || len(st.Groups) != groups {
-		t.Fatalf("the relay shows %d groups (%v), want %d", len(st.Groups), err, groups)
+	if err != nil || len(st.Groups) != 3*groups {
+		t.Fatalf("the relay shows %d scopes (%v), want %d", len(st.Groups), err, 3*groups)
 	}
 	for _, gs := range st.Groups {
 		t.Logf("group %s: %d events from %d authors", gs.Scope[:12], gs.Events, gs.Authors)
