@@ -243,8 +243,19 @@ func (s *Service) info(o Occasion) *EventInfo {
 	return out
 }
 
-// Render shows posts, answers and reminders on the event stream.
+// Render shows posts, answers and reminders on the event stream, and
+// events to contacts once they open.
 func (s *Service) Render(a store.Arrival) (api.Event, bool) {
+	if a.Table == s.opened.Name() {
+		if len(a.Value) != event.IDSize {
+			return api.Event{}, false
+		}
+		o, ok := s.Find(event.ID(a.Value))
+		if !ok {
+			return api.Event{}, false
+		}
+		return api.Event{Seq: a.Seq, Type: StreamPost, Data: s.info(o)}, true
+	}
 	if a.Table == s.reminders.Name() {
 		var rec Reminder
 		if json.Unmarshal(a.Value, &rec) != nil {

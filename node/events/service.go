@@ -111,6 +111,10 @@ type Service struct {
 	log       *slog.Logger
 	now       func() time.Time
 	reminders *store.Table
+	// opened logs events to contacts that opened after they were stored
+	// (their key came later), so that the event stream shows them (key
+	// and value: the event's ID).
+	opened *store.Table
 	// wake tells Serve that events arrived, which may need a reminder.
 	wake chan struct{}
 
@@ -167,9 +171,13 @@ func New(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	opened, err := opts.Store.Table("event-opened")
+	if err != nil {
+		return nil, err
+	}
 	s := &Service{
 		id: opts.Identity, store: opts.Store, eng: opts.Engine, groups: opts.Groups, people: opts.People,
-		contacts: opts.Contacts, audience: opts.Audience, log: opts.Logger, now: opts.Now, reminders: t, wake: make(chan struct{}, 1),
+		contacts: opts.Contacts, audience: opts.Audience, log: opts.Logger, now: opts.Now, reminders: t, opened: opened, wake: make(chan struct{}, 1),
 		byScope: map[event.Scope]*groupEvents{}, byGroup: map[event.Scope]*groupEvents{}, byOwner: map[string]*groupEvents{},
 	}
 	if err := s.follow(); err != nil {
@@ -777,8 +785,37 @@ func (s *Service) reopen() {
 		if !sealed {
 			continue
 		}
+		ge.mu.Lock()
+		before := make(map[event.ID]bool, len(ge.posts))
+		for id := range ge.posts {
+			before[id] = true
+		}
+		ge.mu.Unlock()
 		if err := s.replay(ge); err != nil {
 			s.log.Warn("open events to contacts", "err", err)
+			continue
+		}
+		ge.mu.Lock()
+		var now []event.ID
+		for id := range ge.posts {
+			if !before[id] {
+				now = append(now, id)
+			}
+		}
+		ge.mu.Unlock()
+		// Stored while sealed, they were not on the event stream.
+		if err := s.store.Write(func(b *store.Batch) error {
+			for _, id := range now {
+				if err := b.Put(s.opened, id[:], id[:]); err != nil {
+					return err
+				}
+				if err := b.Log(s.opened, id[:]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			s.log.Warn("announce opened events", "err", err)
 		}
 	}
 }
