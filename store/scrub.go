@@ -123,7 +123,16 @@ func (s *Store) Scrub(ctx context.Context) (d Damage, err error) {
 			return d, err
 		}
 		var n int
-		err := s.db.View(func(txn *badger.Txn) error {
+		var broke any
+		err := s.db.View(func(txn *badger.Txn) (err error) {
+			// Badger can panic parsing a damaged block before it checks
+			// it: the pass stops there, and the check of the history
+			// index below reads the rest event by event.
+			defer func() {
+				if broke = recover(); broke != nil {
+					err = nil
+				}
+			}()
 			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{'e'}, PrefetchValues: true, PrefetchSize: 64})
 			defer it.Close()
 			it.Seek(key('e', from))
@@ -161,6 +170,10 @@ func (s *Store) Scrub(ctx context.Context) (d Damage, err error) {
 			return d, fmt.Errorf("scrub: %w", err)
 		}
 		d.Events += n
+		if broke != nil {
+			d.Tables = strings.TrimPrefix(d.Tables+"; ", "; ") + fmt.Sprintf("reading the events stopped at a damaged block (%v)", broke)
+			break
+		}
 		if n < scrubBatch {
 			break
 		}
@@ -269,13 +282,7 @@ func (s *Store) unreadableEvents(ctx context.Context) ([]event.ID, error) {
 			}
 			var id event.ID
 			copy(id[:], k[len(k)-event.IDSize:])
-			// Badger answers "not found" for a key in a block it cannot
-			// read: an indexed event without its envelope is damage.
-			item, err := txn.Get(key('e', id[:]))
-			if err == nil {
-				err = item.Value(func([]byte) error { return nil })
-			}
-			if err != nil {
+			if !readable(txn, id) {
 				out = append(out, id)
 			}
 		}
@@ -285,6 +292,23 @@ func (s *Store) unreadableEvents(ctx context.Context) ([]event.ID, error) {
 		return nil, fmt.Errorf("scrub: %w", err)
 	}
 	return out, nil
+}
+
+// readable reports whether the envelope of id can be read. Badger
+// answers "not found" for a key in a block it cannot read, and may panic
+// on one it parses before checking: an indexed event without a readable
+// envelope is damage.
+func readable(txn *badger.Txn, id event.ID) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	item, err := txn.Get(key('e', id[:]))
+	if err == nil {
+		err = item.Value(func([]byte) error { return nil })
+	}
+	return err == nil
 }
 
 // removeDamaged deletes every key of events whose envelopes are damaged:
