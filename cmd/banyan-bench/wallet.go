@@ -137,6 +137,15 @@ type WalletReconcile struct {
 	Payers  int `json:"payers"`
 	// SetupS is storing the history on P and restarting P (not measured).
 	SetupS float64 `json:"setup_s"`
+	// StartS is P's restart with the history stored, until it is ready
+	// (its wallet has loaded every entry); StartHeapMB the Go heap in use
+	// after it, less before it, after a collection each time: what the
+	// started node holds, its ledger and Badger's caches. StartCPUS is the
+	// CPU time the process used meanwhile, which a busy machine does not
+	// inflate.
+	StartS      float64 `json:"start_s"`
+	StartCPUS   float64 `json:"start_cpu_s"`
+	StartHeapMB float64 `json:"start_heap_mb"`
 	// CaughtUpS is from the start of L's dial until L's ledger state hash
 	// equals P's; ConnectS the dial; SyncS the sync as the syncer timed
 	// it; HashS from the sync's return until the hashes matched (the
@@ -395,9 +404,13 @@ func runWalletReconcile(ctx context.Context, o *walletOptions, h *history) (_ *W
 	if err := p.stop(); err != nil {
 		return nil, err
 	}
+	heap0 := heapInUse()
+	restart, restartCPU := time.Now(), cpuTime()
 	if pair.high, err = startSoloNode(homes[1], o.log.With("node", "P"), opts); err != nil {
 		return nil, err
 	}
+	startS, startCPU := time.Since(restart).Seconds(), (cpuTime() - restartCPU).Seconds()
+	heapMB := float64(heapInUse()-heap0) / (1 << 20)
 	pl := pair.high.Wallet().Ledger()
 	if pl.Len() != len(h.evs) || pl.StateHash() != h.hash {
 		return nil, fmt.Errorf("P loaded %d of %d entries, or a different state", pl.Len(), len(h.evs))
@@ -408,7 +421,8 @@ func runWalletReconcile(ctx context.Context, o *walletOptions, h *history) (_ *W
 	if _, err := settle(ctx); err != nil {
 		return nil, err
 	}
-	r := &WalletReconcile{Entries: len(h.evs), Payers: h.payers, SetupS: round3(time.Since(setup).Seconds())}
+	r := &WalletReconcile{Entries: len(h.evs), Payers: h.payers, SetupS: round3(time.Since(setup).Seconds()),
+		StartS: round3(startS), StartCPUS: round3(startCPU), StartHeapMB: round2(heapMB)}
 
 	o.progress("reconcile: connecting L to P and syncing")
 	ll := pair.low.Wallet().Ledger()
@@ -740,4 +754,12 @@ func bfsTree(edges [][2]int, root int) [][2]int {
 		}
 	}
 	return out
+}
+
+// heapInUse returns the Go heap in use after a collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
 }
