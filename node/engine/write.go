@@ -135,20 +135,30 @@ func (r *Replica) writeLocked(ctx context.Context, build func(Position) (event.B
 	if err := r.saveMark(evs); err != nil {
 		return nil, fmt.Errorf("write: %w", err)
 	}
+	// Stored before it is published (the fsync comes later, shared): a
+	// store that refuses it (a full disk) refuses the write, and what
+	// the node says it sent is in its history.
+	if _, _, err := e.store.PutEvent(ev, store.PutOptions{Local: true}); err != nil {
+		r.release(ev)
+		// Nothing was published: give the sequence number back.
+		prev := make([]*event.Event, len(r.marked))
+		for i, m := range r.marked {
+			prev[i] = m.ev
+		}
+		if rerr := r.saveMark(prev); rerr != nil {
+			e.log.Error("chain mark not rolled back; the refused event will be stored and sent later", "scope", scope.String(), "seq", ev.Seq, "err", rerr)
+			r.marked, r.inStore = marked, false
+		}
+		return nil, fmt.Errorf("write: %w", err)
+	}
 	r.marked = marked
 	// Published in chain order, under the lock.
 	if r.topic != nil {
 		if err := r.topic.Publish(ctx, ev.Raw); err != nil {
-			// Marked is sent: sync delivers it when gossip cannot.
+			// Stored and marked is sent: sync delivers it when gossip
+			// cannot.
 			e.log.Warn("publish failed; the event is kept and will sync", "err", err)
 		}
-	}
-	if _, _, err := e.store.PutEvent(ev, store.PutOptions{Local: true}); err != nil {
-		// Published and marked: the next write or start puts it back
-		// from the mark.
-		e.log.Error("own event not stored; it is kept in the chain mark and stored again later", "scope", scope.String(), "seq", ev.Seq, "err", err)
-		r.inStore = false
-		return ev, nil
 	}
 	r.inStore = true
 	r.marked[len(r.marked)-1].ticket = e.commit.ticket()
