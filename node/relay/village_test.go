@@ -112,9 +112,6 @@ func TestVillageThroughOneRelay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs 51 nodes")
 	}
-	if raceDetector {
-		t.Skip("51 nodes under the race detector take far longer than the rest of the tests on two cores; this test runs without -race")
-	}
 	const groups, perGroup = 5, 10
 	ctx := context.Background()
 	r := startRelay(t, nil, relay.Quotas{})

@@ -1,6 +1,0 @@
-//go:build !race
-
-package relay_test
-
-// raceDetector is set when the tests run under the race detector.
-const raceDetector = false
