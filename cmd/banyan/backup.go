@@ -69,7 +69,7 @@ Restore with 'banyan restore FILE' on a new data directory.`,
 			if err := home.WriteFileAtomic(args[0], raw, 0o600); err != nil {
 				return fmt.Errorf("write the backup: %w", err)
 			}
-			fmt.Fprintf(a.Stderr, "wrote a backup of %s to %s: %s\n", id.PeerID(), args[0], describeTables(tableCounts(b)))
+			fmt.Fprintf(a.Stderr, "wrote a backup of %s to %s: %s\n", id.PeerID(), args[0], describeTables(b.Counts()))
 			return nil
 		},
 	}
@@ -241,14 +241,6 @@ func otherHome(text string, h home.Home) (string, error) {
 		return "", nil
 	}
 	return c.Home, nil
-}
-
-func tableCounts(b *backup.Backup) map[string]int {
-	out := map[string]int{}
-	for name, rs := range b.Vault {
-		out[name] = len(rs)
-	}
-	return out
 }
 
 // describeTables says in words what a backup holds.

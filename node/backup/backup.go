@@ -178,6 +178,15 @@ func (w *wire) check() error {
 	return nil
 }
 
+// Counts returns how many records the backup holds, by vault table.
+func (b *Backup) Counts() map[string]int {
+	out := make(map[string]int, len(b.Vault))
+	for name, rs := range b.Vault {
+		out[name] = len(rs)
+	}
+	return out
+}
+
 // Options says where a node's files are.
 type Options struct {
 	Home home.Home
@@ -260,10 +269,7 @@ func Restore(opts Options, b *Backup, keyPassphrase []byte, now time.Time) (*Res
 	if err := os.MkdirAll(string(h), 0o700); err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
 	}
-	out := &Restored{Identity: id, Tables: map[string]int{}}
-	for name, rs := range b.Vault {
-		out.Tables[name] = len(rs)
-	}
+	out := &Restored{Identity: id, Tables: b.Counts()}
 	if err := store.WriteVault(h.VaultFile(), b.Vault); err != nil {
 		return nil, err
 	}
