@@ -23,9 +23,9 @@ func TestTruncatedTableIsSetAside(t *testing.T) {
 	s := openAt(t, dir)
 	a := newAuthor(t, randomScope(t))
 	var all []*event.Event
-	for i := range 5000 {
+	for i := range 20000 {
 		// Random, so that the tables are not compressed to one.
-		b := make([]byte, 600)
+		b := make([]byte, 100)
 		rand.Read(b)
 		all = append(all, a.next(1_700_000_000_000+int64(i), hex.EncodeToString(b)))
 	}
