@@ -35,6 +35,7 @@ import (
 	"github.com/banyan-mesh/banyan/mesh"
 	"github.com/banyan-mesh/banyan/mesh/reconcile"
 	"github.com/banyan-mesh/banyan/store"
+	"github.com/banyan-mesh/banyan/store/safefile"
 )
 
 // Time bounds of an event: a village's clocks drift, but events from
@@ -367,6 +368,8 @@ type Replica struct {
 	chain   sync.Mutex
 	marked  []markedEvent
 	markErr error
+	// markAt is where the mark file's newest copy is.
+	markAt safefile.Slot
 	// inStore is set while the store holds the chain up to the marked
 	// head because this replica stored it (write.go). Under chain.
 	inStore bool

@@ -24,8 +24,9 @@ import (
 // numbers it had already published would fork its own chain, which in the
 // wallet freezes an honest account. So, for every scope it writes, the
 // node keeps the newest events of its own chain in a small file of its own
-// (safefile: checksummed, fsynced with its directory), written before the
-// newest is published and stored: the newest event, and before it those
+// (a slotted safefile: two checksummed copies, the older overwritten in
+// place with one data sync, so that a write cut short leaves the one
+// before), written before the newest is published and stored: the newest event, and before it those
 // whose store write no completed store sync covers yet, so that every
 // event this node published is always on disk in the mark or in the
 // store, while the store's fsyncs run in the background, shared among
@@ -66,7 +67,7 @@ func (r *Replica) loadMark() {
 		return
 	}
 	path := e.markFile(r.spec.Scope)
-	raw, err := safefile.Read(path)
+	raw, at, err := safefile.ReadSlotted(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return
 	}
@@ -87,6 +88,7 @@ func (r *Replica) loadMark() {
 		e.log.Error("chain mark unreadable: this chain will not be written", "scope", r.spec.Scope.String(), "err", err)
 		return
 	}
+	r.markAt = at
 	t := e.commit.ticket()
 	for _, ev := range evs {
 		r.marked = append(r.marked, markedEvent{ev: ev, ticket: t})
@@ -144,6 +146,7 @@ func (r *Replica) saveMark(evs []*event.Event) error {
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("chain mark: %w", err)
 		}
+		r.markAt = safefile.Slot{}
 		return safefile.SyncDir(e.marks)
 	}
 	data, err := encodeMark(evs)
@@ -153,9 +156,11 @@ func (r *Replica) saveMark(evs []*event.Event) error {
 	if err := os.MkdirAll(e.marks, 0o700); err != nil {
 		return fmt.Errorf("chain mark: %w", err)
 	}
-	if err := safefile.Write(path, data, 0o600); err != nil {
+	at, err := safefile.WriteSlotted(path, r.markAt, data, 0o600)
+	if err != nil {
 		return fmt.Errorf("chain mark: %w", err)
 	}
+	r.markAt = at
 	return nil
 }
 

@@ -126,14 +126,10 @@ func TestDamagedMarkRefusesWrites(t *testing.T) {
 	}
 	r.Close()
 	path := filepath.Join(h.ChainsDir(), scope.String())
-	b, err := os.ReadFile(path)
-	if err != nil {
+	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("no mark after a write: %v", err)
 	}
-	b[len(b)/2] ^= 0x40
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	damageMark(t, path)
 	r = keep(scope)
 	defer r.Close()
 	if _, err := write(r); !errors.Is(err, engine.ErrChainMark) {
@@ -188,14 +184,7 @@ func TestRepairMarksAfterSyncWithPeers(t *testing.T) {
 	b.Stop()
 	restore()
 	mark := filepath.Join(aHome.ChainsDir(), g.Scope().String())
-	raw, err := os.ReadFile(mark)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw[len(raw)/2] ^= 0x40
-	if err := os.WriteFile(mark, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	damageMark(t, mark)
 
 	ctx := context.Background()
 	repair := api.CheckRequest{RepairMarks: true}
@@ -288,7 +277,7 @@ func TestPublishedEventsAreAlwaysOnDisk(t *testing.T) {
 				}
 				// The mark first: durable only grows, so a later reading
 				// of it is no smaller than it was when the mark was read.
-				raw, err := safefile.Read(filepath.Join(h.ChainsDir(), scope.String()))
+				raw, _, err := safefile.ReadSlotted(filepath.Join(h.ChainsDir(), scope.String()))
 				if err != nil {
 					t.Errorf("no mark: %v", err)
 					return
@@ -314,4 +303,20 @@ func TestPublishedEventsAreAlwaysOnDisk(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// damageMark flips a byte in both copies of a chain's mark file, as a
+// damaged disk would.
+func damageMark(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for at := 20; at < len(b); at += safefile.SlotSpan {
+		b[at] ^= 0x40
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -2,6 +2,7 @@
 // cut and a damaged event store: each is one file written whole through a
 // temporary file, fsynced, renamed into place and made durable with an
 // fsync of its directory, and carries a checksum that reading verifies.
+// Records rewritten very often are slotted files instead (slotted.go).
 //
 // File format: "BNYF" (4 bytes), the data's length (4 bytes, big-endian),
 // the data, then the SHA-256 of everything before it (32 bytes).
