@@ -1,8 +1,12 @@
 package crypto_test
 
 import (
+	"bytes"
 	"fmt"
+	"slices"
 	"testing"
+
+	"filippo.io/edwards25519"
 
 	"github.com/banyan-mesh/banyan/crypto"
 )
@@ -66,8 +70,27 @@ func TestBatchAgreesWithVerify(t *testing.T) {
 // beside BenchmarkVerify's one by one.
 func BenchmarkVerifyBatch(b *testing.B) {
 	set := signedSet(b, 64)
-	for _, n := range []int{16, 64} {
-		b.Run(fmt.Sprintf("of %d", n), func(b *testing.B) {
+	// As in a sync of a group's history: 64 signatures by 8 authors.
+	var few []signed
+	for i := range 64 {
+		few = append(few, signed{pub: set[i%8].pub, msg: fmt.Appendf(nil, "message %d", i)})
+	}
+	for i := range 8 {
+		id, err := crypto.NewIdentity()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for j := i; j < 64; j += 8 {
+			few[j].pub, few[j].sig = id.PublicKey(), id.Sign(crypto.DomainEvent, few[j].msg)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		set  []signed
+		n    int
+	}{{"of 16", set, 16}, {"of 64", set, 64}, {"of 16 by 8 authors", few, 16}, {"of 64 by 8 authors", few, 64}} {
+		set, n := c.set, c.n
+		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
 				v := crypto.NewBatch(n)
 				for _, s := range set[:n] {
@@ -81,5 +104,70 @@ func BenchmarkVerifyBatch(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/sig")
 		})
+	}
+}
+
+// With few authors, as in a sync batch, signatures by one key share a term
+// of the batch equation. The batch still refuses exactly what Verify
+// refuses: among others, two signatures by one key whose errors cancel in
+// a plain sum (R moved by +P in one, -P in the other) and two signatures
+// swapped between messages of the same key.
+func TestBatchOfFewAuthorsAgreesWithVerify(t *testing.T) {
+	var ids []*crypto.Identity
+	for range 3 {
+		id, err := crypto.NewIdentity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	set := make([]signed, 48)
+	for i := range set {
+		id := ids[i%len(ids)]
+		msg := fmt.Appendf(nil, "message %d", i)
+		set[i] = signed{pub: id.PublicKey(), msg: msg, sig: id.Sign(crypto.DomainEvent, msg)}
+	}
+	moveR := func(sig []byte, p *edwards25519.Point) []byte {
+		r, err := new(edwards25519.Point).SetBytes(sig[:32])
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := bytes.Clone(sig)
+		copy(out, r.Add(r, p).Bytes())
+		return out
+	}
+	p := edwards25519.NewGeneratorPoint()
+	minusP := new(edwards25519.Point).Negate(p)
+	spoilers := []func(s []signed){
+		func(s []signed) { s[4].sig = bytes.Clone(s[4].sig); s[4].sig[40] ^= 1 },
+		func(s []signed) { s[0].sig, s[3].sig = s[3].sig, s[0].sig },
+		func(s []signed) { s[1].sig, s[4].sig = moveR(s[1].sig, p), moveR(s[4].sig, minusP) },
+		func(s []signed) { s[2].msg = []byte("another message") },
+		func(s []signed) { s[5].pub = s[6].pub },
+	}
+	for round, spoil := range append([]func([]signed){nil}, spoilers...) {
+		s := slices.Clone(set)
+		if spoil != nil {
+			spoil(s)
+		}
+		b := crypto.NewBatch(len(s))
+		bad := 0
+		var want []error
+		for _, x := range s {
+			b.Add(x.pub, crypto.DomainEvent, x.msg, x.sig)
+			err := crypto.Verify(x.pub, crypto.DomainEvent, x.msg, x.sig)
+			if err != nil {
+				bad++
+			}
+			want = append(want, err)
+		}
+		if spoil != nil && bad == 0 {
+			t.Fatalf("spoiler %d spoiled nothing: the test proves nothing", round)
+		}
+		for i, err := range b.Verify() {
+			if (err == nil) != (want[i] == nil) {
+				t.Errorf("spoiler %d, signature %d: batch says %v, Verify says %v", round, i, err, want[i])
+			}
+		}
 	}
 }

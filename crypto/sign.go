@@ -57,30 +57,37 @@ func Verify(pub []byte, d Domain, msg, sig []byte) error {
 // bytes, the canonical encoding of a curve point, and not a point of small
 // order (for which anyone can make signatures that verify).
 func ValidPublicKey(pub []byte) bool {
+	_, ok := publicPoint(pub)
+	return ok
+}
+
+// publicPoint returns the point of a valid public key. A village's events
+// come from a few hundred authors, so the points of valid keys are kept:
+// decoding one cost as much as a fifth of a signature check, at every
+// envelope. A key that fails is checked again each time.
+func publicPoint(pub []byte) (*edwards25519.Point, bool) {
 	if len(pub) != ed25519.PublicKeySize {
-		return false
+		return nil, false
 	}
 	k := [ed25519.PublicKeySize]byte(pub)
-	if validKeys.Contains(k) {
-		return true
+	if p, ok := validKeys.Get(k); ok {
+		return p, true
 	}
 	p, err := new(edwards25519.Point).SetBytes(pub)
 	if err != nil || !bytes.Equal(p.Bytes(), pub) {
-		return false
+		return nil, false
 	}
 	if new(edwards25519.Point).MultByCofactor(p).Equal(edwards25519.NewIdentityPoint()) == 1 {
-		return false
+		return nil, false
 	}
-	validKeys.Add(k, struct{}{})
-	return true
+	validKeys.Add(k, p)
+	return p, true
 }
 
-// validKeys remembers keys ValidPublicKey accepted. A village's events come
-// from a few hundred authors, each checked once instead of at every
-// envelope (the point decoding cost as much as a fifth of a signature
-// check); a key that fails is checked again each time.
-var validKeys = func() *lru.Cache[[ed25519.PublicKeySize]byte, struct{}] {
-	c, err := lru.New[[ed25519.PublicKeySize]byte, struct{}](4096)
+// validKeys holds the points of keys publicPoint accepted; they are never
+// modified.
+var validKeys = func() *lru.Cache[[ed25519.PublicKeySize]byte, *edwards25519.Point] {
+	c, err := lru.New[[ed25519.PublicKeySize]byte, *edwards25519.Point](4096)
 	if err != nil {
 		panic(err)
 	}
