@@ -153,6 +153,38 @@ func procStatusMB(pid int) (hwm, rss float64, err error) {
 	return round2(hwm), round2(rss), nil
 }
 
+// procAnonFileMB reads RssAnon and RssFile (in MiB) from /proc/PID/status:
+// the process's own memory, and the pages of files it maps (its program's
+// code, shared by every process that runs it, and Badger's mapped files),
+// which the kernel can drop and read again.
+func procAnonFileMB(pid int) (anon, file float64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	found := 0
+	for line := range strings.Lines(string(b)) {
+		name, val, ok := strings.Cut(line, ":")
+		if !ok || (name != "RssAnon" && name != "RssFile") {
+			continue
+		}
+		kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(val), " kB"), 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("/proc/%d/status: %s: %w", pid, name, err)
+		}
+		if name == "RssAnon" {
+			anon = kb / 1024
+		} else {
+			file = kb / 1024
+		}
+		found++
+	}
+	if found != 2 {
+		return 0, 0, fmt.Errorf("/proc/%d/status: no RssAnon or RssFile", pid)
+	}
+	return round2(anon), round2(file), nil
+}
+
 // Quantiles summarises a distribution in milliseconds.
 type Quantiles struct {
 	P50 float64 `json:"p50"`

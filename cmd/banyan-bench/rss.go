@@ -49,7 +49,10 @@ directory, connected in a ring with --peer; create a group on the first and
 join it on the others with the banyan CLI; then chat for --duration at --rate
 messages per second in total, through each node's local API. Finally read
 VmHWM (peak resident memory) and VmRSS from /proc/PID/status of every
-process and print them as JSON. The budget is 80 MB per process.
+process, and the RSS split into the node's own memory (RssAnon) and pages
+of mapped files (RssFile: the program's code, shared by all the processes,
+and Badger's files), and print them as JSON. The budget is 80 MB per
+process.
 
 Without --binary the banyan command is built first (go build ./cmd/banyan,
 run from inside the module).`,
@@ -96,6 +99,11 @@ type RSSReport struct {
 		MeanHWM float64 `json:"mean_hwm"`
 		MaxRSS  float64 `json:"max_rss"`
 		MeanRSS float64 `json:"mean_rss"`
+		// The current RSS split into the node's own memory and mapped
+		// files (RssAnon, RssFile).
+		MaxAnon  float64 `json:"max_anon"`
+		MeanAnon float64 `json:"mean_anon"`
+		MeanFile float64 `json:"mean_file"`
 	} `json:"rss_mb"`
 	TargetMB     float64       `json:"target_mb"`
 	WithinTarget bool          `json:"within_target"`
@@ -110,6 +118,8 @@ type rssNodeStat struct {
 	PID      int     `json:"pid"`
 	HWMMB    float64 `json:"hwm_mb"`
 	RSSMB    float64 `json:"rss_mb"`
+	AnonMB   float64 `json:"anon_mb"`
+	FileMB   float64 `json:"file_mb"`
 	Messages int     `json:"messages"`
 }
 
@@ -294,14 +304,23 @@ func runRSS(ctx context.Context, o *rssOptions) (_ *RSSReport, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("node %d: %w", i, err)
 		}
-		r.PerNode = append(r.PerNode, rssNodeStat{Node: i, PID: p.cmd.Process.Pid, HWMMB: hwm, RSSMB: rss, Messages: counts[i]})
+		anon, file, err := procAnonFileMB(p.cmd.Process.Pid)
+		if err != nil {
+			return nil, fmt.Errorf("node %d: %w", i, err)
+		}
+		r.PerNode = append(r.PerNode, rssNodeStat{Node: i, PID: p.cmd.Process.Pid, HWMMB: hwm, RSSMB: rss, AnonMB: anon, FileMB: file, Messages: counts[i]})
 		r.RSSMB.MaxHWM = max(r.RSSMB.MaxHWM, hwm)
+		r.RSSMB.MaxAnon = max(r.RSSMB.MaxAnon, anon)
+		r.RSSMB.MeanAnon += anon / float64(len(procs))
+		r.RSSMB.MeanFile += file / float64(len(procs))
 		r.RSSMB.MaxRSS = max(r.RSSMB.MaxRSS, rss)
 		r.RSSMB.MeanHWM += hwm / float64(len(procs))
 		r.RSSMB.MeanRSS += rss / float64(len(procs))
 	}
 	r.RSSMB.MeanHWM = round2(r.RSSMB.MeanHWM)
 	r.RSSMB.MeanRSS = round2(r.RSSMB.MeanRSS)
+	r.RSSMB.MeanAnon = round2(r.RSSMB.MeanAnon)
+	r.RSSMB.MeanFile = round2(r.RSSMB.MeanFile)
 	r.WithinTarget = r.RSSMB.MaxHWM < rssTargetMB
 	return r, nil
 }
