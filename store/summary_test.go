@@ -37,7 +37,9 @@ func sumOf(items []store.SortKey) store.ItemSum {
 	return s
 }
 
-func sortKeyBytes(k store.SortKey) []byte { return append(binary.BigEndian.AppendUint64(nil, k.Time), k.ID[:]...) }
+func sortKeyBytes(k store.SortKey) []byte {
+	return append(binary.BigEndian.AppendUint64(nil, k.Time), k.ID[:]...)
+}
 
 // checkSums compares the sums with what the keys add up to, below bounds
 // near the keys and at random positions.
