@@ -225,7 +225,9 @@ type Result struct {
 // disjoint, so each item is read at most once, in at most maxQueries+1
 // calls to set.Items; Have holds each of my items at most once, Need only
 // IDs the peer listed (once per list that holds them), and the reply
-// describes each of my items at most once.
+// describes each of my items at most once. A set that keeps sums
+// (SummedSet) answers fingerprint ranges from them, with at most one
+// partial read of a block per summedCost items of the set.
 func Process(set Set, floor Bound, msg []Range) (*Result, error) {
 	if err := checkMessage(floor, msg); err != nil {
 		return nil, err
