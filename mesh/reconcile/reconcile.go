@@ -91,8 +91,13 @@ type Fingerprint [16]byte
 func FingerprintOf(items []Item) Fingerprint {
 	var sum Sum
 	for i := range items {
-		sum.Add(items[i].ID)
+		var carry uint64
+		for w := range 4 {
+			v := binary.LittleEndian.Uint64(items[i].ID[w*8:])
+			sum.Acc[w], carry = bits.Add64(sum.Acc[w], v, carry)
+		}
 	}
+	sum.Count = uint64(len(items))
 	return sum.Fingerprint()
 }
 
