@@ -447,7 +447,7 @@ func (s *Store) SumAt(scope event.Scope, r uint64) (prev, at SortKey, below Item
 	if err != nil {
 		return SortKey{}, SortKey{}, ItemSum{}, false, fmt.Errorf("history sums: %w", err)
 	}
-	if uint64(len(keys)) != off+1 {
+	if off == 0 || uint64(len(keys)) != off+1 {
 		return SortKey{}, SortKey{}, ItemSum{}, false, nil
 	}
 	for _, k := range keys[:off] {
