@@ -113,11 +113,14 @@ func (s *Store) putInTxn(txn *badger.Txn, evs []*event.Event, arrivals []uint64,
 		// 0 can mean "from the beginning" (and "not added").
 		arrival := n + 1
 		tk := key('t', e.Scope, timeKey(e.Time), e.ID[:])
-		// A ghost (evict.go) already holds the history key.
-		if _, err := txn.Get(tk); errors.Is(err, badger.ErrKeyNotFound) {
-			*history = append(*history, historyChange(tk, true))
-		} else if err != nil {
-			return 0, err
+		// A ghost (evict.go) already holds the history key. Only scopes
+		// that keep sums need to know: none starts to under putMu.
+		if s.sums.keeps(e.ScopeID()) {
+			if _, err := txn.Get(tk); errors.Is(err, badger.ErrKeyNotFound) {
+				*history = append(*history, historyChange(tk, true))
+			} else if err != nil {
+				return 0, err
+			}
 		}
 		kvs := [][2][]byte{
 			{ek, e.Raw},

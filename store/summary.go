@@ -143,6 +143,15 @@ func (h *historySums) apply(cs []sumChange) {
 	}
 }
 
+// keeps reports whether scope keeps sums, or is building them. Only
+// buildSums, under putMu, starts them: a writer holding putMu that finds
+// none can leave them out.
+func (h *historySums) keeps(scope event.Scope) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.scopes[scope] != nil
+}
+
 // undo takes back changes applied before a commit that failed.
 func (h *historySums) undo(cs []sumChange) {
 	back := make([]sumChange, len(cs))
