@@ -2,6 +2,7 @@ package store
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
@@ -68,4 +69,11 @@ func (s *Store) DropSums() {
 	s.sums.mu.Lock()
 	defer s.sums.mu.Unlock()
 	clear(s.sums.scopes)
+}
+
+// SetSumsClock sets the clock that tells the history sums' idle time.
+func (s *Store) SetSumsClock(now func() time.Time) {
+	s.sums.mu.Lock()
+	defer s.sums.mu.Unlock()
+	s.sums.clock = now
 }

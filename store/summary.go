@@ -111,6 +111,15 @@ type historySums struct {
 	mu     sync.Mutex
 	scopes map[event.Scope]*scopeSums
 	swept  time.Time
+	// clock is nil for time.Now (tests set it).
+	clock func() time.Time
+}
+
+func (h *historySums) now() time.Time {
+	if h.clock != nil {
+		return h.clock()
+	}
+	return time.Now()
 }
 
 // historyChange returns the change of a history key k ('t', scope, time,
@@ -304,7 +313,7 @@ func historyKeysIn(txn *badger.Txn, scope event.Scope, from, to []byte, fn func(
 func (s *Store) scopeSums(scope event.Scope) (*scopeSums, error) {
 	h := &s.sums
 	h.mu.Lock()
-	now := time.Now()
+	now := h.now()
 	if now.Sub(h.swept) > time.Minute {
 		h.swept = now
 		for sc, ss := range h.scopes {
@@ -343,7 +352,7 @@ func (s *Store) buildSums(scope event.Scope) (*scopeSums, error) {
 	if h.scopes == nil {
 		h.scopes = map[event.Scope]*scopeSums{}
 	}
-	ss := &scopeSums{building: true, used: time.Now()}
+	ss := &scopeSums{building: true, used: h.now()}
 	h.scopes[scope] = ss
 	h.mu.Unlock()
 	txn := s.db.NewTransaction(false)
@@ -388,7 +397,7 @@ func (s *Store) SumBelow(scope event.Scope, b []byte) (sum ItemSum, ok bool, err
 	}
 	h := &s.sums
 	h.mu.Lock()
-	ss.used = time.Now()
+	ss.used = h.now()
 	n := len(ss.blocks)
 	if b != nil {
 		n = sort.Search(len(ss.blocks), func(i int) bool { return string(ss.blocks[i].first[:]) >= string(b) })
@@ -430,7 +439,7 @@ func (s *Store) SumAt(scope event.Scope, r uint64) (prev, at SortKey, below Item
 	}
 	h := &s.sums
 	h.mu.Lock()
-	ss.used = time.Now()
+	ss.used = h.now()
 	i := 0
 	for ; i < len(ss.blocks) && below.Count+ss.blocks[i].sum.Count <= r; i++ {
 		below.plus(ss.blocks[i].sum)

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -226,4 +227,33 @@ func TestSumsConcurrentWrites(t *testing.T) {
 		t.Fatal("no reads ran beside the writes")
 	}
 	checkSums(t, rand.New(rand.NewPCG(1, 1)), s, scope)
+}
+
+// Sums no sync asked for in ten minutes are dropped; those in use stay.
+func TestSumsIdleDropped(t *testing.T) {
+	s, _ := openTemp(t)
+	var mu sync.Mutex
+	now := time.Unix(1_750_000_000, 0)
+	s.SetSumsClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	used, idle := randomScope(t), randomScope(t)
+	for _, sc := range []event.Scope{used, idle} {
+		mustPut(t, s, newAuthor(t, sc).next(1000, "x"), store.PutOptions{})
+		if _, ok, err := s.SumBelow(sc, nil); !ok || err != nil {
+			t.Fatalf("SumBelow: ok %v, err %v", ok, err)
+		}
+	}
+	for range 4 {
+		advance(3 * time.Minute)
+		if _, _, err := s.SumBelow(used, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.SumScopes(); n != 1 {
+		t.Fatalf("%d scopes keep sums after 12 minutes, one of them idle; want 1", n)
+	}
+	got, ok, err := s.SumBelow(idle, nil)
+	if !ok || err != nil || got.Count != 1 {
+		t.Fatalf("sums built again: %d keys, ok %v, err %v", got.Count, ok, err)
+	}
 }
