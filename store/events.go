@@ -52,14 +52,20 @@ func (s *Store) PutEvents(evs []*event.Event, opts PutOptions) ([]uint64, error)
 	added := 0
 	for start := 0; start < len(evs); {
 		txn := s.db.NewTransaction(true)
-		n, err := s.putInTxn(txn, evs[start:], arrivals[start:], opts)
+		var history []sumChange
+		n, err := s.putInTxn(txn, evs[start:], arrivals[start:], opts, &history)
 		if err == nil {
-			err = txn.Commit()
+			// Sums count an event before it commits (summary.go).
+			s.sums.apply(history)
+			if err = txn.Commit(); err != nil {
+				s.sums.undo(history)
+			}
 		}
 		txn.Discard()
 		if err != nil {
 			return nil, fmt.Errorf("put events: %w", err)
 		}
+		s.tidySums(history)
 		start += n
 	}
 	for _, a := range arrivals {
@@ -75,7 +81,8 @@ func (s *Store) PutEvents(evs []*event.Event, opts PutOptions) ([]uint64, error)
 
 // putInTxn adds events to txn until they are done or the transaction is
 // full, and returns how many it handled.
-func (s *Store) putInTxn(txn *badger.Txn, evs []*event.Event, arrivals []uint64, opts PutOptions) (int, error) {
+// It adds to history the history keys it adds.
+func (s *Store) putInTxn(txn *badger.Txn, evs []*event.Event, arrivals []uint64, opts PutOptions, history *[]sumChange) (int, error) {
 	local := byte(0)
 	if opts.Local {
 		local = 1
@@ -105,10 +112,20 @@ func (s *Store) putInTxn(txn *badger.Txn, evs []*event.Event, arrivals []uint64,
 		// Badger's sequence starts at 0; arrival numbers start at 1 so that
 		// 0 can mean "from the beginning" (and "not added").
 		arrival := n + 1
+		tk := key('t', e.Scope, timeKey(e.Time), e.ID[:])
+		// A ghost (evict.go) already holds the history key. Only scopes
+		// that keep sums need to know: none starts to under putMu.
+		if s.sums.keeps(e.ScopeID()) {
+			if _, err := txn.Get(tk); errors.Is(err, badger.ErrKeyNotFound) {
+				*history = append(*history, historyChange(tk, true))
+			} else if err != nil {
+				return 0, err
+			}
+		}
 		kvs := [][2][]byte{
 			{ek, e.Raw},
 			{key('m', e.ID[:]), append(append(u64(arrival), local), src...)},
-			{key('t', e.Scope, timeKey(e.Time), e.ID[:]), nil},
+			{tk, nil},
 			{key('a', e.Scope, e.Author, u64(e.Seq), e.ID[:]), nil},
 			// The scope beside the ID lets a reader of one scope's
 			// arrivals pass the others without reading them.
@@ -586,6 +603,15 @@ func (s *Store) deleteOldest(scope event.Scope, drop func(t, size int64) bool) (
 	}
 	s.putMu.Lock()
 	defer s.putMu.Unlock()
+	history := make([][]byte, 0, len(ghosts)+len(victims))
+	history = append(history, ghosts...)
+	for _, e := range victims {
+		history = append(history, key('t', e.Scope, timeKey(e.Time), e.ID[:]))
+	}
+	removed, err := s.presentKeys(history)
+	if err != nil {
+		return 0, Cursor{}, fmt.Errorf("delete events: %w", err)
+	}
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
 	for _, k := range ghosts {
@@ -601,9 +627,31 @@ func (s *Store) deleteOldest(scope event.Scope, drop func(t, size int64) bool) (
 		}
 	}
 	if err := wb.Flush(); err != nil {
+		// Some of the batch may have been written.
+		s.sums.drop(scope)
 		return 0, Cursor{}, fmt.Errorf("delete events: %w", err)
 	}
+	s.sums.apply(removed)
 	return len(victims), kept, nil
+}
+
+// presentKeys returns the removal of those of the history keys ks that
+// are stored, for the sums (summary.go). The caller holds putMu: another
+// deletion may have taken some since the caller read them.
+func (s *Store) presentKeys(ks [][]byte) ([]sumChange, error) {
+	var out []sumChange
+	err := s.db.View(func(txn *badger.Txn) error {
+		for _, k := range ks {
+			if _, err := txn.Get(k); errors.Is(err, badger.ErrKeyNotFound) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			out = append(out, historyChange(k, false))
+		}
+		return nil
+	})
+	return out, err
 }
 
 // eventKeys lists every key an event has, given its meta value.

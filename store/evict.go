@@ -130,7 +130,10 @@ func (s *Store) ghost(scope event.Scope, oKeys [][]byte) error {
 	defer s.putMu.Unlock()
 	for len(oKeys) > 0 {
 		n := min(len(oKeys), 500)
+		var history []sumChange
+		var others []event.Scope
 		err := s.db.Update(func(txn *badger.Txn) error {
+			history, others = history[:0], others[:0]
 			for _, ok := range oKeys[:n] {
 				id := ok[len(ok)-event.IDSize:]
 				e, err := getEvent(txn, id)
@@ -147,20 +150,35 @@ func (s *Store) ghost(scope event.Scope, oKeys [][]byte) error {
 				if err != nil {
 					return err
 				}
+				// The ghost keeps the history key (summary.go), unless
+				// the index had lost it, or names another scope.
+				tk := key('t', scope[:], timeKey(e.Time), e.ID[:])
+				if e.ScopeID() != scope {
+					others = append(others, e.ScopeID())
+				}
+				if _, err := txn.Get(tk); errors.Is(err, badger.ErrKeyNotFound) {
+					history = append(history, historyChange(tk, true))
+				} else if err != nil {
+					return err
+				}
 				for _, k := range eventKeys(e, meta) {
 					if err := txn.Delete(k); err != nil {
 						return err
 					}
 				}
-				if err := txn.Set(key('t', scope[:], timeKey(e.Time), e.ID[:]), ghostValue); err != nil {
+				if err := txn.Set(tk, ghostValue); err != nil {
 					return err
 				}
 			}
 			return nil
 		})
 		if err != nil {
+			s.sums.drop(append(others, scope)...)
 			return fmt.Errorf("evict: %w", err)
 		}
+		s.sums.drop(others...)
+		s.sums.apply(history)
+		s.tidySums(history)
 		oKeys = oKeys[n:]
 	}
 	return nil
@@ -174,8 +192,18 @@ func (s *Store) ghost(scope event.Scope, oKeys [][]byte) error {
 func (s *Store) Forget(scope event.Scope, at []Cursor) error {
 	s.putMu.Lock()
 	defer s.putMu.Unlock()
+	var history []sumChange
 	err := s.db.Update(func(txn *badger.Txn) error {
+		history = history[:0]
 		for _, c := range at {
+			// The ghost keeps the history key if there is one
+			// (summary.go).
+			tk := key('t', scope[:], timeKey(c.Time), c.ID[:])
+			if _, err := txn.Get(tk); errors.Is(err, badger.ErrKeyNotFound) {
+				history = append(history, historyChange(tk, true))
+			} else if err != nil {
+				return err
+			}
 			e, err := getEvent(txn, c.ID[:])
 			switch {
 			case errors.Is(err, ErrNotFound):
@@ -194,14 +222,17 @@ func (s *Store) Forget(scope event.Scope, at []Cursor) error {
 					}
 				}
 			}
-			if err := txn.Set(key('t', scope[:], timeKey(c.Time), c.ID[:]), ghostValue); err != nil {
+			if err := txn.Set(tk, ghostValue); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	if err != nil {
+		s.sums.drop(scope)
 		return fmt.Errorf("forget: %w", err)
 	}
+	s.sums.apply(history)
+	s.tidySums(history)
 	return nil
 }

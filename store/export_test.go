@@ -2,6 +2,7 @@ package store
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
@@ -47,3 +48,32 @@ func OpenBadger(dir string, mode options.ChecksumVerificationMode) (*badger.DB, 
 
 // VerifyTables runs the scrub's check of every table's blocks.
 func (s *Store) VerifyTables() string { return s.verifyTables() }
+
+// SetSumBlock sets the size of the history sums' blocks (summary.go) until
+// the returned function puts it back.
+func SetSumBlock(n uint64) func() {
+	old := sumBlock
+	sumBlock = n
+	return func() { sumBlock = old }
+}
+
+// SumScopes returns how many scopes keep history sums.
+func (s *Store) SumScopes() int {
+	s.sums.mu.Lock()
+	defer s.sums.mu.Unlock()
+	return len(s.sums.scopes)
+}
+
+// DropSums forgets every scope's history sums.
+func (s *Store) DropSums() {
+	s.sums.mu.Lock()
+	defer s.sums.mu.Unlock()
+	clear(s.sums.scopes)
+}
+
+// SetSumsClock sets the clock that tells the history sums' idle time.
+func (s *Store) SetSumsClock(now func() time.Time) {
+	s.sums.mu.Lock()
+	defer s.sums.mu.Unlock()
+	s.sums.clock = now
+}

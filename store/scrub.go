@@ -362,6 +362,14 @@ func (s *Store) removeDamaged(ids []event.ID) error {
 	}
 	s.putMu.Lock()
 	defer s.putMu.Unlock()
+	// The scopes whose history keys go keep no sums (summary.go).
+	defer func() {
+		for _, k := range keys {
+			if k[0] == 't' && len(k) > 1+event.ScopeSize {
+				s.sums.drop(event.Scope(k[1 : 1+event.ScopeSize]))
+			}
+		}
+	}()
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
 	for _, k := range keys {

@@ -79,6 +79,8 @@ type Store struct {
 	repaired chan struct{}
 	// scrubNow asks Serve for a scrub at once.
 	scrubNow chan struct{}
+	// sums are the history sums sync reads (summary.go).
+	sums historySums
 	tableRegistry
 }
 

@@ -215,6 +215,13 @@ type InSyncRun struct {
 	CPUS        float64 `json:"cpu_s"`
 	OtherCPUS   float64 `json:"other_cpu_s"`
 	StealS      float64 `json:"steal_s"`
+	// The first sync builds each node's sums of the scope's history (one
+	// scan); Again* are a second sync right after it, as the periodic
+	// syncs that follow cost.
+	AgainRounds    int     `json:"again_rounds"`
+	AgainWireBytes int64   `json:"again_wire_bytes"`
+	AgainMS        float64 `json:"again_ms"`
+	AgainCPUS      float64 `json:"again_cpu_s"`
 }
 
 func runCatchupScenario(ctx context.Context, o *catchupOptions) (*CatchupOutput, error) {
@@ -488,6 +495,13 @@ func runInSync(ctx context.Context, o *catchupOptions) (_ *InSyncRun, err error)
 		r.OtherCPUS = round3(max(0, (mach1-mach0)-(cpu1-cpu0)).Seconds())
 		r.StealS = round3((steal1 - steal0).Seconds())
 	}
+	cpu0 = cpuTime()
+	again, err := pair.low.Syncer().SyncPeer(ctx, pair.high.ID())
+	if err != nil {
+		return nil, fmt.Errorf("second in-sync round: %w", err)
+	}
+	r.AgainCPUS = round3((cpuTime() - cpu0).Seconds())
+	r.AgainRounds, r.AgainWireBytes, r.AgainMS = again.Rounds, again.BytesSent+again.BytesGot, ms(again.Duration)
 	return r, nil
 }
 

@@ -63,6 +63,9 @@ func TestCatchupTiny(t *testing.T) {
 	if s.Events != 2000 || s.Rounds < 1 || s.EventsMoved != 0 || s.Scopes < 1 || s.WireBytes != s.BytesSent+s.BytesGot || s.WireBytes <= 0 {
 		t.Errorf("in-sync: %+v", s)
 	}
+	if s.AgainRounds != s.Rounds || s.AgainWireBytes != s.WireBytes {
+		t.Errorf("in-sync, again: %+v", s)
+	}
 	if d := s.StreamBytes - s.WireBytes; d < 0 || d > 1000 {
 		t.Errorf("in-sync: %d stream bytes for %d frame bytes: not exactly one sync", s.StreamBytes, s.WireBytes)
 	}

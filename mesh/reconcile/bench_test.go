@@ -9,7 +9,13 @@ import (
 
 // BenchmarkReconcile runs whole reconciliations of two sets in memory:
 // every message of both sides, Start and Process.
-func BenchmarkReconcile(b *testing.B) {
+func BenchmarkReconcile(b *testing.B) { benchmarkReconcile(b, false) }
+
+// BenchmarkReconcileSums is BenchmarkReconcile with sets that keep sums
+// (SummedSet), as a store's scopes do.
+func BenchmarkReconcileSums(b *testing.B) { benchmarkReconcile(b, true) }
+
+func benchmarkReconcile(b *testing.B, sums bool) {
 	for _, tc := range []struct{ common, onlyA, onlyB int }{
 		{100000, 0, 0}, {20000, 100, 100}, {20000, 5000, 0}, {50000, 25000, 25000},
 	} {
@@ -26,15 +32,17 @@ func BenchmarkReconcile(b *testing.B) {
 			for range tc.onlyB {
 				bs = append(bs, item(rng, n))
 			}
-			sa := newSet(append(slices.Clone(common), as...))
-			sb := newSet(append(slices.Clone(common), bs...))
+			var sa, sb Set = newSet(append(slices.Clone(common), as...)), newSet(append(slices.Clone(common), bs...))
+			if sums {
+				sa, sb = newSumSet(sa.(memSet)), newSumSet(sb.(memSet))
+			}
 			msgs := 0
 			for b.Loop() {
 				msg, err := Start(sa, Bound{})
 				if err != nil {
 					b.Fatal(err)
 				}
-				sides := []memSet{sb, sa}
+				sides := []Set{sb, sa}
 				for turn := 0; msg != nil; turn++ {
 					res, err := Process(sides[turn%2], Bound{}, msg)
 					if err != nil {

@@ -89,19 +89,64 @@ type Fingerprint [16]byte
 
 // FingerprintOf returns the fingerprint of items.
 func FingerprintOf(items []Item) Fingerprint {
-	var acc [4]uint64
+	var sum Sum
 	for i := range items {
 		var carry uint64
 		for w := range 4 {
 			v := binary.LittleEndian.Uint64(items[i].ID[w*8:])
-			acc[w], carry = bits.Add64(acc[w], v, carry)
+			sum.Acc[w], carry = bits.Add64(sum.Acc[w], v, carry)
 		}
 	}
+	sum.Count = uint64(len(items))
+	return sum.Fingerprint()
+}
+
+// Sum is what a fingerprint hashes: the sum of a set's IDs, as a 256-bit
+// integer (little-endian words, modulo 2^256), and the set's count. Sums
+// of disjoint sets add, and the sum of a range is the sum below its upper
+// bound minus the sum below its lower one.
+type Sum struct {
+	Acc   [4]uint64
+	Count uint64
+}
+
+// Add adds id to s.
+func (s *Sum) Add(id event.ID) {
+	var carry uint64
+	for w := range 4 {
+		v := binary.LittleEndian.Uint64(id[w*8:])
+		s.Acc[w], carry = bits.Add64(s.Acc[w], v, carry)
+	}
+	s.Count++
+}
+
+// Plus returns the sum of the union of two disjoint sets.
+func (s Sum) Plus(o Sum) Sum {
+	var carry uint64
+	for w := range 4 {
+		s.Acc[w], carry = bits.Add64(s.Acc[w], o.Acc[w], carry)
+	}
+	s.Count += o.Count
+	return s
+}
+
+// Minus returns the sum of s's set without o's, which it contains.
+func (s Sum) Minus(o Sum) Sum {
+	var borrow uint64
+	for w := range 4 {
+		s.Acc[w], borrow = bits.Sub64(s.Acc[w], o.Acc[w], borrow)
+	}
+	s.Count -= o.Count
+	return s
+}
+
+// Fingerprint returns the fingerprint of the set s sums.
+func (s Sum) Fingerprint() Fingerprint {
 	buf := make([]byte, 0, 32+binary.MaxVarintLen64)
 	for w := range 4 {
-		buf = binary.LittleEndian.AppendUint64(buf, acc[w])
+		buf = binary.LittleEndian.AppendUint64(buf, s.Acc[w])
 	}
-	buf = binary.AppendUvarint(buf, uint64(len(items)))
+	buf = binary.AppendUvarint(buf, s.Count)
 	h := sha256.Sum256(buf)
 	var fp Fingerprint
 	copy(fp[:], h[:16])
@@ -143,6 +188,22 @@ const (
 
 // Start returns the first message of a reconciliation of set from floor.
 func Start(set Set, floor Bound) ([]Range, error) {
+	sm, err := newSummed(set)
+	if err != nil {
+		return nil, err
+	}
+	if sm != nil {
+		slo, shi, ok, err := sm.sums(floor, Bound{Inf: true})
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			msg, ok, err := sm.split(floor, Bound{Inf: true}, slo, shi)
+			if err != nil || ok {
+				return msg, err
+			}
+		}
+	}
 	mine, err := set.Items(floor, Bound{Inf: true})
 	if err != nil {
 		return nil, err
@@ -169,7 +230,9 @@ type Result struct {
 // disjoint, so each item is read at most once, in at most maxQueries+1
 // calls to set.Items; Have holds each of my items at most once, Need only
 // IDs the peer listed (once per list that holds them), and the reply
-// describes each of my items at most once.
+// describes each of my items at most once. A set that keeps sums
+// (SummedSet) answers fingerprint ranges from them, with at most one
+// partial read of a block per summedCost items of the set.
 func Process(set Set, floor Bound, msg []Range) (*Result, error) {
 	if err := checkMessage(floor, msg); err != nil {
 		return nil, err
@@ -185,7 +248,11 @@ const maxQueries = 64
 // process is Process for a message already checked. It stops when ctx is
 // done.
 func process(ctx context.Context, set Set, floor Bound, msg []Range) (*Result, error) {
-	src := itemSource{ctx: ctx, set: set, msg: msg}
+	sm, err := newSummed(set)
+	if err != nil {
+		return nil, err
+	}
+	src := itemSource{ctx: ctx, set: set, msg: msg, summed: sm != nil}
 	res := &Result{}
 	lower := floor
 	pendingWork := false
@@ -198,6 +265,21 @@ func process(ctx context.Context, set Set, floor Bound, msg []Range) (*Result, e
 		case ModeSkip:
 			res.Reply = appendSkip(res.Reply, upper)
 		case ModeFingerprint:
+			if sm != nil {
+				reply, ok, err := sm.fingerprint(lower, upper, r.FP)
+				if err != nil {
+					return nil, err
+				}
+				if ok {
+					if reply == nil {
+						res.Reply = appendSkip(res.Reply, upper)
+					} else {
+						res.Reply = append(res.Reply, reply...)
+						pendingWork = true
+					}
+					break
+				}
+			}
 			mine, err := src.items(i, lower, upper)
 			if err != nil {
 				return nil, err
@@ -245,12 +327,15 @@ func process(ctx context.Context, set Set, floor Bound, msg []Range) (*Result, e
 // itemSource reads my items for the ranges of a message, in order. Adjacent
 // ranges that need items are read with one query; after maxQueries
 // queries, everything up to the last range that needs items is read at
-// once. Either way no item is read twice.
+// once. Either way no item is read twice. When the set's sums answer
+// fingerprint ranges (summed), a query reads only adjacent ID lists and
+// the one range asked for, until the queries are used up.
 type itemSource struct {
 	ctx     context.Context
 	set     Set
 	msg     []Range
 	queries int
+	summed  bool
 	// buf holds items read ahead, covering message ranges up to index
 	// bufEnd (exclusive).
 	buf    []Item
@@ -267,11 +352,17 @@ func (s *itemSource) items(i int, lower, upper Bound) ([]Item, error) {
 		j := i + 1
 		last := i
 		for ; j < len(s.msg); j++ {
-			if s.msg[j].Mode != ModeSkip {
-				last = j
-			} else if s.queries < maxQueries {
+			m := s.msg[j].Mode
+			if s.queries >= maxQueries {
+				if m != ModeSkip {
+					last = j
+				}
+				continue
+			}
+			if m == ModeSkip || (m == ModeFingerprint && s.summed) {
 				break
 			}
+			last = j
 		}
 		s.queries++
 		items, err := s.set.Items(lower, s.msg[last].Upper)

@@ -198,11 +198,7 @@ func (x *session) run(parent context.Context, st network.Stream, initiator bool)
 }
 
 func (x *session) start(scope event.Scope, floor Bound) ([]Range, error) {
-	items, err := x.store.Items(scope, floor, Bound{Inf: true})
-	if err != nil {
-		return nil, err
-	}
-	return split(items, Bound{Inf: true}), nil
+	return Start(storeSet{x.store, scope}, floor)
 }
 
 // readTurn reads frames up to frameEnd, storing events as they come and
@@ -638,3 +634,17 @@ type storeSet struct {
 }
 
 func (s storeSet) Items(lo, hi Bound) ([]Item, error) { return s.st.Items(s.scope, lo, hi) }
+
+func (s storeSet) Below(b Bound) (Sum, bool, error) {
+	if ss, ok := s.st.(SummedStore); ok {
+		return ss.Below(s.scope, b)
+	}
+	return Sum{}, false, nil
+}
+
+func (s storeSet) At(r uint64) (prev, it Item, below Sum, ok bool, err error) {
+	if ss, ok := s.st.(SummedStore); ok {
+		return ss.At(s.scope, r)
+	}
+	return Item{}, Item{}, Sum{}, false, nil
+}

@@ -16,8 +16,9 @@ import (
 type syncStore struct{ e *Engine }
 
 var (
-	_ reconcile.Store      = syncStore{}
-	_ reconcile.QuietStore = syncStore{}
+	_ reconcile.Store       = syncStore{}
+	_ reconcile.QuietStore  = syncStore{}
+	_ reconcile.SummedStore = syncStore{}
 )
 
 func (s syncStore) Scopes() []reconcile.Scope {
@@ -67,6 +68,26 @@ func (s syncStore) Items(scope event.Scope, lo, hi reconcile.Bound) ([]reconcile
 		out = append(out, reconcile.Item{Time: t, ID: id})
 	})
 	return out, err
+}
+
+// Below and At answer from the store's sums of the scope's history
+// (store.SumBelow), which give the fingerprints the items give.
+func (s syncStore) Below(scope event.Scope, b reconcile.Bound) (reconcile.Sum, bool, error) {
+	if !s.e.gate.enter() {
+		return reconcile.Sum{}, false, ErrStopped
+	}
+	defer s.e.gate.exit()
+	sum, ok, err := s.e.store.SumBelow(scope, boundKey(b))
+	return reconcile.Sum(sum), ok, err
+}
+
+func (s syncStore) At(scope event.Scope, r uint64) (prev, it reconcile.Item, below reconcile.Sum, ok bool, err error) {
+	if !s.e.gate.enter() {
+		return prev, it, below, false, ErrStopped
+	}
+	defer s.e.gate.exit()
+	p, k, sum, ok, err := s.e.store.SumAt(scope, r)
+	return reconcile.Item(p), reconcile.Item(k), reconcile.Sum(sum), ok, err
 }
 
 func (s syncStore) Envelopes(scope event.Scope, to peer.ID, ids []event.ID) ([][]byte, error) {
