@@ -107,6 +107,9 @@ func newBanyanNet(ctx context.Context, o *chatOptions, edges [][2]int, rec *reco
 		}
 		b.groups = append(b.groups, gi)
 	}
+	if err := seedAbsent(ctx, b, o); err != nil {
+		return nil, err
+	}
 	deg := degrees(len(b.nodes), edges)
 	err = waitFor(ctx, "every node to see its neighbours in the gossip mesh", func() (bool, string) {
 		for i, n := range b.nodes {
