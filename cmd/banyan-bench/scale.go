@@ -90,7 +90,7 @@ protocol (gossipsub, sync).`,
 	f.DurationVar(&ch.duration, "duration", 30*time.Second, "measured send phase")
 	f.DurationVar(&ch.warmup, "warmup", 5*time.Second, "send phase before the measured one (not measured)")
 	f.DurationVar(&ch.drain, "drain", 30*time.Second, "how long to wait for the last deliveries after sending")
-	f.DurationVar(&ch.setup, "setup-timeout", 5*time.Minute, "how long starting, connecting, seeding history and forming the gossip mesh may take")
+	f.DurationVar(&ch.setup, "setup-timeout", 10*time.Minute, "how long starting, connecting, seeding history and forming the gossip mesh may take")
 	f.Uint64Var(&ch.seed, "seed", 1, "seed for message contents")
 	f.IntVar(&ch.load, "load", 0, "threads of other work kept busy meanwhile, in a process of their own (0: none)")
 	return c
