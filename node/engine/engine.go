@@ -118,7 +118,10 @@ type Spec struct {
 var (
 	DefaultPeerRate   = mesh.Rate{Per: 1000, Burst: 2000}
 	DefaultAuthorRate = mesh.Rate{Per: 100, Burst: 500}
-	directRate        = mesh.Rate{Per: 20, Burst: 100}
+	// A refused envelope on the direct streams is ten strikes: each is a
+	// stream of its own, and an honest sender paces itself at half the
+	// rate (node/private), so twenty refusals cut a flooder off.
+	directRate = mesh.Rate{Per: 20, Burst: 100, Strikes: 10}
 )
 
 // Options configures New.
