@@ -42,10 +42,15 @@ type strikeCount struct {
 }
 
 // Rate is how often a peer may send one kind of input: Per per second,
-// with bursts of Burst.
+// with bursts of Burst. Strikes is how many strikes one refused input
+// counts (0 or 1: one); an input that costs the receiver a stream of its
+// own, and that honest peers pace well below the rate, counts more, so
+// that a flood of them is cut off after a few refusals rather than
+// after hundreds of streams.
 type Rate struct {
-	Per   float64
-	Burst int
+	Per     float64
+	Burst   int
+	Strikes int
 }
 
 // Limits of the guard.
@@ -90,13 +95,16 @@ func (g *Guard) Allow(p peer.ID, class string, r Rate) bool {
 	ok := b.AllowN(g.now(), 1)
 	g.mu.Unlock()
 	if !ok {
-		g.Strike(p)
+		g.strike(p, max(1, r.Strikes))
 	}
 	return ok
 }
 
 // Strike counts misbehaviour of p; enough of it disconnects and bans p.
-func (g *Guard) Strike(p peer.ID) {
+func (g *Guard) Strike(p peer.ID) { g.strike(p, 1) }
+
+// strike counts n strikes against p.
+func (g *Guard) strike(p peer.ID, n int) {
 	g.mu.Lock()
 	now := g.now()
 	s := g.strikes[p]
@@ -107,7 +115,7 @@ func (g *Guard) Strike(p peer.ID) {
 		s = &strikeCount{since: now}
 		g.strikes[p] = s
 	}
-	s.n++
+	s.n += n
 	ban := s.n >= strikesToBan
 	g.mu.Unlock()
 	if ban {

@@ -107,6 +107,9 @@ func newBanyanNet(ctx context.Context, o *chatOptions, edges [][2]int, rec *reco
 		}
 		b.groups = append(b.groups, gi)
 	}
+	if err := seedAbsent(ctx, b, o); err != nil {
+		return nil, err
+	}
 	deg := degrees(len(b.nodes), edges)
 	err = waitFor(ctx, "every node to see its neighbours in the gossip mesh", func() (bool, string) {
 		for i, n := range b.nodes {
@@ -193,10 +196,13 @@ func (b *banyanNet) close() error {
 		b.cancel()
 		done := make(chan struct{})
 		go func() { b.served.Wait(); close(done) }()
+		// Fifty nodes on a busy machine take a while to close their
+		// stores.
+		limit := time.Duration(max(30, 2*len(b.nodes))) * time.Second
 		select {
 		case <-done:
-		case <-time.After(30 * time.Second):
-			b.err = errors.New("nodes did not stop within 30s")
+		case <-time.After(limit):
+			b.err = fmt.Errorf("nodes did not stop within %v", limit)
 		}
 		b.err = errors.Join(b.err, b.failed.get())
 		for _, d := range b.dirs {

@@ -34,6 +34,9 @@ type chatOptions struct {
 	seed               uint64
 	// load is how many threads of other work run meanwhile (--load).
 	load int
+	// offline members of the group never run; each wrote offlineHistory
+	// messages that every node holds before the run ('scale').
+	offline, offlineHistory int
 	// edges, if set, replace the ring lattice; senders, if set, are the
 	// only nodes that send.
 	edges   [][2]int

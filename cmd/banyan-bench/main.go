@@ -14,6 +14,8 @@
 //	banyan-bench relay-disk  a relay's disk before and after its quota evicts
 //	banyan-bench relay  a relay process serving in-process clients in several
 //	                    groups: its CPU and memory, and delivery latency
+//	banyan-bench scale  a village group of 200 members, 50 of them online
+//	                    and chatting: delivery, latency, bytes and CPU
 //
 // Every scenario runs with deadlines and cleans up its temporary
 // directories and processes. Results go to stdout as JSON; progress goes to
@@ -108,7 +110,7 @@ stdout (progress on stderr).`,
 	root.PersistentFlags().StringVar(&rf.blockProfile, "blockprofile", "", "write a profile of where goroutines waited (channels, locks, select) to this file")
 	root.PersistentFlags().StringVar(&rf.mutexProfile, "mutexprofile", "", "write a profile of contended mutexes to this file")
 	root.PersistentFlags().BoolVarP(&rf.verbose, "verbose", "v", false, "log progress and node logs to stderr")
-	root.AddCommand(newChatCmd(rf), newRSSCmd(rf), newCatchupCmd(rf), newDMCmd(rf), newWalletCmd(rf), newFloodCmd(rf), newFloodPeerCmd(), newLoadPeerCmd(), newObserverCmd(rf), newRelayDiskCmd(), newRelayBenchCmd(rf))
+	root.AddCommand(newChatCmd(rf), newRSSCmd(rf), newCatchupCmd(rf), newDMCmd(rf), newWalletCmd(rf), newFloodCmd(rf), newFloodPeerCmd(), newLoadPeerCmd(), newObserverCmd(rf), newRelayDiskCmd(), newRelayBenchCmd(rf), newScaleCmd(rf))
 	return root
 }
 

@@ -21,16 +21,36 @@ type hostLike interface {
 	Connect(context.Context, peer.AddrInfo) error
 }
 
-// connectEdges dials every edge directly, a to b.
+// connectEdges dials every edge directly, a to b, a few at a time: a
+// handshake waits on both ends, and fifty nodes connected to one another
+// are 1225 of them.
 func connectEdges(ctx context.Context, edges [][2]int, host func(int) hostLike) error {
-	for _, e := range edges {
-		a, b := host(e[0]), host(e[1])
-		if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
-			return fmt.Errorf("connect node %d to node %d: %w", e[0], e[1], err)
-		}
+	var failed failure
+	work := make(chan [2]int)
+	var wg sync.WaitGroup
+	for range connectWorkers {
+		wg.Go(func() {
+			for e := range work {
+				a, b := host(e[0]), host(e[1])
+				if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
+					failed.set(fmt.Errorf("connect node %d to node %d: %w", e[0], e[1], err))
+				}
+			}
+		})
 	}
-	return nil
+	for _, e := range edges {
+		if failed.get() != nil {
+			break
+		}
+		work <- e
+	}
+	close(work)
+	wg.Wait()
+	return failed.get()
 }
+
+// connectWorkers is how many dials connectEdges runs at once.
+const connectWorkers = 4
 
 // degrees returns each node's number of edges.
 func degrees(n int, edges [][2]int) []int {

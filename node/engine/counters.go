@@ -43,6 +43,21 @@ func (r *rejection) Unwrap() error { return r.err }
 // Reject wraps err with the reason under which it is counted.
 func Reject(reason string, err error) error { return &rejection{reason: reason, err: err} }
 
+// ForGood marks a rejection by a Feature's Check as one that holds for
+// good: whenever and from whoever the event comes, this node will refuse
+// it (it does not open with a key that never changes). The engine then
+// remembers the event's position as it does an evicted one's (a ghost,
+// store.Forget), so that sync neither offers the event again nor brings it
+// back: a well-signed event that no member can open, which a relay keeps
+// for the group, costs each member one transfer and one refusal, not one
+// per sync.
+func ForGood(err error) error { return &forGood{err} }
+
+type forGood struct{ err error }
+
+func (f *forGood) Error() string { return f.err.Error() }
+func (f *forGood) Unwrap() error { return f.err }
+
 // Ignore wraps err so that the input is dropped without counting against
 // the peer that sent it (a duplicate, something this node does not keep).
 func Ignore(err error) error { return fmt.Errorf("%w: %w", mesh.ErrIgnore, err) }

@@ -14,6 +14,7 @@
 package engine
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -118,7 +119,10 @@ type Spec struct {
 var (
 	DefaultPeerRate   = mesh.Rate{Per: 1000, Burst: 2000}
 	DefaultAuthorRate = mesh.Rate{Per: 100, Burst: 500}
-	directRate        = mesh.Rate{Per: 20, Burst: 100}
+	// A refused envelope on the direct streams is ten strikes: each is a
+	// stream of its own, and an honest sender paces itself at half the
+	// rate (node/private), so twenty refusals cut a flooder off.
+	directRate = mesh.Rate{Per: 20, Burst: 100, Strikes: 10}
 )
 
 // Options configures New.
@@ -539,10 +543,27 @@ func (e *Engine) checkEvent(ev *event.Event, topic string) (*Replica, error) {
 	}
 	if r.spec.Feature != nil {
 		if err := r.spec.Feature.Check(ev); err != nil {
+			var fg *forGood
+			if errors.As(err, &fg) {
+				e.refuseForGood(r, ev)
+			}
 			return nil, err
 		}
 	}
 	return r, nil
+}
+
+// refuseForGood leaves a ghost of an event the feature will never take,
+// so that sync does not bring it again (ForGood). This node's own events
+// are never refused for good: a ghost at the head of its own chain would
+// make it write the same position twice.
+func (e *Engine) refuseForGood(r *Replica, ev *event.Event) {
+	if bytes.Equal(ev.Author, e.id.PublicKey()) {
+		return
+	}
+	if err := e.store.Forget(r.spec.Scope, []store.Cursor{store.CursorOf(ev)}); err != nil {
+		e.log.Debug("remember a refused event", "event", ev.ID, "err", err)
+	}
 }
 
 // checkBatch is check for a batch from one sync: the signatures of what

@@ -182,12 +182,14 @@ func (s *Service) Check(e *event.Event) error {
 	if !ok {
 		return engine.Reject(engine.ReasonScope, fmt.Errorf("not a member of scope %s", e.ScopeID()))
 	}
+	// A group's key never changes: what does not open now never will, and
+	// the engine remembers not to take it again.
 	_, err := s.Open(g, e)
 	if errors.Is(err, crypto.ErrDecrypt) {
-		return engine.Reject(engine.ReasonDecrypt, err)
+		return engine.ForGood(engine.Reject(engine.ReasonDecrypt, err))
 	}
 	if err != nil {
-		return engine.Reject(engine.ReasonBody, err)
+		return engine.ForGood(engine.Reject(engine.ReasonBody, err))
 	}
 	return nil
 }

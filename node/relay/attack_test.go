@@ -304,3 +304,61 @@ func TestFloodingClientIsCutOff(t *testing.T) {
 	}
 	t.Logf("cut off after %d events, %d of them kept", sent, w.kept(t, r))
 }
+
+// Well-signed events that no member can open, which the relay keeps for
+// the group (it cannot tell), reach a member once: the member refuses
+// them and remembers them, so that later syncs with the relay neither
+// send them again nor count them again.
+func TestMembersRefuseGarbageOnce(t *testing.T) {
+	ctx := context.Background()
+	r := startRelay(t, nil, relay.Quotas{})
+	member := nodetest.Start(t, "", r.Info())
+	nodetest.Eventually(t, 20*time.Second, "the member to reach the relay", func() (bool, string) {
+		return mesh.IsRelay(member.Host(), r.ID()), "not yet"
+	})
+	g, err := member.Groups().Create("family")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := member.Groups().AddRelay(ctx, g, r.ID().String()); err != nil {
+		t.Fatal(err)
+	}
+	h, id := rawPeer(t, r)
+	w := &writer{id: id, scope: g.Scope()}
+	const garbage = 20 // within the direct stream's burst
+	for _, raw := range w.write(t, garbage, time.Now()) {
+		if err := mesh.SendDirect(ctx, h, mesh.DirectProtocol, r.ID(), raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if k := w.kept(t, r); k != garbage {
+		t.Fatalf("the relay keeps %d of the %d garbage events, want all", k, garbage)
+	}
+	refused := func() uint64 { return member.Stats().Rejected()["decrypt"] }
+	syncs := func() uint64 { return member.Syncer().Counters().Sessions }
+	member.Syncer().TriggerNow(r.ID())
+	nodetest.Eventually(t, 20*time.Second, "the member to refuse the garbage", func() (bool, string) {
+		return refused() == garbage, fmt.Sprint(refused(), " refused")
+	})
+	// More syncs, each with a message of the member's own to carry, so
+	// that the sets differ and the relay offers what the member lacks.
+	for i := range 3 {
+		before := syncs()
+		own := nodetest.SendN(t, member, g, 1, fmt.Sprint("round ", i, " %d"))
+		member.Syncer().TriggerNow(r.ID())
+		nodetest.Eventually(t, 20*time.Second, "another sync with the relay", func() (bool, string) {
+			id, err := event.ParseID(own[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			has, _ := r.Store().HasEvent(id)
+			return has && syncs() > before, fmt.Sprint(syncs(), " syncs, the relay has the new message: ", has)
+		})
+	}
+	if n := refused(); n != garbage {
+		t.Fatalf("the member refused %d garbage events over four syncs, want each of the %d once", n, garbage)
+	}
+	if msgs, _, err := member.Groups().History(g, store.Cursor{}, 100); err != nil || len(msgs) != 3 {
+		t.Fatalf("the member's history holds %d messages (%v), want its own 3", len(msgs), err)
+	}
+}

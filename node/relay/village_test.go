@@ -232,11 +232,16 @@ func TestVillageThroughOneRelay(t *testing.T) {
 	// on a shared machine it swings from milliseconds to seconds with no
 	// flood at all (the pairs this test measured are in
 	// docs/BENCHMARKS.md).
+	rseen := watchArrivals(r)
+	t.Cleanup(rseen.stop)
+	var lastFlooded []sent
+	keptAll := 0
 	for attempt := range 2 {
 		var quiet, flooded []time.Duration
 		for k := range 2 {
 			quiet = append(quiet, latencies("the quiet rounds to be delivered", round(fmt.Sprint("quiet ", attempt, k)))...)
 		}
+		dropped0 := gossipDropped(r, clients)
 		h, id := rawPeer(t, r)
 		flooder := &writer{id: id, scope: clients[0].g.Scope()}
 		raws := flooder.write(t, 2000, time.Now())
@@ -251,8 +256,11 @@ func TestVillageThroughOneRelay(t *testing.T) {
 			}
 			cut <- n
 		}()
+		lastFlooded = nil
 		for k := range 2 {
-			flooded = append(flooded, latencies("the rounds during the flood to be delivered", round(fmt.Sprint("flooded ", attempt, k)))...)
+			msgs := round(fmt.Sprint("flooded ", attempt, k))
+			lastFlooded = append(lastFlooded, msgs...)
+			flooded = append(flooded, latencies("the rounds during the flood to be delivered", msgs)...)
 		}
 		n := <-cut
 		took := time.Since(began)
@@ -265,8 +273,15 @@ func TestVillageThroughOneRelay(t *testing.T) {
 		if k, most := flooder.kept(t, r), 100+int(20*(took.Seconds()+1)); k > most {
 			t.Fatalf("a flood got %d events into the relay in %v, beyond the rate's %d", k, took, most)
 		}
-		t.Logf("delivery p99: %v without the flood, %v with it (%d deliveries each; flooder cut off after %d events, %d kept)",
-			p99(quiet), p99(flooded), len(quiet), n, flooder.kept(t, r))
+		kept := flooder.kept(t, r)
+		keptAll += kept
+		t.Logf("delivery p99: %v without the flood, %v with it (%d deliveries each; flooder cut off after %d events, %d kept; flood took %v)",
+			p99(quiet), p99(flooded), len(quiet), n, kept, took.Round(time.Millisecond))
+		// Each member refuses each kept event once: the relay offers it
+		// in every sync, but a member that refused it remembers it.
+		if refused := logFloodEffects(t, r, rseen, clients, lastFlooded, dropped0); refused > uint64(keptAll*perGroup) {
+			t.Fatalf("the members of the flooded group refused %d events, more than once each of the %d kept", refused, keptAll)
+		}
 	}
 
 	// The odd clients go; the even ones write and go too; the odd ones
@@ -345,4 +360,47 @@ func TestVillageThroughOneRelay(t *testing.T) {
 	for _, gs := range st.Groups {
 		t.Logf("group %s: %d events from %d authors", gs.Scope[:12], gs.Events, gs.Authors)
 	}
+}
+
+// gossipDropped counts what gossipsub dropped before validation, at the
+// relay and at the clients.
+func gossipDropped(r *nodetest.Node, clients []*client) [2]uint64 {
+	var c uint64
+	for _, cl := range clients {
+		c += cl.n.Gossip().Dropped()
+	}
+	return [2]uint64{r.Gossip().Dropped(), c}
+}
+
+// logFloodEffects logs what gossip dropped since dropped0, how many
+// undecryptable events the members refused in all, and the deliveries of
+// msgs later than 300 ms with when the relay stored each (so that a late
+// delivery shows whether the relay got the message late or passed it on
+// late). It returns the refusals.
+func logFloodEffects(t *testing.T, r *nodetest.Node, rseen *arrivals, clients []*client, msgs []sent, dropped0 [2]uint64) uint64 {
+	t.Helper()
+	d := gossipDropped(r, clients)
+	var refused uint64
+	for _, c := range clients {
+		refused += c.n.Stats().Rejected()["decrypt"]
+	}
+	late, shown := 0, 0
+	for _, m := range msgs {
+		ra, _ := rseen.when(m.id)
+		for i, c := range clients {
+			if c.group != m.group || i == m.from {
+				continue
+			}
+			if at, _ := c.seen.when(m.id); at.Sub(m.at) > 300*time.Millisecond {
+				late++
+				if shown < 5 {
+					shown++
+					t.Logf("late: group %d, client %d to %d: %v (stored by the relay after %v)", m.group, m.from, i, at.Sub(m.at).Round(time.Millisecond), ra.Sub(m.at).Round(time.Millisecond))
+				}
+			}
+		}
+	}
+	t.Logf("during the flood: %d deliveries later than 300 ms; gossip dropped %d at the relay and %d at the clients before validation; members refused %d undecryptable events in all",
+		late, d[0]-dropped0[0], d[1]-dropped0[1], refused)
+	return refused
 }
