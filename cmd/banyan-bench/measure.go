@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"math"
 	"os"
@@ -113,76 +112,59 @@ func peakRSSMB() float64 {
 // procStatusMB reads VmHWM and VmRSS (in MiB) from /proc/PID/status; pid 0
 // means this process.
 func procStatusMB(pid int) (hwm, rss float64, err error) {
+	v, err := procStatus(pid, "VmHWM", "VmRSS")
+	if err != nil {
+		return 0, 0, err
+	}
+	return v[0], v[1], nil
+}
+
+// procAnonFileMB reads RssAnon and RssFile (in MiB) from /proc/PID/status
+// (pid 0: this process): the process's own memory, and the pages of files
+// it maps (its program's code, shared by every process that runs it, and
+// Badger's mapped files), which the kernel can drop and read again.
+func procAnonFileMB(pid int) (anon, file float64, err error) {
+	v, err := procStatus(pid, "RssAnon", "RssFile")
+	if err != nil {
+		return 0, 0, err
+	}
+	return v[0], v[1], nil
+}
+
+// procStatus reads the named fields of /proc/PID/status, each "N kB", in
+// MiB rounded to two places, in the order named; pid 0 means this process.
+func procStatus(pid int, names ...string) ([]float64, error) {
 	path := "/proc/self/status"
 	if pid != 0 {
 		path = fmt.Sprintf("/proc/%d/status", pid)
 	}
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
+	out := make([]float64, len(names))
 	found := 0
-	for sc.Scan() {
-		name, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (name != "VmHWM" && name != "VmRSS") {
+	for line := range strings.Lines(string(b)) {
+		name, val, ok := strings.Cut(line, ":")
+		i := slices.Index(names, name)
+		if !ok || i < 0 {
 			continue
 		}
 		fields := strings.Fields(val) // "12345 kB"
 		if len(fields) != 2 || fields[1] != "kB" {
-			return 0, 0, fmt.Errorf("%s: unexpected %s line %q", path, name, val)
+			return nil, fmt.Errorf("%s: unexpected %s line %q", path, name, val)
 		}
 		kb, err := strconv.ParseFloat(fields[0], 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("%s: %s: %w", path, name, err)
+			return nil, fmt.Errorf("%s: %s: %w", path, name, err)
 		}
-		if name == "VmHWM" {
-			hwm = kb / 1024
-		} else {
-			rss = kb / 1024
-		}
+		out[i] = round2(kb / 1024)
 		found++
 	}
-	if err := sc.Err(); err != nil {
-		return 0, 0, err
+	if found != len(names) {
+		return nil, fmt.Errorf("%s: not all of %s", path, strings.Join(names, ", "))
 	}
-	if found != 2 {
-		return 0, 0, fmt.Errorf("%s: no VmHWM or VmRSS", path)
-	}
-	return round2(hwm), round2(rss), nil
-}
-
-// procAnonFileMB reads RssAnon and RssFile (in MiB) from /proc/PID/status:
-// the process's own memory, and the pages of files it maps (its program's
-// code, shared by every process that runs it, and Badger's mapped files),
-// which the kernel can drop and read again.
-func procAnonFileMB(pid int) (anon, file float64, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0, err
-	}
-	found := 0
-	for line := range strings.Lines(string(b)) {
-		name, val, ok := strings.Cut(line, ":")
-		if !ok || (name != "RssAnon" && name != "RssFile") {
-			continue
-		}
-		kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(val), " kB"), 64)
-		if err != nil {
-			return 0, 0, fmt.Errorf("/proc/%d/status: %s: %w", pid, name, err)
-		}
-		if name == "RssAnon" {
-			anon = kb / 1024
-		} else {
-			file = kb / 1024
-		}
-		found++
-	}
-	if found != 2 {
-		return 0, 0, fmt.Errorf("/proc/%d/status: no RssAnon or RssFile", pid)
-	}
-	return round2(anon), round2(file), nil
+	return out, nil
 }
 
 // Quantiles summarises a distribution in milliseconds.

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"strings"
 	"syscall"
 	"time"
 
@@ -193,7 +192,7 @@ func runRelayDisk(cmd *cobra.Command, o *relayDiskOptions) (*relayDiskResult, er
 		return nil, err
 	}
 	res.StatusSeconds = time.Since(start).Seconds()
-	res.AnonMB, res.FileMB = rssParts()
+	res.AnonMB, res.FileMB, _ = procAnonFileMB(0)
 	if hwm, rss, err := procStatusMB(0); err == nil {
 		res.RSSMB = rss
 		if peakReset {
@@ -223,22 +222,4 @@ func diskBlocks(dir string) (int64, error) {
 		return nil
 	})
 	return n, err
-}
-
-// rssParts reads RssAnon and RssFile (in MiB) from /proc/self/status.
-func rssParts() (anon, file float64) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		var kb float64
-		if _, err := fmt.Sscanf(line, "RssAnon: %f kB", &kb); err == nil {
-			anon = round2(kb / 1024)
-		}
-		if _, err := fmt.Sscanf(line, "RssFile: %f kB", &kb); err == nil {
-			file = round2(kb / 1024)
-		}
-	}
-	return anon, file
 }
