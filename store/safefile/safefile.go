@@ -34,12 +34,7 @@ func Write(path string, data []byte, mode fs.FileMode) (err error) {
 	if len(data) > MaxSize {
 		return fmt.Errorf("write %s: %d bytes is more than %d", path, len(data), MaxSize)
 	}
-	buf := make([]byte, 0, 8+len(data)+sha256.Size)
-	buf = append(buf, magic...)
-	buf = binary.BigEndian.AppendUint32(buf, uint32(len(data)))
-	buf = append(buf, data...)
-	sum := sha256.Sum256(buf)
-	buf = append(buf, sum[:]...)
+	buf := frame([]byte(magic), data)
 
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
@@ -76,18 +71,45 @@ func Read(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	if len(b) < 8+sha256.Size || !bytes.HasPrefix(b, []byte(magic)) {
+	if !bytes.HasPrefix(b, []byte(magic)) {
 		return nil, fmt.Errorf("read %s: %w (no header)", path, ErrDamaged)
 	}
-	n := binary.BigEndian.Uint32(b[4:8])
-	if uint64(n) != uint64(len(b)-8-sha256.Size) {
-		return nil, fmt.Errorf("read %s: %w (length %d in a file of %d bytes)", path, ErrDamaged, n, len(b))
+	data, rest, err := unframe(b, len(magic))
+	if err == nil && len(rest) > 0 {
+		err = fmt.Errorf("%d bytes after the record", len(rest))
 	}
-	body, sum := b[:len(b)-sha256.Size], b[len(b)-sha256.Size:]
-	if want := sha256.Sum256(body); !bytes.Equal(sum, want[:]) {
-		return nil, fmt.Errorf("read %s: %w (checksum)", path, ErrDamaged)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w (%v)", path, ErrDamaged, err)
 	}
-	return body[8:], nil
+	return data, nil
+}
+
+// frame returns head, the length of data (4 bytes, big-endian), data, and
+// the SHA-256 of everything before it.
+func frame(head, data []byte) []byte {
+	buf := make([]byte, 0, len(head)+4+len(data)+sha256.Size)
+	buf = append(buf, head...)
+	buf = binary.BigEndian.AppendUint32(buf, uint32(len(data)))
+	buf = append(buf, data...)
+	sum := sha256.Sum256(buf)
+	return append(buf, sum[:]...)
+}
+
+// unframe checks the record frame made at the start of b, whose head is
+// headLen bytes long, and returns its data and what follows it in b.
+func unframe(b []byte, headLen int) (data, rest []byte, err error) {
+	if len(b) < headLen+4+sha256.Size {
+		return nil, nil, fmt.Errorf("%d bytes is too short", len(b))
+	}
+	n := int(binary.BigEndian.Uint32(b[headLen:]))
+	end := headLen + 4 + n
+	if n > len(b)-headLen-4-sha256.Size {
+		return nil, nil, fmt.Errorf("length %d in %d bytes", n, len(b))
+	}
+	if want := sha256.Sum256(b[:end]); !bytes.Equal(b[end:end+sha256.Size], want[:]) {
+		return nil, nil, errors.New("checksum")
+	}
+	return b[headLen+4 : end], b[end+sha256.Size:], nil
 }
 
 // SyncDir fsyncs a directory, so that files created or renamed in it

@@ -32,8 +32,10 @@ import (
 const SlotSpan = 260 << 10
 
 const (
-	slotMagic    = "BNYS"
-	slotOverhead = 4 + 8 + 4 + sha256.Size
+	slotMagic = "BNYS"
+	// slotHead is the magic and the generation, before the length.
+	slotHead     = len(slotMagic) + 8
+	slotOverhead = slotHead + 4 + sha256.Size
 )
 
 // Slot says which copy of a slotted file is the newest, and so which the
@@ -70,29 +72,20 @@ func ReadSlotted(path string) ([]byte, Slot, error) {
 	return best, at, nil
 }
 
-// parseSlot checks one copy.
+// parseSlot checks one copy, which may be followed by other bytes.
 func parseSlot(b []byte) (data []byte, gen uint64, ok bool) {
-	if bytes.HasPrefix(b, []byte(magic)) && len(b) >= 8+sha256.Size {
+	var err error
+	switch {
+	case bytes.HasPrefix(b, []byte(magic)):
 		// Write's format, where Write left it: generation 0.
-		n := int(binary.BigEndian.Uint32(b[4:8]))
-		if n > len(b)-8-sha256.Size {
-			return nil, 0, false
-		}
-		body := b[:8+n]
-		sum := sha256.Sum256(body)
-		return body[8:], 0, bytes.Equal(b[8+n:8+n+sha256.Size], sum[:])
-	}
-	if !bytes.HasPrefix(b, []byte(slotMagic)) || len(b) < slotOverhead {
+		data, _, err = unframe(b, len(magic))
+	case bytes.HasPrefix(b, []byte(slotMagic)) && len(b) >= slotHead:
+		gen = binary.BigEndian.Uint64(b[len(slotMagic):])
+		data, _, err = unframe(b, slotHead)
+	default:
 		return nil, 0, false
 	}
-	gen = binary.BigEndian.Uint64(b[4:12])
-	n := int(binary.BigEndian.Uint32(b[12:16]))
-	if n > len(b)-slotOverhead {
-		return nil, 0, false
-	}
-	body := b[:16+n]
-	sum := sha256.Sum256(body)
-	return body[16:], gen, bytes.Equal(b[16+n:16+n+sha256.Size], sum[:])
+	return data, gen, err == nil
 }
 
 // WriteSlotted writes data as the newest copy of the slotted file at path,
@@ -107,13 +100,7 @@ func WriteSlotted(path string, last Slot, data []byte, mode fs.FileMode) (Slot, 
 	if last.held {
 		next.gen, next.index = last.gen+1, 1-last.index
 	}
-	buf := make([]byte, 0, slotOverhead+len(data))
-	buf = append(buf, slotMagic...)
-	buf = binary.BigEndian.AppendUint64(buf, next.gen)
-	buf = binary.BigEndian.AppendUint32(buf, uint32(len(data)))
-	buf = append(buf, data...)
-	sum := sha256.Sum256(buf)
-	buf = append(buf, sum[:]...)
+	buf := frame(binary.BigEndian.AppendUint64([]byte(slotMagic), next.gen), data)
 
 	created := false
 	f, err := os.OpenFile(path, os.O_WRONLY, mode)
