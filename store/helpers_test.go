@@ -3,6 +3,7 @@ package store_test
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/hex"
 	"log/slog"
 	"slices"
 	"testing"
@@ -144,4 +145,45 @@ func assertSameEvent(t testing.TB, got, want *event.Event) {
 		!bytes.Equal(got.Payload, want.Payload) {
 		t.Fatalf("event %s: body %+v, want %+v", want.ID, got.Body, want.Body)
 	}
+}
+
+// writeRandomAndClose stores n events of one author in a store opened at
+// dir, with texts of size random bytes (random, so that they do not
+// compress), 500 to a batch, and closes it.
+func writeRandomAndClose(t testing.TB, dir string, n, size int) (*author, []*event.Event) {
+	t.Helper()
+	s := openAt(t, dir)
+	a := newAuthor(t, randomScope(t))
+	all := make([]*event.Event, 0, n)
+	for i := range n {
+		b := make([]byte, size)
+		rand.Read(b)
+		all = append(all, a.next(1_700_000_000_000+int64(i), hex.EncodeToString(b)))
+	}
+	for i := 0; i < len(all); i += 500 {
+		if _, err := s.PutEvents(all[i:min(i+500, len(all))], store.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return a, all
+}
+
+// putAgain puts evs, as a sync that brings them back would, and returns
+// how many the store took as new.
+func putAgain(t testing.TB, s *store.Store, evs []*event.Event) int {
+	t.Helper()
+	res, err := s.PutEvents(evs, store.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	added := 0
+	for _, arrival := range res {
+		if arrival != 0 {
+			added++
+		}
+	}
+	return added
 }

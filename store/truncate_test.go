@@ -3,15 +3,12 @@ package store_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
-	"github.com/banyan-mesh/banyan/store"
 )
 
 // A table cut to half its length (a disk that lost its end) made Badger
@@ -20,23 +17,7 @@ import (
 // (so that sync fetches exactly what was lost), and takes it all again.
 func TestTruncatedTableIsSetAside(t *testing.T) {
 	dir := t.TempDir()
-	s := openAt(t, dir)
-	a := newAuthor(t, randomScope(t))
-	var all []*event.Event
-	for i := range 20000 {
-		// Random, so that the tables are not compressed to one.
-		b := make([]byte, 100)
-		rand.Read(b)
-		all = append(all, a.next(1_700_000_000_000+int64(i), hex.EncodeToString(b)))
-	}
-	for i := 0; i < len(all); i += 500 {
-		if _, err := s.PutEvents(all[i:i+500], store.PutOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	a, all := writeRandomAndClose(t, dir, 20000, 100)
 	tables, _ := filepath.Glob(filepath.Join(dir, "*.sst"))
 	if len(tables) < 2 {
 		t.Fatalf("%d tables on disk, want several", len(tables))
@@ -50,7 +31,7 @@ func TestTruncatedTableIsSetAside(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s = openAt(t, dir)
+	s := openAt(t, dir)
 	d, err := s.Scrub(context.Background())
 	if err != nil || len(d.SetAside) != 1 || !strings.Contains(d.Found(), filepath.Base(cut)) || !strings.Contains(d.Found(), "set aside") {
 		t.Fatalf("scrub after a table was cut short: %+v, %v", d, err)
@@ -80,17 +61,7 @@ func TestTruncatedTableIsSetAside(t *testing.T) {
 		t.Fatalf("%d events held, %d listed for sync, of %d", held, listed, len(all))
 	}
 	// Sync gives back what was lost; nothing else is taken twice.
-	res, err := s.PutEvents(all, store.PutOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	added := 0
-	for _, arrival := range res {
-		if arrival != 0 {
-			added++
-		}
-	}
-	if added != len(all)-held {
+	if added := putAgain(t, s, all); added != len(all)-held {
 		t.Fatalf("%d taken again, %d were missing", added, len(all)-held)
 	}
 	arrivals := map[uint64]bool{}

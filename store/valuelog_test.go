@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
-	"github.com/banyan-mesh/banyan/store"
 )
 
 // Envelopes live in Badger's value log (the store's value threshold). A
@@ -43,22 +41,7 @@ func TestDamagedValueLogLosesOnlyItsEnvelopes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			s := openAt(t, dir)
-			a := newAuthor(t, randomScope(t))
-			var all []*event.Event
-			for i := range 3000 {
-				b := make([]byte, 300)
-				rand.Read(b)
-				all = append(all, a.next(1_700_000_000_000+int64(i), hex.EncodeToString(b)))
-			}
-			for i := 0; i < len(all); i += 500 {
-				if _, err := s.PutEvents(all[i:i+500], store.PutOptions{}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
+			a, all := writeRandomAndClose(t, dir, 3000, 300)
 			logs, _ := filepath.Glob(filepath.Join(dir, "*.vlog"))
 			var biggest string
 			var size int64
@@ -72,7 +55,7 @@ func TestDamagedValueLogLosesOnlyItsEnvelopes(t *testing.T) {
 			}
 			tc.damage(t, biggest, size)
 
-			s = openAt(t, dir)
+			s := openAt(t, dir)
 			defer s.Close()
 			d, err := s.Scrub(context.Background())
 			if err != nil || d.Removed == 0 {
@@ -97,17 +80,7 @@ func TestDamagedValueLogLosesOnlyItsEnvelopes(t *testing.T) {
 			if held != listed || held == len(all) || held+d.Removed != len(all) {
 				t.Fatalf("%d events held, %d listed for sync, %d removed, of %d", held, listed, d.Removed, len(all))
 			}
-			res, err := s.PutEvents(all, store.PutOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			added := 0
-			for _, arrival := range res {
-				if arrival != 0 {
-					added++
-				}
-			}
-			if added != d.Removed {
+			if added := putAgain(t, s, all); added != d.Removed {
 				t.Fatalf("%d taken again, %d were removed", added, d.Removed)
 			}
 			if d, err := s.Scrub(context.Background()); err != nil || d.Found() != "" || d.Events != len(all) {
