@@ -2,9 +2,11 @@ package store
 
 import (
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/fb"
 	"github.com/dgraph-io/badger/v4/options"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
@@ -76,4 +78,26 @@ func (s *Store) SetSumsClock(now func() time.Time) {
 	s.sums.mu.Lock()
 	defer s.sums.mu.Unlock()
 	s.sums.clock = now
+}
+
+// EventBlocks counts the blocks of the table file at path whose first key
+// is an envelope's: a table that holds events has some.
+func EventBlocks(path string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	idx, _, err := tableIndex(f)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var bo fb.BlockOffset
+	for i := range idx.OffsetsLength() {
+		if idx.Offsets(&bo, i) && len(bo.KeyBytes()) > 0 && bo.KeyBytes()[0] == 'e' {
+			n++
+		}
+	}
+	return n, nil
 }
