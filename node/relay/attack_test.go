@@ -18,6 +18,7 @@ import (
 	"github.com/banyan-mesh/banyan/mesh"
 	"github.com/banyan-mesh/banyan/node"
 	"github.com/banyan-mesh/banyan/node/engine"
+	"github.com/banyan-mesh/banyan/node/groupchat"
 	"github.com/banyan-mesh/banyan/node/nodetest"
 	"github.com/banyan-mesh/banyan/node/relay"
 	"github.com/banyan-mesh/banyan/store"
@@ -254,18 +255,7 @@ func TestRelayThatIsAMember(t *testing.T) {
 // by its rate.
 func TestFloodingClientIsCutOff(t *testing.T) {
 	ctx := context.Background()
-	r := startRelay(t, nil, relay.Quotas{})
-	member := nodetest.Start(t, "", r.Info())
-	nodetest.Eventually(t, 20*time.Second, "the member to reach the relay", func() (bool, string) {
-		return mesh.IsRelay(member.Host(), r.ID()), "not yet"
-	})
-	g, err := member.Groups().Create("family")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := member.Groups().AddRelay(ctx, g, r.ID().String()); err != nil {
-		t.Fatal(err)
-	}
+	r, member, g := relayedGroup(t)
 	scope := g.Scope()
 	h, id := rawPeer(t, r)
 	w := &writer{id: id, scope: scope}
@@ -311,18 +301,7 @@ func TestFloodingClientIsCutOff(t *testing.T) {
 // send them again nor count them again.
 func TestMembersRefuseGarbageOnce(t *testing.T) {
 	ctx := context.Background()
-	r := startRelay(t, nil, relay.Quotas{})
-	member := nodetest.Start(t, "", r.Info())
-	nodetest.Eventually(t, 20*time.Second, "the member to reach the relay", func() (bool, string) {
-		return mesh.IsRelay(member.Host(), r.ID()), "not yet"
-	})
-	g, err := member.Groups().Create("family")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := member.Groups().AddRelay(ctx, g, r.ID().String()); err != nil {
-		t.Fatal(err)
-	}
+	r, member, g := relayedGroup(t)
 	h, id := rawPeer(t, r)
 	w := &writer{id: id, scope: g.Scope()}
 	const garbage = 20 // within the direct stream's burst
@@ -361,4 +340,23 @@ func TestMembersRefuseGarbageOnce(t *testing.T) {
 	if msgs, _, err := member.Groups().History(g, store.Cursor{}, 100); err != nil || len(msgs) != 3 {
 		t.Fatalf("the member's history holds %d messages (%v), want its own 3", len(msgs), err)
 	}
+}
+
+// relayedGroup starts a relay and a member connected to it, whose new
+// group is registered with the relay.
+func relayedGroup(t *testing.T) (*nodetest.Node, *nodetest.Node, *groupchat.Group) {
+	t.Helper()
+	r := startRelay(t, nil, relay.Quotas{})
+	member := nodetest.Start(t, "", r.Info())
+	nodetest.Eventually(t, 20*time.Second, "the member to reach the relay", func() (bool, string) {
+		return mesh.IsRelay(member.Host(), r.ID()), "not yet"
+	})
+	g, err := member.Groups().Create("family")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := member.Groups().AddRelay(context.Background(), g, r.ID().String()); err != nil {
+		t.Fatal(err)
+	}
+	return r, member, g
 }
