@@ -3,7 +3,6 @@ package reconcile
 import (
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"testing"
 )
 
@@ -21,20 +20,10 @@ func benchmarkReconcile(b *testing.B, sums bool) {
 	} {
 		b.Run(fmt.Sprintf("%d+%d+%d", tc.common, tc.onlyA, tc.onlyB), func(b *testing.B) {
 			rng := rand.New(rand.NewPCG(1, 2))
-			n := tc.common + tc.onlyA + tc.onlyB
-			var common, as, bs []Item
-			for range tc.common {
-				common = append(common, item(rng, n))
-			}
-			for range tc.onlyA {
-				as = append(as, item(rng, n))
-			}
-			for range tc.onlyB {
-				bs = append(bs, item(rng, n))
-			}
-			var sa, sb Set = newSet(append(slices.Clone(common), as...)), newSet(append(slices.Clone(common), bs...))
+			pa, pb := twoSets(rng, tc.common+tc.onlyA+tc.onlyB, tc.common, tc.onlyA, tc.onlyB)
+			var sa, sb Set = pa, pb
 			if sums {
-				sa, sb = newSumSet(sa.(memSet)), newSumSet(sb.(memSet))
+				sa, sb = newSumSet(pa), newSumSet(pb)
 			}
 			msgs := 0
 			for b.Loop() {

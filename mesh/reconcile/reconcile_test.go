@@ -37,6 +37,22 @@ func item(rng *rand.Rand, n int) Item {
 	return Item{Time: uint64(1000 + rng.IntN(n/4+1)), ID: event.ID(sha256.Sum256(b[:]))}
 }
 
+// twoSets returns two sets with common items in common, and onlyA and
+// onlyB items of their own, drawn in that order with item(rng, n).
+func twoSets(rng *rand.Rand, n, common, onlyA, onlyB int) (a, b memSet) {
+	var c, as, bs []Item
+	for range common {
+		c = append(c, item(rng, n))
+	}
+	for range onlyA {
+		as = append(as, item(rng, n))
+	}
+	for range onlyB {
+		bs = append(bs, item(rng, n))
+	}
+	return newSet(append(slices.Clone(c), as...)), newSet(append(slices.Clone(c), bs...))
+}
+
 // run reconciles a (initiator) with b and returns what each side found it
 // has that the other lacks, and the number of messages exchanged.
 func run(t *testing.T, a, b memSet) (aHave, bHave []event.ID, msgs int) {
@@ -95,19 +111,7 @@ func TestReconcileFindsExactDifference(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%d/%d/%d", tc.common, tc.onlyA, tc.onlyB), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(tc.common), uint64(tc.onlyA*7+tc.onlyB)))
-			n := tc.common + tc.onlyA + tc.onlyB
-			var common, as, bs []Item
-			for range tc.common {
-				common = append(common, item(rng, n))
-			}
-			for range tc.onlyA {
-				as = append(as, item(rng, n))
-			}
-			for range tc.onlyB {
-				bs = append(bs, item(rng, n))
-			}
-			a := newSet(append(slices.Clone(common), as...))
-			b := newSet(append(slices.Clone(common), bs...))
+			a, b := twoSets(rng, tc.common+tc.onlyA+tc.onlyB, tc.common, tc.onlyA, tc.onlyB)
 			aHave, bHave, msgs := run(t, a, b)
 			if !slices.Equal(aHave, minus(a, b)) {
 				t.Errorf("a has %d the b lacks, reconciliation found %d", len(minus(a, b)), len(aHave))

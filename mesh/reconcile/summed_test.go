@@ -100,17 +100,7 @@ func TestSummedSameMessages(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%d+%d+%d", tc.common, tc.onlyA, tc.onlyB), func(t *testing.T) {
 			n := tc.common + tc.onlyA + tc.onlyB
-			var common, as, bs []Item
-			for range tc.common {
-				common = append(common, item(rng, n))
-			}
-			for range tc.onlyA {
-				as = append(as, item(rng, n))
-			}
-			for range tc.onlyB {
-				bs = append(bs, item(rng, n))
-			}
-			pa, pb := newSet(append(slices.Clone(common), as...)), newSet(append(slices.Clone(common), bs...))
+			pa, pb := twoSets(rng, n, tc.common, tc.onlyA, tc.onlyB)
 			sa, sb := newSumSet(pa), newSumSet(pb)
 			wantMsgs, wantHave, wantNeed := exchange(t, pa, pb)
 			gotMsgs, gotHave, gotNeed := exchange(t, sa, sb)
@@ -137,18 +127,7 @@ func TestSummedSameMessages(t *testing.T) {
 func TestSummedNoise(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	for round := range 6 {
-		n := 12000
-		var common, as, bs []Item
-		for range n {
-			common = append(common, item(rng, n))
-		}
-		for range round * 37 {
-			as = append(as, item(rng, n))
-		}
-		for range round * 11 {
-			bs = append(bs, item(rng, n))
-		}
-		pa, pb := newSet(append(slices.Clone(common), as...)), newSet(append(slices.Clone(common), bs...))
+		pa, pb := twoSets(rng, 12000, 12000, round*37, round*11)
 		_, wantHave, wantNeed := exchange(t, pa, pb)
 		sa, sb := newSumSet(pa), newSumSet(pb)
 		sa.noise, sb.noise = rand.New(rand.NewPCG(uint64(round), 1)), rand.New(rand.NewPCG(uint64(round), 2))
