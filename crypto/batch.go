@@ -33,7 +33,8 @@ type Batch struct {
 type batchItem struct {
 	pub, msg, sig []byte
 	d             Domain
-	ok            bool
+	// a is pub's point; nil for an item refused at Add.
+	a *edwards25519.Point
 }
 
 // NewBatch returns an empty batch with room for n signatures.
@@ -45,9 +46,10 @@ func NewBatch(n int) *Batch {
 // references to the arguments until Verify returns.
 func (b *Batch) Add(pub []byte, d Domain, msg, sig []byte) {
 	it := batchItem{pub: pub, msg: msg, sig: sig, d: d}
-	if len(sig) == ed25519.SignatureSize && ValidPublicKey(pub) {
-		it.ok = true
-	} else {
+	if len(sig) == ed25519.SignatureSize {
+		it.a, _ = publicPoint(pub)
+	}
+	if it.a == nil {
 		b.bad++
 	}
 	b.items = append(b.items, it)
@@ -61,7 +63,7 @@ func (b *Batch) Verify() []error {
 		return errs
 	}
 	for i, it := range b.items {
-		if !it.ok {
+		if it.a == nil {
 			errs[i] = ErrBadSignature
 		} else {
 			errs[i] = Verify(it.pub, it.d, it.msg, it.sig)
@@ -71,7 +73,7 @@ func (b *Batch) Verify() []error {
 }
 
 // verifyAll reports whether every signature of the batch verifies (with
-// overwhelming probability); every key is valid.
+// overwhelming probability); every item has its key's point.
 func (b *Batch) verifyAll() bool {
 	n := len(b.items)
 	// Scalars and points: B, then each R, then each distinct A.
@@ -116,14 +118,10 @@ func (b *Batch) verifyAll() bool {
 		key := [PublicKeySize]byte(it.pub)
 		acc := keys[key]
 		if acc == nil {
-			a, ok := publicPoint(it.pub)
-			if !ok {
-				return false
-			}
 			acc = &svals[1+n+len(aScalars)]
 			keys[key] = acc
 			aScalars = append(aScalars, acc)
-			aPoints = append(aPoints, a)
+			aPoints = append(aPoints, it.a)
 		}
 		acc.Add(acc, zk.Multiply(z, &k))
 	}
