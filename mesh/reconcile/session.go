@@ -211,6 +211,21 @@ func (x *session) readTurn(ctx context.Context, rd *frameReader, mine map[event.
 	for _, ss := range sessions {
 		ss.announced, ss.check, ss.incoming, ss.wanted = false, nil, nil, nil
 	}
+	take := func(r accepted) error {
+		stats.Rejected += r.rejected
+		x.progress.addProgress(r.scope, uint64(r.events), 0)
+		x.busy(r.events)
+		if stats.Rejected > maxRejected {
+			return bad(ReasonInvalid, "peer sent %d invalid events", stats.Rejected)
+		}
+		return nil
+	}
+	acc := newAcceptor(x.store, x.peer)
+	defer func() {
+		if werr := acc.wait(take); err == nil && werr != nil {
+			empty, err = false, werr
+		}
+	}()
 	for {
 		f, err := rd.next(ctx)
 		if err != nil {
@@ -219,6 +234,11 @@ func (x *session) readTurn(ctx context.Context, rd *frameReader, mine map[event.
 		if f.Type == frameEnd {
 			if empty {
 				return true, nil
+			}
+			// The answer reconciles against the store: everything the
+			// peer sent this turn must be in it first.
+			if err := acc.wait(take); err != nil {
+				return false, err
 			}
 			return false, x.answer(ctx, sessions, mine)
 		}
@@ -250,15 +270,8 @@ func (x *session) readTurn(ctx context.Context, rd *frameReader, mine map[event.
 					delete(ss.outstanding, id)
 				}
 			}
-			rejected, err := x.store.Accept(scope, x.peer, f.Events)
-			if err != nil {
+			if err := acc.add(scope, f.Events, take); err != nil {
 				return false, err
-			}
-			stats.Rejected += rejected
-			x.progress.addProgress(scope, uint64(len(f.Events)), 0)
-			x.busy(len(f.Events))
-			if stats.Rejected > maxRejected {
-				return false, bad(ReasonInvalid, "peer sent %d invalid events", stats.Rejected)
 			}
 		case frameWant:
 			ids, err := unpackIDs(f.IDs)
