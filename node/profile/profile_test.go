@@ -141,6 +141,7 @@ func TestLatestProfileWinsInEveryOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	nodetest.WaitKeeps(t, b, profile.ScopeOf(aid.PublicKey()))
 	raw := rawPeer(t, b)
 	orders := [][]int{{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}}
 	base := time.Now().Add(-time.Hour).UnixMilli()
@@ -155,7 +156,7 @@ func TestLatestProfileWinsInEveryOrder(t *testing.T) {
 		want := slices.MaxFunc(evs, func(x, y *event.Event) int { return store.CursorOf(x).Compare(store.CursorOf(y)) })
 		for _, i := range order {
 			if err := mesh.SendDirect(context.Background(), raw, mesh.DirectProtocol, b.ID(), evs[i].Raw); err != nil {
-				t.Fatalf("round %d: %v", round, err)
+				t.Fatalf("round %d: %v %v", round, err, b.Stats().Rejected())
 			}
 		}
 		r, err := b.Profiles().Profile(a.ID())
