@@ -105,6 +105,20 @@ func (s *Store) putInTxn(txn *badger.Txn, evs []*event.Event, arrivals []uint64,
 		if i > 0 && (i >= maxEventsPerTxn || bytes > s.maxBatch) {
 			return i, nil
 		}
+		// An event evicted here leaves a ghost (evict.go) holding its
+		// history key: it is not taken back, however it comes again.
+		tk := key('t', e.Scope, timeKey(e.Time), e.ID[:])
+		item, err := txn.Get(tk)
+		switch {
+		case err == nil && isGhost(item):
+			continue
+		case err != nil && !errors.Is(err, badger.ErrKeyNotFound):
+			return 0, err
+		case err != nil && s.sums.keeps(e.ScopeID()):
+			// A new history key: only scopes that keep sums need to
+			// know, and none starts to under putMu.
+			*history = append(*history, historyChange(tk, true))
+		}
 		n, err := s.arrSeq.Next()
 		if err != nil {
 			return 0, fmt.Errorf("arrival sequence: %w", err)
@@ -112,16 +126,6 @@ func (s *Store) putInTxn(txn *badger.Txn, evs []*event.Event, arrivals []uint64,
 		// Badger's sequence starts at 0; arrival numbers start at 1 so that
 		// 0 can mean "from the beginning" (and "not added").
 		arrival := n + 1
-		tk := key('t', e.Scope, timeKey(e.Time), e.ID[:])
-		// A ghost (evict.go) already holds the history key. Only scopes
-		// that keep sums need to know: none starts to under putMu.
-		if s.sums.keeps(e.ScopeID()) {
-			if _, err := txn.Get(tk); errors.Is(err, badger.ErrKeyNotFound) {
-				*history = append(*history, historyChange(tk, true))
-			} else if err != nil {
-				return 0, err
-			}
-		}
 		kvs := [][2][]byte{
 			{ek, e.Raw},
 			{key('m', e.ID[:]), append(append(u64(arrival), local), src...)},

@@ -27,7 +27,8 @@ import (
 // evicted event leaves a ghost in the history index: the history key with
 // a one-byte value. Ghosts are not history (History, CountAfter and
 // ScopeBytes skip them), but sync still lists them, so that peers do not
-// send again what was evicted, and the engine refuses them (IsGhost).
+// send again what was evicted, PutEvents refuses to store them again, and
+// the engine refuses them before checking a sync batch (IsGhost).
 // They go when the scope's floor passes them.
 
 const sourceHashSize = 8

@@ -17,6 +17,7 @@ func TestEvictFairly(t *testing.T) {
 	scope := randomScope(t)
 	quiet, flood := peer.ID("quiet peer"), peer.ID("flooding peer")
 	var quietIDs, floodIDs []event.ID
+	var floodEvs []*event.Event
 	own := newAuthor(t, scope).next(1, "mine")
 	mustPut(t, s, own, store.PutOptions{Local: true})
 	for i := range 10 {
@@ -28,6 +29,7 @@ func TestEvictFairly(t *testing.T) {
 		e := newAuthor(t, scope).next(int64(50+i), "from the flooding peer")
 		mustPut(t, s, e, store.PutOptions{Source: flood})
 		floodIDs = append(floodIDs, e.ID)
+		floodEvs = append(floodEvs, e)
 	}
 	total, err := s.ScopeBytes(scope)
 	if err != nil {
@@ -80,6 +82,17 @@ func TestEvictFairly(t *testing.T) {
 	}
 	if ghost, _ := s.IsGhost(scope, 100, quietIDs[0]); ghost {
 		t.Fatal("a kept event is a ghost")
+	}
+	// An evicted event that comes again is not stored again.
+	arrivals, err := s.PutEvents(floodEvs[:1], store.PutOptions{Source: quiet})
+	if err != nil || arrivals[0] != 0 {
+		t.Fatalf("an evicted event was stored again (arrival %d, %v)", arrivals[0], err)
+	}
+	if has, _ := s.HasEvent(floodIDs[0]); has {
+		t.Fatal("an evicted event is held again")
+	}
+	if ghost, _ := s.IsGhost(scope, 50, floodIDs[0]); !ghost {
+		t.Fatal("an evicted event that came again is no longer a ghost")
 	}
 	// The floor passing them takes ghosts and events alike.
 	if _, _, err := s.Prune(scope, 1000, 0); err != nil {

@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"golang.org/x/sync/errgroup"
@@ -215,6 +216,7 @@ func New(opts Options) *Engine {
 	}
 	e.commit = newGroupSync(opts.Store.Sync, e.gate.spawn)
 	e.in.pending = map[event.ID]struct{}{}
+	e.in.recent, _ = lru.New[event.ID, struct{}](recentlyStored) // fails only for a size below 1
 	e.syncer = reconcile.New(opts.Host, reconcile.Options{
 		Store:    syncStore{e},
 		Logger:   opts.Logger.With("sys", "sync"),
@@ -473,7 +475,7 @@ func (e *Engine) replica(scope event.Scope) *Replica {
 // check; decoding and the signature; the scope (kept here, and on the
 // topic it came by, if any); kind; time; floor; then the feature's own.
 func (e *Engine) check(raw []byte, topic string) (*event.Event, *Replica, error) {
-	if err := e.precheck(raw); err != nil {
+	if err := e.precheck(raw, false); err != nil {
 		return nil, nil, err
 	}
 	ev, err := event.Decode(raw)
@@ -488,14 +490,22 @@ func (e *Engine) check(raw []byte, topic string) (*event.Event, *Replica, error)
 }
 
 // precheck is what check does before decoding: the size, and an early
-// look for a duplicate.
-func (e *Engine) precheck(raw []byte) error {
+// look for a duplicate among the events queued or stored lately. On the
+// path before forwarding it never reads the store: a Badger read waits
+// for every write in progress (its read timestamp waits for their
+// commits), which would put the disk back on every hop. A copy stored
+// long ago that comes again is checked, then refused as held when stored
+// (PutEvents). A sync batch, off that path, also asks the store (stored).
+func (e *Engine) precheck(raw []byte, stored bool) error {
 	if len(raw) > event.MaxEnvelopeSize {
 		return Reject(ReasonTooLarge, event.ErrTooLarge)
 	}
 	if id, ok := event.PeekID(raw); ok {
-		if e.isPending(id) {
+		if e.held(id) {
 			return fmt.Errorf("event %s: %w", id, mesh.ErrIgnore)
+		}
+		if !stored {
+			return nil
 		}
 		if has, err := e.store.HasEvent(id); err == nil && has {
 			return fmt.Errorf("event %s: %w", id, mesh.ErrIgnore)
@@ -534,10 +544,6 @@ func (e *Engine) checkEvent(ev *event.Event, topic string) (*Replica, error) {
 	if f := r.floor(); !f.IsZero() && store.CursorOf(ev).Compare(f) < 0 {
 		return nil, fmt.Errorf("event %s: %w", ev.ID, errBelowFloor)
 	}
-	if ghost, err := e.store.IsGhost(ev.ScopeID(), ev.Time, ev.ID); err == nil && ghost {
-		// A quota evicted it here: it is not taken back.
-		return nil, fmt.Errorf("event %s was evicted here: %w", ev.ID, mesh.ErrIgnore)
-	}
 	if r.spec.Discard {
 		return nil, fmt.Errorf("scope %s is not kept here: %w", ev.ScopeID(), mesh.ErrIgnore)
 	}
@@ -572,7 +578,7 @@ func (e *Engine) checkBatch(raws [][]byte, evs []*event.Event, reps []*Replica, 
 	idx := make([]int, 0, len(raws))
 	todo := make([][]byte, 0, len(raws))
 	for i, raw := range raws {
-		if errs[i] = e.precheck(raw); errs[i] == nil {
+		if errs[i] = e.precheck(raw, true); errs[i] == nil {
 			idx = append(idx, i)
 			todo = append(todo, raw)
 		}
@@ -583,7 +589,14 @@ func (e *Engine) checkBatch(raws [][]byte, evs []*event.Event, reps []*Replica, 
 			errs[i] = decodeErr(derrs[j])
 			continue
 		}
-		if reps[i], errs[i] = e.checkEvent(decoded[j], ""); errs[i] == nil {
+		ev := decoded[j]
+		if ghost, err := e.store.IsGhost(ev.ScopeID(), ev.Time, ev.ID); err == nil && ghost {
+			// Evicted or refused for good here: not taken back, nor opened
+			// again. (PutEvents refuses it too, whatever way it comes.)
+			errs[i] = fmt.Errorf("event %s was evicted here: %w", ev.ID, mesh.ErrIgnore)
+			continue
+		}
+		if reps[i], errs[i] = e.checkEvent(ev, ""); errs[i] == nil {
 			evs[i] = decoded[j]
 		}
 	}
@@ -777,6 +790,7 @@ func (e *Engine) accept(scope event.Scope, from peer.ID, raws [][]byte, origin O
 		}
 		return nil, 0, err
 	}
+	e.stored(valid...)
 	for i, j := 0, 0; i < len(raws); i++ {
 		if errs[i] == nil {
 			if arrivals[j] == 0 {

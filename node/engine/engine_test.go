@@ -287,3 +287,59 @@ func TestFloodingPeerIsThrottledThenDisconnected(t *testing.T) {
 	}
 	t.Logf("disconnected after %d envelopes", sent)
 }
+
+// On the direct stream, as by gossip, an event stored by a sync a moment
+// ago is dropped as a duplicate, and one evicted here is not stored again
+// nor handed to the feature: the path before forwarding asks only what is
+// in memory, and the store refuses ghosts itself.
+func TestCopiesOnTheDirectStreamAreDropped(t *testing.T) {
+	n := nodetest.Start(t, "")
+	rec := &recorder{}
+	scope := randomScope(t)
+	r, err := n.Engine().Keep(engine.Spec{Scope: scope, Topic: groupchat.TopicName(scope), Kinds: []event.Kind{testKind}, Feature: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	author, err := crypto.NewIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UnixMilli()
+	kept := sign(t, author, event.Body{Scope: scope[:], Seq: 1, Time: now, Kind: testKind, Payload: []byte("ok kept")})
+	evicted := sign(t, author, event.Body{Scope: scope[:], Seq: 2, Prev: kept.ID[:], Time: now + 1, Kind: testKind, Payload: []byte("ok evicted")})
+	if stored, _, err := r.Accept([][]byte{kept.Raw, evicted.Raw}); err != nil || stored != 2 {
+		t.Fatalf("accept: %d stored, %v", stored, err)
+	}
+	if err := n.Store().Forget(scope, []store.Cursor{store.CursorOf(evicted)}); err != nil {
+		t.Fatal(err)
+	}
+	id, err := crypto.NewIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := mesh.NewHost(mesh.HostOptions{Identity: id, ListenAddrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	ctx := t.Context()
+	if err := h.Connect(ctx, n.Info()); err != nil {
+		t.Fatal(err)
+	}
+	dups := n.Stats().Rejected()[engine.ReasonDuplicate]
+	for _, e := range []*event.Event{kept, evicted} {
+		if err := mesh.SendDirect(ctx, h, mesh.DirectProtocol, n.ID(), e.Raw); err != nil {
+			t.Errorf("seq %d: %v", e.Seq, err)
+		}
+	}
+	if got := n.Stats().Rejected()[engine.ReasonDuplicate] - dups; got != 2 {
+		t.Errorf("%d copies counted as duplicates, want 2", got)
+	}
+	if has, _ := n.Store().HasEvent(evicted.ID); has {
+		t.Error("the evicted event is stored again")
+	}
+	if rec.count() != 2 {
+		t.Errorf("the feature heard of %d events, want the 2 first accepted", rec.count())
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
@@ -22,8 +23,10 @@ type ingest struct {
 	queue   []*arrival
 	running bool
 	// pending holds the IDs of queued events, so that a copy arriving
-	// meanwhile by another way is dropped unchecked, like a stored one.
+	// meanwhile by another way is dropped unchecked, like a stored one;
+	// recent those of events stored lately.
 	pending map[event.ID]struct{}
+	recent  *lru.Cache[event.ID, struct{}]
 }
 
 // arrival is a checked event waiting to be stored.
@@ -42,12 +45,26 @@ type arrival struct {
 // stays in gossipsub's own bounded queue instead of this one.
 const maxQueued = 1024
 
-// isPending reports whether an event is queued to be stored.
-func (e *Engine) isPending(id event.ID) bool {
+// recentlyStored is how many IDs of events stored lately the engine
+// keeps, for held: a copy that comes again by gossip or the direct stream
+// most often comes within seconds (gossipsub's seen cache covers copies
+// by gossip alone).
+const recentlyStored = 8192
+
+// held reports whether an event is queued to be stored or was stored
+// lately, without reading the store.
+func (e *Engine) held(id event.ID) bool {
 	e.in.mu.Lock()
-	defer e.in.mu.Unlock()
 	_, ok := e.in.pending[id]
-	return ok
+	e.in.mu.Unlock()
+	return ok || e.in.recent.Contains(id)
+}
+
+// stored notes events as stored lately (held).
+func (e *Engine) stored(evs ...*event.Event) {
+	for _, ev := range evs {
+		e.in.recent.Add(ev.ID, struct{}{})
+	}
 }
 
 // enqueue queues a checked event to be stored, unless a copy is queued
@@ -107,6 +124,9 @@ func (e *Engine) ingestBatch(batch []*arrival) {
 			evs[j] = batch[i].ev
 		}
 		arrivals, err := e.store.PutEvents(evs, store.PutOptions{Source: from})
+		if err == nil {
+			e.stored(evs...)
+		}
 		for j, i := range idx {
 			switch {
 			case err != nil:

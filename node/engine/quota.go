@@ -38,16 +38,15 @@ type held struct {
 }
 
 // reserve counts ev as held by its author if it fits the scope's quota; it
-// is undone by release if ev is not stored after all. An event already
-// stored is ignored, as a duplicate, whatever its author holds.
+// is undone by release if ev is not stored after all (PutEvents finds it
+// held). An event queued or stored lately is ignored, as a duplicate,
+// whatever its author holds.
 func (r *Replica) reserve(ev *event.Event) error {
 	q := r.spec.AuthorQuota
 	if q == (Quota{}) {
 		return nil
 	}
-	if has, err := r.e.store.HasEvent(ev.ID); err != nil {
-		return notTheSendersFault(ReasonStore, err)
-	} else if has {
+	if r.e.held(ev.ID) {
 		return fmt.Errorf("event %s: %w", ev.ID, mesh.ErrIgnore)
 	}
 	u := &r.usage

@@ -152,6 +152,7 @@ func (r *Replica) writeLocked(ctx context.Context, build func(Position) (event.B
 		return nil, fmt.Errorf("write: %w", err)
 	}
 	r.marked = marked
+	e.stored(ev)
 	// Published in chain order, under the lock.
 	if r.topic != nil {
 		if err := r.topic.Publish(ctx, ev.Raw); err != nil {
@@ -225,6 +226,7 @@ func (r *Replica) storeLocal(ev *event.Event) error {
 			return fmt.Errorf("write: %w", err)
 		}
 	}
+	e.stored(ev)
 	if err := e.commit.Sync(); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
