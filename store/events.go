@@ -157,17 +157,33 @@ const (
 
 // HasEvent reports whether the event is stored.
 func (s *Store) HasEvent(id event.ID) (bool, error) {
-	err := s.db.View(func(txn *badger.Txn) error {
-		_, err := txn.Get(key('e', id[:]))
-		return err
-	})
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return false, nil
-	}
+	has, err := s.HasEvents([]event.ID{id})
 	if err != nil {
-		return false, fmt.Errorf("has event: %w", err)
+		return false, err
 	}
-	return true, nil
+	return has[0], nil
+}
+
+// HasEvents reports which of ids are stored, in one read: each read
+// waits for the writes in progress to commit.
+func (s *Store) HasEvents(ids []event.ID) ([]bool, error) {
+	out := make([]bool, len(ids))
+	err := s.db.View(func(txn *badger.Txn) error {
+		for i, id := range ids {
+			_, err := txn.Get(key('e', id[:]))
+			switch {
+			case err == nil:
+				out[i] = true
+			case !errors.Is(err, badger.ErrKeyNotFound):
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("has events: %w", err)
+	}
+	return out, nil
 }
 
 // Event returns a stored event.

@@ -48,21 +48,44 @@ func isGhost(item *badger.Item) bool { return item.ValueSize() > 0 }
 // a quota.
 func (s *Store) IsGhost(scope event.Scope, t int64, id event.ID) (bool, error) {
 	var ghost bool
-	err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(key('t', scope[:], timeKey(t), id[:]))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		ghost = isGhost(item)
-		return nil
+	err := s.db.View(func(txn *badger.Txn) (err error) {
+		ghost, err = ghostIn(txn, key('t', scope[:], timeKey(t), id[:]))
+		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("is ghost: %w", err)
 	}
 	return ghost, nil
+}
+
+// Ghosts reports which of evs were evicted here (IsGhost), in one read.
+func (s *Store) Ghosts(evs []*event.Event) ([]bool, error) {
+	out := make([]bool, len(evs))
+	err := s.db.View(func(txn *badger.Txn) error {
+		for i, e := range evs {
+			var err error
+			if out[i], err = ghostIn(txn, key('t', e.Scope, timeKey(e.Time), e.ID[:])); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ghosts: %w", err)
+	}
+	return out, nil
+}
+
+// ghostIn reports whether the history key tk holds a ghost.
+func ghostIn(txn *badger.Txn, tk []byte) (bool, error) {
+	item, err := txn.Get(tk)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return isGhost(item), nil
 }
 
 type sourced struct {

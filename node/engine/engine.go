@@ -475,7 +475,7 @@ func (e *Engine) replica(scope event.Scope) *Replica {
 // check; decoding and the signature; the scope (kept here, and on the
 // topic it came by, if any); kind; time; floor; then the feature's own.
 func (e *Engine) check(raw []byte, topic string) (*event.Event, *Replica, error) {
-	if err := e.precheck(raw, false); err != nil {
+	if err := e.precheck(raw); err != nil {
 		return nil, nil, err
 	}
 	ev, err := event.Decode(raw)
@@ -495,21 +495,14 @@ func (e *Engine) check(raw []byte, topic string) (*event.Event, *Replica, error)
 // for every write in progress (its read timestamp waits for their
 // commits), which would put the disk back on every hop. A copy stored
 // long ago that comes again is checked, then refused as held when stored
-// (PutEvents). A sync batch, off that path, also asks the store (stored).
-func (e *Engine) precheck(raw []byte, stored bool) error {
+// (PutEvents). A sync batch, off that path, also asks the store
+// (checkBatch).
+func (e *Engine) precheck(raw []byte) error {
 	if len(raw) > event.MaxEnvelopeSize {
 		return Reject(ReasonTooLarge, event.ErrTooLarge)
 	}
-	if id, ok := event.PeekID(raw); ok {
-		if e.held(id) {
-			return fmt.Errorf("event %s: %w", id, mesh.ErrIgnore)
-		}
-		if !stored {
-			return nil
-		}
-		if has, err := e.store.HasEvent(id); err == nil && has {
-			return fmt.Errorf("event %s: %w", id, mesh.ErrIgnore)
-		}
+	if id, ok := event.PeekID(raw); ok && e.held(id) {
+		return fmt.Errorf("event %s: %w", id, mesh.ErrIgnore)
 	}
 	return nil
 }
@@ -572,32 +565,58 @@ func (e *Engine) refuseForGood(r *Replica, ev *event.Event) {
 	}
 }
 
-// checkBatch is check for a batch from one sync: the signatures of what
-// passes the first checks are verified together (event.DecodeAll).
+// checkBatch is check for a batch from one sync: the store is asked once
+// which events it holds and once which it evicted, and the signatures of
+// what passes the first checks are verified together (event.DecodeAll).
 func (e *Engine) checkBatch(raws [][]byte, evs []*event.Event, reps []*Replica, errs []error) {
 	idx := make([]int, 0, len(raws))
-	todo := make([][]byte, 0, len(raws))
+	ids := make([]event.ID, 0, len(raws))
 	for i, raw := range raws {
-		if errs[i] = e.precheck(raw, true); errs[i] == nil {
+		if errs[i] = e.precheck(raw); errs[i] == nil {
+			id, _ := event.PeekID(raw) // one that has none fails to decode
 			idx = append(idx, i)
-			todo = append(todo, raw)
+			ids = append(ids, id)
 		}
 	}
+	// A failed read only costs the checks it would have saved: PutEvents
+	// refuses what is held.
+	if has, err := e.store.HasEvents(ids); err == nil {
+		kept := idx[:0]
+		for j, i := range idx {
+			if has[j] {
+				errs[i] = fmt.Errorf("event %s: %w", ids[j], mesh.ErrIgnore)
+			} else {
+				kept = append(kept, i)
+			}
+		}
+		idx = kept
+	}
+	todo := make([][]byte, len(idx))
+	for j, i := range idx {
+		todo[j] = raws[i]
+	}
 	decoded, derrs := event.DecodeAll(todo)
+	valid := make([]*event.Event, 0, len(idx))
+	at := make([]int, 0, len(idx))
 	for j, i := range idx {
 		if derrs[j] != nil {
 			errs[i] = decodeErr(derrs[j])
 			continue
 		}
-		ev := decoded[j]
-		if ghost, err := e.store.IsGhost(ev.ScopeID(), ev.Time, ev.ID); err == nil && ghost {
+		valid = append(valid, decoded[j])
+		at = append(at, i)
+	}
+	ghosts, err := e.store.Ghosts(valid)
+	for j, ev := range valid {
+		i := at[j]
+		if err == nil && ghosts[j] {
 			// Evicted or refused for good here: not taken back, nor opened
 			// again. (PutEvents refuses it too, whatever way it comes.)
 			errs[i] = fmt.Errorf("event %s was evicted here: %w", ev.ID, mesh.ErrIgnore)
 			continue
 		}
 		if reps[i], errs[i] = e.checkEvent(ev, ""); errs[i] == nil {
-			evs[i] = decoded[j]
+			evs[i] = ev
 		}
 	}
 }
