@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"sync"
 
@@ -301,17 +302,77 @@ type AddResult struct {
 // missing (it then waits as pending). Adding an event twice does nothing.
 // The ledger keeps e: do not modify it afterwards.
 func (l *Ledger) Add(e *event.Event) (AddResult, error) {
-	en, err := CheckEvent(e)
+	en, err := l.check(e)
 	if err != nil {
 		return AddResult{}, err
 	}
-	if e.ScopeID() != l.scope {
-		return AddResult{}, fmt.Errorf("%w: unit %q, ledger of %q", ErrWrongScope, en.Unit, l.cfg.Unit)
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, ok := l.nodes[e.ID]; ok {
+	n, proofs := l.insert(e, en)
+	if n == nil {
 		return AddResult{}, nil
+	}
+	// Root the event and whatever was waiting for it.
+	var rooted []*node
+	if p := l.nodes[e.PrevID()]; e.Seq == 1 || p != nil && p.rooted {
+		rooted = l.root(n)
+	}
+	l.advance(rooted)
+	return AddResult{New: true, Proofs: proofs}, nil
+}
+
+// AddAll adds many verified events at once, as a node loading its stored
+// entries does: the state is the one Add would give for each (the set
+// decides it, not the order), but events are rooted once they are all in
+// and evaluated in one pass at the end, instead of the incremental pass
+// per event that a large unit's history makes quadratic when its order is
+// not the ledger's. It returns how many events were new, and the errors of
+// those it rejected (as Add would), joined.
+func (l *Ledger) AddAll(evs iter.Seq[*event.Event]) (added int, err error) {
+	var errs []error
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var fresh []*node
+	for e := range evs {
+		en, err := l.check(e)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("entry %s: %w", e.ID, err))
+			continue
+		}
+		if n, _ := l.insert(e, en); n != nil {
+			fresh = append(fresh, n)
+		}
+	}
+	for _, n := range fresh {
+		if p := l.nodes[n.ev.PrevID()]; !n.rooted && (n.ev.Seq == 1 || p != nil && p.rooted) {
+			l.root(n)
+		}
+	}
+	if len(fresh) > 0 {
+		l.dirty = true
+		l.ensure()
+	}
+	return len(fresh), errors.Join(errs...)
+}
+
+// check is Add's edge check: a wallet entry of this unit.
+func (l *Ledger) check(e *event.Event) (*Entry, error) {
+	en, err := CheckEvent(e)
+	if err != nil {
+		return nil, err
+	}
+	if e.ScopeID() != l.scope {
+		return nil, fmt.Errorf("%w: unit %q, ledger of %q", ErrWrongScope, en.Unit, l.cfg.Unit)
+	}
+	return en, nil
+}
+
+// insert records a checked event in the set's structure, not rooted yet,
+// and updates the fraud proofs around it; it returns nil if e was held
+// already, and the proofs that involve e.
+func (l *Ledger) insert(e *event.Event, en *Entry) (*node, []*FraudProof) {
+	if _, ok := l.nodes[e.ID]; ok {
+		return nil, nil
 	}
 	author, _ := AccountOf(e.Author)
 	n := &node{ev: e, en: en, author: author, refs: dedupe(en.refs())}
@@ -331,23 +392,12 @@ func (l *Ledger) Add(e *event.Event) (AddResult, error) {
 	if en.Type == TypeLimit && l.guarantor[author] {
 		l.named[en.Counterparty] = true
 	}
-
-	res := AddResult{New: true}
 	wasForked := l.forks[author] > 0
-	res.Proofs = l.updateForks(author, e.Seq, n)
+	proofs := l.updateForks(author, e.Seq, n)
 	if l.guarantor[author] && !wasForked && l.forks[author] > 0 {
 		l.dirty = true // the guarantor's revocations stop counting (see limitAt)
 	}
-
-	// Root the event and whatever was waiting for it.
-	var rooted []*node
-	if e.Seq == 1 {
-		rooted = l.root(n)
-	} else if p := l.nodes[e.PrevID()]; p != nil && p.rooted {
-		rooted = l.root(n)
-	}
-	l.advance(rooted)
-	return res, nil
+	return n, proofs
 }
 
 func dedupe(ids []event.ID) []event.ID {
