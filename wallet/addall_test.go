@@ -1,6 +1,7 @@
 package wallet_test
 
 import (
+	"bytes"
 	"errors"
 	"slices"
 	"testing"
@@ -81,5 +82,59 @@ func TestAddAllRejects(t *testing.T) {
 	}
 	if l.StateHash() != v.l.StateHash() {
 		t.Fatal("AddAll with a rejected event gives another state")
+	}
+}
+
+// heldEvents is an Events that holds every event given to it, as the store
+// does.
+type heldEvents map[event.ID]*event.Event
+
+func (h heldEvents) Event(id event.ID) (*event.Event, error) {
+	if e, ok := h[id]; ok {
+		return e, nil
+	}
+	return nil, errors.New("not held")
+}
+
+// A ledger that reads its events back (Config.Events) keeps none of them,
+// and has the state, the fraud proofs and the events of one that keeps
+// them all.
+func TestLedgerReadsEventsBack(t *testing.T) {
+	for seed := range uint64(3) {
+		s := runForkSim(t, 500+seed, 6, 300)
+		want := snap(s.v.l)
+		if len(want.proofs) == 0 {
+			t.Fatalf("seed %d: no fork", seed)
+		}
+		held := heldEvents{}
+		for _, e := range s.v.events {
+			held[e.ID] = e
+		}
+		cfg := s.v.l.Config()
+		cfg.Events = held
+		one, _ := wallet.NewLedger(cfg)
+		for _, e := range s.v.events {
+			if _, err := one.Add(e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		all, _ := wallet.NewLedger(cfg)
+		if _, err := all.AddAll(slices.Values(reversed(s.v.events))); err != nil {
+			t.Fatal(err)
+		}
+		for name, l := range map[string]*wallet.Ledger{"Add": one, "AddAll": all} {
+			if !snap(l).equal(want) {
+				t.Fatalf("seed %d %s: reading events back gives another state", seed, name)
+			}
+			for _, p := range l.FraudProofs() {
+				if err := p.Verify(); err != nil {
+					t.Fatalf("seed %d %s: proof: %v", seed, name, err)
+				}
+			}
+			e := s.v.events[len(s.v.events)/2]
+			if got, ok := l.Event(e.ID); !ok || !bytes.Equal(got.Raw, e.Raw) {
+				t.Fatalf("seed %d %s: Event(%s) = %v", seed, name, e.ID, ok)
+			}
+		}
 	}
 }

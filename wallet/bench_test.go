@@ -2,6 +2,8 @@ package wallet_test
 
 import (
 	"math/rand/v2"
+	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
@@ -124,4 +126,43 @@ func BenchmarkCheckPayment(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkLedgerLoad measures what a node's start does with its stored
+// entries (parsed, not verified again): AddAll of 100,000 entries into a
+// ledger that reads events back through Config.Events, and the heap that
+// ledger holds per entry afterwards.
+func BenchmarkLedgerLoad(b *testing.B) {
+	const n = 100_000
+	cfg, raws := workload(b, n)
+	held := heldEvents{}
+	evs := make([]*event.Event, n)
+	for i, r := range raws {
+		evs[i], _ = event.Parse(r)
+		held[evs[i].ID] = evs[i]
+	}
+	cfg.Events = held
+	b.ReportAllocs()
+	b.ResetTimer()
+	var heldBytes float64
+	for range b.N {
+		before := heapInUse()
+		l, _ := wallet.NewLedger(cfg)
+		if _, err := l.AddAll(slices.Values(evs)); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		heldBytes = float64(heapInUse()-before) / n
+		runtime.KeepAlive(l)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "entries/s")
+	b.ReportMetric(heldBytes, "heap-B/entry")
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
 }

@@ -27,6 +27,9 @@ type Config struct {
 	// MaxLimit caps an account's credit limit (the sum of its grants).
 	// 0 means MaxAmount.
 	MaxLimit uint64
+	// Events, if set, reads held entries back (see Events): the ledger
+	// then keeps a few hundred bytes per entry instead of its event.
+	Events Events
 }
 
 // Status is what the ledger makes of an entry.
@@ -96,11 +99,17 @@ func (p prio) less(q prio) bool {
 	return bytes.Compare(p.id[:], q.id[:]) < 0
 }
 
+// node is one entry of the set: what evaluation and the queries need of
+// it, held as values (see entry). ev is the whole event, kept only by a
+// ledger without Config.Events.
 type node struct {
-	ev     *event.Event
-	en     *Entry
+	id     event.ID
+	prev   event.ID
 	author Account
-	refs   []event.ID
+	seq    uint64
+	time   int64
+	en     entry
+	ev     *event.Event
 
 	// structural, maintained by Add
 	parent   *node
@@ -108,17 +117,18 @@ type node struct {
 	chainErr error
 
 	// derived by the effects pass
-	done    bool
-	status  Status
-	reason  error
-	spend   int64
+	done   bool
+	inSet  bool
+	status Status
+	reason error
+	spend  int64
+	// effects are a settlement's transfers (see effectsOf)
 	effects []transfer
-	order   int
-	indeg   int
-	inSet   bool
+	order   int32
+	indeg   int32
 }
 
-func (n *node) prio() prio { return prio{n.ev.Time, n.ev.ID} }
+func (n *node) prio() prio { return prio{n.time, n.id} }
 
 func (n *node) ok() bool { return n.done && n.status == StatusOK }
 
@@ -216,7 +226,7 @@ type Ledger struct {
 	byAuthor  map[Account][]*node
 	children  map[event.ID][]*node
 	referrers map[event.ID][]*node
-	proofs    map[proofKey]*FraudProof
+	proofs    map[proofKey]*heldProof
 	forks     map[Account]int  // proofs per author
 	named     map[Account]bool // named by a held grant of a guarantor (Standing)
 
@@ -240,7 +250,7 @@ func NewLedger(cfg Config) (*Ledger, error) {
 		byAuthor:  make(map[Account][]*node),
 		children:  make(map[event.ID][]*node),
 		referrers: make(map[event.ID][]*node),
-		proofs:    make(map[proofKey]*FraudProof),
+		proofs:    make(map[proofKey]*heldProof),
 		forks:     make(map[Account]int),
 		named:     make(map[Account]bool),
 	}
@@ -344,7 +354,7 @@ func (l *Ledger) AddAll(evs iter.Seq[*event.Event]) (added int, err error) {
 		}
 	}
 	for _, n := range fresh {
-		if p := l.nodes[n.ev.PrevID()]; !n.rooted && (n.ev.Seq == 1 || p != nil && p.rooted) {
+		if p := l.nodes[n.prev]; !n.rooted && (n.seq == 1 || p != nil && p.rooted) {
 			l.root(n)
 		}
 	}
@@ -375,7 +385,8 @@ func (l *Ledger) insert(e *event.Event, en *Entry) (*node, []*FraudProof) {
 		return nil, nil
 	}
 	author, _ := AccountOf(e.Author)
-	n := &node{ev: e, en: en, author: author, refs: dedupe(en.refs())}
+	n := newNode(e, en, author)
+	n.ev = e // until the fraud proofs are made, at least
 	l.nodes[e.ID] = n
 	pos := posKey{author, e.Seq}
 	l.bySeq[pos] = append(l.bySeq[pos], n)
@@ -386,9 +397,7 @@ func (l *Ledger) insert(e *event.Event, en *Entry) (*node, []*FraudProof) {
 	if e.Seq > 1 {
 		l.children[e.PrevID()] = append(l.children[e.PrevID()], n)
 	}
-	for _, r := range n.refs {
-		l.referrers[r] = append(l.referrers[r], n)
-	}
+	n.eachRef(func(r event.ID) { l.referrers[r] = append(l.referrers[r], n) })
 	if en.Type == TypeLimit && l.guarantor[author] {
 		l.named[en.Counterparty] = true
 	}
@@ -396,6 +405,9 @@ func (l *Ledger) insert(e *event.Event, en *Entry) (*node, []*FraudProof) {
 	proofs := l.updateForks(author, e.Seq, n)
 	if l.guarantor[author] && !wasForked && l.forks[author] > 0 {
 		l.dirty = true // the guarantor's revocations stop counting (see limitAt)
+	}
+	if l.cfg.Events != nil {
+		n.ev = nil // read back from the store when asked for
 	}
 	return n, proofs
 }
@@ -424,13 +436,13 @@ func (l *Ledger) root(n *node) []*node {
 	for len(queue) > 0 {
 		x := queue[0]
 		queue = queue[1:]
-		if x.ev.Seq > 1 {
-			x.parent = l.nodes[x.ev.PrevID()]
+		if x.seq > 1 {
+			x.parent = l.nodes[x.prev]
 		}
 		x.rooted = true
 		x.chainErr = checkLink(x)
 		out = append(out, x)
-		queue = append(queue, l.children[x.ev.ID]...)
+		queue = append(queue, l.children[x.id]...)
 	}
 	return out
 }
@@ -444,14 +456,14 @@ func checkLink(n *node) error {
 		switch {
 		case p.chainErr != nil:
 			return ErrAncestorInvalid
-		case p.author != n.author || p.ev.Seq+1 != n.ev.Seq:
+		case p.author != n.author || p.seq+1 != n.seq:
 			return fmt.Errorf("%w: prev is not the author's previous entry", ErrChainBroken)
-		case n.ev.Time <= p.ev.Time:
-			return fmt.Errorf("%w: time %d not after the previous entry's %d", ErrChainBroken, n.ev.Time, p.ev.Time)
+		case n.time <= p.time:
+			return fmt.Errorf("%w: time %d not after the previous entry's %d", ErrChainBroken, n.time, p.time)
 		}
 		prevBal = p.en.Balance
 	}
-	want, ok := addInt64(prevBal, n.en.Delta())
+	want, ok := addInt64(prevBal, delta(n.en.Type, n.en.Amount))
 	if !ok || want != n.en.Balance {
 		return fmt.Errorf("%w: balance %d, want %d", ErrChainBroken, n.en.Balance, want)
 	}
@@ -477,7 +489,7 @@ func (l *Ledger) advance(rooted []*node) {
 	for _, x := range rooted {
 		// Entries already evaluated that refer to x were evaluated
 		// without it.
-		for _, r := range l.referrers[x.ev.ID] {
+		for _, r := range l.referrers[x.id] {
 			if r.done {
 				l.dirty = true
 				return
@@ -490,7 +502,7 @@ func (l *Ledger) advance(rooted []*node) {
 			l.dirty = true // it would have been evaluated earlier
 			return
 		}
-		if x.en.Type == TypeLimit && l.guarantor[x.author] && l.d.anyDone && x.ev.Time <= l.d.maxPrio.time {
+		if x.en.Type == TypeLimit && l.guarantor[x.author] && l.d.anyDone && x.time <= l.d.maxPrio.time {
 			l.dirty = true // the grant applies to entries evaluated already
 			return
 		}
@@ -585,7 +597,7 @@ func (l *Ledger) designate(r *node) {
 // author's chain. Both are rooted and unbroken (n may be hypothetical,
 // with its parent set).
 func (l *Ledger) ancestor(q, n *node) bool {
-	if q.author != n.author || q.ev.Seq >= n.ev.Seq {
+	if q.author != n.author || q.seq >= n.seq {
 		return false
 	}
 	if l.forks[n.author] == 0 {
@@ -603,7 +615,7 @@ func (l *Ledger) addGrant(n *node) {
 		m = make(map[Account][]grant)
 		l.d.limits[n.en.Counterparty] = m
 	}
-	g := grant{n.ev.Seq, n.ev.Time, n.en.Amount}
+	g := grant{n.seq, n.time, n.en.Amount}
 	gs := m[n.author]
 	i, _ := slices.BinarySearchFunc(gs, g, func(a, b grant) int {
 		return cmp.Or(cmp.Compare(a.seq, b.seq), cmp.Compare(a.amount, b.amount))
@@ -668,11 +680,11 @@ func (l *Ledger) pass(set []*node) {
 		if n.parent != nil && !n.parent.done {
 			n.indeg++
 		}
-		for _, r := range n.refs {
+		n.eachRef(func(r event.ID) {
 			if t := l.nodes[r]; t != nil && t.inSet && !t.done {
 				n.indeg++
 			}
-		}
+		})
 		if n.indeg == 0 {
 			h = append(h, n)
 		}
@@ -681,14 +693,14 @@ func (l *Ledger) pass(set []*node) {
 	for h.Len() > 0 {
 		n := heap.Pop(&h).(*node)
 		l.evaluate(n)
-		for _, s := range l.children[n.ev.ID] {
+		for _, s := range l.children[n.id] {
 			if s.inSet && !s.done && s.parent == n {
 				if s.indeg--; s.indeg == 0 {
 					heap.Push(&h, s)
 				}
 			}
 		}
-		for _, s := range l.referrers[n.ev.ID] {
+		for _, s := range l.referrers[n.id] {
 			if s.inSet && !s.done {
 				if s.indeg--; s.indeg == 0 {
 					heap.Push(&h, s)
@@ -705,8 +717,11 @@ func (l *Ledger) pass(set []*node) {
 func (l *Ledger) evaluate(n *node) {
 	o := l.eval(n)
 	n.done = true
-	n.status, n.reason, n.spend, n.effects = o.status, o.reason, o.spend, o.effects
-	n.order = len(l.d.order)
+	n.status, n.reason, n.spend = o.status, o.reason, o.spend
+	if n.en.Type == TypeSettle {
+		n.effects = o.effects
+	}
+	n.order = int32(len(l.d.order))
 	l.d.order = append(l.d.order, n)
 	if !l.d.anyDone || l.d.maxPrio.less(n.prio()) {
 		l.d.maxPrio = n.prio()
@@ -743,8 +758,8 @@ func (l *Ledger) evaluate(n *node) {
 	case TypeClaim:
 		l.d.claims[en.Ref] = append(l.d.claims[en.Ref], n)
 	case TypeEnvelope:
-		l.d.envelopes[n.ev.ID] = &envState{}
-		l.d.escrows[Escrow(n.ev.ID)] = n.ev.ID
+		l.d.envelopes[n.id] = &envState{}
+		l.d.escrows[Escrow(n.id)] = n.id
 	case TypeSettle:
 		l.d.settles[en.Ref] = append(l.d.settles[en.Ref], n)
 		if st := l.d.envelopes[en.Ref]; st.settle == nil {
@@ -793,7 +808,8 @@ func void(spend int64, err error) outcome {
 // credit is what transfer t credits to a.
 func credit(t *node, a Account) uint64 {
 	var c uint64
-	for _, x := range t.effects {
+	var buf [1]transfer
+	for _, x := range t.effectsOf(&buf) {
 		if x.to == a && x.from != a {
 			c += x.amount
 		}
@@ -802,7 +818,7 @@ func credit(t *node, a Account) uint64 {
 }
 
 func isAncestor(q, n *node) bool {
-	for x := n.parent; x != nil && x.ev.Seq >= q.ev.Seq; x = x.parent {
+	for x := n.parent; x != nil && x.seq >= q.seq; x = x.parent {
 		if x == q {
 			return true
 		}
@@ -824,7 +840,7 @@ func (l *Ledger) eval(n *node) outcome {
 		if !ok {
 			return void(pspend, ErrOverflow)
 		}
-		if limit := l.limitAt(n.author, n.ev.Time); spend < -int64(limit) {
+		if limit := l.limitAt(n.author, n.time); spend < -int64(limit) {
 			return void(pspend, fmt.Errorf("%w: spendable %d, amount %d, limit %d", ErrOverLimit, pspend, en.Amount, limit))
 		}
 		if err := l.checkBalances(effects); err != nil {
@@ -835,12 +851,12 @@ func (l *Ledger) eval(n *node) outcome {
 	switch en.Type {
 	case TypePay:
 		if en.Request != (RequestID{}) {
-			if n.ev.Time > en.Expiry {
-				return void(pspend, fmt.Errorf("%w: paid at %d, the request expired at %d", ErrExpired, n.ev.Time, en.Expiry))
+			if n.time > en.Expiry {
+				return void(pspend, fmt.Errorf("%w: paid at %d, the request expired at %d", ErrExpired, n.time, en.Expiry))
 			}
 			k := reqKey{en.Counterparty, en.Request}
 			if d := l.d.designated[k]; len(d) > 0 {
-				if !d[n.ev.ID] {
+				if !d[n.id] {
 					return void(pspend, fmt.Errorf("%w: the payee accepted another payment of it", ErrAlreadyPaid))
 				}
 			} else if w := l.d.paid[k]; w != nil && w != n {
@@ -854,7 +870,7 @@ func (l *Ledger) eval(n *node) outcome {
 				if o.status == StatusOK {
 					reserved = o.spend
 				}
-				return void(reserved, fmt.Errorf("%w: by %s (until the payee accepts one)", ErrAlreadyPaid, w.ev.ID))
+				return void(reserved, fmt.Errorf("%w: by %s (until the payee accepts one)", ErrAlreadyPaid, w.id))
 			}
 		} else if !en.Nonce.IsZero() {
 			return void(pspend, ErrRequestUnnamed)
@@ -875,7 +891,7 @@ func (l *Ledger) eval(n *node) outcome {
 		return debit(transfer{n.author, en.Counterparty, en.Amount})
 
 	case TypeEnvelope:
-		return debit(transfer{n.author, Escrow(n.ev.ID), en.Amount})
+		return debit(transfer{n.author, Escrow(n.id), en.Amount})
 
 	case TypeReceipt:
 		t, err := l.evaluated(en.Ref)
@@ -913,15 +929,15 @@ func (l *Ledger) eval(n *node) outcome {
 		if env.en.Type != TypeEnvelope || env.status != StatusOK || env.author != en.Counterparty {
 			return void(pspend, fmt.Errorf("%w: not an effective envelope of the counterparty", ErrBadRef))
 		}
-		if n.ev.Time > env.en.Expiry {
+		if n.time > env.en.Expiry {
 			return void(pspend, ErrClaimLate)
 		}
-		if n.ev.Time < env.ev.Time {
-			return void(pspend, fmt.Errorf("%w: claim at %d, envelope at %d", ErrClaimEarly, n.ev.Time, env.ev.Time))
+		if n.time < env.time {
+			return void(pspend, fmt.Errorf("%w: claim at %d, envelope at %d", ErrClaimEarly, n.time, env.time))
 		}
 		for _, q := range l.d.claims[en.Ref] {
 			if l.ancestor(q, n) {
-				return void(pspend, fmt.Errorf("%w: by entry %d", ErrDuplicateClaim, q.ev.Seq))
+				return void(pspend, fmt.Errorf("%w: by entry %d", ErrDuplicateClaim, q.seq))
 			}
 		}
 		return outcome{status: StatusOK, spend: pspend}
@@ -943,7 +959,7 @@ func (l *Ledger) evalSettle(n *node, pspend int64) outcome {
 	}
 	for _, s := range l.d.settles[en.Ref] {
 		if l.ancestor(s, n) {
-			return void(pspend, fmt.Errorf("%w: by %s", ErrSettled, s.ev.ID))
+			return void(pspend, fmt.Errorf("%w: by %s", ErrSettled, s.id))
 		}
 	}
 	if Commitment(en.Seed) != env.en.Commit {
@@ -969,7 +985,7 @@ func (l *Ledger) evalSettle(n *node, pspend int64) outcome {
 		seen[c.author] = true
 		claimants[i] = c.author
 	}
-	if len(en.Claims) < count && n.ev.Time < env.en.Expiry {
+	if len(en.Claims) < count && n.time < env.en.Expiry {
 		return void(pspend, ErrSettleEarly)
 	}
 	shares, rem, err := Assign(en.Seed, env.en.Amount, count, en.Claims)
@@ -1021,6 +1037,25 @@ func (l *Ledger) checkBalances(effects []transfer) error {
 	return nil
 }
 
+// heldProof is a fraud proof the set makes, with the IDs of its entries.
+type heldProof struct {
+	a, b event.ID
+	*FraudProof
+}
+
+// raw returns a copy of n's envelope: kept, or read back through
+// Config.Events; nil if it cannot be read.
+func (l *Ledger) raw(n *node) []byte {
+	if n.ev != nil {
+		return bytes.Clone(n.ev.Raw)
+	}
+	e, err := l.cfg.Events.Event(n.id)
+	if err != nil || e.ID != n.id {
+		return nil
+	}
+	return e.Raw
+}
+
 // updateForks recomputes the fraud proofs around position seq of author
 // after n was added, and returns the proofs that involve n.
 func (l *Ledger) updateForks(author Account, seq uint64, n *node) []*FraudProof {
@@ -1035,13 +1070,19 @@ func (l *Ledger) updateForks(author Account, seq uint64, n *node) []*FraudProof 
 			}
 			return
 		}
-		if old := l.proofs[k]; old != nil && bytes.Equal(old.A, a.ev.Raw) && bytes.Equal(old.B, b.ev.Raw) {
+		old := l.proofs[k]
+		if old != nil && old.a == a.id && old.b == b.id {
 			return
-		} else if old == nil {
+		}
+		ra, rb := l.raw(a), l.raw(b)
+		if ra == nil || rb == nil {
+			return // the store lost one (damage): proven once it is back
+		}
+		if old == nil {
 			l.forks[k.author]++
 		}
-		p := &FraudProof{A: bytes.Clone(a.ev.Raw), B: bytes.Clone(b.ev.Raw)}
-		l.proofs[k] = p
+		p := &FraudProof{A: ra, B: rb}
+		l.proofs[k] = &heldProof{a.id, b.id, p}
 		if a == n || b == n {
 			out = append(out, p)
 		}
@@ -1050,7 +1091,7 @@ func (l *Ledger) updateForks(author Account, seq uint64, n *node) []*FraudProof 
 	at := l.bySeq[posKey{author, seq}]
 	if len(at) >= 2 {
 		s := slices.Clone(at)
-		slices.SortFunc(s, func(x, y *node) int { return bytes.Compare(x.ev.ID[:], y.ev.ID[:]) })
+		slices.SortFunc(s, func(x, y *node) int { return bytes.Compare(x.id[:], y.id[:]) })
 		set(proofKey{author, seq, false}, s[0], s[1])
 	}
 	// Broken links at (seq-1, seq) and (seq, seq+1), when the lower
@@ -1068,7 +1109,7 @@ func (l *Ledger) updateForks(author Account, seq uint64, n *node) []*FraudProof 
 		a := below[0]
 		var b *node
 		for _, c := range l.bySeq[posKey{author, lo + 1}] {
-			if c.ev.PrevID() != a.ev.ID && (b == nil || bytes.Compare(c.ev.ID[:], b.ev.ID[:]) < 0) {
+			if c.prev != a.id && (b == nil || bytes.Compare(c.id[:], b.id[:]) < 0) {
 				b = c
 			}
 		}
@@ -1143,7 +1184,7 @@ func (l *Ledger) FrozenAccounts() []Account {
 	return out
 }
 
-func sortedProofKeys(m map[proofKey]*FraudProof) []proofKey {
+func sortedProofKeys(m map[proofKey]*heldProof) []proofKey {
 	keys := make([]proofKey, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -1175,7 +1216,7 @@ func (l *Ledger) FraudProofs() []*FraudProof {
 	defer l.mu.Unlock()
 	var out []*FraudProof
 	for _, k := range sortedProofKeys(l.proofs) {
-		out = append(out, l.proofs[k])
+		out = append(out, l.proofs[k].FraudProof)
 	}
 	return out
 }
@@ -1197,9 +1238,7 @@ type EntryInfo struct {
 
 func (l *Ledger) info(n *node) EntryInfo {
 	st, reason := n.state()
-	en := *n.en
-	en.Claims = slices.Clone(en.Claims)
-	return EntryInfo{ID: n.ev.ID, Author: n.author, Seq: n.ev.Seq, Time: n.ev.Time, Entry: en, Status: st, Reason: reason, Spendable: n.spend}
+	return EntryInfo{ID: n.id, Author: n.author, Seq: n.seq, Time: n.time, Entry: n.en.full(l.cfg.Unit), Status: st, Reason: reason, Spendable: n.spend}
 }
 
 // Entry returns what the ledger knows about the entry id.
@@ -1214,15 +1253,27 @@ func (l *Ledger) Entry(id event.ID) (EntryInfo, bool) {
 	return l.info(n), true
 }
 
-// Event returns the event id, if held.
+// Event returns the event id, if held (and, with Config.Events, if it can
+// be read back).
 func (l *Ledger) Event(id event.ID) (*event.Event, bool) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	n := l.nodes[id]
-	if n == nil {
+	var ev *event.Event
+	if n != nil {
+		ev = n.ev
+	}
+	l.mu.Unlock()
+	switch {
+	case n == nil:
+		return nil, false
+	case ev != nil:
+		return ev, true
+	}
+	e, err := l.cfg.Events.Event(id)
+	if err != nil || e.ID != id {
 		return nil, false
 	}
-	return n.ev, true
+	return e, true
 }
 
 // Chain returns the entries of a, by position (entries at the same
@@ -1233,7 +1284,7 @@ func (l *Ledger) Chain(a Account) []EntryInfo {
 	l.ensure()
 	ns := slices.Clone(l.byAuthor[a])
 	slices.SortFunc(ns, func(x, y *node) int {
-		return cmp.Or(cmp.Compare(x.ev.Seq, y.ev.Seq), bytes.Compare(x.ev.ID[:], y.ev.ID[:]))
+		return cmp.Or(cmp.Compare(x.seq, y.seq), bytes.Compare(x.id[:], y.id[:]))
 	})
 	out := make([]EntryInfo, len(ns))
 	for i, n := range ns {
@@ -1265,15 +1316,15 @@ func (l *Ledger) Gaps() []Gap {
 	seen := make(map[event.ID]bool)
 	var out []Gap
 	for _, n := range l.nodes {
-		if n.rooted || n.ev.Seq == 1 {
+		if n.rooted || n.seq == 1 {
 			continue
 		}
-		prev := n.ev.PrevID()
+		prev := n.prev
 		if _, held := l.nodes[prev]; held || seen[prev] {
 			continue
 		}
 		seen[prev] = true
-		out = append(out, Gap{n.author, n.ev.Seq - 1, prev})
+		out = append(out, Gap{n.author, n.seq - 1, prev})
 	}
 	slices.SortFunc(out, func(a, b Gap) int {
 		return cmp.Or(bytes.Compare(a.Author[:], b.Author[:]), cmp.Compare(a.Seq, b.Seq), bytes.Compare(a.ID[:], b.ID[:]))

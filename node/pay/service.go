@@ -208,7 +208,9 @@ func New(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := wallet.NewLedger(wallet.Config{Unit: def.Unit, Guarantors: def.Guarantors, OfflineCap: opts.Wallet.OfflineCap})
+	// The store holds every entry the ledger does: the ledger reads events
+	// back from it instead of keeping them.
+	l, err := wallet.NewLedger(wallet.Config{Unit: def.Unit, Guarantors: def.Guarantors, OfflineCap: opts.Wallet.OfflineCap, Events: opts.Store})
 	if err != nil {
 		return nil, err
 	}
