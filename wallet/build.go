@@ -88,11 +88,10 @@ func (l *Ledger) head(owner Account) (Head, *node, error) {
 	if l.frozen(owner) {
 		return h, nil, ErrFrozen
 	}
-	top := l.bySeq[posKey{owner, l.maxSeq[owner]}]
-	if len(top) == 0 {
+	n := l.bySeq[posKey{owner, l.maxSeq[owner]}]
+	if n == nil {
 		return h, nil, nil
 	}
-	n := top[0]
 	if st, reason := n.state(); st == StatusPending || st == StatusInvalid {
 		return h, nil, fmt.Errorf("%w: entry %d is %s (%v)", ErrBehind, n.seq, st, reason)
 	}
@@ -139,7 +138,7 @@ func (l *Ledger) build(owner Account, en Entry, now int64) (event.Body, error) {
 			en.Counterparty = t.author
 		}
 		if en.Type == TypeReceipt && en.Amount == 0 {
-			if en.Amount = credit(t, owner); en.Amount == 0 {
+			if en.Amount = l.credit(t, owner); en.Amount == 0 {
 				return event.Body{}, fmt.Errorf("%w: entry %s credits nothing to %s", ErrBadRef, en.Ref, owner)
 			}
 		}

@@ -91,10 +91,10 @@ func (l *Ledger) CheckPayment(e *event.Event, payee Account, pol Policy) error {
 			return reason
 		}
 	} else {
-		if at := l.bySeq[posKey{payer, e.Seq}]; len(at) > 0 {
-			return fmt.Errorf("%w: %s at position %d", ErrFork, at[0].id, e.Seq)
+		if at := l.bySeq[posKey{payer, e.Seq}]; at != nil {
+			return fmt.Errorf("%w: %s at position %d", ErrFork, at.id, e.Seq)
 		}
-		for _, o := range l.bySeq[posKey{payer, e.Seq + 1}] {
+		for o := l.bySeq[posKey{payer, e.Seq + 1}]; o != nil; o = o.twin {
 			if o.prev != e.ID {
 				return fmt.Errorf("%w: %s at position %d", ErrFork, o.id, e.Seq+1)
 			}

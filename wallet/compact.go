@@ -87,7 +87,7 @@ func (n *node) eachRef(fn func(event.ID)) {
 // effectsOf returns the transfers of an effective entry (none for the
 // others). The one transfer of a payment, refund or envelope is made again
 // from the entry, into buf; only a settlement's are kept.
-func (n *node) effectsOf(buf *[1]transfer) []transfer {
+func (l *Ledger) effectsOf(n *node, buf *[1]transfer) []transfer {
 	if !n.ok() {
 		return nil
 	}
@@ -96,8 +96,10 @@ func (n *node) effectsOf(buf *[1]transfer) []transfer {
 		buf[0] = transfer{n.author, n.en.Counterparty, n.en.Amount}
 	case TypeEnvelope:
 		buf[0] = transfer{n.author, Escrow(n.id), n.en.Amount}
+	case TypeSettle:
+		return l.d.settled[n]
 	default:
-		return n.effects
+		return nil
 	}
 	return buf[:]
 }

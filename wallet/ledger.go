@@ -111,21 +111,25 @@ type node struct {
 	en     entry
 	ev     *event.Event
 
-	// structural, maintained by Add
+	// structural, maintained by Add: the entries whose prev is this one
+	// are a list from child through their sibling links (pointers instead
+	// of a map entry per event); twin links the entries of the author at
+	// the same position (a fork), in the order they were added.
 	parent   *node
-	rooted   bool
+	child    *node
+	sibling  *node
+	twin     *node
 	chainErr error
+	rooted   bool
 
 	// derived by the effects pass
 	done   bool
 	inSet  bool
 	status Status
+	order  int32
+	indeg  int32
 	reason error
 	spend  int64
-	// effects are a settlement's transfers (see effectsOf)
-	effects []transfer
-	order   int32
-	indeg   int32
 }
 
 func (n *node) prio() prio { return prio{n.time, n.id} }
@@ -197,9 +201,11 @@ type derived struct {
 	designated map[reqKey]map[event.ID]bool
 	reqSeen    map[reqKey]bool // a payment of the request was evaluated
 	// effective refunds, claims and settlements per entry they refer to
-	refunds   map[event.ID][]*node
-	claims    map[event.ID][]*node
-	settles   map[event.ID][]*node
+	refunds map[event.ID][]*node
+	claims  map[event.ID][]*node
+	settles map[event.ID][]*node
+	// settled are the transfers of effective settlements (see effectsOf)
+	settled   map[*node][]transfer
 	receipts  map[event.ID][]*node
 	envelopes map[event.ID]*envState
 	escrows   map[Account]event.ID
@@ -220,11 +226,13 @@ type Ledger struct {
 	guarantor map[Account]bool
 	maxLimit  uint64
 
-	nodes     map[event.ID]*node
-	bySeq     map[posKey][]*node
-	maxSeq    map[Account]uint64
-	byAuthor  map[Account][]*node
-	children  map[event.ID][]*node
+	nodes    map[event.ID]*node
+	bySeq    map[posKey]*node // the first entry at each position; see twin
+	maxSeq   map[Account]uint64
+	byAuthor map[Account][]*node
+	// orphans are entries whose prev is not held, by prev, listed
+	// through their sibling links
+	orphans   map[event.ID]*node
 	referrers map[event.ID][]*node
 	proofs    map[proofKey]*heldProof
 	forks     map[Account]int  // proofs per author
@@ -245,10 +253,10 @@ func NewLedger(cfg Config) (*Ledger, error) {
 		guarantor: make(map[Account]bool),
 		maxLimit:  cfg.MaxLimit,
 		nodes:     make(map[event.ID]*node),
-		bySeq:     make(map[posKey][]*node),
+		bySeq:     make(map[posKey]*node),
 		maxSeq:    make(map[Account]uint64),
 		byAuthor:  make(map[Account][]*node),
-		children:  make(map[event.ID][]*node),
+		orphans:   make(map[event.ID]*node),
 		referrers: make(map[event.ID][]*node),
 		proofs:    make(map[proofKey]*heldProof),
 		forks:     make(map[Account]int),
@@ -289,6 +297,7 @@ func (l *Ledger) resetDerived() {
 		refunds:    make(map[event.ID][]*node),
 		claims:     make(map[event.ID][]*node),
 		settles:    make(map[event.ID][]*node),
+		settled:    make(map[*node][]transfer),
 		receipts:   make(map[event.ID][]*node),
 		envelopes:  make(map[event.ID]*envState),
 		escrows:    make(map[Account]event.ID),
@@ -389,13 +398,28 @@ func (l *Ledger) insert(e *event.Event, en *Entry) (*node, []*FraudProof) {
 	n.ev = e // until the fraud proofs are made, at least
 	l.nodes[e.ID] = n
 	pos := posKey{author, e.Seq}
-	l.bySeq[pos] = append(l.bySeq[pos], n)
+	if x := l.bySeq[pos]; x == nil {
+		l.bySeq[pos] = n
+	} else {
+		for x.twin != nil {
+			x = x.twin
+		}
+		x.twin = n
+	}
 	l.byAuthor[author] = append(l.byAuthor[author], n)
 	if e.Seq > l.maxSeq[author] {
 		l.maxSeq[author] = e.Seq
 	}
 	if e.Seq > 1 {
-		l.children[e.PrevID()] = append(l.children[e.PrevID()], n)
+		if p := l.nodes[n.prev]; p != nil {
+			n.sibling, p.child = p.child, n
+		} else {
+			n.sibling, l.orphans[n.prev] = l.orphans[n.prev], n
+		}
+	}
+	if c := l.orphans[n.id]; c != nil {
+		n.child = c
+		delete(l.orphans, n.id)
 	}
 	n.eachRef(func(r event.ID) { l.referrers[r] = append(l.referrers[r], n) })
 	if en.Type == TypeLimit && l.guarantor[author] {
@@ -442,7 +466,9 @@ func (l *Ledger) root(n *node) []*node {
 		x.rooted = true
 		x.chainErr = checkLink(x)
 		out = append(out, x)
-		queue = append(queue, l.children[x.id]...)
+		for c := x.child; c != nil; c = c.sibling {
+			queue = append(queue, c)
+		}
 	}
 	return out
 }
@@ -533,7 +559,7 @@ func (l *Ledger) ensure() {
 	}
 	var set []*node
 	for _, n := range l.nodes {
-		n.done, n.status, n.reason, n.spend, n.effects, n.order = false, StatusPending, nil, 0, nil, 0
+		n.done, n.status, n.reason, n.spend, n.order = false, StatusPending, nil, 0, 0
 		if n.rooted && n.chainErr == nil {
 			set = append(set, n)
 		}
@@ -693,7 +719,7 @@ func (l *Ledger) pass(set []*node) {
 	for h.Len() > 0 {
 		n := heap.Pop(&h).(*node)
 		l.evaluate(n)
-		for _, s := range l.children[n.id] {
+		for s := n.child; s != nil; s = s.sibling {
 			if s.inSet && !s.done && s.parent == n {
 				if s.indeg--; s.indeg == 0 {
 					heap.Push(&h, s)
@@ -718,9 +744,6 @@ func (l *Ledger) evaluate(n *node) {
 	o := l.eval(n)
 	n.done = true
 	n.status, n.reason, n.spend = o.status, o.reason, o.spend
-	if n.en.Type == TypeSettle {
-		n.effects = o.effects
-	}
 	n.order = int32(len(l.d.order))
 	l.d.order = append(l.d.order, n)
 	if !l.d.anyDone || l.d.maxPrio.less(n.prio()) {
@@ -761,6 +784,7 @@ func (l *Ledger) evaluate(n *node) {
 		l.d.envelopes[n.id] = &envState{}
 		l.d.escrows[Escrow(n.id)] = n.id
 	case TypeSettle:
+		l.d.settled[n] = o.effects
 		l.d.settles[en.Ref] = append(l.d.settles[en.Ref], n)
 		if st := l.d.envelopes[en.Ref]; st.settle == nil {
 			st.settle = n
@@ -806,10 +830,10 @@ func void(spend int64, err error) outcome {
 }
 
 // credit is what transfer t credits to a.
-func credit(t *node, a Account) uint64 {
+func (l *Ledger) credit(t *node, a Account) uint64 {
 	var c uint64
 	var buf [1]transfer
-	for _, x := range t.effectsOf(&buf) {
+	for _, x := range l.effectsOf(t, &buf) {
 		if x.to == a && x.from != a {
 			c += x.amount
 		}
@@ -901,7 +925,7 @@ func (l *Ledger) eval(n *node) outcome {
 		if t.status != StatusOK || t.author != en.Counterparty {
 			return void(pspend, fmt.Errorf("%w: not an effective transfer by the counterparty", ErrBadRef))
 		}
-		if c := credit(t, n.author); c != en.Amount {
+		if c := l.credit(t, n.author); c != en.Amount {
 			return void(pspend, fmt.Errorf("%w: it credits %d, the receipt says %d", ErrBadRef, c, en.Amount))
 		}
 		for _, q := range l.d.receipts[en.Ref] {
@@ -1088,9 +1112,11 @@ func (l *Ledger) updateForks(author Account, seq uint64, n *node) []*FraudProof 
 		}
 	}
 	// Same position: the two smallest IDs.
-	at := l.bySeq[posKey{author, seq}]
-	if len(at) >= 2 {
-		s := slices.Clone(at)
+	if at := l.bySeq[posKey{author, seq}]; at.twin != nil {
+		var s []*node
+		for x := at; x != nil; x = x.twin {
+			s = append(s, x)
+		}
 		slices.SortFunc(s, func(x, y *node) int { return bytes.Compare(x.id[:], y.id[:]) })
 		set(proofKey{author, seq, false}, s[0], s[1])
 	}
@@ -1101,14 +1127,13 @@ func (l *Ledger) updateForks(author Account, seq uint64, n *node) []*FraudProof 
 			continue
 		}
 		k := proofKey{author, lo, true}
-		below := l.bySeq[posKey{author, lo}]
-		if len(below) != 1 {
+		a := l.bySeq[posKey{author, lo}]
+		if a == nil || a.twin != nil {
 			set(k, nil, nil)
 			continue
 		}
-		a := below[0]
 		var b *node
-		for _, c := range l.bySeq[posKey{author, lo + 1}] {
+		for c := l.bySeq[posKey{author, lo + 1}]; c != nil; c = c.twin {
 			if c.prev != a.id && (b == nil || bytes.Compare(c.id[:], b.id[:]) < 0) {
 				b = c
 			}

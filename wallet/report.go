@@ -99,7 +99,7 @@ func (l *Ledger) Unreceipted(a Account) []event.ID {
 	l.ensure()
 	var out []event.ID
 	for _, n := range l.d.order {
-		if n.status != StatusOK || n.author == a || credit(n, a) == 0 {
+		if n.status != StatusOK || n.author == a || l.credit(n, a) == 0 {
 			continue
 		}
 		receipted := false
@@ -244,7 +244,7 @@ func (l *Ledger) Envelope(id event.ID) (EnvelopeInfo, bool) {
 	slices.SortFunc(info.Claims, func(a, b event.ID) int { return int(l.nodes[a].order - l.nodes[b].order) })
 	if s := st.settle; s != nil {
 		info.Settled, info.Settlement, info.Shares = true, s.id, make(map[Account]uint64)
-		for _, t := range s.effects { // a settlement keeps them
+		for _, t := range l.d.settled[s] {
 			if t.to == n.author {
 				info.Returned += t.amount
 			} else {
@@ -304,7 +304,7 @@ func (l *Ledger) ForkReport(a Account) (ForkReport, bool) {
 		if n.author != a || n.seq < r.Seq || n.status != StatusOK {
 			continue
 		}
-		for _, t := range n.effectsOf(&buf) {
+		for _, t := range l.effectsOf(n, &buf) {
 			if t.from != a {
 				continue
 			}

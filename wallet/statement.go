@@ -45,7 +45,7 @@ func (l *Ledger) Statement(a Account) []Line {
 		var delta int64
 		touched := false
 		if n.status == StatusOK {
-			for _, t := range n.effectsOf(&buf) {
+			for _, t := range l.effectsOf(n, &buf) {
 				if t.from == a {
 					delta -= int64(t.amount)
 					touched = true
