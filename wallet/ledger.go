@@ -319,7 +319,8 @@ type AddResult struct {
 // It rejects events that are not wallet entries of this unit; every other
 // event is kept, even when its chain is broken or its predecessors are
 // missing (it then waits as pending). Adding an event twice does nothing.
-// The ledger keeps e: do not modify it afterwards.
+// The ledger may keep e (it does without Config.Events): do not modify it
+// afterwards.
 func (l *Ledger) Add(e *event.Event) (AddResult, error) {
 	en, err := l.check(e)
 	if err != nil {
@@ -346,7 +347,8 @@ func (l *Ledger) Add(e *event.Event) (AddResult, error) {
 // and evaluated in one pass at the end, instead of the incremental pass
 // per event that a large unit's history makes quadratic when its order is
 // not the ledger's. It returns how many events were new, and the errors of
-// those it rejected (as Add would), joined.
+// those it rejected (as Add would), joined. evs is read with the ledger
+// locked: it must not call the ledger.
 func (l *Ledger) AddAll(evs iter.Seq[*event.Event]) (added int, err error) {
 	var errs []error
 	l.mu.Lock()
