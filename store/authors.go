@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -146,4 +147,39 @@ func keyOf(evs []authorEvent) []byte {
 		return nil
 	}
 	return evs[0].k
+}
+
+// ScopeEvents calls fn for every event stored in scope, in one read
+// transaction: author by author, each author's chain in order (parents
+// before children), evicted events left out. It is how a feature loads a
+// whole scope at start: one pass instead of a lookup per ID. Damaged
+// envelopes are skipped and counted (as History does). An error from fn
+// stops the pass and is returned.
+func (s *Store) ScopeEvents(scope event.Scope, fn func(*event.Event) error) error {
+	prefix := key('a', scope[:])
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().Key()
+			e, err := getEvent(txn, k[len(k)-event.IDSize:])
+			// Badger answers "not found" for a key in a block it cannot
+			// read: an indexed event without its envelope is damage too.
+			if errors.Is(err, ErrDamaged) || errors.Is(err, ErrNotFound) {
+				s.damageSeen()
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("scope events: %w", err)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
@@ -74,5 +75,53 @@ func TestEvictAuthors(t *testing.T) {
 	}
 	if total, _ := s.ScopeBytes(scope); total != sum || total > 40*per {
 		t.Fatalf("authors hold %d, scope %d, quota %d", sum, total, 40*per)
+	}
+}
+
+// ScopeEvents yields every event of the scope once, each author's chain in
+// order whatever order they were stored in, without other scopes' events
+// or evicted ones, and stops at fn's error.
+func TestScopeEvents(t *testing.T) {
+	s, _ := openTemp(t)
+	scope := randomScope(t)
+	authors := []*author{newAuthor(t, scope), newAuthor(t, scope), newAuthor(t, scope)}
+	var all []*event.Event
+	for i := range 30 {
+		all = append(all, authors[i%3].next(int64(1000-i), "m"))
+	}
+	for i := len(all) - 1; i >= 0; i-- {
+		mustPut(t, s, all[i], store.PutOptions{})
+	}
+	other := newAuthor(t, randomScope(t))
+	mustPut(t, s, other.next(5, "noise"), store.PutOptions{})
+	// The oldest events of the first author go.
+	if _, err := s.EvictAuthors(scope, 0, 8*int64(len(all[0].Raw))); err != nil {
+		t.Fatal(err)
+	}
+	var got []*event.Event
+	if err := s.ScopeEvents(scope, func(e *event.Event) error { got = append(got, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	held := map[event.ID]*event.Event{}
+	for _, e := range all {
+		if has, _ := s.HasEvent(e.ID); has {
+			held[e.ID] = e
+		}
+	}
+	if len(got) != len(held) || len(held) == len(all) {
+		t.Fatalf("ScopeEvents gave %d events, %d held of %d", len(got), len(held), len(all))
+	}
+	last := map[string]uint64{}
+	for _, e := range got {
+		assertSameEvent(t, e, held[e.ID])
+		if e.Seq <= last[string(e.Author)] {
+			t.Fatalf("author's event %d after %d", e.Seq, last[string(e.Author)])
+		}
+		last[string(e.Author)] = e.Seq
+	}
+	stop := errors.New("stop")
+	n := 0
+	if err := s.ScopeEvents(scope, func(*event.Event) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+		t.Fatalf("ScopeEvents after an error: %d calls, %v", n, err)
 	}
 }

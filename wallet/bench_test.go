@@ -2,6 +2,8 @@ package wallet_test
 
 import (
 	"math/rand/v2"
+	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
@@ -124,4 +126,46 @@ func BenchmarkCheckPayment(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkLedgerLoad measures what a node's start does with its stored
+// entries (parsed, not verified again): AddAll, per entry, into ledgers
+// that read events back through Config.Events (up to 100,000 entries
+// each), and the heap such a ledger holds per entry.
+func BenchmarkLedgerLoad(b *testing.B) {
+	const n = 100_000
+	cfg, raws := workload(b, n)
+	held := heldEvents{}
+	evs := make([]*event.Event, n)
+	for i, r := range raws {
+		evs[i], _ = event.Parse(r)
+		held[evs[i].ID] = evs[i]
+	}
+	cfg.Events = held
+	b.ReportAllocs()
+	b.ResetTimer()
+	var perEntry float64
+	for i := 0; i < b.N; i += n {
+		batch := evs[:min(n, b.N-i)]
+		b.StopTimer()
+		before := heapInUse()
+		b.StartTimer()
+		l, _ := wallet.NewLedger(cfg)
+		if _, err := l.AddAll(slices.Values(batch)); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		perEntry = float64(heapInUse()-before) / float64(len(batch))
+		runtime.KeepAlive(l)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+	b.ReportMetric(perEntry, "heap-B/entry")
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
 }

@@ -88,15 +88,14 @@ func (l *Ledger) head(owner Account) (Head, *node, error) {
 	if l.frozen(owner) {
 		return h, nil, ErrFrozen
 	}
-	top := l.bySeq[posKey{owner, l.maxSeq[owner]}]
-	if len(top) == 0 {
+	n := l.bySeq[posKey{owner, l.maxSeq[owner]}]
+	if n == nil {
 		return h, nil, nil
 	}
-	n := top[0]
 	if st, reason := n.state(); st == StatusPending || st == StatusInvalid {
-		return h, nil, fmt.Errorf("%w: entry %d is %s (%v)", ErrBehind, n.ev.Seq, st, reason)
+		return h, nil, fmt.Errorf("%w: entry %d is %s (%v)", ErrBehind, n.seq, st, reason)
 	}
-	h.Seq, h.ID, h.Balance, h.Time, h.Spendable = n.ev.Seq, n.ev.ID, n.en.Balance, n.ev.Time, n.spend
+	h.Seq, h.ID, h.Balance, h.Time, h.Spendable = n.seq, n.id, n.en.Balance, n.time, n.spend
 	return h, n, nil
 }
 
@@ -139,7 +138,7 @@ func (l *Ledger) build(owner Account, en Entry, now int64) (event.Body, error) {
 			en.Counterparty = t.author
 		}
 		if en.Type == TypeReceipt && en.Amount == 0 {
-			if en.Amount = credit(t, owner); en.Amount == 0 {
+			if en.Amount = l.credit(t, owner); en.Amount == 0 {
 				return event.Body{}, fmt.Errorf("%w: entry %s credits nothing to %s", ErrBadRef, en.Ref, owner)
 			}
 		}
@@ -164,8 +163,8 @@ func (l *Ledger) build(owner Account, en Entry, now int64) (event.Body, error) {
 		return event.Body{}, err
 	}
 	// Evaluate the entry as the ledger will.
-	n := &node{ev: &event.Event{Body: b}, en: full, author: owner, parent: top, rooted: true}
-	n.refs = dedupe(en.refs())
+	n := newNode(&event.Event{Body: b}, full, owner)
+	n.parent, n.rooted = top, true
 	if err := checkLink(n); err != nil {
 		return event.Body{}, err
 	}

@@ -91,15 +91,16 @@ func (l *Ledger) CheckPayment(e *event.Event, payee Account, pol Policy) error {
 			return reason
 		}
 	} else {
-		if at := l.bySeq[posKey{payer, e.Seq}]; len(at) > 0 {
-			return fmt.Errorf("%w: %s at position %d", ErrFork, at[0].ev.ID, e.Seq)
+		if at := l.bySeq[posKey{payer, e.Seq}]; at != nil {
+			return fmt.Errorf("%w: %s at position %d", ErrFork, at.id, e.Seq)
 		}
-		for _, o := range l.bySeq[posKey{payer, e.Seq + 1}] {
-			if o.ev.PrevID() != e.ID {
-				return fmt.Errorf("%w: %s at position %d", ErrFork, o.ev.ID, e.Seq+1)
+		for o := l.bySeq[posKey{payer, e.Seq + 1}]; o != nil; o = o.twin {
+			if o.prev != e.ID {
+				return fmt.Errorf("%w: %s at position %d", ErrFork, o.id, e.Seq+1)
 			}
 		}
-		n = &node{ev: e, en: en, author: payer, rooted: true}
+		n = newNode(e, en, payer)
+		n.rooted = true
 		if e.Seq > 1 {
 			p := l.nodes[e.PrevID()]
 			if p == nil || !p.rooted {
@@ -142,7 +143,7 @@ func (l *Ledger) confirmedEntries(payer, payee Account) map[*node]bool {
 			continue
 		}
 		direct := false
-		for _, r := range l.referrers[x.ev.ID] {
+		for _, r := range l.referrers[x.id] {
 			if r.author != payer && r.author != payee && l.member(r.author) {
 				direct = true
 				break
@@ -166,7 +167,7 @@ func (l *Ledger) checkCaps(n *node, payer, payee Account, pol Policy) error {
 	var recent, toPayee uint64
 	unconfirmed := false
 	for x := n.parent; x != nil && !conf[x]; x = x.parent {
-		if x.ok() && x.en.IsDebit() {
+		if x.ok() && isDebit(x.en.Type) {
 			unconfirmed = true
 			recent += x.en.Amount
 			if x.en.Type == TypePay && x.en.Counterparty == payee {

@@ -340,21 +340,23 @@ func (en *Entry) Validate() error {
 // Delta is the change the entry makes to its owner's chain balance:
 // minus the amount for payments, refunds and envelopes, plus the amount for
 // receipts and settlements (the returned remainder), zero otherwise.
-func (en *Entry) Delta() int64 {
-	switch en.Type {
+func (en *Entry) Delta() int64 { return delta(en.Type, en.Amount) }
+
+func delta(t Type, amount uint64) int64 {
+	switch t {
 	case TypePay, TypeRefund, TypeEnvelope:
-		return -int64(en.Amount)
+		return -int64(amount)
 	case TypeReceipt, TypeSettle:
-		return int64(en.Amount)
+		return int64(amount)
 	}
 	return 0
 }
 
 // IsDebit reports whether the entry takes money out of its owner's
 // account, and so is bounded by the owner's credit limit.
-func (en *Entry) IsDebit() bool {
-	return en.Type == TypePay || en.Type == TypeRefund || en.Type == TypeEnvelope
-}
+func (en *Entry) IsDebit() bool { return isDebit(en.Type) }
+
+func isDebit(t Type) bool { return t == TypePay || t == TypeRefund || t == TypeEnvelope }
 
 // refs returns the IDs the entry refers to.
 func (en *Entry) refs() []event.ID {

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"sync"
 
@@ -26,6 +27,9 @@ type Config struct {
 	// MaxLimit caps an account's credit limit (the sum of its grants).
 	// 0 means MaxAmount.
 	MaxLimit uint64
+	// Events, if set, reads held entries back (see Events): the ledger
+	// then keeps a few hundred bytes per entry instead of its event.
+	Events Events
 }
 
 // Status is what the ledger makes of an entry.
@@ -95,29 +99,40 @@ func (p prio) less(q prio) bool {
 	return bytes.Compare(p.id[:], q.id[:]) < 0
 }
 
+// node is one entry of the set: what evaluation and the queries need of
+// it, held as values (see entry). ev is the whole event, kept only by a
+// ledger without Config.Events.
 type node struct {
-	ev     *event.Event
-	en     *Entry
+	id     event.ID
+	prev   event.ID
 	author Account
-	refs   []event.ID
+	seq    uint64
+	time   int64
+	en     entry
+	ev     *event.Event
 
-	// structural, maintained by Add
+	// structural, maintained by Add: the entries whose prev is this one
+	// are a list from child through their sibling links (pointers instead
+	// of a map entry per event); twin links the entries of the author at
+	// the same position (a fork), in the order they were added.
 	parent   *node
-	rooted   bool
+	child    *node
+	sibling  *node
+	twin     *node
 	chainErr error
+	rooted   bool
 
 	// derived by the effects pass
-	done    bool
-	status  Status
-	reason  error
-	spend   int64
-	effects []transfer
-	order   int
-	indeg   int
-	inSet   bool
+	done   bool
+	inSet  bool
+	status Status
+	order  int32
+	indeg  int32
+	reason error
+	spend  int64
 }
 
-func (n *node) prio() prio { return prio{n.ev.Time, n.ev.ID} }
+func (n *node) prio() prio { return prio{n.time, n.id} }
 
 func (n *node) ok() bool { return n.done && n.status == StatusOK }
 
@@ -186,9 +201,11 @@ type derived struct {
 	designated map[reqKey]map[event.ID]bool
 	reqSeen    map[reqKey]bool // a payment of the request was evaluated
 	// effective refunds, claims and settlements per entry they refer to
-	refunds   map[event.ID][]*node
-	claims    map[event.ID][]*node
-	settles   map[event.ID][]*node
+	refunds map[event.ID][]*node
+	claims  map[event.ID][]*node
+	settles map[event.ID][]*node
+	// settled are the transfers of effective settlements (see effectsOf)
+	settled   map[*node][]transfer
 	receipts  map[event.ID][]*node
 	envelopes map[event.ID]*envState
 	escrows   map[Account]event.ID
@@ -209,13 +226,15 @@ type Ledger struct {
 	guarantor map[Account]bool
 	maxLimit  uint64
 
-	nodes     map[event.ID]*node
-	bySeq     map[posKey][]*node
-	maxSeq    map[Account]uint64
-	byAuthor  map[Account][]*node
-	children  map[event.ID][]*node
+	nodes    map[event.ID]*node
+	bySeq    map[posKey]*node // the first entry at each position; see twin
+	maxSeq   map[Account]uint64
+	byAuthor map[Account][]*node
+	// orphans are entries whose prev is not held, by prev, listed
+	// through their sibling links
+	orphans   map[event.ID]*node
 	referrers map[event.ID][]*node
-	proofs    map[proofKey]*FraudProof
+	proofs    map[proofKey]*heldProof
 	forks     map[Account]int  // proofs per author
 	named     map[Account]bool // named by a held grant of a guarantor (Standing)
 
@@ -234,12 +253,12 @@ func NewLedger(cfg Config) (*Ledger, error) {
 		guarantor: make(map[Account]bool),
 		maxLimit:  cfg.MaxLimit,
 		nodes:     make(map[event.ID]*node),
-		bySeq:     make(map[posKey][]*node),
+		bySeq:     make(map[posKey]*node),
 		maxSeq:    make(map[Account]uint64),
 		byAuthor:  make(map[Account][]*node),
-		children:  make(map[event.ID][]*node),
+		orphans:   make(map[event.ID]*node),
 		referrers: make(map[event.ID][]*node),
-		proofs:    make(map[proofKey]*FraudProof),
+		proofs:    make(map[proofKey]*heldProof),
 		forks:     make(map[Account]int),
 		named:     make(map[Account]bool),
 	}
@@ -278,6 +297,7 @@ func (l *Ledger) resetDerived() {
 		refunds:    make(map[event.ID][]*node),
 		claims:     make(map[event.ID][]*node),
 		settles:    make(map[event.ID][]*node),
+		settled:    make(map[*node][]transfer),
 		receipts:   make(map[event.ID][]*node),
 		envelopes:  make(map[event.ID]*envState),
 		escrows:    make(map[Account]event.ID),
@@ -299,55 +319,123 @@ type AddResult struct {
 // It rejects events that are not wallet entries of this unit; every other
 // event is kept, even when its chain is broken or its predecessors are
 // missing (it then waits as pending). Adding an event twice does nothing.
-// The ledger keeps e: do not modify it afterwards.
+// The ledger may keep e (it does without Config.Events): do not modify it
+// afterwards.
 func (l *Ledger) Add(e *event.Event) (AddResult, error) {
-	en, err := CheckEvent(e)
+	en, err := l.check(e)
 	if err != nil {
 		return AddResult{}, err
 	}
-	if e.ScopeID() != l.scope {
-		return AddResult{}, fmt.Errorf("%w: unit %q, ledger of %q", ErrWrongScope, en.Unit, l.cfg.Unit)
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, ok := l.nodes[e.ID]; ok {
+	n, proofs := l.insert(e, en)
+	if n == nil {
 		return AddResult{}, nil
 	}
+	// Root the event and whatever was waiting for it.
+	var rooted []*node
+	if p := l.nodes[e.PrevID()]; e.Seq == 1 || p != nil && p.rooted {
+		rooted = l.root(n)
+	}
+	l.advance(rooted)
+	return AddResult{New: true, Proofs: proofs}, nil
+}
+
+// AddAll adds many verified events at once, as a node loading its stored
+// entries does: the state is the one Add would give for each (the set
+// decides it, not the order), but events are rooted once they are all in
+// and evaluated in one pass at the end, instead of the incremental pass
+// per event that a large unit's history makes quadratic when its order is
+// not the ledger's. It returns how many events were new, and the errors of
+// those it rejected (as Add would), joined. evs is read with the ledger
+// locked: it must not call the ledger.
+func (l *Ledger) AddAll(evs iter.Seq[*event.Event]) (added int, err error) {
+	var errs []error
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var fresh []*node
+	for e := range evs {
+		en, err := l.check(e)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("entry %s: %w", e.ID, err))
+			continue
+		}
+		if n, _ := l.insert(e, en); n != nil {
+			fresh = append(fresh, n)
+		}
+	}
+	for _, n := range fresh {
+		if p := l.nodes[n.prev]; !n.rooted && (n.seq == 1 || p != nil && p.rooted) {
+			l.root(n)
+		}
+	}
+	if len(fresh) > 0 {
+		l.dirty = true
+		l.ensure()
+	}
+	return len(fresh), errors.Join(errs...)
+}
+
+// check is Add's edge check: a wallet entry of this unit.
+func (l *Ledger) check(e *event.Event) (*Entry, error) {
+	en, err := CheckEvent(e)
+	if err != nil {
+		return nil, err
+	}
+	if e.ScopeID() != l.scope {
+		return nil, fmt.Errorf("%w: unit %q, ledger of %q", ErrWrongScope, en.Unit, l.cfg.Unit)
+	}
+	return en, nil
+}
+
+// insert records a checked event in the set's structure, not rooted yet,
+// and updates the fraud proofs around it; it returns nil if e was held
+// already, and the proofs that involve e.
+func (l *Ledger) insert(e *event.Event, en *Entry) (*node, []*FraudProof) {
+	if _, ok := l.nodes[e.ID]; ok {
+		return nil, nil
+	}
 	author, _ := AccountOf(e.Author)
-	n := &node{ev: e, en: en, author: author, refs: dedupe(en.refs())}
+	n := newNode(e, en, author)
+	n.ev = e // until the fraud proofs are made, at least
 	l.nodes[e.ID] = n
 	pos := posKey{author, e.Seq}
-	l.bySeq[pos] = append(l.bySeq[pos], n)
+	if x := l.bySeq[pos]; x == nil {
+		l.bySeq[pos] = n
+	} else {
+		for x.twin != nil {
+			x = x.twin
+		}
+		x.twin = n
+	}
 	l.byAuthor[author] = append(l.byAuthor[author], n)
 	if e.Seq > l.maxSeq[author] {
 		l.maxSeq[author] = e.Seq
 	}
 	if e.Seq > 1 {
-		l.children[e.PrevID()] = append(l.children[e.PrevID()], n)
+		if p := l.nodes[n.prev]; p != nil {
+			n.sibling, p.child = p.child, n
+		} else {
+			n.sibling, l.orphans[n.prev] = l.orphans[n.prev], n
+		}
 	}
-	for _, r := range n.refs {
-		l.referrers[r] = append(l.referrers[r], n)
+	if c := l.orphans[n.id]; c != nil {
+		n.child = c
+		delete(l.orphans, n.id)
 	}
+	n.eachRef(func(r event.ID) { l.referrers[r] = append(l.referrers[r], n) })
 	if en.Type == TypeLimit && l.guarantor[author] {
 		l.named[en.Counterparty] = true
 	}
-
-	res := AddResult{New: true}
 	wasForked := l.forks[author] > 0
-	res.Proofs = l.updateForks(author, e.Seq, n)
+	proofs := l.updateForks(author, e.Seq, n)
 	if l.guarantor[author] && !wasForked && l.forks[author] > 0 {
 		l.dirty = true // the guarantor's revocations stop counting (see limitAt)
 	}
-
-	// Root the event and whatever was waiting for it.
-	var rooted []*node
-	if e.Seq == 1 {
-		rooted = l.root(n)
-	} else if p := l.nodes[e.PrevID()]; p != nil && p.rooted {
-		rooted = l.root(n)
+	if l.cfg.Events != nil {
+		n.ev = nil // read back from the store when asked for
 	}
-	l.advance(rooted)
-	return res, nil
+	return n, proofs
 }
 
 func dedupe(ids []event.ID) []event.ID {
@@ -374,13 +462,15 @@ func (l *Ledger) root(n *node) []*node {
 	for len(queue) > 0 {
 		x := queue[0]
 		queue = queue[1:]
-		if x.ev.Seq > 1 {
-			x.parent = l.nodes[x.ev.PrevID()]
+		if x.seq > 1 {
+			x.parent = l.nodes[x.prev]
 		}
 		x.rooted = true
 		x.chainErr = checkLink(x)
 		out = append(out, x)
-		queue = append(queue, l.children[x.ev.ID]...)
+		for c := x.child; c != nil; c = c.sibling {
+			queue = append(queue, c)
+		}
 	}
 	return out
 }
@@ -394,14 +484,14 @@ func checkLink(n *node) error {
 		switch {
 		case p.chainErr != nil:
 			return ErrAncestorInvalid
-		case p.author != n.author || p.ev.Seq+1 != n.ev.Seq:
+		case p.author != n.author || p.seq+1 != n.seq:
 			return fmt.Errorf("%w: prev is not the author's previous entry", ErrChainBroken)
-		case n.ev.Time <= p.ev.Time:
-			return fmt.Errorf("%w: time %d not after the previous entry's %d", ErrChainBroken, n.ev.Time, p.ev.Time)
+		case n.time <= p.time:
+			return fmt.Errorf("%w: time %d not after the previous entry's %d", ErrChainBroken, n.time, p.time)
 		}
 		prevBal = p.en.Balance
 	}
-	want, ok := addInt64(prevBal, n.en.Delta())
+	want, ok := addInt64(prevBal, delta(n.en.Type, n.en.Amount))
 	if !ok || want != n.en.Balance {
 		return fmt.Errorf("%w: balance %d, want %d", ErrChainBroken, n.en.Balance, want)
 	}
@@ -427,7 +517,7 @@ func (l *Ledger) advance(rooted []*node) {
 	for _, x := range rooted {
 		// Entries already evaluated that refer to x were evaluated
 		// without it.
-		for _, r := range l.referrers[x.ev.ID] {
+		for _, r := range l.referrers[x.id] {
 			if r.done {
 				l.dirty = true
 				return
@@ -440,7 +530,7 @@ func (l *Ledger) advance(rooted []*node) {
 			l.dirty = true // it would have been evaluated earlier
 			return
 		}
-		if x.en.Type == TypeLimit && l.guarantor[x.author] && l.d.anyDone && x.ev.Time <= l.d.maxPrio.time {
+		if x.en.Type == TypeLimit && l.guarantor[x.author] && l.d.anyDone && x.time <= l.d.maxPrio.time {
 			l.dirty = true // the grant applies to entries evaluated already
 			return
 		}
@@ -471,7 +561,7 @@ func (l *Ledger) ensure() {
 	}
 	var set []*node
 	for _, n := range l.nodes {
-		n.done, n.status, n.reason, n.spend, n.effects, n.order = false, StatusPending, nil, 0, nil, 0
+		n.done, n.status, n.reason, n.spend, n.order = false, StatusPending, nil, 0, 0
 		if n.rooted && n.chainErr == nil {
 			set = append(set, n)
 		}
@@ -535,7 +625,7 @@ func (l *Ledger) designate(r *node) {
 // author's chain. Both are rooted and unbroken (n may be hypothetical,
 // with its parent set).
 func (l *Ledger) ancestor(q, n *node) bool {
-	if q.author != n.author || q.ev.Seq >= n.ev.Seq {
+	if q.author != n.author || q.seq >= n.seq {
 		return false
 	}
 	if l.forks[n.author] == 0 {
@@ -553,7 +643,7 @@ func (l *Ledger) addGrant(n *node) {
 		m = make(map[Account][]grant)
 		l.d.limits[n.en.Counterparty] = m
 	}
-	g := grant{n.ev.Seq, n.ev.Time, n.en.Amount}
+	g := grant{n.seq, n.time, n.en.Amount}
 	gs := m[n.author]
 	i, _ := slices.BinarySearchFunc(gs, g, func(a, b grant) int {
 		return cmp.Or(cmp.Compare(a.seq, b.seq), cmp.Compare(a.amount, b.amount))
@@ -618,11 +708,11 @@ func (l *Ledger) pass(set []*node) {
 		if n.parent != nil && !n.parent.done {
 			n.indeg++
 		}
-		for _, r := range n.refs {
+		n.eachRef(func(r event.ID) {
 			if t := l.nodes[r]; t != nil && t.inSet && !t.done {
 				n.indeg++
 			}
-		}
+		})
 		if n.indeg == 0 {
 			h = append(h, n)
 		}
@@ -631,14 +721,14 @@ func (l *Ledger) pass(set []*node) {
 	for h.Len() > 0 {
 		n := heap.Pop(&h).(*node)
 		l.evaluate(n)
-		for _, s := range l.children[n.ev.ID] {
+		for s := n.child; s != nil; s = s.sibling {
 			if s.inSet && !s.done && s.parent == n {
 				if s.indeg--; s.indeg == 0 {
 					heap.Push(&h, s)
 				}
 			}
 		}
-		for _, s := range l.referrers[n.ev.ID] {
+		for _, s := range l.referrers[n.id] {
 			if s.inSet && !s.done {
 				if s.indeg--; s.indeg == 0 {
 					heap.Push(&h, s)
@@ -655,8 +745,8 @@ func (l *Ledger) pass(set []*node) {
 func (l *Ledger) evaluate(n *node) {
 	o := l.eval(n)
 	n.done = true
-	n.status, n.reason, n.spend, n.effects = o.status, o.reason, o.spend, o.effects
-	n.order = len(l.d.order)
+	n.status, n.reason, n.spend = o.status, o.reason, o.spend
+	n.order = int32(len(l.d.order))
 	l.d.order = append(l.d.order, n)
 	if !l.d.anyDone || l.d.maxPrio.less(n.prio()) {
 		l.d.maxPrio = n.prio()
@@ -693,9 +783,10 @@ func (l *Ledger) evaluate(n *node) {
 	case TypeClaim:
 		l.d.claims[en.Ref] = append(l.d.claims[en.Ref], n)
 	case TypeEnvelope:
-		l.d.envelopes[n.ev.ID] = &envState{}
-		l.d.escrows[Escrow(n.ev.ID)] = n.ev.ID
+		l.d.envelopes[n.id] = &envState{}
+		l.d.escrows[Escrow(n.id)] = n.id
 	case TypeSettle:
+		l.d.settled[n] = o.effects
 		l.d.settles[en.Ref] = append(l.d.settles[en.Ref], n)
 		if st := l.d.envelopes[en.Ref]; st.settle == nil {
 			st.settle = n
@@ -741,9 +832,10 @@ func void(spend int64, err error) outcome {
 }
 
 // credit is what transfer t credits to a.
-func credit(t *node, a Account) uint64 {
+func (l *Ledger) credit(t *node, a Account) uint64 {
 	var c uint64
-	for _, x := range t.effects {
+	var buf [1]transfer
+	for _, x := range l.effectsOf(t, &buf) {
 		if x.to == a && x.from != a {
 			c += x.amount
 		}
@@ -752,7 +844,7 @@ func credit(t *node, a Account) uint64 {
 }
 
 func isAncestor(q, n *node) bool {
-	for x := n.parent; x != nil && x.ev.Seq >= q.ev.Seq; x = x.parent {
+	for x := n.parent; x != nil && x.seq >= q.seq; x = x.parent {
 		if x == q {
 			return true
 		}
@@ -774,7 +866,7 @@ func (l *Ledger) eval(n *node) outcome {
 		if !ok {
 			return void(pspend, ErrOverflow)
 		}
-		if limit := l.limitAt(n.author, n.ev.Time); spend < -int64(limit) {
+		if limit := l.limitAt(n.author, n.time); spend < -int64(limit) {
 			return void(pspend, fmt.Errorf("%w: spendable %d, amount %d, limit %d", ErrOverLimit, pspend, en.Amount, limit))
 		}
 		if err := l.checkBalances(effects); err != nil {
@@ -785,12 +877,12 @@ func (l *Ledger) eval(n *node) outcome {
 	switch en.Type {
 	case TypePay:
 		if en.Request != (RequestID{}) {
-			if n.ev.Time > en.Expiry {
-				return void(pspend, fmt.Errorf("%w: paid at %d, the request expired at %d", ErrExpired, n.ev.Time, en.Expiry))
+			if n.time > en.Expiry {
+				return void(pspend, fmt.Errorf("%w: paid at %d, the request expired at %d", ErrExpired, n.time, en.Expiry))
 			}
 			k := reqKey{en.Counterparty, en.Request}
 			if d := l.d.designated[k]; len(d) > 0 {
-				if !d[n.ev.ID] {
+				if !d[n.id] {
 					return void(pspend, fmt.Errorf("%w: the payee accepted another payment of it", ErrAlreadyPaid))
 				}
 			} else if w := l.d.paid[k]; w != nil && w != n {
@@ -804,7 +896,7 @@ func (l *Ledger) eval(n *node) outcome {
 				if o.status == StatusOK {
 					reserved = o.spend
 				}
-				return void(reserved, fmt.Errorf("%w: by %s (until the payee accepts one)", ErrAlreadyPaid, w.ev.ID))
+				return void(reserved, fmt.Errorf("%w: by %s (until the payee accepts one)", ErrAlreadyPaid, w.id))
 			}
 		} else if !en.Nonce.IsZero() {
 			return void(pspend, ErrRequestUnnamed)
@@ -825,7 +917,7 @@ func (l *Ledger) eval(n *node) outcome {
 		return debit(transfer{n.author, en.Counterparty, en.Amount})
 
 	case TypeEnvelope:
-		return debit(transfer{n.author, Escrow(n.ev.ID), en.Amount})
+		return debit(transfer{n.author, Escrow(n.id), en.Amount})
 
 	case TypeReceipt:
 		t, err := l.evaluated(en.Ref)
@@ -835,7 +927,7 @@ func (l *Ledger) eval(n *node) outcome {
 		if t.status != StatusOK || t.author != en.Counterparty {
 			return void(pspend, fmt.Errorf("%w: not an effective transfer by the counterparty", ErrBadRef))
 		}
-		if c := credit(t, n.author); c != en.Amount {
+		if c := l.credit(t, n.author); c != en.Amount {
 			return void(pspend, fmt.Errorf("%w: it credits %d, the receipt says %d", ErrBadRef, c, en.Amount))
 		}
 		for _, q := range l.d.receipts[en.Ref] {
@@ -863,15 +955,15 @@ func (l *Ledger) eval(n *node) outcome {
 		if env.en.Type != TypeEnvelope || env.status != StatusOK || env.author != en.Counterparty {
 			return void(pspend, fmt.Errorf("%w: not an effective envelope of the counterparty", ErrBadRef))
 		}
-		if n.ev.Time > env.en.Expiry {
+		if n.time > env.en.Expiry {
 			return void(pspend, ErrClaimLate)
 		}
-		if n.ev.Time < env.ev.Time {
-			return void(pspend, fmt.Errorf("%w: claim at %d, envelope at %d", ErrClaimEarly, n.ev.Time, env.ev.Time))
+		if n.time < env.time {
+			return void(pspend, fmt.Errorf("%w: claim at %d, envelope at %d", ErrClaimEarly, n.time, env.time))
 		}
 		for _, q := range l.d.claims[en.Ref] {
 			if l.ancestor(q, n) {
-				return void(pspend, fmt.Errorf("%w: by entry %d", ErrDuplicateClaim, q.ev.Seq))
+				return void(pspend, fmt.Errorf("%w: by entry %d", ErrDuplicateClaim, q.seq))
 			}
 		}
 		return outcome{status: StatusOK, spend: pspend}
@@ -893,7 +985,7 @@ func (l *Ledger) evalSettle(n *node, pspend int64) outcome {
 	}
 	for _, s := range l.d.settles[en.Ref] {
 		if l.ancestor(s, n) {
-			return void(pspend, fmt.Errorf("%w: by %s", ErrSettled, s.ev.ID))
+			return void(pspend, fmt.Errorf("%w: by %s", ErrSettled, s.id))
 		}
 	}
 	if Commitment(en.Seed) != env.en.Commit {
@@ -919,7 +1011,7 @@ func (l *Ledger) evalSettle(n *node, pspend int64) outcome {
 		seen[c.author] = true
 		claimants[i] = c.author
 	}
-	if len(en.Claims) < count && n.ev.Time < env.en.Expiry {
+	if len(en.Claims) < count && n.time < env.en.Expiry {
 		return void(pspend, ErrSettleEarly)
 	}
 	shares, rem, err := Assign(en.Seed, env.en.Amount, count, en.Claims)
@@ -971,6 +1063,25 @@ func (l *Ledger) checkBalances(effects []transfer) error {
 	return nil
 }
 
+// heldProof is a fraud proof the set makes, with the IDs of its entries.
+type heldProof struct {
+	a, b event.ID
+	*FraudProof
+}
+
+// raw returns a copy of n's envelope: kept, or read back through
+// Config.Events; nil if it cannot be read.
+func (l *Ledger) raw(n *node) []byte {
+	if n.ev != nil {
+		return bytes.Clone(n.ev.Raw)
+	}
+	e, err := l.cfg.Events.Event(n.id)
+	if err != nil || e.ID != n.id {
+		return nil
+	}
+	return e.Raw
+}
+
 // updateForks recomputes the fraud proofs around position seq of author
 // after n was added, and returns the proofs that involve n.
 func (l *Ledger) updateForks(author Account, seq uint64, n *node) []*FraudProof {
@@ -985,22 +1096,30 @@ func (l *Ledger) updateForks(author Account, seq uint64, n *node) []*FraudProof 
 			}
 			return
 		}
-		if old := l.proofs[k]; old != nil && bytes.Equal(old.A, a.ev.Raw) && bytes.Equal(old.B, b.ev.Raw) {
+		old := l.proofs[k]
+		if old != nil && old.a == a.id && old.b == b.id {
 			return
-		} else if old == nil {
+		}
+		ra, rb := l.raw(a), l.raw(b)
+		if ra == nil || rb == nil {
+			return // the store lost one (damage): proven once it is back
+		}
+		if old == nil {
 			l.forks[k.author]++
 		}
-		p := &FraudProof{A: bytes.Clone(a.ev.Raw), B: bytes.Clone(b.ev.Raw)}
-		l.proofs[k] = p
+		p := &FraudProof{A: ra, B: rb}
+		l.proofs[k] = &heldProof{a.id, b.id, p}
 		if a == n || b == n {
 			out = append(out, p)
 		}
 	}
 	// Same position: the two smallest IDs.
-	at := l.bySeq[posKey{author, seq}]
-	if len(at) >= 2 {
-		s := slices.Clone(at)
-		slices.SortFunc(s, func(x, y *node) int { return bytes.Compare(x.ev.ID[:], y.ev.ID[:]) })
+	if at := l.bySeq[posKey{author, seq}]; at.twin != nil {
+		var s []*node
+		for x := at; x != nil; x = x.twin {
+			s = append(s, x)
+		}
+		slices.SortFunc(s, func(x, y *node) int { return bytes.Compare(x.id[:], y.id[:]) })
 		set(proofKey{author, seq, false}, s[0], s[1])
 	}
 	// Broken links at (seq-1, seq) and (seq, seq+1), when the lower
@@ -1010,15 +1129,14 @@ func (l *Ledger) updateForks(author Account, seq uint64, n *node) []*FraudProof 
 			continue
 		}
 		k := proofKey{author, lo, true}
-		below := l.bySeq[posKey{author, lo}]
-		if len(below) != 1 {
+		a := l.bySeq[posKey{author, lo}]
+		if a == nil || a.twin != nil {
 			set(k, nil, nil)
 			continue
 		}
-		a := below[0]
 		var b *node
-		for _, c := range l.bySeq[posKey{author, lo + 1}] {
-			if c.ev.PrevID() != a.ev.ID && (b == nil || bytes.Compare(c.ev.ID[:], b.ev.ID[:]) < 0) {
+		for c := l.bySeq[posKey{author, lo + 1}]; c != nil; c = c.twin {
+			if c.prev != a.id && (b == nil || bytes.Compare(c.id[:], b.id[:]) < 0) {
 				b = c
 			}
 		}
@@ -1093,7 +1211,7 @@ func (l *Ledger) FrozenAccounts() []Account {
 	return out
 }
 
-func sortedProofKeys(m map[proofKey]*FraudProof) []proofKey {
+func sortedProofKeys(m map[proofKey]*heldProof) []proofKey {
 	keys := make([]proofKey, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -1125,7 +1243,7 @@ func (l *Ledger) FraudProofs() []*FraudProof {
 	defer l.mu.Unlock()
 	var out []*FraudProof
 	for _, k := range sortedProofKeys(l.proofs) {
-		out = append(out, l.proofs[k])
+		out = append(out, l.proofs[k].FraudProof)
 	}
 	return out
 }
@@ -1147,9 +1265,7 @@ type EntryInfo struct {
 
 func (l *Ledger) info(n *node) EntryInfo {
 	st, reason := n.state()
-	en := *n.en
-	en.Claims = slices.Clone(en.Claims)
-	return EntryInfo{ID: n.ev.ID, Author: n.author, Seq: n.ev.Seq, Time: n.ev.Time, Entry: en, Status: st, Reason: reason, Spendable: n.spend}
+	return EntryInfo{ID: n.id, Author: n.author, Seq: n.seq, Time: n.time, Entry: n.en.full(l.cfg.Unit), Status: st, Reason: reason, Spendable: n.spend}
 }
 
 // Entry returns what the ledger knows about the entry id.
@@ -1164,15 +1280,27 @@ func (l *Ledger) Entry(id event.ID) (EntryInfo, bool) {
 	return l.info(n), true
 }
 
-// Event returns the event id, if held.
+// Event returns the event id, if held (and, with Config.Events, if it can
+// be read back).
 func (l *Ledger) Event(id event.ID) (*event.Event, bool) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	n := l.nodes[id]
-	if n == nil {
+	var ev *event.Event
+	if n != nil {
+		ev = n.ev
+	}
+	l.mu.Unlock()
+	switch {
+	case n == nil:
+		return nil, false
+	case ev != nil:
+		return ev, true
+	}
+	e, err := l.cfg.Events.Event(id)
+	if err != nil || e.ID != id {
 		return nil, false
 	}
-	return n.ev, true
+	return e, true
 }
 
 // Chain returns the entries of a, by position (entries at the same
@@ -1183,7 +1311,7 @@ func (l *Ledger) Chain(a Account) []EntryInfo {
 	l.ensure()
 	ns := slices.Clone(l.byAuthor[a])
 	slices.SortFunc(ns, func(x, y *node) int {
-		return cmp.Or(cmp.Compare(x.ev.Seq, y.ev.Seq), bytes.Compare(x.ev.ID[:], y.ev.ID[:]))
+		return cmp.Or(cmp.Compare(x.seq, y.seq), bytes.Compare(x.id[:], y.id[:]))
 	})
 	out := make([]EntryInfo, len(ns))
 	for i, n := range ns {
@@ -1215,15 +1343,15 @@ func (l *Ledger) Gaps() []Gap {
 	seen := make(map[event.ID]bool)
 	var out []Gap
 	for _, n := range l.nodes {
-		if n.rooted || n.ev.Seq == 1 {
+		if n.rooted || n.seq == 1 {
 			continue
 		}
-		prev := n.ev.PrevID()
+		prev := n.prev
 		if _, held := l.nodes[prev]; held || seen[prev] {
 			continue
 		}
 		seen[prev] = true
-		out = append(out, Gap{n.author, n.ev.Seq - 1, prev})
+		out = append(out, Gap{n.author, n.seq - 1, prev})
 	}
 	slices.SortFunc(out, func(a, b Gap) int {
 		return cmp.Or(bytes.Compare(a.Author[:], b.Author[:]), cmp.Compare(a.Seq, b.Seq), bytes.Compare(a.ID[:], b.ID[:]))

@@ -47,13 +47,13 @@ func (l *Ledger) account(a Account) AccountInfo {
 		case StatusInvalid:
 			ai.Invalid++
 		default:
-			if top == nil || n.ev.Seq > top.ev.Seq || n.ev.Seq == top.ev.Seq && bytes.Compare(n.ev.ID[:], top.ev.ID[:]) < 0 {
+			if top == nil || n.seq > top.seq || n.seq == top.seq && bytes.Compare(n.id[:], top.id[:]) < 0 {
 				top = n
 			}
 		}
 	}
 	if top != nil {
-		ai.Seq, ai.Head, ai.Spendable = top.ev.Seq, top.ev.ID, top.spend
+		ai.Seq, ai.Head, ai.Spendable = top.seq, top.id, top.spend
 	}
 	_, ai.Escrow = l.d.escrows[a]
 	return ai
@@ -99,18 +99,18 @@ func (l *Ledger) Unreceipted(a Account) []event.ID {
 	l.ensure()
 	var out []event.ID
 	for _, n := range l.d.order {
-		if n.status != StatusOK || n.author == a || credit(n, a) == 0 {
+		if n.status != StatusOK || n.author == a || l.credit(n, a) == 0 {
 			continue
 		}
 		receipted := false
-		for _, r := range l.d.receipts[n.ev.ID] {
+		for _, r := range l.d.receipts[n.id] {
 			if r.author == a {
 				receipted = true
 				break
 			}
 		}
 		if !receipted {
-			out = append(out, n.ev.ID)
+			out = append(out, n.id)
 		}
 	}
 	return out
@@ -123,7 +123,7 @@ func (l *Ledger) RequestPaid(payee Account, nonce Nonce) (event.ID, bool) {
 	defer l.mu.Unlock()
 	l.ensure()
 	if w := l.d.paidNonce[nonceKey{payee, nonce}]; w != nil {
-		return w.ev.ID, true
+		return w.id, true
 	}
 	return event.ID{}, false
 }
@@ -147,8 +147,8 @@ func (l *Ledger) Request(payee Account, id RequestID) RequestState {
 	k := reqKey{payee, id}
 	var st RequestState
 	if w := l.d.paid[k]; w != nil {
-		st.Payment, st.Paid = w.ev.ID, true
-		st.Accepted = l.d.designated[k][w.ev.ID]
+		st.Payment, st.Paid = w.id, true
+		st.Accepted = l.d.designated[k][w.id]
 	}
 	return st
 }
@@ -196,7 +196,7 @@ func (l *Ledger) Refundable(payment event.ID) (uint64, error) {
 func (l *Ledger) top(a Account) *node {
 	var top *node
 	for _, n := range l.byAuthor[a] {
-		if n.done && (top == nil || n.ev.Seq > top.ev.Seq || n.ev.Seq == top.ev.Seq && bytes.Compare(n.ev.ID[:], top.ev.ID[:]) < 0) {
+		if n.done && (top == nil || n.seq > top.seq || n.seq == top.seq && bytes.Compare(n.id[:], top.id[:]) < 0) {
 			top = n
 		}
 	}
@@ -238,13 +238,13 @@ func (l *Ledger) Envelope(id event.ID) (EnvelopeInfo, bool) {
 	}
 	for _, r := range l.referrers[id] {
 		if r.ok() && r.en.Type == TypeClaim {
-			info.Claims = append(info.Claims, r.ev.ID)
+			info.Claims = append(info.Claims, r.id)
 		}
 	}
-	slices.SortFunc(info.Claims, func(a, b event.ID) int { return l.nodes[a].order - l.nodes[b].order })
+	slices.SortFunc(info.Claims, func(a, b event.ID) int { return int(l.nodes[a].order - l.nodes[b].order) })
 	if s := st.settle; s != nil {
-		info.Settled, info.Settlement, info.Shares = true, s.ev.ID, make(map[Account]uint64)
-		for _, t := range s.effects {
+		info.Settled, info.Settlement, info.Shares = true, s.id, make(map[Account]uint64)
+		for _, t := range l.d.settled[s] {
 			if t.to == n.author {
 				info.Returned += t.amount
 			} else {
@@ -293,17 +293,18 @@ func (l *Ledger) ForkReport(a Account) (ForkReport, bool) {
 		if r.Proofs == nil || k.seq < r.Seq {
 			r.Seq = k.seq
 		}
-		r.Proofs = append(r.Proofs, l.proofs[k])
+		r.Proofs = append(r.Proofs, l.proofs[k].FraudProof)
 	}
 	if r.Proofs == nil {
 		return ForkReport{}, false
 	}
 	by := make(map[Account]*Affected)
+	var buf [1]transfer
 	for _, n := range l.d.order {
-		if n.author != a || n.ev.Seq < r.Seq || n.status != StatusOK {
+		if n.author != a || n.seq < r.Seq || n.status != StatusOK {
 			continue
 		}
-		for _, t := range n.effects {
+		for _, t := range l.effectsOf(n, &buf) {
 			if t.from != a {
 				continue
 			}
@@ -313,7 +314,7 @@ func (l *Ledger) ForkReport(a Account) (ForkReport, bool) {
 				by[t.to] = x
 			}
 			x.Amount += t.amount
-			x.Entries = append(x.Entries, n.ev.ID)
+			x.Entries = append(x.Entries, n.id)
 		}
 	}
 	for _, x := range by {

@@ -33,7 +33,11 @@ func (l *Ledger) StandingCached(a Account) bool {
 func (l *Ledger) Referred(id event.ID) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.referrers[id]) > 0 || len(l.children[id]) > 0
+	if len(l.referrers[id]) > 0 || l.orphans[id] != nil {
+		return true
+	}
+	n := l.nodes[id]
+	return n != nil && n.child != nil
 }
 
 // Lacks reports whether the set shows that a's chain has entries the

@@ -40,11 +40,12 @@ func (l *Ledger) Statement(a Account) []Line {
 	l.ensure()
 	var out []Line
 	var bal int64
+	var buf [1]transfer
 	for _, n := range l.d.order {
 		var delta int64
 		touched := false
 		if n.status == StatusOK {
-			for _, t := range n.effects {
+			for _, t := range l.effectsOf(n, &buf) {
 				if t.from == a {
 					delta -= int64(t.amount)
 					touched = true
@@ -60,14 +61,14 @@ func (l *Ledger) Statement(a Account) []Line {
 		}
 		bal += delta
 		ln := Line{
-			Time: n.ev.Time, ID: n.ev.ID, Author: n.author, Seq: n.ev.Seq, Type: n.en.Type,
+			Time: n.time, ID: n.id, Author: n.author, Seq: n.seq, Type: n.en.Type,
 			Amount: delta, Balance: bal, Memo: n.en.Memo, Ref: n.en.Ref, Status: n.status,
 		}
 		switch {
 		case n.author != a:
 			ln.Counterparty = n.author
 		case n.en.Type == TypeEnvelope:
-			ln.Counterparty = Escrow(n.ev.ID)
+			ln.Counterparty = Escrow(n.id)
 		case n.en.Type == TypeSettle:
 			ln.Counterparty = Escrow(n.en.Ref)
 		default:

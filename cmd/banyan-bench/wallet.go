@@ -411,6 +411,7 @@ func runWalletReconcile(ctx context.Context, o *walletOptions, h *history) (_ *W
 	}
 	startS, startCPU := time.Since(restart).Seconds(), (cpuTime() - restartCPU).Seconds()
 	heapMB := float64(heapInUse()-heap0) / (1 << 20)
+	o.progress("reconcile: P started in %.3fs, %.3f CPU-s, heap %+.1f MB", startS, startCPU, heapMB)
 	pl := pair.high.Wallet().Ledger()
 	if pl.Len() != len(h.evs) || pl.StateHash() != h.hash {
 		return nil, fmt.Errorf("P loaded %d of %d entries, or a different state", pl.Len(), len(h.evs))

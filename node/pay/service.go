@@ -208,7 +208,9 @@ func New(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := wallet.NewLedger(wallet.Config{Unit: def.Unit, Guarantors: def.Guarantors, OfflineCap: opts.Wallet.OfflineCap})
+	// The store holds every entry the ledger does: the ledger reads events
+	// back from it instead of keeping them.
+	l, err := wallet.NewLedger(wallet.Config{Unit: def.Unit, Guarantors: def.Guarantors, OfflineCap: opts.Wallet.OfflineCap, Events: opts.Store})
 	if err != nil {
 		return nil, err
 	}
@@ -266,26 +268,33 @@ func New(opts Options) (*Service, error) {
 	return w, nil
 }
 
-// load adds every stored entry of the unit to the ledger.
+// load adds every stored entry of the unit to the ledger, in one pass over
+// the store and one evaluation at the end.
 func (w *Service) load() error {
-	var ids []event.ID
-	if err := w.store.ScopeItems(w.scope, nil, nil, func(_ uint64, id event.ID) { ids = append(ids, id) }); err != nil {
-		return err
+	var readErr error
+	stored := func(yield func(*event.Event) bool) {
+		readErr = w.store.ScopeEvents(w.scope, func(e *event.Event) error {
+			if !yield(e) {
+				return errStopLoad
+			}
+			return nil
+		})
 	}
-	for _, id := range ids {
-		e, err := w.store.Event(id)
-		if err != nil {
-			return fmt.Errorf("wallet: load %s: %w", id, err)
-		}
-		if _, err := w.ledger.Add(e); err != nil {
-			w.log.Warn("stored wallet entry not added", "id", id, "err", err)
-		}
+	n, err := w.ledger.AddAll(stored)
+	if readErr != nil {
+		return fmt.Errorf("wallet: load: %w", readErr)
 	}
-	if len(ids) > 0 {
-		w.log.Info("wallet loaded", "unit", w.ledger.Config().Unit, "entries", len(ids))
+	if err != nil {
+		w.log.Warn("stored wallet entries not added", "err", err)
+	}
+	if n > 0 {
+		w.log.Info("wallet loaded", "unit", w.ledger.Config().Unit, "entries", n)
 	}
 	return nil
 }
+
+// errStopLoad stops the store's pass when the ledger stops reading.
+var errStopLoad = errors.New("load stopped")
 
 // Policy returns what this person accepts from unconfirmed payers.
 func (w *Service) Policy() wallet.Policy {
