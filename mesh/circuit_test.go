@@ -46,16 +46,14 @@ func newRelayHost(t *testing.T, l CircuitLimits) host.Host {
 
 const sinkProtocol protocol.ID = "/banyan-test/sink/1"
 
-// circuitStream opens a stream from a to c through a circuit of relay r,
-// on which c has a slot; c's end of it is sent on ends.
-func circuitStream(t *testing.T, r, a, c host.Host) (network.Stream, <-chan network.Stream) {
+// circuitConnect connects a to c through a circuit of relay r, on which c
+// takes a slot.
+func circuitConnect(t *testing.T, r, a, c host.Host) {
 	t.Helper()
 	connect(t, c, r)
 	if _, err := Reserve(context.Background(), c, r.ID()); err != nil {
 		t.Fatal(err)
 	}
-	ends := make(chan network.Stream, 1)
-	c.SetStreamHandler(sinkProtocol, func(s network.Stream) { ends <- s })
 	connect(t, a, r)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -65,11 +63,40 @@ func circuitStream(t *testing.T, r, a, c host.Host) (network.Stream, <-chan netw
 	if got := a.Network().Connectedness(c.ID()); got != network.Limited {
 		t.Fatalf("a is %v to c, want limited (a circuit)", got)
 	}
+}
+
+// circuitStream opens a stream from a to c through a circuit of relay r;
+// c's end of it is sent on ends.
+func circuitStream(t *testing.T, r, a, c host.Host) (network.Stream, <-chan network.Stream) {
+	t.Helper()
+	ends := make(chan network.Stream, 1)
+	c.SetStreamHandler(sinkProtocol, func(s network.Stream) { ends <- s })
+	circuitConnect(t, r, a, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	s, err := a.NewStream(network.WithAllowLimitedConn(ctx, "test"), c.ID(), sinkProtocol)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s, ends
+}
+
+// An envelope handed straight to a peer goes over a circuit too.
+func TestDirectDeliveryOverACircuit(t *testing.T) {
+	r := newRelayHost(t, CircuitLimits{})
+	a, c := newCircuitHost(t), newCircuitHost(t)
+	got := make(chan []byte, 1)
+	HandleDirect(c, DirectProtocol, func(_ peer.ID, raw []byte) (func(), error) {
+		got <- raw
+		return nil, nil
+	})
+	circuitConnect(t, r, a, c)
+	if err := SendDirect(context.Background(), a, DirectProtocol, c.ID(), []byte("sealed mail")); err != nil {
+		t.Fatal(err)
+	}
+	if raw := <-got; string(raw) != "sealed mail" {
+		t.Fatalf("got %q", raw)
+	}
 }
 
 // A circuit is reset once it has carried its data limit: the far end
