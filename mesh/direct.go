@@ -64,13 +64,14 @@ func HandleDirect(h host.Host, proto protocol.ID, accept func(from peer.ID, raw 
 	})
 }
 
-// SendDirect hands raw to p on proto over an existing connection; it never
-// dials.
+// SendDirect hands raw to p on proto over an existing connection, a
+// circuit through a relay too; it never dials.
 func SendDirect(ctx context.Context, h host.Host, proto protocol.ID, p peer.ID, raw []byte) error {
-	if h.Network().Connectedness(p) != network.Connected {
+	if h.Network().Connectedness(p) == network.NotConnected {
 		return fmt.Errorf("send direct: %s is not connected", p)
 	}
-	ctx, cancel := context.WithTimeout(network.WithNoDial(ctx, "direct delivery"), directTimeout)
+	ctx = network.WithAllowLimitedConn(network.WithNoDial(ctx, "direct delivery"), "direct delivery")
+	ctx, cancel := context.WithTimeout(ctx, directTimeout)
 	defer cancel()
 	s, err := h.NewStream(ctx, p, proto)
 	if err != nil {

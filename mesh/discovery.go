@@ -2,6 +2,8 @@ package mesh
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -55,6 +57,11 @@ type DiscoveryOptions struct {
 	// Relay also advertises this node over mDNS as a relay
 	// (MDNSRelayService).
 	Relay bool
+	// Circuits reserves a slot on the relays this node is connected to
+	// (unless it is a relay itself), so that peers on other segments reach
+	// it through them, and dials a peer it cannot reach directly through
+	// them. It needs a host with circuits (HostOptions.Circuits).
+	Circuits bool
 	// Static peers are kept connected whatever happens.
 	Static []peer.AddrInfo
 	Book   PeerBook
@@ -89,6 +96,17 @@ type Discovery struct {
 	// dials bounds the dials discovery starts on its own, whatever it is
 	// told of.
 	dials *rate.Limiter
+	// slots are this node's reservations on relays, at most maxSlots; one
+	// goes when the relay's direct connection does, as the relay's does.
+	slots map[peer.ID]*slot
+}
+
+// slot is a reservation on a relay: taken or asked for, and when to ask
+// again.
+type slot struct {
+	renew  time.Time
+	asking bool
+	held   bool
 }
 
 type retry struct {
@@ -114,6 +132,13 @@ const (
 	// per second.
 	dialBudget = 2
 	dialBurst  = 16
+	// maxSlots bounds the relays this node holds a slot on, and tries to
+	// reach a peer through: a village has one or two.
+	maxSlots = 4
+	// A slot is renewed this long before it expires (relays give an hour),
+	// or asked for again this long after a refusal.
+	renewBefore = 10 * time.Minute
+	slotRetry   = time.Minute
 )
 
 // NewDiscovery creates a discovery service for h.
@@ -126,6 +151,7 @@ func NewDiscovery(h host.Host, opts DiscoveryOptions) *Discovery {
 		backoff: map[peer.ID]*retry{},
 		dialing: map[peer.ID]bool{},
 		found:   map[peer.ID]peer.AddrInfo{},
+		slots:   map[peer.ID]*slot{},
 		kick:    make(chan struct{}, 1),
 		dials:   rate.NewLimiter(dialBudget, dialBurst),
 	}
@@ -156,6 +182,11 @@ func (d *Discovery) Serve(ctx context.Context) error {
 		},
 		DisconnectedF: func(n network.Network, c network.Conn) {
 			if n.Connectedness(c.RemotePeer()) != network.Connected {
+				d.mu.Lock()
+				delete(d.slots, c.RemotePeer())
+				d.mu.Unlock()
+			}
+			if n.Connectedness(c.RemotePeer()) == network.NotConnected {
 				d.log.Info("peer disconnected", "peer", c.RemotePeer())
 				d.poke()
 			}
@@ -189,6 +220,7 @@ func (d *Discovery) Serve(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		d.redial(ctx)
+		d.reserve()
 		select {
 		case <-ctx.Done():
 			return nil
@@ -234,8 +266,10 @@ func (d *Discovery) connected(c network.Conn) {
 	}
 	// Only peers this node reached itself are remembered (and redialled):
 	// a peer that called in may claim any address, and redialling what it
-	// claims would make this node a tool against third parties.
-	if c.Stat().Direction == network.DirOutbound {
+	// claims would make this node a tool against third parties. A circuit
+	// is not remembered either: it would replace where the peer really
+	// is, and Connect finds the circuit again through the relay.
+	if c.Stat().Direction == network.DirOutbound && !c.Stat().Limited {
 		d.remember(p, c.RemoteMultiaddr())
 	}
 	if d.opts.OnConnect != nil && d.h.ID() < p && len(d.h.Network().ConnsToPeer(p)) == 1 {
@@ -281,6 +315,9 @@ func addrIP(a ma.Multiaddr) string {
 func (d *Discovery) identified(ev event.EvtPeerIdentificationCompleted) {
 	conns := d.h.Network().ConnsToPeer(ev.Peer)
 	for _, c := range conns {
+		if c.Stat().Limited {
+			continue
+		}
 		if c.Stat().Direction == network.DirOutbound {
 			d.remember(ev.Peer, c.RemoteMultiaddr())
 			return
@@ -328,15 +365,98 @@ func (d *Discovery) ConnectSoon(ai peer.AddrInfo, done func(error)) {
 
 // Connect dials a peer now. Discovery paces its dials itself, so the
 // swarm's own backoff (5 s after a failure, growing) is bypassed: a peer
-// that restarts is reached on the next round, not seconds later.
+// that restarts is reached on the next round, not seconds later. A peer
+// that cannot be reached directly is dialled through the relays this node
+// is connected to, unless a circuit to it is open already: then only a
+// direct connection is tried, which replaces the circuit when the two
+// segments meet again.
 func (d *Discovery) Connect(ctx context.Context, ai peer.AddrInfo) error {
 	if ai.ID == d.h.ID() {
 		return nil
 	}
-	ctx = network.WithForceDirectDial(ctx, "banyan discovery")
-	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	dctx, cancel := context.WithTimeout(network.WithForceDirectDial(ctx, "banyan discovery"), dialTimeout)
 	defer cancel()
-	return d.h.Connect(ctx, ai)
+	err := d.h.Connect(dctx, ai)
+	if err == nil || !d.opts.Circuits || d.h.Network().Connectedness(ai.ID) == network.Limited {
+		return err
+	}
+	for _, r := range d.circuitRelays() {
+		if r == ai.ID {
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, dialTimeout)
+		cerr := d.h.Connect(rctx, peer.AddrInfo{ID: ai.ID, Addrs: []ma.Multiaddr{CircuitAddr(r)}})
+		cancel()
+		if cerr == nil {
+			d.log.Debug("reached peer through a relay", "peer", ai.ID, "relay", r)
+			return nil
+		}
+		err = errors.Join(err, fmt.Errorf("through relay %s: %w", r, cerr))
+	}
+	return err
+}
+
+// circuitRelays lists the relays serving circuits that this node is
+// directly connected to, at most maxSlots.
+func (d *Discovery) circuitRelays() []peer.ID {
+	var out []peer.ID
+	for _, p := range d.h.Network().Peers() {
+		if len(out) < maxSlots && d.h.Network().Connectedness(p) == network.Connected && IsCircuitRelay(d.h, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// reserve takes a slot on each relay serving circuits that this node is
+// connected to, and renews it before it expires, in the background.
+func (d *Discovery) reserve() {
+	if !d.opts.Circuits || d.opts.Relay {
+		return
+	}
+	now := time.Now()
+	for _, r := range d.circuitRelays() {
+		d.mu.Lock()
+		s := d.slots[r]
+		if s == nil {
+			if len(d.slots) >= maxSlots {
+				d.mu.Unlock()
+				continue
+			}
+			s = &slot{}
+			d.slots[r] = s
+		}
+		if s.asking || now.Before(s.renew) {
+			d.mu.Unlock()
+			continue
+		}
+		s.asking = true
+		d.mu.Unlock()
+		ok := d.spawn(func(ctx context.Context) {
+			expires, err := Reserve(ctx, d.h, r)
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			s.asking = false
+			if err != nil {
+				s.renew = time.Now().Add(slotRetry)
+				d.log.Debug("no slot on relay", "relay", r, "err", err)
+				return
+			}
+			s.renew = expires.Add(-renewBefore)
+			if soon := time.Now().Add(slotRetry); s.renew.Before(soon) {
+				s.renew = soon
+			}
+			if !s.held {
+				d.log.Info("reachable through relay", "relay", r, "addr", CircuitAddr(r).Encapsulate(ma.StringCast("/p2p/"+d.h.ID().String())))
+			}
+			s.held = true
+		})
+		if !ok {
+			d.mu.Lock()
+			s.asking = false
+			d.mu.Unlock()
+		}
+	}
 }
 
 // redial dials, in the background, every static or remembered peer that is
@@ -421,8 +541,8 @@ func (d *Discovery) redial(ctx context.Context) {
 // dialFailed logs a failed redial: at info the first time, so that a
 // person sees which peer is away, then at debug until it is back.
 func (d *Discovery) dialFailed(id peer.ID, what string, ai peer.AddrInfo, err error) {
-	if d.h.Network().Connectedness(id) == network.Connected {
-		return // it called in meanwhile
+	if d.h.Network().Connectedness(id) != network.NotConnected {
+		return // it called in meanwhile, or a circuit reaches it
 	}
 	d.mu.Lock()
 	r := d.backoff[id]

@@ -214,8 +214,9 @@ func (g *Guard) Serve(ctx context.Context, h network.Network) error {
 	g.mu.Lock()
 	g.h = h
 	g.mu.Unlock()
+	// A peer still reached through a circuit keeps its entries.
 	nb := &network.NotifyBundle{DisconnectedF: func(n network.Network, c network.Conn) {
-		if n.Connectedness(c.RemotePeer()) != network.Connected {
+		if n.Connectedness(c.RemotePeer()) == network.NotConnected {
 			g.forget(c.RemotePeer())
 		}
 	}}

@@ -56,11 +56,16 @@ type HostOptions struct {
 	// Metrics, if set, receives libp2p's own Prometheus metrics (swarm,
 	// identify, resource manager...); without it they are off.
 	Metrics prometheus.Registerer
+	// Circuits enables the circuit relay v2 transport: dialling peers
+	// through a relay (/p2p/RELAY/p2p-circuit/p2p/PEER) and taking the
+	// circuits a relay brings in. A relay's own service is NewCircuitRelay.
+	Circuits bool
 }
 
-// NewHost builds the libp2p host: TCP and QUIC, Noise, Yamux; no relay,
-// AutoNAT, hole punching or port mapping, which do nothing useful on an
-// offline LAN; resource limits sized for many peers behind one address.
+// NewHost builds the libp2p host: TCP and QUIC, Noise, Yamux; the circuit
+// relay transport if asked for; no AutoNAT, autorelay, hole punching or
+// port mapping, which do nothing useful on an offline LAN; resource limits
+// sized for many peers behind one address.
 func NewHost(opts HostOptions) (host.Host, error) {
 	listen := libp2p.NoListenAddrs
 	if len(opts.ListenAddrs) > 0 {
@@ -87,10 +92,14 @@ func NewHost(opts HostOptions) (host.Host, error) {
 		libp2p.Transport(quic.NewTransport),
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-		libp2p.DisableRelay(),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.UserAgent("banyan"),
+	}
+	if opts.Circuits {
+		lo = append(lo, libp2p.EnableRelay())
+	} else {
+		lo = append(lo, libp2p.DisableRelay())
 	}
 	if opts.Metrics != nil {
 		lo = append(lo, libp2p.PrometheusRegisterer(opts.Metrics))

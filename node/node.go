@@ -97,6 +97,12 @@ type Options struct {
 	// within RelayQuotas, and carries every mailbox bucket.
 	Relay       bool
 	RelayQuotas relay.Quotas
+	// NoCircuits turns circuit relay v2 off: a relay serves no circuits,
+	// and a node takes no slot on relays and reaches no peer through one.
+	NoCircuits bool
+	// CircuitLimits bound the circuits a relay serves; a zero field is
+	// mesh.DefaultCircuitLimits'.
+	CircuitLimits mesh.CircuitLimits
 }
 
 // Service is a long-lived part of the node: it runs until ctx is done.
@@ -120,8 +126,10 @@ type Node struct {
 	engine *engine.Engine
 	clock  *clock.Clock
 	disc   *mesh.Discovery
-	people *people.Directory
-	feats  features
+	// circuits is a relay's circuit relay service, if it serves one.
+	circuits *mesh.CircuitRelay
+	people   *people.Directory
+	feats    features
 	// carrySaved is carry_mail as kept for the next start.
 	settingsMu sync.Mutex
 	carrySaved bool
@@ -196,7 +204,7 @@ func New(opts Options) (_ *Node, err error) {
 	case opts.Host != nil:
 		n.host = opts.Host
 	default:
-		hopts := mesh.HostOptions{Identity: n.id, Bandwidth: opts.Bandwidth, Gater: n.guard.Gater()}
+		hopts := mesh.HostOptions{Identity: n.id, Bandwidth: opts.Bandwidth, Gater: n.guard.Gater(), Circuits: !opts.NoCircuits}
 		if opts.Metrics != "" {
 			n.registry = newRegistry(n)
 			hopts.Metrics = n.registry
@@ -238,9 +246,16 @@ func New(opts Options) (_ *Node, err error) {
 		n.log.Warn("a relay carries everyone's mail: carry_mail = false is ignored")
 		n.opts.Mailbox.NoCarry = false
 	}
+	if opts.Relay && !opts.NoCircuits {
+		// Before the host listens, so that identify tells every peer.
+		if n.circuits, err = mesh.NewCircuitRelay(n.host, opts.CircuitLimits); err != nil {
+			return nil, err
+		}
+	}
 	n.disc = mesh.NewDiscovery(n.host, mesh.DiscoveryOptions{
 		MDNS:      !opts.NoMDNS,
 		Relay:     opts.Relay,
+		Circuits:  !opts.NoCircuits,
 		Static:    static,
 		Book:      n.peers,
 		Logger:    opts.Logger.With("sys", "discovery"),
@@ -441,6 +456,9 @@ func (n *Node) Close() {
 		if n.apiLn != nil {
 			n.apiLn.Close()
 			os.Remove(n.opts.Home.APIAddrFile())
+		}
+		if n.circuits != nil {
+			n.circuits.Close()
 		}
 		if n.host != nil {
 			if err := n.host.Close(); err != nil {

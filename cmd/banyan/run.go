@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/banyan-mesh/banyan/crypto"
+	"github.com/banyan-mesh/banyan/mesh"
 	"github.com/banyan-mesh/banyan/node"
 	"github.com/banyan-mesh/banyan/node/cli"
 	"github.com/banyan-mesh/banyan/node/config"
@@ -171,6 +172,13 @@ func nodeOptions(l *config.Loaded) node.Options {
 		RelayQuotas: relay.Quotas{
 			Total: mib(cfg.Relay.Quota), Group: mib(cfg.Relay.GroupQuota), Author: mib(cfg.Relay.AuthorQuota),
 			Retention: time.Duration(min(cfg.Relay.RetentionDays, maxDays)) * 24 * time.Hour,
+		},
+		NoCircuits: !cfg.Relay.Circuit,
+		CircuitLimits: mesh.CircuitLimits{
+			Reservations:      int(min(cfg.Relay.CircuitReservations, 1<<20)),
+			ReservationsPerIP: int(min(cfg.Relay.CircuitReservations, 1<<20)+1) / 2,
+			Duration:          time.Duration(min(cfg.Relay.CircuitMinutes, maxDays*24*60)) * time.Minute,
+			Data:              mib(cfg.Relay.CircuitMiB),
 		},
 	}
 }

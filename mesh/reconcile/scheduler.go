@@ -236,9 +236,10 @@ func (s *Syncer) Serve(ctx context.Context) error {
 		// ctx is done: the answering syncs reset their streams and end.
 		s.handlers.Wait()
 	}()
-	// What the syncer keeps per peer goes when the peer does.
+	// What the syncer keeps per peer goes when the peer does (a circuit
+	// through a relay is the peer still here).
 	nb := &network.NotifyBundle{DisconnectedF: func(n network.Network, c network.Conn) {
-		if p := c.RemotePeer(); n.Connectedness(p) != network.Connected {
+		if p := c.RemotePeer(); n.Connectedness(p) == network.NotConnected {
 			s.forget(p)
 		}
 	}}
@@ -258,7 +259,7 @@ func (s *Syncer) Serve(ctx context.Context) error {
 				s.log.Debug("sync failed", "peer", p, "err", err)
 				// A busy peer turns syncs away; try again soon, a few times,
 				// while it is here.
-				if s.h.Network().Connectedness(p) == network.Connected && s.retry(p) {
+				if s.h.Network().Connectedness(p) != network.NotConnected && s.retry(p) {
 					s.after(p, s.jitter(retryDelay), true)
 				}
 			}
@@ -550,7 +551,7 @@ func (s *Syncer) session() *session {
 func (s *Syncer) scopeFreed(p peer.ID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.stopping && s.h.Network().Connectedness(p) == network.Connected {
+	if !s.stopping && s.h.Network().Connectedness(p) != network.NotConnected {
 		s.wanted[p] = true
 	}
 }

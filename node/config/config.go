@@ -48,6 +48,12 @@ type Relay struct {
 	GroupQuota    uint64 `toml:"group_quota_mib"`
 	AuthorQuota   uint64 `toml:"author_quota_mib"`
 	RetentionDays uint64 `toml:"retention_days"`
+	// Circuit turns circuit relay v2 on or off, on every node; the limits
+	// bound the circuits a relay serves.
+	Circuit             bool   `toml:"circuit"`
+	CircuitReservations uint64 `toml:"circuit_reservations"`
+	CircuitMinutes      uint64 `toml:"circuit_minutes"`
+	CircuitMiB          uint64 `toml:"circuit_mib"`
 }
 
 // Log configures the node's logs.
@@ -136,6 +142,26 @@ var Options = []*Option{
 		Help: "a relay's quota for each author within a group, in MiB", field: func(c *Config) any { return &c.Relay.AuthorQuota }},
 	{Key: "relay.retention_days", Flag: "relay-retention-days", Env: "BANYAN_RELAY_RETENTION_DAYS", Default: uint64(365),
 		Help: "how many days a relay keeps group events", field: func(c *Config) any { return &c.Relay.RetentionDays }},
+	{Key: "relay.circuit", Flag: "no-circuit", Env: "BANYAN_NO_CIRCUIT", Negated: true, Default: true,
+		Help:  "reach peers on other segments through circuits: a relay serves them, other nodes take a slot on relays and dial through them",
+		field: func(c *Config) any { return &c.Relay.Circuit }},
+	{Key: "relay.circuit_reservations", Flag: "relay-circuit-reservations", Env: "BANYAN_RELAY_CIRCUIT_RESERVATIONS", Default: uint64(128),
+		Help: "the most peers holding a slot on a relay at once (one address: half of them)", Check: atLeastOne,
+		field: func(c *Config) any { return &c.Relay.CircuitReservations }},
+	{Key: "relay.circuit_minutes", Flag: "relay-circuit-minutes", Env: "BANYAN_RELAY_CIRCUIT_MINUTES", Default: uint64(10),
+		Help: "how long a relay keeps one circuit open, in minutes", Check: atLeastOne,
+		field: func(c *Config) any { return &c.Relay.CircuitMinutes }},
+	{Key: "relay.circuit_mib", Flag: "relay-circuit-mib", Env: "BANYAN_RELAY_CIRCUIT_MIB", Default: uint64(16),
+		Help: "how much a relay carries through one circuit each way, in MiB", Check: atLeastOne,
+		field: func(c *Config) any { return &c.Relay.CircuitMiB }},
+}
+
+// atLeastOne refuses 0.
+func atLeastOne(v any) error {
+	if p, _ := v.(*uint64); p != nil && *p == 0 {
+		return errors.New("must be 1 or more")
+	}
+	return nil
 }
 
 // Lookup returns the option with the given key, or nil.

@@ -44,7 +44,8 @@ const (
 
 // dispatch hands a stored envelope for recipient to the network.
 func (s *Service) dispatch(ctx context.Context, recipient peer.ID, e *event.Event) {
-	if s.host.Network().Connectedness(recipient) == network.Connected {
+	// A circuit through a relay carries it as well as a direct connection.
+	if s.host.Network().Connectedness(recipient) != network.NotConnected {
 		if !s.pace.allow(recipient) {
 			s.syncer.Trigger(recipient)
 			return
