@@ -314,19 +314,8 @@ func TestCopiesOnTheDirectStreamAreDropped(t *testing.T) {
 	if err := n.Store().Forget(scope, []store.Cursor{store.CursorOf(evicted)}); err != nil {
 		t.Fatal(err)
 	}
-	id, err := crypto.NewIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := mesh.NewHost(mesh.HostOptions{Identity: id, ListenAddrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h, _ := nodetest.RawHost(t, n)
 	ctx := t.Context()
-	if err := h.Connect(ctx, n.Info()); err != nil {
-		t.Fatal(err)
-	}
 	dups := n.Stats().Rejected()[engine.ReasonDuplicate]
 	for _, e := range []*event.Event{kept, evicted} {
 		if err := mesh.SendDirect(ctx, h, mesh.DirectProtocol, n.ID(), e.Raw); err != nil {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
-	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/crypto/event"
@@ -21,18 +20,7 @@ import (
 // rawPeer is a libp2p host that speaks no Banyan but the direct stream.
 func rawPeer(t *testing.T, target *nodetest.Node) host.Host {
 	t.Helper()
-	id, err := crypto.NewIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := mesh.NewHost(mesh.HostOptions{Identity: id, ListenAddrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	if err := h.Connect(context.Background(), target.Info()); err != nil {
-		t.Fatal(err)
-	}
+	h, _ := nodetest.RawHost(t, target)
 	return h
 }
 

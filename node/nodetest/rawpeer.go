@@ -8,6 +8,7 @@ import (
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/host"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/banyan-mesh/banyan/crypto"
@@ -20,15 +21,7 @@ import (
 // sign events with, and the topic.
 func RawPeer(t *testing.T, target *Node, topic string) (*crypto.Identity, *pubsub.Topic) {
 	t.Helper()
-	id, err := crypto.NewIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := mesh.NewHost(mesh.HostOptions{Identity: id, ListenAddrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
+	h, id := bareHost(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	ps, err := pubsub.NewGossipSub(ctx, h,
@@ -54,4 +47,31 @@ func RawPeer(t *testing.T, target *Node, topic string) (*crypto.Identity, *pubsu
 		return len(tp.ListPeers()) > 0, "no topic peers"
 	})
 	return id, tp
+}
+
+// RawHost is a bare libp2p host, with no Banyan node behind it, connected
+// to target: hostile input on Banyan's streams comes from one.
+func RawHost(t testing.TB, target *Node) (host.Host, *crypto.Identity) {
+	t.Helper()
+	h, id := bareHost(t)
+	if err := h.Connect(context.Background(), target.Info()); err != nil {
+		t.Fatal(err)
+	}
+	return h, id
+}
+
+// bareHost is a libp2p host on loopback with an identity of its own,
+// closed when the test ends.
+func bareHost(t testing.TB) (host.Host, *crypto.Identity) {
+	t.Helper()
+	id, err := crypto.NewIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := mesh.NewHost(mesh.HostOptions{Identity: id, ListenAddrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h, id
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
-	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/crypto/event"
@@ -98,19 +97,7 @@ func rawPeer(t *testing.T, target *nodetest.Node) host.Host {
 // rawPeerWith is rawPeer, with the identity of its host.
 func rawPeerWith(t *testing.T, target *nodetest.Node) (host.Host, *crypto.Identity) {
 	t.Helper()
-	id, err := crypto.NewIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := mesh.NewHost(mesh.HostOptions{Identity: id, ListenAddrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	if err := h.Connect(context.Background(), target.Info()); err != nil {
-		t.Fatal(err)
-	}
-	return h, id
+	return nodetest.RawHost(t, target)
 }
 
 func profileEvent(t *testing.T, id *crypto.Identity, seq uint64, at int64, f *profile.Fields) *event.Event {

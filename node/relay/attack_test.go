@@ -11,7 +11,6 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
-	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/crypto/event"
@@ -28,19 +27,7 @@ import (
 // to target.
 func rawPeer(t *testing.T, target *nodetest.Node) (host.Host, *crypto.Identity) {
 	t.Helper()
-	id, err := crypto.NewIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := mesh.NewHost(mesh.HostOptions{Identity: id, ListenAddrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	if err := h.Connect(context.Background(), target.Info()); err != nil {
-		t.Fatal(err)
-	}
-	return h, id
+	return nodetest.RawHost(t, target)
 }
 
 // sendRaw writes b on a new RelayProtocol stream and returns what comes
