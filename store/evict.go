@@ -28,7 +28,7 @@ import (
 // a one-byte value. Ghosts are not history (History, CountAfter and
 // ScopeBytes skip them), but sync still lists them, so that peers do not
 // send again what was evicted, PutEvents refuses to store them again, and
-// the engine refuses them before checking a sync batch (IsGhost).
+// the engine refuses them before checking a sync batch (Ghosts).
 // They go when the scope's floor passes them.
 
 const sourceHashSize = 8
@@ -44,21 +44,8 @@ var ghostValue = []byte{'g'}
 
 func isGhost(item *badger.Item) bool { return item.ValueSize() > 0 }
 
-// IsGhost reports whether the event at (time, id) of scope was evicted by
-// a quota.
-func (s *Store) IsGhost(scope event.Scope, t int64, id event.ID) (bool, error) {
-	var ghost bool
-	err := s.db.View(func(txn *badger.Txn) (err error) {
-		ghost, err = ghostIn(txn, key('t', scope[:], timeKey(t), id[:]))
-		return err
-	})
-	if err != nil {
-		return false, fmt.Errorf("is ghost: %w", err)
-	}
-	return ghost, nil
-}
-
-// Ghosts reports which of evs were evicted here (IsGhost), in one read.
+// Ghosts reports which of evs were evicted by a quota or refused for good
+// here (their ghosts hold their history keys), in one read.
 func (s *Store) Ghosts(evs []*event.Event) ([]bool, error) {
 	out := make([]bool, len(evs))
 	err := s.db.View(func(txn *badger.Txn) error {

@@ -101,3 +101,14 @@ func EventBlocks(path string) (int, error) {
 	}
 	return n, nil
 }
+
+// IsGhost reports whether the event at (time, id) of scope was evicted
+// here (Ghosts, for one event).
+func (s *Store) IsGhost(scope event.Scope, t int64, id event.ID) (bool, error) {
+	var ghost bool
+	err := s.db.View(func(txn *badger.Txn) (err error) {
+		ghost, err = ghostIn(txn, key('t', scope[:], timeKey(t), id[:]))
+		return err
+	})
+	return ghost, err
+}
