@@ -1,6 +1,9 @@
 package store
 
 import (
+	"encoding/binary"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"time"
@@ -8,6 +11,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/fb"
 	"github.com/dgraph-io/badger/v4/options"
+	"github.com/klauspost/compress/snappy"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
 )
@@ -111,4 +115,50 @@ func (s *Store) IsGhost(scope event.Scope, t int64, id event.ID) (bool, error) {
 		return err
 	})
 	return ghost, err
+}
+
+// BreakBlock writes over the trailer of the block that holds the given
+// fraction of the table at path: its checksum (a damage Badger reports
+// when it reads the block), or its entry count, which Badger reads before
+// it checks the checksum. A Snappy block ends in a literal, so both lie at
+// the same distance from the end before and after decompression and can
+// be changed in place.
+func BreakBlock(path string, at float64, entryCount bool) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	idx, _, err := tableIndex(f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	var bo fb.BlockOffset
+	if !idx.Offsets(&bo, int(at*float64(idx.OffsetsLength()))) {
+		return errors.New("no such block")
+	}
+	blk := raw[bo.Offset() : bo.Offset()+bo.Len()]
+	plain, err := snappy.Decode(nil, blk)
+	if err != nil || len(plain) < 8 {
+		return fmt.Errorf("block does not decode: %v", err)
+	}
+	// A block ends: entry count (4), checksum, checksum length (4).
+	chkLen := int(binary.BigEndian.Uint32(plain[len(plain)-4:]))
+	from, in := len(plain)-8-chkLen, len(blk)-8-chkLen
+	if !entryCount {
+		from, in = len(plain)-8, len(blk)-8
+	}
+	if in < 0 || from < 0 {
+		return errors.New("block too short")
+	}
+	saved := binary.BigEndian.Uint32(blk[in:])
+	binary.BigEndian.PutUint32(blk[in:], ^saved)
+	if plain, err = snappy.Decode(nil, blk); err != nil || binary.BigEndian.Uint32(plain[from:]) != ^saved {
+		return errors.New("the block's end is not a literal")
+	}
+	return os.WriteFile(path, raw, 0o600)
 }

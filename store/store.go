@@ -185,6 +185,12 @@ func (s *Store) Close() error {
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}
+	if bo := s.db.Opts(); !bo.InMemory && !bo.ReadOnly {
+		// Badger wrote these tables whole; the next open need not read them.
+		if err := recordTablesWhole(bo); err != nil {
+			s.log.Warn("close store", "err", err)
+		}
+	}
 	if relErr != nil {
 		return fmt.Errorf("close store: release sequence: %w", relErr)
 	}

@@ -30,9 +30,10 @@ import (
 // is missing (a disk that lost it, a copy cut short) makes it panic there,
 // where no recover of ours can reach: the node would crash at every start.
 // So before Badger opens the store, every table the MANIFEST lists has its
-// footer read and its index checked against the index's checksum (the end
-// of each file only: the blocks are checked when read, and by the scrub).
-// A table that fails is set aside in damagedDir and dropped from the
+// footer read and its index checked against the index's checksum; a table
+// not known to be whole (checked.go) has every block checked too. The
+// blocks of the others are checked when read, and by the scrub. A table
+// that fails is set aside in damagedDir and dropped from the
 // MANIFEST, loudly; the store opens without it, the scrub that follows at
 // once removes the index keys of the events it held, and sync fetches them
 // again from peers.
@@ -58,12 +59,32 @@ func setAsideDamagedTables(dir string, bo badger.Options, log *slog.Logger) ([]s
 		return nil, fmt.Errorf("check tables: read MANIFEST: %w", err)
 	}
 	var drop []*pb.ManifestChange
-	var found []string
+	var found, whole []string
+	checked := readChecked(dir)
+	start, full := time.Now(), 0
 	for id, tm := range m.Tables {
 		name := table.NewFilename(id, dir)
-		if err := checkTableFile(name); err != nil {
+		var err error
+		if checked.holds(name) {
+			err = checkTableFile(name)
+		} else {
+			full++
+			err = verifyTableFile(name, tm.Compression)
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			err = errors.New("is missing")
+		}
+		if err != nil {
 			drop = append(drop, &pb.ManifestChange{Id: id, Op: pb.ManifestChange_DELETE})
 			found = append(found, fmt.Sprintf("table %s (level %d) %v", filepath.Base(name), tm.Level, err))
+			continue
+		}
+		whole = append(whole, name)
+	}
+	if full > 0 {
+		log.Info("checked every block of the tables not known whole", "tables", full, "of", len(m.Tables), "took", time.Since(start).Round(time.Millisecond))
+		if err := writeChecked(dir, whole); err != nil {
+			return nil, fmt.Errorf("check tables: %w", err)
 		}
 	}
 	if len(drop) == 0 {
@@ -117,9 +138,7 @@ func setAsideDamagedTables(dir string, bo badger.Options, log *slog.Logger) ([]s
 // would otherwise do in a goroutine where damage is a crash.
 func checkTableFile(name string) error {
 	f, err := os.Open(name)
-	if errors.Is(err, os.ErrNotExist) {
-		return errors.New("is missing")
-	} else if err != nil {
+	if err != nil {
 		return err
 	}
 	defer f.Close()
