@@ -303,19 +303,35 @@ func (s *Service) Stored(evs []*event.Event, _ engine.Origin) {
 // take makes e its author's profile if it is later than the one kept:
 // later by time, then by event ID, so that every node chooses the same.
 func (s *Service) take(e *event.Event) error {
+	sealed, err := s.takeOnce(e)
+	if err != nil || !sealed {
+		return err
+	}
+	// The key may have come after this version was found sealed and before
+	// its record was written, when reopen had already looked for sealed
+	// records: look once more.
+	if _, still, err := s.open(e); err == nil && !still {
+		_, err = s.takeOnce(e)
+		return err
+	}
+	return nil
+}
+
+// takeOnce is take, reporting whether the version it kept is sealed.
+func (s *Service) takeOnce(e *event.Event) (sealed bool, err error) {
 	f, sealed, err := s.open(e)
 	if err != nil {
-		return err
+		return false, err
 	}
 	p, err := crypto.PeerIDFromPublicKey(e.Author)
 	if err != nil {
-		return err
+		return false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur, err := s.record(p)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
+		return false, err
 	}
 	at := store.CursorOf(e)
 	scope := e.ScopeID()
@@ -323,10 +339,10 @@ func (s *Service) take(e *event.Event) error {
 	reopened := cur != nil && cur.ID == e.ID && cur.Sealed && !sealed
 	if cur != nil && cur.cursor().Compare(at) >= 0 && !reopened {
 		if cur.ID == e.ID {
-			return nil
+			return cur.Sealed, nil
 		}
 		// An older version: it is never shown, so it is not kept.
-		return s.st.Forget(scope, []store.Cursor{at})
+		return false, s.st.Forget(scope, []store.Cursor{at})
 	}
 	rec := &Record{Name: f.Name, Bio: f.Bio, Place: f.Place, Avatar: f.Avatar, Sealed: sealed, Author: e.Author, Time: e.Time, ID: e.ID}
 	err = s.st.Write(func(b *store.Batch) error {
@@ -336,12 +352,12 @@ func (s *Service) take(e *event.Event) error {
 		return b.Log(s.records, []byte(p))
 	})
 	if err != nil {
-		return fmt.Errorf("profile: %w", err)
+		return false, fmt.Errorf("profile: %w", err)
 	}
 	if cur != nil && !reopened {
-		return s.st.Forget(scope, []store.Cursor{cur.cursor()})
+		return sealed, s.st.Forget(scope, []store.Cursor{cur.cursor()})
 	}
-	return nil
+	return sealed, nil
 }
 
 func (s *Service) record(p peer.ID) (*Record, error) {
