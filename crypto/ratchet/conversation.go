@@ -69,13 +69,38 @@ func (c *Conversation) Encrypt(pt []byte) ([]byte, error) {
 // ErrTooManySkipped, crypto.ErrDecrypt of the inner message), so that the
 // caller can attribute them; then sess is nil.
 func Receive(me *Keys, sealed []byte, lookup func(peerIdentityKey []byte) (*Session, bool)) (from Bundle, pt []byte, sess *Session, err error) {
-	b, inner, err := open(me, sealed)
+	u, err := Unseal(me, sealed)
 	if err != nil {
 		return Bundle{}, nil, nil, err
 	}
-	if b.IdentityKey == me.bundle.IdentityKey {
-		return Bundle{}, nil, nil, ErrSelf
+	return ReceiveUnsealed(me, u, lookup)
+}
+
+// Unsealed is a sealed box opened to its authenticated sender and the
+// message inside, not yet decrypted in a session.
+type Unsealed struct {
+	from  Bundle
+	inner []byte
+}
+
+// Unseal is the first half of Receive: it opens the sealed box and
+// authenticates its sender, a Diffie-Hellman and a signature check that
+// need no session, so that many boxes can be opened at once.
+func Unseal(me *Keys, sealed []byte) (*Unsealed, error) {
+	b, inner, err := open(me, sealed)
+	if err != nil {
+		return nil, err
 	}
+	if b.IdentityKey == me.bundle.IdentityKey {
+		return nil, ErrSelf
+	}
+	return &Unsealed{from: b, inner: inner}, nil
+}
+
+// ReceiveUnsealed is the second half of Receive, for a box opened with
+// Unseal: it decrypts the message in the session with the sender.
+func ReceiveUnsealed(me *Keys, u *Unsealed, lookup func(peerIdentityKey []byte) (*Session, bool)) (from Bundle, pt []byte, sess *Session, err error) {
+	b, inner := u.from, u.inner
 	old, ok := lookup(bytes.Clone(b.IdentityKey[:]))
 	// The bundle of a known session was verified when it was stored.
 	if !ok || old == nil || old.peer != b {

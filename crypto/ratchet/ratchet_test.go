@@ -6,6 +6,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"reflect"
+	"sync"
 	"testing"
 
 	"golang.org/x/crypto/chacha20poly1305"
@@ -955,5 +956,39 @@ func TestConversationChecks(t *testing.T) {
 	}
 	if _, _, _, err := Receive(bob, self, func([]byte) (*Session, bool) { return nil, false }); !errors.Is(err, ErrSelf) {
 		t.Fatalf("box from oneself: %v", err)
+	}
+}
+
+// A node back from a week away unseals its waiting mail on every core and
+// then reads it in its sessions in order: the boxes unsealed at once read
+// as each would alone, and a box for someone else does not unseal.
+func TestUnsealManyAtOnce(t *testing.T) {
+	alice, bob, carol := newNode(t, 0xa1), newNode(t, 0xb0), newNode(t, 0xc3)
+	var boxes [][]byte
+	var want []string
+	for i := range 64 {
+		pt := fmt.Sprintf("message %d while bob was away", i)
+		boxes, want = append(boxes, alice.send(t, bob, pt)), append(want, pt)
+	}
+	boxes = append(boxes, alice.send(t, carol, "for carol"))
+	unsealed := make([]*Unsealed, len(boxes))
+	errs := make([]error, len(boxes))
+	var wg sync.WaitGroup
+	for i, box := range boxes {
+		wg.Go(func() { unsealed[i], errs[i] = Unseal(bob.keys, box) })
+	}
+	wg.Wait()
+	if !errors.Is(errs[len(boxes)-1], crypto.ErrDecrypt) {
+		t.Fatalf("carol's box unsealed for bob: %v", errs[len(boxes)-1])
+	}
+	for i, pt := range want {
+		if errs[i] != nil {
+			t.Fatalf("box %d: %v", i, errs[i])
+		}
+		from, got, sess, err := ReceiveUnsealed(bob.keys, unsealed[i], func(peer []byte) (*Session, bool) { return bob.session(t, peer) })
+		if err != nil || string(got) != pt || from != alice.keys.Bundle() {
+			t.Fatalf("box %d: %q from %x, %v", i, got, from.IdentityKey[:4], err)
+		}
+		bob.sessions[from.IdentityKey] = mustMarshal(t, sess)
 	}
 }

