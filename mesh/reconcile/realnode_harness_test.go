@@ -9,12 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/peer"
-	ma "github.com/multiformats/go-multiaddr"
-
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/crypto/event"
-	"github.com/banyan-mesh/banyan/mesh"
 	"github.com/banyan-mesh/banyan/mesh/reconcile"
 	"github.com/banyan-mesh/banyan/node/nodetest"
 	"github.com/banyan-mesh/banyan/node/private"
@@ -57,18 +53,8 @@ func recentFloor() uint64 { return store.SortTime(time.Now().Add(-time.Hour).Uni
 // until the stream ends, answering each of n's turns with again (nil: an
 // empty turn, which ends the sync).
 func attack(t *testing.T, n *nodetest.Node, turn []byte, again []byte, turns int) (out int64, err error) {
-	id, err := crypto.NewIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := mesh.NewHost(mesh.HostOptions{Identity: id, ListenAddrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	if err := h.Connect(context.Background(), peer.AddrInfo{ID: n.ID(), Addrs: n.Host().Addrs()}); err != nil {
-		t.Fatal(err)
-	}
+	h, _ := nodetest.RawHost(t, n)
+	defer h.Close() // a fresh peer for each attack, within the limit per address
 	st, err := h.NewStream(context.Background(), n.ID(), reconcile.ProtocolID)
 	if err != nil {
 		t.Fatal(err)

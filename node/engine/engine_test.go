@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
-	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/crypto/event"
@@ -249,19 +248,8 @@ func TestKeepWithoutOpening(t *testing.T) {
 func TestFloodingPeerIsThrottledThenDisconnected(t *testing.T) {
 	victim := nodetest.Start(t, "")
 	honest := nodetest.Start(t, "", victim.Info())
-	id, err := crypto.NewIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := mesh.NewHost(mesh.HostOptions{Identity: id, ListenAddrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h, _ := nodetest.RawHost(t, victim)
 	ctx := context.Background()
-	if err := h.Connect(ctx, victim.Info()); err != nil {
-		t.Fatal(err)
-	}
 	// Junk on the direct stream, as fast as it goes.
 	sent := 0
 	for ; sent < 1000; sent++ {

@@ -3,17 +3,14 @@ package groupchat_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"math"
 	"testing"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
-	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
-	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/crypto/event"
@@ -33,40 +30,7 @@ type attacker struct {
 
 func newAttacker(t *testing.T, target *nodetest.Node, g *groupchat.Group) *attacker {
 	t.Helper()
-	id, err := crypto.NewIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := mesh.NewHost(mesh.HostOptions{Identity: id, ListenAddrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	ps, err := pubsub.NewGossipSub(ctx, h,
-		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
-		pubsub.WithNoAuthor(),
-		pubsub.WithMessageIdFn(func(m *pb.Message) string { s := sha256.Sum256(m.Data); return string(s[:]) }),
-		pubsub.WithMaxMessageSize(1<<20),
-		pubsub.WithFloodPublish(true),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	topic, err := ps.Join(groupchat.TopicName(g.Scope()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := topic.Subscribe(); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Connect(ctx, target.Info()); err != nil {
-		t.Fatal(err)
-	}
-	nodetest.Eventually(t, 20*time.Second, "the attacker to see the target in the topic", func() (bool, string) {
-		return len(topic.ListPeers()) > 0, "no topic peers"
-	})
+	h, id, topic := nodetest.RawPeerHost(t, target, groupchat.TopicName(g.Scope()))
 	return &attacker{id: id, host: h, topic: topic}
 }
 

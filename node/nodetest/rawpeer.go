@@ -21,6 +21,15 @@ import (
 // sign events with, and the topic.
 func RawPeer(t *testing.T, target *Node, topic string) (*crypto.Identity, *pubsub.Topic) {
 	t.Helper()
+	_, id, tp := RawPeerHost(t, target, topic)
+	return id, tp
+}
+
+// RawPeerHost is RawPeer, with the peer's host too (to see it scored,
+// disconnected, or to dial again). The peer sends messages of up to 1 MiB,
+// beyond what Banyan takes.
+func RawPeerHost(t *testing.T, target *Node, topic string) (host.Host, *crypto.Identity, *pubsub.Topic) {
+	t.Helper()
 	h, id := bareHost(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -28,6 +37,7 @@ func RawPeer(t *testing.T, target *Node, topic string) (*crypto.Identity, *pubsu
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
 		pubsub.WithNoAuthor(),
 		pubsub.WithMessageIdFn(func(m *pb.Message) string { s := sha256.Sum256(m.Data); return string(s[:]) }),
+		pubsub.WithMaxMessageSize(1<<20),
 		pubsub.WithFloodPublish(true),
 	)
 	if err != nil {
@@ -46,7 +56,7 @@ func RawPeer(t *testing.T, target *Node, topic string) (*crypto.Identity, *pubsu
 	Eventually(t, 20*time.Second, "the raw peer to see the target in the topic", func() (bool, string) {
 		return len(tp.ListPeers()) > 0, "no topic peers"
 	})
-	return id, tp
+	return h, id, tp
 }
 
 // RawHost is a bare libp2p host, with no Banyan node behind it, connected

@@ -31,46 +31,12 @@ const testUnit = "testunit"
 // sync, on the wallet topic of the test unit: it publishes what it is told.
 type walletAttacker struct {
 	topic *pubsub.Topic
-	host  interface{ Close() error }
 }
 
 func newWalletAttacker(t *testing.T, target *nodetest.Node) *walletAttacker {
 	t.Helper()
-	id, err := crypto.NewIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := mesh.NewHost(mesh.HostOptions{Identity: id, ListenAddrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	ps, err := pubsub.NewGossipSub(ctx, h,
-		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
-		pubsub.WithNoAuthor(),
-		pubsub.WithMessageIdFn(func(m *pb.Message) string { s := sha256.Sum256(m.Data); return string(s[:]) }),
-		pubsub.WithMaxMessageSize(1<<20),
-		pubsub.WithFloodPublish(true),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	topic, err := ps.Join(pay.TopicName(testUnit))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := topic.Subscribe(); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Connect(ctx, target.Info()); err != nil {
-		t.Fatal(err)
-	}
-	nodetest.Eventually(t, 20*time.Second, "the attacker to see the target in the wallet topic", func() (bool, string) {
-		return len(topic.ListPeers()) > 0, "no topic peers"
-	})
-	return &walletAttacker{topic: topic, host: h}
+	_, topic := nodetest.RawPeer(t, target, pay.TopicName(testUnit))
+	return &walletAttacker{topic: topic}
 }
 
 func (a *walletAttacker) publish(t *testing.T, raws ...[]byte) {

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	ma "github.com/multiformats/go-multiaddr"
-
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/mesh"
@@ -24,19 +22,9 @@ func sendRaw(t *testing.T, target *nodetest.Node, raws ...[]byte) {
 		sendRaw(t, target, raws[:50]...)
 		raws = raws[50:]
 	}
-	id, err := crypto.NewIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := mesh.NewHost(mesh.HostOptions{Identity: id, ListenAddrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h, _ := nodetest.RawHost(t, target)
+	defer h.Close() // a fresh peer for each batch, within the limit per address
 	ctx := context.Background()
-	if err := h.Connect(ctx, target.Info()); err != nil {
-		t.Fatal(err)
-	}
 	for _, raw := range raws {
 		if err := mesh.SendDirect(ctx, h, mesh.DirectProtocol, target.ID(), raw); err != nil {
 			t.Fatal(err)
