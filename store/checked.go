@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -69,26 +70,12 @@ func readChecked(dir string) checkedTables {
 	return out
 }
 
-// holds reports whether the table at path is the one recorded whole.
-func (c checkedTables) holds(path string) bool {
-	want, ok := c[filepath.Base(path)]
-	if !ok {
-		return false
-	}
-	got, err := stampOf(path)
-	return err == nil && got == want
-}
-
-// writeChecked records the tables at paths as whole.
-func writeChecked(dir string, paths []string) error {
-	slices.Sort(paths)
+// writeChecked records tables as whole, by file name.
+func writeChecked(dir string, tables checkedTables) error {
 	var b []byte
-	for _, p := range paths {
-		st, err := stampOf(p)
-		if err != nil {
-			continue
-		}
-		b = fmt.Appendf(b, "%s %d %d\n", filepath.Base(p), st.size, st.mtime)
+	for _, name := range slices.Sorted(maps.Keys(tables)) {
+		st := tables[name]
+		b = fmt.Appendf(b, "%s %d %d\n", name, st.size, st.mtime)
 	}
 	if err := safefile.Write(filepath.Join(dir, checkedFile), b, 0o600); err != nil {
 		return fmt.Errorf("record checked tables: %w", err)
@@ -99,18 +86,16 @@ func writeChecked(dir string, paths []string) error {
 // recordTablesWhole records every table the MANIFEST lists as whole: it
 // is called when Badger has closed the store, having written them.
 func recordTablesWhole(bo badger.Options) error {
-	f, err := os.Open(filepath.Join(bo.Dir, "MANIFEST"))
+	m, _, err := readManifest(bo.Dir, bo)
 	if err != nil {
 		return fmt.Errorf("record checked tables: %w", err)
 	}
-	defer f.Close()
-	m, _, err := badger.ReplayManifestFile(f, bo.ExternalMagicVersion, bo)
-	if err != nil {
-		return fmt.Errorf("record checked tables: read MANIFEST: %w", err)
-	}
-	var paths []string
+	whole := checkedTables{}
 	for id := range m.Tables {
-		paths = append(paths, table.NewFilename(id, bo.Dir))
+		name := table.NewFilename(id, bo.Dir)
+		if st, err := stampOf(name); err == nil {
+			whole[filepath.Base(name)] = st
+		}
 	}
-	return writeChecked(bo.Dir, paths)
+	return writeChecked(bo.Dir, whole)
 }

@@ -47,27 +47,24 @@ const damagedDir = "damaged"
 // aside those that fail, returning a sentence for each.
 func setAsideDamagedTables(dir string, bo badger.Options, log *slog.Logger) ([]string, error) {
 	mpath := filepath.Join(dir, "MANIFEST")
-	f, err := os.Open(mpath)
+	m, end, err := readManifest(dir, bo)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	} else if err != nil {
 		return nil, fmt.Errorf("check tables: %w", err)
 	}
-	defer f.Close()
-	m, end, err := badger.ReplayManifestFile(f, bo.ExternalMagicVersion, bo)
-	if err != nil {
-		return nil, fmt.Errorf("check tables: read MANIFEST: %w", err)
-	}
 	var drop []*pb.ManifestChange
-	var found, whole []string
-	checked := readChecked(dir)
+	var found []string
+	checked, whole := readChecked(dir), checkedTables{}
 	start, full := time.Now(), 0
 	for id, tm := range m.Tables {
 		name := table.NewFilename(id, dir)
-		var err error
-		if checked.holds(name) {
+		st, err := stampOf(name)
+		switch {
+		case err != nil:
+		case checked[filepath.Base(name)] == st:
 			err = checkTableFile(name)
-		} else {
+		default:
 			full++
 			err = verifyTableFile(name, tm.Compression)
 		}
@@ -79,7 +76,7 @@ func setAsideDamagedTables(dir string, bo badger.Options, log *slog.Logger) ([]s
 			found = append(found, fmt.Sprintf("table %s (level %d) %v", filepath.Base(name), tm.Level, err))
 			continue
 		}
-		whole = append(whole, name)
+		whole[filepath.Base(name)] = st
 	}
 	if full > 0 {
 		log.Info("checked every block of the tables not known whole", "tables", full, "of", len(m.Tables), "took", time.Since(start).Round(time.Millisecond))
@@ -90,7 +87,8 @@ func setAsideDamagedTables(dir string, bo badger.Options, log *slog.Logger) ([]s
 	if len(drop) == 0 {
 		return nil, nil
 	}
-	if f, err = os.OpenFile(mpath, os.O_RDWR, 0); err != nil {
+	f, err := os.OpenFile(mpath, os.O_RDWR, 0)
+	if err != nil {
 		return nil, fmt.Errorf("check tables: %w", err)
 	}
 	defer f.Close()
@@ -132,6 +130,21 @@ func setAsideDamagedTables(dir string, bo badger.Options, log *slog.Logger) ([]s
 			"what", s, "moved_to", filepath.Join(dir, damagedDir))
 	}
 	return found, nil
+}
+
+// readManifest replays the MANIFEST of the store in dir, and returns
+// where what it read ends.
+func readManifest(dir string, bo badger.Options) (badger.Manifest, int64, error) {
+	f, err := os.Open(filepath.Join(dir, "MANIFEST"))
+	if err != nil {
+		return badger.Manifest{}, 0, err
+	}
+	defer f.Close()
+	m, end, err := badger.ReplayManifestFile(f, bo.ExternalMagicVersion, bo)
+	if err != nil {
+		return badger.Manifest{}, 0, fmt.Errorf("read MANIFEST: %w", err)
+	}
+	return m, end, nil
 }
 
 // checkTableFile reads a table's footer and checks its index, which Badger
@@ -255,12 +268,7 @@ func (s *Store) verifyTables() string {
 	if s.db.Opts().InMemory {
 		return ""
 	}
-	f, err := os.Open(filepath.Join(dir, "MANIFEST"))
-	if err != nil {
-		return fmt.Sprintf("the MANIFEST cannot be read: %v", err)
-	}
-	defer f.Close()
-	m, _, err := badger.ReplayManifestFile(f, s.db.Opts().ExternalMagicVersion, s.db.Opts())
+	m, _, err := readManifest(dir, s.db.Opts())
 	if err != nil {
 		return fmt.Sprintf("the MANIFEST cannot be read: %v", err)
 	}
