@@ -9,7 +9,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -55,10 +54,12 @@ in-process nodes on loopback with on-disk stores in fresh temporary
 directories.
 
 Catch-up: node P holds a group's history of --messages texts of --size bytes
-by --authors authors; node L has joined the group (same key, no inviter
-address) and holds nothing. L connects to P and runs one sync; the result
-says how long until L's store held every event, the bytes on the wire, and
-the rate at which L validated (signature, decryption) and stored events.
+by --authors authors; node L created the group, P joined it (same key, no
+inviter address), and L holds nothing. L runs in a process of its own (this
+program, started again), so that its memory is its own. L connects to P and
+runs one sync; the result says how long until L's store held every event,
+the bytes on the wire, the rate at which L validated (signature,
+decryption) and stored events, and each node's CPU and peak memory.
 Each value of --messages is a separate run on fresh nodes; with several, the
 linearity section compares the first and the last. With --relay, P is a
 relay ('banyan relay') that L registered the group with: it holds the
@@ -78,10 +79,11 @@ Exactly one sync is measured: L has the lower peer ID, so P never starts a
 sync on connecting; L's own on-connect sync is held back (a sync attempt
 with a cancelled context stamps the peer as synced just now, so the syncer
 merges the on-connect request into a later one); the benchmark then calls
-SyncPeer itself and reads its statistics. Periodic syncs are an hour apart.`,
+SyncPeer itself and reads its statistics. Periodic syncs are an hour apart.
+The in-sync scenario runs both nodes in this process.`,
 		Example: `  banyan-bench catchup
   banyan-bench catchup --messages 10000,100000 --insync 100000
-  banyan-bench catchup --messages 100000 --insync 0 --cpuprofile catchup.prof && go tool pprof -top catchup.prof`,
+  banyan-bench catchup --messages 100000 --insync 0 --sync-cpuprofile catchup.prof && go tool pprof -top catchup.prof`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.authors < 1 || o.size < 1 || o.size > maxTextSize || o.insync < 0 || o.timeout <= 0 {
@@ -110,7 +112,7 @@ SyncPeer itself and reads its statistics. Periodic syncs are an hour apart.`,
 	f.IntVar(&o.insync, "insync", 100000, "events both nodes hold in the in-sync scenario; 0 skips it")
 	f.BoolVar(&o.relay, "relay", false, "the node that holds the history is a relay ('banyan relay') the group is registered with: it holds it sealed, without the key")
 	f.BoolVar(&o.carry, "carry", true, "nodes carry mail of every mailbox bucket, as nodes do by default (16 mailbox scopes take part in every sync); false keeps only their own bucket")
-	f.StringVar(&o.syncProfile, "sync-cpuprofile", "", "write a CPU profile of each measured catch-up sync alone (no setup) to this file, suffixed with .MESSAGES when --messages has several values")
+	f.StringVar(&o.syncProfile, "sync-cpuprofile", "", "write a CPU profile of each measured catch-up sync alone (no setup): the late node's to this file, suffixed with .MESSAGES when --messages has several values, and the holder's to the same name with .holder added")
 	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "bound on each run, setup included")
 	f.Uint64Var(&o.seed, "seed", 1, "seed for message contents")
 	return c
@@ -172,16 +174,25 @@ type CatchupRun struct {
 	// fast as signature checks on every core allow.
 	DecodePerCore float64 `json:"decode_per_core"`
 	OfDecodeBound float64 `json:"of_decode_bound"`
-	// CPUS is this process's CPU (both nodes) over CaughtUpS; OtherCPUS the
-	// rest of the machine's, StealS the hypervisor's.
+	// CPUS is both nodes' CPU over CaughtUpS, LateCPUS the late node's
+	// part of it; OtherCPUS the rest of the machine's, StealS the
+	// hypervisor's.
 	CPUS      float64 `json:"cpu_s"`
+	LateCPUS  float64 `json:"late_cpu_s"`
 	OtherCPUS float64 `json:"other_cpu_s"`
 	StealS    float64 `json:"steal_s"`
-	// PeakRSSMB is the process's peak RSS so far, setup and earlier runs
-	// included; SyncPeakRSSMB its peak during the sync alone (both nodes;
-	// 0 where the peak cannot be reset).
-	PeakRSSMB     float64 `json:"peak_rss_mb"`
-	SyncPeakRSSMB float64 `json:"sync_peak_rss_mb"`
+	// L runs in a process of its own. SyncPeakRSSMB is L's peak RSS
+	// during the sync, HolderSyncPeakRSSMB that of the benchmark's process
+	// (P) in the same time (0 where the peak cannot be reset); PeakRSSMB is
+	// the benchmark process's peak so far, setup and earlier runs included.
+	PeakRSSMB           float64 `json:"peak_rss_mb"`
+	SyncPeakRSSMB       float64 `json:"sync_peak_rss_mb"`
+	HolderSyncPeakRSSMB float64 `json:"holder_sync_peak_rss_mb"`
+	// LateAnonMB and LateFileMB split L's RSS when the sync has ended:
+	// its own memory, and the pages of files it maps (the program, and
+	// Badger's tables and value log).
+	LateAnonMB float64 `json:"late_anon_mb"`
+	LateFileMB float64 `json:"late_file_mb"`
 }
 
 // Linearity compares the first and the last catch-up runs.
@@ -333,7 +344,19 @@ type oneSync struct {
 	Stream int64
 }
 
-// syncOnce connects low to high and runs exactly one sync, started by low.
+// syncOnce runs exactly one sync between the pair, started by low.
+func (p *syncPair) syncOnce(ctx context.Context) (*oneSync, error) {
+	in0 := p.high.streamIn(reconcile.ProtocolID)
+	st, err := syncOnce(ctx, p.low, p.high.info())
+	if err != nil {
+		return nil, err
+	}
+	st.Stream += p.high.streamIn(reconcile.ProtocolID) - in0
+	return st, nil
+}
+
+// syncOnce connects low to high and runs exactly one sync, started by low;
+// Stream counts low's side only.
 //
 // high never starts a sync on connecting (discovery leaves that to the
 // lower peer ID), and periodic syncs are an hour apart. low's own
@@ -341,26 +364,23 @@ type oneSync struct {
 // at once but stamps high as synced just now, so the syncer merges the
 // on-connect request into one that starts MinInterval later and never
 // while this one runs.
-func (p *syncPair) syncOnce(ctx context.Context) (*oneSync, error) {
+func syncOnce(ctx context.Context, low *soloNode, high peer.AddrInfo) (*oneSync, error) {
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := p.low.Syncer().SyncPeer(cancelled, p.high.ID()); err == nil {
+	if _, err := low.Syncer().SyncPeer(cancelled, high.ID); err == nil {
 		return nil, errors.New("holding back the on-connect sync: a sync with a cancelled context succeeded")
 	}
-	streamBytes := func() int64 {
-		return p.low.streamIn(reconcile.ProtocolID) + p.high.streamIn(reconcile.ProtocolID)
-	}
-	in0 := streamBytes()
+	in0 := low.streamIn(reconcile.ProtocolID)
 	t0 := time.Now()
-	if err := p.low.Host().Connect(ctx, p.high.info()); err != nil {
+	if err := low.Host().Connect(ctx, high); err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	connect := time.Since(t0)
-	st, err := p.low.Syncer().SyncPeer(ctx, p.high.ID())
+	st, err := low.Syncer().SyncPeer(ctx, high.ID)
 	if err != nil {
 		return nil, fmt.Errorf("sync: %w", err)
 	}
-	return &oneSync{Stats: st, Connect: connect, Total: time.Since(t0), Stream: streamBytes() - in0}, nil
+	return &oneSync{Stats: st, Connect: connect, Total: time.Since(t0), Stream: low.streamIn(reconcile.ProtocolID) - in0}, nil
 }
 
 func runCatchup(ctx context.Context, o *catchupOptions, messages int) (_ *CatchupRun, err error) {
@@ -368,14 +388,42 @@ func runCatchup(ctx context.Context, o *catchupOptions, messages int) (_ *Catchu
 	defer cancel()
 	o.progress("catch-up: %d messages by %d authors: starting two nodes", messages, o.authors)
 	setup := time.Now()
-	pair, err := newSyncPair(ctx, o)
+	dirs := &scratch{}
+	defer func() { err = errors.Join(err, dirs.remove()) }()
+	homes, err := dirs.orderedHomes(2)
 	if err != nil {
 		return nil, err
 	}
-	defer func() { err = errors.Join(err, pair.close()) }()
-	late, full := pair.low, pair.high
+	lateProfile, holderProfile := syncProfileNames(o, messages)
+	late, err := startLate(ctx, homes[0], o.carry, lateProfile)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, late.close()) }()
+	full, err := startSoloNode(homes[1], o.log.With("node", "holder"), func(no *node.Options) {
+		no.SyncInterval = time.Hour
+		no.Mailbox.NoCarry = !o.carry
+		no.Relay = o.relay
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, full.stop()) }()
+	in, err := groupchat.ParseInvite(late.hello.Invite)
+	if err != nil {
+		return nil, err
+	}
+	g := inviteGroup(in)
+	if o.relay {
+		err = full.Relay().Register(late.hello.Peer, g.Scope())
+	} else {
+		_, err = full.Groups().Join(ctx, in)
+	}
+	if err != nil {
+		return nil, err
+	}
 	o.progress("catch-up: signing and storing the history")
-	evs, err := groupHistory(pair.gHigh, o.authors, messages, o.size, o.seed)
+	evs, err := groupHistory(g, o.authors, messages, o.size, o.seed)
 	if err != nil {
 		return nil, err
 	}
@@ -399,13 +447,14 @@ func runCatchup(ctx context.Context, o *catchupOptions, messages int) (_ *Catchu
 	peakReset := resetPeakRSS()
 
 	o.progress("catch-up: connecting and syncing")
-	stopProfile, err := startSyncProfile(o, messages)
+	stopProfile, err := startCPUProfile(holderProfile)
 	if err != nil {
 		return nil, err
 	}
+	in0 := full.streamIn(reconcile.ProtocolID)
 	cpu0 := cpuTime()
 	mach0, steal0 := machineCPU()
-	st, err := pair.syncOnce(ctx)
+	rep, err := late.sync(full.info())
 	cpu1 := cpuTime()
 	mach1, steal1 := machineCPU()
 	if perr := stopProfile(); err == nil {
@@ -414,35 +463,35 @@ func runCatchup(ctx context.Context, o *catchupOptions, messages int) (_ *Catchu
 	if err != nil {
 		return nil, err
 	}
-	caughtUp := st.Total
-	if r.Stored, err = late.Store().CountAfter(pair.gLow.Scope(), store.Cursor{}); err != nil {
-		return nil, err
-	}
-	if r.Stored != messages {
+	st := rep.Sync
+	if r.Stored = rep.Stored; r.Stored != messages {
 		return nil, fmt.Errorf("after the sync the late node holds %d of %d events (%d rejected)", r.Stored, messages, st.Rejected)
 	}
-	r.CaughtUpS = round3(caughtUp.Seconds())
+	r.CaughtUpS = round3(st.Total.Seconds())
 	r.ConnectS = round3(st.Connect.Seconds())
 	r.SyncS = round3(st.Duration.Seconds())
 	r.Events, r.Rejected, r.Rounds = st.EventsGot, st.Rejected, st.Rounds
 	r.BytesSent, r.BytesGot, r.EventBytes = st.BytesSent, st.BytesGot, st.EventBytes
 	r.WireOverEvents = ratio(float64(st.BytesSent+st.BytesGot), float64(st.EventBytes))
-	r.StreamBytes = st.Stream
+	r.StreamBytes = st.Stream + full.streamIn(reconcile.ProtocolID) - in0
 	if st.EventsGot > 0 {
 		r.MeanEnvelopeBytes = round2(float64(st.EventBytes) / float64(st.EventsGot))
 	}
 	r.EnvelopeOverhead = ratio(r.MeanEnvelopeBytes, float64(o.size))
-	r.VerifyRate = round2(float64(st.EventsGot) / caughtUp.Seconds())
+	r.VerifyRate = round2(float64(st.EventsGot) / st.Total.Seconds())
 	r.DecodePerCore = round2(decodeRate)
 	r.OfDecodeBound = ratio(r.VerifyRate, decodeRate*float64(runtime.GOMAXPROCS(0)))
-	r.CPUS = round3((cpu1 - cpu0).Seconds())
+	r.LateCPUS = round3(rep.CPU.Seconds())
+	r.CPUS = round3((cpu1 - cpu0 + rep.CPU).Seconds())
 	if mach0 > 0 {
-		r.OtherCPUS = round3(max(0, (mach1-mach0)-(cpu1-cpu0)).Seconds())
+		r.OtherCPUS = round3(max(0, (mach1-mach0)-(cpu1-cpu0)-rep.CPU).Seconds())
 		r.StealS = round3((steal1 - steal0).Seconds())
 	}
 	r.PeakRSSMB = peakRSSMB()
+	r.SyncPeakRSSMB = rep.PeakRSSMB
+	r.LateAnonMB, r.LateFileMB = rep.AnonMB, rep.FileMB
 	if hwm, _, err := procStatusMB(0); err == nil && peakReset {
-		r.SyncPeakRSSMB = hwm
+		r.HolderSyncPeakRSSMB = hwm
 	}
 	o.progress("catch-up: %d events in %.3fs", r.Events, r.CaughtUpS)
 	return r, nil
@@ -596,28 +645,17 @@ func resetPeakRSS() bool {
 	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
 }
 
-// startSyncProfile starts the CPU profile of --sync-cpuprofile, if asked
-// for, and returns what stops it.
-func startSyncProfile(o *catchupOptions, messages int) (stop func() error, err error) {
+// syncProfileNames are the files of --sync-cpuprofile for the late node
+// and the holder ("" for none).
+func syncProfileNames(o *catchupOptions, messages int) (late, holder string) {
 	if o.syncProfile == "" {
-		return func() error { return nil }, nil
+		return "", ""
 	}
 	name := o.syncProfile
 	if len(o.messages) > 1 {
 		name = fmt.Sprintf("%s.%d", name, messages)
 	}
-	f, err := os.Create(name)
-	if err != nil {
-		return nil, fmt.Errorf("sync cpu profile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("sync cpu profile: %w", err)
-	}
-	return func() error {
-		pprof.StopCPUProfile()
-		return f.Close()
-	}, nil
+	return name, name + ".holder"
 }
 
 // decodeRate times event.Decode, the parse and signature check every

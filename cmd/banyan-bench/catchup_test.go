@@ -30,6 +30,7 @@ func TestCatchupTiny(t *testing.T) {
 	if err := dec.Decode(&out); err != nil {
 		t.Fatalf("output is not a catch-up report: %v\n%s", err, stdout.String())
 	}
+	peaks := resetPeakRSS() // the peak is reported where it can be reset
 	if len(out.CatchUp) != 2 {
 		t.Fatalf("%d catch-up runs, want 2", len(out.CatchUp))
 	}
@@ -51,6 +52,13 @@ func TestCatchupTiny(t *testing.T) {
 		}
 		if r.WireOverEvents < 1 || r.EnvelopeOverhead <= 1 || r.VerifyRate <= 0 || r.CaughtUpS <= 0 || r.SyncS <= 0 {
 			t.Errorf("run %d: missing measurements: %+v", i, r)
+		}
+		// The late node ran in its own process and measured itself.
+		if r.LateCPUS <= 0 || r.LateCPUS >= r.CPUS || r.LateAnonMB <= 0 || r.LateFileMB <= 0 {
+			t.Errorf("run %d: the late process's CPU %.3fs of %.3fs, memory %.1f MB own and %.1f MB mapped", i, r.LateCPUS, r.CPUS, r.LateAnonMB, r.LateFileMB)
+		}
+		if peaks && (r.SyncPeakRSSMB < r.LateAnonMB || r.HolderSyncPeakRSSMB <= 0) {
+			t.Errorf("run %d: peak RSS during the sync %.1f MB (late), %.1f MB (holder); late own memory after it %.1f MB", i, r.SyncPeakRSSMB, r.HolderSyncPeakRSSMB, r.LateAnonMB)
 		}
 	}
 	if l := out.Linearity; l == nil || l.Messages != [2]int{200, 500} || l.MessagesRatio != 2.5 || l.TimeRatio <= 0 {

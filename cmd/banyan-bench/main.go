@@ -110,7 +110,7 @@ stdout (progress on stderr).`,
 	root.PersistentFlags().StringVar(&rf.blockProfile, "blockprofile", "", "write a profile of where goroutines waited (channels, locks, select) to this file")
 	root.PersistentFlags().StringVar(&rf.mutexProfile, "mutexprofile", "", "write a profile of contended mutexes to this file")
 	root.PersistentFlags().BoolVarP(&rf.verbose, "verbose", "v", false, "log progress and node logs to stderr")
-	root.AddCommand(newChatCmd(rf), newRSSCmd(rf), newCatchupCmd(rf), newDMCmd(rf), newWalletCmd(rf), newFloodCmd(rf), newFloodPeerCmd(), newLoadPeerCmd(), newObserverCmd(rf), newRelayDiskCmd(), newRelayBenchCmd(rf), newScaleCmd(rf))
+	root.AddCommand(newChatCmd(rf), newRSSCmd(rf), newCatchupCmd(rf), newDMCmd(rf), newWalletCmd(rf), newFloodCmd(rf), newFloodPeerCmd(), newLoadPeerCmd(), newCatchupLateCmd(), newObserverCmd(rf), newRelayDiskCmd(), newRelayBenchCmd(rf), newScaleCmd(rf))
 	return root
 }
 
