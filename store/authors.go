@@ -140,6 +140,32 @@ func (s *Store) EvictAuthors(scope event.Scope, scopeQuota, authorQuota int64) (
 	return len(victims), s.ghost(scope, victims)
 }
 
+// seekEvents are the keys seekEvent steps over before it seeks: a step
+// within a block costs far less than a seek, which searches every level.
+const seekSteps = 32
+
+// seekEvent moves it, an iterator over envelopes, forward to the envelope
+// of id and reads it (as getEvent does); successive calls must ask for
+// increasing IDs. Where the envelopes asked for are most of those stored
+// it steps from one to the next; where they are far apart it seeks.
+func seekEvent(it *badger.Iterator, id []byte) (*event.Event, error) {
+	k := key('e', id)
+	for n := 0; ; n++ {
+		if !it.Valid() || n == seekSteps {
+			it.Seek(k)
+			break
+		}
+		if bytes.Compare(it.Item().Key(), k) >= 0 {
+			break
+		}
+		it.Next()
+	}
+	if !it.Valid() || !bytes.Equal(it.Item().Key(), k) {
+		return nil, fmt.Errorf("event %x: %w", id, ErrNotFound)
+	}
+	return itemEvent(it.Item(), id)
+}
+
 // keyOf is the first key of a chain, to break ties between equal chains
 // the same way every time.
 func keyOf(evs []authorEvent) []byte {
@@ -150,19 +176,28 @@ func keyOf(evs []authorEvent) []byte {
 }
 
 // ScopeEvents calls fn for every event stored in scope, in one read
-// transaction: author by author, each author's chain in order (parents
-// before children), evicted events left out. It is how a feature loads a
-// whole scope at start: one pass instead of a lookup per ID. Damaged
-// envelopes are skipped and counted (as History does). An error from fn
-// stops the pass and is returned.
+// transaction and in the order of their IDs, evicted events left out. It
+// is how a feature loads a whole scope at start: one pass instead of a
+// lookup per ID from outside. The IDs come from the scope's chain index;
+// the envelopes are read in ID order, the order of their keys, so that
+// each table block is read once rather than once for each of its events.
+// Damaged envelopes are skipped and counted (as History does). An error
+// from fn stops the pass and is returned.
 func (s *Store) ScopeEvents(scope event.Scope, fn func(*event.Event) error) error {
 	prefix := key('a', scope[:])
 	err := s.db.View(func(txn *badger.Txn) error {
+		var ids []event.ID
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
-		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			k := it.Item().Key()
-			e, err := getEvent(txn, k[len(k)-event.IDSize:])
+			ids = append(ids, event.ID(k[len(k)-event.IDSize:]))
+		}
+		it.Close()
+		slices.SortFunc(ids, func(a, b event.ID) int { return bytes.Compare(a[:], b[:]) })
+		envs := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{'e'}})
+		defer envs.Close()
+		for _, id := range ids {
+			e, err := seekEvent(envs, id[:])
 			// Badger answers "not found" for a key in a block it cannot
 			// read: an indexed event without its envelope is damage too.
 			if errors.Is(err, ErrDamaged) || errors.Is(err, ErrNotFound) {

@@ -3,6 +3,7 @@ package store_test
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
@@ -78,9 +79,9 @@ func TestEvictAuthors(t *testing.T) {
 	}
 }
 
-// ScopeEvents yields every event of the scope once, each author's chain in
-// order whatever order they were stored in, without other scopes' events
-// or evicted ones, and stops at fn's error.
+// ScopeEvents yields every event of the scope once, in ID order whatever
+// order they were stored in, without other scopes' events or evicted ones,
+// and stops at fn's error.
 func TestScopeEvents(t *testing.T) {
 	s, _ := openTemp(t)
 	scope := randomScope(t)
@@ -92,8 +93,12 @@ func TestScopeEvents(t *testing.T) {
 	for i := len(all) - 1; i >= 0; i-- {
 		mustPut(t, s, all[i], store.PutOptions{})
 	}
+	// Enough of another scope's events that some of the scope's are
+	// neighbours in ID order and some are far apart (stepped to, sought).
 	other := newAuthor(t, randomScope(t))
-	mustPut(t, s, other.next(5, "noise"), store.PutOptions{})
+	for i := range 300 {
+		mustPut(t, s, other.next(int64(5+i), "noise"), store.PutOptions{})
+	}
 	// The oldest events of the first author go.
 	if _, err := s.EvictAuthors(scope, 0, 8*int64(len(all[0].Raw))); err != nil {
 		t.Fatal(err)
@@ -111,13 +116,22 @@ func TestScopeEvents(t *testing.T) {
 	if len(got) != len(held) || len(held) == len(all) {
 		t.Fatalf("ScopeEvents gave %d events, %d held of %d", len(got), len(held), len(all))
 	}
-	last := map[string]uint64{}
-	for _, e := range got {
+	for i, e := range got {
 		assertSameEvent(t, e, held[e.ID])
-		if e.Seq <= last[string(e.Author)] {
-			t.Fatalf("author's event %d after %d", e.Seq, last[string(e.Author)])
+		if i > 0 && bytes.Compare(got[i-1].ID[:], e.ID[:]) >= 0 {
+			t.Fatalf("event %s after %s", e.ID, got[i-1].ID)
 		}
-		last[string(e.Author)] = e.Seq
+	}
+	// A damaged envelope is left out; the others still come.
+	if err := s.DamageEvent(got[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	var again []event.ID
+	if err := s.ScopeEvents(scope, func(e *event.Event) error { again = append(again, e.ID); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(again) != len(got)-1 || slices.Contains(again, got[1].ID) {
+		t.Fatalf("after damage to one envelope, ScopeEvents gave %d of %d events", len(again), len(got))
 	}
 	stop := errors.New("stop")
 	n := 0

@@ -192,3 +192,50 @@ func dirSize(dir string) (int64, error) {
 	}
 	return n, err
 }
+
+// BenchmarkScopeEvents loads a scope as a node loads its wallet's unit at
+// start: 20,000 small envelopes, alone in the store (dense) or among
+// 180,000 of another scope (sparse), read after a reopen so that they come
+// from Badger's tables.
+func BenchmarkScopeEvents(b *testing.B) {
+	for _, c := range []struct {
+		name   string
+		others int
+	}{{"dense", 0}, {"sparse", 180_000}} {
+		b.Run(c.name, func(b *testing.B) {
+			dir := b.TempDir()
+			s := openAt(b, dir)
+			scope, other := randomScope(b), randomScope(b)
+			put := func(sc event.Scope, n int) {
+				var as []*author
+				for range 20 {
+					as = append(as, newAuthor(b, sc))
+				}
+				var batch []*event.Event
+				for i := range n {
+					batch = append(batch, as[i%len(as)].next(1_750_000_000_000+int64(i), "a payment of 12 to the shop"))
+					if len(batch) == 1000 || i == n-1 {
+						if _, err := s.PutEvents(batch, store.PutOptions{}); err != nil {
+							b.Fatal(err)
+						}
+						batch = batch[:0]
+					}
+				}
+			}
+			put(scope, 20_000)
+			put(other, c.others)
+			if err := s.Close(); err != nil {
+				b.Fatal(err)
+			}
+			s = openAt(b, dir)
+			defer s.Close()
+			b.ReportAllocs()
+			for b.Loop() {
+				n := 0
+				if err := s.ScopeEvents(scope, func(*event.Event) error { n++; return nil }); err != nil || n != 20_000 {
+					b.Fatalf("ScopeEvents: %d events, %v", n, err)
+				}
+			}
+		})
+	}
+}

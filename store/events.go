@@ -239,6 +239,12 @@ func getEvent(txn *badger.Txn, id []byte) (*event.Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get event: %w", err)
 	}
+	return itemEvent(item, id)
+}
+
+// itemEvent reads the envelope of id from its item and checks that it is
+// the envelope of id.
+func itemEvent(item *badger.Item, id []byte) (*event.Event, error) {
 	raw, err := item.ValueCopy(nil)
 	if err != nil {
 		return nil, fmt.Errorf("event %x: %w (%v)", id, ErrDamaged, err)
