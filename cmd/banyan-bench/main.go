@@ -25,6 +25,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -89,19 +90,20 @@ stdout (progress on stderr).`,
 			rf.stopProf = func() { pprof.StopCPUProfile(); f.Close() }
 			return nil
 		},
-		PersistentPostRunE: func(cmd *cobra.Command, args []string) error {
-			if rf.stopProf != nil {
-				rf.stopProf()
+	}
+	// Profiles are written however the scenario ends: those of a run
+	// that failed or was interrupted are often the ones wanted.
+	pre := root.PersistentPreRunE
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if err := pre(cmd, args); err != nil {
+			return err
+		}
+		if run := cmd.RunE; run != nil {
+			cmd.RunE = func(cmd *cobra.Command, args []string) error {
+				return errors.Join(run(cmd, args), rf.finishProfiles())
 			}
-			for _, p := range []struct{ file, name string }{
-				{rf.memProfile, "allocs"}, {rf.blockProfile, "block"}, {rf.mutexProfile, "mutex"},
-			} {
-				if err := writeProfile(p.file, p.name); err != nil {
-					return err
-				}
-			}
-			return nil
-		},
+		}
+		return nil
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -112,6 +114,22 @@ stdout (progress on stderr).`,
 	root.PersistentFlags().BoolVarP(&rf.verbose, "verbose", "v", false, "log progress and node logs to stderr")
 	root.AddCommand(newChatCmd(rf), newRSSCmd(rf), newCatchupCmd(rf), newDMCmd(rf), newWalletCmd(rf), newFloodCmd(rf), newFloodPeerCmd(), newLoadPeerCmd(), newCatchupLateCmd(), newObserverCmd(rf), newRelayDiskCmd(), newRelayBenchCmd(rf), newScaleCmd(rf))
 	return root
+}
+
+// finishProfiles stops the CPU profile and writes the others asked for.
+func (rf *rootFlags) finishProfiles() error {
+	if rf.stopProf != nil {
+		rf.stopProf()
+		rf.stopProf = nil
+	}
+	for _, p := range []struct{ file, name string }{
+		{rf.memProfile, "allocs"}, {rf.blockProfile, "block"}, {rf.mutexProfile, "mutex"},
+	} {
+		if err := writeProfile(p.file, p.name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeProfile writes the named runtime profile to file, if file is set.
