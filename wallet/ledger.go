@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -347,21 +348,23 @@ func (l *Ledger) Add(e *event.Event) (AddResult, error) {
 // and evaluated in one pass at the end, instead of the incremental pass
 // per event that a large unit's history makes quadratic when its order is
 // not the ledger's. It returns how many events were new, and the errors of
-// those it rejected (as Add would), joined. evs is read with the ledger
-// locked: it must not call the ledger.
+// those it rejected (as Add would), joined. evs is read on a goroutine of
+// its own while the events read so far are checked on every core and
+// added, with the ledger locked: it must not call the ledger.
 func (l *Ledger) AddAll(evs iter.Seq[*event.Event]) (added int, err error) {
-	var errs []error
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	var errs []error
 	var fresh []*node
-	for e := range evs {
-		en, err := l.check(e)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("entry %s: %w", e.ID, err))
-			continue
-		}
-		if n, _ := l.insert(e, en); n != nil {
-			fresh = append(fresh, n)
+	for cs := range l.checkAll(evs) {
+		for _, c := range cs {
+			if c.err != nil {
+				errs = append(errs, fmt.Errorf("entry %s: %w", c.e.ID, c.err))
+				continue
+			}
+			if n, _ := l.insert(c.e, c.en); n != nil {
+				fresh = append(fresh, n)
+			}
 		}
 	}
 	for _, n := range fresh {
@@ -374,6 +377,55 @@ func (l *Ledger) AddAll(evs iter.Seq[*event.Event]) (added int, err error) {
 		l.ensure()
 	}
 	return len(fresh), errors.Join(errs...)
+}
+
+// checkedEvent is an event and the outcome of its edge check.
+type checkedEvent struct {
+	e   *event.Event
+	en  *Entry
+	err error
+}
+
+// checkAll reads evs on a goroutine of its own and checks its events on
+// every core, in chunks, handed on in any order: decoding each entry is a
+// good part of loading a large unit, and needs no lock. The caller must
+// take every chunk, which ends the goroutines.
+func (l *Ledger) checkAll(evs iter.Seq[*event.Event]) <-chan []checkedEvent {
+	const chunk = 256
+	workers := runtime.GOMAXPROCS(0)
+	read := make(chan []*event.Event, workers)
+	checked := make(chan []checkedEvent, workers)
+	go func() {
+		defer close(read)
+		var c []*event.Event
+		for e := range evs {
+			if c = append(c, e); len(c) == chunk {
+				read <- c
+				c = nil
+			}
+		}
+		if len(c) > 0 {
+			read <- c
+		}
+	}()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for c := range read {
+				out := make([]checkedEvent, len(c))
+				for i, e := range c {
+					out[i].e = e
+					out[i].en, out[i].err = l.check(e)
+				}
+				checked <- out
+			}
+		})
+	}
+	go func() {
+		wg.Wait()
+		close(checked)
+	}()
+	return checked
 }
 
 // check is Add's edge check: a wallet entry of this unit.
