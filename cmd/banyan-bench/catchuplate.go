@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -242,26 +241,6 @@ func runLate(ctx context.Context, h home.Home, carry bool, profile string, log *
 	}
 	_, err = io.Copy(io.Discard, stdin)
 	return err
-}
-
-// startCPUProfile starts a CPU profile into name, if set, and returns
-// what stops it.
-func startCPUProfile(name string) (stop func() error, err error) {
-	if name == "" {
-		return func() error { return nil }, nil
-	}
-	f, err := os.Create(name)
-	if err != nil {
-		return nil, fmt.Errorf("sync cpu profile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("sync cpu profile: %w", err)
-	}
-	return func() error {
-		pprof.StopCPUProfile()
-		return f.Close()
-	}, nil
 }
 
 // inviteGroup is the group record an invite describes: what signing a

@@ -55,7 +55,7 @@ type rootFlags struct {
 	blockProfile string
 	mutexProfile string
 	verbose      bool
-	stopProf     func()
+	stopProf     func() error
 }
 
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -76,19 +76,9 @@ stdout (progress on stderr).`,
 			if rf.mutexProfile != "" {
 				runtime.SetMutexProfileFraction(1)
 			}
-			if rf.cpuProfile == "" {
-				return nil
-			}
-			f, err := os.Create(rf.cpuProfile)
-			if err != nil {
-				return fmt.Errorf("cpu profile: %w", err)
-			}
-			if err := pprof.StartCPUProfile(f); err != nil {
-				f.Close()
-				return fmt.Errorf("cpu profile: %w", err)
-			}
-			rf.stopProf = func() { pprof.StopCPUProfile(); f.Close() }
-			return nil
+			stop, err := startCPUProfile(rf.cpuProfile)
+			rf.stopProf = stop
+			return err
 		},
 	}
 	// Profiles are written however the scenario ends: those of a run
@@ -119,7 +109,9 @@ stdout (progress on stderr).`,
 // finishProfiles stops the CPU profile and writes the others asked for.
 func (rf *rootFlags) finishProfiles() error {
 	if rf.stopProf != nil {
-		rf.stopProf()
+		if err := rf.stopProf(); err != nil {
+			return err
+		}
 		rf.stopProf = nil
 	}
 	for _, p := range []struct{ file, name string }{
@@ -164,4 +156,24 @@ func scenarioOutput(cmd *cobra.Command, rf *rootFlags) (*slog.Logger, func(strin
 	w := cmd.ErrOrStderr()
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		func(format string, args ...any) { fmt.Fprintf(w, "banyan-bench: "+format+"\n", args...) }
+}
+
+// startCPUProfile starts a CPU profile into name, if set, and returns
+// what stops it (--cpuprofile, and catch-up's --sync-cpuprofile).
+func startCPUProfile(name string) (stop func() error, err error) {
+	if name == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(name)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }
