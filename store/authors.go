@@ -140,7 +140,7 @@ func (s *Store) EvictAuthors(scope event.Scope, scopeQuota, authorQuota int64) (
 	return len(victims), s.ghost(scope, victims)
 }
 
-// seekEvents are the keys seekEvent steps over before it seeks: a step
+// seekSteps is how many keys seekEvent steps over before it seeks: a step
 // within a block costs far less than a seek, which searches every level.
 const seekSteps = 32
 

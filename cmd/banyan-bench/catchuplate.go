@@ -10,11 +10,9 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"syscall"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
-	ma "github.com/multiformats/go-multiaddr"
 	"github.com/spf13/cobra"
 
 	"github.com/banyan-mesh/banyan/node"
@@ -148,14 +146,6 @@ func (n *lateNode) close() error {
 	}
 }
 
-// cpu is the late process's CPU time, once it has ended.
-func (n *lateNode) cpu() time.Duration {
-	if ru, ok := n.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
-	return 0
-}
-
 // newCatchupLateCmd is the late node L of 'catchup', started by it.
 func newCatchupLateCmd() *cobra.Command {
 	var (
@@ -206,11 +196,7 @@ func runLate(ctx context.Context, h home.Home, carry bool, profile string, log *
 	if err := json.Unmarshal(in.Bytes(), &req); err != nil {
 		return fmt.Errorf("request: %w", err)
 	}
-	addr, err := ma.NewMultiaddr(req.Holder)
-	if err != nil {
-		return fmt.Errorf("holder: %w", err)
-	}
-	holder, err := peer.AddrInfoFromP2pAddr(addr)
+	holder, err := peer.AddrInfoFromString(req.Holder)
 	if err != nil {
 		return fmt.Errorf("holder: %w", err)
 	}

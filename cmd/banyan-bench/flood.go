@@ -227,11 +227,7 @@ func newFloodPeerCmd() *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			addr, err := ma.NewMultiaddr(target)
-			if err != nil {
-				return fmt.Errorf("--target: %w", err)
-			}
-			ai, err := peer.AddrInfoFromP2pAddr(addr)
+			ai, err := peer.AddrInfoFromString(target)
 			if err != nil {
 				return fmt.Errorf("--target: %w", err)
 			}

@@ -77,23 +77,19 @@ stdout (progress on stderr).`,
 				runtime.SetMutexProfileFraction(1)
 			}
 			stop, err := startCPUProfile(rf.cpuProfile)
-			rf.stopProf = stop
-			return err
-		},
-	}
-	// Profiles are written however the scenario ends: those of a run
-	// that failed or was interrupted are often the ones wanted.
-	pre := root.PersistentPreRunE
-	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
-		if err := pre(cmd, args); err != nil {
-			return err
-		}
-		if run := cmd.RunE; run != nil {
-			cmd.RunE = func(cmd *cobra.Command, args []string) error {
-				return errors.Join(run(cmd, args), rf.finishProfiles())
+			if err != nil {
+				return err
 			}
-		}
-		return nil
+			rf.stopProf = stop
+			// Profiles are written however the scenario ends: those of a
+			// run that failed or was interrupted are often the ones wanted.
+			if run := cmd.RunE; run != nil {
+				cmd.RunE = func(cmd *cobra.Command, args []string) error {
+					return errors.Join(run(cmd, args), rf.finishProfiles())
+				}
+			}
+			return nil
+		},
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -108,11 +104,8 @@ stdout (progress on stderr).`,
 
 // finishProfiles stops the CPU profile and writes the others asked for.
 func (rf *rootFlags) finishProfiles() error {
-	if rf.stopProf != nil {
-		if err := rf.stopProf(); err != nil {
-			return err
-		}
-		rf.stopProf = nil
+	if err := rf.stopProf(); err != nil {
+		return err
 	}
 	for _, p := range []struct{ file, name string }{
 		{rf.memProfile, "allocs"}, {rf.blockProfile, "block"}, {rf.mutexProfile, "mutex"},
