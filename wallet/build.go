@@ -92,7 +92,7 @@ func (l *Ledger) head(owner Account) (Head, *node, error) {
 	if n == nil {
 		return h, nil, nil
 	}
-	if st, reason := n.state(); st == StatusPending || st == StatusInvalid {
+	if st, reason := l.state(n); st == StatusPending || st == StatusInvalid {
 		return h, nil, fmt.Errorf("%w: entry %d is %s (%v)", ErrBehind, n.seq, st, reason)
 	}
 	h.Seq, h.ID, h.Balance, h.Time, h.Spendable = n.seq, n.id, n.en.Balance, n.time, n.spend

@@ -84,7 +84,7 @@ func (l *Ledger) CheckPayment(e *event.Event, payee Account, pol Policy) error {
 	}
 	n := l.nodes[e.ID]
 	if n != nil {
-		switch st, reason := n.state(); st {
+		switch st, reason := l.state(n); st {
 		case StatusPending:
 			return ErrGap
 		case StatusInvalid, StatusVoid:
@@ -106,8 +106,8 @@ func (l *Ledger) CheckPayment(e *event.Event, payee Account, pol Policy) error {
 			if p == nil || !p.rooted {
 				return ErrGap
 			}
-			if p.chainErr != nil {
-				return fmt.Errorf("%w: %v", ErrAncestorInvalid, p.chainErr)
+			if p.broken {
+				return fmt.Errorf("%w: %v", ErrAncestorInvalid, l.chainErrs[p])
 			}
 			if !p.done {
 				return ErrGap
@@ -139,7 +139,7 @@ func (l *Ledger) member(a Account) bool {
 func (l *Ledger) confirmedEntries(payer, payee Account) map[*node]bool {
 	conf := map[*node]bool{}
 	for _, x := range l.byAuthor[payer] {
-		if conf[x] || !x.rooted || x.chainErr != nil {
+		if conf[x] || !x.rooted || x.broken {
 			continue
 		}
 		direct := false

@@ -116,20 +116,21 @@ type node struct {
 	// are a list from child through their sibling links (pointers instead
 	// of a map entry per event); twin links the entries of the author at
 	// the same position (a fork), in the order they were added.
-	parent   *node
-	child    *node
-	sibling  *node
-	twin     *node
-	chainErr error
-	rooted   bool
+	parent  *node
+	child   *node
+	sibling *node
+	twin    *node
+	rooted  bool
+	// broken: the entry breaks its chain (Ledger.chainErrs says how)
+	broken bool
 
-	// derived by the effects pass
+	// derived by the effects pass; why an entry is void is in
+	// derived.reasons (few entries are, and an error is 16 bytes)
 	done   bool
 	inSet  bool
 	status Status
 	order  int32
 	indeg  int32
-	reason error
 	spend  int64
 }
 
@@ -137,15 +138,16 @@ func (n *node) prio() prio { return prio{n.time, n.id} }
 
 func (n *node) ok() bool { return n.done && n.status == StatusOK }
 
-// effective status, combining structure and derivation
-func (n *node) state() (Status, error) {
+// state is n's effective status, combining structure and derivation, and
+// the reason for it.
+func (l *Ledger) state(n *node) (Status, error) {
 	switch {
 	case !n.rooted:
 		return StatusPending, nil
-	case n.chainErr != nil:
-		return StatusInvalid, n.chainErr
+	case n.broken:
+		return StatusInvalid, l.chainErrs[n]
 	case n.done:
-		return n.status, n.reason
+		return n.status, l.d.reasons[n]
 	}
 	return StatusPending, nil
 }
@@ -206,8 +208,9 @@ type derived struct {
 	claims  map[event.ID][]*node
 	settles map[event.ID][]*node
 	// settled are the transfers of effective settlements (see effectsOf)
-	settled   map[*node][]transfer
-	receipts  map[event.ID][]*node
+	settled map[*node][]transfer
+	// reasons say why the entries that are not effective are not
+	reasons   map[*node]error
 	envelopes map[event.ID]*envState
 	escrows   map[Account]event.ID
 	limits    map[Account]map[Account][]grant // grantee -> guarantor -> grants
@@ -235,6 +238,7 @@ type Ledger struct {
 	// through their sibling links
 	orphans   map[event.ID]*node
 	referrers map[event.ID][]*node
+	chainErrs map[*node]error // how each broken entry breaks its chain
 	proofs    map[proofKey]*heldProof
 	forks     map[Account]int  // proofs per author
 	named     map[Account]bool // named by a held grant of a guarantor (Standing)
@@ -259,6 +263,7 @@ func NewLedger(cfg Config) (*Ledger, error) {
 		byAuthor:  make(map[Account][]*node),
 		orphans:   make(map[event.ID]*node),
 		referrers: make(map[event.ID][]*node),
+		chainErrs: make(map[*node]error),
 		proofs:    make(map[proofKey]*heldProof),
 		forks:     make(map[Account]int),
 		named:     make(map[Account]bool),
@@ -299,7 +304,7 @@ func (l *Ledger) resetDerived() {
 		claims:     make(map[event.ID][]*node),
 		settles:    make(map[event.ID][]*node),
 		settled:    make(map[*node][]transfer),
-		receipts:   make(map[event.ID][]*node),
+		reasons:    make(map[*node]error),
 		envelopes:  make(map[event.ID]*envState),
 		escrows:    make(map[Account]event.ID),
 		limits:     make(map[Account]map[Account][]grant),
@@ -518,7 +523,10 @@ func (l *Ledger) root(n *node) []*node {
 			x.parent = l.nodes[x.prev]
 		}
 		x.rooted = true
-		x.chainErr = checkLink(x)
+		if err := checkLink(x); err != nil {
+			x.broken = true
+			l.chainErrs[x] = err
+		}
 		out = append(out, x)
 		for c := x.child; c != nil; c = c.sibling {
 			queue = append(queue, c)
@@ -534,7 +542,7 @@ func checkLink(n *node) error {
 	var prevBal int64
 	if p := n.parent; p != nil {
 		switch {
-		case p.chainErr != nil:
+		case p.broken:
 			return ErrAncestorInvalid
 		case p.author != n.author || p.seq+1 != n.seq:
 			return fmt.Errorf("%w: prev is not the author's previous entry", ErrChainBroken)
@@ -575,7 +583,7 @@ func (l *Ledger) advance(rooted []*node) {
 				return
 			}
 		}
-		if x.chainErr != nil {
+		if x.broken {
 			continue
 		}
 		if l.d.anyDone && !l.d.maxPrio.less(x.prio()) {
@@ -613,8 +621,8 @@ func (l *Ledger) ensure() {
 	}
 	var set []*node
 	for _, n := range l.nodes {
-		n.done, n.status, n.reason, n.spend, n.order = false, StatusPending, nil, 0, 0
-		if n.rooted && n.chainErr == nil {
+		n.done, n.status, n.spend, n.order = false, StatusPending, 0, 0
+		if n.rooted && !n.broken {
 			set = append(set, n)
 		}
 	}
@@ -624,7 +632,7 @@ func (l *Ledger) ensure() {
 
 func (l *Ledger) computeLimits() {
 	for _, n := range l.nodes {
-		if n.rooted && n.chainErr == nil && n.en.Type == TypeLimit && l.guarantor[n.author] {
+		if n.rooted && !n.broken && n.en.Type == TypeLimit && l.guarantor[n.author] {
 			l.addGrant(n)
 		}
 	}
@@ -634,11 +642,11 @@ func (l *Ledger) computeLimits() {
 // a request (rooted, unbroken, matching), which makes it a candidate to
 // designate the payment that counts for the request.
 func (l *Ledger) designates(r *node) (reqKey, bool) {
-	if r.en.Type != TypeReceipt || !r.rooted || r.chainErr != nil {
+	if r.en.Type != TypeReceipt || !r.rooted || r.broken {
 		return reqKey{}, false
 	}
 	t := l.nodes[r.en.Ref]
-	if t == nil || !t.rooted || t.chainErr != nil || t.en.Type != TypePay || t.en.Request == (RequestID{}) ||
+	if t == nil || !t.rooted || t.broken || t.en.Type != TypePay || t.en.Request == (RequestID{}) ||
 		t.en.Counterparty != r.author || t.author != r.en.Counterparty || t.en.Amount != r.en.Amount {
 		return reqKey{}, false
 	}
@@ -797,7 +805,10 @@ func (l *Ledger) pass(set []*node) {
 func (l *Ledger) evaluate(n *node) {
 	o := l.eval(n)
 	n.done = true
-	n.status, n.reason, n.spend = o.status, o.reason, o.spend
+	n.status, n.spend = o.status, o.spend
+	if o.reason != nil {
+		l.d.reasons[n] = o.reason
+	}
 	n.order = int32(len(l.d.order))
 	l.d.order = append(l.d.order, n)
 	if !l.d.anyDone || l.d.maxPrio.less(n.prio()) {
@@ -830,8 +841,6 @@ func (l *Ledger) evaluate(n *node) {
 		}
 	case TypeRefund:
 		l.d.refunds[en.Ref] = append(l.d.refunds[en.Ref], n)
-	case TypeReceipt:
-		l.d.receipts[en.Ref] = append(l.d.receipts[en.Ref], n)
 	case TypeClaim:
 		l.d.claims[en.Ref] = append(l.d.claims[en.Ref], n)
 	case TypeEnvelope:
@@ -864,7 +873,7 @@ func (l *Ledger) evaluated(id event.ID) (*node, error) {
 	switch {
 	case t == nil || !t.rooted:
 		return nil, ErrUnknownRef
-	case t.chainErr != nil:
+	case t.broken:
 		return nil, fmt.Errorf("%w: it is invalid", ErrBadRef)
 	case !t.done:
 		return nil, ErrUnknownRef
@@ -982,8 +991,8 @@ func (l *Ledger) eval(n *node) outcome {
 		if c := l.credit(t, n.author); c != en.Amount {
 			return void(pspend, fmt.Errorf("%w: it credits %d, the receipt says %d", ErrBadRef, c, en.Amount))
 		}
-		for _, q := range l.d.receipts[en.Ref] {
-			if l.ancestor(q, n) {
+		for _, q := range l.referrers[en.Ref] {
+			if q.en.Type == TypeReceipt && q.ok() && l.ancestor(q, n) {
 				return void(pspend, ErrDuplicateReceipt)
 			}
 		}
@@ -1316,7 +1325,7 @@ type EntryInfo struct {
 }
 
 func (l *Ledger) info(n *node) EntryInfo {
-	st, reason := n.state()
+	st, reason := l.state(n)
 	return EntryInfo{ID: n.id, Author: n.author, Seq: n.seq, Time: n.time, Entry: n.en.full(l.cfg.Unit), Status: st, Reason: reason, Spendable: n.spend}
 }
 
@@ -1429,7 +1438,7 @@ func (l *Ledger) StateHash() [32]byte {
 	slices.SortFunc(ids, func(a, b event.ID) int { return bytes.Compare(a[:], b[:]) })
 	var buf [8]byte
 	for _, id := range ids {
-		st, _ := l.nodes[id].state()
+		st, _ := l.state(l.nodes[id])
 		h.Write(id[:])
 		h.Write([]byte{byte(st)})
 	}

@@ -41,7 +41,7 @@ func (l *Ledger) account(a Account) AccountInfo {
 	ai := AccountInfo{Account: a, Balance: l.d.balances[a], Limit: l.limitAt(a, 1<<63-1), Frozen: l.frozen(a)}
 	var top *node
 	for _, n := range l.byAuthor[a] {
-		switch st, _ := n.state(); st {
+		switch st, _ := l.state(n); st {
 		case StatusPending:
 			ai.Pending++
 		case StatusInvalid:
@@ -103,8 +103,8 @@ func (l *Ledger) Unreceipted(a Account) []event.ID {
 			continue
 		}
 		receipted := false
-		for _, r := range l.d.receipts[n.id] {
-			if r.author == a {
+		for _, r := range l.referrers[n.id] {
+			if r.en.Type == TypeReceipt && r.ok() && r.author == a {
 				receipted = true
 				break
 			}

@@ -74,8 +74,8 @@ func (l *Ledger) Statement(a Account) []Line {
 		default:
 			ln.Counterparty = n.en.Counterparty
 		}
-		if n.reason != nil {
-			ln.Reason = n.reason.Error()
+		if reason := l.d.reasons[n]; reason != nil {
+			ln.Reason = reason.Error()
 		}
 		out = append(out, ln)
 	}
