@@ -88,7 +88,7 @@ func (l *Ledger) head(owner Account) (Head, *node, error) {
 	if l.frozen(owner) {
 		return h, nil, ErrFrozen
 	}
-	n := l.bySeq[posKey{owner, l.maxSeq[owner]}]
+	n := l.last(owner)
 	if n == nil {
 		return h, nil, nil
 	}

@@ -91,10 +91,10 @@ func (l *Ledger) CheckPayment(e *event.Event, payee Account, pol Policy) error {
 			return reason
 		}
 	} else {
-		if at := l.bySeq[posKey{payer, e.Seq}]; at != nil {
+		if at := l.at(payer, e.Seq); at != nil {
 			return fmt.Errorf("%w: %s at position %d", ErrFork, at.id, e.Seq)
 		}
-		for o := l.bySeq[posKey{payer, e.Seq + 1}]; o != nil; o = o.twin {
+		for o := l.at(payer, e.Seq+1); o != nil; o = o.twin {
 			if o.prev != e.ID {
 				return fmt.Errorf("%w: %s at position %d", ErrFork, o.id, e.Seq+1)
 			}
@@ -138,7 +138,7 @@ func (l *Ledger) member(a Account) bool {
 // entries on another branch.
 func (l *Ledger) confirmedEntries(payer, payee Account) map[*node]bool {
 	conf := map[*node]bool{}
-	for _, x := range l.byAuthor[payer] {
+	for _, x := range l.entriesOf(payer) {
 		if conf[x] || !x.rooted || x.broken {
 			continue
 		}

@@ -152,11 +152,6 @@ func (l *Ledger) state(n *node) (Status, error) {
 	return StatusPending, nil
 }
 
-type posKey struct {
-	author Account
-	seq    uint64
-}
-
 // reqKey is a payment request: its payee and its ID.
 type reqKey struct {
 	payee Account
@@ -230,10 +225,8 @@ type Ledger struct {
 	guarantor map[Account]bool
 	maxLimit  uint64
 
-	nodes    map[event.ID]*node
-	bySeq    map[posKey]*node // the first entry at each position; see twin
-	maxSeq   map[Account]uint64
-	byAuthor map[Account][]*node
+	nodes  map[event.ID]*node
+	chains map[Account]*chain
 	// orphans are entries whose prev is not held, by prev, listed
 	// through their sibling links
 	orphans   map[event.ID]*node
@@ -258,9 +251,7 @@ func NewLedger(cfg Config) (*Ledger, error) {
 		guarantor: make(map[Account]bool),
 		maxLimit:  cfg.MaxLimit,
 		nodes:     make(map[event.ID]*node),
-		bySeq:     make(map[posKey]*node),
-		maxSeq:    make(map[Account]uint64),
-		byAuthor:  make(map[Account][]*node),
+		chains:    make(map[Account]*chain),
 		orphans:   make(map[event.ID]*node),
 		referrers: make(map[event.ID][]*node),
 		chainErrs: make(map[*node]error),
@@ -456,18 +447,16 @@ func (l *Ledger) insert(e *event.Event, en *Entry) (*node, []*FraudProof) {
 	n := newNode(e, en, author)
 	n.ev = e // until the fraud proofs are made, at least
 	l.nodes[e.ID] = n
-	pos := posKey{author, e.Seq}
-	if x := l.bySeq[pos]; x == nil {
-		l.bySeq[pos] = n
-	} else {
+	c := l.chains[author]
+	if c == nil {
+		c = &chain{}
+		l.chains[author] = c
+	}
+	if x := c.add(n); x != nil {
 		for x.twin != nil {
 			x = x.twin
 		}
 		x.twin = n
-	}
-	l.byAuthor[author] = append(l.byAuthor[author], n)
-	if e.Seq > l.maxSeq[author] {
-		l.maxSeq[author] = e.Seq
 	}
 	if e.Seq > 1 {
 		if p := l.nodes[n.prev]; p != nil {
@@ -1175,7 +1164,7 @@ func (l *Ledger) updateForks(author Account, seq uint64, n *node) []*FraudProof 
 		}
 	}
 	// Same position: the two smallest IDs.
-	if at := l.bySeq[posKey{author, seq}]; at.twin != nil {
+	if at := l.at(author, seq); at.twin != nil {
 		var s []*node
 		for x := at; x != nil; x = x.twin {
 			s = append(s, x)
@@ -1190,13 +1179,13 @@ func (l *Ledger) updateForks(author Account, seq uint64, n *node) []*FraudProof 
 			continue
 		}
 		k := proofKey{author, lo, true}
-		a := l.bySeq[posKey{author, lo}]
+		a := l.at(author, lo)
 		if a == nil || a.twin != nil {
 			set(k, nil, nil)
 			continue
 		}
 		var b *node
-		for c := l.bySeq[posKey{author, lo + 1}]; c != nil; c = c.twin {
+		for c := l.at(author, lo+1); c != nil; c = c.twin {
 			if c.prev != a.id && (b == nil || bytes.Compare(c.id[:], b.id[:]) < 0) {
 				b = c
 			}
@@ -1370,7 +1359,7 @@ func (l *Ledger) Chain(a Account) []EntryInfo {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.ensure()
-	ns := slices.Clone(l.byAuthor[a])
+	ns := slices.Clone(l.entriesOf(a))
 	slices.SortFunc(ns, func(x, y *node) int {
 		return cmp.Or(cmp.Compare(x.seq, y.seq), bytes.Compare(x.id[:], y.id[:]))
 	})

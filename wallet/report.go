@@ -40,7 +40,7 @@ func (l *Ledger) Account(a Account) AccountInfo {
 func (l *Ledger) account(a Account) AccountInfo {
 	ai := AccountInfo{Account: a, Balance: l.d.balances[a], Limit: l.limitAt(a, 1<<63-1), Frozen: l.frozen(a)}
 	var top *node
-	for _, n := range l.byAuthor[a] {
+	for _, n := range l.entriesOf(a) {
 		switch st, _ := l.state(n); st {
 		case StatusPending:
 			ai.Pending++
@@ -66,7 +66,7 @@ func (l *Ledger) Accounts() []AccountInfo {
 	defer l.mu.Unlock()
 	l.ensure()
 	seen := make(map[Account]bool)
-	for a := range l.byAuthor {
+	for a := range l.chains {
 		seen[a] = true
 	}
 	for a, b := range l.d.balances {
@@ -195,7 +195,7 @@ func (l *Ledger) Refundable(payment event.ID) (uint64, error) {
 // there), or nil.
 func (l *Ledger) top(a Account) *node {
 	var top *node
-	for _, n := range l.byAuthor[a] {
+	for _, n := range l.entriesOf(a) {
 		if n.done && (top == nil || n.seq > top.seq || n.seq == top.seq && bytes.Compare(n.id[:], top.id[:]) < 0) {
 			top = n
 		}

@@ -48,7 +48,7 @@ func (l *Ledger) Referred(id event.ID) bool {
 func (l *Ledger) Lacks(a Account) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, n := range l.byAuthor[a] {
+	for _, n := range l.entriesOf(a) {
 		if !n.rooted {
 			return true
 		}
