@@ -129,13 +129,13 @@ func (l *Ledger) build(owner Account, en Entry, now int64) (event.Body, error) {
 		switch {
 		case en.Type == TypeRefund && (t.en.Type != TypePay || t.en.Counterparty != owner):
 			return event.Body{}, fmt.Errorf("%w: %s is not a payment to %s", ErrBadRef, en.Ref, owner)
-		case en.Type == TypeClaim && (t.en.Type != TypeEnvelope || t.author == owner):
+		case en.Type == TypeClaim && (t.en.Type != TypeEnvelope || t.author() == owner):
 			return event.Body{}, fmt.Errorf("%w: %s is not someone else's envelope", ErrBadRef, en.Ref)
 		case en.Type == TypeClaim && l.d.envelopes[en.Ref] != nil && l.d.envelopes[en.Ref].settle != nil:
 			return event.Body{}, fmt.Errorf("%w: its shares are gone", ErrSettled)
 		}
 		if en.Counterparty.IsZero() {
-			en.Counterparty = t.author
+			en.Counterparty = t.author()
 		}
 		if en.Type == TypeReceipt && en.Amount == 0 {
 			if en.Amount = l.credit(t, owner); en.Amount == 0 {
@@ -163,7 +163,7 @@ func (l *Ledger) build(owner Account, en Entry, now int64) (event.Body, error) {
 		return event.Body{}, err
 	}
 	// Evaluate the entry as the ledger will.
-	n := newNode(&event.Event{Body: b}, full, owner)
+	n := newNode(&event.Event{Body: b}, full, &owner)
 	n.parent, n.rooted = top, true
 	if err := checkLink(n); err != nil {
 		return event.Body{}, err

@@ -10,10 +10,11 @@ package wallet
 // enormous seq cannot make it enormous; entries beyond that wait in far
 // until the slice reaches them.
 type chain struct {
-	at  []*node
-	far map[uint64]*node
-	all []*node
-	max uint64
+	account Account
+	at      []*node
+	far     map[uint64]*node
+	all     []*node
+	max     uint64
 }
 
 // farSlack is how far beyond twice its entries an author's positions are

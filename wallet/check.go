@@ -99,7 +99,7 @@ func (l *Ledger) CheckPayment(e *event.Event, payee Account, pol Policy) error {
 				return fmt.Errorf("%w: %s at position %d", ErrFork, o.id, e.Seq+1)
 			}
 		}
-		n = newNode(e, en, payer)
+		n = newNode(e, en, &payer)
 		n.rooted = true
 		if e.Seq > 1 {
 			p := l.nodes[e.PrevID()]
@@ -144,7 +144,7 @@ func (l *Ledger) confirmedEntries(payer, payee Account) map[*node]bool {
 		}
 		direct := false
 		for _, r := range l.referrers[x.id] {
-			if r.author != payer && r.author != payee && l.member(r.author) {
+			if r.author() != payer && r.author() != payee && l.member(r.author()) {
 				direct = true
 				break
 			}

@@ -69,8 +69,8 @@ func (c *entry) full(unit string) Entry {
 		Claims: slices.Clone(x.Claims), Request: x.Request, Group: x.Group, Tag: x.Tag}
 }
 
-func newNode(e *event.Event, en *Entry, author Account) *node {
-	return &node{id: e.ID, prev: e.PrevID(), author: author, seq: e.Seq, time: e.Time, en: compact(en)}
+func newNode(e *event.Event, en *Entry, author *Account) *node {
+	return &node{id: e.ID, prev: e.PrevID(), by: author, seq: e.Seq, time: e.Time, en: compact(en)}
 }
 
 // eachRef calls fn for every entry n refers to, once each.
@@ -93,9 +93,9 @@ func (l *Ledger) effectsOf(n *node, buf *[1]transfer) []transfer {
 	}
 	switch n.en.Type {
 	case TypePay, TypeRefund:
-		buf[0] = transfer{n.author, n.en.Counterparty, n.en.Amount}
+		buf[0] = transfer{n.author(), n.en.Counterparty, n.en.Amount}
 	case TypeEnvelope:
-		buf[0] = transfer{n.author, Escrow(n.id), n.en.Amount}
+		buf[0] = transfer{n.author(), Escrow(n.id), n.en.Amount}
 	case TypeSettle:
 		return l.d.settled[n]
 	default:

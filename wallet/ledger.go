@@ -101,16 +101,15 @@ func (p prio) less(q prio) bool {
 }
 
 // node is one entry of the set: what evaluation and the queries need of
-// it, held as values (see entry). ev is the whole event, kept only by a
-// ledger without Config.Events.
+// it, held as values (see entry), in 256 bytes. The author is its chain's
+// account, shared by the author's entries.
 type node struct {
-	id     event.ID
-	prev   event.ID
-	author Account
-	seq    uint64
-	time   int64
-	en     entry
-	ev     *event.Event
+	id   event.ID
+	prev event.ID
+	by   *Account
+	seq  uint64
+	time int64
+	en   entry
 
 	// structural, maintained by Add: the entries whose prev is this one
 	// are a list from child through their sibling links (pointers instead
@@ -133,6 +132,8 @@ type node struct {
 	indeg  int32
 	spend  int64
 }
+
+func (n *node) author() Account { return *n.by }
 
 func (n *node) prio() prio { return prio{n.time, n.id} }
 
@@ -231,6 +232,9 @@ type Ledger struct {
 	// through their sibling links
 	orphans   map[event.ID]*node
 	referrers map[event.ID][]*node
+	// kept are the whole events: all of them without Config.Events, and
+	// with it only the one being added, until its fraud proofs are made
+	kept      map[event.ID]*event.Event
 	chainErrs map[*node]error // how each broken entry breaks its chain
 	proofs    map[proofKey]*heldProof
 	forks     map[Account]int  // proofs per author
@@ -254,6 +258,7 @@ func NewLedger(cfg Config) (*Ledger, error) {
 		chains:    make(map[Account]*chain),
 		orphans:   make(map[event.ID]*node),
 		referrers: make(map[event.ID][]*node),
+		kept:      make(map[event.ID]*event.Event),
 		chainErrs: make(map[*node]error),
 		proofs:    make(map[proofKey]*heldProof),
 		forks:     make(map[Account]int),
@@ -444,14 +449,14 @@ func (l *Ledger) insert(e *event.Event, en *Entry) (*node, []*FraudProof) {
 		return nil, nil
 	}
 	author, _ := AccountOf(e.Author)
-	n := newNode(e, en, author)
-	n.ev = e // until the fraud proofs are made, at least
-	l.nodes[e.ID] = n
 	c := l.chains[author]
 	if c == nil {
-		c = &chain{}
+		c = &chain{account: author}
 		l.chains[author] = c
 	}
+	n := newNode(e, en, &c.account)
+	l.kept[e.ID] = e
+	l.nodes[e.ID] = n
 	if x := c.add(n); x != nil {
 		for x.twin != nil {
 			x = x.twin
@@ -479,7 +484,7 @@ func (l *Ledger) insert(e *event.Event, en *Entry) (*node, []*FraudProof) {
 		l.dirty = true // the guarantor's revocations stop counting (see limitAt)
 	}
 	if l.cfg.Events != nil {
-		n.ev = nil // read back from the store when asked for
+		delete(l.kept, e.ID) // read back from the store when asked for
 	}
 	return n, proofs
 }
@@ -533,7 +538,7 @@ func checkLink(n *node) error {
 		switch {
 		case p.broken:
 			return ErrAncestorInvalid
-		case p.author != n.author || p.seq+1 != n.seq:
+		case p.author() != n.author() || p.seq+1 != n.seq:
 			return fmt.Errorf("%w: prev is not the author's previous entry", ErrChainBroken)
 		case n.time <= p.time:
 			return fmt.Errorf("%w: time %d not after the previous entry's %d", ErrChainBroken, n.time, p.time)
@@ -579,7 +584,7 @@ func (l *Ledger) advance(rooted []*node) {
 			l.dirty = true // it would have been evaluated earlier
 			return
 		}
-		if x.en.Type == TypeLimit && l.guarantor[x.author] && l.d.anyDone && x.time <= l.d.maxPrio.time {
+		if x.en.Type == TypeLimit && l.guarantor[x.author()] && l.d.anyDone && x.time <= l.d.maxPrio.time {
 			l.dirty = true // the grant applies to entries evaluated already
 			return
 		}
@@ -590,7 +595,7 @@ func (l *Ledger) advance(rooted []*node) {
 		set = append(set, x)
 	}
 	for _, x := range set {
-		if x.en.Type == TypeLimit && l.guarantor[x.author] {
+		if x.en.Type == TypeLimit && l.guarantor[x.author()] {
 			l.addGrant(x)
 		}
 		l.designate(x)
@@ -621,7 +626,7 @@ func (l *Ledger) ensure() {
 
 func (l *Ledger) computeLimits() {
 	for _, n := range l.nodes {
-		if n.rooted && !n.broken && n.en.Type == TypeLimit && l.guarantor[n.author] {
+		if n.rooted && !n.broken && n.en.Type == TypeLimit && l.guarantor[n.author()] {
 			l.addGrant(n)
 		}
 	}
@@ -636,10 +641,10 @@ func (l *Ledger) designates(r *node) (reqKey, bool) {
 	}
 	t := l.nodes[r.en.Ref]
 	if t == nil || !t.rooted || t.broken || t.en.Type != TypePay || t.en.Request == (RequestID{}) ||
-		t.en.Counterparty != r.author || t.author != r.en.Counterparty || t.en.Amount != r.en.Amount {
+		t.en.Counterparty != r.author() || t.author() != r.en.Counterparty || t.en.Amount != r.en.Amount {
 		return reqKey{}, false
 	}
-	return reqKey{r.author, t.en.Request}, true
+	return reqKey{r.author(), t.en.Request}, true
 }
 
 // designate records r if it is a receipt, by its payee, of a payment of a
@@ -674,10 +679,10 @@ func (l *Ledger) designate(r *node) {
 // author's chain. Both are rooted and unbroken (n may be hypothetical,
 // with its parent set).
 func (l *Ledger) ancestor(q, n *node) bool {
-	if q.author != n.author || q.seq >= n.seq {
+	if q.author() != n.author() || q.seq >= n.seq {
 		return false
 	}
-	if l.forks[n.author] == 0 {
+	if l.forks[n.author()] == 0 {
 		// No fork proof: the author's chain is one line.
 		return true
 	}
@@ -693,11 +698,11 @@ func (l *Ledger) addGrant(n *node) {
 		l.d.limits[n.en.Counterparty] = m
 	}
 	g := grant{n.seq, n.time, n.en.Amount}
-	gs := m[n.author]
+	gs := m[n.author()]
 	i, _ := slices.BinarySearchFunc(gs, g, func(a, b grant) int {
 		return cmp.Or(cmp.Compare(a.seq, b.seq), cmp.Compare(a.amount, b.amount))
 	})
-	m[n.author] = slices.Insert(gs, i, g)
+	m[n.author()] = slices.Insert(gs, i, g)
 }
 
 // limitAt is the credit limit of a at time t: for each guarantor, its
@@ -916,7 +921,7 @@ func (l *Ledger) eval(n *node) outcome {
 		if !ok {
 			return void(pspend, ErrOverflow)
 		}
-		if limit := l.limitAt(n.author, n.time); spend < -int64(limit) {
+		if limit := l.limitAt(n.author(), n.time); spend < -int64(limit) {
 			return void(pspend, fmt.Errorf("%w: spendable %d, amount %d, limit %d", ErrOverLimit, pspend, en.Amount, limit))
 		}
 		if err := l.checkBalances(effects); err != nil {
@@ -941,7 +946,7 @@ func (l *Ledger) eval(n *node) outcome {
 				// the payee accepts, so its amount stays reserved on the
 				// payer's branch: the payer cannot spend it twice, and
 				// nothing it spent later is undone when the payee decides.
-				o := debit(transfer{n.author, en.Counterparty, en.Amount})
+				o := debit(transfer{n.author(), en.Counterparty, en.Amount})
 				reserved := pspend
 				if o.status == StatusOK {
 					reserved = o.spend
@@ -951,33 +956,33 @@ func (l *Ledger) eval(n *node) outcome {
 		} else if !en.Nonce.IsZero() {
 			return void(pspend, ErrRequestUnnamed)
 		}
-		return debit(transfer{n.author, en.Counterparty, en.Amount})
+		return debit(transfer{n.author(), en.Counterparty, en.Amount})
 
 	case TypeRefund:
 		p, err := l.evaluated(en.Ref)
 		if err != nil {
 			return void(pspend, err)
 		}
-		if p.en.Type != TypePay || p.status != StatusOK || p.en.Counterparty != n.author || p.author != en.Counterparty {
+		if p.en.Type != TypePay || p.status != StatusOK || p.en.Counterparty != n.author() || p.author() != en.Counterparty {
 			return void(pspend, fmt.Errorf("%w: not a payment from the counterparty to the author", ErrBadRef))
 		}
 		if done := l.refundedOnBranch(en.Ref, n); en.Amount > p.en.Amount-done {
 			return void(pspend, fmt.Errorf("%w: %d of %d refunded already", ErrRefundExceeds, done, p.en.Amount))
 		}
-		return debit(transfer{n.author, en.Counterparty, en.Amount})
+		return debit(transfer{n.author(), en.Counterparty, en.Amount})
 
 	case TypeEnvelope:
-		return debit(transfer{n.author, Escrow(n.id), en.Amount})
+		return debit(transfer{n.author(), Escrow(n.id), en.Amount})
 
 	case TypeReceipt:
 		t, err := l.evaluated(en.Ref)
 		if err != nil {
 			return void(pspend, err)
 		}
-		if t.status != StatusOK || t.author != en.Counterparty {
+		if t.status != StatusOK || t.author() != en.Counterparty {
 			return void(pspend, fmt.Errorf("%w: not an effective transfer by the counterparty", ErrBadRef))
 		}
-		if c := l.credit(t, n.author); c != en.Amount {
+		if c := l.credit(t, n.author()); c != en.Amount {
 			return void(pspend, fmt.Errorf("%w: it credits %d, the receipt says %d", ErrBadRef, c, en.Amount))
 		}
 		for _, q := range l.referrers[en.Ref] {
@@ -992,7 +997,7 @@ func (l *Ledger) eval(n *node) outcome {
 		return outcome{status: StatusOK, spend: spend}
 
 	case TypeLimit:
-		if !l.guarantor[n.author] {
+		if !l.guarantor[n.author()] {
 			return void(pspend, ErrNotGuarantor)
 		}
 		return outcome{status: StatusOK, spend: pspend}
@@ -1002,7 +1007,7 @@ func (l *Ledger) eval(n *node) outcome {
 		if err != nil {
 			return void(pspend, err)
 		}
-		if env.en.Type != TypeEnvelope || env.status != StatusOK || env.author != en.Counterparty {
+		if env.en.Type != TypeEnvelope || env.status != StatusOK || env.author() != en.Counterparty {
 			return void(pspend, fmt.Errorf("%w: not an effective envelope of the counterparty", ErrBadRef))
 		}
 		if n.time > env.en.Expiry {
@@ -1055,11 +1060,11 @@ func (l *Ledger) evalSettle(n *node, pspend int64) outcome {
 		if c.en.Type != TypeClaim || c.status != StatusOK || c.en.Ref != en.Ref {
 			return void(pspend, fmt.Errorf("%w: %s is not an effective claim of this envelope", ErrBadSettle, id))
 		}
-		if seen[c.author] {
-			return void(pspend, fmt.Errorf("%w: two claims by %s", ErrBadSettle, c.author))
+		if seen[c.author()] {
+			return void(pspend, fmt.Errorf("%w: two claims by %s", ErrBadSettle, c.author()))
 		}
-		seen[c.author] = true
-		claimants[i] = c.author
+		seen[c.author()] = true
+		claimants[i] = c.author()
 	}
 	if len(en.Claims) < count && n.time < env.en.Expiry {
 		return void(pspend, ErrSettleEarly)
@@ -1078,14 +1083,14 @@ func (l *Ledger) evalSettle(n *node, pspend int64) outcome {
 	// carries the shortfall.
 	funder := Escrow(en.Ref)
 	if st := l.d.envelopes[en.Ref]; st != nil && st.settle != nil && st.settle != n {
-		funder = n.author
+		funder = n.author()
 	}
 	effects := make([]transfer, 0, len(shares)+1)
 	for i, s := range shares {
 		effects = append(effects, transfer{funder, claimants[i], s})
 	}
-	if rem > 0 && funder != n.author {
-		effects = append(effects, transfer{funder, n.author, rem})
+	if rem > 0 && funder != n.author() {
+		effects = append(effects, transfer{funder, n.author(), rem})
 	}
 	if err := l.checkBalances(effects); err != nil {
 		return void(pspend, err)
@@ -1122,8 +1127,8 @@ type heldProof struct {
 // raw returns a copy of n's envelope: kept, or read back through
 // Config.Events; nil if it cannot be read.
 func (l *Ledger) raw(n *node) []byte {
-	if n.ev != nil {
-		return bytes.Clone(n.ev.Raw)
+	if e := l.kept[n.id]; e != nil {
+		return bytes.Clone(e.Raw)
 	}
 	e, err := l.cfg.Events.Event(n.id)
 	if err != nil || e.ID != n.id {
@@ -1315,7 +1320,7 @@ type EntryInfo struct {
 
 func (l *Ledger) info(n *node) EntryInfo {
 	st, reason := l.state(n)
-	return EntryInfo{ID: n.id, Author: n.author, Seq: n.seq, Time: n.time, Entry: n.en.full(l.cfg.Unit), Status: st, Reason: reason, Spendable: n.spend}
+	return EntryInfo{ID: n.id, Author: n.author(), Seq: n.seq, Time: n.time, Entry: n.en.full(l.cfg.Unit), Status: st, Reason: reason, Spendable: n.spend}
 }
 
 // Entry returns what the ledger knows about the entry id.
@@ -1335,10 +1340,7 @@ func (l *Ledger) Entry(id event.ID) (EntryInfo, bool) {
 func (l *Ledger) Event(id event.ID) (*event.Event, bool) {
 	l.mu.Lock()
 	n := l.nodes[id]
-	var ev *event.Event
-	if n != nil {
-		ev = n.ev
-	}
+	ev := l.kept[id]
 	l.mu.Unlock()
 	switch {
 	case n == nil:
@@ -1401,7 +1403,7 @@ func (l *Ledger) Gaps() []Gap {
 			continue
 		}
 		seen[prev] = true
-		out = append(out, Gap{n.author, n.seq - 1, prev})
+		out = append(out, Gap{n.author(), n.seq - 1, prev})
 	}
 	slices.SortFunc(out, func(a, b Gap) int {
 		return cmp.Or(bytes.Compare(a.Author[:], b.Author[:]), cmp.Compare(a.Seq, b.Seq), bytes.Compare(a.ID[:], b.ID[:]))

@@ -99,12 +99,12 @@ func (l *Ledger) Unreceipted(a Account) []event.ID {
 	l.ensure()
 	var out []event.ID
 	for _, n := range l.d.order {
-		if n.status != StatusOK || n.author == a || l.credit(n, a) == 0 {
+		if n.status != StatusOK || n.author() == a || l.credit(n, a) == 0 {
 			continue
 		}
 		receipted := false
 		for _, r := range l.referrers[n.id] {
-			if r.en.Type == TypeReceipt && r.ok() && r.author == a {
+			if r.en.Type == TypeReceipt && r.ok() && r.author() == a {
 				receipted = true
 				break
 			}
@@ -233,7 +233,7 @@ func (l *Ledger) Envelope(id event.ID) (EnvelopeInfo, bool) {
 	}
 	n := l.nodes[id]
 	info := EnvelopeInfo{
-		ID: id, Sender: n.author, Total: n.en.Amount, Count: int(n.en.Count), Expiry: n.en.Expiry,
+		ID: id, Sender: n.author(), Total: n.en.Amount, Count: int(n.en.Count), Expiry: n.en.Expiry,
 		Memo: n.en.Memo, Escrow: Escrow(id), Held: l.d.balances[Escrow(id)],
 	}
 	for _, r := range l.referrers[id] {
@@ -245,7 +245,7 @@ func (l *Ledger) Envelope(id event.ID) (EnvelopeInfo, bool) {
 	if s := st.settle; s != nil {
 		info.Settled, info.Settlement, info.Shares = true, s.id, make(map[Account]uint64)
 		for _, t := range l.d.settled[s] {
-			if t.to == n.author {
+			if t.to == n.author() {
 				info.Returned += t.amount
 			} else {
 				info.Shares[t.to] += t.amount
@@ -301,7 +301,7 @@ func (l *Ledger) ForkReport(a Account) (ForkReport, bool) {
 	by := make(map[Account]*Affected)
 	var buf [1]transfer
 	for _, n := range l.d.order {
-		if n.author != a || n.seq < r.Seq || n.status != StatusOK {
+		if n.author() != a || n.seq < r.Seq || n.status != StatusOK {
 			continue
 		}
 		for _, t := range l.effectsOf(n, &buf) {

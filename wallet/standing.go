@@ -54,7 +54,7 @@ func (l *Ledger) Lacks(a Account) bool {
 		}
 	}
 	for _, n := range l.nodes {
-		if n.author == a || n.en.Counterparty != a {
+		if n.author() == a || n.en.Counterparty != a {
 			continue
 		}
 		switch n.en.Type {
@@ -78,7 +78,7 @@ func (l *Ledger) HeldClaims(envelope event.ID) (all, strangers int) {
 			continue
 		}
 		all++
-		if _, named := l.d.limits[r.author]; !named && !l.guarantor[r.author] && !l.d.credited[r.author] {
+		if _, named := l.d.limits[r.author()]; !named && !l.guarantor[r.author()] && !l.d.credited[r.author()] {
 			strangers++
 		}
 	}

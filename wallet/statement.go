@@ -56,17 +56,17 @@ func (l *Ledger) Statement(a Account) []Line {
 				}
 			}
 		}
-		if n.author != a && !touched {
+		if n.author() != a && !touched {
 			continue
 		}
 		bal += delta
 		ln := Line{
-			Time: n.time, ID: n.id, Author: n.author, Seq: n.seq, Type: n.en.Type,
+			Time: n.time, ID: n.id, Author: n.author(), Seq: n.seq, Type: n.en.Type,
 			Amount: delta, Balance: bal, Memo: n.en.Memo, Ref: n.en.Ref, Status: n.status,
 		}
 		switch {
-		case n.author != a:
-			ln.Counterparty = n.author
+		case n.author() != a:
+			ln.Counterparty = n.author()
 		case n.en.Type == TypeEnvelope:
 			ln.Counterparty = Escrow(n.id)
 		case n.en.Type == TypeSettle:
