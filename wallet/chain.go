@@ -1,5 +1,7 @@
 package wallet
 
+import "github.com/banyan-mesh/banyan/crypto/event"
+
 // chain is one author's entries as the ledger holds them: the first entry
 // at each position (the others at a position are its twins), and every
 // entry in the order added.
@@ -87,4 +89,15 @@ func (l *Ledger) last(a Account) *node {
 		return c.first(c.max)
 	}
 	return nil
+}
+
+// waitsFor reports whether n, whose prev is not held, names id as its
+// prev.
+func (l *Ledger) waitsFor(n *node, id event.ID) bool {
+	for x := l.orphans[id]; x != nil; x = x.sibling {
+		if x == n {
+			return true
+		}
+	}
+	return false
 }

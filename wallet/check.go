@@ -95,7 +95,7 @@ func (l *Ledger) CheckPayment(e *event.Event, payee Account, pol Policy) error {
 			return fmt.Errorf("%w: %s at position %d", ErrFork, at.id, e.Seq)
 		}
 		for o := l.at(payer, e.Seq+1); o != nil; o = o.twin {
-			if o.prev != e.ID {
+			if !l.waitsFor(o, e.ID) {
 				return fmt.Errorf("%w: %s at position %d", ErrFork, o.id, e.Seq+1)
 			}
 		}

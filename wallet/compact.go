@@ -70,7 +70,7 @@ func (c *entry) full(unit string) Entry {
 }
 
 func newNode(e *event.Event, en *Entry, author *Account) *node {
-	return &node{id: e.ID, prev: e.PrevID(), by: author, seq: e.Seq, time: e.Time, en: compact(en)}
+	return &node{id: e.ID, by: author, seq: e.Seq, time: e.Time, en: compact(en)}
 }
 
 // eachRef calls fn for every entry n refers to, once each.

@@ -101,17 +101,18 @@ func (p prio) less(q prio) bool {
 }
 
 // node is one entry of the set: what evaluation and the queries need of
-// it, held as values (see entry), in 256 bytes. The author is its chain's
+// it, held as values (see entry), in 224 bytes. The author is its chain's
 // account, shared by the author's entries.
 type node struct {
 	id   event.ID
-	prev event.ID
 	by   *Account
 	seq  uint64
 	time int64
 	en   entry
 
-	// structural, maintained by Add: the entries whose prev is this one
+	// structural, maintained by Add: parent is the entry this one names
+	// as its prev, once held (until then the entry is in Ledger.orphans,
+	// under the prev it names); the entries whose prev is this one
 	// are a list from child through their sibling links (pointers instead
 	// of a map entry per event); twin links the entries of the author at
 	// the same position (a fork), in the order they were added.
@@ -369,7 +370,7 @@ func (l *Ledger) AddAll(evs iter.Seq[*event.Event]) (added int, err error) {
 		}
 	}
 	for _, n := range fresh {
-		if p := l.nodes[n.prev]; !n.rooted && (n.seq == 1 || p != nil && p.rooted) {
+		if p := n.parent; !n.rooted && (n.seq == 1 || p != nil && p.rooted) {
 			l.root(n)
 		}
 	}
@@ -464,14 +465,19 @@ func (l *Ledger) insert(e *event.Event, en *Entry) (*node, []*FraudProof) {
 		x.twin = n
 	}
 	if e.Seq > 1 {
-		if p := l.nodes[n.prev]; p != nil {
+		prev := e.PrevID()
+		if p := l.nodes[prev]; p != nil {
+			n.parent = p
 			n.sibling, p.child = p.child, n
 		} else {
-			n.sibling, l.orphans[n.prev] = l.orphans[n.prev], n
+			n.sibling, l.orphans[prev] = l.orphans[prev], n
 		}
 	}
 	if c := l.orphans[n.id]; c != nil {
 		n.child = c
+		for x := c; x != nil; x = x.sibling {
+			x.parent = n
+		}
 		delete(l.orphans, n.id)
 	}
 	n.eachRef(func(r event.ID) { l.referrers[r] = append(l.referrers[r], n) })
@@ -513,9 +519,6 @@ func (l *Ledger) root(n *node) []*node {
 	for len(queue) > 0 {
 		x := queue[0]
 		queue = queue[1:]
-		if x.seq > 1 {
-			x.parent = l.nodes[x.prev]
-		}
 		x.rooted = true
 		if err := checkLink(x); err != nil {
 			x.broken = true
@@ -1191,7 +1194,7 @@ func (l *Ledger) updateForks(author Account, seq uint64, n *node) []*FraudProof 
 		}
 		var b *node
 		for c := l.at(author, lo+1); c != nil; c = c.twin {
-			if c.prev != a.id && (b == nil || bytes.Compare(c.id[:], b.id[:]) < 0) {
+			if c.parent != a && (b == nil || bytes.Compare(c.id[:], b.id[:]) < 0) {
 				b = c
 			}
 		}
@@ -1392,17 +1395,8 @@ type Gap struct {
 func (l *Ledger) Gaps() []Gap {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	seen := make(map[event.ID]bool)
-	var out []Gap
-	for _, n := range l.nodes {
-		if n.rooted || n.seq == 1 {
-			continue
-		}
-		prev := n.prev
-		if _, held := l.nodes[prev]; held || seen[prev] {
-			continue
-		}
-		seen[prev] = true
+	out := make([]Gap, 0, len(l.orphans))
+	for prev, n := range l.orphans {
 		out = append(out, Gap{n.author(), n.seq - 1, prev})
 	}
 	slices.SortFunc(out, func(a, b Gap) int {
