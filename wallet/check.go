@@ -82,7 +82,7 @@ func (l *Ledger) CheckPayment(e *event.Event, payee Account, pol Policy) error {
 	if l.frozen(payer) {
 		return ErrFrozen
 	}
-	n := l.nodes[e.ID]
+	n := l.nodes.get(e.ID)
 	if n != nil {
 		switch st, reason := l.state(n); st {
 		case StatusPending:
@@ -102,7 +102,7 @@ func (l *Ledger) CheckPayment(e *event.Event, payee Account, pol Policy) error {
 		n = newNode(e, en, &payer)
 		n.rooted = true
 		if e.Seq > 1 {
-			p := l.nodes[e.PrevID()]
+			p := l.nodes.get(e.PrevID())
 			if p == nil || !p.rooted {
 				return ErrGap
 			}

@@ -227,7 +227,7 @@ type Ledger struct {
 	guarantor map[Account]bool
 	maxLimit  uint64
 
-	nodes  map[event.ID]*node
+	nodes  nodeSet
 	chains map[Account]*chain
 	// orphans are entries whose prev is not held, by prev, listed
 	// through their sibling links
@@ -255,7 +255,7 @@ func NewLedger(cfg Config) (*Ledger, error) {
 		scope:     UnitScope(cfg.Unit),
 		guarantor: make(map[Account]bool),
 		maxLimit:  cfg.MaxLimit,
-		nodes:     make(map[event.ID]*node),
+		nodes:     newNodeSet(),
 		chains:    make(map[Account]*chain),
 		orphans:   make(map[event.ID]*node),
 		referrers: make(map[event.ID][]*node),
@@ -337,7 +337,7 @@ func (l *Ledger) Add(e *event.Event) (AddResult, error) {
 	}
 	// Root the event and whatever was waiting for it.
 	var rooted []*node
-	if p := l.nodes[e.PrevID()]; e.Seq == 1 || p != nil && p.rooted {
+	if p := l.nodes.get(e.PrevID()); e.Seq == 1 || p != nil && p.rooted {
 		rooted = l.root(n)
 	}
 	l.advance(rooted)
@@ -446,7 +446,7 @@ func (l *Ledger) check(e *event.Event) (*Entry, error) {
 // and updates the fraud proofs around it; it returns nil if e was held
 // already, and the proofs that involve e.
 func (l *Ledger) insert(e *event.Event, en *Entry) (*node, []*FraudProof) {
-	if _, ok := l.nodes[e.ID]; ok {
+	if l.nodes.get(e.ID) != nil {
 		return nil, nil
 	}
 	author, _ := AccountOf(e.Author)
@@ -457,7 +457,7 @@ func (l *Ledger) insert(e *event.Event, en *Entry) (*node, []*FraudProof) {
 	}
 	n := newNode(e, en, &c.account)
 	l.kept[e.ID] = e
-	l.nodes[e.ID] = n
+	l.nodes.put(n)
 	if x := c.add(n); x != nil {
 		for x.twin != nil {
 			x = x.twin
@@ -466,7 +466,7 @@ func (l *Ledger) insert(e *event.Event, en *Entry) (*node, []*FraudProof) {
 	}
 	if e.Seq > 1 {
 		prev := e.PrevID()
-		if p := l.nodes[prev]; p != nil {
+		if p := l.nodes.get(prev); p != nil {
 			n.parent = p
 			n.sibling, p.child = p.child, n
 		} else {
@@ -613,11 +613,11 @@ func (l *Ledger) ensure() {
 	}
 	l.resetDerived()
 	l.computeLimits()
-	for _, n := range l.nodes {
+	for n := range l.nodes.all() {
 		l.designate(n)
 	}
 	var set []*node
-	for _, n := range l.nodes {
+	for n := range l.nodes.all() {
 		n.done, n.status, n.spend, n.order = false, StatusPending, 0, 0
 		if n.rooted && !n.broken {
 			set = append(set, n)
@@ -628,7 +628,7 @@ func (l *Ledger) ensure() {
 }
 
 func (l *Ledger) computeLimits() {
-	for _, n := range l.nodes {
+	for n := range l.nodes.all() {
 		if n.rooted && !n.broken && n.en.Type == TypeLimit && l.guarantor[n.author()] {
 			l.addGrant(n)
 		}
@@ -642,7 +642,7 @@ func (l *Ledger) designates(r *node) (reqKey, bool) {
 	if r.en.Type != TypeReceipt || !r.rooted || r.broken {
 		return reqKey{}, false
 	}
-	t := l.nodes[r.en.Ref]
+	t := l.nodes.get(r.en.Ref)
 	if t == nil || !t.rooted || t.broken || t.en.Type != TypePay || t.en.Request == (RequestID{}) ||
 		t.en.Counterparty != r.author() || t.author() != r.en.Counterparty || t.en.Amount != r.en.Amount {
 		return reqKey{}, false
@@ -766,7 +766,7 @@ func (l *Ledger) pass(set []*node) {
 			n.indeg++
 		}
 		n.eachRef(func(r event.ID) {
-			if t := l.nodes[r]; t != nil && t.inSet && !t.done {
+			if t := l.nodes.get(r); t != nil && t.inSet && !t.done {
 				n.indeg++
 			}
 		})
@@ -866,7 +866,7 @@ func (l *Ledger) refundedOnBranch(payment event.ID, n *node) uint64 {
 
 // evaluated returns the node of id if it is held, rooted and evaluated.
 func (l *Ledger) evaluated(id event.ID) (*node, error) {
-	t := l.nodes[id]
+	t := l.nodes.get(id)
 	switch {
 	case t == nil || !t.rooted:
 		return nil, ErrUnknownRef
@@ -1331,7 +1331,7 @@ func (l *Ledger) Entry(id event.ID) (EntryInfo, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.ensure()
-	n := l.nodes[id]
+	n := l.nodes.get(id)
 	if n == nil {
 		return EntryInfo{}, false
 	}
@@ -1342,7 +1342,7 @@ func (l *Ledger) Entry(id event.ID) (EntryInfo, bool) {
 // be read back).
 func (l *Ledger) Event(id event.ID) (*event.Event, bool) {
 	l.mu.Lock()
-	n := l.nodes[id]
+	n := l.nodes.get(id)
 	ev := l.kept[id]
 	l.mu.Unlock()
 	switch {
@@ -1379,7 +1379,7 @@ func (l *Ledger) Chain(a Account) []EntryInfo {
 func (l *Ledger) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.nodes)
+	return l.nodes.len()
 }
 
 // Gap is an entry the ledger needs to evaluate entries it holds: the
@@ -1416,14 +1416,14 @@ func (l *Ledger) StateHash() [32]byte {
 	h.Write([]byte("banyan/wallet-state/v1\x00"))
 	h.Write([]byte(l.cfg.Unit))
 	h.Write([]byte{0})
-	ids := make([]event.ID, 0, len(l.nodes))
-	for id := range l.nodes {
-		ids = append(ids, id)
+	ids := make([]event.ID, 0, l.nodes.len())
+	for n := range l.nodes.all() {
+		ids = append(ids, n.id)
 	}
 	slices.SortFunc(ids, func(a, b event.ID) int { return bytes.Compare(a[:], b[:]) })
 	var buf [8]byte
 	for _, id := range ids {
-		st, _ := l.state(l.nodes[id])
+		st, _ := l.state(l.nodes.get(id))
 		h.Write(id[:])
 		h.Write([]byte{byte(st)})
 	}

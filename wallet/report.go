@@ -231,7 +231,7 @@ func (l *Ledger) Envelope(id event.ID) (EnvelopeInfo, bool) {
 	if st == nil {
 		return EnvelopeInfo{}, false
 	}
-	n := l.nodes[id]
+	n := l.nodes.get(id)
 	info := EnvelopeInfo{
 		ID: id, Sender: n.author(), Total: n.en.Amount, Count: int(n.en.Count), Expiry: n.en.Expiry,
 		Memo: n.en.Memo, Escrow: Escrow(id), Held: l.d.balances[Escrow(id)],
@@ -241,7 +241,7 @@ func (l *Ledger) Envelope(id event.ID) (EnvelopeInfo, bool) {
 			info.Claims = append(info.Claims, r.id)
 		}
 	}
-	slices.SortFunc(info.Claims, func(a, b event.ID) int { return int(l.nodes[a].order - l.nodes[b].order) })
+	slices.SortFunc(info.Claims, func(a, b event.ID) int { return int(l.nodes.get(a).order - l.nodes.get(b).order) })
 	if s := st.settle; s != nil {
 		info.Settled, info.Settlement, info.Shares = true, s.id, make(map[Account]uint64)
 		for _, t := range l.d.settled[s] {

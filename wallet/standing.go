@@ -36,7 +36,7 @@ func (l *Ledger) Referred(id event.ID) bool {
 	if len(l.referrers[id]) > 0 || l.orphans[id] != nil {
 		return true
 	}
-	n := l.nodes[id]
+	n := l.nodes.get(id)
 	return n != nil && n.child != nil
 }
 
@@ -53,13 +53,13 @@ func (l *Ledger) Lacks(a Account) bool {
 			return true
 		}
 	}
-	for _, n := range l.nodes {
+	for n := range l.nodes.all() {
 		if n.author() == a || n.en.Counterparty != a {
 			continue
 		}
 		switch n.en.Type {
 		case TypeReceipt, TypeRefund, TypeClaim:
-			if _, held := l.nodes[n.en.Ref]; !held {
+			if l.nodes.get(n.en.Ref) == nil {
 				return true
 			}
 		}
