@@ -127,9 +127,9 @@ func (l *Ledger) build(owner Account, en Entry, now int64) (event.Body, error) {
 			return event.Body{}, err
 		}
 		switch {
-		case en.Type == TypeRefund && (t.en.Type != TypePay || t.en.Counterparty != owner):
+		case en.Type == TypeRefund && (t.typ != TypePay || t.counterparty() != owner):
 			return event.Body{}, fmt.Errorf("%w: %s is not a payment to %s", ErrBadRef, en.Ref, owner)
-		case en.Type == TypeClaim && (t.en.Type != TypeEnvelope || t.author() == owner):
+		case en.Type == TypeClaim && (t.typ != TypeEnvelope || t.author() == owner):
 			return event.Body{}, fmt.Errorf("%w: %s is not someone else's envelope", ErrBadRef, en.Ref)
 		case en.Type == TypeClaim && l.d.envelopes[en.Ref] != nil && l.d.envelopes[en.Ref].settle != nil:
 			return event.Body{}, fmt.Errorf("%w: its shares are gone", ErrSettled)
@@ -147,7 +147,7 @@ func (l *Ledger) build(owner Account, en Entry, now int64) (event.Body, error) {
 		if err != nil {
 			return event.Body{}, err
 		}
-		if env.en.Type != TypeEnvelope {
+		if env.typ != TypeEnvelope {
 			return event.Body{}, fmt.Errorf("%w: not an envelope", ErrBadRef)
 		}
 		slices.SortFunc(en.Claims, func(a, b event.ID) int { return bytes.Compare(a[:], b[:]) })
@@ -163,7 +163,7 @@ func (l *Ledger) build(owner Account, en Entry, now int64) (event.Body, error) {
 		return event.Body{}, err
 	}
 	// Evaluate the entry as the ledger will.
-	n := newNode(&event.Event{Body: b}, full, &owner)
+	n := newNode(&event.Event{Body: b}, full, &owner, &full.Counterparty)
 	n.parent, n.rooted = top, true
 	if err := checkLink(n); err != nil {
 		return event.Body{}, err

@@ -99,7 +99,7 @@ func (l *Ledger) CheckPayment(e *event.Event, payee Account, pol Policy) error {
 				return fmt.Errorf("%w: %s at position %d", ErrFork, o.id, e.Seq+1)
 			}
 		}
-		n = newNode(e, en, &payer)
+		n = newNode(e, en, &payer, &en.Counterparty)
 		n.rooted = true
 		if e.Seq > 1 {
 			p := l.nodes.get(e.PrevID())
@@ -167,10 +167,10 @@ func (l *Ledger) checkCaps(n *node, payer, payee Account, pol Policy) error {
 	var recent, toPayee uint64
 	unconfirmed := false
 	for x := n.parent; x != nil && !conf[x]; x = x.parent {
-		if x.ok() && isDebit(x.en.Type) {
+		if x.ok() && isDebit(x.typ) {
 			unconfirmed = true
 			recent += x.en.Amount
-			if x.en.Type == TypePay && x.en.Counterparty == payee {
+			if x.typ == TypePay && x.counterparty() == payee {
 				toPayee += x.en.Amount
 			}
 		}

@@ -16,13 +16,15 @@ type Events interface {
 }
 
 // entry is what the ledger keeps of an Entry. The fields most entries
-// carry are values; the rest, which only payments of requests, red
-// envelopes, claims and settlements have, are behind x, which points to
-// noExtra (all zero, never written) for the others. The unit is the
-// ledger's.
+// carry are values, but for the counterparty, which points to the one copy
+// of the account that the ledger's entries share (a village has a few
+// hundred accounts and a unit a million entries); the type is the node's
+// (typ), among its flags, where it takes no room of its own. The rest,
+// which only payments of requests, red envelopes, claims and settlements
+// have, are behind extra, which points to noExtra (all zero, never
+// written) for the others. The unit is the ledger's.
 type entry struct {
-	Type         Type
-	Counterparty Account
+	Counterparty *Account
 	Amount       uint64
 	Balance      int64
 	Ref          event.ID
@@ -47,8 +49,11 @@ type extra struct {
 
 var noExtra = &extra{}
 
-func compact(en *Entry) entry {
-	c := entry{Type: en.Type, Counterparty: en.Counterparty, Amount: en.Amount, Balance: en.Balance, Ref: en.Ref, Memo: en.Memo, extra: noExtra}
+// noAccount is the counterparty of the entries that name none.
+var noAccount = &Account{}
+
+func compact(en *Entry, counterparty *Account) entry {
+	c := entry{Counterparty: counterparty, Amount: en.Amount, Balance: en.Balance, Ref: en.Ref, Memo: en.Memo, extra: noExtra}
 	if en.Nonce.IsZero() && en.Count == 0 && en.Commit == [32]byte{} && en.Expiry == 0 && en.Seed == (Seed{}) &&
 		len(en.Claims) == 0 && en.Request == (RequestID{}) && en.Group == (event.Scope{}) && en.Tag == [32]byte{} {
 		return c
@@ -61,16 +66,19 @@ func compact(en *Entry) entry {
 	return c
 }
 
-// full returns the Entry that c was made of.
-func (c *entry) full(unit string) Entry {
-	x := c.extra
-	return Entry{Type: c.Type, Counterparty: c.Counterparty, Amount: c.Amount, Unit: unit, Balance: c.Balance, Memo: c.Memo,
+// full returns the Entry that n was made of.
+func (n *node) full(unit string) Entry {
+	c, x := &n.en, n.en.extra
+	return Entry{Type: n.typ, Counterparty: *c.Counterparty, Amount: c.Amount, Unit: unit, Balance: c.Balance, Memo: c.Memo,
 		Ref: c.Ref, Nonce: x.Nonce, Count: x.Count, Commit: x.Commit, Expiry: x.Expiry, Seed: x.Seed,
 		Claims: slices.Clone(x.Claims), Request: x.Request, Group: x.Group, Tag: x.Tag}
 }
 
-func newNode(e *event.Event, en *Entry, author *Account) *node {
-	return &node{id: e.ID, by: author, seq: e.Seq, time: e.Time, en: compact(en)}
+// newNode makes the node of an entry by author naming counterparty
+// (noAccount if it names none); a ledger's nodes share one copy of each
+// account (Ledger.shared).
+func newNode(e *event.Event, en *Entry, author, counterparty *Account) *node {
+	return &node{id: e.ID, by: author, seq: e.Seq, time: e.Time, typ: en.Type, en: compact(en, counterparty)}
 }
 
 // eachRef calls fn for every entry n refers to, once each.
@@ -91,9 +99,9 @@ func (l *Ledger) effectsOf(n *node, buf *[1]transfer) []transfer {
 	if !n.ok() {
 		return nil
 	}
-	switch n.en.Type {
+	switch n.typ {
 	case TypePay, TypeRefund:
-		buf[0] = transfer{n.author(), n.en.Counterparty, n.en.Amount}
+		buf[0] = transfer{n.author(), n.counterparty(), n.en.Amount}
 	case TypeEnvelope:
 		buf[0] = transfer{n.author(), Escrow(n.id), n.en.Amount}
 	case TypeSettle:

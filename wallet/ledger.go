@@ -123,6 +123,7 @@ type node struct {
 	rooted  bool
 	// broken: the entry breaks its chain (Ledger.chainErrs says how)
 	broken bool
+	typ    Type
 
 	// derived by the effects pass; why an entry is void is in
 	// derived.reasons (few entries are, and an error is 16 bytes)
@@ -135,6 +136,8 @@ type node struct {
 }
 
 func (n *node) author() Account { return *n.by }
+
+func (n *node) counterparty() Account { return *n.en.Counterparty }
 
 func (n *node) prio() prio { return prio{n.time, n.id} }
 
@@ -229,6 +232,9 @@ type Ledger struct {
 
 	nodes  nodeSet
 	chains map[Account]*chain
+	// accounts holds one copy of each counterparty that entries name,
+	// which their nodes share
+	accounts map[Account]*Account
 	// orphans are entries whose prev is not held, by prev, listed
 	// through their sibling links
 	orphans   map[event.ID]*node
@@ -257,6 +263,7 @@ func NewLedger(cfg Config) (*Ledger, error) {
 		maxLimit:  cfg.MaxLimit,
 		nodes:     newNodeSet(),
 		chains:    make(map[Account]*chain),
+		accounts:  make(map[Account]*Account),
 		orphans:   make(map[event.ID]*node),
 		referrers: make(map[event.ID][]*node),
 		kept:      make(map[event.ID]*event.Event),
@@ -442,6 +449,21 @@ func (l *Ledger) check(e *event.Event) (*Entry, error) {
 	return en, nil
 }
 
+// shared returns the ledger's copy of a, which the nodes naming a share
+// (noAccount for none).
+func (l *Ledger) shared(a Account) *Account {
+	if a.IsZero() {
+		return noAccount
+	}
+	p := l.accounts[a]
+	if p == nil {
+		p = new(Account)
+		*p = a
+		l.accounts[a] = p
+	}
+	return p
+}
+
 // insert records a checked event in the set's structure, not rooted yet,
 // and updates the fraud proofs around it; it returns nil if e was held
 // already, and the proofs that involve e.
@@ -455,7 +477,7 @@ func (l *Ledger) insert(e *event.Event, en *Entry) (*node, []*FraudProof) {
 		c = &chain{account: author}
 		l.chains[author] = c
 	}
-	n := newNode(e, en, &c.account)
+	n := newNode(e, en, &c.account, l.shared(en.Counterparty))
 	l.kept[e.ID] = e
 	l.nodes.put(n)
 	if x := c.add(n); x != nil {
@@ -548,7 +570,7 @@ func checkLink(n *node) error {
 		}
 		prevBal = p.en.Balance
 	}
-	want, ok := addInt64(prevBal, delta(n.en.Type, n.en.Amount))
+	want, ok := addInt64(prevBal, delta(n.typ, n.en.Amount))
 	if !ok || want != n.en.Balance {
 		return fmt.Errorf("%w: balance %d, want %d", ErrChainBroken, n.en.Balance, want)
 	}
@@ -587,7 +609,7 @@ func (l *Ledger) advance(rooted []*node) {
 			l.dirty = true // it would have been evaluated earlier
 			return
 		}
-		if x.en.Type == TypeLimit && l.guarantor[x.author()] && l.d.anyDone && x.time <= l.d.maxPrio.time {
+		if x.typ == TypeLimit && l.guarantor[x.author()] && l.d.anyDone && x.time <= l.d.maxPrio.time {
 			l.dirty = true // the grant applies to entries evaluated already
 			return
 		}
@@ -598,7 +620,7 @@ func (l *Ledger) advance(rooted []*node) {
 		set = append(set, x)
 	}
 	for _, x := range set {
-		if x.en.Type == TypeLimit && l.guarantor[x.author()] {
+		if x.typ == TypeLimit && l.guarantor[x.author()] {
 			l.addGrant(x)
 		}
 		l.designate(x)
@@ -629,7 +651,7 @@ func (l *Ledger) ensure() {
 
 func (l *Ledger) computeLimits() {
 	for n := range l.nodes.all() {
-		if n.rooted && !n.broken && n.en.Type == TypeLimit && l.guarantor[n.author()] {
+		if n.rooted && !n.broken && n.typ == TypeLimit && l.guarantor[n.author()] {
 			l.addGrant(n)
 		}
 	}
@@ -639,12 +661,12 @@ func (l *Ledger) computeLimits() {
 // a request (rooted, unbroken, matching), which makes it a candidate to
 // designate the payment that counts for the request.
 func (l *Ledger) designates(r *node) (reqKey, bool) {
-	if r.en.Type != TypeReceipt || !r.rooted || r.broken {
+	if r.typ != TypeReceipt || !r.rooted || r.broken {
 		return reqKey{}, false
 	}
 	t := l.nodes.get(r.en.Ref)
-	if t == nil || !t.rooted || t.broken || t.en.Type != TypePay || t.en.Request == (RequestID{}) ||
-		t.en.Counterparty != r.author() || t.author() != r.en.Counterparty || t.en.Amount != r.en.Amount {
+	if t == nil || !t.rooted || t.broken || t.typ != TypePay || t.en.Request == (RequestID{}) ||
+		t.counterparty() != r.author() || t.author() != r.counterparty() || t.en.Amount != r.en.Amount {
 		return reqKey{}, false
 	}
 	return reqKey{r.author(), t.en.Request}, true
@@ -695,10 +717,10 @@ func (l *Ledger) ancestor(q, n *node) bool {
 // addGrant records a guarantor's grant, keeping each guarantor's grants
 // ordered by (seq, amount).
 func (l *Ledger) addGrant(n *node) {
-	m := l.d.limits[n.en.Counterparty]
+	m := l.d.limits[n.counterparty()]
 	if m == nil {
 		m = make(map[Account][]grant)
-		l.d.limits[n.en.Counterparty] = m
+		l.d.limits[n.counterparty()] = m
 	}
 	g := grant{n.seq, n.time, n.en.Amount}
 	gs := m[n.author()]
@@ -812,8 +834,8 @@ func (l *Ledger) evaluate(n *node) {
 		l.d.maxPrio = n.prio()
 	}
 	l.d.anyDone = true
-	if n.en.Type == TypePay && n.en.Request != (RequestID{}) {
-		l.d.reqSeen[reqKey{n.en.Counterparty, n.en.Request}] = true
+	if n.typ == TypePay && n.en.Request != (RequestID{}) {
+		l.d.reqSeen[reqKey{n.counterparty(), n.en.Request}] = true
 	}
 	if o.status != StatusOK {
 		return
@@ -825,14 +847,14 @@ func (l *Ledger) evaluate(n *node) {
 			l.d.credited[t.to] = true
 		}
 	}
-	en := n.en
-	switch en.Type {
+	en := &n.en
+	switch n.typ {
 	case TypePay:
 		if en.Request != (RequestID{}) {
-			if k := (reqKey{en.Counterparty, en.Request}); l.d.paid[k] == nil {
+			if k := (reqKey{n.counterparty(), en.Request}); l.d.paid[k] == nil {
 				l.d.paid[k] = n
 			}
-			if k := (nonceKey{en.Counterparty, en.Nonce}); l.d.paidNonce[k] == nil {
+			if k := (nonceKey{n.counterparty(), en.Nonce}); l.d.paidNonce[k] == nil {
 				l.d.paidNonce[k] = n
 			}
 		}
@@ -918,7 +940,7 @@ func (l *Ledger) eval(n *node) outcome {
 	if n.parent != nil {
 		pspend = n.parent.spend
 	}
-	en := n.en
+	en := &n.en
 	debit := func(effects ...transfer) outcome {
 		spend, ok := addInt64(pspend, -int64(en.Amount))
 		if !ok {
@@ -932,13 +954,13 @@ func (l *Ledger) eval(n *node) outcome {
 		}
 		return outcome{status: StatusOK, spend: spend, effects: effects}
 	}
-	switch en.Type {
+	switch n.typ {
 	case TypePay:
 		if en.Request != (RequestID{}) {
 			if n.time > en.Expiry {
 				return void(pspend, fmt.Errorf("%w: paid at %d, the request expired at %d", ErrExpired, n.time, en.Expiry))
 			}
-			k := reqKey{en.Counterparty, en.Request}
+			k := reqKey{n.counterparty(), en.Request}
 			if d := l.d.designated[k]; len(d) > 0 {
 				if !d[n.id] {
 					return void(pspend, fmt.Errorf("%w: the payee accepted another payment of it", ErrAlreadyPaid))
@@ -949,7 +971,7 @@ func (l *Ledger) eval(n *node) outcome {
 				// the payee accepts, so its amount stays reserved on the
 				// payer's branch: the payer cannot spend it twice, and
 				// nothing it spent later is undone when the payee decides.
-				o := debit(transfer{n.author(), en.Counterparty, en.Amount})
+				o := debit(transfer{n.author(), n.counterparty(), en.Amount})
 				reserved := pspend
 				if o.status == StatusOK {
 					reserved = o.spend
@@ -959,20 +981,20 @@ func (l *Ledger) eval(n *node) outcome {
 		} else if !en.Nonce.IsZero() {
 			return void(pspend, ErrRequestUnnamed)
 		}
-		return debit(transfer{n.author(), en.Counterparty, en.Amount})
+		return debit(transfer{n.author(), n.counterparty(), en.Amount})
 
 	case TypeRefund:
 		p, err := l.evaluated(en.Ref)
 		if err != nil {
 			return void(pspend, err)
 		}
-		if p.en.Type != TypePay || p.status != StatusOK || p.en.Counterparty != n.author() || p.author() != en.Counterparty {
+		if p.typ != TypePay || p.status != StatusOK || p.counterparty() != n.author() || p.author() != n.counterparty() {
 			return void(pspend, fmt.Errorf("%w: not a payment from the counterparty to the author", ErrBadRef))
 		}
 		if done := l.refundedOnBranch(en.Ref, n); en.Amount > p.en.Amount-done {
 			return void(pspend, fmt.Errorf("%w: %d of %d refunded already", ErrRefundExceeds, done, p.en.Amount))
 		}
-		return debit(transfer{n.author(), en.Counterparty, en.Amount})
+		return debit(transfer{n.author(), n.counterparty(), en.Amount})
 
 	case TypeEnvelope:
 		return debit(transfer{n.author(), Escrow(n.id), en.Amount})
@@ -982,14 +1004,14 @@ func (l *Ledger) eval(n *node) outcome {
 		if err != nil {
 			return void(pspend, err)
 		}
-		if t.status != StatusOK || t.author() != en.Counterparty {
+		if t.status != StatusOK || t.author() != n.counterparty() {
 			return void(pspend, fmt.Errorf("%w: not an effective transfer by the counterparty", ErrBadRef))
 		}
 		if c := l.credit(t, n.author()); c != en.Amount {
 			return void(pspend, fmt.Errorf("%w: it credits %d, the receipt says %d", ErrBadRef, c, en.Amount))
 		}
 		for _, q := range l.referrers[en.Ref] {
-			if q.en.Type == TypeReceipt && q.ok() && l.ancestor(q, n) {
+			if q.typ == TypeReceipt && q.ok() && l.ancestor(q, n) {
 				return void(pspend, ErrDuplicateReceipt)
 			}
 		}
@@ -1010,7 +1032,7 @@ func (l *Ledger) eval(n *node) outcome {
 		if err != nil {
 			return void(pspend, err)
 		}
-		if env.en.Type != TypeEnvelope || env.status != StatusOK || env.author() != en.Counterparty {
+		if env.typ != TypeEnvelope || env.status != StatusOK || env.author() != n.counterparty() {
 			return void(pspend, fmt.Errorf("%w: not an effective envelope of the counterparty", ErrBadRef))
 		}
 		if n.time > env.en.Expiry {
@@ -1033,12 +1055,12 @@ func (l *Ledger) eval(n *node) outcome {
 }
 
 func (l *Ledger) evalSettle(n *node, pspend int64) outcome {
-	en := n.en
+	en := &n.en
 	env, err := l.evaluated(en.Ref)
 	if err != nil {
 		return void(pspend, err)
 	}
-	if env.en.Type != TypeEnvelope || env.status != StatusOK || !l.ancestor(env, n) {
+	if env.typ != TypeEnvelope || env.status != StatusOK || !l.ancestor(env, n) {
 		return void(pspend, fmt.Errorf("%w: not an effective envelope earlier on the author's chain", ErrBadRef))
 	}
 	for _, s := range l.d.settles[en.Ref] {
@@ -1060,7 +1082,7 @@ func (l *Ledger) evalSettle(n *node, pspend int64) outcome {
 		if err != nil {
 			return void(pspend, fmt.Errorf("claim %s: %w", id, err))
 		}
-		if c.en.Type != TypeClaim || c.status != StatusOK || c.en.Ref != en.Ref {
+		if c.typ != TypeClaim || c.status != StatusOK || c.en.Ref != en.Ref {
 			return void(pspend, fmt.Errorf("%w: %s is not an effective claim of this envelope", ErrBadSettle, id))
 		}
 		if seen[c.author()] {
@@ -1323,7 +1345,7 @@ type EntryInfo struct {
 
 func (l *Ledger) info(n *node) EntryInfo {
 	st, reason := l.state(n)
-	return EntryInfo{ID: n.id, Author: n.author(), Seq: n.seq, Time: n.time, Entry: n.en.full(l.cfg.Unit), Status: st, Reason: reason, Spendable: n.spend}
+	return EntryInfo{ID: n.id, Author: n.author(), Seq: n.seq, Time: n.time, Entry: n.full(l.cfg.Unit), Status: st, Reason: reason, Spendable: n.spend}
 }
 
 // Entry returns what the ledger knows about the entry id.

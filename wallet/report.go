@@ -104,7 +104,7 @@ func (l *Ledger) Unreceipted(a Account) []event.ID {
 		}
 		receipted := false
 		for _, r := range l.referrers[n.id] {
-			if r.en.Type == TypeReceipt && r.ok() && r.author() == a {
+			if r.typ == TypeReceipt && r.ok() && r.author() == a {
 				receipted = true
 				break
 			}
@@ -178,13 +178,13 @@ func (l *Ledger) Refundable(payment event.ID) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if p.en.Type != TypePay || p.status != StatusOK {
+	if p.typ != TypePay || p.status != StatusOK {
 		return 0, fmt.Errorf("%w: not an effective payment", ErrBadRef)
 	}
 	var done uint64
-	if top := l.top(p.en.Counterparty); top != nil {
+	if top := l.top(p.counterparty()); top != nil {
 		done = l.refundedOnBranch(payment, top)
-		if top.en.Type == TypeRefund && top.en.Ref == payment && top.ok() {
+		if top.typ == TypeRefund && top.en.Ref == payment && top.ok() {
 			done += top.en.Amount
 		}
 	}
@@ -237,7 +237,7 @@ func (l *Ledger) Envelope(id event.ID) (EnvelopeInfo, bool) {
 		Memo: n.en.Memo, Escrow: Escrow(id), Held: l.d.balances[Escrow(id)],
 	}
 	for _, r := range l.referrers[id] {
-		if r.ok() && r.en.Type == TypeClaim {
+		if r.ok() && r.typ == TypeClaim {
 			info.Claims = append(info.Claims, r.id)
 		}
 	}

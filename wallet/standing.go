@@ -54,10 +54,10 @@ func (l *Ledger) Lacks(a Account) bool {
 		}
 	}
 	for n := range l.nodes.all() {
-		if n.author() == a || n.en.Counterparty != a {
+		if n.author() == a || n.counterparty() != a {
 			continue
 		}
-		switch n.en.Type {
+		switch n.typ {
 		case TypeReceipt, TypeRefund, TypeClaim:
 			if l.nodes.get(n.en.Ref) == nil {
 				return true
@@ -74,7 +74,7 @@ func (l *Ledger) HeldClaims(envelope event.ID) (all, strangers int) {
 	defer l.mu.Unlock()
 	l.ensure()
 	for _, r := range l.referrers[envelope] {
-		if r.en.Type != TypeClaim || r.en.Ref != envelope {
+		if r.typ != TypeClaim || r.en.Ref != envelope {
 			continue
 		}
 		all++

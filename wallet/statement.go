@@ -61,18 +61,18 @@ func (l *Ledger) Statement(a Account) []Line {
 		}
 		bal += delta
 		ln := Line{
-			Time: n.time, ID: n.id, Author: n.author(), Seq: n.seq, Type: n.en.Type,
+			Time: n.time, ID: n.id, Author: n.author(), Seq: n.seq, Type: n.typ,
 			Amount: delta, Balance: bal, Memo: n.en.Memo, Ref: n.en.Ref, Status: n.status,
 		}
 		switch {
 		case n.author() != a:
 			ln.Counterparty = n.author()
-		case n.en.Type == TypeEnvelope:
+		case n.typ == TypeEnvelope:
 			ln.Counterparty = Escrow(n.id)
-		case n.en.Type == TypeSettle:
+		case n.typ == TypeSettle:
 			ln.Counterparty = Escrow(n.en.Ref)
 		default:
-			ln.Counterparty = n.en.Counterparty
+			ln.Counterparty = n.counterparty()
 		}
 		if reason := l.d.reasons[n]; reason != nil {
 			ln.Reason = reason.Error()
