@@ -143,7 +143,7 @@ func (l *Ledger) confirmedEntries(payer, payee Account) map[*node]bool {
 			continue
 		}
 		direct := false
-		for _, r := range l.referrers[x.id] {
+		for r := range l.referrers.of(x.id) {
 			if r.author() != payer && r.author() != payee && l.member(r.author()) {
 				direct = true
 				break

@@ -238,7 +238,7 @@ type Ledger struct {
 	// orphans are entries whose prev is not held, by prev, listed
 	// through their sibling links
 	orphans   map[event.ID]*node
-	referrers map[event.ID][]*node
+	referrers referrers
 	// kept are the whole events: all of them without Config.Events, and
 	// with it only the one being added, until its fraud proofs are made
 	kept      map[event.ID]*event.Event
@@ -261,11 +261,11 @@ func NewLedger(cfg Config) (*Ledger, error) {
 		scope:     UnitScope(cfg.Unit),
 		guarantor: make(map[Account]bool),
 		maxLimit:  cfg.MaxLimit,
-		nodes:     newNodeSet(),
+		nodes:     newNodeSet(byID),
 		chains:    make(map[Account]*chain),
 		accounts:  make(map[Account]*Account),
 		orphans:   make(map[event.ID]*node),
-		referrers: make(map[event.ID][]*node),
+		referrers: newReferrers(),
 		kept:      make(map[event.ID]*event.Event),
 		chainErrs: make(map[*node]error),
 		proofs:    make(map[proofKey]*heldProof),
@@ -502,7 +502,7 @@ func (l *Ledger) insert(e *event.Event, en *Entry) (*node, []*FraudProof) {
 		}
 		delete(l.orphans, n.id)
 	}
-	n.eachRef(func(r event.ID) { l.referrers[r] = append(l.referrers[r], n) })
+	l.referrers.add(n)
 	if en.Type == TypeLimit && l.guarantor[author] {
 		l.named[en.Counterparty] = true
 	}
@@ -596,7 +596,7 @@ func (l *Ledger) advance(rooted []*node) {
 	for _, x := range rooted {
 		// Entries already evaluated that refer to x were evaluated
 		// without it.
-		for _, r := range l.referrers[x.id] {
+		for r := range l.referrers.of(x.id) {
 			if r.done {
 				l.dirty = true
 				return
@@ -807,7 +807,7 @@ func (l *Ledger) pass(set []*node) {
 				}
 			}
 		}
-		for _, s := range l.referrers[n.id] {
+		for s := range l.referrers.of(n.id) {
 			if s.inSet && !s.done {
 				if s.indeg--; s.indeg == 0 {
 					heap.Push(&h, s)
@@ -1010,7 +1010,7 @@ func (l *Ledger) eval(n *node) outcome {
 		if c := l.credit(t, n.author()); c != en.Amount {
 			return void(pspend, fmt.Errorf("%w: it credits %d, the receipt says %d", ErrBadRef, c, en.Amount))
 		}
-		for _, q := range l.referrers[en.Ref] {
+		for q := range l.referrers.of(en.Ref) {
 			if q.typ == TypeReceipt && q.ok() && l.ancestor(q, n) {
 				return void(pspend, ErrDuplicateReceipt)
 			}

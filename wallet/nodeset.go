@@ -7,21 +7,27 @@ import (
 	"github.com/banyan-mesh/banyan/crypto/event"
 )
 
-// nodeSet indexes the ledger's nodes by ID. It is a table of node
-// pointers with open addressing, keyed by the ID each node holds, so that
-// an ID is not held a second time as a map key: a Go map from ID to node
-// took about 60 bytes an entry, this takes 8 to 16. Positions come from a
-// keyed hash with a seed of the ledger's own, so that no one can sign
-// entries whose IDs crowd one part of the table. Nodes are never removed.
+// nodeSet indexes nodes by an ID each of them holds (key: the node's own
+// for the ledger's nodes, the entry it refers to for referrers). It is a
+// table of node pointers with open addressing, so that an ID is not held a
+// second time as a map key: a Go map from ID to node took about 60 bytes
+// an entry, this takes 8 to 16. Positions come from a keyed hash with a
+// seed of the ledger's own, so that no one can sign entries whose IDs
+// crowd one part of the table. Keys are unique; nodes are never removed.
 type nodeSet struct {
 	seed  maphash.Seed
+	key   func(*node) *event.ID
 	slots []*node // a power of two in length, at most 3/4 full
 	n     int
 }
 
-func newNodeSet() nodeSet { return nodeSet{seed: maphash.MakeSeed()} }
+func newNodeSet(key func(*node) *event.ID) nodeSet {
+	return nodeSet{seed: maphash.MakeSeed(), key: key}
+}
 
-func (s *nodeSet) index(id event.ID) uint64 {
+func byID(n *node) *event.ID { return &n.id }
+
+func (s *nodeSet) index(id *event.ID) uint64 {
 	return maphash.Bytes(s.seed, id[:]) & uint64(len(s.slots)-1)
 }
 
@@ -31,14 +37,14 @@ func (s *nodeSet) get(id event.ID) *node {
 		return nil
 	}
 	mask := uint64(len(s.slots) - 1)
-	for i := s.index(id); ; i = (i + 1) & mask {
-		if x := s.slots[i]; x == nil || x.id == id {
+	for i := s.index(&id); ; i = (i + 1) & mask {
+		if x := s.slots[i]; x == nil || *s.key(x) == id {
 			return x
 		}
 	}
 }
 
-// put adds n, whose ID is not in the set.
+// put adds n, whose key is not in the set.
 func (s *nodeSet) put(n *node) {
 	if 4*(s.n+1) > 3*len(s.slots) {
 		old := s.slots
@@ -55,7 +61,7 @@ func (s *nodeSet) put(n *node) {
 
 func (s *nodeSet) place(n *node) {
 	mask := uint64(len(s.slots) - 1)
-	i := s.index(n.id)
+	i := s.index(s.key(n))
 	for s.slots[i] != nil {
 		i = (i + 1) & mask
 	}

@@ -15,7 +15,7 @@ func TestNodeSet(t *testing.T) {
 		}
 		return id
 	}
-	s := newNodeSet()
+	s := newNodeSet(byID)
 	if s.get(randomID()) != nil || s.len() != 0 {
 		t.Fatal("an empty set holds something")
 	}

@@ -103,7 +103,7 @@ func (l *Ledger) Unreceipted(a Account) []event.ID {
 			continue
 		}
 		receipted := false
-		for _, r := range l.referrers[n.id] {
+		for r := range l.referrers.of(n.id) {
 			if r.typ == TypeReceipt && r.ok() && r.author() == a {
 				receipted = true
 				break
@@ -236,7 +236,7 @@ func (l *Ledger) Envelope(id event.ID) (EnvelopeInfo, bool) {
 		ID: id, Sender: n.author(), Total: n.en.Amount, Count: int(n.en.Count), Expiry: n.en.Expiry,
 		Memo: n.en.Memo, Escrow: Escrow(id), Held: l.d.balances[Escrow(id)],
 	}
-	for _, r := range l.referrers[id] {
+	for r := range l.referrers.of(id) {
 		if r.ok() && r.typ == TypeClaim {
 			info.Claims = append(info.Claims, r.id)
 		}

@@ -33,7 +33,7 @@ func (l *Ledger) StandingCached(a Account) bool {
 func (l *Ledger) Referred(id event.ID) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.referrers[id]) > 0 || l.orphans[id] != nil {
+	if l.referrers.any(id) || l.orphans[id] != nil {
 		return true
 	}
 	n := l.nodes.get(id)
@@ -73,7 +73,7 @@ func (l *Ledger) HeldClaims(envelope event.ID) (all, strangers int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.ensure()
-	for _, r := range l.referrers[envelope] {
+	for r := range l.referrers.of(envelope) {
 		if r.typ != TypeClaim || r.en.Ref != envelope {
 			continue
 		}
