@@ -94,7 +94,7 @@ func (l *Ledger) last(a Account) *node {
 // waitsFor reports whether n, whose prev is not held, names id as its
 // prev.
 func (l *Ledger) waitsFor(n *node, id event.ID) bool {
-	for x := l.orphans[id]; x != nil; x = x.sibling {
+	for x := l.orphans[id]; x != nil; x = l.sibling(x) {
 		if x == n {
 			return true
 		}

@@ -94,7 +94,7 @@ func (l *Ledger) CheckPayment(e *event.Event, payee Account, pol Policy) error {
 		if at := l.at(payer, e.Seq); at != nil {
 			return fmt.Errorf("%w: %s at position %d", ErrFork, at.id, e.Seq)
 		}
-		for o := l.at(payer, e.Seq+1); o != nil; o = o.twin {
+		for o := l.at(payer, e.Seq+1); o != nil; o = l.twin(o) {
 			if !l.waitsFor(o, e.ID) {
 				return fmt.Errorf("%w: %s at position %d", ErrFork, o.id, e.Seq+1)
 			}

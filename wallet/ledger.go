@@ -113,14 +113,11 @@ type node struct {
 	// structural, maintained by Add: parent is the entry this one names
 	// as its prev, once held (until then the entry is in Ledger.orphans,
 	// under the prev it names); the entries whose prev is this one
-	// are a list from child through their sibling links (pointers instead
-	// of a map entry per event); twin links the entries of the author at
-	// the same position (a fork), in the order they were added.
-	parent  *node
-	child   *node
-	sibling *node
-	twin    *node
-	rooted  bool
+	// are a list from child through Ledger.siblings (more than one only
+	// in a fork).
+	parent *node
+	child  *node
+	rooted bool
 	// broken: the entry breaks its chain (Ledger.chainErrs says how)
 	broken bool
 	typ    Type
@@ -235,6 +232,12 @@ type Ledger struct {
 	// accounts holds one copy of each counterparty that entries name,
 	// which their nodes share
 	accounts map[Account]*Account
+	// siblings and twins link the entries of forks, which are rare, so
+	// beside the nodes: the next entry that names the same prev (or waits
+	// for it, in orphans), and the next entry of the author at the same
+	// position, in the order they were added
+	siblings map[*node]*node
+	twins    map[*node]*node
 	// orphans are entries whose prev is not held, by prev, listed
 	// through their sibling links
 	orphans   map[event.ID]*node
@@ -264,6 +267,8 @@ func NewLedger(cfg Config) (*Ledger, error) {
 		nodes:     newNodeSet(byID),
 		chains:    make(map[Account]*chain),
 		accounts:  make(map[Account]*Account),
+		siblings:  make(map[*node]*node),
+		twins:     make(map[*node]*node),
 		orphans:   make(map[event.ID]*node),
 		referrers: newReferrers(),
 		kept:      make(map[event.ID]*event.Event),
@@ -464,6 +469,19 @@ func (l *Ledger) shared(a Account) *Account {
 	return p
 }
 
+// sibling is the next entry that names the same prev as n, or nil.
+func (l *Ledger) sibling(n *node) *node { return l.siblings[n] }
+
+// twin is the next entry of n's author at n's position, or nil.
+func (l *Ledger) twin(n *node) *node { return l.twins[n] }
+
+// precede puts n, new, before next in a list of siblings.
+func (l *Ledger) precede(n, next *node) {
+	if next != nil {
+		l.siblings[n] = next
+	}
+}
+
 // insert records a checked event in the set's structure, not rooted yet,
 // and updates the fraud proofs around it; it returns nil if e was held
 // already, and the proofs that involve e.
@@ -481,23 +499,25 @@ func (l *Ledger) insert(e *event.Event, en *Entry) (*node, []*FraudProof) {
 	l.kept[e.ID] = e
 	l.nodes.put(n)
 	if x := c.add(n); x != nil {
-		for x.twin != nil {
-			x = x.twin
+		for l.twins[x] != nil {
+			x = l.twins[x]
 		}
-		x.twin = n
+		l.twins[x] = n
 	}
 	if e.Seq > 1 {
 		prev := e.PrevID()
 		if p := l.nodes.get(prev); p != nil {
 			n.parent = p
-			n.sibling, p.child = p.child, n
+			l.precede(n, p.child)
+			p.child = n
 		} else {
-			n.sibling, l.orphans[prev] = l.orphans[prev], n
+			l.precede(n, l.orphans[prev])
+			l.orphans[prev] = n
 		}
 	}
 	if c := l.orphans[n.id]; c != nil {
 		n.child = c
-		for x := c; x != nil; x = x.sibling {
+		for x := c; x != nil; x = l.sibling(x) {
 			x.parent = n
 		}
 		delete(l.orphans, n.id)
@@ -547,7 +567,7 @@ func (l *Ledger) root(n *node) []*node {
 			l.chainErrs[x] = err
 		}
 		out = append(out, x)
-		for c := x.child; c != nil; c = c.sibling {
+		for c := x.child; c != nil; c = l.sibling(c) {
 			queue = append(queue, c)
 		}
 	}
@@ -800,7 +820,7 @@ func (l *Ledger) pass(set []*node) {
 	for h.Len() > 0 {
 		n := heap.Pop(&h).(*node)
 		l.evaluate(n)
-		for s := n.child; s != nil; s = s.sibling {
+		for s := n.child; s != nil; s = l.sibling(s) {
 			if s.inSet && !s.done && s.parent == n {
 				if s.indeg--; s.indeg == 0 {
 					heap.Push(&h, s)
@@ -1194,9 +1214,9 @@ func (l *Ledger) updateForks(author Account, seq uint64, n *node) []*FraudProof 
 		}
 	}
 	// Same position: the two smallest IDs.
-	if at := l.at(author, seq); at.twin != nil {
+	if at := l.at(author, seq); l.twin(at) != nil {
 		var s []*node
-		for x := at; x != nil; x = x.twin {
+		for x := at; x != nil; x = l.twin(x) {
 			s = append(s, x)
 		}
 		slices.SortFunc(s, func(x, y *node) int { return bytes.Compare(x.id[:], y.id[:]) })
@@ -1210,12 +1230,12 @@ func (l *Ledger) updateForks(author Account, seq uint64, n *node) []*FraudProof 
 		}
 		k := proofKey{author, lo, true}
 		a := l.at(author, lo)
-		if a == nil || a.twin != nil {
+		if a == nil || l.twin(a) != nil {
 			set(k, nil, nil)
 			continue
 		}
 		var b *node
-		for c := l.at(author, lo+1); c != nil; c = c.twin {
+		for c := l.at(author, lo+1); c != nil; c = l.twin(c) {
 			if c.parent != a && (b == nil || bytes.Compare(c.id[:], b.id[:]) < 0) {
 				b = c
 			}
