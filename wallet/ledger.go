@@ -239,7 +239,7 @@ type Ledger struct {
 	siblings map[*node]*node
 	twins    map[*node]*node
 	// orphans are entries whose prev is not held, by prev, listed
-	// through their sibling links
+	// through siblings
 	orphans   map[event.ID]*node
 	referrers referrers
 	// kept are the whole events: all of them without Config.Events, and
