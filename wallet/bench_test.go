@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
@@ -168,4 +169,24 @@ func heapInUse() uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.HeapInuse
+}
+
+// BenchmarkEntriesAtOnePosition adds b.N entries that one author signed
+// for the same position of its chain (a fork as wide as an attacker
+// likes): the time per entry must not grow with b.N.
+func BenchmarkEntriesAtOnePosition(b *testing.B) {
+	v := newVillage(b, 3, wallet.Config{})
+	v.do(v.g, wallet.LimitGrant(v.a(0), 1_000_000, ""))
+	h := v.head(v.p(0))
+	evs := make([]*event.Event, b.N)
+	for i := range evs {
+		evs[i] = raw(b, v.p(0), h, wallet.Payment(v.a(1), 1, strconv.Itoa(i)), v.tick())
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for _, e := range evs {
+		if _, err := v.l.Add(e); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -3,6 +3,9 @@ package wallet_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
@@ -163,5 +166,102 @@ func TestFraudProofVerify(t *testing.T) {
 	}
 	if _, err := wallet.NewFraudProof(a[0], a[1]); err == nil {
 		t.Error("proof of a valid chain")
+	}
+}
+
+// TestManyEntriesAtOnePosition: an author may sign any number of entries
+// for one position of its chain, or above one naming another prev. The
+// proofs are the same in any order of arrival and name the entries of
+// smallest ID (what every node picks), and each entry is compared with
+// what the proof is made of rather than with every entry before it.
+func TestManyEntriesAtOnePosition(t *testing.T) {
+	const k = 300
+	v := newVillage(t, 3, wallet.Config{})
+	v.do(v.g, wallet.LimitGrant(v.a(0), 1_000_000, ""))
+	v.do(v.g, wallet.LimitGrant(v.a(1), 1_000_000, ""))
+	base := slices.Clone(v.events)
+	// Person 0: k entries at its first position.
+	h0 := v.head(v.p(0))
+	var fork []*event.Event
+	for i := range k {
+		fork = append(fork, raw(t, v.p(0), h0, wallet.Payment(v.a(2), 1, fmt.Sprint("twin ", i)), v.tick()))
+	}
+	// Person 1: one entry, then k above it that name a prev never written.
+	first := raw(t, v.p(1), v.head(v.p(1)), wallet.Payment(v.a(2), 1, "first"), v.tick())
+	fork = append(fork, first)
+	var broken []*event.Event
+	for i := range k {
+		h := headOf(t, first)
+		h.ID[0] ^= byte(1 + i%255)
+		h.ID[1] ^= byte(i / 255)
+		broken = append(broken, raw(t, v.p(1), h, wallet.Payment(v.a(2), 1, fmt.Sprint("broken ", i)), v.tick()))
+	}
+	fork = append(fork, broken...)
+
+	smallestIDs := func(evs []*event.Event) []event.ID {
+		ids := make([]event.ID, 0, len(evs))
+		for _, e := range evs {
+			ids = append(ids, e.ID)
+		}
+		slices.SortFunc(ids, func(a, b event.ID) int { return bytes.Compare(a[:], b[:]) })
+		return ids
+	}
+	twins, above := smallestIDs(fork[:k]), smallestIDs(broken)
+
+	var want snapshot
+	rng := rand.New(rand.NewPCG(5, 6))
+	for round := range 3 {
+		order := slices.Clone(fork)
+		if round > 0 {
+			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		}
+		l, _ := wallet.NewLedger(v.l.Config())
+		for _, e := range append(slices.Clone(base), order...) {
+			if _, err := l.Add(e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !l.Frozen(v.a(0)) || !l.Frozen(v.a(1)) {
+			t.Fatalf("round %d: both authors forked, frozen %v", round, l.FrozenAccounts())
+		}
+		var sameSeq, link bool
+		for _, p := range l.FraudProofs() {
+			a, err := event.Parse(p.A)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := event.Parse(p.B)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case a.Seq == b.Seq:
+				// Person 1's entries above the first are at one
+				// position too.
+				want := twins
+				if bytes.Equal(a.Author, v.p(1).PublicKey()) {
+					want = above
+				} else {
+					sameSeq = true
+				}
+				if got := []event.ID{a.ID, b.ID}; !slices.Contains(got, want[0]) || !slices.Contains(got, want[1]) {
+					t.Errorf("round %d: the same-position proof is not of the two smallest IDs", round)
+				}
+			default:
+				link = true
+				if a.ID != first.ID || b.ID != above[0] {
+					t.Errorf("round %d: the broken-link proof is not of the entry below and the smallest ID above", round)
+				}
+			}
+		}
+		if !sameSeq || !link {
+			t.Fatalf("round %d: proofs of the same position %t, of the broken link %t", round, sameSeq, link)
+		}
+		got := snap(l)
+		if round == 0 {
+			want = got
+		} else if !got.equal(want) {
+			t.Fatalf("round %d: another state than in the order of writing", round)
+		}
 	}
 }

@@ -235,9 +235,12 @@ type Ledger struct {
 	// siblings and twins link the entries of forks, which are rare, so
 	// beside the nodes: the next entry that names the same prev (or waits
 	// for it, in orphans), and the next entry of the author at the same
-	// position, in the order they were added
+	// position (the first one added, then the others newest first)
 	siblings map[*node]*node
 	twins    map[*node]*node
+	// least holds, for each forked position, the entries its fraud proof
+	// is made of (updateForks)
+	least map[proofKey][2]*node
 	// orphans are entries whose prev is not held, by prev, listed
 	// through siblings
 	orphans   map[event.ID]*node
@@ -269,6 +272,7 @@ func NewLedger(cfg Config) (*Ledger, error) {
 		accounts:  make(map[Account]*Account),
 		siblings:  make(map[*node]*node),
 		twins:     make(map[*node]*node),
+		least:     make(map[proofKey][2]*node),
 		orphans:   make(map[event.ID]*node),
 		referrers: newReferrers(),
 		kept:      make(map[event.ID]*event.Event),
@@ -499,8 +503,8 @@ func (l *Ledger) insert(e *event.Event, en *Entry) (*node, []*FraudProof) {
 	l.kept[e.ID] = e
 	l.nodes.put(n)
 	if x := c.add(n); x != nil {
-		for l.twins[x] != nil {
-			x = l.twins[x]
+		if y := l.twins[x]; y != nil {
+			l.twins[n] = y
 		}
 		l.twins[x] = n
 	}
@@ -1213,17 +1217,32 @@ func (l *Ledger) updateForks(author Account, seq uint64, n *node) []*FraudProof 
 			out = append(out, p)
 		}
 	}
+	// An author may write any number of entries at one position: what
+	// the proofs of a forked position are made of is kept in least, and n
+	// compared with it, so that each entry costs the same however many
+	// came before it.
+	//
 	// Same position: the two smallest IDs.
 	if at := l.at(author, seq); l.twin(at) != nil {
-		var s []*node
-		for x := at; x != nil; x = l.twin(x) {
-			s = append(s, x)
+		k := proofKey{author, seq, false}
+		s, ok := l.least[k]
+		if ok {
+			s = smallest(s[0], s[1], n)
+		} else {
+			var all []*node
+			for x := at; x != nil; x = l.twin(x) {
+				all = append(all, x)
+			}
+			slices.SortFunc(all, func(x, y *node) int { return bytes.Compare(x.id[:], y.id[:]) })
+			s = [2]*node{all[0], all[1]}
 		}
-		slices.SortFunc(s, func(x, y *node) int { return bytes.Compare(x.id[:], y.id[:]) })
-		set(proofKey{author, seq, false}, s[0], s[1])
+		l.least[k] = s
+		set(k, s[0], s[1])
 	}
 	// Broken links at (seq-1, seq) and (seq, seq+1), when the lower
-	// position holds exactly one entry.
+	// position holds exactly one entry: the entry of smallest ID above it
+	// that does not name it. An entry's parent is set when it or its prev
+	// is added, so only n can change what was found at seq.
 	for _, lo := range []uint64{seq - 1, seq} {
 		if lo == 0 {
 			continue
@@ -1231,14 +1250,25 @@ func (l *Ledger) updateForks(author Account, seq uint64, n *node) []*FraudProof 
 		k := proofKey{author, lo, true}
 		a := l.at(author, lo)
 		if a == nil || l.twin(a) != nil {
+			delete(l.least, k)
 			set(k, nil, nil)
 			continue
 		}
+		above := l.at(author, lo+1)
 		var b *node
-		for c := l.at(author, lo+1); c != nil; c = l.twin(c) {
-			if c.parent != a && (b == nil || bytes.Compare(c.id[:], b.id[:]) < 0) {
-				b = c
+		if s, ok := l.least[k]; ok && lo+1 == seq {
+			if b = s[0]; n.parent != a && (b == nil || bytes.Compare(n.id[:], b.id[:]) < 0) {
+				b = n
 			}
+		} else {
+			for c := above; c != nil; c = l.twin(c) {
+				if c.parent != a && (b == nil || bytes.Compare(c.id[:], b.id[:]) < 0) {
+					b = c
+				}
+			}
+		}
+		if above != nil && l.twin(above) != nil {
+			l.least[k] = [2]*node{b}
 		}
 		if b == nil {
 			set(k, nil, nil)
@@ -1247,6 +1277,18 @@ func (l *Ledger) updateForks(author Account, seq uint64, n *node) []*FraudProof 
 		}
 	}
 	return out
+}
+
+// smallest returns the two of a, b and c with the smallest IDs, in order;
+// a and b are in order.
+func smallest(a, b, c *node) [2]*node {
+	switch {
+	case bytes.Compare(c.id[:], a.id[:]) < 0:
+		return [2]*node{c, a}
+	case bytes.Compare(c.id[:], b.id[:]) < 0:
+		return [2]*node{a, c}
+	}
+	return [2]*node{a, b}
 }
 
 // --- queries ---
