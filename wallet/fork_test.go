@@ -226,11 +226,7 @@ func TestManyEntriesAtOnePosition(t *testing.T) {
 		}
 		var sameSeq, link bool
 		for _, p := range l.FraudProofs() {
-			a, err := event.Parse(p.A)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := event.Parse(p.B)
+			a, b, err := p.Events()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -239,7 +235,7 @@ func TestManyEntriesAtOnePosition(t *testing.T) {
 				// Person 1's entries above the first are at one
 				// position too.
 				want := twins
-				if bytes.Equal(a.Author, v.p(1).PublicKey()) {
+				if p.Author() == v.a(1) {
 					want = above
 				} else {
 					sameSeq = true
