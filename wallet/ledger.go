@@ -490,9 +490,6 @@ func (l *Ledger) precede(n, next *node) {
 // and updates the fraud proofs around it; it returns nil if e was held
 // already, and the proofs that involve e.
 func (l *Ledger) insert(e *event.Event, en *Entry) (*node, []*FraudProof) {
-	if l.nodes.get(e.ID) != nil {
-		return nil, nil
-	}
 	author, _ := AccountOf(e.Author)
 	c := l.chains[author]
 	if c == nil {
@@ -500,8 +497,10 @@ func (l *Ledger) insert(e *event.Event, en *Entry) (*node, []*FraudProof) {
 		l.chains[author] = c
 	}
 	n := newNode(e, en, &c.account, l.shared(en.Counterparty))
+	if !l.nodes.add(n) {
+		return nil, nil
+	}
 	l.kept[e.ID] = e
-	l.nodes.put(n)
 	if x := c.add(n); x != nil {
 		if y := l.twins[x]; y != nil {
 			l.twins[n] = y

@@ -44,8 +44,9 @@ func (s *nodeSet) get(id event.ID) *node {
 	}
 }
 
-// put adds n, whose key is not in the set.
-func (s *nodeSet) put(n *node) {
+// add adds n unless a node with its key is in the set, and reports
+// whether it did.
+func (s *nodeSet) add(n *node) bool {
 	if 4*(s.n+1) > 3*len(s.slots) {
 		old := s.slots
 		s.slots = make([]*node, max(16, 2*len(old)))
@@ -55,10 +56,20 @@ func (s *nodeSet) put(n *node) {
 			}
 		}
 	}
-	s.place(n)
+	k := s.key(n)
+	mask := uint64(len(s.slots) - 1)
+	i := s.index(k)
+	for ; s.slots[i] != nil; i = (i + 1) & mask {
+		if *s.key(s.slots[i]) == *k {
+			return false
+		}
+	}
+	s.slots[i] = n
 	s.n++
+	return true
 }
 
+// place puts n, whose key is not in the slots, in the first free one.
 func (s *nodeSet) place(n *node) {
 	mask := uint64(len(s.slots) - 1)
 	i := s.index(s.key(n))

@@ -24,7 +24,7 @@ func TestNodeSet(t *testing.T) {
 	for range n {
 		x := &node{id: randomID()}
 		nodes[x.id] = x
-		s.put(x)
+		s.add(x)
 	}
 	// IDs that share their first 31 bytes must be told apart by the last.
 	twin := &node{}
@@ -33,7 +33,7 @@ func TestNodeSet(t *testing.T) {
 		twin.id[31] ^= 1
 		break
 	}
-	s.put(twin)
+	s.add(twin)
 	nodes[twin.id] = twin
 	if s.len() != len(nodes) {
 		t.Fatalf("len %d, want %d", s.len(), len(nodes))

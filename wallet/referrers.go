@@ -27,8 +27,7 @@ func byRef(n *node) *event.ID { return &n.en.Ref }
 
 // add records the references of n, which was not added before.
 func (r *referrers) add(n *node) {
-	if n.en.refs == nil && n.en.Ref != (event.ID{}) && r.first.get(n.en.Ref) == nil {
-		r.first.put(n)
+	if n.en.refs == nil && n.en.Ref != (event.ID{}) && r.first.add(n) {
 		return
 	}
 	n.eachRef(func(id event.ID) { r.more[id] = append(r.more[id], n) })
