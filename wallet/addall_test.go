@@ -85,6 +85,37 @@ func TestAddAllRejects(t *testing.T) {
 	}
 }
 
+// A held ledger answers nothing until its load has run: a query made
+// while the load reads its events sees all of them.
+func TestHoldWaitsForLoad(t *testing.T) {
+	s := runSim(t, 7, 4, 200)
+	l, _ := wallet.NewLedger(s.v.l.Config())
+	load := l.Hold()
+	asking := make(chan struct{})
+	got := make(chan int)
+	go func() {
+		close(asking)
+		got <- l.Len()
+	}()
+	evs := func(yield func(*event.Event) bool) {
+		<-asking
+		for _, e := range s.v.events {
+			if !yield(e) {
+				return
+			}
+		}
+	}
+	if n, err := load(evs); err != nil || n != len(s.v.events) {
+		t.Fatalf("load added %d of %d: %v", n, len(s.v.events), err)
+	}
+	if n := <-got; n != len(s.v.events) {
+		t.Fatalf("Len during the load = %d, want %d: a query saw a half-loaded ledger", n, len(s.v.events))
+	}
+	if l.StateHash() != s.v.l.StateHash() {
+		t.Fatal("a held load gives another state than Add one by one")
+	}
+}
+
 // heldEvents is an Events that holds every event given to it, as the store
 // does.
 type heldEvents map[event.ID]*event.Event

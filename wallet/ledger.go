@@ -372,6 +372,23 @@ func (l *Ledger) Add(e *event.Event) (AddResult, error) {
 func (l *Ledger) AddAll(evs iter.Seq[*event.Event]) (added int, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.addAll(evs)
+}
+
+// Hold locks the ledger for a load to come and returns the load: AddAll
+// of evs, after which the ledger is unlocked. Until it has run, every
+// other call waits: a node that loads a large unit in the background
+// answers nothing from a half-loaded ledger. The load must be called
+// exactly once.
+func (l *Ledger) Hold() (load func(evs iter.Seq[*event.Event]) (added int, err error)) {
+	l.mu.Lock()
+	return func(evs iter.Seq[*event.Event]) (int, error) {
+		defer l.mu.Unlock()
+		return l.addAll(evs)
+	}
+}
+
+func (l *Ledger) addAll(evs iter.Seq[*event.Event]) (added int, err error) {
 	var errs []error
 	var fresh []*node
 	for cs := range l.checkAll(evs) {

@@ -237,6 +237,11 @@ func (w *Service) checkEntry(e *event.Event) error {
 	if err != nil {
 		return engine.Reject(engine.ReasonBody, err)
 	}
+	if !w.load.isDone() {
+		w.pool.add(e)
+		w.ignored.Add(1)
+		return engine.Ignore(errLoading)
+	}
 	if !w.admissible(e, en, false) {
 		w.pool.add(e)
 		w.ignored.Add(1)

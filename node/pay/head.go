@@ -52,7 +52,6 @@ type headState struct {
 
 // initHead decides at start whether the chain's head is known.
 func (w *Service) initHead(h Home) error {
-	w.head.ch = make(chan struct{})
 	origin, err := w.chain.Get(originKey)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("wallet origin mark: %w", err)
@@ -111,8 +110,8 @@ func (w *Service) HeadKnown() bool {
 // Synced is told by the engine that a sync of the unit's scope with a
 // peer completed.
 func (w *Service) Synced(scope event.Scope, p peer.ID) {
-	if scope != w.scope {
-		return
+	if scope != w.scope || !w.load.isDone() {
+		return // after the load, every peer is asked again
 	}
 	// Entries ignored for want of standing may have it now that the sync
 	// brought more: the peer offers them again in another sync. Only when
@@ -139,6 +138,9 @@ func (w *Service) Synced(scope event.Scope, p peer.ID) {
 // for a catch-up under way (asking every peer for a sync) up to
 // catchUpWait; an automatic one (wait false) does not wait.
 func (w *Service) awaitHead(ctx context.Context, wait bool) error {
+	if err := w.awaitLoad(ctx); err != nil {
+		return err
+	}
 	if w.HeadKnown() {
 		return nil
 	}

@@ -129,6 +129,9 @@ type Service struct {
 	units     *unitPeers
 	// started is closed once Serve answers peers.
 	started chan struct{}
+	// load is the start's load of the stored entries (load.go).
+	load loading
+	home Home
 
 	id       *crypto.Identity
 	me       wallet.Account
@@ -194,8 +197,8 @@ func ParseWalletAccount(s string) (wallet.Account, error) {
 	return wallet.AccountOf(pub)
 }
 
-// New builds the service: it loads the unit's stored entries into the
-// ledger and keeps the unit's scope.
+// New builds the service and keeps the unit's scope; Serve loads the
+// unit's stored entries into the ledger (load.go).
 func New(opts Options) (*Service, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -225,8 +228,10 @@ func New(opts Options) (*Service, error) {
 		uncounted: map[event.ID]time.Time{},
 		pool:      newPool(), proofSync: limiter{every: proofSyncEvery, last: map[peer.ID]time.Time{}},
 		changed: make(chan struct{}), unitTable: unitTable, units: newUnitPeers(def, opts.Host),
-		started: make(chan struct{}),
+		started: make(chan struct{}), home: opts.Home,
+		load: loading{addAll: l.Hold(), done: make(chan struct{})},
 	}
+	w.head.ch = make(chan struct{})
 	if w.seeds, err = opts.Store.VaultTable("envelope-seeds"); err != nil {
 		return nil, err
 	}
@@ -242,17 +247,12 @@ func New(opts Options) (*Service, error) {
 		return nil, err
 	}
 	// Kept before loading: the engine restores this node's newest entry
-	// if the store lost it, and the ledger must see it.
+	// if the store lost it, and the ledger must see it (Stored keeps it
+	// for after the load).
 	if w.replica, err = opts.Engine.Keep(engine.Spec{
 		Scope: w.scope, Topic: walletTopicPrefix + w.scope.String(),
 		Kinds: []event.Kind{wallet.KindWalletEntry}, Feature: w,
 	}); err != nil {
-		return nil, err
-	}
-	if err := w.load(); err != nil {
-		return nil, err
-	}
-	if err := w.initHead(opts.Home); err != nil {
 		return nil, err
 	}
 	anyone, payers, err := w.acceptCaps()
@@ -267,34 +267,6 @@ func New(opts Options) (*Service, error) {
 	}
 	return w, nil
 }
-
-// load adds every stored entry of the unit to the ledger, in one pass over
-// the store and one evaluation at the end.
-func (w *Service) load() error {
-	var readErr error
-	stored := func(yield func(*event.Event) bool) {
-		readErr = w.store.ScopeEvents(w.scope, func(e *event.Event) error {
-			if !yield(e) {
-				return errStopLoad
-			}
-			return nil
-		})
-	}
-	n, err := w.ledger.AddAll(stored)
-	if readErr != nil {
-		return fmt.Errorf("wallet: load: %w", readErr)
-	}
-	if err != nil {
-		w.log.Warn("stored wallet entries not added", "err", err)
-	}
-	if n > 0 {
-		w.log.Info("wallet loaded", "unit", w.ledger.Config().Unit, "entries", n)
-	}
-	return nil
-}
-
-// errStopLoad stops the store's pass when the ledger stops reading.
-var errStopLoad = errors.New("load stopped")
 
 // Policy returns what this person accepts from unconfirmed payers.
 func (w *Service) Policy() wallet.Policy {
@@ -353,6 +325,9 @@ func ProofTopicName(unit string) string { return walletProofPrefix + wallet.Unit
 // order they came (chain order where possible: the ledger's state does not
 // depend on it, but evaluation is cheaper).
 func (w *Service) Stored(evs []*event.Event, _ engine.Origin) {
+	if w.load.keep(evs) {
+		return
+	}
 	for _, e := range evs {
 		w.add(e)
 	}
@@ -458,6 +433,10 @@ func (w *Service) receiveProof(raw []byte) error {
 		if e.ScopeID() != w.scope {
 			return engine.Reject(engine.ReasonScope, errors.New("fraud proof of another unit"))
 		}
+	}
+	if !w.load.isDone() {
+		// Its entries come with the sync that follows the load.
+		return engine.Ignore(errLoading)
 	}
 	// A fork by a made-up key proves nothing anyone relies on: do not
 	// spread it (nor store its entries).
@@ -751,6 +730,9 @@ func (w *Service) Serve(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return w.units.serve(ctx, w) })
 	g.Go(func() error {
+		if err := w.loadStored(ctx); err != nil || ctx.Err() != nil {
+			return err
+		}
 		t := time.NewTicker(walletInterval)
 		defer t.Stop()
 		for {

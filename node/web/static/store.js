@@ -98,7 +98,10 @@ export function noteLast(key, m) {
 // refreshAll reloads everything shared, after start and after the stream
 // was interrupted.
 export async function refreshAll() {
-  const [me] = await Promise.all([get('/v1/node'), refreshContacts(), refreshGroups(), refreshWallet()]);
+  // A node just started may still be loading a long wallet history: the
+  // chats do not wait for it.
+  refreshWallet().catch(() => {});
+  const [me] = await Promise.all([get('/v1/node'), refreshContacts(), refreshGroups()]);
   setState({ me });
 }
 

@@ -48,7 +48,10 @@ export function Wallet({ stream }) {
   const w = st.wallet;
   const names = accountNames(st);
   const who = (acct) => (acct ? names.get(acct) || 'Account ' + shortID(acct) : '');
-  if (!w) return html`<div class="page"><header class="page-head"><h1>Wallet</h1></header><${ErrorText} error=${error} /></div>`;
+  if (!w) {
+    return html`<div class="page"><header class="page-head"><h1>Wallet</h1></header>
+      ${error ? html`<${ErrorText} error=${error} />` : html`<p class="note" role="status">Loading your wallet…</p>`}</div>`;
+  }
   return html`<div class="page wallet">
     <header class="page-head"><h1>Wallet</h1></header>
     <${ErrorText} error=${error} />
