@@ -28,8 +28,9 @@ type Config struct {
 	// MaxLimit caps an account's credit limit (the sum of its grants).
 	// 0 means MaxAmount.
 	MaxLimit uint64
-	// Events, if set, reads held entries back (see Events): the ledger
-	// then keeps a few hundred bytes per entry instead of its event.
+	// Events, if set, reads held entries back (see Events), and must
+	// hold each entry by the time it is added: the ledger then keeps a
+	// few hundred bytes per entry instead of its event.
 	Events Events
 }
 
@@ -245,8 +246,7 @@ type Ledger struct {
 	// through siblings
 	orphans   map[event.ID]*node
 	referrers referrers
-	// kept are the whole events: all of them without Config.Events, and
-	// with it only the one being added, until its fraud proofs are made
+	// kept are the whole events, without Config.Events
 	kept      map[event.ID]*event.Event
 	chainErrs map[*node]error // how each broken entry breaks its chain
 	proofs    map[proofKey]*heldProof
@@ -517,7 +517,9 @@ func (l *Ledger) insert(e *event.Event, en *Entry) (*node, []*FraudProof) {
 	if !l.nodes.add(n) {
 		return nil, nil
 	}
-	l.kept[e.ID] = e
+	if l.cfg.Events == nil {
+		l.kept[e.ID] = e
+	}
 	if x := c.add(n); x != nil {
 		if y := l.twins[x]; y != nil {
 			l.twins[n] = y
@@ -550,9 +552,6 @@ func (l *Ledger) insert(e *event.Event, en *Entry) (*node, []*FraudProof) {
 	proofs := l.updateForks(author, e.Seq, n)
 	if l.guarantor[author] && !wasForked && l.forks[author] > 0 {
 		l.dirty = true // the guarantor's revocations stop counting (see limitAt)
-	}
-	if l.cfg.Events != nil {
-		delete(l.kept, e.ID) // read back from the store when asked for
 	}
 	return n, proofs
 }
