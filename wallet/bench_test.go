@@ -1,6 +1,7 @@
 package wallet_test
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -130,9 +131,10 @@ func BenchmarkCheckPayment(b *testing.B) {
 }
 
 // BenchmarkLedgerLoad measures what a node's start does with its stored
-// entries (parsed, not verified again): AddAll, per entry, into ledgers
-// that read events back through Config.Events (up to 100,000 entries
-// each), and the heap such a ledger holds per entry.
+// entries (parsed, not verified again, in the order of their IDs, as
+// store.ScopeEvents gives them): AddAll, per entry, into ledgers that read
+// events back through Config.Events (up to 100,000 entries each), and the
+// heap such a ledger holds per entry.
 func BenchmarkLedgerLoad(b *testing.B) {
 	const n = 100_000
 	cfg, raws := workload(b, n)
@@ -143,6 +145,7 @@ func BenchmarkLedgerLoad(b *testing.B) {
 		held[evs[i].ID] = evs[i]
 	}
 	cfg.Events = held
+	slices.SortFunc(evs, func(a, b *event.Event) int { return bytes.Compare(a.ID[:], b.ID[:]) })
 	b.ReportAllocs()
 	b.ResetTimer()
 	var perEntry float64

@@ -402,6 +402,16 @@ func (l *Ledger) addAll(evs iter.Seq[*event.Event]) (added int, err error) {
 			}
 		}
 	}
+	if len(fresh) > len(l.orphans) {
+		// A node loads in ID order, so many entries waited here for
+		// their prev a while, and a map never shrinks: 22 bytes an entry
+		// of a node's load stayed held (BenchmarkLedgerLoad).
+		orphans := make(map[event.ID]*node, len(l.orphans))
+		for prev, n := range l.orphans {
+			orphans[prev] = n
+		}
+		l.orphans = orphans
+	}
 	for _, n := range fresh {
 		if p := n.parent; !n.rooted && (n.seq == 1 || p != nil && p.rooted) {
 			l.root(n)
