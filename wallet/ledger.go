@@ -402,7 +402,7 @@ func (l *Ledger) addAll(evs iter.Seq[*event.Event]) (added int, err error) {
 			}
 		}
 	}
-	if len(fresh) > len(l.orphans) {
+	if len(fresh) > 0 {
 		// A node loads in ID order, so many entries waited here for
 		// their prev a while, and a map never shrinks: 22 bytes an entry
 		// of a node's load stayed held (BenchmarkLedgerLoad).

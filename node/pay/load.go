@@ -36,9 +36,8 @@ type loading struct {
 	addAll func(evs iter.Seq[*event.Event]) (int, error)
 	done   chan struct{} // closed once loaded
 
-	mu     sync.Mutex
-	loaded bool
-	early  []*event.Event // stored while loading
+	mu    sync.Mutex
+	early []*event.Event // stored while loading
 }
 
 // keep keeps evs for after the load and reports true while the ledger
@@ -46,20 +45,23 @@ type loading struct {
 func (l *loading) keep(evs []*event.Event) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.loaded {
-		l.early = append(l.early, evs...)
+	if l.isDone() {
+		return false
 	}
-	return !l.loaded
+	l.early = append(l.early, evs...)
+	return true
 }
 
-// finish marks the load done and returns what was kept meanwhile.
-func (l *loading) finish() []*event.Event {
+// finish adds what was kept meanwhile, then marks the load done: a write
+// that waited for the load comes after this node's restored newest entry.
+func (l *loading) finish(add func(*event.Event)) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.loaded = true
-	early := l.early
+	for _, e := range l.early {
+		add(e)
+	}
 	l.early = nil
-	return early
+	close(l.done)
 }
 
 func (l *loading) isDone() bool {
@@ -109,10 +111,7 @@ func (w *Service) loadStored(ctx context.Context) error {
 	if err := w.initHead(w.home); err != nil {
 		return err
 	}
-	for _, e := range w.load.finish() {
-		w.add(e)
-	}
-	close(w.load.done)
+	w.load.finish(w.add)
 	// What the network brought meanwhile was ignored: the peers offer it
 	// again now.
 	if w.ignored.Load() > 0 {
