@@ -14,7 +14,7 @@ import (
 const module = "github.com/banyan-mesh/banyan"
 
 // infrastructure are the packages under node/ that are not features.
-var infrastructure = []string{"node/api", "node/cli", "node/config", "node/content", "node/engine", "node/home", "node/nodetest", "node/people"}
+var infrastructure = []string{"node/api", "node/cli", "node/config", "node/content", "node/engine", "node/heapgoal", "node/home", "node/nodetest", "node/people"}
 
 // imports returns, for every package of the module, the module packages
 // its non-test files import.

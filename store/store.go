@@ -33,6 +33,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+	"github.com/dgraph-io/badger/v4/skl"
 )
 
 // Options configures a Store.
@@ -174,6 +175,17 @@ func badgerOptions(opts Options) badger.Options {
 		// Small records (indexes, marks, counters) stay in the tables.
 		WithValueThreshold(valueThreshold).
 		WithSyncWrites(false)
+}
+
+// Preallocated is the heap Badger allocates whole for the memtable being
+// filled (its arena: the memtable and room for one more write batch) and
+// fills as writes come, so that on a quiet node most of its pages are
+// never touched.
+func (s *Store) Preallocated() uint64 {
+	m := s.db.Opts().MemTableSize
+	batch := 15 * m / 100 // Badger's largest write batch, in bytes
+	nodes := batch / int64(skl.MaxNodeSize)
+	return uint64(m + batch + nodes*int64(skl.MaxNodeSize))
 }
 
 // Close flushes and closes the store.

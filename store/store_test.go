@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -233,4 +234,25 @@ func TestHealthAndSize(t *testing.T) {
 	if err := s.Healthy(); err == nil {
 		t.Fatal("a closed store says it is healthy")
 	}
+}
+
+// The heap a store holds from its open on is at least what Preallocated
+// says: the node's memory tuner counts on it (node/heapgoal).
+func TestPreallocatedIsHeld(t *testing.T) {
+	var m runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m)
+	before := m.HeapAlloc
+	s, _ := openTemp(t)
+	runtime.GC()
+	runtime.ReadMemStats(&m)
+	held := int64(m.HeapAlloc) - int64(before)
+	p := s.Preallocated()
+	if p < 8<<20 {
+		t.Fatalf("Preallocated() = %d bytes, less than the 8 MiB memtable", p)
+	}
+	if held < int64(p) {
+		t.Fatalf("the open store holds %d bytes of heap, less than Preallocated() = %d", held, p)
+	}
+	runtime.KeepAlive(s)
 }

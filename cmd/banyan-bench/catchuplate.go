@@ -17,6 +17,7 @@ import (
 
 	"github.com/banyan-mesh/banyan/node"
 	"github.com/banyan-mesh/banyan/node/groupchat"
+	"github.com/banyan-mesh/banyan/node/heapgoal"
 	"github.com/banyan-mesh/banyan/node/home"
 	"github.com/banyan-mesh/banyan/store"
 )
@@ -178,6 +179,8 @@ func runLate(ctx context.Context, h home.Home, carry bool, profile string, log *
 		return err
 	}
 	defer func() { err = errors.Join(err, n.stop()) }()
+	// As in 'banyan run': the collector's policy is the process's.
+	defer heapgoal.Start(heapgoal.Options{Preallocated: n.Store().Preallocated(), Logger: log})()
 	g, err := n.Groups().Create("bench")
 	if err != nil {
 		return err

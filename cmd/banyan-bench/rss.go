@@ -105,6 +105,9 @@ type RSSReport struct {
 		MeanAnon float64 `json:"mean_anon"`
 		MeanFile float64 `json:"mean_file"`
 	} `json:"rss_mb"`
+	// CPUS is all nodes' CPU time from the chat's start until their memory
+	// was read.
+	CPUS         float64       `json:"cpu_s"`
 	TargetMB     float64       `json:"target_mb"`
 	WithinTarget bool          `json:"within_target"`
 	PerNode      []rssNodeStat `json:"per_node"`
@@ -114,12 +117,15 @@ type RSSReport struct {
 }
 
 type rssNodeStat struct {
-	Node     int     `json:"node"`
-	PID      int     `json:"pid"`
-	HWMMB    float64 `json:"hwm_mb"`
-	RSSMB    float64 `json:"rss_mb"`
-	AnonMB   float64 `json:"anon_mb"`
-	FileMB   float64 `json:"file_mb"`
+	Node   int     `json:"node"`
+	PID    int     `json:"pid"`
+	HWMMB  float64 `json:"hwm_mb"`
+	RSSMB  float64 `json:"rss_mb"`
+	AnonMB float64 `json:"anon_mb"`
+	FileMB float64 `json:"file_mb"`
+	// CPUS is the node's CPU time from the chat's start until its memory
+	// was read.
+	CPUS     float64 `json:"cpu_s"`
 	Messages int     `json:"messages"`
 }
 
@@ -234,6 +240,10 @@ func runRSS(ctx context.Context, o *rssOptions) (_ *RSSReport, err error) {
 	sendCtx, cancelSend := context.WithTimeout(ctx, o.duration+60*time.Second)
 	defer cancelSend()
 	t0 := time.Now().Add(20 * time.Millisecond)
+	cpu0 := make([]time.Duration, len(procs))
+	for i, p := range procs {
+		cpu0[i] = procCPU(p.cmd.Process.Pid)
+	}
 	var (
 		mu       sync.Mutex
 		sent     int
@@ -308,7 +318,9 @@ func runRSS(ctx context.Context, o *rssOptions) (_ *RSSReport, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("node %d: %w", i, err)
 		}
-		r.PerNode = append(r.PerNode, rssNodeStat{Node: i, PID: p.cmd.Process.Pid, HWMMB: hwm, RSSMB: rss, AnonMB: anon, FileMB: file, Messages: counts[i]})
+		cpu := (procCPU(p.cmd.Process.Pid) - cpu0[i]).Seconds()
+		r.PerNode = append(r.PerNode, rssNodeStat{Node: i, PID: p.cmd.Process.Pid, HWMMB: hwm, RSSMB: rss, AnonMB: anon, FileMB: file, CPUS: round2(cpu), Messages: counts[i]})
+		r.CPUS += cpu
 		r.RSSMB.MaxHWM = max(r.RSSMB.MaxHWM, hwm)
 		r.RSSMB.MaxAnon = max(r.RSSMB.MaxAnon, anon)
 		r.RSSMB.MeanAnon += anon / float64(len(procs))
@@ -321,6 +333,7 @@ func runRSS(ctx context.Context, o *rssOptions) (_ *RSSReport, err error) {
 	r.RSSMB.MeanRSS = round2(r.RSSMB.MeanRSS)
 	r.RSSMB.MeanAnon = round2(r.RSSMB.MeanAnon)
 	r.RSSMB.MeanFile = round2(r.RSSMB.MeanFile)
+	r.CPUS = round2(r.CPUS)
 	r.WithinTarget = r.RSSMB.MaxHWM < rssTargetMB
 	return r, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/banyan-mesh/banyan/node"
 	"github.com/banyan-mesh/banyan/node/cli"
 	"github.com/banyan-mesh/banyan/node/config"
+	"github.com/banyan-mesh/banyan/node/heapgoal"
 	"github.com/banyan-mesh/banyan/node/home"
 	"github.com/banyan-mesh/banyan/node/pay"
 	"github.com/banyan-mesh/banyan/node/private"
@@ -285,6 +286,8 @@ func (a *app) runNode(cmd *cobra.Command) error {
 		case <-served:
 		}
 	}()
+	// The collector's policy is the process's: one node per process here.
+	defer heapgoal.Start(heapgoal.Options{Preallocated: n.Store().Preallocated(), Logger: log.With("sys", "heap")})()
 	return n.Serve(ctx)
 }
 
