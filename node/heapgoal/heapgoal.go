@@ -7,12 +7,13 @@
 // mostly untouched, yet it doubles the heap goal, and the garbage allowed in
 // its name becomes resident memory. After every collection, and every second
 // between them, the Tuner sets GOGC so that the next heap goal leaves room
-// for garbage of as much as the live heap without the arena, or as much as
-// was allocated in a quarter of a second (so that a node busy catching up
-// collects no more than about four times a second), and at least
-// MinHeadroom; never more than GOGC=100 gives. For a large heap that is what
-// GOGC=100 gives; for a small, quiet one a few MiB instead of the arena's
-// size again.
+// for garbage of half the live heap without the arena, or as much as was
+// allocated in the last tenth of a second (so that a node busy catching up
+// collects no more than about ten times a second), and at least MinHeadroom;
+// never more than GOGC=100 gives. For a large heap that is about GOGC=50,
+// which caught up 100,000 events in the same time as GOGC=100 with a sixth
+// less memory (docs/BENCHMARKS.md); for a small, quiet one a few MiB instead
+// of the arena's size again.
 //
 // The Tuner moves GOGC, not the soft memory limit: a limit near the live
 // heap makes the collector run back to back on a machine too busy to
@@ -39,7 +40,7 @@ const (
 	DefaultMinHeadroom = 4 << 20
 	// DefaultBusyWindow is how long a busy node's allocations may go on
 	// before the next collection.
-	DefaultBusyWindow = 250 * time.Millisecond
+	DefaultBusyWindow = 100 * time.Millisecond
 	// reviewEvery is how often GOGC is set again between collections.
 	reviewEvery = time.Second
 	// defaultPercent is Go's GOGC when the environment sets none.
@@ -120,7 +121,7 @@ func (o Options) Percent(f Figures) int {
 		own = f.Live - o.Preallocated
 	}
 	busy := uint64(f.AllocRate * o.BusyWindow.Seconds())
-	room := max(o.MinHeadroom, own, busy)
+	room := max(o.MinHeadroom, own/2, busy)
 	// Go's goal is live + (live + roots) * GOGC / 100.
 	base := f.Live + f.Roots
 	if base == 0 {

@@ -18,7 +18,7 @@ import (
 const mib = 1 << 20
 
 func TestPercent(t *testing.T) {
-	o := heapgoal.Options{Preallocated: 10 * mib, MinHeadroom: 4 * mib, BusyWindow: 250 * time.Millisecond}
+	o := heapgoal.Options{Preallocated: 10 * mib, MinHeadroom: 4 * mib, BusyWindow: 100 * time.Millisecond}
 	for _, c := range []struct {
 		name string
 		f    heapgoal.Figures
@@ -26,8 +26,8 @@ func TestPercent(t *testing.T) {
 	}{
 		{"a quiet node: the arena and a little", heapgoal.Figures{Live: 14 * mib, Roots: 2 * mib, AllocRate: 2 * mib}, 25},
 		{"less live than the arena", heapgoal.Figures{Live: 6 * mib, Roots: 2 * mib}, 50},
-		{"a large heap: as with GOGC=100, but for the arena", heapgoal.Figures{Live: 300 * mib, AllocRate: 20 * mib}, 97},
-		{"a small busy node: a quarter of a second's allocations", heapgoal.Figures{Live: 30 * mib, Roots: 2 * mib, AllocRate: 64 * mib}, 63},
+		{"a large heap: half of it without the arena", heapgoal.Figures{Live: 300 * mib, AllocRate: 20 * mib}, 49},
+		{"a small busy node: a tenth of a second's allocations", heapgoal.Figures{Live: 30 * mib, Roots: 2 * mib, AllocRate: 256 * mib}, 80},
 		{"a very busy node: no more room than GOGC=100", heapgoal.Figures{Live: 20 * mib, AllocRate: 1024 * mib}, 100},
 		{"a tiny heap", heapgoal.Figures{Live: 1 * mib, Roots: 1 * mib}, 100},
 		{"nothing live yet", heapgoal.Figures{}, 100},
