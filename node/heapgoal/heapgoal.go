@@ -67,7 +67,6 @@ type Options struct {
 // served. One process runs at most one.
 type Tuner struct {
 	opts Options
-	log  *slog.Logger
 }
 
 // New returns a Tuner.
@@ -84,7 +83,7 @@ func New(opts Options) *Tuner {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Tuner{opts: opts, log: opts.Logger}
+	return &Tuner{opts: opts}
 }
 
 // Start serves a Tuner in a goroutine of its own; stop ends it and waits
@@ -137,7 +136,7 @@ func (o Options) Percent(f Figures) int {
 func (t *Tuner) Serve(ctx context.Context) error {
 	for _, v := range []string{"GOGC", "GOMEMLIMIT"} {
 		if t.opts.Getenv(v) != "" {
-			t.log.Debug("collector's policy left to the environment", "var", v)
+			t.opts.Logger.Debug("collector's policy left to the environment", "var", v)
 			<-ctx.Done()
 			return nil
 		}
@@ -157,7 +156,7 @@ func (t *Tuner) Serve(ctx context.Context) error {
 	for {
 		if p := t.opts.Percent(s.read()); p != last {
 			debug.SetGCPercent(p)
-			t.log.Debug("GOGC", "percent", p)
+			t.opts.Logger.Debug("GOGC", "percent", p)
 			last = p
 		}
 		select {
