@@ -25,6 +25,9 @@ var ErrIgnore = errors.New("ignored")
 
 // Validator checks a message received on a topic. It is called once per
 // message, before the message is forwarded; from is the peer that sent it.
+// It runs in one of gossipsub's few validation workers, so it must not wait
+// on the network: while it waits, messages queue in gossipsub's bounded
+// validation queue (and are dropped there, unpenalised, when it is full).
 type Validator func(ctx context.Context, from peer.ID, data []byte) error
 
 // GossipOptions configures NewGossip.
@@ -159,6 +162,9 @@ func (g *Gossip) Join(name string, v Validator) (*Topic, error) {
 
 // attach joins t in the running gossipsub; g.mu is held.
 func (g *Gossip) attach(t *Topic) error {
+	// Inline: the validator runs in a worker whose stack has grown, not in
+	// a goroutine of its own per message, and without a timeout, whose
+	// timer every message would pay for: it never waits on the network.
 	err := g.ps.RegisterTopicValidator(t.name, func(ctx context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 		if from == g.h.ID() {
 			// Our own events were built and stored by us.
@@ -173,7 +179,7 @@ func (g *Gossip) attach(t *Topic) error {
 		default:
 			return pubsub.ValidationReject
 		}
-	}, pubsub.WithValidatorTimeout(10*time.Second))
+	}, pubsub.WithValidatorInline(true))
 	if err != nil {
 		return fmt.Errorf("register validator %s: %w", t.name, err)
 	}
