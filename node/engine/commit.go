@@ -16,6 +16,7 @@ type groupSync struct {
 	asked   uint64 // requests so far
 	synced  uint64 // requests covered by the last sync that ended
 	running bool
+	later   bool   // a sync was asked for by Later and none started since
 	err     error  // of the last sync that ended
 	durable uint64 // requests covered by the last sync that succeeded
 }
@@ -45,12 +46,38 @@ func (g *groupSync) Soon() {
 	g.mu.Unlock()
 }
 
+// Later asks for a sync that may wait until Due is called: for writes
+// that are on disk elsewhere meanwhile (in their chain's mark), so that a
+// burst of them shares one store sync instead of starting one each.
+func (g *groupSync) Later() {
+	g.mu.Lock()
+	g.later = true
+	g.mu.Unlock()
+}
+
+// Due starts the sync Later asked for, unless one has started since.
+func (g *groupSync) Due() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.later {
+		g.ask()
+	}
+}
+
 // ticket returns the number of the next request: what is written now is
 // on disk once Durable reaches it.
 func (g *groupSync) ticket() uint64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.asked + 1
+}
+
+// Asked returns how many requests there have been: a write whose ticket
+// is no more than that is covered by a sync that has started or will.
+func (g *groupSync) Asked() uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.asked
 }
 
 // Durable returns how many requests a successful sync has covered.
@@ -62,7 +89,10 @@ func (g *groupSync) Durable() uint64 {
 
 // ask records a request and makes sure a sync loop runs; g.mu is held.
 func (g *groupSync) ask() uint64 {
+	// The sync this request gets starts after it, so it covers whatever
+	// Later asked for before.
 	g.asked++
+	g.later = false
 	if !g.running {
 		g.running = true
 		g.spawn(g.loop)

@@ -873,8 +873,10 @@ func (e *Engine) confirmSoon(scope event.Scope) {
 	}
 }
 
-// followUp handles the gaps and confirmations that have become due.
+// followUp starts the store sync that writes asked for Later, and handles
+// the gaps and confirmations that have become due.
 func (e *Engine) followUp() {
+	e.commit.Due()
 	now := e.now()
 	e.mu.Lock()
 	var due []gap

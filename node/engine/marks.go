@@ -53,6 +53,23 @@ const (
 	maxMarkedSize = 256 << 10
 )
 
+// markFilling reports whether the chain's mark holds a quarter of what it
+// may in events that no store sync asked for so far will cover: then the
+// store's sync starts at once, so that it has ended before the mark is
+// full and a write would wait for it. Until then, a sync within
+// followUpTick is soon enough. r.chain is held.
+func (r *Replica) markFilling() bool {
+	asked := r.e.commit.Asked()
+	n, size := 0, 0
+	for _, m := range r.marked {
+		if m.ticket > asked {
+			n++
+			size += len(m.ev.Raw)
+		}
+	}
+	return n >= maxMarked/4 || size >= maxMarkedSize/4
+}
+
 // markFile is where the mark of a scope's chain is kept.
 func (e *Engine) markFile(scope event.Scope) string {
 	return filepath.Join(e.marks, scope.String())

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -318,5 +319,58 @@ func damageMark(t *testing.T, path string) {
 	}
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestABurstSharesStoreSyncs writes a burst of events one after another:
+// each is durable in the chain's mark at once, so the store's sync runs
+// once per few writes, not once per write, and the last few, which fill
+// no quarter of a mark, are synced shortly after by the engine's follow-up.
+func TestABurstSharesStoreSyncs(t *testing.T) {
+	n := nodetest.Start(t, home.Home(t.TempDir()))
+	scope := randomScope(t)
+	me, err := crypto.PublicKeyFromPeerID(n.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var syncs atomic.Int64
+	var durable atomic.Uint64 // the chain's head when the newest sync began
+	engine.WrapStoreSync(n.Engine(), func(sync func() error) func() error {
+		return func() error {
+			head, _, err := n.Store().Head(scope, me)
+			if err != nil {
+				return err
+			}
+			syncs.Add(1)
+			if err := sync(); err != nil {
+				return err
+			}
+			durable.Store(max(durable.Load(), head))
+			return nil
+		}
+	})
+	r, err := n.Engine().Keep(engine.Spec{Scope: scope, Topic: groupchat.TopicName(scope), Kinds: []event.Kind{testKind}, Feature: &recorder{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	const writes = 60 // not a multiple of 8: the last four wait for the follow-up
+	before := syncs.Load()
+	start := time.Now()
+	for range writes {
+		if _, err := r.Write(context.Background(), func(p engine.Position) (event.Body, error) { return p.Body(testKind, []byte("ok")), nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	took := time.Since(start)
+	nodetest.Eventually(t, 10*time.Second, "the burst's last write synced in the store", func() (bool, string) {
+		d := durable.Load()
+		return d == writes, fmt.Sprintf("synced up to %d of %d", d, writes)
+	})
+	// One sync per quarter of a mark (8 events), one per follow-up tick
+	// during the burst (250 ms), one more while a sync ran, and the last.
+	limit := int64(writes/8 + int(took/(250*time.Millisecond)) + 2)
+	if s := syncs.Load() - before; s > limit {
+		t.Errorf("%d store syncs for %d writes in %v, want at most %d", s, writes, took, limit)
 	}
 }
