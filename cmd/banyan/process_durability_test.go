@@ -49,9 +49,11 @@ func zeroMemFrom(t *testing.T, home, id string) {
 
 // A node killed after sending, whose memtable log then loses its tail (the
 // last three messages), comes back without reusing their sequence
-// numbers: the newest comes back from the chain's mark, the next message
-// follows it, and the peer gives back the others. No node ever holds two
-// messages at one (author, seq).
+// numbers: the newest comes back from the chain's mark, with those before
+// it that no store sync had covered yet, the next message follows it, and
+// the peer gives back the others (those a store sync had covered, which
+// this log lost all the same, as a damaged disk would). No node ever holds
+// two messages at one (author, seq).
 func TestProcessLostMemtableTail(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -88,8 +90,12 @@ func TestProcessLostMemtableTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m := missing(have, sent); len(m) != 2 || !strings.Contains(strings.Join(m, " "), sent[3]) {
-		t.Fatalf("after the loss A lacks %d messages (%v), want messages 4 and 5", len(m), m)
+	// Which of messages 4 and 5 the mark kept depends on when the store's
+	// last sync ran; the newest is always there.
+	for _, id := range missing(have, sent) {
+		if id != sent[3] && id != sent[4] {
+			t.Fatalf("after the loss A lacks message %s, which is not one of messages 4 and 5 (%v)", id, sent)
+		}
 	}
 	var after groupchat.MessageInfo
 	mustJSON(t, a, &after, "send", g.ID, "after the loss")
