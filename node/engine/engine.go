@@ -851,7 +851,13 @@ func (e *Engine) watchGap(from peer.ID, ev *event.Event) {
 	if ev.Seq <= 1 {
 		return
 	}
+	// Mostly the author's previous message, stored a moment ago: known
+	// without a store read, which would wait for every commit in flight
+	// and hold up the ingest loop's next batch.
 	prev := ev.PrevID()
+	if e.held(prev) {
+		return
+	}
 	if has, err := e.store.HasEvent(prev); err != nil || has {
 		return
 	}

@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/mesh"
 	"github.com/banyan-mesh/banyan/node/engine"
 	"github.com/banyan-mesh/banyan/node/groupchat"
+	"github.com/banyan-mesh/banyan/node/home"
 	"github.com/banyan-mesh/banyan/node/nodetest"
 	"github.com/banyan-mesh/banyan/store"
 )
@@ -318,5 +320,41 @@ func TestCopiesOnTheDirectStreamAreDropped(t *testing.T) {
 	}
 	if rec.count() != 2 {
 		t.Errorf("the feature heard of %d events, want the 2 first accepted", rec.count())
+	}
+}
+
+// An event from gossip whose predecessor this node holds is no gap; one
+// whose predecessor it lacks is watched, so that the node syncs with the
+// peer that forwarded it if the predecessor is still missing a little
+// later.
+func TestAGapIsWatched(t *testing.T) {
+	n := nodetest.Start(t, home.Home(t.TempDir()))
+	scope := randomScope(t)
+	r, err := n.Engine().Keep(engine.Spec{Scope: scope, Topic: groupchat.TopicName(scope), Kinds: []event.Kind{testKind}, Feature: &recorder{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	first, err := r.Write(context.Background(), func(p engine.Position) (event.Body, error) { return p.Body(testKind, []byte("ok")), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	author, err := crypto.NewIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := peer.ID("forwarder")
+	after := func(prev event.ID) *event.Event {
+		return sign(t, author, engine.Position{Scope: scope, Seq: 2, Prev: prev, Time: first.Time + 1}.Body(testKind, []byte("ok")))
+	}
+	engine.WatchGap(n.Engine(), from, after(first.ID))
+	if g := engine.Gaps(n.Engine()); g != 0 {
+		t.Fatalf("%d gaps after an event whose predecessor is stored, want 0", g)
+	}
+	var lost event.ID
+	lost[0] = 1
+	engine.WatchGap(n.Engine(), from, after(lost))
+	if g := engine.Gaps(n.Engine()); g != 1 {
+		t.Fatalf("%d gaps after an event whose predecessor is missing, want 1", g)
 	}
 }

@@ -1,5 +1,22 @@
 package engine
 
+import (
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/banyan-mesh/banyan/crypto/event"
+)
+
+// WatchGap is what the ingest does with an event that came by gossip and
+// was stored; Gaps is how many missing predecessors it waits for.
+func WatchGap(e *Engine, from peer.ID, ev *event.Event) { e.watchGap(from, ev) }
+
+// Gaps returns how many missing predecessors the engine watches.
+func Gaps(e *Engine) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.gaps)
+}
+
 // WrapStoreSync replaces the store fsync that the engine's writers share
 // with wrap of it. Call it before the engine writes.
 func WrapStoreSync(e *Engine, wrap func(sync func() error) func() error) {
