@@ -72,14 +72,6 @@ func (g *groupSync) ticket() uint64 {
 	return g.asked + 1
 }
 
-// Asked returns how many requests there have been: a write whose ticket
-// is no more than that is covered by a sync that has started or will.
-func (g *groupSync) Asked() uint64 {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.asked
-}
-
 // Durable returns how many requests a successful sync has covered.
 func (g *groupSync) Durable() uint64 {
 	g.mu.Lock()

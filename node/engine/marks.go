@@ -59,10 +59,11 @@ const (
 // full and a write would wait for it. Until then, a sync within
 // followUpTick is soon enough. r.chain is held.
 func (r *Replica) markFilling() bool {
-	asked := r.e.commit.Asked()
+	// A ticket below the next one is covered by a sync asked for already.
+	next := r.e.commit.ticket()
 	n, size := 0, 0
 	for _, m := range r.marked {
-		if m.ticket > asked {
+		if m.ticket >= next {
 			n++
 			size += len(m.ev.Raw)
 		}

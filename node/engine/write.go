@@ -58,18 +58,18 @@ func (r *Replica) Write(ctx context.Context, build func(Position) (event.Body, e
 	}
 	r.chain.Lock()
 	ev, err := r.writeLocked(ctx, build)
-	filling := r.markFilling()
+	filling := r.e.marks != "" && r.markFilling()
 	r.chain.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case r.e.marks == "":
-	case filling:
-		r.e.commit.Soon()
-	default:
-		// The mark keeps the event until then.
-		r.e.commit.Later()
+	if r.e.marks != "" {
+		if filling {
+			r.e.commit.Soon()
+		} else {
+			// The mark keeps the event until then.
+			r.e.commit.Later()
+		}
 	}
 	r.e.confirmSoon(r.spec.Scope)
 	return ev, nil
