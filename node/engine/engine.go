@@ -175,6 +175,9 @@ type Engine struct {
 	// what arrives in batches.
 	commit *groupSync
 	in     ingest
+	// storeOwn stores an event of this node's own chain (a test may
+	// replace it while the engine runs).
+	storeOwn atomic.Pointer[func(*event.Event) error]
 
 	mu       sync.Mutex
 	replicas map[event.Scope]*Replica
@@ -215,6 +218,11 @@ func New(opts Options) *Engine {
 		confirm: map[event.Scope]time.Time{}, started: make(chan struct{}),
 	}
 	e.commit = newGroupSync(opts.Store.Sync, e.gate.spawn)
+	storeOwn := func(ev *event.Event) error {
+		_, _, err := opts.Store.PutEvent(ev, store.PutOptions{Local: true})
+		return err
+	}
+	e.storeOwn.Store(&storeOwn)
 	e.in.pending = map[event.ID]struct{}{}
 	e.in.recent, _ = lru.New[event.ID, struct{}](recentlyStored) // fails only for a size below 1
 	e.syncer = reconcile.New(opts.Host, reconcile.Options{

@@ -25,6 +25,13 @@ func WrapStoreSync(e *Engine, wrap func(sync func() error) func() error) {
 	e.commit.sync = wrap(e.commit.sync)
 }
 
+// WrapStoreOwn replaces the store write of this node's own events with
+// wrap of it.
+func WrapStoreOwn(e *Engine, wrap func(put func(*event.Event) error) func(*event.Event) error) {
+	w := wrap(*e.storeOwn.Load())
+	e.storeOwn.Store(&w)
+}
+
 // MarkSeqs returns the sequence numbers of the events a mark file's data
 // holds.
 func MarkSeqs(raw []byte) ([]uint64, error) {

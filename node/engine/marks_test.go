@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -158,6 +159,120 @@ func BenchmarkOwnWrite(b *testing.B) {
 		if _, err := r.Write(ctx, func(p engine.Position) (event.Body, error) { return p.Body(testKind, []byte("ok")), nil }); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkWriteWhileStoring sends a message from a node whose store is
+// busy with batches of another scope's history, as while it catches up
+// with a peer, and waits for the message to be stored by a second node.
+// It reports the send call's time and the time until the other node holds
+// the message, medians and 99th percentiles.
+func BenchmarkWriteWhileStoring(b *testing.B) {
+	a := nodetest.Start(b, "")
+	c := nodetest.Start(b, "", a.Info())
+	g := nodetest.JoinAll(b, []*nodetest.Node{a, c})
+	ga := nodetest.GroupOn(b, a, g)
+
+	// History of another scope, stored in batches of 1,000 meanwhile.
+	author, err := crypto.NewIdentity()
+	if err != nil {
+		b.Fatal(err)
+	}
+	scope := randomScope(b)
+	const batch, batches = 1000, 40
+	history := make([]*event.Event, 0, batch*batches)
+	var prev event.ID
+	for i := range batch * batches {
+		p := engine.Position{Scope: scope, Seq: uint64(i + 1), Prev: prev, Time: time.Now().UnixMilli() + int64(i)}
+		ev, err := event.Sign(author, p.Body(testKind, bytes.Repeat([]byte("h"), 400)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		history, prev = append(history, ev), ev.ID
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var background sync.WaitGroup
+	background.Go(func() {
+		for i := 0; ctx.Err() == nil; i = (i + 1) % batches {
+			if _, err := a.Store().PutEvents(history[i*batch:(i+1)*batch], store.PutOptions{Source: c.ID()}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	defer func() {
+		cancel()
+		background.Wait()
+	}()
+
+	// The receiver notes when each event arrives, while the sender may
+	// still be in its send call.
+	var (
+		mu      sync.Mutex
+		arrived = map[event.ID]time.Time{}
+		news    = make(chan struct{}, 1)
+	)
+	background.Go(func() {
+		var seq uint64
+		for ctx.Err() == nil {
+			changed := c.Store().Notify()
+			as, err := c.Store().ArrivalsSince(seq, 1000)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			now := time.Now()
+			mu.Lock()
+			for _, a := range as {
+				if a.Event != nil {
+					arrived[a.Event.ID] = now
+				}
+				seq = a.Seq
+			}
+			mu.Unlock()
+			if len(as) > 0 {
+				select {
+				case news <- struct{}{}:
+				default:
+				}
+			}
+			select {
+			case <-changed:
+			case <-ctx.Done():
+			}
+		}
+	})
+	var calls, arrivals []time.Duration
+	for i := 0; b.Loop(); i++ {
+		start := time.Now()
+		m, err := a.Groups().Send(ctx, ga, fmt.Sprintf("while storing %d", i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		calls = append(calls, time.Since(start))
+		deadline := time.After(20 * time.Second)
+		for {
+			mu.Lock()
+			at, ok := arrived[m.Event.ID]
+			mu.Unlock()
+			if ok {
+				arrivals = append(arrivals, at.Sub(start))
+				break
+			}
+			select {
+			case <-news:
+			case <-deadline:
+				b.Fatalf("message %d did not arrive", i)
+			}
+		}
+	}
+	for _, q := range []struct {
+		name string
+		d    []time.Duration
+	}{{"send", calls}, {"arrival", arrivals}} {
+		slices.Sort(q.d)
+		b.ReportMetric(float64(q.d[len(q.d)/2].Microseconds())/1000, q.name+"-p50-ms")
+		b.ReportMetric(float64(q.d[len(q.d)*99/100].Microseconds())/1000, q.name+"-p99-ms")
 	}
 }
 
@@ -372,5 +487,58 @@ func TestABurstSharesStoreSyncs(t *testing.T) {
 	limit := int64(writes/8 + int(took/(250*time.Millisecond)) + 2)
 	if s := syncs.Load() - before; s > limit {
 		t.Errorf("%d store syncs for %d writes in %v, want at most %d", s, writes, took, limit)
+	}
+}
+
+// An event the store fails to write after it was published has left the
+// node and stays sent: the chain's mark keeps it, and the next write
+// stores it from there before its own event, so the author's history has
+// no gap, no number is used twice, and the feature hears of both.
+func TestAnEventSentButNotStoredIsStoredFromTheMark(t *testing.T) {
+	a := nodetest.Start(t, "")
+	b := nodetest.Start(t, "", a.Info())
+	g := nodetest.JoinAll(t, []*nodetest.Node{a, b})
+	failed := errors.New("the disk failed")
+	var fail atomic.Bool
+	engine.WrapStoreOwn(a.Engine(), func(put func(*event.Event) error) func(*event.Event) error {
+		return func(ev *event.Event) error {
+			if fail.CompareAndSwap(true, false) {
+				return failed
+			}
+			return put(ev)
+		}
+	})
+	ctx := context.Background()
+	ga := nodetest.GroupOn(t, a, g)
+	fail.Store(true)
+	lost, err := a.Groups().Send(ctx, ga, "sent, not stored")
+	if err != nil {
+		t.Fatalf("a write published before its store write failed: %v", err)
+	}
+	if fail.Load() {
+		t.Fatal("the write did not reach the store")
+	}
+	if has, err := a.Store().HasEvent(lost.Event.ID); err != nil || has {
+		t.Fatalf("the failed store write holds the event: %v %v", has, err)
+	}
+	nodetest.Eventually(t, 20*time.Second, "b to receive the event a could not store", func() (bool, string) {
+		return nodetest.HasAll(t, b, g, []string{lost.Event.ID.String()})
+	})
+	next, err := a.Groups().Send(ctx, ga, "the next one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.Event.Seq != lost.Event.Seq+1 || next.Event.PrevID() != lost.Event.ID {
+		t.Fatalf("the next event is at %d after %s, want %d after %s", next.Event.Seq, next.Event.PrevID(), lost.Event.Seq+1, lost.Event.ID)
+	}
+	if ok, missing := nodetest.HasAll(t, a, g, []string{lost.Event.ID.String(), next.Event.ID.String()}); !ok {
+		t.Fatalf("a's own history: %s", missing)
+	}
+	me, err := crypto.PublicKeyFromPeerID(a.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seqs := seqsBy(t, a, g, me); len(seqs[lost.Event.Seq]) != 1 || len(seqs[next.Event.Seq]) != 1 {
+		t.Fatalf("a's chain in its history: %v", seqs)
 	}
 }

@@ -141,31 +141,31 @@ func (r *Replica) writeLocked(ctx context.Context, build func(Position) (event.B
 	if err := r.saveMark(evs); err != nil {
 		return nil, fmt.Errorf("write: %w", err)
 	}
-	// Stored before it is published (the fsync comes later, shared): a
-	// store that refuses it (a full disk) refuses the write, and what
-	// the node says it sent is in its history.
-	if _, _, err := e.store.PutEvent(ev, store.PutOptions{Local: true}); err != nil {
+	// A full disk refuses the write here, the last moment at which
+	// nothing has left the node and the sequence number can be given
+	// back.
+	if err := e.store.Writable(); err != nil {
 		r.release(ev)
-		// Nothing was published: give the sequence number back.
-		prev := make([]*event.Event, len(r.marked))
-		for i, m := range r.marked {
-			prev[i] = m.ev
-		}
-		if rerr := r.saveMark(prev); rerr != nil {
-			e.log.Error("chain mark not rolled back; the refused event will be stored and sent later", "scope", scope.String(), "seq", ev.Seq, "err", rerr)
-			r.marked, r.inStore = marked, false
-		}
+		r.rollBackMark(marked, ev)
 		return nil, fmt.Errorf("write: %w", err)
 	}
 	r.marked = marked
 	e.stored(ev)
-	// Published in chain order, under the lock.
+	// Published as soon as the mark holds it, before the store write,
+	// which waits behind whatever the store is committing; published in
+	// chain order, under the lock.
 	if r.topic != nil {
 		if err := r.topic.Publish(ctx, ev.Raw); err != nil {
-			// Stored and marked is sent: sync delivers it when gossip
-			// cannot.
+			// Marked is sent: sync delivers it when gossip cannot.
 			e.log.Warn("publish failed; the event is kept and will sync", "err", err)
 		}
+	}
+	if err := (*e.storeOwn.Load())(ev); err != nil {
+		// Sent, and kept by the mark: the next write, or the next start,
+		// stores it from there (restoreMarked) before anything else.
+		e.log.Error("an event sent but not stored; the chain mark keeps it and it is stored with the next write", "scope", scope.String(), "seq", ev.Seq, "err", err)
+		r.inStore = false
+		return ev, nil
 	}
 	r.inStore = true
 	r.marked[len(r.marked)-1].ticket = e.commit.ticket()
@@ -173,6 +173,20 @@ func (r *Replica) writeLocked(ctx context.Context, build func(Position) (event.B
 		r.spec.Feature.Stored([]*event.Event{ev}, Local)
 	}
 	return ev, nil
+}
+
+// rollBackMark gives back the sequence number of ev, which marked holds
+// and which never left the node: the mark is saved as it was before ev.
+// If that fails, ev stays marked, and is stored and sent later.
+func (r *Replica) rollBackMark(marked []markedEvent, ev *event.Event) {
+	prev := make([]*event.Event, len(r.marked))
+	for i, m := range r.marked {
+		prev[i] = m.ev
+	}
+	if err := r.saveMark(prev); err != nil {
+		r.e.log.Error("chain mark not rolled back; the refused event will be stored and sent later", "scope", r.spec.Scope.String(), "seq", ev.Seq, "err", err)
+		r.marked, r.inStore = marked, false
+	}
 }
 
 // nextMark returns the mark that keeps ev: ev after the marked events

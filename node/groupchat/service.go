@@ -292,8 +292,9 @@ func (s *Service) Group(id [crypto.GroupIDSize]byte) (*Group, error) { return s.
 // Groups lists the stored groups.
 func (s *Service) Groups() ([]*Group, error) { return s.groups.list() }
 
-// Send builds, signs and stores a message, then publishes it. The message
-// is durable when Send returns, whether or not any peer is reachable.
+// Send builds, signs, publishes and stores a message (engine.Write). The
+// message is durable when Send returns, whether or not any peer is
+// reachable.
 func (s *Service) Send(ctx context.Context, g *Group, text string) (*Message, error) {
 	pt, err := encodeText(text)
 	if err != nil {
