@@ -2,11 +2,10 @@ package wallet
 
 import (
 	"bytes"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"strings"
 
+	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/crypto/event"
 )
 
@@ -18,7 +17,8 @@ const MaxFraudProofSize = 2*event.MaxEnvelopeSize + 64
 // MaxProofText bytes. It is how a proof is exported and handed to anyone
 // who wants to check it alone.
 const (
-	ProofPrefix  = LinkScheme + "fraud1."
+	ProofType    = "fraud1."
+	ProofPrefix  = crypto.LinkScheme + ProofType
 	MaxProofText = len(ProofPrefix) + (MaxFraudProofSize*4+2)/3
 )
 
@@ -147,7 +147,7 @@ func DecodeFraudProof(b []byte) (*FraudProof, error) {
 // Text returns the proof as text: "banyan:fraud1." and the base64url
 // (no padding) of its encoding.
 func (p *FraudProof) Text() string {
-	return ProofPrefix + base64.RawURLEncoding.EncodeToString(p.Encode())
+	return crypto.EncodeCode(ProofPrefix, p.Encode())
 }
 
 // ParseFraudProof parses and verifies a proof given as text (with or
@@ -156,13 +156,11 @@ func ParseFraudProof(s string) (*FraudProof, error) {
 	if len(s) > MaxProofText+64 {
 		return nil, fmt.Errorf("%w: text is %d bytes", ErrBadProof, len(s))
 	}
-	s = strings.TrimSpace(s)
-	s = strings.TrimPrefix(s, LinkScheme)
-	code, ok := strings.CutPrefix(s, "fraud1.")
+	code, ok := crypto.CutCode(s, ProofType)
 	if !ok {
 		return nil, fmt.Errorf("%w: not a fraud1 code", ErrBadProof)
 	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(code)
+	b, err := crypto.DecodeCode(code)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadProof, err)
 	}

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/banyan-mesh/banyan/crypto"
 )
@@ -18,8 +16,7 @@ const DomainPayRequest = crypto.DomainPayRequest
 
 // Payment request link format: LinkPrefix || base64url-no-padding(CBOR).
 const (
-	LinkScheme = "banyan:"
-	LinkPrefix = LinkScheme + "pay1."
+	LinkPrefix = crypto.LinkScheme + "pay1."
 	// MaxRequestSize bounds an encoded request (before base64).
 	MaxRequestSize = 1024
 	// MaxLinkSize bounds a request link, in bytes.
@@ -173,7 +170,7 @@ func (r *Request) Encode() []byte {
 // Link returns the request as a "banyan:pay1.…" link, also the text of
 // its QR code.
 func (r *Request) Link() string {
-	return LinkPrefix + base64.RawURLEncoding.EncodeToString(r.Encode())
+	return crypto.EncodeCode(LinkPrefix, r.Encode())
 }
 
 // Expired reports whether the request can no longer be paid at time now
@@ -221,14 +218,11 @@ func ParseRequestLink(s string) (*Request, error) {
 	if len(s) > MaxLinkSize {
 		return nil, fmt.Errorf("%w: link is %d bytes", ErrBadRequest, len(s))
 	}
-	s = strings.TrimSpace(s)
-	s = strings.TrimPrefix(s, "banyan://")
-	s = strings.TrimPrefix(s, LinkScheme)
-	code, ok := strings.CutPrefix(s, "pay1.")
+	code, ok := crypto.CutCode(s, "pay1.")
 	if !ok {
 		return nil, fmt.Errorf("%w: not a pay1 link", ErrBadRequest)
 	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(code)
+	b, err := crypto.DecodeCode(code)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}

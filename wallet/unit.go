@@ -3,11 +3,9 @@ package wallet
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/banyan-mesh/banyan/crypto"
 )
@@ -23,7 +21,7 @@ const DomainUnit = crypto.DomainUnit
 
 // Unit definition code format: UnitLinkPrefix || base64url-no-padding(CBOR).
 const (
-	UnitLinkPrefix = LinkScheme + "unit1."
+	UnitLinkPrefix = crypto.LinkScheme + "unit1."
 	// MaxGuarantors bounds a unit's guarantors.
 	MaxGuarantors = 64
 	// MaxUnitDefSize bounds an encoded definition (before base64).
@@ -135,7 +133,7 @@ func (d *UnitDef) Encode() []byte {
 
 // Link returns the definition as a "banyan:unit1.…" code.
 func (d *UnitDef) Link() string {
-	return UnitLinkPrefix + base64.RawURLEncoding.EncodeToString(d.Encode())
+	return crypto.EncodeCode(UnitLinkPrefix, d.Encode())
 }
 
 // DecodeUnitDef parses and verifies an encoded definition.
@@ -187,14 +185,11 @@ func ParseUnitLink(s string) (*UnitDef, error) {
 	if len(s) > 2*MaxUnitDefSize {
 		return nil, fmt.Errorf("%w: code is %d bytes", ErrBadUnitDef, len(s))
 	}
-	s = strings.TrimSpace(s)
-	s = strings.TrimPrefix(s, "banyan://")
-	s = strings.TrimPrefix(s, LinkScheme)
-	code, ok := strings.CutPrefix(s, "unit1.")
+	code, ok := crypto.CutCode(s, "unit1.")
 	if !ok {
 		return nil, fmt.Errorf("%w: not a unit1 code", ErrBadUnitDef)
 	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(code)
+	b, err := crypto.DecodeCode(code)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadUnitDef, err)
 	}

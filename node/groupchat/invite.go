@@ -1,10 +1,8 @@
 package groupchat
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -36,7 +34,6 @@ type inviteWire struct {
 
 const (
 	invitePrefix   = "g1."
-	linkScheme     = "banyan:"
 	maxInviteLen   = 4096
 	maxInviteAddrs = 16
 	// MaxGroupName is the longest group name, in bytes of UTF-8.
@@ -59,23 +56,21 @@ func (in *Invite) String() string {
 	if err != nil {
 		panic(fmt.Sprintf("groupchat: encode invite: %v", err))
 	}
-	return invitePrefix + base64.RawURLEncoding.EncodeToString(b)
+	return crypto.EncodeCode(invitePrefix, b)
 }
 
 // Link returns the invite as a banyan: link.
-func (in *Invite) Link() string { return linkScheme + in.String() }
+func (in *Invite) Link() string { return crypto.LinkScheme + in.String() }
 
 var errBadInvite = errors.New("not a banyan group invite (it should look like banyan:g1.… or g1.…; copy the whole code)")
 
 // ParseInvite decodes an invite code or link.
 func ParseInvite(s string) (*Invite, error) {
-	s = strings.TrimSpace(s)
-	s = strings.TrimPrefix(s, linkScheme)
-	s = strings.TrimPrefix(s, "//")
-	if len(s) > maxInviteLen || !strings.HasPrefix(s, invitePrefix) {
+	code, ok := crypto.CutCode(s, invitePrefix)
+	if !ok || len(invitePrefix)+len(code) > maxInviteLen {
 		return nil, errBadInvite
 	}
-	b, err := base64.RawURLEncoding.DecodeString(s[len(invitePrefix):])
+	b, err := crypto.DecodeCode(code)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errBadInvite, err)
 	}
@@ -94,6 +89,10 @@ func ParseInvite(s string) (*Invite, error) {
 	copy(in.Key[:], w.Key)
 	if len(w.Inviter) > 0 {
 		id, err := peer.IDFromBytes(w.Inviter)
+		if err == nil {
+			// Every Banyan node's peer ID holds its Ed25519 key.
+			_, err = crypto.PublicKeyFromPeerID(id)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: inviter: %v", errBadInvite, err)
 		}

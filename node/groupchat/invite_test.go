@@ -1,9 +1,11 @@
 package groupchat
 
 import (
+	"crypto/rand"
 	"strings"
 	"testing"
 
+	libp2pcrypto "github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
@@ -25,7 +27,7 @@ func testInvite(t testing.TB) *Invite {
 
 func TestInviteRoundTrip(t *testing.T) {
 	in := testInvite(t)
-	for _, s := range []string{in.String(), in.Link(), "  " + in.Link() + "\n", "banyan://" + in.String()} {
+	for _, s := range []string{in.String(), in.Link(), "  " + in.Link() + "\n", "banyan://" + in.String(), "BANYAN:" + in.String(), "Banyan:" + in.String()} {
 		got, err := ParseInvite(s)
 		if err != nil {
 			t.Fatalf("%q: %v", s, err)
@@ -58,6 +60,19 @@ func TestParseInviteRejects(t *testing.T) {
 	bad.Name = ""
 	if _, err := ParseInvite(bad.String()); err == nil {
 		t.Error("accepted an invite with an empty group name")
+	}
+	// Every node's peer ID holds an Ed25519 key; no other kind of key
+	// invites.
+	k, _, err := libp2pcrypto.GenerateSecp256k1Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := testInvite(t)
+	if other.Inviter.ID, err = peer.IDFromPrivateKey(k); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseInvite(other.String()); err == nil || !strings.Contains(err.Error(), "inviter") {
+		t.Errorf("an invite from a secp256k1 peer ID: %v", err)
 	}
 }
 

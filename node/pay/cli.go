@@ -716,8 +716,8 @@ func reportOf(info wallet.ProofInfo) ProofReport {
 // readProofs reads the proofs of a verify-proof argument: proof text, or a
 // file of proof texts (one per line) or of a proof's raw bytes.
 func readProofs(arg string) ([]*wallet.FraudProof, error) {
-	if t := strings.TrimSpace(arg); strings.HasPrefix(t, wallet.ProofPrefix) || strings.HasPrefix(t, "fraud1.") {
-		p, err := wallet.ParseFraudProof(t)
+	if _, ok := crypto.CutCode(arg, wallet.ProofType); ok {
+		p, err := wallet.ParseFraudProof(arg)
 		if err != nil {
 			return nil, err
 		}
@@ -735,7 +735,7 @@ func readProofs(arg string) ([]*wallet.FraudProof, error) {
 	if len(b) > maxProofFile {
 		return nil, fmt.Errorf("%s: more than %d bytes", arg, maxProofFile)
 	}
-	if !utf8.Valid(b) || !strings.Contains(string(b), "fraud1.") {
+	if !utf8.Valid(b) || !strings.Contains(string(b), wallet.ProofType) {
 		p, err := wallet.DecodeFraudProof(b)
 		if err != nil {
 			return nil, err

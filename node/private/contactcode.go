@@ -1,10 +1,8 @@
 package private
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -33,7 +31,6 @@ type contactWire struct {
 
 const (
 	contactPrefix  = "c1."
-	linkScheme     = "banyan:"
 	maxCodeAddrs   = 16
 	maxContactCode = 4096
 	maxBundleSize  = 512
@@ -59,22 +56,22 @@ func (c *ContactCode) String() string {
 	if err != nil {
 		panic(fmt.Sprintf("private: encode contact code: %v", err))
 	}
-	return contactPrefix + base64.RawURLEncoding.EncodeToString(b)
+	return crypto.EncodeCode(contactPrefix, b)
 }
 
 // Link returns the code as a banyan: link.
-func (c *ContactCode) Link() string { return linkScheme + c.String() }
+func (c *ContactCode) Link() string { return crypto.LinkScheme + c.String() }
 
 var errBadContactCode = errors.New("not a banyan contact code (it should look like banyan:c1.… or c1.…; copy the whole code)")
 
 // ParseContactCode decodes a contact code or link. It checks the form, not
 // the bundle's signature (the DM service does).
 func ParseContactCode(s string) (*ContactCode, error) {
-	s = strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(s), linkScheme), "//")
-	if len(s) > maxContactCode || !strings.HasPrefix(s, contactPrefix) {
+	code, ok := crypto.CutCode(s, contactPrefix)
+	if !ok || len(contactPrefix)+len(code) > maxContactCode {
 		return nil, errBadContactCode
 	}
-	b, err := base64.RawURLEncoding.DecodeString(s[len(contactPrefix):])
+	b, err := crypto.DecodeCode(code)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errBadContactCode, err)
 	}
