@@ -1,6 +1,7 @@
 package private
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -67,8 +68,9 @@ func TestDMBody(t *testing.T) {
 	id := make([]byte, DMIDSize)
 	for _, b := range []dmBody{
 		{Type: dmText, ID: id, Text: "hello", Time: 5},
-		{Type: dmDelivered, ID: id, Refs: [][]byte{id}},
-		{Type: dmContactRequest, ID: id, Name: "Mei"},
+		{Type: dmDelivered, ID: id, Refs: [][]byte{id}, Time: 5},
+		{Type: dmContactRequest, ID: id, Name: "Mei", Time: 5},
+		{Type: dmText, ID: id, Text: "a name on any type", Name: "Mei", Time: 5},
 	} {
 		raw, err := b.encode()
 		if err != nil {
@@ -80,13 +82,15 @@ func TestDMBody(t *testing.T) {
 		}
 	}
 	for name, b := range map[string]dmBody{
-		"short id":           {Type: dmText, ID: id[:3], Text: "x"},
-		"empty text":         {Type: dmText, ID: id},
-		"receipt, no refs":   {Type: dmRead, ID: id},
-		"bad ref":            {Type: dmRead, ID: id, Refs: [][]byte{{1}}},
-		"unknown type":       {Type: 99, ID: id},
-		"long name":          {Type: dmContactAccept, ID: id, Name: strings.Repeat("n", MaxNickname+1)},
-		"text over the size": {Type: dmText, ID: id, Text: strings.Repeat("x", content.MaxText+1)},
+		"short id":           {Type: dmText, ID: id[:3], Text: "x", Time: 5},
+		"no time":            {Type: dmText, ID: id, Text: "x"},
+		"empty text":         {Type: dmText, ID: id, Time: 5},
+		"receipt, no refs":   {Type: dmRead, ID: id, Time: 5},
+		"bad ref":            {Type: dmRead, ID: id, Refs: [][]byte{{1}}, Time: 5},
+		"too many refs":      {Type: dmRead, ID: id, Refs: slices.Repeat([][]byte{id}, maxReceiptRefs+1), Time: 5},
+		"unknown type":       {Type: 99, ID: id, Time: 5},
+		"long name":          {Type: dmContactAccept, ID: id, Name: strings.Repeat("n", MaxNickname+1), Time: 5},
+		"text over the size": {Type: dmText, ID: id, Text: strings.Repeat("x", content.MaxText+1), Time: 5},
 	} {
 		raw, _ := b.encode()
 		if _, err := decodeDMBody(raw); err == nil {
@@ -98,7 +102,7 @@ func TestDMBody(t *testing.T) {
 func FuzzDecodeDMBody(f *testing.F) {
 	for _, b := range []dmBody{
 		{Type: dmText, ID: make([]byte, 16), Text: "hi", Time: 1},
-		{Type: dmRead, ID: make([]byte, 16), Refs: [][]byte{make([]byte, 16)}},
+		{Type: dmRead, ID: make([]byte, 16), Refs: [][]byte{make([]byte, 16)}, Time: 1},
 	} {
 		raw, _ := b.encode()
 		f.Add(raw)

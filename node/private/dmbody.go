@@ -47,6 +47,9 @@ func decodeDMBody(raw []byte) (*dmBody, error) {
 	if len(b.ID) != DMIDSize {
 		return nil, errors.New("private message body: bad id")
 	}
+	if b.Time <= 0 {
+		return nil, errors.New("private message body: no time")
+	}
 	for _, r := range b.Refs {
 		if len(r) != DMIDSize {
 			return nil, errors.New("private message body: bad reference")
