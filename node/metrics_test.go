@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +38,7 @@ func TestMetricsAndHealth(t *testing.T) {
 	g := nodetest.JoinAll(t, []*nodetest.Node{a, b})
 	ids := nodetest.SendN(t, b, g, 3, "hello %d")
 	nodetest.Eventually(t, 20*time.Second, "a to hold b's messages", func() (bool, string) { return nodetest.HasAll(t, a, g, ids) })
+	nodetest.SendN(t, a, g, 2, "from a %d")
 
 	base := "http://" + a.MetricsAddr().String()
 	code, body := get(t, base+"/metrics")
@@ -51,8 +54,17 @@ func TestMetricsAndHealth(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
-	if strings.Contains(body, "hello") {
+	if strings.Contains(body, "hello") || strings.Contains(body, "from a") {
 		t.Error("/metrics shows message text")
+	}
+	// Its own two messages were timed, step by step.
+	for _, step := range []string{"mark", "store"} {
+		m := regexp.MustCompile(`\nbanyan_own_write_seconds_count\{step="` + step + `"\} (\d+)\n`).FindStringSubmatch(body)
+		if m == nil {
+			t.Errorf("/metrics has no count of own writes' %s step", step)
+		} else if n, _ := strconv.Atoi(m[1]); n < 2 {
+			t.Errorf("/metrics counts %d own writes' %s step, want at least 2", n, step)
+		}
 	}
 	code, body = get(t, base+"/healthz")
 	var h metrics.Health

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/banyan-mesh/banyan/mesh"
+	"github.com/banyan-mesh/banyan/node/engine"
 	"github.com/banyan-mesh/banyan/node/metrics"
 )
 
@@ -70,6 +71,7 @@ var (
 	descMailbox    = prometheus.NewDesc("banyan_mailbox_bytes", "Bytes of sealed private mail held, this node's own and carried for others.", nil, nil)
 	descRelay      = prometheus.NewDesc("banyan_relay_groups", "Groups registered with this relay.", nil, nil)
 	descRelayBytes = prometheus.NewDesc("banyan_relay_bytes", "Bytes of envelopes this relay keeps of registered groups, and its quota for them all.", []string{"of"}, nil)
+	descOwnWrite   = prometheus.NewDesc("banyan_own_write_seconds", "How long this node's own writes took, by step: saving the chain's mark, with its data sync, before the event is sent (mark); storing it, after (store).", []string{"step"}, nil)
 )
 
 // scoreBuckets bound the histogram of peer scores around gossipsub's
@@ -82,6 +84,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descPeers, descBanned, descAccepted, descRejected, descDropped, descScores, descSyncs,
 		descSyncEvents, descSyncBytes, descSyncBad, descSyncBusy, descStore, descMailbox, descRelay, descRelayBytes,
+		descOwnWrite,
 	} {
 		ch <- d
 	}
@@ -103,6 +106,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descRejected, v, reason)
 	}
 	counter(descDropped, n.gossip.Dropped())
+	for step, d := range map[string]*engine.Durations{"mark": &stats.Mark, "store": &stats.Store} {
+		count, sum, atMost := d.Histogram()
+		ch <- prometheus.MustNewConstHistogram(descOwnWrite, count, sum, atMost, step)
+	}
 	scores := n.gossip.Scores()
 	counts := make(map[float64]uint64, len(scoreBuckets))
 	var sum float64

@@ -183,10 +183,19 @@ func (b *banyanNet) bytesIn() int64 {
 
 func (b *banyanNet) report(r *ChatReport) {
 	r.Rejected = map[string]uint64{}
+	var marks, stores, markS, storeS float64
 	for _, n := range b.nodes {
-		for k, v := range n.Stats().Rejected() {
+		st := n.Stats()
+		for k, v := range st.Rejected() {
 			r.Rejected[k] += v
 		}
+		c, s, _ := st.Mark.Histogram()
+		marks, markS = marks+float64(c), markS+s
+		c, s, _ = st.Store.Histogram()
+		stores, storeS = stores+float64(c), storeS+s
+	}
+	if marks > 0 && stores > 0 {
+		r.OwnWriteMS = map[string]float64{"mark": 1000 * markS / marks, "store": 1000 * storeS / stores}
 	}
 }
 

@@ -189,6 +189,10 @@ type ChatReport struct {
 	// Rejected sums the nodes' rejection counters by reason (Banyan only;
 	// "duplicate" is a message that arrived again from a second peer).
 	Rejected map[string]uint64 `json:"rejected,omitempty"`
+	// OwnWriteMS is the mean time, over every node's messages (warm-up
+	// included), that a send spent saving its chain's mark ("mark", before
+	// the message left) and storing it ("store", after) (Banyan only).
+	OwnWriteMS map[string]float64 `json:"own_write_mean_ms,omitempty"`
 	// Attack is what the hostile peer did during the run, if there was one.
 	Attack *FloodPeerReport `json:"attack,omitempty"`
 }

@@ -65,6 +65,12 @@ func TestChatCompareTiny(t *testing.T) {
 			t.Errorf("%s: environment not reported: %q, %d cores", tc.mode, r.GoVersion, r.Cores)
 		}
 	}
+	if w := out.Rounds[0].Banyan.OwnWriteMS; w["mark"] <= 0 || w["store"] <= 0 {
+		t.Errorf("banyan: own writes' steps not timed: %v", w)
+	}
+	if w := out.Rounds[0].Baseline.OwnWriteMS; w != nil {
+		t.Errorf("baseline: own writes' steps timed: %v", w)
+	}
 	if out.Ratios.P50 <= 0 || out.Ratios.P99 <= 0 || out.Ratios.Delivered != 1 {
 		t.Errorf("ratios: %+v", out.Ratios)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/banyan-mesh/banyan/mesh"
 )
@@ -81,11 +82,50 @@ func carried(err error) error {
 	return err
 }
 
-// Counters counts accepted and rejected network input.
+// Counters counts accepted and rejected network input, and times this
+// node's own writes.
 type Counters struct {
 	accepted atomic.Uint64
 	mu       sync.Mutex
 	rejected map[string]uint64
+	// Mark is how long a write took to save the chain's mark (its data
+	// sync, and a wait for the store's sync when the mark was full): the
+	// time before the event may leave the node. Store is how long its
+	// store write took, after it was published.
+	Mark, Store Durations
+}
+
+// DurationBuckets are the upper bounds, in seconds, of Durations.
+var DurationBuckets = [...]float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}
+
+// Durations is a histogram of how long something took.
+type Durations struct {
+	n, nanos atomic.Uint64
+	// in[i] counts the times in (DurationBuckets[i-1], DurationBuckets[i]];
+	// the last, those beyond every bound.
+	in [len(DurationBuckets) + 1]atomic.Uint64
+}
+
+func (d *Durations) observe(t time.Duration) {
+	i := 0
+	for i < len(DurationBuckets) && t.Seconds() > DurationBuckets[i] {
+		i++
+	}
+	d.in[i].Add(1)
+	d.nanos.Add(uint64(max(t, 0)))
+	d.n.Add(1)
+}
+
+// Histogram returns how many times were observed, their sum in seconds,
+// and how many were at most each bound, as Prometheus takes a histogram.
+func (d *Durations) Histogram() (count uint64, sum float64, atMost map[float64]uint64) {
+	atMost = make(map[float64]uint64, len(DurationBuckets))
+	var run uint64
+	for i, b := range DurationBuckets {
+		run += d.in[i].Load()
+		atMost[b] = run
+	}
+	return d.n.Load(), time.Duration(d.nanos.Load()).Seconds(), atMost
 }
 
 // count counts a received envelope by outcome: stored, ignored (a

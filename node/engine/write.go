@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/store"
@@ -130,6 +131,7 @@ func (r *Replica) writeLocked(ctx context.Context, build func(Position) (event.B
 	// The mark goes first: whatever the store loses, the node never uses
 	// this sequence number again, and the event is on disk before it
 	// leaves the node.
+	start := time.Now()
 	marked, err := r.nextMark(ev)
 	if err != nil {
 		return nil, fmt.Errorf("write: %w", err)
@@ -141,6 +143,7 @@ func (r *Replica) writeLocked(ctx context.Context, build func(Position) (event.B
 	if err := r.saveMark(evs); err != nil {
 		return nil, fmt.Errorf("write: %w", err)
 	}
+	e.stats.Mark.observe(time.Since(start))
 	// A full disk refuses the write here, the last moment at which
 	// nothing has left the node and the sequence number can be given
 	// back.
@@ -160,7 +163,10 @@ func (r *Replica) writeLocked(ctx context.Context, build func(Position) (event.B
 			e.log.Warn("publish failed; the event is kept and will sync", "err", err)
 		}
 	}
-	if err := (*e.storeOwn.Load())(ev); err != nil {
+	start = time.Now()
+	err = (*e.storeOwn.Load())(ev)
+	e.stats.Store.observe(time.Since(start))
+	if err != nil {
 		// Sent, and kept by the mark: the next write, or the next start,
 		// stores it from there (restoreMarked) before anything else.
 		e.log.Error("an event sent but not stored; the chain mark keeps it and it is stored with the next write", "scope", scope.String(), "seq", ev.Seq, "err", err)
