@@ -63,8 +63,12 @@ function App({ stream }) {
   const requests = st.contacts.filter((c) => c.state === 'pending').length;
 
   // Move focus to the new screen's heading, so that keyboard and screen
-  // reader users know the page changed.
+  // reader users know the page changed; but not out of a field someone
+  // is already typing in (on a slow computer this runs a moment after the
+  // screen appears, and the rest of what they typed would be lost).
   useEffect(() => {
+    const a = document.activeElement;
+    if (a && a.matches('input, textarea, select, [contenteditable]')) return;
     const h = document.querySelector('main h1');
     if (h) { h.setAttribute('tabindex', '-1'); h.focus({ preventScroll: true }); }
   }, [route.tab, route.id, route.group, route.sub, route.profile, route.lists, route.diary]);

@@ -172,9 +172,19 @@ function Composer({ kind, id, title, onSent }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
   const ref = useRef(null);
-  useEffect(() => { setText(''); setError(null); }, [kind, id]);
+  // Another conversation starts with an empty composer; the first one
+  // already does, and clearing it once the page has painted would wipe
+  // what a quick typist wrote meanwhile.
+  const shown = useRef(kind + ':' + id);
+  useEffect(() => {
+    if (shown.current === kind + ':' + id) return;
+    shown.current = kind + ':' + id;
+    setText(''); setError(null);
+  }, [kind, id]);
   const send = async () => {
-    const t = text.replace(/\s+$/, '');
+    // What the box holds now: an Enter typed right after the last letters
+    // comes before the render that would put them in the state.
+    const t = (ref.current ? ref.current.value : text).replace(/\s+$/, '');
     if (!t.trim() || busy) return;
     setBusy(true); setError(null);
     try {
