@@ -171,16 +171,10 @@ function Composer({ kind, id, title, onSent }) {
   const [text, setText] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
+  // Each conversation mounts a composer of its own (App keys it by route),
+  // so it starts empty; clearing it in an effect, once the page has
+  // painted, would wipe what a quick typist wrote meanwhile.
   const ref = useRef(null);
-  // Another conversation starts with an empty composer; the first one
-  // already does, and clearing it once the page has painted would wipe
-  // what a quick typist wrote meanwhile.
-  const shown = useRef(kind + ':' + id);
-  useEffect(() => {
-    if (shown.current === kind + ':' + id) return;
-    shown.current = kind + ':' + id;
-    setText(''); setError(null);
-  }, [kind, id]);
   const send = async () => {
     // What the box holds now: an Enter typed right after the last letters
     // comes before the render that would put them in the state.
