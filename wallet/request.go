@@ -16,7 +16,8 @@ const DomainPayRequest = crypto.DomainPayRequest
 
 // Payment request link format: LinkPrefix || base64url-no-padding(CBOR).
 const (
-	LinkPrefix = crypto.LinkScheme + "pay1."
+	requestType = "pay1."
+	LinkPrefix  = crypto.LinkScheme + requestType
 	// MaxRequestSize bounds an encoded request (before base64).
 	MaxRequestSize = 1024
 	// MaxLinkSize bounds a request link, in bytes.
@@ -218,7 +219,7 @@ func ParseRequestLink(s string) (*Request, error) {
 	if len(s) > MaxLinkSize {
 		return nil, fmt.Errorf("%w: link is %d bytes", ErrBadRequest, len(s))
 	}
-	code, ok := crypto.CutCode(s, "pay1.")
+	code, ok := crypto.CutCode(s, requestType)
 	if !ok {
 		return nil, fmt.Errorf("%w: not a pay1 link", ErrBadRequest)
 	}

@@ -21,7 +21,8 @@ const DomainUnit = crypto.DomainUnit
 
 // Unit definition code format: UnitLinkPrefix || base64url-no-padding(CBOR).
 const (
-	UnitLinkPrefix = crypto.LinkScheme + "unit1."
+	unitType       = "unit1."
+	UnitLinkPrefix = crypto.LinkScheme + unitType
 	// MaxGuarantors bounds a unit's guarantors.
 	MaxGuarantors = 64
 	// MaxUnitDefSize bounds an encoded definition (before base64).
@@ -185,7 +186,7 @@ func ParseUnitLink(s string) (*UnitDef, error) {
 	if len(s) > 2*MaxUnitDefSize {
 		return nil, fmt.Errorf("%w: code is %d bytes", ErrBadUnitDef, len(s))
 	}
-	code, ok := crypto.CutCode(s, "unit1.")
+	code, ok := crypto.CutCode(s, unitType)
 	if !ok {
 		return nil, fmt.Errorf("%w: not a unit1 code", ErrBadUnitDef)
 	}
