@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -144,7 +143,7 @@ func TestProtocolVectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := annotatedHex(t, turnBlock(t, sec, "The body ("), strings.NewReplacer())
+	body := annotatedHex(t, codeBlockAfter(t, sec, "The body ("), strings.NewReplacer())
 	if got := e1.Raw[1+crypto.SignatureSize:]; len(got) != bodyLen || !bytes.Equal(got, body) {
 		t.Errorf("E1's body is %d bytes %x;\nthe document says %d bytes and shows %x", len(got), got, bodyLen, body)
 	}
@@ -245,8 +244,8 @@ func annotatedHex(t *testing.T, block string, expand *strings.Replacer) []byte {
 	return out
 }
 
-// turnBlock returns the first code block after heading in doc.
-func turnBlock(t *testing.T, doc, heading string) string {
+// codeBlockAfter returns the first code block after heading in doc.
+func codeBlockAfter(t *testing.T, doc, heading string) string {
 	t.Helper()
 	i := strings.Index(doc, heading)
 	if i < 0 {
@@ -320,11 +319,11 @@ func exampleTurn(t *testing.T, scope event.Scope, evs []*event.Event, turn []byt
 		cancel()
 		<-served
 	})
-	for deadline := time.Now().Add(10 * time.Second); !slices.Contains(b.Mux().Protocols(), reconcile.ProtocolID); {
+	// Serve takes the protocol as it starts.
+	for deadline := time.Now().Add(10 * time.Second); !slices.Contains(b.Mux().Protocols(), reconcile.ProtocolID); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the syncer did not take sync streams")
 		}
-		runtime.Gosched()
 	}
 	if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
 		t.Fatal(err)
@@ -384,8 +383,8 @@ func TestProtocolSyncExample(t *testing.T) {
 		"9abfb035…d9bf", scope.String(),
 		"2e6bd4ec…e37c", evs[1].ID.String(),
 		"<236 bytes: E2's envelope>", hex.EncodeToString(evs[1].Raw))
-	turn1 := annotatedHex(t, turnBlock(t, example, "**Turn 1, A → B.**"), expand)
-	turn2 := annotatedHex(t, turnBlock(t, example, "**Turn 2, B → A.**"), expand)
+	turn1 := annotatedHex(t, codeBlockAfter(t, example, "**Turn 1, A → B.**"), expand)
+	turn2 := annotatedHex(t, codeBlockAfter(t, example, "**Turn 2, B → A.**"), expand)
 	empty := unhex(t, vector(t, example, "an empty turn,\\s+`([0-9a-f ]+)`"))
 
 	got, st := exampleTurn(t, scope, evs, turn1)
