@@ -4,7 +4,7 @@
 import { html, useState } from './lib.js';
 import { post } from './api.js';
 import { useStore, nameOf, contactName, refreshGroups } from './store.js';
-import { formatTime, plural, parseEnvelope, money } from './util.js';
+import { formatTime, plural, parseEnvelope, money, initial } from './util.js';
 import { Field, ErrorText, useAction } from './ui.js';
 
 export function chatList(st) {
@@ -44,7 +44,7 @@ export function ChatList({ current }) {
     <ul class="chats">
       ${items.map((it) => html`<li key=${it.key}>
         <a href=${it.href} class=${'chat' + (current === it.key ? ' current' : '')} aria-current=${current === it.key ? 'page' : undefined}>
-          <span class=${'avatar' + (it.group ? ' group' : '')} aria-hidden="true">${(it.name || '?').replace(/^~/, '').slice(0, 1).toUpperCase()}</span>
+          <span class=${'avatar' + (it.group ? ' group' : '')} aria-hidden="true">${initial(it.name)}</span>
           <span class="chat-main">
             <span class="chat-top">
               <span class="chat-name">${it.name}${it.group ? '' : html`<span class="sr-only">, private</span>`}</span>

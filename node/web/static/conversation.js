@@ -159,7 +159,7 @@ function Envelope({ env, mine }) {
   const open = info ? !info.settled && !info.your_claim && new Date(info.expires) > new Date() : true;
   return html`<div class="envelope">
     <p class="env-title"><span aria-hidden="true">🧧 </span>Red envelope</p>
-    <p>${money(env.total, env.unit)} in ${plural(env.shares, 'share')}${info ? `, ${count(info.claimed)} claimed that this computer knows of` : ''}.</p>
+    <p>${money(env.total, env.unit)} in ${plural(env.shares, 'share')}.</p>
     ${info && html`<p class="hint env-note">${info.note}</p>`}
     ${!info && mine && html`<p class="hint">You sent this. Shares left over come back to you.</p>`}
     ${!mine && open && html`<button type="button" onClick=${claim} disabled=${act.busy}>Claim a share</button>`}

@@ -42,7 +42,7 @@ export function GroupDetails({ id }) {
         <dt>Messages here</dt><dd>${count(g.messages)}</dd>
         <dt>Computers connected in the group</dt><dd>${count(g.peers)}</dd>
         <dt>Joined</dt><dd>${formatDay(g.joined)}</dd>
-        <dt>Not here yet</dt><dd>${g.missing ? plural(g.missing, 'message') : 'Nothing: this computer has every message it knows of'}</dd>
+        <dt>Not here yet</dt><dd>${g.missing ? plural(g.missing, 'message') : 'None — this computer has every message it knows of'}</dd>
         ${g.catching_up && html`<dt>Catching up</dt><dd>${count(g.catching_up.received)} of ${count(g.catching_up.expected)}</dd>`}
       </dl>
     </${Section}>

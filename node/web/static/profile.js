@@ -4,14 +4,17 @@ import { html, useState, useEffect } from './lib.js';
 import { get, put, esc } from './api.js';
 import { Field, ErrorText, Done, useAction, Section } from './ui.js';
 import { shrinkPicture } from './picture.js';
+import { initial } from './util.js';
 
 export function Profile({ person, stream }) {
   return person ? html`<${TheirProfile} person=${person} stream=${stream} />` : html`<${MyProfile} />`;
 }
 
 function Avatar({ p }) {
-  if (!p || !p.avatar) return html`<span class="avatar avatar-empty" aria-hidden="true"></span>`;
-  return html`<img class="avatar" src=${p.avatar} alt=${'Avatar of ' + p.person.label} width="96" height="96" />`;
+  if (!p || !p.avatar) {
+    return html`<span class="portrait" aria-hidden="true">${initial(p && (p.name || (p.person && p.person.label)))}</span>`;
+  }
+  return html`<img class="portrait" src=${p.avatar} alt=${'Avatar of ' + p.person.label} width="96" height="96" />`;
 }
 
 function MyProfile() {
@@ -55,9 +58,11 @@ function MyProfile() {
         <div>
           <p class="profile-name" id="profile-shown">${p && p.name ? p.name : 'No name yet'}</p>
           ${p && p.place && html`<p class="person-note">${p.place}</p>`}
-          <label class="button secondary" for="avatar-file">Choose an avatar</label>
-          <input id="avatar-file" class="sr-only" type="file" accept="image/jpeg,image/png" onChange=${pick} />
-          ${p && p.avatar && html` <button type="button" class="secondary" onClick=${remove}>Remove avatar</button>`}
+          <div class="actions">
+            <label class="button secondary" for="avatar-file">Choose an avatar</label>
+            <input id="avatar-file" class="sr-only" type="file" accept="image/jpeg,image/png" onChange=${pick} />
+            ${p && p.avatar && html`<button type="button" class="secondary" onClick=${remove}>Remove avatar</button>`}
+          </div>
         </div>
       </div>
       <form onSubmit=${submit}>
@@ -86,7 +91,7 @@ function TheirProfile({ person, stream }) {
     return stream.on((ev) => { if (ev.profile && ev.profile.peer_id === person) setP(ev.profile); });
   }, [person]);
   return html`<div class="page">
-    <header class="page-head"><a href="#/moments" class="back" aria-label="Back to moments">←</a><h1>${p ? p.person.label : 'Profile'}</h1></header>
+    <header class="page-head"><a href="#/moments" class="back" aria-label="Back to moments">‹</a><h1>${p ? p.person.label : 'Profile'}</h1></header>
     <${ErrorText} error=${load.error} />
     ${p && html`<${Section} title="Profile" id="their-profile-title">
       <div class="profile-head">

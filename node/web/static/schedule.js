@@ -6,6 +6,7 @@ import { html, useState, useEffect } from './lib.js';
 import { get, post, put, del, esc } from './api.js';
 import { useStore, personName } from './store.js';
 import { ErrorText, useAction, Section, Confirm } from './ui.js';
+import { formatWhen } from './util.js';
 
 const ANSWERS = [['going', 'Going'], ['maybe', 'Maybe'], ['not-going', 'Not going']];
 
@@ -22,10 +23,6 @@ function localInput(iso) {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
 }
 
-// when shows an event's start in the reader's own words and time zone.
-function when(iso) {
-  return new Date(iso).toLocaleString(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
-}
 
 export function Schedule({ stream }) {
   const [events, setEvents] = useState(null);
@@ -39,7 +36,7 @@ export function Schedule({ stream }) {
   return html`<div class="page">
     <header class="page-head"><h1>Schedule</h1><a class="button secondary small-link" id="to-diary" href="#/diary">Diary</a></header>
     ${soon.length > 0 && html`<div class="card reminder" role="status" id="reminders">
-      ${soon.map((e) => html`<p key=${e.id}><strong>Starting soon:</strong> ${e.title}, ${when(e.start)}${e.place ? ' at ' + e.place : ''}</p>`)}
+      ${soon.map((e) => html`<p key=${e.id}><strong>Starting soon:</strong> ${e.title}, ${formatWhen(e.start)}${e.place ? ' at ' + e.place : ''}</p>`)}
     </div>`}
     <${ErrorText} error=${load.error} />
     <${Section} title="Coming up" id="upcoming-title">
@@ -60,7 +57,7 @@ function EventRow({ e, onChange, onCancelled }) {
   const answer = (a) => act.run(async () => onChange(await post(`/v1/schedule/${esc(e.id)}/rsvp`, { answer: a })));
   const names = (ps) => ps.map(personName).join(', ');
   return html`<li class=${'event' + (e.soon ? ' soon' : '')} data-id=${e.id}>
-    <p class="event-when">${when(e.start)} · ${where(e)}</p>
+    <p class="event-when">${formatWhen(e.start)} · ${where(e)}</p>
     <h3 class="event-title">${e.title}</h3>
     ${e.place && html`<p class="event-place">At ${e.place}</p>`}
     ${e.description && html`<p class="event-about">${e.description}</p>`}
@@ -71,13 +68,15 @@ function EventRow({ e, onChange, onCancelled }) {
       ${ANSWERS.map(([a, label]) => html`<button type="button" key=${a} class=${'small ' + (e.you === a ? '' : 'secondary')} data-answer=${a}
         aria-pressed=${e.you === a ? 'true' : 'false'} disabled=${act.busy} onClick=${() => answer(a)}>${label}</button>`)}
     </div>
-    ${e.mine && !editing && html`<button type="button" class="secondary small edit-event" onClick=${() => setEditing(true)}>Change…</button>`}
+    ${e.mine && !editing && html`<div class="event-actions">
+      <button type="button" class="secondary small edit-event" onClick=${() => setEditing(true)}>Change…</button>
+      <button type="button" class="secondary small cancel-event" onClick=${() => setConfirm(true)}>Cancel the event…</button>
+    </div>`}
     ${e.mine && editing && html`<${EventForm} id=${'edit-' + e.id} heading="Change the event" submit="Save" initial=${e}
       note=${'Everyone who sees it (' + where(e) + ') gets the new version; their answers stay.'}
       onSubmit=${async (body) => { onChange(await put(`/v1/schedule/${esc(e.id)}`, body)); setEditing(false); }}
       onClose=${() => setEditing(false)} />`}
-    ${e.mine && html`<button type="button" class="secondary small cancel-event" onClick=${() => setConfirm(true)}>Cancel the event…</button>
-      <${Confirm} open=${confirm} title=${'Cancel ' + e.title + '?'} confirmLabel="Cancel the event" danger onConfirm=${cancel} onCancel=${() => setConfirm(false)}>
+    ${e.mine && html`<${Confirm} open=${confirm} title=${'Cancel ' + e.title + '?'} confirmLabel="Cancel the event" danger onConfirm=${cancel} onCancel=${() => setConfirm(false)}>
         <p>${e.contacts ? 'Your contacts' : 'Everyone in ' + e.group_name} will see that it is off.</p>
       </${Confirm}>`}
     <${ErrorText} error=${act.error} />

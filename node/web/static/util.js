@@ -26,6 +26,21 @@ export function formatDay(when, now = new Date()) {
   return d.getFullYear() === now.getFullYear() ? s : s + ' ' + d.getFullYear();
 }
 
+// formatWhen gives a time to come, such as an event's start: "Fri 4 Dec,
+// 21:40", with the year when it is not this one; 24-hour, as formatTime.
+export function formatWhen(when, now = new Date()) {
+  const d = when instanceof Date ? when : new Date(when);
+  if (isNaN(d)) return '';
+  const date = WEEKDAYS[d.getDay()] + ' ' + d.getDate() + ' ' + MONTHS[d.getMonth()];
+  return (d.getFullYear() === now.getFullYear() ? date : date + ' ' + d.getFullYear()) + ', ' + pad2(d.getHours()) + ':' + pad2(d.getMinutes());
+}
+
+// initial is the letter that stands for a name where there is no picture
+// (a "~", which marks a name its owner chose, is not a letter of it).
+export function initial(name) {
+  return (name || '?').replace(/^~/, '').slice(0, 1).toUpperCase() || '?';
+}
+
 const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const WEEKDAYS_LONG = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];

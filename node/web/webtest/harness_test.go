@@ -220,6 +220,44 @@ func (p *page) fail(format string, args ...any) {
 	p.t.Fatalf("%s: %s\nscreenshot: %s\nconsole:\n%s", p.name, fmt.Sprintf(format, args...), shot, strings.Join(lines, "\n"))
 }
 
+// checkLayout reports, as errors of the test, what is wrong with the
+// layout of the page shown (what names it in the messages): anything
+// wider than the window, and layoutProblems.
+func (p *page) checkLayout(what string) {
+	p.t.Helper()
+	if over := evalJS[int](p, `document.documentElement.scrollWidth - window.innerWidth`); over > 0 {
+		p.t.Errorf("%s: the page is %d px wider than the window", what, over)
+	}
+	for _, problem := range evalJS[[]string](p, layoutProblems) {
+		p.t.Errorf("%s: %s", what, problem)
+	}
+}
+
+// layoutProblems lists what is wrong with the layout of the page shown: a
+// button lower than the 48 px docs/WEB.md promises, a checkbox or radio
+// button squashed out of square, a chat's letter not in its circle.
+const layoutProblems = `(() => {
+  const out = [];
+  const shown = (el) => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== 'hidden'; };
+  const name = (el) => (el.getAttribute('aria-label') || el.textContent || el.className).trim().slice(0, 40);
+  for (const b of document.querySelectorAll('button, a.button, label.button')) {
+    if (!shown(b)) continue;
+    const h = b.getBoundingClientRect().height;
+    if (h < 47.5) out.push('button "' + name(b) + '" is ' + h.toFixed(1) + ' px high');
+  }
+  for (const c of document.querySelectorAll('input[type=checkbox], input[type=radio]')) {
+    if (!shown(c)) continue;
+    const r = c.getBoundingClientRect();
+    if (Math.abs(r.width - r.height) > 1) out.push('a ' + c.type + ' is ' + r.width.toFixed(1) + ' x ' + r.height.toFixed(1) + ' px');
+  }
+  for (const a of document.querySelectorAll('.chat .avatar')) {
+    if (!shown(a)) continue;
+    const r = a.getBoundingClientRect();
+    if (r.width !== 46 || r.height !== 46) out.push('a chat avatar is ' + r.width + ' x ' + r.height + ' px');
+  }
+  return out;
+})()`
+
 func (p *page) resize(w, h int64) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)

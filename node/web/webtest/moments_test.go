@@ -98,14 +98,16 @@ func TestBrowserProfileAndMoments(t *testing.T) {
 		pa.click("#profile-save")
 		pa.wait("the saved name", `document.querySelector('#profile-shown').textContent === 'Amina of the well'`)
 		pa.do("choose an avatar", chromedp.SetUploadFiles("#avatar-file", []string{pic}))
-		pa.wait("the avatar", `document.querySelector('img.avatar')?.complete && document.querySelector('img.avatar').naturalWidth > 0`)
+		pa.wait("the avatar", `document.querySelector('img.portrait')?.complete && document.querySelector('img.portrait').naturalWidth > 0`)
 		pa.click("#profile-public")
 		waitFor(t, "Amina's choice to show her card nearby", func() (bool, string) {
 			p, err := profile.NewClient(amina.client).Mine(amina.ctx())
 			return err == nil && p.Public, fmt.Sprint(p, err)
 		})
+		pa.checkLayout("profile at 1280 px")
 		pa.screenshot("profile-1280")
 		pa.resize(360, 780)
+		pa.checkLayout("profile at 360 px")
 		pa.fullScreenshot("profile-360")
 		pa.resize(1280, 900)
 
@@ -113,7 +115,7 @@ func TestBrowserProfileAndMoments(t *testing.T) {
 		// Bo named her when he added her code: his name for her wins.
 		pb.wait("Amina's profile on Bo's page", `document.querySelector('main h1').textContent === 'Amina' && document.querySelector('.profile-name')?.textContent === 'Amina of the well'`)
 		pb.wait("her bio as text", `document.querySelector('.profile-bio')?.textContent === 'I grow mangoes.\n<b>not bold</b>'`)
-		pb.wait("her avatar", `document.querySelector('img.avatar')?.complete && document.querySelector('img.avatar').naturalWidth > 0`)
+		pb.wait("her avatar", `document.querySelector('img.portrait')?.complete && document.querySelector('img.portrait').naturalWidth > 0`)
 		if n := evalJS[int](pb, `document.querySelectorAll('.profile-bio b').length`); n != 0 {
 			t.Error("the bio made elements")
 		}
@@ -146,8 +148,10 @@ func TestBrowserProfileAndMoments(t *testing.T) {
 		if n := evalJS[int](pb, `document.querySelectorAll('.moment-text i').length`); n != 0 {
 			t.Error("a moment's text made elements")
 		}
+		pa.checkLayout("moments at 1280 px")
 		pa.screenshot("moments-1280")
 		pb.resize(360, 780)
+		pb.checkLayout("moments at 360 px")
 		pb.fullScreenshot("moments-360")
 		pb.resize(1280, 900)
 

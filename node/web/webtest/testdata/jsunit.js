@@ -28,6 +28,17 @@ test('formatTime', () => {
   eq(u.formatDay(new Date(2026, 10, 24, 1), now), 'Today');
   eq(u.formatDay(new Date(2026, 10, 23, 1), now), 'Yesterday');
   eq(u.formatDay(new Date(2026, 10, 1, 1), now), 'Sunday 1 November');
+  eq(u.formatWhen(new Date(2026, 11, 4, 21, 40), now), 'Fri 4 Dec, 21:40', 'an event this year');
+  eq(u.formatWhen(new Date(2027, 0, 2, 9, 5), now), 'Sat 2 Jan 2027, 09:05', 'next year');
+  eq(u.formatWhen('not a time', now), '');
+});
+
+test('initial', () => {
+  eq(u.initial('amina'), 'A');
+  eq(u.initial('~bo'), 'B', 'a chosen name');
+  eq(u.initial(''), '?');
+  eq(u.initial('~'), '?');
+  eq(u.initial(undefined), '?');
 });
 
 test('statusLabel', () => {
