@@ -4,7 +4,8 @@ import { html, useState, useEffect } from './lib.js';
 import { get, put, esc } from './api.js';
 import { Field, ErrorText, Done, useAction, Section } from './ui.js';
 import { shrinkPicture } from './picture.js';
-import { initial } from './util.js';
+import { initial, shortID } from './util.js';
+import { useStore } from './store.js';
 
 export function Profile({ person, stream }) {
   return person ? html`<${TheirProfile} person=${person} stream=${stream} />` : html`<${MyProfile} />`;
@@ -83,6 +84,8 @@ function MyProfile() {
 }
 
 function TheirProfile({ person, stream }) {
+  const st = useStore();
+  const contact = st.contacts.some((c) => c.peer_id === person && c.state === 'accepted');
   const [p, setP] = useState(null);
   const load = useAction();
   const refresh = () => load.run(async () => setP(await get('/v1/profiles/' + esc(person))));
@@ -100,9 +103,10 @@ function TheirProfile({ person, stream }) {
           <p class="profile-name">${p.name || 'No profile yet'}</p>
           ${p.place && html`<p class="person-note">${p.place}</p>`}
           ${p.nearby && html`<p class="person-note">Not a contact: this is what they show people nearby.</p>`}
-          <p class="person-note">${p.peer_id}</p>
+          <p class="person-note">${shortID(p.peer_id)}</p>
         </div>
       </div>
+      ${contact && html`<div class="actions"><a class="button" href=${'#/chat/d/' + person}>Write</a></div>`}
       ${p.bio && html`<p class="profile-bio">${p.bio}</p>`}
       ${p.person.unverified && html`<p class="hint">~ means they chose this name themselves. Give them a nickname on the People screen.</p>`}
     </${Section}>`}

@@ -4,7 +4,7 @@
 // cancelling one's own, and a reminder for what starts within the hour.
 import { html, useState, useEffect } from './lib.js';
 import { get, post, put, del, esc } from './api.js';
-import { useStore, personName } from './store.js';
+import { useStore, personName, personWord } from './store.js';
 import { ErrorText, useAction, Section, Confirm } from './ui.js';
 import { formatWhen } from './util.js';
 
@@ -55,7 +55,7 @@ function EventRow({ e, onChange, onCancelled }) {
   const [editing, setEditing] = useState(false);
   const cancel = () => act.run(async () => { await del(`/v1/schedule/${esc(e.id)}`); setConfirm(false); onCancelled(); });
   const answer = (a) => act.run(async () => onChange(await post(`/v1/schedule/${esc(e.id)}/rsvp`, { answer: a })));
-  const names = (ps) => ps.map(personName).join(', ');
+  const names = (ps) => ps.map(personWord).join(', ');
   return html`<li class=${'event' + (e.soon ? ' soon' : '')} data-id=${e.id}>
     <p class="event-when">${formatWhen(e.start)} · ${where(e)}</p>
     <h3 class="event-title">${e.title}</h3>

@@ -41,6 +41,11 @@ export function personName(p) {
   return p.me ? 'You' : p.label;
 }
 
+// personWord is personName within a sentence.
+export function personWord(p) {
+  return p.me ? 'you' : p.label;
+}
+
 // nameOf says who a peer is: the person the API gave with it, else the
 // contact's, else "Someone" and a short form of their ID.
 export function nameOf(peerID, person) {

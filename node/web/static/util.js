@@ -160,9 +160,9 @@ export function entryLabel(line, me) {
   const mine = line.author === me;
   switch (line.type) {
     case 'pay': return mine ? 'Paid' : 'Received';
-    case 'receipt': return 'Receipt';
+    case 'receipt': return mine ? 'You confirmed a payment' : 'Confirmed your payment';
     case 'refund': return mine ? 'Refunded' : 'Refund received';
-    case 'limit': return 'Credit limit';
+    case 'limit': return mine ? 'Credit granted' : 'Credit granted to you';
     case 'envelope': return 'Red envelope sent';
     case 'claim': return 'Red envelope share';
     case 'settle': return mine ? 'Red envelope returned' : 'Red envelope share';

@@ -3,7 +3,7 @@
 // refunds, red envelopes, credit (for guarantors) and fraud alerts.
 import { html, useState, useEffect } from './lib.js';
 import { get, post, esc } from './api.js';
-import { useStore, contactName, personName, refreshWallet } from './store.js';
+import { useStore, contactName, personName, personWord, refreshWallet } from './store.js';
 import { money, signedMoney, parseAmount, formatTime, entryLabel, lineStatus, accountOfPeer, shortID, plural } from './util.js';
 import { Field, CopyText, QR, Confirm, ErrorText, Done, useAction, Section } from './ui.js';
 
@@ -98,7 +98,7 @@ function Unit() {
       setDone(next.next ? 'Kept. Banyan counts credit this way once it starts again: restart it.' : 'This computer already counts credit this way.');
     });
   };
-  const names = (ps) => ps.length ? ps.map((p) => personName(p)).join(', ') : 'nobody yet';
+  const names = (ps) => ps.length ? ps.map(personWord).join(', ') : 'nobody yet';
   return html`<section class="card" aria-labelledby="unit-title">
     <h2 id="unit-title">The village's unit</h2>
     <p>${u.unit}: credit is granted by ${names(u.guarantors)}.</p>
@@ -331,7 +331,8 @@ function Line({ l, who, me, unit, onDone }) {
     if (e.status === 'invalid' || e.status === 'void') throw new Error('The refund was refused: ' + (e.reason || e.status) + '.');
     onDone();
   });
-  const whoName = l.type === 'envelope' || l.type === 'settle' && l.author === me ? 'Red envelope' : l.with ? personName(l.with) : l.type === 'limit' && l.author !== me ? who(l.author) : who(other);
+  // A red envelope of one's own is to a group, not to a person.
+  const whoName = l.type === 'envelope' || l.type === 'settle' && l.author === me ? '' : l.with ? personName(l.with) : l.type === 'limit' && l.author !== me ? who(l.author) : who(other);
   return html`<tr class=${l.status !== 'ok' ? 'muted' : ''}>
     <td data-label="When"><time datetime=${l.time}>${formatTime(l.time)}</time></td>
     <td data-label="What">${entryLabel(l, me)}${l.memo && html`<span class="memo">“${l.memo}”</span>`}${status && html`<span class="memo">${status}</span>`}</td>

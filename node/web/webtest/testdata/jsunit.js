@@ -116,6 +116,9 @@ test('entry labels', () => {
   eq(u.entryLabel({ type: 'pay', author: me }, me), 'Paid');
   eq(u.entryLabel({ type: 'pay', author: 'x' }, me), 'Received');
   eq(u.entryLabel({ type: 'envelope', author: me }, me), 'Red envelope sent');
+  eq(u.entryLabel({ type: 'receipt', author: 'x' }, me), 'Confirmed your payment');
+  eq(u.entryLabel({ type: 'limit', author: me }, me), 'Credit granted');
+  eq(u.entryLabel({ type: 'limit', author: 'x' }, me), 'Credit granted to you');
   eq(u.lineStatus({ status: 'ok' }), '');
   eq(u.lineStatus({ status: 'invalid', reason: 'over the credit limit' }), 'refused: over the credit limit');
 });
