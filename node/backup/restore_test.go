@@ -13,6 +13,7 @@ import (
 	"github.com/banyan-mesh/banyan/node/engine"
 	"github.com/banyan-mesh/banyan/node/home"
 	"github.com/banyan-mesh/banyan/node/nodetest"
+	"github.com/banyan-mesh/banyan/node/profile"
 	"github.com/banyan-mesh/banyan/store"
 )
 
@@ -95,4 +96,78 @@ func TestRestoredNodeWritesNoForks(t *testing.T) {
 		n := a2.Engine().CatchingUp()
 		return n == 0, fmt.Sprintf("%d chains catching up", n)
 	})
+}
+
+// A restored node whose person has contacts gets back its moments and its
+// profile from a contact, reads them, and then writes to both again.
+func TestRestoredNodeGetsBackItsMomentsAndProfile(t *testing.T) {
+	ctx := context.Background()
+	aHome := home.Home(t.TempDir())
+	a := nodetest.Start(t, aHome)
+	b := nodetest.Start(t, "", a.Info())
+	nodetest.Befriend(t, a, b)
+	if _, err := a.Moments().Post(ctx, "before the backup", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Profiles().Set(ctx, &profile.Fields{Name: "Amina", Place: "Lower well", Bio: "mangoes"}); err != nil {
+		t.Fatal(err)
+	}
+	id, err := aHome.Identity(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bk, err := backup.Create(backup.Options{Home: aHome}, id, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Moments().Post(ctx, "after the backup", nil); err != nil {
+		t.Fatal(err)
+	}
+	feed := func(n *nodetest.Node) []string {
+		posts, _, err := n.Moments().Feed(store.Cursor{}, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var texts []string
+		for _, p := range posts {
+			texts = append(texts, p.Text)
+		}
+		return texts
+	}
+	nodetest.Eventually(t, 20*time.Second, "b to read both moments", func() (bool, string) {
+		got := feed(b)
+		return len(got) == 2, fmt.Sprint(got)
+	})
+	a.Stop()
+
+	restored := home.Home(filepath.Join(t.TempDir(), "restored"))
+	if _, err := backup.Restore(backup.Options{Home: restored}, bk, nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	a2 := nodetest.Start(t, restored, b.Info())
+	nodetest.Eventually(t, 30*time.Second, "every chain caught up", func() (bool, string) {
+		n := a2.Engine().CatchingUp()
+		return n == 0, fmt.Sprintf("%d chains catching up; rejected %v", n, a2.Stats().Rejected())
+	})
+	if got := feed(a2); len(got) != 2 {
+		t.Errorf("the restored node reads %q of its own moments", got)
+	}
+	if p, err := a2.Profiles().Profile(a2.ID()); err != nil || p.Sealed || p.Place != "Lower well" || p.Bio != "mangoes" {
+		t.Errorf("the restored node's own profile: %+v, %v", p, err)
+	}
+	if _, err := a2.Moments().Post(ctx, "after the restore", nil); err != nil {
+		t.Fatalf("a moment after the restore: %v", err)
+	}
+	if _, err := a2.Profiles().Set(ctx, &profile.Fields{Name: "Amina", Place: "Upper well"}); err != nil {
+		t.Fatalf("a profile after the restore: %v", err)
+	}
+	nodetest.Eventually(t, 20*time.Second, "b to read the moment written after the restore", func() (bool, string) {
+		got := feed(b)
+		return len(got) == 3, fmt.Sprint(got)
+	})
+	r := a2.Stats().Rejected()
+	delete(r, engine.ReasonDuplicate) // gossip and sync both bring some
+	if len(r) > 0 {
+		t.Errorf("the restored node rejected what its contact gave back: %v", r)
+	}
 }

@@ -242,39 +242,23 @@ func (s *Service) audience(ctx context.Context) (*audience, error) {
 	gone := cur == nil || slices.ContainsFunc(cur.Members, func(m []byte) bool {
 		return !slices.ContainsFunc(members, func(n []byte) bool { return bytes.Equal(m, n) })
 	})
-	if gone {
-		// After the highest epoch ever known, so that no epoch is used
-		// with two keys, even after a crash or a restore.
-		last, err := s.rec.lastEpoch(own)
-		if err != nil {
-			return nil, err
-		}
-		if next.Key, err = crypto.NewKey(); err != nil {
-			return nil, err
-		}
-		next.Epoch = last + 1
-		if err := s.rec.keys.Put(epochKey(own, next.Epoch), next.Key[:]); err != nil {
-			return nil, err
-		}
-	} else {
+	if !gone {
 		next.Epoch, next.Key = cur.Epoch, cur.Key
 	}
-	p := keyPayload{Epoch: next.Epoch}
-	for _, m := range members {
-		sealed, err := sealKey(dh[string(m)], own, next.Epoch, next.Key)
-		if err != nil {
-			return nil, err
-		}
-		p.Sealed = append(p.Sealed, sealed)
-	}
-	// In no order that tells who is who.
-	mrand.Shuffle(len(p.Sealed), func(i, j int) { p.Sealed[i], p.Sealed[j] = p.Sealed[j], p.Sealed[i] })
-	payload, err := enc.Marshal(&p)
-	if err != nil {
-		return nil, err
-	}
 	k, _ := s.replica(own)
+	// The body is made once the chain may be written to, which on a
+	// restored node is once its own events are back: a new key's epoch
+	// comes after every epoch they hold, never at one of them.
 	if _, err := k.r.Write(ctx, func(pos engine.Position) (event.Body, error) {
+		if gone {
+			if err := s.newEpoch(own, next); err != nil {
+				return event.Body{}, err
+			}
+		}
+		payload, err := sealAudience(own, next, dh)
+		if err != nil {
+			return event.Body{}, err
+		}
 		return pos.Body(KindKey, payload), nil
 	}); err != nil {
 		return nil, fmt.Errorf("moments: audience key: %w", err)
@@ -284,6 +268,49 @@ func (s *Service) audience(ctx context.Context) (*audience, error) {
 	}
 	s.log.Info("audience key sealed", "epoch", next.Epoch, "members", len(members), "new_key", gone)
 	return next, nil
+}
+
+// newEpoch gives next a new key at an epoch after every one this node's
+// audience has had: those whose keys it holds and those of the key
+// events of its own chain in the store (a restored node holds the events
+// before it has opened them).
+func (s *Service) newEpoch(own event.Scope, next *audience) error {
+	last, err := s.rec.lastEpoch(own)
+	if err != nil {
+		return err
+	}
+	err = s.st.ScopeEvents(own, func(e *event.Event) error {
+		if e.Kind == KindKey && e.SameAuthor(s.id.PublicKey()) {
+			if p, err := decodeKey(e.Payload); err == nil {
+				last = max(last, p.Epoch)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("moments: epochs so far: %w", err)
+	}
+	if next.Key, err = crypto.NewKey(); err != nil {
+		return err
+	}
+	next.Epoch = last + 1
+	return s.rec.keys.Put(epochKey(own, next.Epoch), next.Key[:])
+}
+
+// sealAudience is the payload of a key event: next's key sealed to each
+// of its members, whose DH keys dh holds.
+func sealAudience(own event.Scope, next *audience, dh map[string][]byte) ([]byte, error) {
+	p := keyPayload{Epoch: next.Epoch}
+	for _, m := range next.Members {
+		sealed, err := sealKey(dh[string(m)], own, next.Epoch, next.Key)
+		if err != nil {
+			return nil, err
+		}
+		p.Sealed = append(p.Sealed, sealed)
+	}
+	// In no order that tells who is who.
+	mrand.Shuffle(len(p.Sealed), func(i, j int) { p.Sealed[i], p.Sealed[j] = p.Sealed[j], p.Sealed[i] })
+	return enc.Marshal(&p)
 }
 
 // Check checks a moments event: who may write it, its form, and, where
