@@ -83,18 +83,23 @@ func chooseUnit(id *crypto.Identity, table *store.Table, opts WalletOptions, now
 	return want, nil
 }
 
+// guarantorsText names guarantors by their peer IDs, as the options that
+// set them do.
 func guarantorsText(gs []wallet.Account) string {
-	switch len(gs) {
-	case 0:
+	if len(gs) == 0 {
 		return "no guarantors"
-	case 1:
-		return "guarantor " + gs[0].String()
 	}
-	s := fmt.Sprintf("%d guarantors", len(gs))
-	for _, g := range gs {
-		s += " " + g.String()[:12]
+	names := make([]string, len(gs))
+	for i, g := range gs {
+		names[i] = g.String()
+		if p, err := crypto.PeerIDFromPublicKey(g[:]); err == nil {
+			names[i] = p.String()
+		}
 	}
-	return s
+	if len(gs) == 1 {
+		return "guarantor " + names[0]
+	}
+	return fmt.Sprintf("%d guarantors %s", len(gs), strings.Join(names, ", "))
 }
 
 // Adopt keeps def as the unit's definition from the next start on (the

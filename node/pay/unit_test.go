@@ -13,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/node"
 	"github.com/banyan-mesh/banyan/node/home"
 	"github.com/banyan-mesh/banyan/node/nodetest"
@@ -45,6 +46,10 @@ func TestUnitDefinitionKept(t *testing.T) {
 	_, err := newNode(h, pay.WalletOptions{Unit: "testunit", Guarantors: []string{other.String()}})
 	if !errors.Is(err, pay.ErrUnitChanged) || !strings.Contains(err.Error(), "--wallet-redefine") {
 		t.Fatalf("other guarantors: %v", err)
+	}
+	// By peer ID, as --wallet-guarantor takes them.
+	if kept, _ := crypto.PeerIDFromPublicKey(g[:]); !strings.Contains(err.Error(), "guarantor "+kept.String()) {
+		t.Errorf("the refusal does not name the kept guarantor %s: %v", kept, err)
 	}
 	n = nodetest.StartWith(t, h, func(o *node.Options) {
 		withWallet(other)(o)
