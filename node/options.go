@@ -2,9 +2,11 @@ package node
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
+	"syscall"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -56,6 +58,9 @@ func CheckOptions(opts Options) error {
 		if err := checkHostPort("metrics", opts.Metrics, "127.0.0.1:9341"); err != nil {
 			return err
 		}
+		if err := checkListenable("metrics", opts.Metrics); err != nil {
+			return err
+		}
 	}
 	if opts.Name != "" {
 		if err := content.CheckName("your name", opts.Name, private.MaxNickname); err != nil {
@@ -79,7 +84,25 @@ func checkAPIAddr(addr string) error {
 	if addr == "" || addr == "off" {
 		return nil
 	}
-	return checkHostPort("api", addr, "127.0.0.1:7342, or off")
+	if err := checkHostPort("api", addr, "127.0.0.1:7342, or off"); err != nil {
+		return err
+	}
+	return checkListenable("api", addr)
+}
+
+// checkListenable checks that this machine can listen on addr, the value
+// of option key, for TCP: the port is free and the address is one of its
+// own. The node listens there later, once it has opened its data
+// directory; a mistake is best told before that is created.
+func checkListenable(key, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return optionErr(key, "%s: the port is already in use (by another program, or another banyan node?); choose another address", addr)
+		}
+		return optionErr(key, "%s: cannot listen there (%v); give an address of this computer, such as 127.0.0.1 and a free port", addr, errors.Unwrap(err))
+	}
+	return ln.Close()
 }
 
 // checkHostPort checks that addr, the value of option key, is host:port;

@@ -216,6 +216,22 @@ func TestProcessBusyPortRefused(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "port "+port+" is already in use") {
 		t.Errorf("a node on a port a socket holds: %v", r)
 	}
+	// So are an API or metrics address that cannot be listened on, before
+	// anything is created.
+	for _, bad := range [][]string{
+		{"--api", l.Addr().String(), "--api: " + l.Addr().String() + ": the port is already in use"},
+		{"--metrics", l.Addr().String(), "--metrics: " + l.Addr().String() + ": the port is already in use"},
+		{"--api", "192.0.2.1:7342", "--api: 192.0.2.1:7342: cannot listen there"},
+	} {
+		fourth := filepath.Join(dir, "fourth")
+		r := runCLI("run", "--home", fourth, "--no-mdns", "--listen", "/ip4/127.0.0.1/tcp/0", bad[0], bad[1])
+		if r.code == 0 || !strings.Contains(r.stderr, bad[2]) {
+			t.Errorf("%s %s: %v", bad[0], bad[1], r)
+		}
+		if _, err := os.Stat(fourth); err == nil {
+			t.Errorf("%s %s created %s", bad[0], bad[1], fourth)
+		}
+	}
 	if ok, state := hasPeers(a); !ok {
 		t.Error(state)
 	}
