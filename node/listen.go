@@ -31,7 +31,7 @@ func (n *Node) listenAll() error {
 	if defaults {
 		asked = mesh.DefaultListenAddrs(0)
 	}
-	var moved []string
+	var moved, movedOff []string
 	listened := 0
 	for _, a := range asked {
 		var tries []ma.Multiaddr
@@ -65,7 +65,12 @@ func (n *Node) listenAll() error {
 			continue
 		}
 		if want := tries[0]; mesh.Port(want) != 0 && mesh.Port(got) != mesh.Port(want) {
-			moved = append(moved, fmt.Sprintf("%s instead of %s", got, want))
+			// A port it had before, or (never run) the default one.
+			if remembered != nil {
+				moved = append(moved, fmt.Sprintf("%s instead of %s", got, want))
+			} else {
+				movedOff = append(movedOff, fmt.Sprintf("%s instead of %s", got, want))
+			}
 		}
 		if err := ports.Put([]byte(a.String()), []byte(strconv.Itoa(mesh.Port(got)))); errors.Is(err, store.ErrDiskFull) {
 			// A node on a full disk still runs; it forgets the port.
@@ -80,6 +85,10 @@ func (n *Node) listenAll() error {
 	if len(moved) > 0 {
 		n.log.Warn("the ports this node used before are taken (by another program, or another banyan node?): listening elsewhere; peers that knew the old ports find this node when it reaches them",
 			"moved", moved)
+	}
+	if len(movedOff) > 0 {
+		n.log.Warn(fmt.Sprintf("Banyan's usual port %d is taken (by another program, or another banyan node?): listening on another, kept from now on; give --listen to choose one", mesh.DefaultPort),
+			"moved", movedOff)
 	}
 	return nil
 }
