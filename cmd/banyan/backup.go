@@ -50,6 +50,10 @@ Restore with 'banyan restore FILE' on a new data directory.`,
 			if !h.Initialized() {
 				return fmt.Errorf("%s: %w", h, home.ErrNoIdentity)
 			}
+			// Before the passphrase is asked for, not after.
+			if dir := filepath.Dir(args[0]); !isDir(dir) {
+				return fmt.Errorf("write the backup: there is no folder %s (create it, or give the backup another path)", dir)
+			}
 			pass, err := a.backupPassphrase(cmd.Context(), passFile, true)
 			if err != nil {
 				return err
@@ -266,4 +270,10 @@ func describeTables(n map[string]int) string {
 		return "the identity only"
 	}
 	return "the identity, " + strings.Join(parts, ", ")
+}
+
+// isDir reports whether path is a directory.
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }

@@ -56,6 +56,10 @@ func TestProcessBackupRestore(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stderr, "1 group") {
 		t.Fatalf("backup: %s", r)
 	}
+	missing := filepath.Join(dir, "no-such-folder")
+	if r := runCLI("backup", filepath.Join(missing, "a.backup"), "--backup-passphrase-file", passFile, "--home", aHome); r.code == 0 || !strings.Contains(r.stderr, "there is no folder "+missing) {
+		t.Errorf("a backup into a missing folder: %s", r)
+	}
 
 	// A goes on after the backup; then its computer is lost.
 	mustJSON(t, a, &e, "wallet", "pay", infoB.PeerID, "70", "after the backup")

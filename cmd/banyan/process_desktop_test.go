@@ -285,6 +285,17 @@ func TestProcessBadOptionsCreateNothing(t *testing.T) {
 			}
 		})
 	}
+	// A data directory that is a file is named as the mistake.
+	file := filepath.Join(dir, "a-file")
+	if err := os.WriteFile(file, []byte("not a directory"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"run", "id"} {
+		r := runCLI(cmd, "--home", file)
+		if r.code == 0 || !strings.Contains(r.stderr, "the data directory "+file+" is a file, not a directory") {
+			t.Errorf("%s --home FILE: %v", cmd, r)
+		}
+	}
 }
 
 // On a terminal, run says what to do next; Ctrl-C stops the node.

@@ -43,6 +43,10 @@ func TestProcessMetricsAndHealth(t *testing.T) {
 			t.Errorf("%s: %d, want 200 with %q:\n%.300s", path, resp.StatusCode, want, body)
 		}
 	}
+	// It is a member's node, not a relay, and 'relay status' says so.
+	if r := runCLI("relay", "status", "--home", p.home); r.code == 0 || !strings.Contains(r.stderr, "the node running here is not a relay") {
+		t.Errorf("relay status on a member's node: %v", r)
+	}
 	if err := p.stop(waitTimeout); err != nil {
 		t.Fatal(err)
 	}

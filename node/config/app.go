@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -34,6 +35,9 @@ func (l *Loaded) readApp() error {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
+	}
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("app settings: %w (give --home a directory you can read, or run as the user it belongs to)", err)
 	}
 	if err != nil {
 		return fmt.Errorf("app settings: %w", err)

@@ -371,6 +371,9 @@ func Load(in Input) (*Loaded, error) {
 		}
 		l.Home = d
 	}
+	if fi, err := os.Stat(l.Home); err == nil && !fi.IsDir() {
+		return nil, fmt.Errorf("the data directory %s is a file, not a directory: give --home a directory (it is created if missing)", l.Home)
+	}
 	if err := l.readApp(); err != nil {
 		return nil, err
 	}

@@ -62,8 +62,8 @@ var ErrNoIdentity = errors.New("no identity: run 'banyan init' first")
 // Init creates the home and a new identity. It refuses to replace an
 // existing identity.
 func (h Home) Init(passphrase []byte) (*crypto.Identity, error) {
-	if err := os.MkdirAll(string(h), 0o700); err != nil {
-		return nil, fmt.Errorf("create home: %w", err)
+	if err := h.create(); err != nil {
+		return nil, err
 	}
 	if _, err := os.Stat(h.KeyFile()); err == nil {
 		return nil, fmt.Errorf("%s already has an identity; refusing to replace it", h)
@@ -104,8 +104,8 @@ func (h Home) ClearNewIdentity() error {
 // marks it restored (RestoredAt). It refuses to replace an existing
 // identity.
 func (h Home) Restore(id *crypto.Identity, passphrase []byte, at time.Time) error {
-	if err := os.MkdirAll(string(h), 0o700); err != nil {
-		return fmt.Errorf("create home: %w", err)
+	if err := h.create(); err != nil {
+		return err
 	}
 	if h.Initialized() {
 		return fmt.Errorf("%s already has an identity; refusing to replace it", h)
@@ -181,15 +181,32 @@ const (
 	lockRetry = 10 * time.Millisecond
 )
 
+// create makes the data directory if it is missing.
+func (h Home) create() error {
+	if err := os.MkdirAll(string(h), 0o700); err != nil {
+		return fmt.Errorf("create the data directory %s: %w%s", h, err, permissionHint(err))
+	}
+	return nil
+}
+
+// permissionHint says how to go on after err, if it is a permission
+// denied in the data directory or above it.
+func permissionHint(err error) string {
+	if errors.Is(err, fs.ErrPermission) {
+		return " (give --home a directory you can write to, or run as the user it belongs to)"
+	}
+	return ""
+}
+
 // Lock takes the home's lock, creating the home if needed, and says that
 // a node is starting.
 func (h Home) Lock() (*Lock, error) {
-	if err := os.MkdirAll(string(h), 0o700); err != nil {
-		return nil, fmt.Errorf("create home: %w", err)
+	if err := h.create(); err != nil {
+		return nil, err
 	}
 	f, err := os.OpenFile(h.LockFile(), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("open lock file: %w", err)
+		return nil, fmt.Errorf("open lock file: %w%s", err, permissionHint(err))
 	}
 	for i := 0; ; i++ {
 		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -63,6 +64,10 @@ func statusCmd(a *cli.App) *cobra.Command {
 				return err
 			}
 			st, err := cl.Status(cmd.Context())
+			var se *api.StatusError
+			if errors.As(err, &se) && se.Status == http.StatusNotFound {
+				return errors.New("the node running here is not a relay: it was started with 'banyan run', and only 'banyan relay' keeps groups for others")
+			}
 			if err != nil {
 				return err
 			}
