@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -149,8 +150,8 @@ func (u *unitPeers) connected(p peer.ID) {
 	}
 }
 
-// serve answers peers with this node's definition and asks each peer that
-// connects for its own, until ctx is done.
+// serve answers peers with this node's definition and asks each connected
+// peer that answers too for its own, until ctx is done.
 func (u *unitPeers) serve(ctx context.Context, w *Service) error {
 	if u.host == nil {
 		close(w.started)
@@ -164,8 +165,15 @@ func (u *unitPeers) serve(ctx context.Context, w *Service) error {
 		st.Write(append(binary.AppendUvarint(nil, uint64(len(raw))), raw...))
 	})
 	defer u.host.RemoveStreamHandler(UnitProtocol)
+	// A peer is asked once it says it answers: when identify completes, or
+	// when it adds the protocol later (a node that connects while it is
+	// starting serves it a moment after), not at the connection, which
+	// may come first.
+	sub, err := u.host.EventBus().Subscribe([]any{new(event.EvtPeerIdentificationCompleted), new(event.EvtPeerProtocolsUpdated)})
+	if err != nil {
+		return fmt.Errorf("unit peers: %w", err)
+	}
 	nb := &network.NotifyBundle{
-		ConnectedF: func(_ network.Network, c network.Conn) { u.connected(c.RemotePeer()) },
 		DisconnectedF: func(n network.Network, c network.Conn) {
 			if n.Connectedness(c.RemotePeer()) != network.Connected {
 				u.mu.Lock()
@@ -180,6 +188,25 @@ func (u *unitPeers) serve(ctx context.Context, w *Service) error {
 	for _, p := range u.host.Network().Peers() {
 		u.connected(p)
 	}
+	// The events are taken apart from the asks, which wait on the
+	// network: a subscriber that does not drain holds up identify.
+	var events sync.WaitGroup
+	defer events.Wait()
+	defer sub.Close()
+	events.Go(func() {
+		for e := range sub.Out() {
+			switch e := e.(type) {
+			case event.EvtPeerIdentificationCompleted:
+				if slices.Contains(e.Protocols, UnitProtocol) {
+					u.connected(e.Peer)
+				}
+			case event.EvtPeerProtocolsUpdated:
+				if slices.Contains(e.Added, UnitProtocol) {
+					u.connected(e.Peer)
+				}
+			}
+		}
+	})
 	for {
 		select {
 		case <-ctx.Done():

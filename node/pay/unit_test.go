@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -162,4 +163,34 @@ func TestUnitHostileAnswers(t *testing.T) {
 			return u.BadAnswers == want && len(u.Disagree) == 0, "counted " + strings.Repeat("|", int(u.BadAnswers))
 		})
 	}
+}
+
+// A peer that connects before it answers for its unit (a node that is
+// still starting) is asked once it says it does.
+func TestUnitAskedOnceThePeerAnswers(t *testing.T) {
+	ctx := context.Background()
+	_, g := walletHome(t)
+	n := nodetest.StartWith(t, "", withWallet(g))
+	raw, id := nodetest.RawHost(t, n)
+	// The same unit, with the raw peer as its only guarantor.
+	def, err := wallet.NewUnitDef(id, "testunit", []wallet.Account{wallet.Account(id.PublicKey())}, time.Now().UnixMilli())
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := def.Encode()
+	nodetest.Eventually(t, 10*time.Second, "the node to identify the peer, which does not answer yet", func() (bool, string) {
+		ps, err := n.Host().Peerstore().GetProtocols(raw.ID())
+		return err == nil && len(ps) > 0, "not identified yet"
+	})
+	raw.SetStreamHandler(pay.UnitProtocol, func(st network.Stream) {
+		st.Write(append(binary.AppendUvarint(nil, uint64(len(enc))), enc...))
+		st.Close()
+	})
+	nodetest.Eventually(t, 10*time.Second, "the node to see the peer's other guarantor", func() (bool, string) {
+		u, err := pay.NewClient(n.Client(t)).Unit(ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(u.Disagree) == 1 && u.Disagree[0].Peer.PeerID == raw.ID().String(), fmt.Sprint(u.Disagree)
+	})
 }
