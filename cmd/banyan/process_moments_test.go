@@ -93,7 +93,12 @@ func TestProcessProfileAndMoments(t *testing.T) {
 	if !liked.Liked || liked.Likes != 1 {
 		t.Fatalf("moments like: %+v", liked)
 	}
-	mustJSON(t, b, &liked, "moments", "comment", id, "two", "loaves", "please")
+	// The first 6 or 7 digits find it too, as for groups, events and
+	// wallet entries; 5 are refused in plain words.
+	mustJSON(t, b, &liked, "moments", "comment", m.ID[:7], "two", "loaves", "please")
+	if r := runCLI("moments", "like", m.ID[:5], "--home", b.home); r.code == 0 || !strings.Contains(r.stderr, "give the ID, or its first 6 characters or more") {
+		t.Errorf("moments like with 5 digits: %s", r)
+	}
 	if r := runCLI("moments", "feed", "--home", b.home); r.code != 0 || !strings.Contains(r.stdout, "fresh bread at the market [picture]") || !strings.Contains(r.stdout, "two loaves please") {
 		t.Fatalf("moments feed: %s", r)
 	}
@@ -113,4 +118,17 @@ func TestProcessProfileAndMoments(t *testing.T) {
 		err := cliJSON(b, &f, "moments", "feed")
 		return err == nil && len(f.Moments) == 0, fmt.Sprint(f, err)
 	})
+
+	// A diary entry is shared by the ID that 'diary list' shows.
+	if r := runCLI("diary", "add", "--home", a.home, "the", "mango", "tree", "flowered"); r.code != 0 {
+		t.Fatal(r)
+	}
+	r := runCLI("diary", "list", "--home", a.home)
+	f := strings.Fields(r.stdout)
+	if r.code != 0 || len(f) < 3 || len(f[1]) != 8 || f[2] != "the" {
+		t.Fatalf("diary list: %s", r)
+	}
+	if r := runCLI("diary", "share", f[1], "--home", a.home); r.code != 0 || !strings.Contains(r.stdout, "shared the entry") {
+		t.Fatalf("diary share %s: %s", f[1], r)
+	}
 }

@@ -88,7 +88,7 @@ func addCmd(a *cli.App) *cobra.Command {
 			if asJSON {
 				return cli.WriteJSON(a.Stdout, e)
 			}
-			fmt.Fprintf(a.Stdout, "written for %s (id %s)\n", e.Date, e.ID[:8])
+			fmt.Fprintf(a.Stdout, "written for %s (id %s)\n", e.Date, e.ID[:shortID])
 			return nil
 		},
 	}
@@ -96,6 +96,9 @@ func addCmd(a *cli.App) *cobra.Command {
 	c.Flags().BoolVar(&asJSON, "json", false, "print the entry as JSON")
 	return c
 }
+
+// shortID is how many hex digits of an entry's ID the command line shows.
+const shortID = 8
 
 func listCmd(a *cli.App, name, short string) *cobra.Command {
 	var (
@@ -133,8 +136,10 @@ func listCmd(a *cli.App, name, short string) *cobra.Command {
 			if len(es) == 0 {
 				fmt.Fprintln(a.Stdout, "no entries")
 			}
+			// The short ID is what 'diary share' takes.
 			for _, e := range es {
-				fmt.Fprintf(a.Stdout, "%s  %s\n", e.Date, cli.IndentLines(cli.Clean(e.Text), len(e.Date)+2))
+				id := e.ID[:min(shortID, len(e.ID))]
+				fmt.Fprintf(a.Stdout, "%s  %s  %s\n", e.Date, id, cli.IndentLines(cli.Clean(e.Text), len(e.Date)+len(id)+4))
 			}
 			return nil
 		},

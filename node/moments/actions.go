@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/crypto/event"
@@ -118,18 +119,24 @@ func (s *Service) Delete(ctx context.Context, post *Post) error {
 	return nil
 }
 
-// Find returns a moment by ID, in full or a unique prefix of at least 8
-// hex digits.
+// Find returns a moment by ID, in full or a unique prefix of at least
+// MinPrefix hex digits.
 func (s *Service) Find(ref string) (*Post, error) {
+	ref = strings.ToLower(strings.TrimSpace(ref))
 	if id, err := event.ParseID(ref); err == nil {
 		return s.rec.post(id)
 	}
-	prefix, err := parseHexPrefix(ref)
-	if err != nil {
-		return nil, err
+	if _, err := hex.DecodeString(ref[:len(ref)&^1]); err != nil || len(ref) < MinPrefix || len(ref) > 2*event.IDSize || !isHexDigit(ref[len(ref)-1]) {
+		return nil, fmt.Errorf("%q is not a moment ID: give the ID, or its first %d characters or more, as 'banyan moments feed' shows them", ref, MinPrefix)
 	}
-	return s.rec.findPost(prefix)
+	return s.rec.findPost(ref)
 }
+
+// MinPrefix is the fewest hex digits of a moment's ID that find it, as for
+// groups, events and wallet entries.
+const MinPrefix = 6
+
+func isHexDigit(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' }
 
 // Feed returns a page of moments, newest first, and the cursor of the
 // next page.
@@ -152,14 +159,3 @@ func (s *Service) MarkRead(c store.Cursor) error {
 
 // ShortID is how many hex digits of a moment's ID the command line shows.
 const ShortID = 12
-
-func parseHexPrefix(ref string) ([]byte, error) {
-	if len(ref) < 8 || len(ref)%2 != 0 {
-		return nil, fmt.Errorf("%q is not a moment ID: give at least 8 of its hex digits, an even number", ref)
-	}
-	b, err := hex.DecodeString(ref)
-	if err != nil {
-		return nil, fmt.Errorf("%q is not a moment ID: %w", ref, err)
-	}
-	return b, nil
-}

@@ -81,7 +81,7 @@ block a contact, the key changes, so they cannot read what you post after
 that (what they already received stays readable to them).
 
 A MOMENT argument is a moment's ID, or the first 12 hex digits the feed
-shows (at least 8).`,
+shows (at least 6).`,
 		Args: cli.SubcommandsOnly,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}

@@ -3,10 +3,12 @@ package moments
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/banyan-mesh/banyan/crypto"
 	"github.com/banyan-mesh/banyan/crypto/event"
@@ -133,9 +135,18 @@ func (r *records) post(id event.ID) (*Post, error) {
 
 // findPost resolves a post ID given in full or as a unique prefix of at
 // least 8 hex digits.
-func (r *records) findPost(prefix []byte) (*Post, error) {
+func (r *records) findPost(ref string) (*Post, error) {
+	// The whole bytes of the prefix narrow the scan; an odd last digit is
+	// matched on the IDs found.
+	prefix, err := hex.DecodeString(ref[:len(ref)&^1])
+	if err != nil {
+		return nil, err
+	}
 	var keys [][]byte
-	err := r.ids.Scan(store.Range{Prefix: prefix}, func(_, v []byte) error {
+	err = r.ids.Scan(store.Range{Prefix: prefix}, func(k, v []byte) error {
+		if !strings.HasPrefix(hex.EncodeToString(k), ref) {
+			return nil
+		}
 		if keys = append(keys, bytes.Clone(v)); len(keys) > 1 {
 			return store.ErrStop
 		}

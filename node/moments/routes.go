@@ -112,7 +112,7 @@ var typeNames = map[uint8]string{Like: "like", Unlike: "unlike", Comment: "comme
 //	POST   /v1/moments/{id}/comments   CommentIn -> Info
 //	DELETE /v1/moments/{id}            delete one's own moment
 //
-// {id} is a moment's ID in hex, or a unique prefix of at least 8 digits.
+// {id} is a moment's ID in hex, or a unique prefix of at least 6 digits.
 func (s *Service) Routes(srv *api.Server) {
 	srv.Handle("GET /v1/moments", api.Get(srv, func(r *http.Request) (*Feed, error) {
 		limit, err := api.Limit(r)
