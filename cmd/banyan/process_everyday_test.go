@@ -236,12 +236,12 @@ func TestProcessEveryDay(t *testing.T) {
 		t.Error("the history is gone")
 	}
 	p = startPty(t, "group", "retention", "family", "--keep", "1h", "--home", a.home)
-	p.waitOutput(t, `Delete the messages of "family" older than 1h0m0s from this computer, now and from now on? [y/N]`)
+	p.waitOutput(t, `Delete the messages of "family" older than 1 hour from this computer, now and from now on? [y/N]`)
 	p.typeText(t, "y\n")
 	if code := p.wait(t); code != 0 {
 		t.Errorf("retention answered yes: exit %d", code)
 	}
-	p.waitOutput(t, "family: keeping the last 1h0m0s")
+	p.waitOutput(t, "family: keeping the last 1 hour")
 	mustRun(t, a, "group", "leave", "empty", "--yes")
 }
 

@@ -288,6 +288,29 @@ func FormatTime(t time.Time) string {
 	return t.Local().Format(timeLayout)
 }
 
+// FormatDuration says a duration as a person would: "90 days", "36 hours",
+// else as Go writes it ("1h30m0s"). A text that is no duration is shown
+// as it is.
+func FormatDuration(s string) string {
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		return s
+	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
+		return plural(int64(d/(24*time.Hour)), "day")
+	case d >= time.Hour && d%time.Hour == 0:
+		return plural(int64(d/time.Hour), "hour")
+	}
+	return d.String()
+}
+
+func plural(n int64, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.FormatInt(n, 10) + " " + unit + "s"
+}
+
 // IndentLines makes a text from the network safe to print (Clean) and
 // indents every line but the first by n spaces, so that a multi-line
 // message stays under its first line.

@@ -25,3 +25,14 @@ func TestClean(t *testing.T) {
 		t.Errorf("IndentLines = %q", got)
 	}
 }
+
+func TestFormatDuration(t *testing.T) {
+	for in, want := range map[string]string{
+		"2160h0m0s": "90 days", "24h": "1 day", "36h": "36 hours", "1h": "1 hour",
+		"1h30m0s": "1h30m0s", "90s": "1m30s", "soon": "soon",
+	} {
+		if got := FormatDuration(in); got != want {
+			t.Errorf("FormatDuration(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -288,7 +288,7 @@ always-on computer) should use --forever.`,
 				return err
 			}
 			if req.Retention != "" || req.Quota > 0 {
-				what := "older than " + req.Retention
+				what := "older than " + cli.FormatDuration(req.Retention)
 				switch {
 				case req.Retention != "" && req.Quota > 0:
 					what += ", and the oldest beyond " + quota + ","
@@ -309,11 +309,11 @@ always-on computer) should use --forever.`,
 			what := "everything"
 			switch {
 			case g.Retention != "" && g.Quota > 0:
-				what = fmt.Sprintf("the last %s, at most %s", g.Retention, humanize.IBytes(uint64(g.Quota)))
+				what = fmt.Sprintf("the last %s, at most %s", cli.FormatDuration(g.Retention), humanize.Bytes(uint64(g.Quota)))
 			case g.Retention != "":
-				what = "the last " + g.Retention
+				what = "the last " + cli.FormatDuration(g.Retention)
 			case g.Quota > 0:
-				what = "at most " + humanize.IBytes(uint64(g.Quota))
+				what = "at most " + humanize.Bytes(uint64(g.Quota))
 			}
 			fmt.Fprintf(a.Stdout, "%s: keeping %s (%d messages now)\n", cli.CleanLine(g.Name), what, g.Messages)
 			return nil

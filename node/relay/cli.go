@@ -76,7 +76,7 @@ func statusCmd(a *cli.App) *cobra.Command {
 			}
 			q := st.Quotas
 			fmt.Fprintf(a.Stdout, "groups: %d of at most %d, holding %s of %s\n", len(st.Groups), q.MaxGroups, size(st.Bytes), size(q.Total))
-			fmt.Fprintf(a.Stdout, "quotas: %s per group, %s per author in a group, kept for %s\n", size(q.Group), size(q.Author), q.Retention)
+			fmt.Fprintf(a.Stdout, "quotas: %s per group, %s per author in a group, kept for %s\n", size(q.Group), size(q.Author), cli.FormatDuration(q.Retention))
 			fmt.Fprintf(a.Stdout, "store on disk: %s (LSM %s, value log %s)\n", size(st.Disk.LSM+st.Disk.VLog), size(st.Disk.LSM), size(st.Disk.VLog))
 			if st.Counting {
 				fmt.Fprintln(a.Stdout, "counting what the groups hold (just started): the figures below are too low")
