@@ -30,6 +30,16 @@ export function People({ stream }) {
     ${pending.length > 0 && html`<${Section} title="Asking to talk with you" id="requests-title" className="attention">
       <ul class="people">${pending.map((c) => html`<${Request} key=${c.peer_id} c=${c} />`)}</ul>
     </${Section}>`}
+    <${Section} title="Your contacts" id="contacts-title">
+      ${accepted.length === 0 && requested.length === 0 && html`<p class="empty">No contacts yet.</p>`}
+      <ul class="people">
+        ${accepted.map((c) => html`<${ContactRow} key=${c.peer_id} c=${c} />`)}
+        ${requested.map((c) => html`<li key=${c.peer_id} class="person">
+          <span class="person-name">${contactName(c)}</span>
+          <span class="person-note">Waiting for them to accept</span>
+        </li>`)}
+      </ul>
+    </${Section}>
     <${Section} title="Your code" id="mycode-title">
       <p>Let someone scan this QR code, or send them the link, so that they can add you.</p>
       <${ErrorText} error=${inv.error} />
@@ -41,24 +51,27 @@ export function People({ stream }) {
     <${AddByCode} />
     <${Section} title="People nearby" id="nearby-title">
       ${others.length === 0
-        ? html`<p class="empty">Nobody new is connected right now.</p>`
+        ? html`<p class="empty">Nobody new is connected right now. People who run Banyan on the same network show up here.</p>`
         : html`<ul class="people">${others.map((n) => html`<${NearbyRow} key=${n.peer_id} n=${n} onAdded=${loadNearby} />`)}</ul>`}
     </${Section}>
-    <${Section} title="Your contacts" id="contacts-title">
-      ${accepted.length === 0 && requested.length === 0 && html`<p class="empty">No contacts yet.</p>`}
-      <ul class="people">
-        ${accepted.map((c) => html`<${ContactRow} key=${c.peer_id} c=${c} />`)}
-        ${requested.map((c) => html`<li key=${c.peer_id} class="person">
-          <span class="person-name">${contactName(c)}</span>
-          <span class="person-note">Waiting for them to accept</span>
-        </li>`)}
-      </ul>
-    </${Section}>
     ${blocked.length > 0 && html`<${Section} title="Blocked" id="blocked-title">
-      <p class="hint">Blocked people cannot write to you. Unblocking is not possible yet.</p>
-      <ul class="people">${blocked.map((c) => html`<li key=${c.peer_id} class="person"><span class="person-name">${contactName(c)}</span></li>`)}</ul>
+      <p class="hint">Blocked people cannot write to you.</p>
+      <ul class="people">${blocked.map((c) => html`<${BlockedRow} key=${c.peer_id} c=${c} />`)}</ul>
     </${Section}>`}
   </div>`;
+}
+
+function BlockedRow({ c }) {
+  const act = useAction();
+  const name = contactName(c);
+  const unblock = () => act.run(async () => { await post(`/v1/contacts/${esc(c.peer_id)}/unblock`); await refreshContacts(); });
+  return html`<li class="person">
+    <span class="person-name">${name}</span>
+    <span class="person-actions">
+      <button type="button" class="secondary" onClick=${unblock} disabled=${act.busy} aria-label=${'Unblock ' + name}>Unblock</button>
+    </span>
+    <${ErrorText} error=${act.error} />
+  </li>`;
 }
 
 function AddByCode() {
@@ -135,7 +148,7 @@ function ContactRow({ c }) {
   };
   const block = () => act.run(async () => { await post(`/v1/contacts/${esc(c.peer_id)}/block`); setConfirm(false); await refreshContacts(); });
   return html`<li class="person">
-    <span class="person-name"><span class=${'dot' + (c.online ? ' on' : '')} aria-hidden="true"></span>${name}
+    <span class="person-name"><span class=${'dot' + (c.online ? ' on' : '')} aria-hidden="true"></span><a href=${'#/person/' + c.peer_id}>${name}</a>
       <span class="sr-only">${c.online ? ', online' : ', not connected'}</span></span>
     <span class="person-actions">
       <a class="button" href=${'#/chat/d/' + c.peer_id} aria-label=${'Write to ' + name}>Write</a>

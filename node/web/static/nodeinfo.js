@@ -104,7 +104,7 @@ function Settings() {
       setDone(s.carry_mail !== s.carrying_mail ? 'Saved. Carrying mail changes when Banyan starts again.' : 'Saved.');
     });
   };
-  const setBy = (key) => fixed[key] && html`<p class="hint">Set by ${fixed[key]} when Banyan started; change it there.</p>`;
+  const setBy = (key) => fixed[key] && html`<p class="hint">Set by ${fixed[key]} when Banyan was started, so it cannot be changed here.</p>`;
   return html`<form class="card" onSubmit=${save} aria-labelledby="settings-title">
     <h2 id="settings-title">Settings</h2>
     <${Field} id="my-name" label="Your name" hint="The name others see when you add them or they add you." value=${name}

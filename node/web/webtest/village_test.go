@@ -345,4 +345,21 @@ fetch('` + api + `/v1/groups', {method: 'POST', mode: 'no-cors', credentials: 'i
 		}
 		pa.checkConsole()
 	})
+
+	t.Run("block and unblock", func(t *testing.T) {
+		pa.t = t
+		pa.goTo("#/people")
+		pa.wait("Bo among the contacts", `!!document.querySelector('button[aria-label^="Block"]')`)
+		pa.click(`button[aria-label^="Block"]`)
+		pa.wait("the question", `[...document.querySelectorAll('dialog')].some(d => d.open)`)
+		pa.click(`dialog[open] button.danger`)
+		pa.wait("Bo under Blocked", `!!document.querySelector('#blocked-title') && !!document.querySelector('button[aria-label^="Unblock"]')`)
+		pa.click(`button[aria-label^="Unblock"]`)
+		pa.wait("Bo a contact again", `!document.querySelector('#blocked-title') && !!document.querySelector('button[aria-label^="Block"]')`)
+		c, err := private.NewClient(amina.client).Contacts(amina.ctx())
+		if err != nil || len(c) != 1 || c[0].State != private.ContactAccepted {
+			t.Errorf("Amina's contacts after unblocking: %+v, %v", c, err)
+		}
+		pa.checkConsole()
+	})
 }
