@@ -35,7 +35,8 @@ file with every option, commented out.`,
 environment, the file, or the default). The output is itself a valid
 configuration file. The flags of 'banyan run' given here are taken into
 account, so that 'banyan config show --no-mdns' shows what 'banyan run
---no-mdns' would use.`,
+--no-mdns' would use. It says what a node started now would use, not what
+a running one was started with: flags given to that one are not seen here.`,
 		Example: `  banyan config show
   banyan config show --config /etc/banyan/config.toml --json`,
 		Args: cli.ExactArgs(),
