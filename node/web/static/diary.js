@@ -18,8 +18,8 @@ export function Diary() {
   useEffect(() => { reload(''); }, []);
   const search = (e) => { e.preventDefault(); reload(); };
   return html`<div class="page">
-    <header class="page-head"><h1>Diary</h1><a class="button secondary small-link" href="#/schedule">Schedule</a></header>
-    <p class="hint">Only on this computer: your diary is never sent to anyone, and it is stored sealed with your identity's key.</p>
+    <header class="page-head"><a href="#/schedule" class="back" aria-label="Back to the schedule">‹</a><h1>Diary</h1></header>
+    <p class="hint">Only on this computer: your diary is never sent to anyone, and it is kept locked with your own key.</p>
     <${Write} onWritten=${() => reload()} />
     <form class="card inline-form" role="search" onSubmit=${search} aria-label="Search the diary">
       <div class="field"><label for="diary-q">Search</label>

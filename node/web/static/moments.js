@@ -73,7 +73,7 @@ function Composer({ onPosted }) {
       <label for="moment-picture">A picture (optional)</label>
       <input id="moment-picture" type="file" accept="image/jpeg,image/png" onChange=${(e) => setFile(e.currentTarget.files[0] || null)} />
     </div>
-    <p class="hint">Only your contacts see your moments. If you remove or block someone, they cannot read what you share after that; what they already received stays readable to them. Someone you add as a contact later sees what you shared since you last removed or blocked someone, not what came before.</p>
+    <p class="hint">Only your contacts see your moments. Someone you remove or block cannot read what you share after that, but keeps what they already had. Someone you add later sees what you shared since you last removed or blocked anyone.</p>
     <${ErrorText} error=${act.error} />
     <button type="submit" id="moment-share" disabled=${act.busy || (!text.trim() && !file)}>${act.busy ? 'Sharing…' : 'Share'}</button>
   </form>`;

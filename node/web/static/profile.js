@@ -51,7 +51,7 @@ function MyProfile() {
     save.run(async () => fill(await put('/v1/profile', { public: on })));
   };
   return html`<div class="page">
-    <header class="page-head"><h1>Your profile</h1></header>
+    <header class="page-head"><a href="#/moments" class="back" aria-label="Back to moments">‹</a><h1>Your profile</h1></header>
     <${ErrorText} error=${load.error} />
     <${Section} title="What your contacts see" id="profile-title">
       <div class="profile-head">
@@ -74,7 +74,7 @@ function MyProfile() {
           <input type="checkbox" id="profile-public" checked=${!!(p && p.public)} onChange=${nearby} />
           Show my name and avatar to people nearby who are not my contacts
         </label>
-        <p class="hint">Your contacts' computers keep your profile (people nearby get only your name and avatar, and only if you tick the box). Your name and avatar are not sealed: someone who knows your ID can still ask for them. Your bio and place are sealed to your contacts: a contact you add later can read them, one you remove cannot read what you change after. Contacts see you by the name they gave you, or else by this name, marked with ~ because you chose it.</p>
+        <p class="hint">Only your contacts can read your bio and place. Your name and avatar are not secret: anyone who has your ID can ask for them, and people nearby see them if you tick the box. Someone you remove cannot read what you change after that. Contacts see you by the name they gave you, or else by this one, marked with ~ because you chose it.</p>
         <${ErrorText} error=${save.error} />
         <${Done} text=${done} />
         <button type="submit" id="profile-save" disabled=${save.busy}>${save.busy ? 'Saving…' : 'Save profile'}</button>

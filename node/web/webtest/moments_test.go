@@ -91,7 +91,7 @@ func TestBrowserProfileAndMoments(t *testing.T) {
 		pa.t, pb.t = t, t
 		pa.goTo("#/profile")
 		pa.wait("the profile form", `!!document.querySelector('#profile-name')`)
-		pa.wait("who can read a profile, said", `[...document.querySelectorAll('.hint')].some(e => e.textContent.includes('Your bio and place are sealed to your contacts'))`)
+		pa.wait("who can read a profile, said", `[...document.querySelectorAll('.hint')].some(e => e.textContent.includes('Only your contacts can read your bio and place'))`)
 		pa.typeInto("#profile-name", "Amina of the well")
 		pa.typeInto("#profile-place", "Lower well")
 		pa.typeInto("#profile-bio", "I grow mangoes.\n<b>not bold</b>")
@@ -125,7 +125,7 @@ func TestBrowserProfileAndMoments(t *testing.T) {
 	t.Run("moments", func(t *testing.T) {
 		pa.t, pb.t = t, t
 		pa.goTo("#/moments")
-		pa.wait("what a contact added later sees, said", `[...document.querySelectorAll('.hint')].some(e => e.textContent.includes('Someone you add as a contact later sees what you shared since'))`)
+		pa.wait("what a contact added later sees, said", `[...document.querySelectorAll('.hint')].some(e => e.textContent.includes('Someone you add later sees what you shared since'))`)
 		pa.typeInto("#moment-text", text)
 		pa.do("choose a picture", chromedp.SetUploadFiles("#moment-picture", []string{pic}))
 		pa.click("#moment-share")
