@@ -116,6 +116,7 @@ func TestBrowserProfileAndMoments(t *testing.T) {
 		pb.wait("Amina's profile on Bo's page", `document.querySelector('main h1').textContent === 'Amina' && document.querySelector('.profile-name')?.textContent === 'Amina of the well'`)
 		pb.wait("her bio as text", `document.querySelector('.profile-bio')?.textContent === 'I grow mangoes.\n<b>not bold</b>'`)
 		pb.wait("her avatar", `document.querySelector('img.portrait')?.complete && document.querySelector('img.portrait').naturalWidth > 0`)
+		pb.wait("a way to write to her", `document.querySelector('main a.button')?.getAttribute('href') === `+js("#/chat/d/"+amina.info.PeerID))
 		if n := evalJS[int](pb, `document.querySelectorAll('.profile-bio b').length`); n != 0 {
 			t.Error("the bio made elements")
 		}
