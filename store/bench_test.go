@@ -239,3 +239,29 @@ func BenchmarkScopeEvents(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPutEventsFromPeer stores events from a peer in frames of 512,
+// as a catch-up does (a frame of events is about 256 KiB); b.N counts
+// events.
+func BenchmarkPutEventsFromPeer(b *testing.B) {
+	s := openAt(b, b.TempDir())
+	defer s.Close()
+	src := newEventSource(b)
+	b.SetBytes(int64(len(src.next().Raw)))
+	b.ReportAllocs()
+	frame := make([]*event.Event, 0, 512)
+	put := func() {
+		if _, err := s.PutEvents(frame, store.PutOptions{Source: "12D3KooWPeer"}); err != nil {
+			b.Fatal(err)
+		}
+		frame = frame[:0]
+	}
+	for b.Loop() {
+		if frame = append(frame, src.next()); len(frame) == cap(frame) {
+			put()
+		}
+	}
+	if len(frame) > 0 {
+		put()
+	}
+}

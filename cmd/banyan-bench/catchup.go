@@ -38,6 +38,8 @@ type catchupOptions struct {
 	// syncProfile, if set, is where to write a CPU profile of each
 	// measured catch-up sync alone.
 	syncProfile string
+	// syncTrace, the same for an execution trace.
+	syncTrace string
 	timeout     time.Duration
 	seed        uint64
 	log         *slog.Logger
@@ -112,6 +114,7 @@ The in-sync scenario runs both nodes in this process.`,
 	f.IntVar(&o.insync, "insync", 100000, "events both nodes hold in the in-sync scenario; 0 skips it")
 	f.BoolVar(&o.relay, "relay", false, "the node that holds the history is a relay ('banyan relay') the group is registered with: it holds it sealed, without the key")
 	f.BoolVar(&o.carry, "carry", true, "nodes carry mail of every mailbox bucket, as nodes do by default (16 mailbox scopes take part in every sync); false keeps only their own bucket")
+	f.StringVar(&o.syncTrace, "sync-trace", "", "write an execution trace of each measured catch-up sync (go tool trace), named as --sync-cpuprofile names its profiles")
 	f.StringVar(&o.syncProfile, "sync-cpuprofile", "", "write a CPU profile of each measured catch-up sync alone (no setup): the late node's to this file, suffixed with .MESSAGES when --messages has several values, and the holder's to the same name with .holder added")
 	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "bound on each run, setup included")
 	f.Uint64Var(&o.seed, "seed", 1, "seed for message contents")
@@ -394,8 +397,9 @@ func runCatchup(ctx context.Context, o *catchupOptions, messages int) (_ *Catchu
 	if err != nil {
 		return nil, err
 	}
-	lateProfile, holderProfile := syncProfileNames(o, messages)
-	late, err := startLate(ctx, homes[0], o.carry, lateProfile)
+	lateProfile, holderProfile := syncFileNames(o.syncProfile, o, messages)
+	lateTrace, holderTrace := syncFileNames(o.syncTrace, o, messages)
+	late, err := startLate(ctx, homes[0], o.carry, lateProfile, lateTrace)
 	if err != nil {
 		return nil, err
 	}
@@ -451,12 +455,19 @@ func runCatchup(ctx context.Context, o *catchupOptions, messages int) (_ *Catchu
 	if err != nil {
 		return nil, err
 	}
+	stopTrace, err := startTrace(holderTrace)
+	if err != nil {
+		return nil, errors.Join(err, stopProfile())
+	}
 	in0 := full.streamIn(reconcile.ProtocolID)
 	cpu0 := cpuTime()
 	mach0, steal0 := machineCPU()
 	rep, err := late.sync(full.info())
 	cpu1 := cpuTime()
 	mach1, steal1 := machineCPU()
+	if terr := stopTrace(); err == nil {
+		err = terr
+	}
 	if perr := stopProfile(); err == nil {
 		err = perr
 	}
@@ -645,13 +656,13 @@ func resetPeakRSS() bool {
 	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
 }
 
-// syncProfileNames are the files of --sync-cpuprofile for the late node
-// and the holder ("" for none).
-func syncProfileNames(o *catchupOptions, messages int) (late, holder string) {
-	if o.syncProfile == "" {
+// syncFileNames are the files of --sync-cpuprofile or --sync-trace (base)
+// for the late node and the holder ("" for none).
+func syncFileNames(base string, o *catchupOptions, messages int) (late, holder string) {
+	if base == "" {
 		return "", ""
 	}
-	name := o.syncProfile
+	name := base
 	if len(o.messages) > 1 {
 		name = fmt.Sprintf("%s.%d", name, messages)
 	}

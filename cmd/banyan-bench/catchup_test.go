@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -20,7 +21,8 @@ func TestCatchupTiny(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	root := newRootCmd(&stdout, &stderr)
-	root.SetArgs([]string{"catchup", "--authors", "7", "--messages", "200,500", "--insync", "2000", "--timeout", "60s"})
+	traces := filepath.Join(t.TempDir(), "sync.trace")
+	root.SetArgs([]string{"catchup", "--authors", "7", "--messages", "200,500", "--insync", "2000", "--timeout", "60s", "--sync-trace", traces})
 	if err := root.Execute(); err != nil {
 		t.Fatalf("catchup: %v\nstderr: %s", err, stderr.String())
 	}
@@ -59,6 +61,12 @@ func TestCatchupTiny(t *testing.T) {
 		}
 		if peaks && (r.SyncPeakRSSMB < r.LateAnonMB || r.HolderSyncPeakRSSMB <= 0) {
 			t.Errorf("run %d: peak RSS during the sync %.1f MB (late), %.1f MB (holder); late own memory after it %.1f MB", i, r.SyncPeakRSSMB, r.HolderSyncPeakRSSMB, r.LateAnonMB)
+		}
+	}
+	// Each sync's trace, the late node's and the holder's.
+	for _, name := range []string{".200", ".200.holder", ".500", ".500.holder"} {
+		if fi, err := os.Stat(traces + name); err != nil || fi.Size() == 0 {
+			t.Errorf("trace %s: %v", name, err)
 		}
 	}
 	if l := out.Linearity; l == nil || l.Messages != [2]int{200, 500} || l.MessagesRatio != 2.5 || l.TimeRatio <= 0 {

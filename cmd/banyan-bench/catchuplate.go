@@ -67,14 +67,15 @@ type lateNode struct {
 }
 
 // startLate starts the late process on h and waits for its hello.
-// profile, if set, is where it writes a CPU profile of the sync.
-func startLate(ctx context.Context, h home.Home, carry bool, profile string) (_ *lateNode, err error) {
+// profile and trace, if set, are where it writes a CPU profile and an
+// execution trace of the sync.
+func startLate(ctx context.Context, h home.Home, carry bool, profile, trace string) (_ *lateNode, err error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, self, "catchup-late", "--home", string(h),
-		fmt.Sprintf("--carry=%t", carry), "--sync-cpuprofile", profile)
+		fmt.Sprintf("--carry=%t", carry), "--sync-cpuprofile", profile, "--sync-trace", trace)
 	cmd.Stderr = os.Stderr
 	n := &lateNode{cmd: cmd}
 	if n.stdin, err = cmd.StdinPipe(); err != nil {
@@ -150,8 +151,8 @@ func (n *lateNode) close() error {
 // newCatchupLateCmd is the late node L of 'catchup', started by it.
 func newCatchupLateCmd() *cobra.Command {
 	var (
-		dir, profile string
-		carry        bool
+		dir, profile, trace string
+		carry               bool
 	)
 	c := &cobra.Command{
 		Use:    "catchup-late",
@@ -160,17 +161,18 @@ func newCatchupLateCmd() *cobra.Command {
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", "late")
-			return runLate(cmd.Context(), home.Home(dir), carry, profile, log, cmd.InOrStdin(), cmd.OutOrStdout())
+			return runLate(cmd.Context(), home.Home(dir), carry, profile, trace, log, cmd.InOrStdin(), cmd.OutOrStdout())
 		},
 	}
 	f := c.Flags()
 	f.StringVar(&dir, "home", "", "initialised data directory of the late node")
 	f.BoolVar(&carry, "carry", true, "carry mail of every mailbox bucket")
 	f.StringVar(&profile, "sync-cpuprofile", "", "write a CPU profile of the sync to this file")
+	f.StringVar(&trace, "sync-trace", "", "write an execution trace of the sync to this file")
 	return c
 }
 
-func runLate(ctx context.Context, h home.Home, carry bool, profile string, log *slog.Logger, stdin io.Reader, stdout io.Writer) (err error) {
+func runLate(ctx context.Context, h home.Home, carry bool, profile, trace string, log *slog.Logger, stdin io.Reader, stdout io.Writer) (err error) {
 	n, err := startSoloNode(h, log, func(no *node.Options) {
 		no.SyncInterval = time.Hour
 		no.Mailbox.NoCarry = !carry
@@ -207,10 +209,17 @@ func runLate(ctx context.Context, h home.Home, carry bool, profile string, log *
 	if err != nil {
 		return err
 	}
+	stopTrace, err := startTrace(trace)
+	if err != nil {
+		return errors.Join(err, stopProfile())
+	}
 	peakReset := resetPeakRSS()
 	cpu0 := cpuTime()
 	st, err := syncOnce(ctx, n, *holder)
 	cpu1 := cpuTime()
+	if terr := stopTrace(); err == nil {
+		err = terr
+	}
 	if perr := stopProfile(); err == nil {
 		err = perr
 	}

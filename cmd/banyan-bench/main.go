@@ -33,6 +33,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -149,6 +150,26 @@ func scenarioOutput(cmd *cobra.Command, rf *rootFlags) (*slog.Logger, func(strin
 	w := cmd.ErrOrStderr()
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		func(format string, args ...any) { fmt.Fprintf(w, "banyan-bench: "+format+"\n", args...) }
+}
+
+// startTrace starts an execution trace into name, if set, and returns
+// what stops it (catch-up's --sync-trace).
+func startTrace(name string) (stop func() error, err error) {
+	if name == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(name)
+	if err != nil {
+		return nil, fmt.Errorf("trace: %w", err)
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("trace: %w", err)
+	}
+	return func() error {
+		trace.Stop()
+		return f.Close()
+	}, nil
 }
 
 // startCPUProfile starts a CPU profile into name, if set, and returns
