@@ -4,7 +4,7 @@
 import { html, useState, useEffect } from './lib.js';
 import { get, post, request, del, esc } from './api.js';
 import { useStore } from './store.js';
-import { ErrorText, useAction, Section } from './ui.js';
+import { ErrorText, useAction, Section, Confirm } from './ui.js';
 
 const base = (g) => `/v1/groups/${esc(g)}/lists`;
 
@@ -72,6 +72,8 @@ function OneList({ group, list, onChange }) {
 // for its text; and buttons to edit, move and remove it.
 function ItemRow({ it, first, last, busy, onEdit, onMove, onRemove }) {
   const [editing, setEditing] = useState(false);
+  // Removing is for everyone in the group, and has no undo: asked first.
+  const [confirm, setConfirm] = useState(false);
   const save = (e) => {
     e.preventDefault();
     const t = e.currentTarget.elements.text.value;
@@ -94,8 +96,12 @@ function ItemRow({ it, first, last, busy, onEdit, onMove, onRemove }) {
           <button type="button" class="secondary small edit" aria-label=${'Edit ' + it.text} onClick=${() => setEditing(true)}>✎</button>
           <button type="button" class="secondary small up" disabled=${first || busy} aria-label=${'Move ' + it.text + ' up'} onClick=${() => onMove(-1)}>↑</button>
           <button type="button" class="secondary small down" disabled=${last || busy} aria-label=${'Move ' + it.text + ' down'} onClick=${() => onMove(1)}>↓</button>
-          <button type="button" class="secondary small remove" aria-label=${'Remove ' + it.text} onClick=${onRemove}>✕</button>
-        </span>`}
+          <button type="button" class="secondary small remove" aria-label=${'Remove ' + it.text} onClick=${() => setConfirm(true)}>✕</button>
+        </span>
+        <${Confirm} open=${confirm} title="Remove this item?" confirmLabel="Remove" danger
+          onConfirm=${() => { setConfirm(false); onRemove(); }} onCancel=${() => setConfirm(false)}>
+          <p>“${it.text}” goes off the list for everyone in the group.</p>
+        </${Confirm}>`}
   </li>`;
 }
 

@@ -76,6 +76,8 @@ func TestBrowserListsAndSchedule(t *testing.T) {
 		pa.click(`li.item:nth-child(2) button.up`)
 		pb.wait("Amina's move on Bo's page", itemTexts("Market")+` === '<b>soap</b>|+rice|palm oil'`)
 		pb.click(`li.item:nth-child(3) button.remove`)
+		pb.wait("the question", `!!document.querySelector('li.item:nth-child(3) dialog[open]')`)
+		pb.click(`li.item:nth-child(3) dialog[open] button.danger`)
 		pa.wait("Bo's removal on Amina's page", itemTexts("Market")+` === '<b>soap</b>|+rice'`)
 		// Amina renames rice.
 		pa.click(`li.item:nth-child(2) button.edit`)
