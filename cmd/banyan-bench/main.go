@@ -155,39 +155,31 @@ func scenarioOutput(cmd *cobra.Command, rf *rootFlags) (*slog.Logger, func(strin
 // startTrace starts an execution trace into name, if set, and returns
 // what stops it (catch-up's --sync-trace).
 func startTrace(name string) (stop func() error, err error) {
-	if name == "" {
-		return func() error { return nil }, nil
-	}
-	f, err := os.Create(name)
-	if err != nil {
-		return nil, fmt.Errorf("trace: %w", err)
-	}
-	if err := trace.Start(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("trace: %w", err)
-	}
-	return func() error {
-		trace.Stop()
-		return f.Close()
-	}, nil
+	return startRecording("trace", name, trace.Start, trace.Stop)
 }
 
 // startCPUProfile starts a CPU profile into name, if set, and returns
 // what stops it (--cpuprofile, and catch-up's --sync-cpuprofile).
 func startCPUProfile(name string) (stop func() error, err error) {
+	return startRecording("cpu profile", name, pprof.StartCPUProfile, pprof.StopCPUProfile)
+}
+
+// startRecording starts what writes to a file (a profile, a trace) into
+// name, if set, and returns what stops it and closes the file.
+func startRecording(what, name string, start func(io.Writer) error, end func()) (stop func() error, err error) {
 	if name == "" {
 		return func() error { return nil }, nil
 	}
 	f, err := os.Create(name)
 	if err != nil {
-		return nil, fmt.Errorf("cpu profile: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
+	if err := start(f); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("cpu profile: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return func() error {
-		pprof.StopCPUProfile()
+		end()
 		return f.Close()
 	}, nil
 }

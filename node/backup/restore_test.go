@@ -19,6 +19,30 @@ import (
 
 func TestMain(m *testing.M) { nodetest.VerifyNoLeaks(m) }
 
+// backUp makes a backup of the node at h.
+func backUp(t *testing.T, h home.Home) *backup.Backup {
+	t.Helper()
+	id, err := h.Identity(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bk, err := backup.Create(backup.Options{Home: h}, id, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bk
+}
+
+// restoreInto restores bk into a new data directory.
+func restoreInto(t *testing.T, bk *backup.Backup) home.Home {
+	t.Helper()
+	restored := home.Home(filepath.Join(t.TempDir(), "restored"))
+	if _, err := backup.Restore(backup.Options{Home: restored}, bk, nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return restored
+}
+
 // A node restored from a backup onto a new data directory writes nothing
 // to a group it was in before until a peer has brought back what it wrote
 // there, and then continues its chain: no sequence number is used twice.
@@ -29,24 +53,14 @@ func TestRestoredNodeWritesNoForks(t *testing.T) {
 	b := nodetest.Start(t, "", a.Info())
 	g := nodetest.JoinAll(t, []*nodetest.Node{a, b})
 	sent := nodetest.SendN(t, a, g, 3, "before the backup %d")
-	id, err := aHome.Identity(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bk, err := backup.Create(backup.Options{Home: aHome}, id, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bk := backUp(t, aHome)
 	// Written after the backup: the restored node must not write at
 	// these positions again.
 	sent = append(sent, nodetest.SendN(t, a, g, 2, "after the backup %d")...)
 	nodetest.Eventually(t, 20*time.Second, "b to hold all five", func() (bool, string) { return nodetest.HasAll(t, b, g, sent) })
 	a.Stop()
 
-	restored := home.Home(filepath.Join(t.TempDir(), "restored"))
-	if _, err := backup.Restore(backup.Options{Home: restored}, bk, nil, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	restored := restoreInto(t, bk)
 
 	// Alone, it knows the group (the key came back) but not its chain.
 	a2 := nodetest.Start(t, restored)
@@ -112,14 +126,7 @@ func TestRestoredNodeGetsBackItsMomentsAndProfile(t *testing.T) {
 	if _, err := a.Profiles().Set(ctx, &profile.Fields{Name: "Amina", Place: "Lower well", Bio: "mangoes"}); err != nil {
 		t.Fatal(err)
 	}
-	id, err := aHome.Identity(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bk, err := backup.Create(backup.Options{Home: aHome}, id, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bk := backUp(t, aHome)
 	if _, err := a.Moments().Post(ctx, "after the backup", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -140,10 +147,7 @@ func TestRestoredNodeGetsBackItsMomentsAndProfile(t *testing.T) {
 	})
 	a.Stop()
 
-	restored := home.Home(filepath.Join(t.TempDir(), "restored"))
-	if _, err := backup.Restore(backup.Options{Home: restored}, bk, nil, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	restored := restoreInto(t, bk)
 	a2 := nodetest.Start(t, restored, b.Info())
 	nodetest.Eventually(t, 30*time.Second, "every chain caught up", func() (bool, string) {
 		n := a2.Engine().CatchingUp()
