@@ -40,10 +40,10 @@ type catchupOptions struct {
 	syncProfile string
 	// syncTrace, the same for an execution trace.
 	syncTrace string
-	timeout     time.Duration
-	seed        uint64
-	log         *slog.Logger
-	progress    func(format string, args ...any)
+	timeout   time.Duration
+	seed      uint64
+	log       *slog.Logger
+	progress  func(format string, args ...any)
 }
 
 func newCatchupCmd(rf *rootFlags) *cobra.Command {
