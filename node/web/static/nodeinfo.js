@@ -37,9 +37,10 @@ export function NodeInfo({ stream }) {
     <${ErrorText} error=${error} />
     ${node && html`<${Section} title="On the network" id="net-title">
       <dl class="facts">
-        <dt>Connection</dt><dd>${st.stream === 'live' ? 'Connected to your node' : 'Reconnecting to your node…'}</dd>
-        <dt>Connected computers</dt><dd id="peer-count">${count(peers.length)}</dd>
+        <dt>This page</dt><dd>${st.stream === 'live' ? 'Up to date with Banyan on this computer' : 'Reconnecting to Banyan on this computer…'}</dd>
+        <dt>Computers reached</dt><dd id="peer-count">${count(peers.length)}</dd>
         <dt>Banyan version</dt><dd>${node.version}</dd>
+        <dt>Wallet unit</dt><dd>${st.wallet ? st.wallet.unit : ''}</dd>
         <dt>Messages received from others</dt><dd>${count(node.stats.accepted)} accepted, ${count(totalRejected)} refused</dd>
       </dl>
       <${CopyText} id="peer-id" label="This computer's ID" text=${node.peer_id} />
@@ -80,7 +81,6 @@ export function NodeInfo({ stream }) {
 // given as an option when Banyan started cannot be changed here, and says
 // where it was set.
 function Settings() {
-  const st = useStore();
   const [cur, setCur] = useState(null);
   const [name, setName] = useState('');
   const [receipts, setReceipts] = useState(true);
@@ -117,9 +117,6 @@ function Settings() {
       onChange=${(e) => setCarry(e.currentTarget.checked)} /> Carry other people's sealed private messages, to pass them on (this computer cannot read them)</label>
     ${setBy('carry_mail')}
     ${cur.carry_mail !== cur.carrying_mail && html`<p class="hint">Carrying mail is ${cur.carrying_mail ? 'on' : 'off'} until Banyan starts again.</p>`}
-    <dl class="facts">
-      <dt>Wallet unit</dt><dd>${st.wallet ? st.wallet.unit : ''}</dd>
-    </dl>
     <${ErrorText} error=${act.error} />
     <${Done} text=${done} />
     <button type="submit" disabled=${act.busy}>Save settings</button>
