@@ -128,7 +128,7 @@ func (s *Service) AddRelay(ctx context.Context, g *Group, ref string) (*GroupRel
 		return nil, err
 	}
 	s.log.Info("group registered with a relay", "group", g.Name, "relay", ai.ID)
-	s.syncer.Trigger(ai.ID)
+	s.syncer.TriggerNow(ai.ID)
 	return r, nil
 }
 

@@ -40,7 +40,10 @@ type Connector interface {
 
 // Syncer is what group chat asks of the sync scheduler.
 type Syncer interface {
-	Trigger(p peer.ID)
+	// TriggerNow syncs with p as soon as no sync with it runs: a scope
+	// this node has just begun to share with p is not in a sync that
+	// started before.
+	TriggerNow(p peer.ID)
 	Progress() []reconcile.Progress
 }
 
@@ -256,7 +259,7 @@ func (s *Service) Join(ctx context.Context, in *Invite) (*Group, error) {
 			}
 			// Already connected, no new connection starts a sync: ask
 			// for the group's history now.
-			s.syncer.Trigger(in.Inviter.ID)
+			s.syncer.TriggerNow(in.Inviter.ID)
 		})
 	}
 	return g, nil
