@@ -13,9 +13,15 @@ import (
 // shown as node/people shows every person. The text holds names from the
 // network: a terminal escapes it, a page shows it as text.
 
-// envelopeWhen says until when a red envelope can be claimed.
+// envelopeWhen says until when a red envelope can be claimed, as the app
+// says times to come: "Sat 5 Dec, 21:48", with the year when it is not
+// this one.
 func envelopeWhen(expiry int64) string {
-	return time.UnixMilli(expiry).Local().Format("2006-01-02 15:04")
+	t := time.UnixMilli(expiry).Local()
+	if t.Year() != time.Now().Year() {
+		return t.Format("Mon 2 Jan 2006, 15:04")
+	}
+	return t.Format("Mon 2 Jan, 15:04")
 }
 
 // person shows an account, or nil for an escrow (a red envelope's money).

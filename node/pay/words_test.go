@@ -44,7 +44,9 @@ func TestWalletWords(t *testing.T) {
 	}
 	w := &Service{me: me, people: dir, ledger: l}
 	meiLabel := "~mei (" + people.Short(meiPeer.String()) + ")"
-	expiry := time.Date(2026, 11, 25, 1, 20, 0, 0, time.Local).UnixMilli()
+	// This year's 25 November, said without the year.
+	at := time.Date(time.Now().Year(), 11, 25, 1, 20, 0, 0, time.Local)
+	expiry := at.UnixMilli()
 	tests := []struct {
 		author wallet.Account
 		en     wallet.Entry
@@ -60,7 +62,7 @@ func TestWalletWords(t *testing.T) {
 		{bob, wallet.Entry{Type: wallet.TypeReceipt, Counterparty: me, Amount: 250}, "bob accepted your 250", "bob"},
 		{me, wallet.Entry{Type: wallet.TypeLimit, Counterparty: mei, Amount: 500}, "gave " + meiLabel + " a credit limit of 500", meiLabel},
 		{me, wallet.Entry{Type: wallet.TypeEnvelope, Amount: 100, Count: 5, Expiry: expiry},
-			"you put 100 in a red envelope of 5 shares, claimable until 2026-11-25 01:20; what is not claimed by then goes back to you", ""},
+			"you put 100 in a red envelope of 5 shares, claimable until " + at.Format("Mon") + " 25 Nov, 01:20; what is not claimed by then goes back to you", ""},
 		{me, wallet.Entry{Type: wallet.TypeClaim, Counterparty: bob}, "claimed a share of bob's red envelope", "bob"},
 		{bob, wallet.Entry{Type: wallet.TypeClaim, Counterparty: me}, "bob claimed a share of your red envelope", "bob"},
 		{me, wallet.Entry{Type: wallet.TypeSettle, Amount: 30, Claims: make([]event.ID, 2)}, "dealt your red envelope: 2 shares claimed, 30 back to you", ""},
