@@ -7,6 +7,7 @@ import (
 
 	"github.com/banyan-mesh/banyan/node/api"
 	"github.com/banyan-mesh/banyan/node/cli"
+	"github.com/banyan-mesh/banyan/node/engine"
 )
 
 func (a *app) idCmd() *cobra.Command {
@@ -50,11 +51,19 @@ disk too full to write, damage found in the store.`,
 			if n.Storage.WritesRefused != "" {
 				fmt.Fprintf(tw, "storage\tWRITES REFUSED: %s\n", n.Storage.WritesRefused)
 			}
-			rejected := uint64(0)
-			for _, v := range n.Stats.Rejected {
-				rejected += v
+			// A copy of what is already here (gossip and sync both bring
+			// most events) is no one's fault: it is not counted as refused.
+			rejected, dup := uint64(0), n.Stats.Rejected[engine.ReasonDuplicate]
+			for why, v := range n.Stats.Rejected {
+				if why != engine.ReasonDuplicate {
+					rejected += v
+				}
 			}
-			fmt.Fprintf(tw, "received\t%d accepted, %d rejected\n", n.Stats.Accepted, rejected)
+			fmt.Fprintf(tw, "received\t%d accepted, %d rejected", n.Stats.Accepted, rejected)
+			if dup > 0 {
+				fmt.Fprintf(tw, ", %d already here", dup)
+			}
+			fmt.Fprintln(tw)
 			malformed := uint64(0)
 			for _, v := range n.Stats.Sync.Malformed {
 				malformed += v

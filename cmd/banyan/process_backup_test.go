@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/banyan-mesh/banyan/node/api"
+	"github.com/banyan-mesh/banyan/node/engine"
 	"github.com/banyan-mesh/banyan/node/groupchat"
 	"github.com/banyan-mesh/banyan/node/pay"
 )
@@ -124,6 +126,32 @@ func TestProcessBackupRestore(t *testing.T) {
 		if len(frauds) != 0 {
 			t.Fatalf("%s holds a fraud proof against the restored node: %+v", p.name, frauds)
 		}
+	}
+	// A restored node gets most of its own events twice (gossip and sync):
+	// 'banyan id' does not call those copies rejections.
+	stats := func() (refused, dup uint64) {
+		var n api.Node
+		if err := cliJSON(a2, &n, "id"); err != nil {
+			t.Fatal(err)
+		}
+		for why, v := range n.Stats.Rejected {
+			if why == engine.ReasonDuplicate {
+				dup += v
+			} else {
+				refused += v
+			}
+		}
+		return refused, dup
+	}
+	before, dup := stats()
+	r = runCLI("id", "--home", restored)
+	after, _ := stats()
+	var accepted, rejected uint64
+	if _, err := fmt.Sscanf(r.stdout[strings.Index(r.stdout, "received"):], "received %d accepted, %d rejected", &accepted, &rejected); err != nil || rejected < before || rejected > after {
+		t.Errorf("'banyan id' says %d rejected, the node %d to %d apart from copies (%v): %s", rejected, before, after, err, r.stdout)
+	}
+	if dup > 0 && !strings.Contains(r.stdout, "already here") {
+		t.Errorf("'banyan id' does not say that %d copies were already here: %s", dup, r.stdout)
 	}
 	// B holds one message of A's at each sequence number.
 	_, msgs, err := history(b, grp.ID)

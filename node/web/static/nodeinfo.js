@@ -25,8 +25,11 @@ export function NodeInfo({ stream }) {
     const t = setInterval(() => { if (!document.hidden) load(); }, 5000);
     return () => clearInterval(t);
   }, []);
-  const rejected = node ? Object.entries(node.stats.rejected || {}) : [];
+  // A copy of what is already here is no one's fault: not "refused".
+  const all = node ? node.stats.rejected || {} : {};
+  const rejected = Object.entries(all).filter(([why]) => why !== 'duplicate');
   const totalRejected = rejected.reduce((a, [, n]) => a + n, 0);
+  const already = all.duplicate || 0;
   const signOut = async () => {
     try { await del('/v1/session'); } catch (e) { /* signed out either way */ }
     location.hash = '';
@@ -41,7 +44,7 @@ export function NodeInfo({ stream }) {
         <dt>Computers reached</dt><dd id="peer-count">${count(peers.length)}</dd>
         <dt>Banyan version</dt><dd>${node.version}</dd>
         <dt>Wallet unit</dt><dd>${st.wallet ? st.wallet.unit : ''}</dd>
-        <dt>Messages received from others</dt><dd>${count(node.stats.accepted)} accepted, ${count(totalRejected)} refused</dd>
+        <dt>Messages received from others</dt><dd>${count(node.stats.accepted)} accepted, ${count(totalRejected)} refused${already ? `, ${count(already)} already here` : ''}</dd>
       </dl>
       <${CopyText} id="peer-id" label="This computer's ID" text=${node.peer_id} />
       ${rejected.length > 0 && html`<details><summary>Why messages were refused</summary>
