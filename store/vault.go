@@ -91,7 +91,7 @@ func (s *Store) VaultTable(name string) (*Table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("restore %s from the vault: %w", name, err)
 	}
-	s.log.Warn("the store had lost a table that cannot be fetched from peers: restored it from the vault", "table", name, "records", len(saved))
+	s.log.Warn("a table that peers cannot give back was empty in the store: filled it from the vault (as it should be after 'banyan restore' or the loss of the store; otherwise the store was damaged)", "table", name, "records", len(saved))
 	return t, nil
 }
 

@@ -42,7 +42,7 @@ disk too full to write, damage found in the store.`,
 				fmt.Fprintf(tw, "clock\tWARNING: %s\n", n.Clock.Warning)
 			}
 			if n.CatchingUp > 0 {
-				fmt.Fprintf(tw, "restored\tcatching up: %d of your chains wait for a peer to bring back what you wrote before the backup was restored; nothing is written to them until then\n", n.CatchingUp)
+				fmt.Fprintf(tw, "restored\tcatching up: %d of your chains wait for a peer to bring back what you wrote before the backup was restored (for a group, any member; for your profile and moments, a contact); nothing is written to them until then\n", n.CatchingUp)
 			}
 			if n.Storage.Damage != "" {
 				fmt.Fprintf(tw, "store\tDAMAGED: %s\n", n.Storage.Damage)

@@ -114,7 +114,11 @@ func New(opts Options) (*Service, error) {
 func (s *Service) Serve(ctx context.Context) error {
 	for {
 		changed := s.contacts.FriendsChanged()
-		if _, err := s.audience(ctx); err != nil {
+		switch _, err := s.audience(ctx); {
+		case errors.Is(err, engine.ErrCatchingUp):
+			// A restored node: the key is written once its chain is back.
+			s.log.Info("audience key waits until this restored node has its moments back from a contact")
+		case err != nil:
 			s.log.Warn("follow contacts", "err", err)
 		}
 		select {
