@@ -346,6 +346,22 @@ fetch('` + api + `/v1/groups', {method: 'POST', mode: 'no-cors', credentials: 'i
 		pa.checkConsole()
 	})
 
+	t.Run("signed out", func(t *testing.T) {
+		// A browser without the node's link is told how to get in.
+		p := newPage(t, bctx, "stranger", true)
+		p.do("open the page without a token", chromedpNavigate("http://"+amina.addr+"/"))
+		p.wait("the sign-in help", `!!document.querySelector('#signed-out')`)
+		for _, w := range []struct{ w, h int64 }{{1280, 900}, {360, 740}} {
+			p.resize(w.w, w.h)
+			p.checkLayout(fmt.Sprintf("signed out at %d px", w.w))
+			if over := evalJS[int](p, `document.documentElement.scrollHeight - window.innerHeight`); over > 0 {
+				t.Errorf("signed out at %d px: the page is %d px taller than the window", w.w, over)
+			}
+			p.screenshot(fmt.Sprintf("signed-out-%d", w.w))
+		}
+		p.checkConsole()
+	})
+
 	t.Run("block and unblock", func(t *testing.T) {
 		pa.t = t
 		pa.goTo("#/people")
