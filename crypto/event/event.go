@@ -56,6 +56,22 @@ func ParseID(s string) (ID, error) {
 	return id, nil
 }
 
+// MinPrefix is the fewest hex digits of an ID (an event's, or a group's
+// or list's) that a person may give for it, on the command line and in the
+// API, where they begin no other ID.
+const MinPrefix = 6
+
+// IsIDPrefix reports whether ref can begin the hex of an ID: MinPrefix to
+// 2*IDSize hex digits.
+func IsIDPrefix(ref string) bool {
+	if len(ref) < MinPrefix || len(ref) > 2*IDSize {
+		return false
+	}
+	// An odd last digit is checked as the first of a byte.
+	_, err := hex.DecodeString(ref + "0"[:len(ref)%2])
+	return err == nil
+}
+
 // ScopeSize is the size of a scope identifier.
 const ScopeSize = 32
 

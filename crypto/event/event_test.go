@@ -646,3 +646,15 @@ func BenchmarkEventParse(b *testing.B) {
 		}
 	}
 }
+
+// An ID prefix is 6 to 64 hex digits, of any parity.
+func TestIsIDPrefix(t *testing.T) {
+	for ref, want := range map[string]bool{
+		"3f9a8c": true, "3f9a8c1": true, strings.Repeat("ab", 32): true,
+		"3f9a8": false, "3f9a8g": false, "3f9a8c1g": false, strings.Repeat("ab", 32) + "a": false, "": false,
+	} {
+		if got := event.IsIDPrefix(ref); got != want {
+			t.Errorf("IsIDPrefix(%q) = %v, want %v", ref, got, want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/node/api"
 	"github.com/banyan-mesh/banyan/node/cli"
 )
@@ -217,7 +218,7 @@ func editCmd(a *cli.App) *cobra.Command {
 func findInfo(es []EventInfo, ref string) (EventInfo, bool) {
 	var found []EventInfo
 	for _, e := range es {
-		if e.ID == ref || (len(ref) >= 6 && strings.HasPrefix(e.ID, ref)) {
+		if e.ID == ref || (len(ref) >= event.MinPrefix && strings.HasPrefix(e.ID, ref)) {
 			found = append(found, e)
 		}
 	}

@@ -183,7 +183,7 @@ func (s *Service) resolve(ref string) (event.ID, error) {
 	for _, ge := range s.all() {
 		ge.mu.Lock()
 		for id, p := range ge.posts {
-			if h := id.String(); p.Of == nil && h == ref || (len(ref) >= 6 && strings.HasPrefix(h, ref)) {
+			if h := id.String(); p.Of == nil && h == ref || (len(ref) >= event.MinPrefix && strings.HasPrefix(h, ref)) {
 				found = append(found, id)
 			}
 		}

@@ -106,7 +106,7 @@ func (gs groups) find(ref string) (*Group, error) {
 		switch {
 		case id == ref:
 			return g, nil
-		case len(ref) >= 6 && strings.HasPrefix(id, ref):
+		case len(ref) >= event.MinPrefix && strings.HasPrefix(id, ref):
 			byID = append(byID, g)
 		case g.Name == ref:
 			byName = append(byName, g)

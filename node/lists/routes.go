@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/banyan-mesh/banyan/crypto/event"
 	"github.com/banyan-mesh/banyan/node/api"
 	"github.com/banyan-mesh/banyan/node/content"
 	"github.com/banyan-mesh/banyan/node/lists/crdt"
@@ -306,7 +307,7 @@ func find[T any](ref string, xs []T, key func(T) (crdt.ID, string)) (int, error)
 		switch {
 		case h == ref:
 			return i, nil
-		case len(ref) >= 6 && strings.HasPrefix(h, ref):
+		case len(ref) >= event.MinPrefix && strings.HasPrefix(h, ref):
 			byID = append(byID, i)
 		case name == ref:
 			byName = append(byName, i)

@@ -3,7 +3,6 @@ package moments
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -120,23 +119,17 @@ func (s *Service) Delete(ctx context.Context, post *Post) error {
 }
 
 // Find returns a moment by ID, in full or a unique prefix of at least
-// MinPrefix hex digits.
+// event.MinPrefix hex digits.
 func (s *Service) Find(ref string) (*Post, error) {
 	ref = strings.ToLower(strings.TrimSpace(ref))
 	if id, err := event.ParseID(ref); err == nil {
 		return s.rec.post(id)
 	}
-	if _, err := hex.DecodeString(ref[:len(ref)&^1]); err != nil || len(ref) < MinPrefix || len(ref) > 2*event.IDSize || !isHexDigit(ref[len(ref)-1]) {
-		return nil, fmt.Errorf("%q is not a moment ID: give the ID, or its first %d characters or more, as 'banyan moments feed' shows them", ref, MinPrefix)
+	if !event.IsIDPrefix(ref) {
+		return nil, fmt.Errorf("%q is not a moment ID: give the ID, or its first %d characters or more, as 'banyan moments feed' shows them", ref, event.MinPrefix)
 	}
 	return s.rec.findPost(ref)
 }
-
-// MinPrefix is the fewest hex digits of a moment's ID that find it, as for
-// groups, events and wallet entries.
-const MinPrefix = 6
-
-func isHexDigit(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' }
 
 // Feed returns a page of moments, newest first, and the cursor of the
 // next page.

@@ -1,7 +1,6 @@
 package pay
 
 import (
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -82,9 +81,6 @@ func (w *Service) claimed(id event.ID, info wallet.EnvelopeInfo) int {
 	return min(len(seen), info.Count)
 }
 
-// minPrefix is the shortest entry ID prefix accepted, as for groups.
-const minPrefix = 6
-
 // findEntry resolves an entry of the unit by its ID or a unique prefix of
 // it (at least 6 hex digits); keep, if set, says which entries count.
 func (w *Service) findEntry(ref string, keep func(event.ID) bool) (event.ID, error) {
@@ -92,8 +88,8 @@ func (w *Service) findEntry(ref string, keep func(event.ID) bool) (event.ID, err
 	if id, err := event.ParseID(ref); err == nil {
 		return id, nil
 	}
-	if _, err := hex.DecodeString(ref[:len(ref)&^1]); err != nil || len(ref) < minPrefix || len(ref) > 2*event.IDSize {
-		return event.ID{}, api.BadRequest(fmt.Errorf("%q is not an entry ID: give the ID, or its first %d characters or more, from the history", ref, minPrefix))
+	if !event.IsIDPrefix(ref) {
+		return event.ID{}, api.BadRequest(fmt.Errorf("%q is not an entry ID: give the ID, or its first %d characters or more, from the history", ref, event.MinPrefix))
 	}
 	var found []event.ID
 	err := w.store.ScopeItems(w.scope, nil, nil, func(_ uint64, id event.ID) {
