@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -36,11 +35,8 @@ func (l *Loaded) readApp() error {
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	if errors.Is(err, fs.ErrPermission) {
-		return fmt.Errorf("app settings: %w (give --home a directory you can read, or run as the user it belongs to)", err)
-	}
 	if err != nil {
-		return fmt.Errorf("app settings: %w", err)
+		return fmt.Errorf("app settings: %w%s", err, home.PermissionHint(err))
 	}
 	c := l.Config
 	md, err := toml.Decode(string(b), &c)

@@ -184,16 +184,16 @@ const (
 // create makes the data directory if it is missing.
 func (h Home) create() error {
 	if err := os.MkdirAll(string(h), 0o700); err != nil {
-		return fmt.Errorf("create the data directory %s: %w%s", h, err, permissionHint(err))
+		return fmt.Errorf("create the data directory %s: %w%s", h, err, PermissionHint(err))
 	}
 	return nil
 }
 
-// permissionHint says how to go on after err, if it is a permission
+// PermissionHint says how to go on after err, if it is a permission
 // denied in the data directory or above it.
-func permissionHint(err error) string {
+func PermissionHint(err error) string {
 	if errors.Is(err, fs.ErrPermission) {
-		return " (give --home a directory you can write to, or run as the user it belongs to)"
+		return " (give --home a directory you can read and write, or run as the user it belongs to)"
 	}
 	return ""
 }
@@ -206,7 +206,7 @@ func (h Home) Lock() (*Lock, error) {
 	}
 	f, err := os.OpenFile(h.LockFile(), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("open lock file: %w%s", err, permissionHint(err))
+		return nil, fmt.Errorf("open lock file: %w%s", err, PermissionHint(err))
 	}
 	for i := 0; ; i++ {
 		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
