@@ -451,13 +451,9 @@ func runCatchup(ctx context.Context, o *catchupOptions, messages int) (_ *Catchu
 	peakReset := resetPeakRSS()
 
 	o.progress("catch-up: connecting and syncing")
-	stopProfile, err := startCPUProfile(holderProfile)
+	stopRecording, err := startSyncRecordings(holderProfile, holderTrace)
 	if err != nil {
 		return nil, err
-	}
-	stopTrace, err := startTrace(holderTrace)
-	if err != nil {
-		return nil, errors.Join(err, stopProfile())
 	}
 	in0 := full.streamIn(reconcile.ProtocolID)
 	cpu0 := cpuTime()
@@ -465,10 +461,7 @@ func runCatchup(ctx context.Context, o *catchupOptions, messages int) (_ *Catchu
 	rep, err := late.sync(full.info())
 	cpu1 := cpuTime()
 	mach1, steal1 := machineCPU()
-	if terr := stopTrace(); err == nil {
-		err = terr
-	}
-	if perr := stopProfile(); err == nil {
+	if perr := stopRecording(); err == nil {
 		err = perr
 	}
 	if err != nil {

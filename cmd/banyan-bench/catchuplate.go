@@ -205,22 +205,15 @@ func runLate(ctx context.Context, h home.Home, carry bool, profile, trace string
 	if err != nil {
 		return fmt.Errorf("holder: %w", err)
 	}
-	stopProfile, err := startCPUProfile(profile)
+	stopRecording, err := startSyncRecordings(profile, trace)
 	if err != nil {
 		return err
-	}
-	stopTrace, err := startTrace(trace)
-	if err != nil {
-		return errors.Join(err, stopProfile())
 	}
 	peakReset := resetPeakRSS()
 	cpu0 := cpuTime()
 	st, err := syncOnce(ctx, n, *holder)
 	cpu1 := cpuTime()
-	if terr := stopTrace(); err == nil {
-		err = terr
-	}
-	if perr := stopProfile(); err == nil {
+	if perr := stopRecording(); err == nil {
 		err = perr
 	}
 	if err != nil {

@@ -164,6 +164,20 @@ func startCPUProfile(name string) (stop func() error, err error) {
 	return startRecording("cpu profile", name, pprof.StartCPUProfile, pprof.StopCPUProfile)
 }
 
+// startSyncRecordings starts catch-up's --sync-cpuprofile and
+// --sync-trace (either may be unset) and returns what stops both.
+func startSyncRecordings(profile, trace string) (stop func() error, err error) {
+	stopProfile, err := startCPUProfile(profile)
+	if err != nil {
+		return nil, err
+	}
+	stopTrace, err := startTrace(trace)
+	if err != nil {
+		return nil, errors.Join(err, stopProfile())
+	}
+	return func() error { return errors.Join(stopTrace(), stopProfile()) }, nil
+}
+
 // startRecording starts what writes to a file (a profile, a trace) into
 // name, if set, and returns what stops it and closes the file.
 func startRecording(what, name string, start func(io.Writer) error, end func()) (stop func() error, err error) {
