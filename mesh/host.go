@@ -4,6 +4,8 @@
 package mesh
 
 import (
+	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -11,25 +13,43 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/connmgr"
+	libp2pcrypto "github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	libp2psec "github.com/libp2p/go-libp2p/core/sec"
+	basichost "github.com/libp2p/go-libp2p/p2p/host/basic"
+	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
+	"github.com/libp2p/go-libp2p/p2p/host/peerstore/pstoremem"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	basicconnmgr "github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
+	"github.com/libp2p/go-libp2p/p2p/net/upgrader"
+	circuitclient "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/client"
+	circuitproto "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/proto"
+	relayv2 "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
+	"github.com/libp2p/go-libp2p/p2p/protocol/identify"
+	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/quicreuse"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/libp2p/go-libp2p/x/rate"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
+	quicgo "github.com/quic-go/quic-go"
+	"golang.org/x/crypto/hkdf"
 
 	"github.com/banyan-mesh/banyan/crypto"
 )
@@ -63,60 +83,218 @@ type HostOptions struct {
 }
 
 // NewHost builds the libp2p host: TCP and QUIC, Noise, Yamux; the circuit
-// relay transport if asked for; no AutoNAT, autorelay, hole punching or
-// port mapping, which do nothing useful on an offline LAN; resource limits
-// sized for many peers behind one address.
+// relay transport if asked for; no AutoNAT, autorelay, hole punching,
+// observed-address discovery or port mapping, which do nothing useful on
+// an offline LAN; resource limits sized for many peers behind one address.
+//
+// The host is put together from go-libp2p's parts rather than by
+// libp2p.New, whose package imports every transport it has a default for:
+// WebRTC, WebTransport and WebSocket, unused here, made the binary a
+// third larger and every node 5 MB bigger in memory (docs/BENCHMARKS.md,
+// "Memory of a real node").
 func NewHost(opts HostOptions) (host.Host, error) {
-	listen := libp2p.NoListenAddrs
-	if len(opts.ListenAddrs) > 0 {
-		listen = libp2p.ListenAddrs(opts.ListenAddrs...)
-	}
-	rm, err := newResourceManager(opts.Metrics)
+	var p hostParts
+	h, err := p.build(opts)
 	if err != nil {
+		p.close()
+		return nil, err
+	}
+	return h, nil
+}
+
+// hostParts holds what NewHost has made so far, so that all of it is
+// closed if a later step fails.
+type hostParts struct {
+	rm   network.ResourceManager
+	cm   connmgr.ConnManager
+	ps   peerstore.Peerstore
+	sw   *swarm.Swarm
+	quic *quicreuse.ConnManager
+	// host, once made, closes all of the above.
+	host *closingHost
+}
+
+func (p *hostParts) close() {
+	if p.host != nil {
+		p.host.Close()
+		return
+	}
+	if p.sw != nil {
+		p.sw.Close()
+	}
+	if p.quic != nil {
+		p.quic.Close()
+	}
+	if p.ps != nil {
+		p.ps.Close()
+	}
+	if p.cm != nil {
+		p.cm.Close()
+	}
+	if p.rm != nil {
+		p.rm.Close()
+	}
+}
+
+func (p *hostParts) build(opts HostOptions) (host.Host, error) {
+	key := opts.Identity.Libp2pKey()
+	id, err := peer.IDFromPrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("peer id: %w", err)
+	}
+	if p.rm, err = newResourceManager(opts.Metrics); err != nil {
 		return nil, err
 	}
 	low, high := opts.ConnsLow, opts.ConnsHigh
 	if low == 0 {
 		low, high = 64, 256
 	}
-	cm, err := basicconnmgr.NewConnManager(low, high, basicconnmgr.WithGracePeriod(time.Minute))
-	if err != nil {
+	if p.cm, err = basicconnmgr.NewConnManager(low, high, basicconnmgr.WithGracePeriod(time.Minute)); err != nil {
 		return nil, fmt.Errorf("connection manager: %w", err)
 	}
-	lo := []libp2p.Option{
-		libp2p.Identity(opts.Identity.Libp2pKey()),
-		listen,
-		// Without SO_REUSEPORT the kernel refuses a second node on a port
-		// in use, instead of sharing it and mixing up their connections.
-		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
-		libp2p.Transport(quic.NewTransport),
-		libp2p.Security(noise.ID, noise.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-		libp2p.ResourceManager(rm),
-		libp2p.ConnectionManager(cm),
-		libp2p.UserAgent("banyan"),
+	if p.ps, err = pstoremem.NewPeerstore(); err != nil {
+		return nil, fmt.Errorf("peerstore: %w", err)
 	}
-	if opts.Circuits {
-		lo = append(lo, libp2p.EnableRelay())
-	} else {
-		lo = append(lo, libp2p.DisableRelay())
+	if err := p.ps.AddPrivKey(id, key); err != nil {
+		return nil, fmt.Errorf("peerstore: %w", err)
 	}
+	if err := p.ps.AddPubKey(id, key.GetPublic()); err != nil {
+		return nil, fmt.Errorf("peerstore: %w", err)
+	}
+
+	bus := eventbus.NewBus()
+	swopts := []swarm.Option{swarm.WithResourceManager(p.rm)}
 	if opts.Metrics != nil {
-		lo = append(lo, libp2p.PrometheusRegisterer(opts.Metrics))
-	} else {
-		lo = append(lo, libp2p.DisableMetrics())
+		bus = eventbus.NewBus(eventbus.WithMetricsTracer(eventbus.NewMetricsTracer(eventbus.WithRegisterer(opts.Metrics))))
+		swopts = append(swopts, swarm.WithMetricsTracer(swarm.NewMetricsTracer(swarm.WithRegisterer(opts.Metrics))))
 	}
 	if opts.Bandwidth != nil {
-		lo = append(lo, libp2p.BandwidthReporter(opts.Bandwidth))
+		swopts = append(swopts, swarm.WithMetrics(opts.Bandwidth))
 	}
 	if opts.Gater != nil {
-		lo = append(lo, libp2p.ConnectionGater(opts.Gater))
+		swopts = append(swopts, swarm.WithConnectionGater(opts.Gater))
 	}
-	h, err := libp2p.New(lo...)
+	if p.sw, err = swarm.NewSwarm(id, p.ps, bus, swopts...); err != nil {
+		return nil, fmt.Errorf("swarm: %w", err)
+	}
+
+	muxers := []upgrader.StreamMuxer{{ID: yamux.ID, Muxer: yamux.DefaultTransport}}
+	sec, err := noise.New(noise.ID, key, muxers)
+	if err != nil {
+		return nil, fmt.Errorf("noise: %w", err)
+	}
+	up, err := upgrader.New([]libp2psec.SecureTransport{sec}, muxers, nil, p.rm, opts.Gater)
+	if err != nil {
+		return nil, fmt.Errorf("upgrader: %w", err)
+	}
+	// Without SO_REUSEPORT the kernel refuses a second node on a port in
+	// use, instead of sharing it and mixing up their connections.
+	tcpt, err := tcp.NewTCPTransport(up, p.rm, nil, tcp.DisableReuseport())
+	if err != nil {
+		return nil, fmt.Errorf("tcp transport: %w", err)
+	}
+	if err := p.sw.AddTransport(tcpt); err != nil {
+		return nil, fmt.Errorf("tcp transport: %w", err)
+	}
+	if p.quic, err = newQUICConnManager(key, p.rm, opts.Metrics); err != nil {
+		return nil, err
+	}
+	quict, err := quic.NewTransport(key, p.quic, nil, opts.Gater, p.rm)
+	if err != nil {
+		return nil, fmt.Errorf("quic transport: %w", err)
+	}
+	if err := p.sw.AddTransport(quict); err != nil {
+		return nil, fmt.Errorf("quic transport: %w", err)
+	}
+
+	bh, err := basichost.NewHost(p.sw, &basichost.HostOpts{
+		EventBus:             bus,
+		ConnManager:          p.cm,
+		EnablePing:           true,
+		UserAgent:            "banyan",
+		EnableMetrics:        opts.Metrics != nil,
+		PrometheusRegisterer: opts.Metrics,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("libp2p host: %w", err)
 	}
-	return h, nil
+	p.host = &closingHost{BasicHost: bh, quic: p.quic}
+	if opts.Circuits {
+		if err := circuitclient.AddTransport(p.host, up); err != nil {
+			return nil, fmt.Errorf("circuit transport: %w", err)
+		}
+	}
+	bh.Start()
+	if len(opts.ListenAddrs) > 0 {
+		if err := p.sw.Listen(opts.ListenAddrs...); err != nil {
+			return nil, fmt.Errorf("listen: %w", err)
+		}
+	}
+	return p.host, nil
+}
+
+// closingHost is the basic host, which closes the swarm, peerstore,
+// connection and resource managers, and also the QUIC sockets' manager
+// that the QUIC transport shares.
+type closingHost struct {
+	*basichost.BasicHost
+	quic *quicreuse.ConnManager
+	once sync.Once
+}
+
+// Close may be called more than once, as a basic host's may; the QUIC
+// manager panics on a second close.
+func (h *closingHost) Close() error {
+	h.once.Do(func() {
+		h.BasicHost.Close()
+		h.quic.Close()
+	})
+	return nil
+}
+
+// newQUICConnManager makes the manager of the QUIC transport's sockets
+// as libp2p.New would: keys for stateless resets and address tokens
+// derived from the node's key, so that they survive a restart, and every
+// inbound connection counted by the resource manager before its handshake.
+func newQUICConnManager(key libp2pcrypto.PrivKey, rm network.ResourceManager, reg prometheus.Registerer) (*quicreuse.ConnManager, error) {
+	raw, err := key.Raw()
+	if err != nil {
+		return nil, fmt.Errorf("quic keys: %w", err)
+	}
+	var reset quicgo.StatelessResetKey
+	var token quicgo.TokenGeneratorKey
+	if _, err := io.ReadFull(hkdf.New(sha256.New, raw, nil, []byte("libp2p quic stateless reset key")), reset[:]); err != nil {
+		return nil, fmt.Errorf("quic keys: %w", err)
+	}
+	if _, err := io.ReadFull(hkdf.New(sha256.New, raw, nil, []byte("libp2p quic token generator key")), token[:]); err != nil {
+		return nil, fmt.Errorf("quic keys: %w", err)
+	}
+	qopts := []quicreuse.Option{
+		quicreuse.ConnContext(func(ctx context.Context, ci *quicgo.ClientInfo) (context.Context, error) {
+			// An address that cannot be read is still the resource
+			// manager's to refuse.
+			addr, err := quicreuse.ToQuicMultiaddr(ci.RemoteAddr, quicgo.Version1)
+			if err != nil {
+				addr = nil
+			}
+			scope, err := rm.OpenConnection(network.DirInbound, false, addr)
+			if err != nil {
+				return ctx, err
+			}
+			ctx = network.WithConnManagementScope(ctx, scope)
+			context.AfterFunc(ctx, scope.Done)
+			return ctx, nil
+		}),
+		quicreuse.VerifySourceAddress(rm.VerifySourceAddress),
+	}
+	if reg != nil {
+		qopts = append(qopts, quicreuse.EnableMetrics(reg))
+	}
+	cm, err := quicreuse.NewConnManager(reset, token, qopts...)
+	if err != nil {
+		return nil, fmt.Errorf("quic: %w", err)
+	}
+	return cm, nil
 }
 
 // DefaultListenAddrs returns TCP and QUIC listen addresses on every IPv4
@@ -194,7 +372,7 @@ func WithPort(a ma.Multiaddr, port int) ma.Multiaddr {
 // access point's NAT, and a relay sees all of them.
 func newResourceManager(reg prometheus.Registerer) (network.ResourceManager, error) {
 	limits := rcmgr.DefaultLimits
-	libp2p.SetDefaultServiceLimits(&limits)
+	addServiceLimits(&limits)
 	// Room for newcomers while handshakes are under way: the guard's gater
 	// keeps one address from holding more than a few of these.
 	limits.TransientBaseLimit.ConnsInbound = 128
@@ -233,4 +411,48 @@ func newResourceManager(reg prometheus.Registerer) (network.ResourceManager, err
 		return nil, fmt.Errorf("resource manager: %w", err)
 	}
 	return rm, nil
+}
+
+// addServiceLimits gives the services this host runs (identify, ping, the
+// circuit relay's two sides) the limits libp2p.New gives them
+// (SetDefaultServiceLimits in go-libp2p's limits.go, which cannot be
+// imported without its constructor).
+func addServiceLimits(c *rcmgr.ScalingLimitConfig) {
+	c.AddServiceLimit(identify.ServiceName,
+		rcmgr.BaseLimit{StreamsInbound: 64, StreamsOutbound: 64, Streams: 128, Memory: 4 << 20},
+		rcmgr.BaseLimitIncrease{StreamsInbound: 64, StreamsOutbound: 64, Streams: 128, Memory: 4 << 20})
+	c.AddServicePeerLimit(identify.ServiceName,
+		rcmgr.BaseLimit{StreamsInbound: 16, StreamsOutbound: 16, Streams: 32, Memory: 1 << 20},
+		rcmgr.BaseLimitIncrease{})
+	for _, id := range []protocol.ID{identify.ID, identify.IDPush} {
+		c.AddProtocolLimit(id,
+			rcmgr.BaseLimit{StreamsInbound: 64, StreamsOutbound: 64, Streams: 128, Memory: 4 << 20},
+			rcmgr.BaseLimitIncrease{StreamsInbound: 64, StreamsOutbound: 64, Streams: 128, Memory: 4 << 20})
+		c.AddProtocolPeerLimit(id,
+			rcmgr.BaseLimit{StreamsInbound: 16, StreamsOutbound: 16, Streams: 32, Memory: 32 * (256<<20 + 16<<10)},
+			rcmgr.BaseLimitIncrease{})
+	}
+
+	pingAll := rcmgr.BaseLimit{StreamsInbound: 64, StreamsOutbound: 64, Streams: 64, Memory: 4 << 20}
+	pingAllUp := rcmgr.BaseLimitIncrease{StreamsInbound: 64, StreamsOutbound: 64, Streams: 64, Memory: 4 << 20}
+	pingPeer := rcmgr.BaseLimit{StreamsInbound: 2, StreamsOutbound: 3, Streams: 4, Memory: 32 * (256<<20 + 16<<10)}
+	c.AddServiceLimit(ping.ServiceName, pingAll, pingAllUp)
+	c.AddProtocolLimit(ping.ID, pingAll, pingAllUp)
+	c.AddServicePeerLimit(ping.ServiceName, pingPeer, rcmgr.BaseLimitIncrease{})
+	c.AddProtocolPeerLimit(ping.ID, pingPeer, rcmgr.BaseLimitIncrease{})
+
+	c.AddServiceLimit(relayv2.ServiceName,
+		rcmgr.BaseLimit{StreamsInbound: 256, StreamsOutbound: 256, Streams: 256, Memory: 16 << 20},
+		rcmgr.BaseLimitIncrease{StreamsInbound: 256, StreamsOutbound: 256, Streams: 256, Memory: 16 << 20})
+	c.AddServicePeerLimit(relayv2.ServiceName,
+		rcmgr.BaseLimit{StreamsInbound: 64, StreamsOutbound: 64, Streams: 64, Memory: 1 << 20},
+		rcmgr.BaseLimitIncrease{})
+	for _, id := range []protocol.ID{circuitproto.ProtoIDv2Hop, circuitproto.ProtoIDv2Stop} {
+		c.AddProtocolLimit(id,
+			rcmgr.BaseLimit{StreamsInbound: 640, StreamsOutbound: 640, Streams: 640, Memory: 16 << 20},
+			rcmgr.BaseLimitIncrease{StreamsInbound: 640, StreamsOutbound: 640, Streams: 640, Memory: 16 << 20})
+		c.AddProtocolPeerLimit(id,
+			rcmgr.BaseLimit{StreamsInbound: 128, StreamsOutbound: 128, Streams: 128, Memory: 32 << 20},
+			rcmgr.BaseLimitIncrease{})
+	}
 }
