@@ -418,41 +418,59 @@ func newResourceManager(reg prometheus.Registerer) (network.ResourceManager, err
 // (SetDefaultServiceLimits in go-libp2p's limits.go, which cannot be
 // imported without its constructor).
 func addServiceLimits(c *rcmgr.ScalingLimitConfig) {
-	c.AddServiceLimit(identify.ServiceName,
-		rcmgr.BaseLimit{StreamsInbound: 64, StreamsOutbound: 64, Streams: 128, Memory: 4 << 20},
-		rcmgr.BaseLimitIncrease{StreamsInbound: 64, StreamsOutbound: 64, Streams: 128, Memory: 4 << 20})
-	c.AddServicePeerLimit(identify.ServiceName,
-		rcmgr.BaseLimit{StreamsInbound: 16, StreamsOutbound: 16, Streams: 32, Memory: 1 << 20},
-		rcmgr.BaseLimitIncrease{})
-	for _, id := range []protocol.ID{identify.ID, identify.IDPush} {
-		c.AddProtocolLimit(id,
-			rcmgr.BaseLimit{StreamsInbound: 64, StreamsOutbound: 64, Streams: 128, Memory: 4 << 20},
-			rcmgr.BaseLimitIncrease{StreamsInbound: 64, StreamsOutbound: 64, Streams: 128, Memory: 4 << 20})
-		c.AddProtocolPeerLimit(id,
-			rcmgr.BaseLimit{StreamsInbound: 16, StreamsOutbound: 16, Streams: 32, Memory: 32 * (256<<20 + 16<<10)},
-			rcmgr.BaseLimitIncrease{})
+	type limits struct {
+		all   rcmgr.BaseLimit
+		allUp rcmgr.BaseLimitIncrease
+		peer  rcmgr.BaseLimit
 	}
-
-	pingAll := rcmgr.BaseLimit{StreamsInbound: 64, StreamsOutbound: 64, Streams: 64, Memory: 4 << 20}
-	pingAllUp := rcmgr.BaseLimitIncrease{StreamsInbound: 64, StreamsOutbound: 64, Streams: 64, Memory: 4 << 20}
-	pingPeer := rcmgr.BaseLimit{StreamsInbound: 2, StreamsOutbound: 3, Streams: 4, Memory: 32 * (256<<20 + 16<<10)}
-	c.AddServiceLimit(ping.ServiceName, pingAll, pingAllUp)
-	c.AddProtocolLimit(ping.ID, pingAll, pingAllUp)
-	c.AddServicePeerLimit(ping.ServiceName, pingPeer, rcmgr.BaseLimitIncrease{})
-	c.AddProtocolPeerLimit(ping.ID, pingPeer, rcmgr.BaseLimitIncrease{})
-
-	c.AddServiceLimit(relayv2.ServiceName,
-		rcmgr.BaseLimit{StreamsInbound: 256, StreamsOutbound: 256, Streams: 256, Memory: 16 << 20},
-		rcmgr.BaseLimitIncrease{StreamsInbound: 256, StreamsOutbound: 256, Streams: 256, Memory: 16 << 20})
-	c.AddServicePeerLimit(relayv2.ServiceName,
-		rcmgr.BaseLimit{StreamsInbound: 64, StreamsOutbound: 64, Streams: 64, Memory: 1 << 20},
-		rcmgr.BaseLimitIncrease{})
-	for _, id := range []protocol.ID{circuitproto.ProtoIDv2Hop, circuitproto.ProtoIDv2Stop} {
-		c.AddProtocolLimit(id,
+	for _, sl := range []struct {
+		service       string
+		protos        []protocol.ID
+		svc, protocol limits
+	}{{
+		service: identify.ServiceName,
+		protos:  []protocol.ID{identify.ID, identify.IDPush},
+		svc: limits{
+			rcmgr.BaseLimit{StreamsInbound: 64, StreamsOutbound: 64, Streams: 128, Memory: 4 << 20},
+			rcmgr.BaseLimitIncrease{StreamsInbound: 64, StreamsOutbound: 64, Streams: 128, Memory: 4 << 20},
+			rcmgr.BaseLimit{StreamsInbound: 16, StreamsOutbound: 16, Streams: 32, Memory: 1 << 20},
+		},
+		protocol: limits{
+			rcmgr.BaseLimit{StreamsInbound: 64, StreamsOutbound: 64, Streams: 128, Memory: 4 << 20},
+			rcmgr.BaseLimitIncrease{StreamsInbound: 64, StreamsOutbound: 64, Streams: 128, Memory: 4 << 20},
+			rcmgr.BaseLimit{StreamsInbound: 16, StreamsOutbound: 16, Streams: 32, Memory: 32 * (256<<20 + 16<<10)},
+		},
+	}, {
+		service: ping.ServiceName,
+		protos:  []protocol.ID{ping.ID},
+		svc: limits{
+			rcmgr.BaseLimit{StreamsInbound: 64, StreamsOutbound: 64, Streams: 64, Memory: 4 << 20},
+			rcmgr.BaseLimitIncrease{StreamsInbound: 64, StreamsOutbound: 64, Streams: 64, Memory: 4 << 20},
+			rcmgr.BaseLimit{StreamsInbound: 2, StreamsOutbound: 3, Streams: 4, Memory: 32 * (256<<20 + 16<<10)},
+		},
+	}, {
+		service: relayv2.ServiceName,
+		protos:  []protocol.ID{circuitproto.ProtoIDv2Hop, circuitproto.ProtoIDv2Stop},
+		svc: limits{
+			rcmgr.BaseLimit{StreamsInbound: 256, StreamsOutbound: 256, Streams: 256, Memory: 16 << 20},
+			rcmgr.BaseLimitIncrease{StreamsInbound: 256, StreamsOutbound: 256, Streams: 256, Memory: 16 << 20},
+			rcmgr.BaseLimit{StreamsInbound: 64, StreamsOutbound: 64, Streams: 64, Memory: 1 << 20},
+		},
+		protocol: limits{
 			rcmgr.BaseLimit{StreamsInbound: 640, StreamsOutbound: 640, Streams: 640, Memory: 16 << 20},
-			rcmgr.BaseLimitIncrease{StreamsInbound: 640, StreamsOutbound: 640, Streams: 640, Memory: 16 << 20})
-		c.AddProtocolPeerLimit(id,
+			rcmgr.BaseLimitIncrease{StreamsInbound: 640, StreamsOutbound: 640, Streams: 640, Memory: 16 << 20},
 			rcmgr.BaseLimit{StreamsInbound: 128, StreamsOutbound: 128, Streams: 128, Memory: 32 << 20},
-			rcmgr.BaseLimitIncrease{})
+		},
+	}} {
+		// Ping's protocol has its service's limits.
+		if sl.protocol == (limits{}) {
+			sl.protocol = sl.svc
+		}
+		c.AddServiceLimit(sl.service, sl.svc.all, sl.svc.allUp)
+		c.AddServicePeerLimit(sl.service, sl.svc.peer, rcmgr.BaseLimitIncrease{})
+		for _, id := range sl.protos {
+			c.AddProtocolLimit(id, sl.protocol.all, sl.protocol.allUp)
+			c.AddProtocolPeerLimit(id, sl.protocol.peer, rcmgr.BaseLimitIncrease{})
+		}
 	}
 }

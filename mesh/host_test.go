@@ -8,9 +8,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	circuitproto "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/proto"
+	relayv2 "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
+	"github.com/libp2p/go-libp2p/p2p/protocol/identify"
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
@@ -28,7 +34,7 @@ func newListeningHost(t *testing.T, addrs ...string) host.Host {
 	for _, a := range addrs {
 		listen = append(listen, ma.StringCast(a))
 	}
-	h, err := NewHost(HostOptions{Identity: id, ListenAddrs: listen, Circuits: true})
+	h, err := NewHost(HostOptions{Identity: id, ListenAddrs: listen})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,5 +173,27 @@ func TestHostLeavesOutUnusedTransports(t *testing.T) {
 				t.Errorf("banyan imports %s", pkg)
 			}
 		}
+	}
+}
+
+// The host gives the services it runs the limits libp2p.New would.
+func TestServiceLimitsAreLibp2pDefaults(t *testing.T) {
+	ours, theirs := rcmgr.DefaultLimits, rcmgr.DefaultLimits
+	addServiceLimits(&ours)
+	libp2p.SetDefaultServiceLimits(&theirs)
+	o := ours.AutoScale().ToPartialLimitConfig()
+	th := theirs.AutoScale().ToPartialLimitConfig()
+	for _, s := range []string{identify.ServiceName, ping.ServiceName, relayv2.ServiceName} {
+		if o.Service[s] != th.Service[s] || o.ServicePeer[s] != th.ServicePeer[s] {
+			t.Errorf("service %s: ours %+v / %+v, libp2p's %+v / %+v", s, o.Service[s], o.ServicePeer[s], th.Service[s], th.ServicePeer[s])
+		}
+	}
+	for _, p := range []protocol.ID{identify.ID, identify.IDPush, ping.ID, circuitproto.ProtoIDv2Hop, circuitproto.ProtoIDv2Stop} {
+		if o.Protocol[p] != th.Protocol[p] || o.ProtocolPeer[p] != th.ProtocolPeer[p] {
+			t.Errorf("protocol %s: ours %+v / %+v, libp2p's %+v / %+v", p, o.Protocol[p], o.ProtocolPeer[p], th.Protocol[p], th.ProtocolPeer[p])
+		}
+	}
+	if len(o.Service) == 0 || len(o.Protocol) == 0 {
+		t.Fatal("no service or protocol limits set")
 	}
 }

@@ -18,16 +18,7 @@ import (
 
 func newTestHost(t *testing.T) host.Host {
 	t.Helper()
-	id, err := crypto.NewIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := NewHost(HostOptions{Identity: id, ListenAddrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	return h
+	return newListeningHost(t, "/ip4/127.0.0.1/tcp/0")
 }
 
 func connect(t *testing.T, a, b host.Host) {
